@@ -1,0 +1,33 @@
+"""The app's pages, in navigation order: URL slug, title, and the module that builds the page.
+
+Each page module defines ``TITLE``, ``SUMMARY`` (one sentence for the home page) and
+``create() -> panel viewable`` (a fresh page per browser session).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+PAGES: tuple[tuple[str, str], ...] = (
+    ("", "simulator.app.pages.home"),
+    ("cell", "simulator.app.pages.cell"),
+    ("architectures", "simulator.app.pages.architectures"),
+    ("bptt", "simulator.app.pages.bptt"),
+    ("crnn", "simulator.app.pages.crnn"),
+    ("applications", "simulator.app.pages.applications"),
+)
+
+
+def available_pages() -> list[tuple[str, ModuleType]]:
+    """The pages whose modules exist, as (slug, module) in navigation order."""
+    out = []
+    for slug, module_name in PAGES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        out.append((slug, module))
+    return out

@@ -1,0 +1,211 @@
+"""Unroll any cell over a sequence and back-propagate through time (BPTT), recording every step.
+
+Forward: ``h_t = cell(x_t, h_{t-1})`` for ``t = 0 .. T-1`` (and ``c_t`` for the LSTM).
+Backward: the gradient reaching ``h_t`` is the loss's own ``dH[:, t]`` plus what flows back from
+step ``t+1``, ``dL/dh_t = dH_t + dh_{t+1} -> dh_t``; each step adds its contribution to every
+parameter gradient, ``dW = sum_t dW^{(t)}``.
+
+Reference cells take a fast path that computes the input projection ``X W_x + b`` for all time
+steps in one product and the input-weight gradients ``X^T dXW`` in one product; a cell with
+student step functions is unrolled step by step through those functions. Both use the same
+equations (the cores in ``cells``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator import cells
+from simulator.cells import Cell
+from simulator.validation import as_float_array, check_finite, check_shape
+
+CORES = {"rnn": cells.rnn_core, "lstm": cells.lstm_core, "gru": cells.gru_core}
+CORE_BACKWARDS = {"rnn": cells.rnn_core_backward, "lstm": cells.lstm_core_backward, "gru": cells.gru_core_backward}
+
+
+def _check_inputs(cell: Cell, X, state0):
+    if not isinstance(cell, Cell):
+        raise ValueError(f"cell: expected a simulator.cells.Cell, got {type(cell).__name__}")
+    cell.check_params()
+    X = as_float_array("X", X, ndim=3)
+    B, T, D = X.shape
+    if B < 1 or T < 1:
+        raise ValueError(f"X: expected at least one sequence of at least one step, got shape {X.shape}")
+    check_shape("X", X, (B, T, cell.input_size))
+    if X.dtype != cell.dtype:
+        raise ValueError(f"X: dtype {X.dtype} differs from the parameters' {cell.dtype}; expected one float dtype")
+    check_finite("X", X)
+    H = cell.hidden_size
+    names = ("h0", "c0") if cell.kind == "lstm" else ("h0",)
+    if state0 is None:
+        states = tuple(np.zeros((B, H), dtype=X.dtype) for _ in names)
+    else:
+        parts = state0 if cell.kind == "lstm" else (state0,)
+        if cell.kind == "lstm" and (not isinstance(state0, tuple | list) or len(state0) != 2):
+            raise ValueError("state0: expected a pair (h0, c0) for an LSTM, each (B, H)")
+        states = []
+        for name, part in zip(names, parts, strict=True):
+            arr = as_float_array(f"state0 {name}", part, ndim=2)
+            check_shape(f"state0 {name}", arr, (B, H))
+            check_finite(f"state0 {name}", arr)
+            states.append(arr.astype(X.dtype, copy=False))
+        states = tuple(states)
+    return X, states
+
+
+def forward(cell: Cell, X, state0=None) -> tuple[np.ndarray, dict]:
+    """Run ``cell`` over every time step of ``X``.
+
+    Inputs:
+    - cell: a ``Cell``; its ``params`` are read now.
+    - X: (B, T, D) batch-first sequences.
+    - state0: initial state, (B, H) for RNN/GRU, the pair ``(h0, c0)`` for the LSTM; zeros if None.
+
+    Returns:
+    - H: (B, T, H) hidden states ``h_1 .. h_T``.
+    - cache: ``cell``, ``X``, ``state0`` (tuple), ``steps`` (one named cache per step, as the cell
+      returns it), ``params`` (the arrays used), ``final`` (tuple: ``h_T`` and for LSTM ``c_T``).
+    """
+    X, states = _check_inputs(cell, X, state0)
+    B, T, D = X.shape
+    params = dict(cell.params)
+    steps = []
+    H_out = np.empty((B, T, cell.hidden_size), dtype=X.dtype)
+    state = states
+    if cell.is_reference:
+        in_w, in_b = cells.INPUT_PARAMS[cell.kind]
+        XW = (X.reshape(B * T, D) @ params[in_w] + params[in_b]).reshape(B, T, -1)  # (B*T, D) -> (B, T, nH)
+        core = CORES[cell.kind]
+        opts = cell.options()
+        for t in range(T):
+            out = core(XW[:, t], *state, params, **opts)
+            state, step_cache = out[:-1], out[-1]
+            step_cache["x"] = X[:, t]
+            steps.append(step_cache)
+            H_out[:, t] = state[0]
+    else:
+        step, _ = cell.step_functions()
+        opts = _non_default_options(cell)
+        for t in range(T):
+            out = step(X[:, t], *state, params, **opts)
+            state, step_cache = _student_state(out, cell, t, B), out[-1]
+            steps.append(step_cache)
+            H_out[:, t] = state[0]
+    cache = {"cell": cell, "X": X, "state0": states, "steps": steps, "params": params, "final": state}
+    return H_out, cache
+
+
+def _non_default_options(cell: Cell) -> dict:
+    """Options to pass to a student's step function: only those that differ from the defaults."""
+    defaults = {"activation": "tanh", "reset_after": True}
+    return {k: v for k, v in cell.options().items() if defaults[k] != v}
+
+
+def _student_state(out, cell: Cell, t: int, B: int) -> tuple:
+    n = 3 if cell.kind == "lstm" else 2
+    if not isinstance(out, tuple) or len(out) != n:
+        raise ValueError(f"step function at t={t}: expected a tuple of {n} values "
+                         f"({'h, c, cache' if n == 3 else 'h, cache'}), got {type(out).__name__}")
+    state = tuple(np.asarray(s) for s in out[:-1])
+    for name, s in zip(("h", "c"), state, strict=False):
+        check_shape(f"step function at t={t}: {name}", s, (B, cell.hidden_size))
+    return state
+
+
+def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[np.ndarray, dict, object]:
+    """Back-propagate through time.
+
+    Inputs:
+    - dH: (B, T, H) gradient of the loss with respect to every hidden state output.
+    - cache: from ``forward``.
+    - dstate_T: optional gradient reaching the final state (``dh_T``, or ``(dh_T, dc_T)`` for LSTM).
+    - record: if True, store in ``cache["grads"]`` what the simulator draws: ``dh`` (B, T, H), the
+      total ``dL/dh_t`` reaching each step; for LSTM ``dc`` (B, T, H); and ``contrib``, a list of
+      per-step parameter-gradient dicts whose sum is ``dparams``.
+
+    Returns:
+    - dX: (B, T, D); dparams: the keys and shapes of ``cell.params``;
+    - dstate0: ``dh0`` (B, H), or ``(dh0, dc0)`` for LSTM.
+    """
+    cell: Cell = cache["cell"]
+    X, steps, params = cache["X"], cache["steps"], cache["params"]
+    B, T, D = X.shape
+    Hs = cell.hidden_size
+    dH = as_float_array("dH", dH, ndim=3)
+    check_shape("dH", dH, (B, T, Hs))
+    check_finite("dH", dH)
+    dH = dH.astype(X.dtype, copy=False)
+    lstm = cell.kind == "lstm"
+    carry = _initial_carry(dstate_T, lstm, B, Hs, X.dtype)
+    dparams = {k: np.zeros_like(v) for k, v in params.items()}
+    rec_dh = np.empty_like(dH) if record else None
+    rec_dc = np.empty_like(dH) if record and lstm else None
+    contrib = [None] * T if record else None
+    if cell.is_reference:
+        in_w, in_b = cells.INPUT_PARAMS[cell.kind]
+        core_backward = CORE_BACKWARDS[cell.kind]
+        DXW = np.empty((B, T, params[in_w].shape[1]), dtype=X.dtype)
+        for t in reversed(range(T)):
+            dh = dH[:, t] + carry[0]
+            if record:
+                rec_dh[:, t] = dh
+                if lstm:
+                    rec_dc[:, t] = carry[1]
+            out = core_backward(dh, *carry[1:], steps[t], params)
+            DXW[:, t], carry, grads = out[0], out[1:-1], out[-1]
+            for k, g in grads.items():
+                dparams[k] += g
+            if record:
+                _, grads[in_w], grads[in_b] = cells._input_grads(X[:, t], DXW[:, t], params[in_w])
+                contrib[t] = grads
+        DXW2 = DXW.reshape(B * T, -1)  # (B, T, nH) -> (B*T, nH)
+        dX = (DXW2 @ params[in_w].T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
+        dparams[in_w] += X.reshape(B * T, D).T @ DXW2
+        dparams[in_b] += DXW2.sum(axis=0)
+    else:
+        _, step_backward = cell.step_functions()
+        dX = np.empty_like(X)
+        for t in reversed(range(T)):
+            dh = dH[:, t] + carry[0]
+            if record:
+                rec_dh[:, t] = dh
+                if lstm:
+                    rec_dc[:, t] = carry[1]
+            out = step_backward(dh, *carry[1:], steps[t])
+            dX[:, t], carry, grads = out[0], tuple(out[1:-1]), out[-1]
+            for k in dparams:
+                dparams[k] += grads[k]
+            if record:
+                contrib[t] = grads
+    if record:
+        cache["grads"] = {"dh": rec_dh, "contrib": contrib, **({"dc": rec_dc} if lstm else {})}
+    dstate0 = tuple(carry) if lstm else carry[0]
+    return dX, dparams, dstate0
+
+
+def _initial_carry(dstate_T, lstm: bool, B: int, H: int, dtype) -> tuple:
+    names = ("dh_T", "dc_T") if lstm else ("dh_T",)
+    if dstate_T is None:
+        return tuple(np.zeros((B, H), dtype=dtype) for _ in names)
+    parts = dstate_T if lstm else (dstate_T,)
+    if lstm and (not isinstance(dstate_T, tuple | list) or len(dstate_T) != 2):
+        raise ValueError("dstate_T: expected a pair (dh_T, dc_T) for an LSTM, each (B, H)")
+    out = []
+    for name, part in zip(names, parts, strict=True):
+        arr = as_float_array(name, part, ndim=2)
+        check_shape(name, arr, (B, H))
+        check_finite(name, arr)
+        out.append(arr.astype(dtype, copy=True))
+    return tuple(out)
+
+
+def trace(cache: dict, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Stack the named per-step intermediates of a forward cache over time: name -> (B, T, ...).
+
+    Only array entries present at every step are stacked (e.g. ``h``, ``c``, ``i``, ``f``, ``g``, ``o``).
+    """
+    steps = cache["steps"]
+    first = steps[0]
+    keys = names or tuple(k for k, v in first.items()
+                          if isinstance(v, np.ndarray) and k != "params" and v.ndim == 2)
+    return {k: np.stack([s[k] for s in steps], axis=1) for k in keys}
