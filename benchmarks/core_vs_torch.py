@@ -1,0 +1,97 @@
+"""Forward + BPTT time of the NumPy reference against torch.nn on the CPU, float32, and their ratio.
+
+Run: ``python benchmarks/core_vs_torch.py [--repeats N]``. Baseline: ``torch.nn.RNN/LSTM/GRU`` (one layer,
+batch_first) doing ``out = m(X); out.backward(dH)`` with ``X.requires_grad``, so both sides compute H, dX,
+dstate0 and every parameter gradient. torch uses as many intra-op threads as NumPy's BLAS (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from simulator import interop, sequence  # noqa: E402
+from simulator.cells import Cell  # noqa: E402
+
+SIZES = ((1, 20, 8, 16), (32, 50, 64, 128), (64, 100, 128, 256))
+KINDS = ("rnn", "lstm", "gru")
+
+
+def blas_threads() -> tuple[int, str]:
+    """Threads NumPy's BLAS uses, and how we know."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas":
+                return int(pool["num_threads"]), f"{pool.get('internal_api')} via threadpoolctl"
+    except ImportError:
+        pass
+    return os.cpu_count() or 1, "os.cpu_count() (threadpoolctl not installed)"
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench(kind: str, size: tuple[int, int, int, int], repeats: int) -> tuple[float, float]:
+    import torch
+
+    B, T, D, H = size
+    rng = np.random.default_rng(0)
+    cell = Cell.create(kind, D, H, seed=0, dtype=np.float32)
+    for v in cell.params.values():
+        v += rng.uniform(-0.1, 0.1, v.shape).astype(np.float32)
+    X = rng.standard_normal((B, T, D)).astype(np.float32)
+    dH = rng.standard_normal((B, T, H)).astype(np.float32)
+
+    def ours() -> None:
+        _, cache = sequence.forward(cell, X)
+        sequence.backward(dH, cache)
+
+    module = interop.to_torch(cell)
+    Xt = torch.from_numpy(X).requires_grad_(True)
+    dHt = torch.from_numpy(dH)
+
+    def theirs() -> None:
+        module.zero_grad(set_to_none=True)
+        Xt.grad = None
+        out, _ = module(Xt)
+        out.backward(dHt)
+
+    return median_time(ours, repeats), median_time(theirs, repeats)
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per case (median reported)")
+    args = parser.parse_args()
+    threads, how = blas_threads()
+    torch.set_num_threads(threads)
+    print(f"numpy {np.__version__}, torch {torch.__version__}; threads: numpy BLAS {threads} ({how}), "
+          f"torch.set_num_threads({torch.get_num_threads()}); float32, median of {args.repeats} runs")
+    print(f"{'cell':5} {'(B, T, D, H)':>18} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>10}")
+    for kind in KINDS:
+        for size in SIZES:
+            ours, theirs = bench(kind, size, args.repeats)
+            print(f"{kind:5} {str(size):>18} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
