@@ -1,0 +1,382 @@
+"""Wire format and RPC between the grader and the sandbox: JSON structure plus ``.npy`` arrays, never pickle.
+
+This module runs on both sides of the trust boundary, so it imports only the standard library and
+NumPy (the sandbox copies it next to its worker; it must not need the ``autograder`` package).
+
+A *frame* is ``MAGIC``, a 4-byte header length, the UTF-8 JSON header, a 4-byte blob count and, per
+blob, an 8-byte length and the bytes of one ``np.save(..., allow_pickle=False)`` file.
+
+Values are encoded as a JSON tree: ``None``, ``bool``, ``int``, ``float`` and ``str`` stand for
+themselves, a JSON list is a Python list, and every JSON object is a tagged node:
+
+=========================  ==================================================================
+``{"t": "tuple", "v": []}``  tuple
+``{"t": "dict", "v": []}``   dict, as ``[key, value]`` pairs (keys: str, int, float, bool, None)
+``{"t": "nd", "b": k}``      ndarray of a bool/int/float/complex dtype, in blob ``k``
+``{"t": "ns", "b": k}``      NumPy scalar, a 0-d array in blob ``k``
+``{"t": "bytes", "b": k}``   bytes, blob ``k`` holds a 1-d uint8 array
+``{"t": "ref", ...}``        a reference to an object that stays with its owner (see below)
+=========================  ==================================================================
+
+Anything else (a student's class instance, a grader-side function) never crosses: its owner keeps it
+in a table and sends ``{"t": "ref", "o": owner, "id": n, "call": bool}``. The receiving side decodes a
+reference to its own object back to that object, and a reference owned by the peer to a
+:class:`RemoteRef` (callable through the channel when ``call`` is true). Decoding only ever builds the
+plain types above, so nothing the peer sends can run code on the decoding side.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import select
+import struct
+import time
+
+import numpy as np
+
+MAGIC = b"RNNG"
+MAX_HEADER = 16 * 2**20
+MAX_BLOB = 256 * 2**20
+MAX_BLOBS = 4096
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+ARRAY_KINDS = "biufc"
+KEY_TYPES = (str, int, float, bool, type(None))
+ERROR_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        ArithmeticError, AssertionError, AttributeError, FloatingPointError, ImportError, IndexError, KeyError,
+        LookupError, MemoryError, ModuleNotFoundError, NameError, NotImplementedError, OverflowError,
+        RecursionError, RuntimeError, TypeError, ValueError, ZeroDivisionError,
+    )
+}
+
+
+class ProtocolError(Exception):
+    """The peer sent bytes that are not a well-formed frame or value."""
+
+
+class ChannelClosedError(ProtocolError):
+    """The peer closed its end (it exited or was killed)."""
+
+
+class ChannelTimeoutError(Exception):
+    """No answer arrived before the deadline."""
+
+
+class RemoteError(Exception):
+    """An exception raised on the other side; ``kind`` is its class name, ``remote_traceback`` its traceback."""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.args[1]}"
+
+    def __init__(self, kind: str, message: str, remote_traceback: str = ""):
+        super().__init__(kind, message)
+        self.kind = kind
+        self.remote_traceback = remote_traceback
+
+
+_REMOTE_ERROR_CLASSES: dict[str, type] = {}
+
+
+def remote_error(kind: str, message: str, remote_traceback: str = "") -> RemoteError:
+    """A :class:`RemoteError` that is also an instance of the built-in exception named ``kind`` (if any)."""
+    base = ERROR_TYPES.get(kind) if isinstance(kind, str) else None
+    if base is None:
+        return RemoteError(str(kind)[:200], message, remote_traceback)
+    cls = _REMOTE_ERROR_CLASSES.get(kind)
+    if cls is None:
+        cls = type(f"Remote{kind}", (RemoteError, base), {"__str__": lambda self: str(self.args[1])})
+        _REMOTE_ERROR_CLASSES[kind] = cls
+    return cls(kind, message, remote_traceback)
+
+
+class RemoteRef:
+    """An object that stays on the peer's side; calling it (when the peer said it is callable) asks the peer."""
+
+    __slots__ = ("_peer", "_id", "_callable", "__name__", "__qualname__", "__weakref__")
+
+    def __init__(self, peer: Peer, ref_id: int, is_callable: bool, name: str):
+        self._peer, self._id, self._callable = peer, ref_id, is_callable
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        if not self._callable:
+            raise TypeError(f"{self.__name__!r} (an object kept in the sandbox) is not callable")
+        return self._peer.call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        kind = "function" if self._callable else "object"
+        return f"<{kind} {self.__name__} kept in the {self._peer.remote_name}>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RemoteRef) and other._peer is self._peer and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash((id(self._peer), self._id))
+
+    def __bool__(self) -> bool:
+        return True
+
+
+# ----------------------------------------------------------------------------- frames
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeoutError("no answer before the deadline")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise ChannelTimeoutError("no answer before the deadline")
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise ChannelClosedError("the other side closed the channel")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except (BrokenPipeError, OSError) as exc:
+            raise ChannelClosedError(f"the other side closed the channel ({exc})") from None
+        view = view[written:]
+
+
+def write_frame(fd: int, header: dict, blobs: list[bytes]) -> None:
+    """Send one frame: the JSON ``header`` and its ``blobs``."""
+    head = json.dumps(header, allow_nan=True, separators=(",", ":")).encode()
+    parts = [MAGIC, struct.pack(">I", len(head)), head, struct.pack(">I", len(blobs))]
+    for blob in blobs:
+        parts += [struct.pack(">Q", len(blob)), blob]
+    _write_all(fd, b"".join(parts))
+
+
+def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
+    """Receive one frame; ``ProtocolError`` on anything malformed or over the size limits."""
+    if _read_exact(fd, 4, deadline) != MAGIC:
+        raise ProtocolError("bad frame marker")
+    (n_head,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if n_head > MAX_HEADER:
+        raise ProtocolError(f"header of {n_head} bytes exceeds {MAX_HEADER}")
+    try:
+        header = json.loads(_read_exact(fd, n_head, deadline))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    (n_blobs,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if n_blobs > MAX_BLOBS:
+        raise ProtocolError(f"{n_blobs} blobs exceed {MAX_BLOBS}")
+    blobs, total = [], 0
+    for _ in range(n_blobs):
+        (size,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
+        total += size
+        if total > MAX_BLOB:
+            raise ProtocolError(f"arrays of over {MAX_BLOB} bytes in one message")
+        blobs.append(_read_exact(fd, size, deadline))
+    return header, blobs
+
+
+# ----------------------------------------------------------------------------- values
+def _array_to_blob(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _blob_to_array(blob: bytes) -> np.ndarray:
+    try:
+        arr = np.load(io.BytesIO(blob), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is the peer's fault
+        raise ProtocolError(f"bad array: {exc}") from None
+    if type(arr) is not np.ndarray or arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
+        raise ProtocolError("arrays must have a bool, integer, float or complex dtype")
+    return arr
+
+
+class Peer:
+    """One end of the channel: encodes and decodes values and serves calls to the objects it exported.
+
+    ``owner`` names this side (``"grader"`` or ``"sandbox"``); objects it cannot send as plain values
+    go into ``self.objects`` and travel as references.
+    """
+
+    def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str):
+        self.rfd, self.wfd, self.owner, self.remote_name = rfd, wfd, owner, remote_name
+        self.objects: dict[int, object] = {}
+        self._next_id = 0
+        self.deadline: float | None = None
+
+    # -- encoding
+    def export(self, obj) -> int:
+        """Keep ``obj`` on this side and return its reference id."""
+        self._next_id += 1
+        self.objects[self._next_id] = obj
+        return self._next_id
+
+    def encode(self, value) -> tuple[object, list[bytes]]:
+        """``value`` -> (JSON tree, blobs)."""
+        blobs: list[bytes] = []
+        return self._enc(value, blobs, 0), blobs
+
+    def _enc(self, v, blobs: list[bytes], depth: int):
+        if depth > MAX_DEPTH:
+            raise ValueError(f"value nested deeper than {MAX_DEPTH} levels")
+        t = type(v)
+        if v is None or t in (bool, int, str):
+            return v
+        if t is float:
+            return v if math.isfinite(v) else {"t": "float", "v": repr(v)}
+        if t is list:
+            return [self._enc(x, blobs, depth + 1) for x in v]
+        if t is tuple:
+            return {"t": "tuple", "v": [self._enc(x, blobs, depth + 1) for x in v]}
+        if t is dict and all(type(k) in KEY_TYPES for k in v):
+            return {"t": "dict", "v": [[self._enc(k, blobs, depth + 1), self._enc(x, blobs, depth + 1)]
+                                       for k, x in v.items()]}
+        if t is np.ndarray and v.dtype.kind in ARRAY_KINDS and v.dtype.fields is None:
+            blobs.append(_array_to_blob(v))
+            return {"t": "nd", "b": len(blobs) - 1}
+        if isinstance(v, np.generic) and t.__module__ == "numpy" and np.dtype(t).kind in ARRAY_KINDS:
+            blobs.append(_array_to_blob(np.asarray(v)))
+            return {"t": "ns", "b": len(blobs) - 1}
+        if t is bytes:
+            blobs.append(_array_to_blob(np.frombuffer(v, dtype=np.uint8)))
+            return {"t": "bytes", "b": len(blobs) - 1}
+        if t is RemoteRef and v._peer is self:
+            return {"t": "ref", "o": self.remote_name, "id": v._id, "call": v._callable, "n": v.__name__}
+        name = getattr(v, "__name__", None) if callable(v) else None
+        name = name if type(name) is str else t.__name__ if type(t.__name__) is str else "object"
+        return {"t": "ref", "o": self.owner, "id": self.export(v), "call": callable(v), "n": name[:100]}
+
+    # -- decoding (the only code that sees bytes from the other side)
+    def decode(self, tree, blobs: list[bytes]):
+        """(JSON tree, blobs) -> value built from plain types, own objects and :class:`RemoteRef`."""
+        budget = [MAX_NODES]
+        return self._dec(tree, blobs, 0, budget)
+
+    def _blob(self, node: dict, blobs: list[bytes]) -> np.ndarray:
+        k = node.get("b")
+        if type(k) is not int or not 0 <= k < len(blobs):
+            raise ProtocolError("array reference out of range")
+        return _blob_to_array(blobs[k])
+
+    def _dec(self, node, blobs, depth: int, budget: list[int]):
+        budget[0] -= 1
+        if depth > MAX_DEPTH or budget[0] < 0:
+            raise ProtocolError("value too deep or too large")
+        t = type(node)
+        if node is None or t in (bool, int, float, str):
+            return node
+        if t is list:
+            return [self._dec(x, blobs, depth + 1, budget) for x in node]
+        if t is not dict:
+            raise ProtocolError(f"unexpected JSON node {t.__name__}")
+        tag, v = node.get("t"), node.get("v")
+        if tag == "tuple" and type(v) is list:
+            return tuple(self._dec(x, blobs, depth + 1, budget) for x in v)
+        if tag == "dict" and type(v) is list:
+            out = {}
+            for pair in v:
+                if type(pair) is not list or len(pair) != 2:
+                    raise ProtocolError("dict entries must be [key, value] pairs")
+                key = self._dec(pair[0], blobs, depth + 1, budget)
+                if type(key) not in KEY_TYPES:
+                    raise ProtocolError("dict keys must be str, int, float, bool or None")
+                out[key] = self._dec(pair[1], blobs, depth + 1, budget)
+            return out
+        if tag == "float" and v in ("nan", "inf", "-inf"):
+            return float(v)
+        if tag == "nd":
+            return self._blob(node, blobs)
+        if tag == "ns":
+            arr = self._blob(node, blobs)
+            if arr.ndim != 0:
+                raise ProtocolError("a NumPy scalar must be a 0-d array")
+            return arr[()]
+        if tag == "bytes":
+            arr = self._blob(node, blobs)
+            if arr.dtype != np.uint8 or arr.ndim != 1:
+                raise ProtocolError("bytes must be a 1-d uint8 array")
+            return arr.tobytes()
+        if tag == "ref":
+            return self._dec_ref(node)
+        raise ProtocolError(f"unknown value tag {str(tag)[:40]!r}")
+
+    def _dec_ref(self, node: dict):
+        ref_id, owner = node.get("id"), node.get("o")
+        if type(ref_id) is not int:
+            raise ProtocolError("reference id must be an integer")
+        if owner == self.owner:
+            if ref_id not in self.objects:
+                raise ProtocolError(f"reference {ref_id} is unknown here (expired or never sent)")
+            return self.objects[ref_id]
+        if owner != self.remote_name:
+            raise ProtocolError(f"reference owned by unknown side {str(owner)[:40]!r}")
+        name = node.get("n") if type(node.get("n")) is str else "object"
+        return RemoteRef(self, ref_id, node.get("call") is True, name[:100])
+
+    # -- messages
+    def send(self, header: dict, payload=None) -> None:
+        """Send ``header`` with ``payload`` encoded into it under ``"value"``."""
+        tree, blobs = self.encode(payload)
+        write_frame(self.wfd, {**header, "value": tree}, blobs)
+
+    def send_error(self, exc: BaseException, tb: str = "") -> None:
+        """Report an exception raised while serving the peer's request."""
+        kind = getattr(exc, "kind", None) if isinstance(exc, RemoteError) else type(exc).__name__
+        write_frame(self.wfd, {"op": "error", "kind": str(kind), "message": str(exc)[:20_000],
+                               "traceback": tb[-20_000:]}, [])
+
+    def receive(self) -> tuple[dict, object]:
+        """Read one message; returns (header, decoded value)."""
+        header, blobs = read_frame(self.rfd, self.deadline)
+        return header, self.decode(header.get("value"), blobs)
+
+    def request(self, header: dict, payload=None):
+        """Send a request and serve the peer's nested calls until its answer arrives."""
+        self.send(header, payload)
+        while True:
+            reply, value = self.receive()
+            op = reply.get("op")
+            if op == "result":
+                return value
+            if op == "error":
+                raise remote_error(reply.get("kind", "Exception"), str(reply.get("message", "")),
+                                   str(reply.get("traceback", "")))
+            if op == "call":
+                self.serve_call(value)
+                continue
+            raise ProtocolError(f"unexpected message {str(op)[:40]!r} while waiting for an answer")
+
+    def call(self, target: RemoteRef, args: tuple, kwargs: dict):
+        """Call an object kept by the peer."""
+        return self.request({"op": "call"}, (target, tuple(args), dict(kwargs)))
+
+    def serve_call(self, value) -> None:
+        """Run a call the peer asked for on one of this side's exported callables and answer it."""
+        if type(value) is not tuple or len(value) != 3 or type(value[1]) is not tuple or type(value[2]) is not dict:
+            raise ProtocolError("a call is (target, args, kwargs)")
+        target, args, kwargs = value
+        if isinstance(target, RemoteRef) or not callable(target) or not all(type(k) is str for k in kwargs):
+            self.send_error(TypeError("the call target is not a function kept on this side"))
+            return
+        try:
+            result = target(*args, **kwargs)
+        except (ChannelClosedError, ChannelTimeoutError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure of the callee goes back to the caller
+            import traceback
+
+            self.send_error(exc, traceback.format_exc())
+            return
+        self.send({"op": "result"}, result)

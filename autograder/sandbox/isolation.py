@@ -1,0 +1,192 @@
+"""How the sandbox is isolated on this machine: the command line that starts its interpreter.
+
+Three levels, strongest first:
+
+* ``"bwrap"``: bubblewrap with the network, PID, IPC and UTS namespaces unshared (no network, own
+  process tree), a filesystem that holds only the OS libraries, the Python standard library, NumPy,
+  the worker and a private writable home; plus the resource limits of :mod:`.limits` and an
+  unprivileged user (the worker drops to it when the grader runs as root).
+* ``"rlimits"``: no bubblewrap; a network namespace via ``unshare -r -n`` when available, the resource
+  limits and an unprivileged user. The filesystem is not hidden (files readable by every user stay
+  readable), so this level is weaker and :func:`detect` says so.
+* ``"none"``: a plain child process with no limits, only with ``--unsafe-no-sandbox``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CHANNEL = HERE.parent / "channel.py"
+WORKER = HERE / "worker.py"
+LEVELS = ("bwrap", "rlimits", "none")
+SANDBOX_HOME = "/home/student"
+SANDBOX_LIB = "/grader/lib"
+SANDBOX_WORKER = "/grader/worker.py"
+UID_BASE = 61000
+UID_SPAN = 4000
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+def sandbox_uid() -> int | None:
+    """An otherwise unused uid for this grader process's sandboxes (``None`` when we cannot switch users)."""
+    if os.geteuid() != 0:
+        return None
+    return UID_BASE + os.getpid() % UID_SPAN
+
+
+def numpy_dirs() -> list[Path]:
+    """NumPy's package directory and, when the wheel has one, its ``numpy.libs`` of shared libraries."""
+    pkg = Path(np.__file__).resolve().parent
+    return [p for p in (pkg, pkg.parent / "numpy.libs") if p.exists()]
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_path() -> str | None:
+    """The bubblewrap binary if it exists and can create namespaces here as an unprivileged user."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    cmd = [path, "--ro-bind", "/", "/", *_unshare_flags(), "--die-with-parent", "true"]
+    if os.geteuid() == 0:
+        try:
+            ok = subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        return path if ok else None
+    return path if _runs_unprivileged(cmd) else None
+
+
+def _unshare_flags() -> list[str]:
+    # As root, no user namespace: the worker then drops to the sandbox uid, which RLIMIT_NPROC counts
+    # (inside a user namespace created by root every process would still count as root, which it ignores).
+    if os.geteuid() == 0:
+        return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return ["--unshare-all", "--cap-drop", "ALL"]
+
+
+def _runs_unprivileged(cmd: list[str]) -> bool:
+    uid = sandbox_uid()
+
+    def drop() -> None:
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+
+    try:
+        return subprocess.run(cmd, preexec_fn=drop, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def unshare_path() -> str | None:
+    """``unshare`` if an unprivileged user can get its own (empty) network namespace with it here."""
+    path = shutil.which("unshare")
+    return path if path is not None and _runs_unprivileged([path, "-r", "-n", "true"]) else None
+
+
+def detect() -> str | None:
+    """The strongest isolation level available, or ``None`` if none enforces limits."""
+    if sys.platform != "linux":
+        return None
+    if bwrap_path():
+        return "bwrap"
+    if unshare_path() and _interpreter_readable_by(sandbox_uid()):
+        return "rlimits"
+    return None
+
+
+def _interpreter_readable_by(uid: int | None) -> bool:
+    if uid is None:
+        return True
+    paths = [Path(sys.executable).resolve(), Path(sys.base_prefix), Path(np.__file__)]
+    for path in paths:
+        for part in [path, *path.parents]:
+            mode = part.stat().st_mode
+            if part.is_dir() and not mode & 0o001:
+                return False
+    return True
+
+
+def _bind_system(args: list[str]) -> None:
+    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    for name in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
+        args += ["--ro-bind-try", name, name]
+
+
+def bwrap_command(workdir: Path, cmd_fd: int, reply_fd: int, uid: int | None) -> list[str]:
+    """``bwrap ... python -I -S worker.py``: the sandbox sees only what this list binds.
+
+    Started as root, the worker switches to ``uid`` before it reads any student code.
+    """
+    args = [bwrap_path(), "--die-with-parent", "--new-session", *_unshare_flags()]
+    _bind_system(args)
+    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    for prefix in sorted(prefixes):
+        if not str(prefix).startswith("/usr"):
+            # Parents such as /root may be private on the host; inside they only lead to the interpreter.
+            for parent in reversed(prefix.parents[:-1]):
+                args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", str(prefix), str(prefix)]
+    # NB: the site-packages tmpfs must come after the prefix bind, so it hides the grader's packages.
+    for sp in {*site.getsitepackages(), site.getusersitepackages()}:
+        if Path(sp).is_dir() and any(Path(sp).resolve().is_relative_to(p) for p in [*prefixes, Path("/usr")]):
+            args += ["--tmpfs", str(Path(sp).resolve())]
+    args += ["--tmpfs", "/grader", "--dir", SANDBOX_LIB]
+    for path in numpy_dirs():
+        args += ["--ro-bind", str(path), f"{SANDBOX_LIB}/{path.name}"]
+    args += ["--ro-bind", str(CHANNEL), f"{SANDBOX_LIB}/channel.py", "--ro-bind", str(WORKER), SANDBOX_WORKER]
+    args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--bind", str(workdir), SANDBOX_HOME]
+    args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
+    for key, value in ENV.items():
+        args += ["--setenv", key, value]
+    args += ["--", sys.executable, "-I", "-S", SANDBOX_WORKER, SANDBOX_LIB, str(cmd_fd), str(reply_fd)]
+    return args + ([str(uid)] if uid is not None else [])
+
+
+def lib_dir(workdir: Path) -> Path:
+    """Outside bubblewrap: a private copy of the worker's library (channel.py and links to NumPy)."""
+    lib = workdir.parent / (workdir.name + "-lib")
+    lib.mkdir(exist_ok=True)
+    shutil.copy(CHANNEL, lib / "channel.py")
+    shutil.copy(WORKER, lib / "worker.py")
+    for path in numpy_dirs():
+        if not (lib / path.name).exists():
+            (lib / path.name).symlink_to(path)
+    return lib
+
+
+def plain_command(level: str, workdir: Path, cmd_fd: int, reply_fd: int) -> list[str]:
+    """The interpreter command for ``"rlimits"`` (inside ``unshare -n``) or ``"none"``."""
+    lib = lib_dir(workdir)
+    cmd = [sys.executable, "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
+    return [unshare_path(), "-r", "-n", *cmd] if level == "rlimits" else cmd
+
+
+def environment(workdir: Path) -> dict[str, str]:
+    """The scrubbed environment of the sandbox (bubblewrap sets the same one inside)."""
+    return {**ENV, "HOME": str(workdir)}

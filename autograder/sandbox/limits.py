@@ -1,0 +1,66 @@
+"""Resource limits of one sandbox and the ``preexec_fn`` that applies them before the interpreter starts."""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one student's sandbox may use.
+
+    ``wall`` bounds each request (one cell, or every call a test cell makes), in seconds;
+    ``cpu`` is the CPU time of the whole sandbox process (RLIMIT_CPU, seconds); ``memory`` its address
+    space (RLIMIT_AS, bytes); ``processes`` the processes and threads of its user (RLIMIT_NPROC);
+    ``file_size`` the largest file it may write (RLIMIT_FSIZE, bytes); ``open_files`` RLIMIT_NOFILE;
+    ``output`` how much of its stdout and stderr the grader keeps (the rest is read and dropped).
+    """
+
+    wall: float = 30.0
+    cpu: int = 300
+    memory: int = 2 * 2**30
+    processes: int = 32
+    file_size: int = 16 * 2**20
+    open_files: int = 64
+    output: int = 64 * 2**10
+    startup: float = 20.0
+
+    def __post_init__(self):
+        for name in ("wall", "cpu", "memory", "processes", "file_size", "open_files", "output", "startup"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"Limits.{name}: expected a positive number, got {value!r}")
+
+
+def rlimits(limits: Limits) -> dict[int, int]:
+    """The ``setrlimit`` values (soft = hard) that ``limits`` asks for."""
+    return {
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_CPU: int(limits.cpu),
+        resource.RLIMIT_AS: int(limits.memory),
+        resource.RLIMIT_FSIZE: int(limits.file_size),
+        resource.RLIMIT_NOFILE: int(limits.open_files),
+        resource.RLIMIT_NPROC: int(limits.processes),
+    }
+
+
+def make_preexec(limits: Limits, uid: int | None):
+    """A ``preexec_fn``: new session (so the grader can kill the process group), limits, then drop to ``uid``.
+
+    RLIMIT_NPROC counts every process of a user and is ignored for root, so the sandbox runs as an
+    otherwise unused ``uid`` whose only processes are this sandbox's.
+    """
+    values = rlimits(limits)
+
+    def preexec() -> None:
+        os.setsid()
+        for which, value in values.items():
+            resource.setrlimit(which, (value, value))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+
+    return preexec

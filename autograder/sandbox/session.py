@@ -1,0 +1,242 @@
+"""One running sandbox: start the isolated interpreter, talk to it through the channel, kill it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from autograder import channel
+from autograder.sandbox import isolation
+from autograder.sandbox.limits import Limits, make_preexec
+
+SIGNALS = {
+    signal.SIGKILL: "killed (SIGKILL): over the memory or process limits, or stopped by the grader",
+    signal.SIGSEGV: "crashed with a segmentation fault (SIGSEGV)",
+    signal.SIGXCPU: "used up its CPU time limit (SIGXCPU)",
+    signal.SIGXFSZ: "wrote a file over the size limit (SIGXFSZ)",
+    signal.SIGABRT: "aborted (SIGABRT)",
+    signal.SIGBUS: "crashed with a bus error (SIGBUS)",
+    signal.SIGFPE: "crashed with a floating point exception (SIGFPE)",
+}
+
+
+class SandboxFailure(BaseException):
+    """The sandbox crashed, exited, timed out or broke the protocol; the test cell it happened in fails.
+
+    A ``BaseException`` on purpose: a check's ``except Exception`` must not turn it into a
+    different message, and the pipeline must see it to restart the sandbox.
+    """
+
+
+class SandboxUnavailableError(RuntimeError):
+    """No isolation that enforces limits exists here, and the unsafe mode was not asked for."""
+
+
+class _GraderPeer(channel.Peer):
+    """The grader's end: every request runs under the session's deadline; a broken sandbox is killed."""
+
+    def __init__(self, session: Sandbox, rfd: int, wfd: int):
+        super().__init__(rfd, wfd, owner="grader", remote_name="sandbox")
+        self.session = session
+        self.depth = 0
+        self.what = "the student's code"
+
+    def request(self, header: dict, payload=None):
+        if self.session.dead:
+            raise SandboxFailure(self.session.dead)
+        self.depth += 1
+        try:
+            return super().request(header, payload)
+        except channel.ChannelTimeoutError:
+            self.session.kill(f"timed out: no answer within {self.session.limits.wall:g} s while running "
+                              f"{self.what} (an endless loop or a long sleep?)")
+        except channel.ChannelClosedError:
+            self.session.kill(self.session.exit_reason(f"while running {self.what}"))
+        except channel.ProtocolError as exc:
+            self.session.kill(f"sent malformed data while running {self.what}: {exc}")
+        except (ValueError, RecursionError, TypeError) as exc:
+            if isinstance(exc, channel.RemoteError):
+                raise
+            raise TypeError(f"cannot send this value to the student's code: {exc}") from None
+        finally:
+            self.depth -= 1
+            if self.depth == 0:
+                # Grader-side functions handed to the student are valid only during the call they came with.
+                self.objects.clear()
+        raise SandboxFailure(self.session.dead)
+
+    def call(self, target, args, kwargs):
+        previous, self.what = self.what, f"{target.__name__}()"
+        try:
+            return super().call(target, args, kwargs)
+        finally:
+            self.what = previous
+
+
+class Sandbox:
+    """A student's interpreter behind the channel.
+
+    ``level`` is ``"bwrap"``, ``"rlimits"``, ``"none"`` or ``"auto"`` (the strongest available;
+    :class:`SandboxUnavailableError` if there is none and ``unsafe`` is false).
+    """
+
+    def __init__(self, limits: Limits | None = None, level: str = "auto", unsafe: bool = False):
+        self.limits = limits or Limits()
+        if level == "auto":
+            level = isolation.detect() or ("none" if unsafe else "")
+            if not level:
+                raise SandboxUnavailableError(
+                    "no sandbox that enforces limits is available on this machine (needs Linux with bubblewrap, "
+                    "or unprivileged user namespaces); pass --unsafe-no-sandbox to grade without one")
+        if level not in isolation.LEVELS:
+            raise ValueError(f"level: expected one of {isolation.LEVELS} or 'auto', got {level!r}")
+        if level == "none" and not unsafe:
+            raise SandboxUnavailableError("level 'none' runs student code without limits; it needs unsafe=True")
+        self.level = level
+        self.proc: subprocess.Popen | None = None
+        self.peer: _GraderPeer | None = None
+        self.dead: str = "not started"
+        self.output = bytearray()
+        self._dropped = 0
+        self._tmp: Path | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start a fresh interpreter and wait until its worker says it is ready."""
+        self.close()
+        self._tmp = Path(tempfile.mkdtemp(prefix="autograder-"))
+        workdir = self._tmp / "home"
+        workdir.mkdir()
+        uid = isolation.sandbox_uid() if self.level != "none" else None
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+        cmd_r, cmd_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        out_r, out_w = os.pipe()
+        if self.level == "bwrap":
+            argv = isolation.bwrap_command(workdir, cmd_r, reply_w, uid)
+        else:
+            argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
+        switch = uid if self.level == "rlimits" else None
+        preexec = make_preexec(self.limits, switch) if self.level != "none" else os.setsid
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(cmd_r, reply_w),
+                cwd=workdir, env=isolation.environment(workdir), preexec_fn=preexec, close_fds=True)
+        finally:
+            for fd in (cmd_r, reply_w, out_w):
+                os.close(fd)
+        self.output, self._dropped = bytearray(), 0
+        threading.Thread(target=self._drain, args=(out_r,), daemon=True).start()
+        self.peer = _GraderPeer(self, reply_r, cmd_w)
+        self.dead = ""
+        self.peer.deadline = time.monotonic() + self.limits.startup
+        try:
+            header, _ = self.peer.receive()
+        except (channel.ProtocolError, channel.ChannelTimeoutError) as exc:
+            self.kill(self.exit_reason("while starting"))
+            raise SandboxFailure(f"{self.dead} ({exc}); output: {self.output_text()[-2000:]}") from None
+        if header.get("op") != "ready":
+            self.kill("the sandbox did not start properly")
+            raise SandboxFailure(self.dead)
+
+    def _drain(self, fd: int) -> None:
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            while chunk := stream.read(65536):
+                room = self.limits.output - len(self.output)
+                self.output += chunk[:max(room, 0)]
+                self._dropped += max(len(chunk) - max(room, 0), 0)
+
+    def output_text(self) -> str:
+        """What the student's code printed (capped at ``limits.output`` bytes)."""
+        text = self.output.decode("utf-8", "replace")
+        if self._dropped:
+            text += f"\n[... {self._dropped} more bytes of output dropped]"
+        return text
+
+    def exit_reason(self, when: str) -> str:
+        """Why the interpreter ended (after the channel closed)."""
+        if self.proc is None:
+            return "the sandbox is not running"
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return f"the student's code closed the channel {when}"
+        if code < 0:
+            sig = signal.Signals(-code)
+            return f"the student's code {SIGNALS.get(sig, f'was killed by {sig.name}')} {when}"
+        if self.level == "bwrap" and code > 128:
+            sig = code - 128
+            text = SIGNALS.get(sig, f"was killed by signal {sig}")
+            return f"the student's code {text} {when}"
+        return f"the student's code exited the interpreter (exit code {code}, e.g. os._exit) {when}"
+
+    def kill(self, reason: str) -> None:
+        """Kill the whole process group and remember ``reason`` for every later request."""
+        self.dead = reason
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+    def close(self) -> None:
+        """Stop the interpreter and delete its private directory."""
+        if self.proc is not None:
+            self.kill("the sandbox was closed")
+            self.proc = None
+        if self.peer is not None:
+            for fd in (self.peer.rfd, self.peer.wfd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.peer = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ requests
+    def _request(self, header: dict, what: str):
+        if self.peer is None or self.dead:
+            raise SandboxFailure(self.dead or "the sandbox is not running")
+        self.peer.deadline = time.monotonic() + self.limits.wall
+        self.peer.what = what
+        return self.peer.request(header)
+
+    def arm(self, what: str) -> None:
+        """Start a new wall-time budget for the calls a test cell is about to make."""
+        if self.peer is not None:
+            self.peer.deadline = time.monotonic() + self.limits.wall
+            self.peer.what = what
+
+    def exec_cell(self, code: str, cell: str) -> None:
+        """Run one of the student's cells in the student's namespace (``RemoteError`` if it raises)."""
+        self._request({"op": "exec", "code": code, "cell": cell}, f"cell {cell}")
+
+    def names(self) -> dict[str, str]:
+        """The student's top-level names and their kind: ``"function"``, ``"data"`` or ``"object"``."""
+        listing = self._request({"op": "names"}, "the listing of names")
+        if type(listing) is not list or not all(
+                type(p) is list and len(p) == 2 and all(type(s) is str for s in p) for p in listing):
+            self.kill("sent a malformed listing of names")
+            raise SandboxFailure(self.dead)
+        return dict(listing)
+
+    def get(self, name: str):
+        """The value of one of the student's names: plain data, or a :class:`channel.RemoteRef`."""
+        return self._request({"op": "get", "name": name}, f"the value of {name}")

@@ -1,0 +1,118 @@
+"""The sandbox's side of the channel: run the student's cells and serve the grader's calls.
+
+Started as ``python -I -S worker.py LIBDIR CMD_FD REPLY_FD [UID]`` inside the sandbox; ``LIBDIR``
+holds ``channel.py`` and NumPy and nothing else of the grader; ``UID`` is the user to drop to.
+Requests (one frame each):
+
+* ``{"op": "exec", "code": str, "cell": str}``: run a cell in the student's namespace;
+* ``{"op": "names"}``: the student's top-level names as ``[name, kind]`` with kind
+  ``"function"``, ``"data"`` (sent by value) or ``"object"`` (kept here, sent as a reference);
+* ``{"op": "get", "name": str}``: one name's value;
+* ``{"op": "call"}`` with ``(target, args, kwargs)``: call a function kept here.
+"""
+
+import builtins
+import os
+import sys
+import traceback
+import types
+
+
+def _main() -> None:
+    libdir, cmd_fd, reply_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if len(sys.argv) > 4:
+        # Started as root inside bubblewrap: become the sandbox user before anything else runs.
+        uid = int(sys.argv[4])
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    sys.path.insert(0, libdir)
+    # Keep the protocol off fds 0-2 so that input() or print() in student code cannot touch it.
+    cmd_fd, reply_fd = os.dup(cmd_fd), os.dup(reply_fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    import channel  # noqa: E402 - found through LIBDIR only
+
+    peer = channel.Peer(cmd_fd, reply_fd, owner="sandbox", remote_name="grader")
+    # The student's cells run in a fresh __main__ module (pickle and friends look names up there).
+    student_main = types.ModuleType("__main__")
+    sys.modules["__main__"] = student_main
+    namespace = student_main.__dict__
+    namespace["__builtins__"] = builtins
+    plain = (type(None), bool, int, float, str, bytes)
+
+    def kind(value) -> str:
+        if callable(value):
+            return "function"
+        try:
+            peer.encode(value)
+        except (ValueError, RecursionError):
+            return "object"
+        return "data" if _is_plain(value, plain) else "object"
+
+    def handle(header: dict, value) -> object:
+        op = header.get("op")
+        if op == "exec":
+            code = compile(header["code"], f"<cell {header.get('cell', '?')}>", "exec")
+            exec(code, namespace)  # noqa: S102 - this process exists to run the student's code
+            return None
+        if op == "names":
+            return [[k, kind(v)] for k, v in list(namespace.items())
+                    if not k.startswith("__") and type(v).__name__ != "module"]
+        if op == "get":
+            if header.get("name") not in namespace:
+                raise NameError(f"name {header.get('name')!r} is not defined")
+            return namespace[header["name"]]
+        raise channel.ProtocolError(f"unknown request {op!r}")
+
+    peer.send({"op": "ready"}, None)
+    while True:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001, S110 - the student may have replaced or closed the stream
+                pass
+        try:
+            header, value = peer.receive()
+        except channel.ChannelClosedError:
+            os._exit(0)
+        if header.get("op") == "call":
+            try:
+                peer.serve_call(value)
+            except channel.ChannelClosedError:
+                os._exit(0)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit or KeyboardInterrupt from the student
+                peer.send_error(exc, traceback.format_exc())
+            continue
+        try:
+            result = handle(header, value)
+        except channel.ChannelClosedError:
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+            try:
+                peer.send_error(exc, traceback.format_exc())
+            except channel.ChannelClosedError:
+                os._exit(0)
+            continue
+        try:
+            peer.send({"op": "result"}, result)
+        except channel.ChannelClosedError:
+            os._exit(0)
+        except BaseException as exc:  # noqa: BLE001 - a value that cannot be encoded is the student's error
+            peer.send_error(exc, traceback.format_exc())
+
+
+def _is_plain(value, plain: tuple, depth: int = 0) -> bool:
+    if depth > 64:
+        return False
+    if type(value) in plain or type(value).__module__ == "numpy":
+        return True
+    if type(value) in (list, tuple):
+        return all(_is_plain(v, plain, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(_is_plain(v, plain, depth + 1) for v in value.values())
+    return False
+
+
+if __name__ == "__main__":
+    _main()
