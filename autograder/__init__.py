@@ -1,0 +1,1 @@
+"""Grading for the RNN exercises: the checks that test cells call, and (elsewhere) the sandboxed grader."""

@@ -1,0 +1,116 @@
+"""Strict reading of what a student's function returned: real float arrays only, no object is trusted.
+
+A student's return value may be any object; these helpers never call its ``__eq__``, ``__array__``,
+``__len__``, ``__repr__`` or ``__iter__``. They accept exact ``np.ndarray`` (no subclass) of a float dtype,
+python floats, and exact ``tuple``/``list``/``dict`` containers of those; anything else fails with
+an ``AssertionError`` naming what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def type_name(value) -> str:
+    """The name of ``value``'s class, read without calling anything the student defined."""
+    name = type.__getattribute__(type(value), "__name__")
+    return name if isinstance(name, str) else "object"
+
+
+def fail(message: str):
+    """Raise the ``AssertionError`` that a failing check reports."""
+    raise AssertionError(message)
+
+
+def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
+    """A private copy of ``value`` if it is a finite float ndarray of ``shape`` and ``dtype``; else fail.
+
+    ``shape`` may be ``()`` for a scalar; then a python ``float`` (or a 0-d array) is accepted too.
+    """
+    if shape == () and type(value) in (float, np.float64, np.float32):
+        value = np.array(float(value), dtype=np.float64)
+    elif type(value) is not np.ndarray:
+        expected = "a python float" if shape == () else f"a numpy array of shape {shape}"
+        fail(f"{what}: expected {expected}, got an object of type {type_name(value)}")
+    arr = np.array(value, copy=True)  # exact ndarray: copying reads its buffer, nothing the student wrote
+    if arr.dtype.kind != "f":
+        fail(f"{what}: dtype {arr.dtype}, expected a float array ({np.dtype(dtype).name}); "
+             "did an integer or boolean array slip in?")
+    if arr.shape != tuple(shape):
+        fail(f"{what}: shape {arr.shape}, expected {tuple(shape)}")
+    if arr.dtype != np.dtype(dtype):
+        fail(f"{what}: dtype {arr.dtype}, expected {np.dtype(dtype).name} (the dtype of the inputs); "
+             "avoid casting")
+    if not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        fail(f"{what}: holds {arr[bad]} at index {bad}; expected finite values only")
+    return arr
+
+
+def as_tuple(value, n: int, what: str, names: str) -> tuple:
+    """The ``n`` items of an exact tuple or list ``value``; ``names`` says what they should be."""
+    if type(value) not in (tuple, list):
+        fail(f"{what}: expected a tuple of {n} values ({names}), got an object of type {type_name(value)}")
+    items = tuple(list.__iter__(value)) if type(value) is list else tuple(tuple.__iter__(value))
+    if len(items) != n:
+        fail(f"{what}: expected a tuple of {n} values ({names}), got {len(items)} values")
+    return items
+
+
+def as_array_dict(value, what: str, shapes: dict[str, tuple[int, ...]], dtype=np.float64) -> dict[str, np.ndarray]:
+    """Copies of the arrays of an exact ``dict`` with exactly the keys of ``shapes``."""
+    if type(value) is not dict:
+        fail(f"{what}: expected a dict with keys {sorted(shapes)}, got an object of type {type_name(value)}")
+    keys = list(dict.keys(value))
+    if any(type(k) is not str for k in keys):
+        fail(f"{what}: expected string keys {sorted(shapes)}")
+    missing = sorted(set(shapes) - set(keys))
+    extra = sorted(set(keys) - set(shapes))
+    if missing or extra:
+        fail(f"{what}: keys {sorted(keys)}, expected {sorted(shapes)}"
+             + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""))
+    return {k: as_array(dict.__getitem__(value, k), f"{what}[{k!r}]", shapes[k], dtype) for k in shapes}
+
+
+def as_float(value, what: str) -> float:
+    """A finite python float from a python/numpy float or a 0-d float array."""
+    if type(value) is np.ndarray and value.shape == ():
+        return float(as_array(value, what, ()))
+    return float(as_array(value, what, ()))
+
+
+def copy_args(value):
+    """A deep copy of check inputs (arrays, dicts, tuples, lists, scalars) to hand to a student."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: copy_args(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return type(value)(copy_args(v) for v in value)
+    return value
+
+
+def changed_input(original, passed, name: str) -> str | None:
+    """Describe the first input the student's function changed in place, or None if all are intact."""
+    if isinstance(original, np.ndarray):
+        if type(passed) is not np.ndarray or passed.shape != original.shape or not np.array_equal(passed, original):
+            where = ""
+            if type(passed) is np.ndarray and passed.shape == original.shape:
+                idx = tuple(int(i) for i in np.argwhere(passed != original)[0])
+                where = f" (first changed entry {idx}: was {original[idx]:.6g}, now {passed[idx]:.6g})"
+            return f"{name} was modified in place{where}"
+        return None
+    if isinstance(original, dict):
+        if type(passed) is not dict or sorted(dict.keys(passed)) != sorted(original):
+            return f"{name} (a dict) had its keys changed in place"
+        for k in original:
+            msg = changed_input(original[k], dict.__getitem__(passed, k), f"{name}[{k!r}]")
+            if msg:
+                return msg
+        return None
+    if isinstance(original, tuple | list):
+        for k, (o, p) in enumerate(zip(original, passed, strict=True)):
+            msg = changed_input(o, p, f"{name}[{k}]")
+            if msg:
+                return msg
+    return None
