@@ -17,7 +17,9 @@ encoder_decoder    ``(X, params, T_out, step)``        (B, T_out, K)            
 
 Each is a pair ``<name>_forward`` / ``<name>_backward``; ``dX, grads = <name>_backward(dY, cache)``
 where ``dY`` has ``Y``'s shape and ``grads`` has exactly the keys and shapes of ``params``.
-``FORWARD`` and ``BACKWARD`` map each name to its function.
+``FORWARD`` and ``BACKWARD`` map each name to its function; ``objective(architecture, loss)`` gives
+the ``loss_and_grads(params, batch)`` that ``simulator.train.Trainer`` takes; ``init_params`` makes
+parameters; ``infer_kind``, ``one_hot`` and ``feed_back`` are the small helpers the forward passes use.
 
 * **one_to_one** (image of a musical symbol -> its class): one step from the zero state,
   ``h = cell(x, 0)``, ``y = h W_hy + b_y``; a feed-forward net with one hidden layer.
@@ -83,8 +85,8 @@ import numpy as np
 
 from simulator import cells, sequence
 from simulator.cells import Cell
-from simulator.losses import softmax
-from simulator.validation import as_float_array, check_finite, check_option, check_shape
+from simulator.losses import mean_squared_error, softmax, softmax_cross_entropy
+from simulator.validation import as_float_array, check_finite, check_option, check_params, check_shape
 
 ARCHITECTURES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_decoder")
 FEEDBACKS = ("argmax", "softmax", "identity", "none")
@@ -157,11 +159,16 @@ def _split(params, decoder: bool) -> tuple[str, dict, dict | None, np.ndarray, n
     K = W_hy.shape[1]
     check_shape("params['W_hy']", W_hy, (H, K))
     check_shape("params['b_y']", b_y, (K,))
+    inp = cell_params[keys[0]]
+    if not isinstance(inp, np.ndarray) or inp.ndim != 2:
+        raise ValueError(f"params[{keys[0]!r}]: expected a 2-D numpy array (D, ...), got {type(inp).__name__}")
+    if dtype.type not in (np.float32, np.float64):
+        raise ValueError(f"params: dtype {dtype} is not supported; expected float32 or float64")
+    check_params(cell_params, cells.param_shapes(kind, inp.shape[0], H), dtype)
     if decoder:
-        dec_in = dec_params[keys[0]]
-        if not isinstance(dec_in, np.ndarray) or dec_in.ndim != 2 or dec_in.shape[0] != K:
-            raise ValueError(f"params['{DECODER_PREFIX}{keys[0]}']: the decoder reads outputs, so its input size "
-                             f"must be K={K}; got shape {getattr(dec_in, 'shape', None)}")
+        # the decoder reads the previous output, so its input size is K
+        shapes = {DECODER_PREFIX + k: v for k, v in cells.param_shapes(kind, K, H).items()}
+        check_params({DECODER_PREFIX + k: v for k, v in dec_params.items()}, shapes, dtype)
     return kind, cell_params, dec_params, W_hy, b_y
 
 
@@ -577,3 +584,43 @@ FORWARD = {"one_to_one": one_to_one_forward, "one_to_many": one_to_many_forward,
 BACKWARD = {"one_to_one": one_to_one_backward, "one_to_many": one_to_many_backward,
             "many_to_one": many_to_one_backward, "many_to_many": many_to_many_backward,
             "encoder_decoder": encoder_decoder_backward}
+
+
+# ----------------------------------------------------------------------------- training objective
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mean_squared_error}
+
+
+def objective(architecture: str, loss: str = "cross_entropy", *, teacher_forcing: bool = True,
+              **options) -> Callable[[dict, tuple], tuple[float, dict]]:
+    """A ``loss_and_grads(params, batch) -> (loss, grads)`` for ``simulator.train.Trainer``.
+
+    ``batch`` is ``(inputs, targets)`` or ``(inputs, targets, mask)``: ``inputs`` as the forward
+    function takes them; ``targets`` integer classes (``loss="cross_entropy"``) or real vectors
+    (``loss="mse"``) with ``Y``'s item shape; ``mask`` the loss's weights (``simulator.losses``).
+    For one_to_many and encoder_decoder the number of output steps is ``targets.shape[1]`` and, with
+    ``teacher_forcing``, the targets are also fed as the next inputs. ``options`` go to the forward
+    function (``step``, ``step_backward``, ``activation``, ``reset_after``, ``feedback``, ``start``).
+    """
+    check_option("architecture", architecture, ARCHITECTURES)
+    check_option("loss", loss, tuple(LOSSES))
+    forward, backward, loss_fn = FORWARD[architecture], BACKWARD[architecture], LOSSES[loss]
+    generates = architecture in ("one_to_many", "encoder_decoder")
+
+    def loss_and_grads(params: dict, batch: tuple) -> tuple[float, dict]:
+        if not isinstance(batch, tuple | list) or len(batch) not in (2, 3):
+            raise ValueError("batch: expected (inputs, targets) or (inputs, targets, mask), "
+                             f"got {type(batch).__name__}")
+        inputs, targets = batch[0], batch[1]
+        mask = batch[2] if len(batch) == 3 else None
+        if generates:
+            if np.ndim(targets) < 2:
+                raise ValueError("targets: expected (B, T) classes or (B, T, K) vectors, "
+                                 f"got shape {np.shape(targets)}")
+            extra = {"targets": targets} if teacher_forcing else {}
+            Y, cache = forward(inputs, params, np.shape(targets)[1], **extra, **options)
+        else:
+            Y, cache = forward(inputs, params, **options)
+        value, dY = loss_fn(Y, targets, mask)
+        return value, backward(dY, cache)[1]
+
+    return loss_and_grads
