@@ -56,6 +56,12 @@ def _where(idx: tuple[int, ...], layout: Layout, shape: tuple[int, ...]) -> str:
     return ", ".join(parts)
 
 
+def _span(first: int, last: int, none: str) -> str:
+    if first > last:
+        return none
+    return f"t={first} matches" if first == last else f"t={min(first, last)}..{max(first, last)} match"
+
+
 def describe_mismatch(name: str, expected: np.ndarray, got: np.ndarray, layout: Layout | None = None,
                       rtol: float = RTOL, atol: float = ATOL) -> str | None:
     """None if ``got`` matches ``expected``; otherwise one sentence locating the first difference.
@@ -79,9 +85,9 @@ def describe_mismatch(name: str, expected: np.ndarray, got: np.ndarray, layout: 
         idx_sub = tuple(int(i) for i in np.argwhere(sub_bad)[0])
         idx = idx_sub[: layout.time_axis] + (t,) + idx_sub[layout.time_axis :]
         if layout.backward:
-            good = f"t={T - 1}..{t + 1} match" if t < T - 1 else "already the last step t=T-1 differs"
+            good = _span(t + 1, T - 1, "already the last step differs")
         else:
-            good = f"t=0..{t - 1} match" if t > 0 else "already the first step t=0 differs"
+            good = _span(0, t - 1, "already the first step t=0 differs")
         return (f"{name} differs from step t={t} on (first bad: {_where(idx, layout, expected.shape)}, "
                 f"expected {expected[idx]:.6g}, got {got[idx]:.6g}); {good}; {n_bad} of {n} entries differ")
     idx = tuple(int(i) for i in np.argwhere(bad)[0])

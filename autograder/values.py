@@ -74,8 +74,6 @@ def as_array_dict(value, what: str, shapes: dict[str, tuple[int, ...]], dtype=np
 
 def as_float(value, what: str) -> float:
     """A finite python float from a python/numpy float or a 0-d float array."""
-    if type(value) is np.ndarray and value.shape == ():
-        return float(as_array(value, what, ()))
     return float(as_array(value, what, ()))
 
 

@@ -1,0 +1,173 @@
+"""Checks for the ``architectures`` exercise: the forward passes of the five architectures on any cell.
+
+A student's ``<name>_forward`` is called as the reference ``simulator.architectures.<name>_forward`` is
+with positional arguments only: ``(x, params, step)``, ``(x, params, T, step)``, ``(X, params, step)`` or
+``(X, params, T_out, step)``, where ``step`` is the reference step function of an RNN, LSTM or GRU.
+Outputs feed back as ``one_hot(argmax y_{t-1})``; the decoder starts from a zero input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from autograder import cases as case_sets
+from autograder.calling import call, header, ok
+from autograder.compare import Layout, describe_mismatch, tolerance_text
+from autograder.diagnose import explain
+from autograder.hypotheses import Hypothesis
+from autograder.values import as_array, as_tuple, fail
+from simulator import architectures, cells
+
+OUTPUTS = Layout(("batch", "output"))
+TIMED_OUTPUTS = Layout(("batch", "t", "output"), time_axis=1)
+
+# name -> (input is a sequence, takes a length, output has a time axis)
+SIGNATURES = {"one_to_one": (False, False, False), "one_to_many": (False, True, True),
+              "many_to_one": (True, False, False), "many_to_many": (True, False, True),
+              "encoder_decoder": (True, True, True)}
+VISIBLE = [("rnn", 2, 3, 3, 4, 3), ("lstm", 1, 4, 2, 3, 2)]  # kind, B, T, D, H, K
+HIDDEN = [("rnn", 1, 1, 1, 1, 1), ("gru", 3, 5, 2, 4, 2), ("lstm", 2, 2, 3, 1, 3), ("lstm", 1, 4, 4, 3, 4),
+          ("gru", 2, 3, 1, 2, 3)]
+
+
+def _cases(name: str, hidden: bool) -> list[dict]:
+    seq, length, _ = SIGNATURES[name]
+    out = []
+    for k, (kind, B, T, D, H, K) in enumerate(HIDDEN if hidden else VISIBLE):
+        if name == "one_to_many":
+            D = K  # outputs are fed back as inputs
+        rng = np.random.default_rng((case_sets.HIDDEN_SEED if hidden else 11) + 31 * k)
+        params = case_sets.random_params(kind, D, H, rng)
+        if name == "encoder_decoder":
+            params.update({f"{architectures.DECODER_PREFIX}{n}": v
+                           for n, v in case_sets.random_params(kind, K, H, rng).items()})
+        params["W_hy"] = rng.standard_normal((H, K))
+        params["b_y"] = rng.standard_normal(K)
+        x = rng.standard_normal((B, T, D) if seq else (B, D))
+        args = (x, params, T + 1 if name == "encoder_decoder" else T) if length else (x, params)
+        out.append({"label": f"{kind} cell, B={B}, T={T}, D={D}, H={H}, K={K}", "kind": kind, "args": args})
+    return out
+
+
+def _step(case: dict) -> Callable:
+    return cells.STEP_FUNCTIONS[case["kind"]][0]
+
+
+def _reference(name: str, case: dict, **options) -> np.ndarray:
+    return architectures.FORWARD[name](*case["args"], _step(case), **options)[0]
+
+
+def _with(case: dict, **changes) -> dict:
+    args = list(case["args"])
+    args[1] = {**args[1], **changes}
+    return {**case, "args": tuple(args)}
+
+
+def _readout(case: dict, H: np.ndarray) -> np.ndarray:
+    p = case["args"][1]
+    return H @ p["W_hy"] + p["b_y"]
+
+
+def _states(name: str, case: dict) -> np.ndarray:
+    return architectures.FORWARD[name](*case["args"], _step(case))[1]["H"]  # (B, S, H)
+
+
+def hypotheses(name: str) -> list[Hypothesis]:
+    """What each architecture returns under its common bugs (see ``autograder.hypotheses``)."""
+    zero_b = Hypothesis("bias dropped", "the readout bias b_y is left out",
+                        lambda c: {"Y": _reference(name, _with(c, b_y=np.zeros_like(c["args"][1]["b_y"])))})
+    extra = {
+        "many_to_one": [Hypothesis("wrong state read", "y is read from the first state instead of the last",
+                                   lambda c: {"Y": _readout(c, _states(name, c)[:, 0])})],
+        "many_to_many": [Hypothesis("off by one step", "Y[:, t] is read from the state before step t",
+                                    lambda c: {"Y": _readout(c, np.concatenate(
+                                        [np.zeros_like(_states(name, c)[:, :1]), _states(name, c)[:, :-1]],
+                                        axis=1))})],
+        "one_to_many": [
+            Hypothesis("feedback missing", "steps t >= 1 read zeros instead of one_hot(argmax y_{t-1})",
+                       lambda c: {"Y": _reference(name, c, feedback="none")}),
+            Hypothesis("wrong feedback", "softmax(y_{t-1}) is fed back instead of one_hot(argmax y_{t-1})",
+                       lambda c: {"Y": _reference(name, c, feedback="softmax")}),
+            Hypothesis("wrong feedback", "y_{t-1} itself is fed back instead of one_hot(argmax y_{t-1})",
+                       lambda c: {"Y": _reference(name, c, feedback="identity")}),
+            Hypothesis("input repeated", "x is fed at every step instead of the fed-back output",
+                       lambda c: {"Y": architectures.many_to_many_forward(
+                           np.repeat(c["args"][0][:, None], c["args"][2], axis=1), c["args"][1], _step(c))[0]}),
+        ],
+        "encoder_decoder": [
+            Hypothesis("state not passed", "the decoder starts from zeros instead of the encoder's final state",
+                       lambda c: {"Y": _decoder_alone(c)}),
+            Hypothesis("feedback missing", "decoder steps t >= 1 read zeros instead of one_hot(argmax y_{t-1})",
+                       lambda c: {"Y": _reference(name, c, feedback="none")}),
+            Hypothesis("wrong parameters", "the decoder uses the encoder's parameters instead of the dec_ ones",
+                       lambda c: {"Y": _reference(name, _with(c, **_encoder_as_decoder(c)))}
+                       if _encoder_as_decoder(c) else None),
+        ],
+    }
+    return [zero_b, *extra.get(name, [])]
+
+
+def _decoder_alone(case: dict) -> np.ndarray:
+    p = case["args"][1]
+    prefix = architectures.DECODER_PREFIX
+    dec = {k[len(prefix):]: v for k, v in p.items() if k.startswith(prefix)}
+    B = case["args"][0].shape[0]
+    K = p["W_hy"].shape[1]
+    return architectures.one_to_many_forward(np.zeros((B, K)), {**dec, "W_hy": p["W_hy"], "b_y": p["b_y"]},
+                                             case["args"][2], _step(case))[0]
+
+
+def _encoder_as_decoder(case: dict) -> dict | None:
+    p = case["args"][1]
+    prefix = architectures.DECODER_PREFIX
+    dec = {k: p[k[len(prefix):]] for k in p if k.startswith(prefix)}
+    return dec if all(v.shape == p[k].shape for k, v in dec.items()) else None
+
+
+def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
+    """Does the student's ``<name>_forward`` return the reference's ``Y`` for RNN, LSTM and GRU cells?"""
+    if name not in SIGNATURES:
+        raise ValueError(f"name: got {name!r}; expected one of {tuple(SIGNATURES)}")
+    fname = f"{name}_forward"
+    cases = _cases(name, hidden)
+    hyps = hypotheses(name)
+    for k, case in enumerate(cases):
+        out = call(fn, fname, case["args"], tail=(_step(case),))
+        Y, _ = as_tuple(out, 2, f"{fname} returned", "Y, cache")
+        expected = _reference(name, case)
+        got = {"Y": as_array(Y, f"{fname}: Y", expected.shape)}
+        layout = TIMED_OUTPUTS if SIGNATURES[name][2] else OUTPUTS
+        problem = describe_mismatch("Y", expected, got["Y"], layout)
+        if problem:
+            fail(f"{header(fname, k, len(cases), case, hidden)}: {problem}. {explain(got, case, hyps)} "
+                 f"Tolerance: {tolerance_text()}.")
+    ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
+       f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
+
+
+def check_one_to_one_forward(one_to_one_forward: Callable, hidden: bool = False) -> None:
+    """Does ``one_to_one_forward(x, params, step)`` return the reference ``(y, cache)``?"""
+    check_architecture("one_to_one", one_to_one_forward, hidden)
+
+
+def check_one_to_many_forward(one_to_many_forward: Callable, hidden: bool = False) -> None:
+    """Does ``one_to_many_forward(x, params, T, step)`` return the reference ``(Y, cache)``?"""
+    check_architecture("one_to_many", one_to_many_forward, hidden)
+
+
+def check_many_to_one_forward(many_to_one_forward: Callable, hidden: bool = False) -> None:
+    """Does ``many_to_one_forward(X, params, step)`` return the reference ``(y, cache)``?"""
+    check_architecture("many_to_one", many_to_one_forward, hidden)
+
+
+def check_many_to_many_forward(many_to_many_forward: Callable, hidden: bool = False) -> None:
+    """Does ``many_to_many_forward(X, params, step)`` return the reference ``(Y, cache)``?"""
+    check_architecture("many_to_many", many_to_many_forward, hidden)
+
+
+def check_encoder_decoder_forward(encoder_decoder_forward: Callable, hidden: bool = False) -> None:
+    """Does ``encoder_decoder_forward(X, params, T_out, step)`` return the reference ``(Y, cache)``?"""
+    check_architecture("encoder_decoder", encoder_decoder_forward, hidden)
+

@@ -1,0 +1,35 @@
+"""Calling a student's function safely: inputs passed as copies and checked for in-place changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from autograder.values import changed_input, copy_args, fail, type_name
+
+
+def ok(message: str) -> None:
+    print(f"ok: {message}")
+
+
+def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail: tuple = ()):
+    """Call a student's function on copies of ``args`` and fail if it changed any of them in place.
+
+    ``tail`` holds opaque values (a student's own cache) passed after ``args`` as they are.
+    """
+    if not callable(fn):
+        fail(f"{name}: expected a function, got an object of type {type_name(fn)}")
+    passed = copy_args(args)
+    try:
+        out = fn(*passed, *tail, **(kwargs or {}))
+    except NotImplementedError:
+        fail(f"{name} raises NotImplementedError: replace the stub's `raise NotImplementedError()` "
+             "with your code")
+    for k, (orig, got) in enumerate(zip(args, passed, strict=True)):
+        msg = changed_input(orig, got, f"argument {k + 1}")
+        if msg:
+            fail(f"{name} changed its input in place: {msg}. Compute new arrays (h = ..., not h_prev += ...).")
+    return out
+
+
+def header(name: str, k: int, n: int, case: dict, hidden: bool) -> str:
+    return f"{name}, {'hidden' if hidden else 'visible'} case {k + 1} of {n} ({case['label']})"
