@@ -1,0 +1,105 @@
+"""A player for any integer time parameter: play/pause, step back/forward, first/last, scrub, speed, keys.
+
+Keyboard (when no text field has focus): Left/Right step, Space plays or pauses, Home/End jump.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class KeyShortcuts(JSComponent):
+    """Sends the player's commands for Left, Right, Space, Home and End pressed anywhere on the page."""
+
+    _esm = """
+    export function render({ model }) {
+      const keys = {ArrowLeft: "back", ArrowRight: "forward", " ": "toggle", Home: "first", End: "last"};
+      const handler = (e) => {
+        const target = e.composedPath()[0] || {};
+        const tag = (target.tagName || "").toLowerCase();
+        if (["input", "textarea", "select"].includes(tag) || target.isContentEditable) return;
+        if (e.key === " " && tag === "button") return;  // the focused button's own click handles Space
+        if (!(e.key in keys) || e.ctrlKey || e.metaKey || e.altKey) return;
+        e.preventDefault();
+        model.send_msg(keys[e.key]);
+      };
+      document.addEventListener("keydown", handler);
+      model.on("remove", () => document.removeEventListener("keydown", handler));
+      const el = document.createElement("span");
+      el.setAttribute("aria-hidden", "true");
+      return el;
+    }
+    """
+
+    def __init__(self, on_command, **params):
+        super().__init__(height=0, width=0, margin=0, **params)
+        self._on_command = on_command
+
+    def _handle_msg(self, msg) -> None:
+        if msg in ("back", "forward", "toggle", "first", "last"):
+            self._on_command(msg)
+
+
+class Player(pn.viewable.Viewer):
+    """Controls for ``target.<name>`` (an ``Integer`` with bounds): the view of a time cursor."""
+
+    playing = param.Boolean(default=False, doc="Advance one step per tick until the last step.")
+    speed = param.Selector(objects=list(SPEEDS), default=2.0, doc="Steps per second while playing.")
+
+    def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t", **params):
+        super().__init__(**params)
+        self.target, self.key = target, name
+        self._callback = None
+        button = {"height": 34, "margin": (4, 2)}
+        self.first = pn.widgets.Button(name="|◀", description="First step (Home)", width=44, **button)
+        self.back = pn.widgets.Button(name="◀ Back", description="Step back (Left arrow)", width=78, **button)
+        self.play = pn.widgets.Button(name="▶ Play", description="Play / pause (Space)", button_type="primary",
+                                      width=84, **button)
+        self.forward = pn.widgets.Button(name="Step ▶", description="Step forward (Right arrow)", width=78,
+                                         css_classes=["rnn-step"], **button)
+        self.last = pn.widgets.Button(name="▶|", description="Last step (End)", width=44, **button)
+        for widget, command in ((self.first, "first"), (self.back, "back"), (self.play, "toggle"),
+                                (self.forward, "forward"), (self.last, "last")):
+            widget.on_click(lambda event, c=command: self.command(c))
+        self.slider = pn.widgets.IntSlider.from_param(target.param[name], name=label, width=320)
+        self.speed_select = pn.widgets.Select.from_param(self.param.speed, name="Steps/s", width=80)
+        self.keys = KeyShortcuts(self.command)
+
+    def command(self, command: str) -> None:
+        """Run a player command: ``back``, ``forward``, ``toggle``, ``first`` or ``last``."""
+        lo, hi = self.target.param[self.key].bounds
+        t = getattr(self.target, self.key)
+        if command == "toggle":
+            self.playing = not self.playing
+            return
+        new = {"back": t - 1, "forward": t + 1, "first": lo, "last": hi}[command]
+        setattr(self.target, self.key, int(min(max(new, lo), hi)))
+
+    def tick(self) -> None:
+        """One step of play; stops at the last step."""
+        lo, hi = self.target.param[self.key].bounds
+        t = getattr(self.target, self.key)
+        if t >= hi:
+            self.playing = False
+            return
+        setattr(self.target, self.key, t + 1)
+
+    @param.depends("playing", "speed", watch=True)
+    def _schedule(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        self.play.name = "❚❚ Pause" if self.playing else "▶ Play"
+        if self.playing:
+            lo, hi = self.target.param[self.key].bounds
+            if getattr(self.target, self.key) >= hi:
+                setattr(self.target, self.key, lo)  # play from the start again
+            self._callback = pn.state.add_periodic_callback(self.tick, period=int(1000 / self.speed))
+
+    def __panel__(self):
+        return pn.Row(self.first, self.back, self.play, self.forward, self.last, self.slider, self.speed_select,
+                      self.keys, align="center")
