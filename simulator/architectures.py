@@ -242,7 +242,10 @@ def _teacher_inputs(targets, B: int, T: int, K: int, dtype) -> np.ndarray:
         if y.min() < 0 or y.max() >= K:
             raise ValueError(f"targets: class index out of range [{y.min()}, {y.max()}]; expected 0 <= index < K={K}")
         return one_hot(y[:, : T - 1], K, dtype)
-    y = as_float_array("targets", y, ndim=3)
+    y = as_float_array("targets", y)
+    if y.ndim != 3:
+        raise ValueError(f"targets: expected integer classes (B, T) or real vectors (B, T, K) with B={B}, T={T}, "
+                         f"K={K}; got dtype {y.dtype}, shape {y.shape}")
     check_shape("targets", y, (B, T, K))
     check_finite("targets", y)
     return y[:, : T - 1].astype(dtype, copy=False)

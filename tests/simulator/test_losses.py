@@ -1,5 +1,7 @@
 """Losses against PyTorch (float64, autograd gradients), finite differences, stability and bad input."""
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def _case(shape, seed, masked):
 def test_cross_entropy_matches_torch(shape, masked):
     """Do the loss and dL/dlogits equal torch's cross_entropy (weighted mean over counted items)?"""
     torch = _torch()
-    Z, y, mask = _case(shape, hash((shape, masked)) % 2**32, masked)
+    Z, y, mask = _case(shape, zlib.crc32(repr((shape, masked)).encode()), masked)
     loss, dZ = losses.softmax_cross_entropy(Z, y, mask)
     z = torch.tensor(Z, dtype=torch.float64, requires_grad=True)
     K = shape[-1]
@@ -51,7 +53,7 @@ def test_cross_entropy_matches_torch(shape, masked):
 def test_mse_matches_torch(shape, masked):
     """Do the loss and dL/dY equal torch's mse_loss (mask: weighted mean over items and components)?"""
     torch = _torch()
-    rng = np.random.default_rng(hash((shape, masked, "mse")) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, masked, "mse")).encode()))
     Y, T = rng.normal(size=shape), rng.normal(size=shape)
     _, _, mask = _case(shape, 7, masked)
     loss, dY = losses.mean_squared_error(Y, T, mask)
