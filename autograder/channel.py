@@ -359,8 +359,14 @@ class Peer:
             raise ProtocolError(f"unexpected message {str(op)[:40]!r} while waiting for an answer")
 
     def call(self, target: RemoteRef, args: tuple, kwargs: dict):
-        """Call an object kept by the peer."""
-        return self.request({"op": "call"}, (target, tuple(args), dict(kwargs)))
+        """Call an object kept by the peer; arguments it changed in place are changed here too."""
+        answer = self.request({"op": "call"}, (target, tuple(args), dict(kwargs)))
+        if type(answer) is not tuple or len(answer) != 3:
+            raise ProtocolError("a call's answer is (result, args, kwargs)")
+        result, args_after, kwargs_after = answer
+        sync_inplace(tuple(args), args_after)
+        sync_inplace(dict(kwargs), kwargs_after)
+        return result
 
     def serve_call(self, value) -> None:
         """Run a call the peer asked for on one of this side's exported callables and answer it."""
@@ -379,4 +385,42 @@ class Peer:
 
             self.send_error(exc, traceback.format_exc())
             return
-        self.send({"op": "result"}, result)
+        self.send({"op": "result"}, (result, args, kwargs))
+
+
+def sync_inplace(original, after, depth: int = 0) -> None:
+    """Apply to ``original`` the in-place changes the peer made to its copy ``after`` (arrays, dicts, lists).
+
+    Python passes arrays by reference; across the channel the callee changes a copy. Writing the
+    changes back keeps the caller's view the same as in one process (a check can see that a
+    function modified its input). Only containers and arrays the caller passed are touched.
+    """
+    if depth > MAX_DEPTH:
+        return
+    if type(original) is np.ndarray:
+        if (type(after) is np.ndarray and after.shape == original.shape and original.flags.writeable
+                and np.can_cast(after.dtype, original.dtype, casting="same_kind")
+                and not np.array_equal(after, original, equal_nan=original.dtype.kind in "fc")):
+            np.copyto(original, after)
+    elif type(original) is dict and type(after) is dict:
+        for key in [k for k in original if k not in after]:
+            del original[key]
+        for key, value in after.items():
+            if key in original and type(original[key]) in (np.ndarray, dict, list, tuple):
+                sync_inplace(original[key], value, depth + 1)
+                if type(original[key]) is not type(value):
+                    original[key] = value
+            else:
+                original[key] = value
+    elif type(original) is list and type(after) is list:
+        if len(original) == len(after):
+            for k, value in enumerate(after):
+                if type(original[k]) in (np.ndarray, dict, list, tuple) and type(original[k]) is type(value):
+                    sync_inplace(original[k], value, depth + 1)
+                else:
+                    original[k] = value
+        else:
+            original[:] = after
+    elif type(original) is tuple and type(after) is tuple and len(original) == len(after):
+        for old, new in zip(original, after, strict=True):
+            sync_inplace(old, new, depth + 1)

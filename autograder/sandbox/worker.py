@@ -73,9 +73,14 @@ def _main() -> None:
             except Exception:  # noqa: BLE001, S110 - the student may have replaced or closed the stream
                 pass
         try:
-            header, value = peer.receive()
-        except channel.ChannelClosedError:
+            header, blobs = channel.read_frame(peer.rfd)
+        except channel.ProtocolError:
             os._exit(0)
+        try:
+            value = peer.decode(header.get("value"), blobs)
+        except channel.ProtocolError as exc:
+            peer.send_error(exc)
+            continue
         if header.get("op") == "call":
             try:
                 peer.serve_call(value)
