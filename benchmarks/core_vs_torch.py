@@ -38,14 +38,17 @@ def blas_threads() -> tuple[int, str]:
     return os.cpu_count() or 1, "os.cpu_count() (threadpoolctl not installed)"
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def median_times(fns, repeats: int) -> list[float]:
+    """Median wall time of each function, timed in alternation so that load changes hit all of them alike."""
+    for fn in fns:
+        fn()  # warm-up
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def bench(kind: str, size: tuple[int, int, int, int], repeats: int) -> tuple[float, float]:
@@ -73,7 +76,8 @@ def bench(kind: str, size: tuple[int, int, int, int], repeats: int) -> tuple[flo
         out, _ = module(Xt)
         out.backward(dHt)
 
-    return median_time(ours, repeats), median_time(theirs, repeats)
+    ours_t, theirs_t = median_times([ours, theirs], repeats)
+    return ours_t, theirs_t
 
 
 def main() -> None:

@@ -103,14 +103,25 @@ def rnn_core(xw: np.ndarray, h_prev: np.ndarray, params: Mapping, activation: st
     return h, {"h_prev": h_prev, "a": a, "h": h, "activation": activation}
 
 
-def rnn_core_backward(dh: np.ndarray, cache: Mapping, params: Mapping) -> tuple[np.ndarray, np.ndarray, dict]:
+def rnn_core_backward(dh: np.ndarray, cache: Mapping, params: Mapping, *, W_hT: np.ndarray | None = None,
+                      dxw: np.ndarray | None = None, param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """Back through ``rnn_core``: returns ``dxw (B, H)``, ``dh_prev (B, H)`` and ``{"W_hh": ...}``.
 
     ``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu); ``dh_prev = da W_hh^T``; ``dW_hh = h_prev^T da``.
+    Optional, for speed (``sequence`` uses them): ``W_hT``, a contiguous copy of ``W_hh^T``; ``dxw``, a
+    ``(B, H)`` array to write ``da`` into; ``param_grads=False`` returns ``{}`` instead of ``dW_hh``
+    (the caller then computes it for all steps in one product).
     """
     h = cache["h"]
-    da = dh * (1.0 - h * h) if cache["activation"] == "tanh" else dh * (cache["a"] > 0)
-    return da, da @ params["W_hh"].T, {"W_hh": cache["h_prev"].T @ da}
+    da = np.empty_like(h) if dxw is None else dxw  # (B, H)
+    if cache["activation"] == "tanh":
+        np.multiply(h, h, out=da)
+        np.subtract(1.0, da, out=da)
+        da *= dh
+    else:
+        np.multiply(dh, cache["a"] > 0, out=da)
+    dh_prev = da @ (params["W_hh"].T if W_hT is None else W_hT)
+    return da, dh_prev, ({"W_hh": cache["h_prev"].T @ da} if param_grads else {})
 
 
 def rnn_step(x, h_prev, params, activation: str = "tanh") -> tuple[np.ndarray, dict]:
@@ -153,16 +164,21 @@ def lstm_core(xw, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]
     ``a = xw + h_prev W_h`` split into ``a_i, a_f, a_g, a_o``;
     ``i, f, o = sigmoid(a_i, a_f, a_o)``; ``g = tanh(a_g)``;
     ``c = f * c_prev + i * g``; ``h = o * tanh(c)``.
+    The four gates are computed with one ``tanh`` over ``(B, 4H)``, using ``sigmoid(a) = (1 + tanh(a/2)) / 2``.
     """
     H = h_prev.shape[1]
     a = h_prev @ params["W_h"]
     a += xw  # (B, 4H)
-    i = sigmoid(a[:, :H])
-    f = sigmoid(a[:, H : 2 * H])
-    g = np.tanh(a[:, 2 * H : 3 * H])
-    o = sigmoid(a[:, 3 * H :])
+    gates = a * 0.5  # (B, 4H): i, f, o blocks halved for the sigmoid, g block restored below
+    gates[:, 2 * H : 3 * H] = a[:, 2 * H : 3 * H]
+    np.tanh(gates, out=gates)
+    for sl in (slice(0, 2 * H), slice(3 * H, 4 * H)):  # i and f together, then o
+        gates[:, sl] += 1.0
+        gates[:, sl] *= 0.5
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
     c = f * c_prev
-    c += i * g
+    ig = i * g
+    c += ig
     tanh_c = np.tanh(c)
     h = o * tanh_c
     cache = {"h_prev": h_prev, "c_prev": c_prev, "a": a,
@@ -171,23 +187,37 @@ def lstm_core(xw, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]
     return h, c, cache
 
 
-def lstm_core_backward(dh, dc, cache, params) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def lstm_core_backward(dh, dc, cache, params, *, W_hT: np.ndarray | None = None, dxw: np.ndarray | None = None,
+                       param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Back through ``lstm_core``: returns ``da (B, 4H)``, ``dh_prev``, ``dc_prev`` and ``{"W_h": ...}``.
 
     ``dc_total = dc + dh * o * (1 - tanh(c)^2)``; ``do = dh * tanh(c)``; ``di = dc_total * g``;
     ``df = dc_total * c_prev``; ``dg = dc_total * i``; ``dc_prev = dc_total * f``;
     ``da = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]``; ``dh_prev = da W_h^T``.
+    Optional ``W_hT``, ``dxw`` (where to write ``da``) and ``param_grads``: as in ``rnn_core_backward``.
     """
     i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
     H = i.shape[1]
-    dc_total = dh * o * (1.0 - tanh_c * tanh_c)
+    dc_total = tanh_c * tanh_c  # (B, H)
+    np.subtract(1.0, dc_total, out=dc_total)
+    dc_total *= o
+    dc_total *= dh
     dc_total += dc
-    da = np.empty_like(cache["a"])  # (B, 4H)
-    np.multiply(dc_total * g, i * (1.0 - i), out=da[:, :H])
-    np.multiply(dc_total * cache["c_prev"], f * (1.0 - f), out=da[:, H : 2 * H])
-    np.multiply(dc_total * i, 1.0 - g * g, out=da[:, 2 * H : 3 * H])
-    np.multiply(dh * tanh_c, o * (1.0 - o), out=da[:, 3 * H :])
-    return da, da @ params["W_h"].T, dc_total * f, {"W_h": cache["h_prev"].T @ da}
+    da = np.empty_like(cache["a"]) if dxw is None else dxw  # (B, 4H)
+    da_i, da_f, da_g, da_o = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
+    for d, gate, other, up in ((da_i, i, g, dc_total), (da_f, f, cache["c_prev"], dc_total),
+                               (da_o, o, tanh_c, dh)):  # d = up * other * gate (1 - gate)
+        np.subtract(1.0, gate, out=d)
+        d *= gate
+        d *= other
+        d *= up
+    np.multiply(g, g, out=da_g)
+    np.subtract(1.0, da_g, out=da_g)
+    da_g *= i
+    da_g *= dc_total
+    dh_prev = da @ (params["W_h"].T if W_hT is None else W_hT)
+    dc_total *= f  # now dc_prev
+    return da, dh_prev, dc_total, ({"W_h": cache["h_prev"].T @ da} if param_grads else {})
 
 
 def lstm_step(x, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -233,65 +263,90 @@ def gru_core(xw, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, 
     ``z = sigmoid(xw_z + h_prev W_hz + b_hz)``, ``r = sigmoid(xw_r + h_prev W_hr + b_hr)``;
     reset after (PyTorch, Keras default): ``n = tanh(xw_n + r * (h_prev W_hn + b_hn))``;
     reset before (Cho et al. 2014):      ``n = tanh(xw_n + (r * h_prev) W_hn + b_hn)``;
-    ``h = z * h_prev + (1 - z) * n``.
+    ``h = z * h_prev + (1 - z) * n``, computed as ``n + z * (h_prev - n)``.
     ``hw`` in the cache is the recurrent projection ``(B, 3H)`` whose n block is the one that
     enters the formula above (``h_prev W_hn + b_hn`` or ``(r * h_prev) W_hn + b_hn``).
     """
     H = h_prev.shape[1]
     W_h, b_h = params["W_h"], params["b_h"]
     if reset_after:
-        hw = h_prev @ W_h + b_h  # (B, 3H)
-        z = sigmoid(xw[:, :H] + hw[:, :H])
-        r = sigmoid(xw[:, H : 2 * H] + hw[:, H : 2 * H])
-        a_n = xw[:, 2 * H :] + r * hw[:, 2 * H :]
-        rh = None
+        hw = h_prev @ W_h
+        hw += b_h  # (B, 3H)
     else:
         hw = np.empty_like(xw)  # (B, 3H)
-        np.add(h_prev @ W_h[:, : 2 * H], b_h[: 2 * H], out=hw[:, : 2 * H])
-        z = sigmoid(xw[:, :H] + hw[:, :H])
-        r = sigmoid(xw[:, H : 2 * H] + hw[:, H : 2 * H])
+        np.matmul(h_prev, W_h[:, : 2 * H], out=hw[:, : 2 * H])
+        hw[:, : 2 * H] += b_h[: 2 * H]
+    zr = xw[:, : 2 * H] + hw[:, : 2 * H]  # (B, 2H): z and r through one sigmoid
+    zr *= 0.5
+    np.tanh(zr, out=zr)
+    zr += 1.0
+    zr *= 0.5
+    z, r = zr[:, :H], zr[:, H:]
+    if reset_after:
+        rh = None
+        a_n = r * hw[:, 2 * H :]
+    else:
         rh = r * h_prev
-        np.add(rh @ W_h[:, 2 * H :], b_h[2 * H :], out=hw[:, 2 * H :])
-        a_n = xw[:, 2 * H :] + hw[:, 2 * H :]
+        np.matmul(rh, W_h[:, 2 * H :], out=hw[:, 2 * H :])
+        hw[:, 2 * H :] += b_h[2 * H :]
+        a_n = hw[:, 2 * H :].copy()
+    a_n += xw[:, 2 * H :]
     n = np.tanh(a_n)
-    h = z * h_prev + (1.0 - z) * n
+    h = h_prev - n
+    h *= z
+    h += n
     cache = {"h_prev": h_prev, "xw": xw, "hw": hw, "z": z, "r": r, "a_n": a_n, "n": n, "h": h,
              "rh": rh, "reset_after": reset_after}
     return h, cache
 
 
-def gru_core_backward(dh, cache, params) -> tuple[np.ndarray, np.ndarray, dict]:
+def gru_core_backward(dh, cache, params, *, W_hT: np.ndarray | None = None, dxw: np.ndarray | None = None,
+                      dhw: np.ndarray | None = None, param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
     """Back through ``gru_core``: returns ``dxw (B, 3H)``, ``dh_prev`` and ``{"W_h", "b_h"}``.
 
     ``dn = dh (1 - z)``, ``dz = dh (h_prev - n)``, ``da_n = dn (1 - n^2)``;
     reset after: ``dr = da_n * hw_n`` and the n block of ``dhw`` is ``da_n * r``;
     reset before: ``d(r h_prev) = da_n W_hn^T``, ``dr = d(r h_prev) * h_prev``;
-    ``da_z = dz z (1 - z)``, ``da_r = dr r (1 - r)``.
+    ``da_z = dz z (1 - z)``, ``da_r = dr r (1 - r)``; ``dhw`` (gradient of ``hw``) equals ``dxw`` except
+    for the reset-after n block; ``dW_h = h_prev^T dhw`` (reset before: ``rh^T da_n`` for the n block).
+    Optional ``W_hT``, ``dxw`` and ``param_grads``: as in ``rnn_core_backward``; ``dhw``: a ``(B, 3H)``
+    array to write ``dhw`` into (reset after only; reset before it is ``dxw``).
     """
     z, r, n, h_prev, hw = cache["z"], cache["r"], cache["n"], cache["h_prev"], cache["hw"]
     H = z.shape[1]
-    W_h = params["W_h"]
-    dn = dh * (1.0 - z)
-    da_n = dn * (1.0 - n * n)
-    da_z = dh * (h_prev - n) * z * (1.0 - z)
-    dxw = np.empty_like(hw)  # (B, 3H)
-    dxw[:, :H] = da_z
-    dxw[:, 2 * H :] = da_n
-    dh_prev = dh * z
+    W_hT = params["W_h"].T if W_hT is None else W_hT  # (3H, H)
+    dxw = np.empty_like(hw) if dxw is None else dxw  # (B, 3H)
+    da_z, da_r, da_n = dxw[:, :H], dxw[:, H : 2 * H], dxw[:, 2 * H :]
+    one_minus_z = np.subtract(1.0, z)
+    np.multiply(n, n, out=da_n)
+    np.subtract(1.0, da_n, out=da_n)
+    da_n *= one_minus_z
+    da_n *= dh
+    np.subtract(h_prev, n, out=da_z)
+    da_z *= dh
+    da_z *= z
+    da_z *= one_minus_z
+    np.subtract(1.0, r, out=da_r)
+    da_r *= r
+    dh_prev = np.multiply(dh, z)
     if cache["reset_after"]:
-        dxw[:, H : 2 * H] = da_n * hw[:, 2 * H :] * r * (1.0 - r)
-        dhw = dxw.copy()
-        dhw[:, 2 * H :] *= r
-        dh_prev += dhw @ W_h.T
-        dW_h = h_prev.T @ dhw
+        da_r *= hw[:, 2 * H :]
+        da_r *= da_n
+        dhw = np.empty_like(dxw) if dhw is None else dhw  # (B, 3H)
+        dhw[:, : 2 * H] = dxw[:, : 2 * H]
+        np.multiply(da_n, r, out=dhw[:, 2 * H :])
+        dh_prev += dhw @ W_hT
+        grads = {"W_h": h_prev.T @ dhw, "b_h": dhw.sum(axis=0)} if param_grads else {}
     else:
-        drh = da_n @ W_h[:, 2 * H :].T
-        dxw[:, H : 2 * H] = drh * h_prev * r * (1.0 - r)
-        dhw = dxw
-        dh_prev += dhw[:, : 2 * H] @ W_h[:, : 2 * H].T
-        dh_prev += drh * r
-        dW_h = np.concatenate([h_prev.T @ dhw[:, : 2 * H], cache["rh"].T @ da_n], axis=1)
-    return dxw, dh_prev, {"W_h": dW_h, "b_h": dhw.sum(axis=0)}
+        drh = da_n @ W_hT[2 * H :]  # (B, H)
+        da_r *= h_prev
+        da_r *= drh
+        dh_prev += dxw[:, : 2 * H] @ W_hT[: 2 * H]
+        drh *= r
+        dh_prev += drh
+        grads = ({"W_h": np.concatenate([h_prev.T @ dxw[:, : 2 * H], cache["rh"].T @ da_n], axis=1),
+                  "b_h": dxw.sum(axis=0)} if param_grads else {})
+    return dxw, dh_prev, grads
 
 
 def gru_step(x, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, dict]:

@@ -74,7 +74,9 @@ def forward(cell: Cell, X, state0=None) -> tuple[np.ndarray, dict]:
     state = states
     if cell.is_reference:
         in_w, in_b = cells.INPUT_PARAMS[cell.kind]
-        XW = (X.reshape(B * T, D) @ params[in_w] + params[in_b]).reshape(B, T, -1)  # (B*T, D) -> (B, T, nH)
+        XW = X.reshape(B * T, D) @ params[in_w]
+        XW += params[in_b]
+        XW = XW.reshape(B, T, -1)  # (B*T, nH) -> (B, T, nH)
         core = CORES[cell.kind]
         opts = cell.options()
         for t in range(T):
@@ -143,25 +145,37 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
     contrib = [None] * T if record else None
     if cell.is_reference:
         in_w, in_b = cells.INPUT_PARAMS[cell.kind]
+        rec = "W_hh" if cell.kind == "rnn" else "W_h"
         core_backward = CORE_BACKWARDS[cell.kind]
-        DXW = np.empty((B, T, params[in_w].shape[1]), dtype=X.dtype)
+        nH = params[in_w].shape[1]
+        W_hT = np.ascontiguousarray(params[rec].T)  # (nH, H), once instead of a strided operand per step
+        DXW = np.empty((B, T, nH), dtype=X.dtype)
+        # dhw differs from dxw only for the reset-after GRU; elsewhere W_h's gradient uses dxw itself
+        gru_after = cell.kind == "gru" and cell.reset_after
+        DHW = np.empty_like(DXW) if gru_after else DXW
+        extra = {"dhw": None} if gru_after else {}
         for t in reversed(range(T)):
             dh = dH[:, t] + carry[0]
             if record:
                 rec_dh[:, t] = dh
                 if lstm:
                     rec_dc[:, t] = carry[1]
-            out = core_backward(dh, *carry[1:], steps[t], params)
-            DXW[:, t], carry, grads = out[0], out[1:-1], out[-1]
-            for k, g in grads.items():
-                dparams[k] += g
+            if gru_after:
+                extra["dhw"] = DHW[:, t]
+            out = core_backward(dh, *carry[1:], steps[t], params, W_hT=W_hT, dxw=DXW[:, t],
+                                param_grads=record, **extra)
+            carry, grads = out[1:-1], out[-1]
             if record:
+                for k, g in grads.items():
+                    dparams[k] += g
                 _, grads[in_w], grads[in_b] = cells._input_grads(X[:, t], DXW[:, t], params[in_w])
                 contrib[t] = grads
-        DXW2 = DXW.reshape(B * T, -1)  # (B, T, nH) -> (B*T, nH)
+        DXW2 = DXW.reshape(B * T, nH)  # (B, T, nH) -> (B*T, nH)
         dX = (DXW2 @ params[in_w].T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
         dparams[in_w] += X.reshape(B * T, D).T @ DXW2
         dparams[in_b] += DXW2.sum(axis=0)
+        if not record:
+            _recurrent_grads(cell, steps, DHW, dparams)
     else:
         _, step_backward = cell.step_functions()
         dX = np.empty_like(X)
@@ -181,6 +195,25 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
         cache["grads"] = {"dh": rec_dh, "contrib": contrib, **({"dc": rec_dc} if lstm else {})}
     dstate0 = tuple(carry) if lstm else carry[0]
     return dX, dparams, dstate0
+
+
+def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) -> None:
+    """Add ``dW_h = sum_t h_{t-1}^T dhw_t`` (and the GRU's ``db_h``) to ``dparams`` as one product over all steps."""
+    B, T, nH = DHW.shape
+    H = cell.hidden_size
+    Hprev = np.stack([s["h_prev"] for s in steps], axis=1).reshape(B * T, H)  # (B, T, H) -> (B*T, H)
+    DHW2 = DHW.reshape(B * T, nH)  # (B, T, nH) -> (B*T, nH)
+    if cell.kind == "rnn":
+        dparams["W_hh"] += Hprev.T @ DHW2
+        return
+    if cell.kind == "gru":
+        dparams["b_h"] += DHW2.sum(axis=0)
+        if not cell.reset_after:  # the n block multiplies r * h_prev, not h_prev
+            RH = np.stack([s["rh"] for s in steps], axis=1).reshape(B * T, H)  # (B, T, H) -> (B*T, H)
+            dparams["W_h"][:, : 2 * H] += Hprev.T @ DHW2[:, : 2 * H]
+            dparams["W_h"][:, 2 * H :] += RH.T @ DHW2[:, 2 * H :]
+            return
+    dparams["W_h"] += Hprev.T @ DHW2
 
 
 def _initial_carry(dstate_T, lstm: bool, B: int, H: int, dtype) -> tuple:
