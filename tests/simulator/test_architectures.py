@@ -165,7 +165,7 @@ def test_encoder_decoder_with_feedback_matches_a_torch_loop():
         v += rng.normal(scale=0.3, size=v.shape)
     X, G = rng.normal(size=(B, T_in, D)), rng.normal(size=(B, T_out, K))
     Y, cache = ar.encoder_decoder_forward(X, params, T_out, feedback="softmax")
-    dX, grads = ar.encoder_decoder_backward(G, cache)
+    dX, grads = ar.encoder_decoder_backward(G, cache, record=True)
 
     p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     x = torch.tensor(X, requires_grad=True)
@@ -177,19 +177,34 @@ def test_encoder_decoder_with_feedback_matches_a_torch_loop():
         return torch.sigmoid(o) * torch.tanh(c), c
 
     h = c = torch.zeros(B, H, dtype=torch.float64)
-    for t in range(T_in):
-        h, c = lstm(x[:, t], h, c, "")
-    inp, ys = torch.zeros(B, K, dtype=torch.float64), []
-    for _ in range(T_out):
-        h, c = lstm(inp, h, c, "dec_")
-        ys.append(h @ p["W_hy"] + p["b_y"])
-        inp = torch.softmax(ys[-1], dim=1)
+    hs, cs, ys = [], [], []
+    for t in range(T_in + T_out):
+        if t < T_in:
+            h, c = lstm(x[:, t], h, c, "")
+        else:
+            inp = torch.softmax(ys[-1], dim=1) if ys else torch.zeros(B, K, dtype=torch.float64)
+            h, c = lstm(inp, h, c, "dec_")
+            ys.append(h @ p["W_hy"] + p["b_y"])
+            ys[-1].retain_grad()
+        h.retain_grad()
+        c.retain_grad()
+        hs.append(h)
+        cs.append(c)
     y = torch.stack(ys, dim=1)
     (y * torch.tensor(G)).sum().backward()
     np.testing.assert_allclose(Y, y.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(dX, x.grad.numpy(), rtol=1e-9, atol=1e-13)
     for k in params:
         np.testing.assert_allclose(grads[k], p[k].grad.numpy(), rtol=1e-9, atol=1e-13, err_msg=k)
+    # what the app draws: the total dL/dh_t and dL/dc_t reaching every step, and dL/dy_t with feedback
+    rec = cache["grads"]
+    np.testing.assert_allclose(rec["dh"], torch.stack([h.grad for h in hs], 1).numpy(), rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(rec["dy"], torch.stack([y.grad for y in ys], 1).numpy(), rtol=1e-9, atol=1e-13)
+    # sequence records the dc_t carried back from step t+1; torch's c.grad adds the path through h_t = o tanh(c_t)
+    o = np.stack([st["o"] for st in cache["steps"]], axis=1)
+    tanh_c = np.tanh(cache["C"])
+    dc_total = torch.stack([c.grad for c in cs], 1).numpy()
+    np.testing.assert_allclose(rec["dc"] + rec["dh"] * o * (1 - tanh_c**2), dc_total, rtol=1e-9, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------- what the caches say
@@ -370,3 +385,18 @@ def test_objective_teacher_forces_generators():
     assert loss == ref and cache["input_source"] == ["x"] + ["teacher"] * 5
     for k, g in ar.one_to_many_backward(dY, cache)[1].items():
         np.testing.assert_array_equal(grads[k], g)
+
+
+def test_inputs_and_params_are_not_modified():
+    """Do forward and backward leave x, targets, params and dY untouched?"""
+    rng = np.random.default_rng(8)
+    p = ar.init_params("gru", 3, 4, 3, decoder=True, seed=2)
+    X, targets, start = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 3))
+    before = [a.copy() for a in (X, targets, start, *p.values())]
+    Y, cache = ar.encoder_decoder_forward(X, p, 4, feedback="identity", targets=targets, start=start)
+    dY = rng.normal(size=Y.shape)
+    dY_before = dY.copy()
+    ar.encoder_decoder_backward(dY, cache, record=True)
+    for a, b in zip((X, targets, start, *p.values()), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(dY, dY_before)
