@@ -88,6 +88,7 @@ from simulator.cells import Cell
 from simulator.losses import mean_squared_error, softmax, softmax_cross_entropy
 from simulator.validation import as_float_array, check_finite, check_option, check_params, check_shape
 
+Step = str | Callable | None  # a kind name, a step function, or None for the kind the params hold
 ARCHITECTURES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_decoder")
 FEEDBACKS = ("argmax", "softmax", "identity", "none")
 CELL_KEYS = {"rnn": ("W_xh", "W_hh", "b_h"), "lstm": ("W_x", "W_h", "b"), "gru": ("W_x", "W_h", "b_x", "b_h")}
@@ -229,6 +230,8 @@ def _length(name: str, value) -> int:
 def one_hot(indices, K: int, dtype=np.float64) -> np.ndarray:
     """``(...,)`` integer indices -> ``(..., K)`` one-hot rows."""
     idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu" or (idx.size and (idx.min() < 0 or idx.max() >= K)):
+        raise ValueError(f"indices: expected integers in [0, {K}), got dtype {idx.dtype}")
     out = np.zeros((*idx.shape, K), dtype=dtype)
     np.put_along_axis(out, idx[..., None], 1.0, axis=-1)
     return out
@@ -338,7 +341,8 @@ def _options(feedback, targets) -> dict:
 
 
 # ----------------------------------------------------------------------------- forward passes
-def one_to_one_forward(x, params, step=None, *, step_backward: Callable | None = None, activation: str = "tanh",
+def one_to_one_forward(x: np.ndarray, params: Mapping[str, np.ndarray], step: Step = None,
+                       *, step_backward: Callable | None = None, activation: str = "tanh",
                        reset_after: bool = True) -> tuple[np.ndarray, dict]:
     """One input, one output: ``h = cell(x, 0)``, ``y = h W_hy + b_y`` (a feed-forward net).
 
@@ -359,7 +363,8 @@ def one_to_one_forward(x, params, step=None, *, step_backward: Callable | None =
     return y, _cache("one_to_one", kind, cell, _options(None, None), segments, ["x"], [0], y, params)
 
 
-def one_to_many_forward(x, params, T, step=None, *, feedback: str = "argmax", targets=None,
+def one_to_many_forward(x: np.ndarray, params: Mapping[str, np.ndarray], T: int, step: Step = None,
+                        *, feedback: str = "argmax", targets=None,
                         step_backward: Callable | None = None, activation: str = "tanh",
                         reset_after: bool = True) -> tuple[np.ndarray, dict]:
     """One input, ``T`` outputs: step 0 reads ``x``, step t >= 1 reads ``f(y_{t-1})`` or the previous target.
@@ -394,7 +399,8 @@ def one_to_many_forward(x, params, T, step=None, *, feedback: str = "argmax", ta
                      Y, params)
 
 
-def many_to_one_forward(X, params, step=None, *, step_backward: Callable | None = None, activation: str = "tanh",
+def many_to_one_forward(X: np.ndarray, params: Mapping[str, np.ndarray], step: Step = None,
+                        *, step_backward: Callable | None = None, activation: str = "tanh",
                         reset_after: bool = True) -> tuple[np.ndarray, dict]:
     """A sequence in, one output from the last state: ``y = h_T W_hy + b_y``.
 
@@ -416,7 +422,8 @@ def many_to_one_forward(X, params, step=None, *, step_backward: Callable | None 
     return y, _cache("many_to_one", kind, cell, _options(None, None), segments, ["x"] * T, [T - 1], y, params)
 
 
-def many_to_many_forward(X, params, step=None, *, step_backward: Callable | None = None, activation: str = "tanh",
+def many_to_many_forward(X: np.ndarray, params: Mapping[str, np.ndarray], step: Step = None,
+                         *, step_backward: Callable | None = None, activation: str = "tanh",
                          reset_after: bool = True) -> tuple[np.ndarray, dict]:
     """Synced many-to-many (tagging): one output per input, ``y_t = h_t W_hy + b_y``.
 
@@ -438,7 +445,8 @@ def many_to_many_forward(X, params, step=None, *, step_backward: Callable | None
     return Y, _cache("many_to_many", kind, cell, _options(None, None), segments, ["x"] * T, list(range(T)), Y, params)
 
 
-def encoder_decoder_forward(X, params, T_out, step=None, *, feedback: str = "argmax", targets=None, start=None,
+def encoder_decoder_forward(X: np.ndarray, params: Mapping[str, np.ndarray], T_out: int, step: Step = None,
+                            *, feedback: str = "argmax", targets=None, start=None,
                             step_backward: Callable | None = None, activation: str = "tanh",
                             reset_after: bool = True) -> tuple[np.ndarray, dict]:
     """Encoder reads ``T_in`` steps; its final state starts a decoder that emits ``T_out`` outputs.
@@ -535,7 +543,7 @@ def _backward(architecture: str, dY, cache: Mapping, record: bool) -> tuple[np.n
     return np.stack(dX_steps[:T_in], axis=1), grads  # T_in x (B, D) -> (B, T_in, D)
 
 
-def one_to_one_backward(dy, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
+def one_to_one_backward(dy: np.ndarray, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
     """Backward of ``one_to_one_forward``.
 
     Inputs: dy (B, K), dL/dy; cache from the forward; record (store per-step gradients, module docstring).
@@ -544,7 +552,7 @@ def one_to_one_backward(dy, cache: Mapping, *, record: bool = False) -> tuple[np
     return _backward("one_to_one", dy, cache, record)
 
 
-def one_to_many_backward(dY, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
+def one_to_many_backward(dY: np.ndarray, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
     """Backward of ``one_to_many_forward``, through differentiable feedback (softmax, identity) too.
 
     Inputs: dY (B, T, K); cache from the forward; record (module docstring).
@@ -553,7 +561,7 @@ def one_to_many_backward(dY, cache: Mapping, *, record: bool = False) -> tuple[n
     return _backward("one_to_many", dY, cache, record)
 
 
-def many_to_one_backward(dy, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
+def many_to_one_backward(dy: np.ndarray, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
     """Backward of ``many_to_one_forward``: only ``h_T`` receives ``dy W_hy^T``; BPTT carries it back.
 
     Inputs: dy (B, K); cache from the forward; record (module docstring).
@@ -562,7 +570,7 @@ def many_to_one_backward(dy, cache: Mapping, *, record: bool = False) -> tuple[n
     return _backward("many_to_one", dy, cache, record)
 
 
-def many_to_many_backward(dY, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
+def many_to_many_backward(dY: np.ndarray, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
     """Backward of ``many_to_many_forward``: ``dh_t = dy_t W_hy^T`` at every step, plus BPTT.
 
     Inputs: dY (B, T, K); cache from the forward; record (module docstring).
@@ -571,7 +579,7 @@ def many_to_many_backward(dY, cache: Mapping, *, record: bool = False) -> tuple[
     return _backward("many_to_many", dY, cache, record)
 
 
-def encoder_decoder_backward(dY, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
+def encoder_decoder_backward(dY: np.ndarray, cache: Mapping, *, record: bool = False) -> tuple[np.ndarray, dict]:
     """Backward of ``encoder_decoder_forward``: through the decoder, then its initial-state gradient
     into the encoder's final state and back through the encoder.
 
