@@ -338,13 +338,14 @@ def _bad_cases():
         (lambda: ar.objective("two_to_one"), "architecture: got 'two_to_one'"),
         (lambda: ar.objective("many_to_one", "hinge"), "loss: got 'hinge'"),
         (lambda: ar.objective("many_to_one")(p, X), "batch: expected"),
+        (lambda: ar.one_hot(np.array([0, 2]), 2), r"indices: expected integers in \[0, 2\)"),
     ]
 
 
-@pytest.mark.parametrize("index", range(34))
+@pytest.mark.parametrize("index", range(35))
 def test_bad_input_raises_value_error_naming_the_argument(index):
     cases = _bad_cases()
-    assert len(cases) == 34
+    assert len(cases) == 35
     call, message = cases[index]
     with pytest.raises(ValueError, match=message):
         call()
@@ -400,3 +401,19 @@ def test_inputs_and_params_are_not_modified():
     for a, b in zip((X, targets, start, *p.values()), before, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(dY, dY_before)
+
+
+def test_objective_with_mse_and_a_mask_on_many_to_many():
+    """Is objective("many_to_many", "mse") the masked MSE of the forward pass, with its backward's gradients?"""
+    from simulator.losses import mean_squared_error
+
+    rng = np.random.default_rng(3)
+    p = ar.init_params("rnn", 2, 3, 2, seed=3)
+    X, T, mask = rng.normal(size=(4, 5, 2)), rng.normal(size=(4, 5, 2)), rng.random((4, 5)) < 0.5
+    mask[0, 0] = True
+    loss, grads = ar.objective("many_to_many", "mse", activation="relu")(p, (X, T, mask))
+    Y, cache = ar.many_to_many_forward(X, p, activation="relu")
+    ref, dY = mean_squared_error(Y, T, mask)
+    assert loss == ref
+    for k, g in ar.many_to_many_backward(dY, cache)[1].items():
+        np.testing.assert_array_equal(grads[k], g)
