@@ -63,7 +63,7 @@ def bwrap_path() -> str | None:
     path = shutil.which("bwrap")
     if path is None:
         return None
-    cmd = [path, "--ro-bind", "/", "/", *_unshare_flags(), "--die-with-parent", "true"]
+    cmd = [path, "--ro-bind", "/", "/", *_unshare_flags(), "--die-with-parent", "--as-pid-1", "true"]
     if os.geteuid() == 0:
         try:
             ok = subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
@@ -138,12 +138,13 @@ def _bind_system(args: list[str]) -> None:
         args += ["--ro-bind-try", name, name]
 
 
-def bwrap_command(workdir: Path, cmd_fd: int, reply_fd: int, uid: int | None) -> list[str]:
+def bwrap_command(workdir: Path, cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int) -> list[str]:
     """``bwrap ... python -I -S worker.py``: the sandbox sees only what this list binds.
 
-    Started as root, the worker switches to ``uid`` before it reads any student code.
+    Started as root, the worker switches to ``uid`` before it reads any student code. bubblewrap
+    writes the PID of the sandbox's init process to ``info_fd``: killing it ends every process inside.
     """
-    args = [bwrap_path(), "--die-with-parent", "--new-session", *_unshare_flags()]
+    args = [bwrap_path(), "--die-with-parent", "--new-session", "--info-fd", str(info_fd), *_unshare_flags()]
     _bind_system(args)
     prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
     for prefix in sorted(prefixes):

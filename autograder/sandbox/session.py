@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -105,6 +108,7 @@ class Sandbox:
         self.output = bytearray()
         self._dropped = 0
         self._tmp: Path | None = None
+        self._init_pid: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -119,19 +123,21 @@ class Sandbox:
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
+        info_r, info_w = os.pipe()
         if self.level == "bwrap":
-            argv = isolation.bwrap_command(workdir, cmd_r, reply_w, uid)
+            argv = isolation.bwrap_command(workdir, cmd_r, reply_w, uid, info_w)
         else:
             argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
         switch = uid if self.level == "rlimits" else None
         preexec = make_preexec(self.limits, switch) if self.level != "none" else os.setsid
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(cmd_r, reply_w),
+                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(cmd_r, reply_w, info_w),
                 cwd=workdir, env=isolation.environment(workdir), preexec_fn=preexec, close_fds=True)
         finally:
-            for fd in (cmd_r, reply_w, out_w):
+            for fd in (cmd_r, reply_w, out_w, info_w):
                 os.close(fd)
+        self._init_pid = self._read_init_pid(info_r)
         self.output, self._dropped = bytearray(), 0
         threading.Thread(target=self._drain, args=(out_r,), daemon=True).start()
         self.peer = _GraderPeer(self, reply_r, cmd_w)
@@ -145,6 +151,21 @@ class Sandbox:
         if header.get("op") != "ready":
             self.kill("the sandbox did not start properly")
             raise SandboxFailure(self.dead)
+
+    def _read_init_pid(self, fd: int) -> int | None:
+        """Bubblewrap's ``{"child-pid": N}`` (``None`` outside bubblewrap or if it did not say)."""
+        data, info = b"", None
+        deadline = time.monotonic() + self.limits.startup
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            while info is None and time.monotonic() < deadline and select.select([stream], [], [], 0.5)[0]:
+                chunk = stream.read(4096)
+                if not chunk:
+                    break
+                data += chunk
+                with contextlib.suppress(ValueError):
+                    info = json.loads(data)
+        pid = info.get("child-pid") if isinstance(info, dict) else None
+        return pid if type(pid) is int and pid > 1 else None
 
     def _drain(self, fd: int) -> None:
         with os.fdopen(fd, "rb", buffering=0) as stream:
@@ -180,11 +201,18 @@ class Sandbox:
     def kill(self, reason: str) -> None:
         """Kill the whole process group and remember ``reason`` for every later request."""
         self.dead = reason
-        if self.proc is not None and self.proc.poll() is None:
-            try:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if self._init_pid is not None:
+            # The init of the sandbox's PID namespace: when it dies the kernel kills everything inside,
+            # and bubblewrap (our child) reaps it and exits, so no zombie is left behind.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._init_pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait()
 
     def close(self) -> None:

@@ -44,11 +44,7 @@ def _main() -> None:
     def kind(value) -> str:
         if callable(value):
             return "function"
-        try:
-            peer.encode(value)
-        except (ValueError, RecursionError):
-            return "object"
-        return "data" if _is_plain(value, plain) else "object"
+        return "data" if _is_plain(value, plain, channel.np) else "object"
 
     def handle(header: dict, value) -> object:
         op = header.get("op")
@@ -107,15 +103,17 @@ def _main() -> None:
             peer.send_error(exc, traceback.format_exc())
 
 
-def _is_plain(value, plain: tuple, depth: int = 0) -> bool:
+def _is_plain(value, plain: tuple, np, depth: int = 0) -> bool:
     if depth > 64:
         return False
-    if type(value) in plain or type(value).__module__ == "numpy":
+    if type(value) in plain:
         return True
+    if type(value) is np.ndarray or isinstance(value, np.generic) and type(value).__module__ == "numpy":
+        return value.dtype.kind in "biufc" and value.dtype.fields is None
     if type(value) in (list, tuple):
-        return all(_is_plain(v, plain, depth + 1) for v in value)
+        return all(_is_plain(v, plain, np, depth + 1) for v in value)
     if type(value) is dict:
-        return all(_is_plain(v, plain, depth + 1) for v in value.values())
+        return all(_is_plain(v, plain, np, depth + 1) for v in value.values())
     return False
 
 

@@ -1,0 +1,275 @@
+"""The sandbox and its channel: values cross as plain data, limits hold, failures are reported."""
+
+import io
+import os
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from autograder import channel
+from autograder.sandbox import Limits, Sandbox, SandboxFailure, SandboxUnavailableError, isolation
+
+pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
+
+LIMITS = Limits(wall=2.0, cpu=20, memory=1024 * 2**20, processes=16, output=4096)
+
+
+@pytest.fixture
+def sandbox():
+    with Sandbox(LIMITS) as sb:
+        yield sb
+
+
+# ----------------------------------------------------------------------------- channel, no process
+def _pipe_peers():
+    a_r, b_w = os.pipe()
+    b_r, a_w = os.pipe()
+    return channel.Peer(a_r, a_w, "grader", "sandbox"), channel.Peer(b_r, b_w, "sandbox", "grader")
+
+
+def test_values_round_trip_as_plain_types():
+    """Do arrays, scalars, containers and non-finite floats come back equal and of the same type?"""
+    grader, sandbox_side = _pipe_peers()
+    value = {"a": np.arange(6.0).reshape(2, 3), "t": (1, 2.5, "s", None, True), "l": [np.float32(1.5), b"xy"],
+             3: float("nan"), "i": np.int64(7), "c": np.array([1 + 2j])}
+    grader.send({"op": "result"}, value)
+    header, got = sandbox_side.receive()
+    assert header["op"] == "result"
+    assert type(got["a"]) is np.ndarray and np.array_equal(got["a"], value["a"])
+    assert got["t"] == value["t"] and type(got["t"]) is tuple
+    assert type(got["l"][0]) is np.float32 and got["l"][1] == b"xy"
+    assert np.isnan(got[3]) and type(got["i"]) is np.int64 and got["c"].dtype == np.complex128
+
+
+def test_unsendable_objects_travel_as_references_and_come_back_as_themselves():
+    """Is a non-plain object kept by its owner and resolved to itself when it returns?"""
+    grader, sandbox_side = _pipe_peers()
+
+    class Rigged:
+        def __eq__(self, other):
+            return True
+
+    obj = Rigged()
+    sandbox_side.send({"op": "result"}, [obj, lambda: 1])
+    _, got = grader.receive()
+    assert isinstance(got[0], channel.RemoteRef) and not isinstance(got[0], Rigged)
+    assert got[0] != "anything" and callable(got[1])
+    grader.send({"op": "result"}, got)
+    _, back = sandbox_side.receive()
+    assert back[0] is obj
+
+
+def _frame_with_npy(blob: bytes) -> bytes:
+    head = b'{"op":"result","value":{"t":"nd","b":0}}'
+    return channel.MAGIC + struct.pack(">I", len(head)) + head + struct.pack(">I", 1) + \
+        struct.pack(">Q", len(blob)) + blob
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/autograder-pickle-ran",))
+
+
+def test_pickled_object_arrays_are_refused_without_unpickling(tmp_path):
+    """Does a frame carrying a pickled object array fail to decode, leaving its payload unrun?"""
+    buf = io.BytesIO()
+    np.save(buf, np.array([_Payload()], dtype=object), allow_pickle=True)
+    r, w = os.pipe()
+    os.write(w, _frame_with_npy(buf.getvalue()))
+    peer = channel.Peer(r, os.open(os.devnull, os.O_WRONLY), "grader", "sandbox")
+    with pytest.raises(channel.ProtocolError, match="bad array|dtype"):
+        peer.receive()
+    assert not os.path.exists("/tmp/autograder-pickle-ran")
+
+
+def test_raw_pickle_is_not_a_frame():
+    """Is a bare pickle stream rejected as a malformed frame?"""
+    r, w = os.pipe()
+    os.write(w, pickle.dumps(_Payload()))
+    os.close(w)
+    with pytest.raises(channel.ProtocolError):
+        channel.read_frame(r)
+
+
+def test_oversized_header_is_refused():
+    """Does the reader refuse a header longer than the cap before reading it?"""
+    r, w = os.pipe()
+    os.write(w, channel.MAGIC + struct.pack(">I", channel.MAX_HEADER + 1))
+    with pytest.raises(channel.ProtocolError, match="exceeds"):
+        channel.read_frame(r)
+
+
+def test_remote_errors_are_instances_of_the_builtin_kind():
+    """Can a check catch a student's ValueError as a ValueError?"""
+    err = channel.remote_error("ValueError", "x: bad shape")
+    assert isinstance(err, ValueError) and isinstance(err, channel.RemoteError) and "bad shape" in str(err)
+    other = channel.remote_error("SystemExit", "3")
+    assert not isinstance(other, SystemExit) and other.kind == "SystemExit"
+
+
+def test_sync_inplace_mirrors_changes_to_arrays_dicts_and_lists():
+    """Are in-place changes made by the callee to its copies applied to the caller's objects?"""
+    a, d, lst = np.zeros(3), {"w": np.ones(2), "gone": 1}, [1, np.zeros(1)]
+    channel.sync_inplace((a, d, lst), (np.ones(3), {"w": np.full(2, 5.0), "new": 2}, [7, np.ones(1)]))
+    assert np.array_equal(a, np.ones(3)) and np.array_equal(d["w"], [5.0, 5.0]) and d.get("new") == 2
+    assert "gone" not in d and lst[0] == 7 and lst[1][0] == 1.0
+
+
+# ----------------------------------------------------------------------------- sandbox process
+def test_calls_callbacks_and_in_place_changes(sandbox):
+    """Can the grader call a student function that calls back a grader function and mutates its input?"""
+    sandbox.exec_cell("def f(step, x):\n    x += 1\n    return step(x) * 2\n", "c1")
+    x = np.zeros(2)
+    assert sandbox.names()["f"] == "function"
+    out = sandbox.get("f")(lambda v: v + 10, x)
+    assert np.array_equal(out, [22.0, 22.0]) and np.array_equal(x, [1.0, 1.0])
+
+
+def test_student_exceptions_come_back_with_their_type(sandbox):
+    """Is a ValueError raised by student code a ValueError here, with its message?"""
+    sandbox.exec_cell("def f():\n    raise ValueError('x: expected (B, D)')\n", "c1")
+    with pytest.raises(ValueError, match="expected"):
+        sandbox.get("f")()
+
+
+def test_cannot_import_grader_packages_or_see_the_repository(sandbox):
+    """Are simulator and autograder unimportable, and the repository and /root invisible?"""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import os, sys\nsys.path.insert(0, {repo!r})\nseen = [os.path.exists({repo!r}), "
+            "os.path.exists('/root/.ssh'), os.path.exists('/etc/passwd')]\nerrors = []\n"
+            "for name in ('simulator', 'autograder', 'nbgrader', 'torch'):\n"
+            "    try:\n        __import__(name)\n    except ImportError as exc:\n        errors.append(name)\n")
+    sandbox.exec_cell(code, "c1")
+    assert sandbox.get("seen") == [False, False, False]
+    assert sandbox.get("errors") == ["simulator", "autograder", "nbgrader", "torch"]
+
+
+def test_environment_is_scrubbed_and_user_unprivileged(sandbox):
+    """Does student code see a minimal environment, a private home and a non-root user?"""
+    os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
+    try:
+        with Sandbox(LIMITS) as sb:
+            sb.exec_cell("import os\nenv = dict(os.environ)\nuid = os.getuid()\nhome = os.getcwd()\n", "c")
+            env, uid = sb.get("env"), sb.get("uid")
+    finally:
+        del os.environ["AUTOGRADER_SECRET_FOR_TEST"]
+    assert "AUTOGRADER_SECRET_FOR_TEST" not in env and uid != 0
+
+
+def test_timeout_kills_and_later_requests_fail_fast(sandbox):
+    """Does an endless loop end in a SandboxFailure naming the timeout, and the sandbox stay dead?"""
+    with pytest.raises(SandboxFailure, match="timed out"):
+        sandbox.exec_cell("while True:\n    pass\n", "loop")
+    with pytest.raises(SandboxFailure, match="timed out"):
+        sandbox.names()
+    sandbox.start()
+    sandbox.exec_cell("x = 1", "again")
+    assert sandbox.get("x") == 1
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("import os\nos._exit(3)", "exit code 3"),
+    ("import ctypes\nctypes.string_at(0)", "segmentation fault"),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "SIGKILL"),
+])
+def test_crashes_are_reported_with_their_cause(sandbox, code, reason):
+    """Are os._exit, segfaults and kills reported with what happened?"""
+    with pytest.raises(SandboxFailure, match=reason):
+        sandbox.exec_cell(code, "crash")
+
+
+@pytest.mark.parametrize("code", ["raise SystemExit(1)", "raise KeyboardInterrupt", "import sys\nsys.exit(2)"])
+def test_exit_and_interrupt_are_ordinary_errors(sandbox, code):
+    """Do SystemExit and KeyboardInterrupt fail the request but leave the sandbox running?"""
+    with pytest.raises(channel.RemoteError):
+        sandbox.exec_cell(code, "exit")
+    sandbox.exec_cell("y = 2", "after")
+    assert sandbox.get("y") == 2
+
+
+def test_memory_limit_raises_memory_error(sandbox):
+    """Does allocating 3 GB under a 1 GB limit raise MemoryError in the student's code?"""
+    with pytest.raises(MemoryError):
+        sandbox.exec_cell("import numpy as np\nblock = np.ones(3 * 2**30 // 8)", "mem")
+    sandbox.exec_cell("small = 1", "after")
+
+
+def test_process_count_is_capped(sandbox):
+    """Can student code start at most a few processes (here: 40 tries, a limit of 16)?"""
+    code = ("import os, time\nstarted = 0\nfor _ in range(40):\n    try:\n        pid = os.fork()\n"
+            "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(30)\n        os._exit(0)\n"
+            "    started += 1\n")
+    sandbox.exec_cell(code, "fork")
+    started = sandbox.get("started")
+    assert 0 < started < LIMITS.processes
+
+
+def test_processes_die_with_the_sandbox():
+    """Are the student's background processes gone once the sandbox is closed?"""
+    sb = Sandbox(LIMITS)
+    sb.start()
+    sb.exec_cell("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        time.sleep(60)\n", "bg")
+    uid = isolation.sandbox_uid()
+    sb.close()
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = open(f"/proc/{pid}/status").read()
+        except OSError:
+            continue
+        if uid is not None and f"Uid:\t{uid}\t" in status:
+            alive.append(pid)
+    assert alive == []
+
+
+def test_output_is_capped(sandbox):
+    """Is a flood of output cut to the cap while the sandbox keeps answering?"""
+    sandbox.exec_cell("for _ in range(2000):\n    print('x' * 10000)\n", "flood")
+    sandbox.exec_cell("z = 3", "after")
+    assert sandbox.get("z") == 3
+    assert len(sandbox.output) <= LIMITS.output and "dropped" in sandbox.output_text()
+
+
+def test_no_network(sandbox):
+    """Can student code reach a server listening on this machine's loopback?"""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    reached = True\nexcept OSError:\n    reached = False\n")
+    sandbox.exec_cell(code, "net")
+    with pytest.raises(OSError):
+        server.accept()
+    server.close()
+    assert sandbox.get("reached") is False
+
+
+def test_writes_stay_inside(sandbox, tmp_path):
+    """Do files written to /tmp or to a host path fail or land in the sandbox's private space?"""
+    target = tmp_path / "escaped.txt"
+    code = ("results = []\nfor path in ['/tmp/autograder-escape.txt', " + repr(str(target)) + ", 'local.txt']:\n"
+            "    try:\n        open(path, 'w').write('x')\n        results.append(True)\n"
+            "    except OSError:\n        results.append(False)\n")
+    sandbox.exec_cell(code, "write")
+    assert not target.exists() and not os.path.exists("/tmp/autograder-escape.txt")
+    assert sandbox.get("results")[2] is True
+
+
+def test_refuses_level_none_without_unsafe():
+    """Is running without limits refused unless asked for explicitly?"""
+    with pytest.raises(SandboxUnavailableError):
+        Sandbox(LIMITS, level="none")
+    with pytest.raises(ValueError, match="level"):
+        Sandbox(LIMITS, level="chroot")
+
+
+def test_limits_reject_bad_values():
+    """Does Limits name the bad argument?"""
+    with pytest.raises(ValueError, match="Limits.wall"):
+        Limits(wall=0)
