@@ -16,7 +16,7 @@ def checked_field(obj: param.Parameterized, name: str, report: Callable[[list[st
     what is allowed (``report``) and puts the field back to the value in use.
     """
     p = obj.param[name]
-    w = widget(name=label or p.label, value=getattr(obj, name), description=p.doc, **kwargs)
+    w = widget(label=label or p.label, value=getattr(obj, name), description=p.doc, **kwargs)
     state = {"busy": False}
 
     def to_model(event):

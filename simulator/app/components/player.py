@@ -55,18 +55,18 @@ class Player(pn.viewable.Viewer):
         self.target, self.key = target, name
         self._callback = None
         button = {"height": 34, "margin": (4, 2)}
-        self.first = pn.widgets.Button(name="|◀", description="First step (Home)", width=44, **button)
-        self.back = pn.widgets.Button(name="◀ Back", description="Step back (Left arrow)", width=78, **button)
-        self.play = pn.widgets.Button(name="▶ Play", description="Play / pause (Space)", button_type="primary",
+        self.first = pn.widgets.Button(label="|◀", description="First step (Home)", width=44, **button)
+        self.back = pn.widgets.Button(label="◀ Back", description="Step back (Left arrow)", width=78, **button)
+        self.play = pn.widgets.Button(label="▶ Play", description="Play / pause (Space)", color="primary",
                                       width=84, **button)
-        self.forward = pn.widgets.Button(name="Step ▶", description="Step forward (Right arrow)", width=78,
+        self.forward = pn.widgets.Button(label="Step ▶", description="Step forward (Right arrow)", width=78,
                                          css_classes=["rnn-step"], **button)
-        self.last = pn.widgets.Button(name="▶|", description="Last step (End)", width=44, **button)
+        self.last = pn.widgets.Button(label="▶|", description="Last step (End)", width=44, **button)
         for widget, command in ((self.first, "first"), (self.back, "back"), (self.play, "toggle"),
                                 (self.forward, "forward"), (self.last, "last")):
             widget.on_click(lambda event, c=command: self.command(c))
-        self.slider = pn.widgets.IntSlider.from_param(target.param[name], name=label, width=320)
-        self.speed_select = pn.widgets.Select.from_param(self.param.speed, name="Steps/s", width=80)
+        self.slider = pn.widgets.IntSlider.from_param(target.param[name], label=label, width=320)
+        self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Steps/s", width=80)
         self.keys = KeyShortcuts(self.command)
 
     def command(self, command: str) -> None:
@@ -93,7 +93,7 @@ class Player(pn.viewable.Viewer):
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
-        self.play.name = "❚❚ Pause" if self.playing else "▶ Play"
+        self.play.label = "❚❚ Pause" if self.playing else "▶ Play"
         if self.playing:
             lo, hi = self.target.param[self.key].bounds
             if getattr(self.target, self.key) >= hi:

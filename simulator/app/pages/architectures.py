@@ -60,7 +60,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self._cell_key = None
         self.lesson = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "15px"})
         self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
-        self.item_select = pn.widgets.Select(name="Example input", options={}, width=250)
+        self.item_select = pn.widgets.Select(label="Example input", options={}, width=250)
         self.item_select.param.watch(lambda e: setattr(m, "item", e.new) if e.new is not None else None, "value")
         self.length_field = checked_field(m, "length", self._report_field, label="Notes to generate", width=120)
         m.param.watch(self._on_run, ["run"])
@@ -138,11 +138,11 @@ class ArchitecturesPage(pn.viewable.Viewer):
     def _controls(self) -> pn.Row:
         m = self.model
         architecture = pn.widgets.RadioButtonGroup.from_param(
-            m.param.architecture, options={v: k for k, v in NAMES.items()}, button_type="primary",
-            button_style="outline", name="")
+            m.param.architecture, options={v: k for k, v in NAMES.items()}, color="primary",
+            variant="outline", label="")
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={"RNN": "rnn", "LSTM": "lstm",
                                                                              "GRU": "gru"},
-                                                      button_type="primary", button_style="outline", name="")
+                                                      color="primary", variant="outline", label="")
         return pn.Column(architecture,
                          pn.Row(kind, checked_field(m, "H", self._report_field, label="H (hidden)", width=90),
                                 checked_field(m, "seed", self._report_field, label="Seed", width=110),

@@ -85,28 +85,28 @@ class CellPage(pn.viewable.Viewer):
         m = self.model
         report = self._report_field
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={v: k for k, v in NAMES.items()},
-                                                      button_type="primary", button_style="outline", name="")
-        self.word = pn.widgets.TextInput.from_param(m.param.word, name="Word (one-hot characters)",
+                                                      color="primary", variant="outline", label="")
+        self.word = pn.widgets.TextInput.from_param(m.param.word, label="Word (one-hot characters)",
                                                     visible=m.inputs == "word", width=280)
-        inputs = pn.widgets.Select.from_param(m.param.inputs, name="Input sequence",
+        inputs = pn.widgets.Select.from_param(m.param.inputs, label="Input sequence",
                                               options={"sine wave": "sine", "step": "step", "impulse": "impulse",
                                                        "characters of a word": "word", "random": "random"},
                                               width=280)
-        weights = pn.widgets.Select.from_param(m.param.weights, name="Weights",
+        weights = pn.widgets.Select.from_param(m.param.weights, label="Weights",
                                                options={v: k for k, v in presets.SITUATION_LABELS.items()}, width=280)
-        self.param_name = pn.widgets.Select(name="Weight", options=[], width=70)
-        self.row_input = pn.widgets.IntInput(name="row", value=0, width=52)
-        self.col_input = pn.widgets.IntInput(name="col", value=0, width=52)
-        self.value_input = pn.widgets.TextInput(name="value", value="0.5", width=56)
-        set_weight = pn.widgets.Button(name="Set weight", button_type="default", width=100)
+        self.param_name = pn.widgets.Select(label="Weight", options=[], width=70)
+        self.row_input = pn.widgets.IntInput(label="row", value=0, width=52)
+        self.col_input = pn.widgets.IntInput(label="col", value=0, width=52)
+        self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=56)
+        set_weight = pn.widgets.Button(label="Set weight", color="default", width=100)
         set_weight.on_click(self._set_weight)
-        clear = pn.widgets.Button(name="Clear edits", width=100)
+        clear = pn.widgets.Button(label="Clear edits", width=100)
         clear.on_click(lambda e: setattr(m, "edits", ""))
-        edits = pn.widgets.TextInput.from_param(m.param.edits, name="Edited weights", width=280)
-        self.gate_select = pn.widgets.Select(name="Selected vector", options=self._gate_options(), value=m.selected,
+        edits = pn.widgets.TextInput.from_param(m.param.edits, label="Edited weights", width=280)
+        self.gate_select = pn.widgets.Select(label="Selected vector", options=self._gate_options(), value=m.selected,
                                              width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
-        compare = pn.widgets.Checkbox.from_param(m.param.compare, name="Compare RNN, LSTM and GRU side by side")
+        compare = pn.widgets.Checkbox.from_param(m.param.compare, label="Compare RNN, LSTM and GRU side by side")
         m.param.watch(lambda e: setattr(self.word, "visible", e.new == "word"), "inputs")
         return pn.Column(
             pn.pane.Markdown("**Cell**", margin=(0, 5)), kind, compare,
