@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.pipeline import Report, SourceCell
@@ -54,7 +56,10 @@ def record(gb: Gradebook, report: Report, assignment: str, student: str) -> None
     try:
         gb.find_submission(assignment, student)
     except MissingEntry:
-        gb.add_submission(assignment, student)
+        with warnings.catch_warnings():
+            # nbgrader's own add_submission triggers SQLAlchemy autoflush warnings; they are harmless.
+            warnings.simplefilter("ignore", SAWarning)
+            gb.add_submission(assignment, student)
     for test in report.tests:
         try:
             grade = gb.find_grade(test.grade_id, report.notebook, assignment, student)

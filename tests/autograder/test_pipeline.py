@@ -1,0 +1,198 @@
+"""The grading pipeline step by step, and whole notebooks of the fixture course and the real exercises."""
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+from autograder import pipeline
+from autograder.pipeline import (
+    CourseError,
+    NotebookError,
+    grade_notebook,
+    grader_prelude,
+    load_notebook,
+    load_source,
+    plan,
+    restore_cells,
+    sandbox_code,
+    write_feedback,
+)
+from autograder.sandbox import Limits, isolation
+from tests.autograder.fixtures import course as fx
+
+needs_sandbox = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
+LIMITS = Limits(wall=10.0, cpu=60, memory=1024 * 2**20, processes=16)
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    return fx.write_course(tmp_path_factory.mktemp("course"))
+
+
+def _ids(cells, kind):
+    return [c["grade_id"] for c in cells if c["kind"] == kind]
+
+
+# ----------------------------------------------------------------------------- load and restore
+def test_load_source_classifies_cells_and_computes_release_checksums(course):
+    """Are test, locked and solution cells told apart, with the checksum each has in the release?"""
+    source = load_source(course, fx.ASSIGNMENT)
+    kinds = {c.grade_id: c.kind for c in source if c.grade_id}
+    assert kinds["test_rnn_step_hidden"] == "test" and kinds["imports"] == "locked"
+    assert kinds["rnn_step"] == "solution" and kinds["explain"] == "answer"
+    release = {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader.get("checksum") for c in
+               fx.release_notebook().cells if "nbgrader" in c.metadata}
+    for cell in source:
+        if cell.kind in ("test", "locked"):
+            assert cell.release_checksum == release[cell.grade_id]
+
+
+def test_missing_source_is_a_course_error(tmp_path):
+    """Does a course without the assignment's source say where it looked?"""
+    with pytest.raises(CourseError, match="source notebook"):
+        load_source(tmp_path, "rnn_cell")
+
+
+def test_load_notebook_rejects_malformed_json(tmp_path):
+    """Is invalid JSON a NotebookError naming the file?"""
+    path = fx.write_notebook(tmp_path / "bad.ipynb", "{oops")
+    with pytest.raises(NotebookError, match="bad.ipynb"):
+        load_notebook(path)
+
+
+def test_untouched_release_restores_without_notes(course):
+    """Does a release notebook match every checksum (no cell reported as modified)?"""
+    cells, notes = restore_cells(fx.release_notebook(), load_source(course, fx.ASSIGNMENT))
+    assert notes == []
+    assert _ids(cells, "test") == list(fx.TESTS)
+
+
+def test_restore_uses_source_tests_with_hidden_parts(course):
+    """Do test cells come from the source, hidden tests included, whatever the student's copy says?"""
+    nb = fx.release_notebook()
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_rnn_step_hidden":
+            cell.source = "pass"
+    cells, notes = restore_cells(nb, load_source(course, fx.ASSIGNMENT))
+    hidden = next(c for c in cells if c["grade_id"] == "test_rnn_step_hidden")
+    assert "reference_step" in hidden["source"]
+    assert notes == ["cell test_rnn_step_hidden was modified in the submission; restored from the source"]
+
+
+def test_restore_keeps_added_cells_in_order_and_restores_deleted_ones(course):
+    """Are student-added cells kept where they were, and deleted test cells put back in order?"""
+    nb = fx.solved_notebook()
+    nb.cells.insert(3, nbformat.v4.new_code_cell("helper = 1"))
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_q1"]
+    cells, notes = restore_cells(nb, load_source(course, fx.ASSIGNMENT))
+    order = [c["grade_id"] or c["source"] for c in cells if c["cell_type"] == "code"]
+    assert order.index("helper = 1") == order.index("rnn_step") + 1
+    assert order.index("answers") < order.index("test_q1") < order.index("apply_twice")
+    assert any("test_q1 was missing" in n for n in notes)
+
+
+def test_sandbox_code_drops_grader_imports_and_magics():
+    """Does the sandbox copy lose `autograder` imports and IPython magics but keep everything else?"""
+    code = "%matplotlib inline\nimport numpy as np\nfrom autograder.checks import check_rnn_step\nx = np.ones(2)\n"
+    out = sandbox_code(code)
+    assert "autograder" not in out and "%matplotlib" not in out
+    assert "import numpy as np" in out and "x = np.ones(2)" in out
+    assert sandbox_code("def broken(:\n") == "def broken(:"
+
+
+def test_grader_prelude_takes_only_trusted_imports():
+    """Does the test namespace get the locked cells' imports and autograder imports, never a solution's?"""
+    source = [
+        pipeline.SourceCell(0, "locked", "code", "setup", 0, "import numpy as np\nx = 1", None),
+        pipeline.SourceCell(1, "solution", "code", "sol", 0,
+                            "from simulator.cells import rnn_step\nfrom autograder.checks import check_rnn_step", None),
+        pipeline.SourceCell(2, "test", "code", "t", 1, "import os", None),
+    ]
+    prelude = grader_prelude(source)
+    assert "import numpy as np" in prelude and "from autograder.checks import check_rnn_step" in prelude
+    assert "simulator" not in prelude and "os" not in prelude and "x = 1" not in prelude
+
+
+def test_plan_sends_code_to_the_sandbox_and_keeps_tests_here(course):
+    """Are solution and locked code cells sandbox steps, tests grader steps, markdown nothing?"""
+    cells, _ = restore_cells(fx.solved_notebook(), load_source(course, fx.ASSIGNMENT))
+    steps = plan(cells)
+    assert [s.label for s in steps if s.kind == "test"] == list(fx.TESTS)
+    assert [s.label for s in steps if s.kind == "student"] == ["imports", "rnn_step", "answers", "apply_twice"]
+    assert all("autograder" not in s.code for s in steps if s.kind == "student")
+
+
+# ----------------------------------------------------------------------------- whole notebooks
+def _grade(course, tmp_path, nb, assignment=fx.ASSIGNMENT):
+    path = fx.write_notebook(tmp_path / f"{assignment}.ipynb", nb)
+    return grade_notebook(path, course, assignment, LIMITS)
+
+
+@needs_sandbox
+def test_solved_notebook_earns_full_marks_and_release_zero(course, tmp_path):
+    """Does the solution earn every point and the untouched release none?"""
+    solved = _grade(course, tmp_path, fx.solved_notebook())
+    assert solved.score == solved.max_score == sum(fx.TESTS.values())
+    assert solved.sandbox in ("bwrap", "rlimits")
+    release = _grade(course, tmp_path, fx.release_notebook())
+    assert release.score == 0.0
+    assert "NotImplementedError" in next(t.message for t in release.tests if t.grade_id == "test_apply_twice")
+
+
+@needs_sandbox
+def test_an_error_in_one_cell_does_not_stop_the_others(course, tmp_path):
+    """Does a student cell that raises still let later cells define their names?"""
+    nb = fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'A'\nraise RuntimeError('oops')")
+    report = _grade(course, tmp_path, nb)
+    assert report.score == report.max_score
+    assert any("RuntimeError" in c["message"] for c in report.cells if c["kind"] == "student")
+
+
+@needs_sandbox
+def test_wrong_answer_gets_the_checks_diagnostic(course, tmp_path):
+    """Does a wrong rnn_step fail with the exercise checks' message and keep other points?"""
+    wrong = fx.RNN_STEP.replace("np.tanh(a)", "1 / (1 + np.exp(-a))")
+    nb = fx.with_code(fx.solved_notebook(), "rnn_step", wrong)
+    report = _grade(course, tmp_path, nb)
+    scores = {t.grade_id: t.score for t in report.tests}
+    assert scores["test_rnn_step_visible"] == 0 and scores["test_q1"] == 1
+    message = next(t.message for t in report.tests if t.grade_id == "test_rnn_step_visible")
+    assert "differ" in message
+
+
+@needs_sandbox
+def test_feedback_notebook_shows_failures(course, tmp_path):
+    """Does the autograded notebook hold the student's answers and each failing test's message?"""
+    report = _grade(course, tmp_path, fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'"))
+    sub = course / "submitted" / "dora" / fx.ASSIGNMENT
+    fx.write_notebook(sub / f"{fx.ASSIGNMENT}.ipynb", fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'"))
+    out = write_feedback(report, course, fx.ASSIGNMENT, "dora")
+    nb = nbformat.read(out, as_version=4)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    assert by_id["answers"].source == "answer_q1 = 'B'"
+    assert "q1: wrong answer" in by_id["test_q1"].outputs[0]["evalue"]
+    assert "BEGIN HIDDEN TESTS" in by_id["test_rnn_step_hidden"].source
+
+
+def _release(source_path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(source_path, as_version=4)
+    for pre in (ClearSolutions(), ClearHiddenTests()):
+        nb, _ = pre.preprocess(copy.deepcopy(nb), {})
+    return nb
+
+
+@needs_sandbox
+@pytest.mark.skipif(not (EXERCISES / "source").is_dir(), reason="exercises/ not present")
+@pytest.mark.parametrize("assignment", ["rnn_cell", "architectures"])
+def test_exercise_solutions_earn_full_marks_and_releases_zero(assignment, tmp_path):
+    """Does each real exercise's source earn every point through the sandbox, and its release 0?"""
+    source_path = EXERCISES / "source" / assignment / f"{assignment}.ipynb"
+    solved = _grade(EXERCISES, tmp_path, nbformat.read(source_path, as_version=4), assignment)
+    failed = [(t.grade_id, t.message) for t in solved.tests if t.score < t.max_score]
+    assert failed == [] and solved.max_score > 0
+    release = _grade(EXERCISES, tmp_path, _release(source_path), assignment)
+    assert release.score == 0.0
