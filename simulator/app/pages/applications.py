@@ -1,0 +1,318 @@
+"""Applications page: train the lesson's four applications in the browser, then try them on your own input.
+
+The model is ``simulator.app.applications_model.ApplicationsModel`` (no GUI); this module is its view.
+Training runs the reference ``simulator.applications.train_*`` a few iterations per periodic callback.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, HoverTool, Span
+from bokeh.plotting import figure
+
+from simulator.app.applications_model import ApplicationsModel
+from simulator.app.applications_progress import TrainingControl
+from simulator.app.applications_settings import TASKS
+from simulator.app.components.errors import MessageBox
+from simulator.app.components.fields import checked_field
+from simulator.app.components.urlstate import UrlState
+from simulator.app.crnn_figures import Bars, DrawingGrid, ImageTiles
+
+TITLE = "Applications"
+SUMMARY = "Train a CRNN on videos and handwritten digits, an LSTM on sentiment, a forecaster on stock prices; try them."
+
+URL_KEYS = {"task": "task", "kind": "kind", "seed": "seed", "symbol": "symbol", "mode": "mode", "sample": "sample",
+            "slot": "slot", "window": "window", "sentence": "text"}
+NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+MODES = {"many-to-one (last state)": "many_to_one", "many-to-many (every step)": "many_to_many"}
+COLORS = {"actual": "#222222", "forecast": "#d62728", "naive": "#7f7f7f"}
+
+
+def _dates(values) -> np.ndarray:
+    return np.asarray(values, dtype="datetime64[D]")
+
+
+class ApplicationsPage(pn.viewable.Viewer):
+    """Task and training controls on the left; on the right, what to try with the trained model."""
+
+    model = param.ClassSelector(class_=ApplicationsModel, doc="The page's settings, results and inputs.")
+
+    def __init__(self, model: ApplicationsModel | None = None, query: dict[str, str] | None = None,
+                 background: bool = True, **params):
+        super().__init__(model=model or ApplicationsModel(), **params)
+        m = self.model
+        self.messages = MessageBox()
+        self._url_messages: list[str] = []
+        self._field_messages: list[str] = []
+        self._train_messages: list[str] = []
+        self._input_messages: list[str] = []
+        self.training = TrainingControl(m.training_job, self._trained, self._report_training, background=background)
+        self.about = pn.pane.Markdown("", width=290, styles={"font-size": "13px"})
+        self.metrics = pn.pane.HTML("", width=290, css_classes=["rnn-metrics"], styles={"font-size": "13px"})
+        self.untrained = pn.pane.Markdown("", css_classes=["rnn-untrained"], styles={"font-size": "15px"})
+        self._build_video()
+        self._build_digits()
+        self._build_sentiment()
+        self._build_forecast()
+        self.controls = self._controls()
+        m.param.watch(self._refresh, ["task", "results"])
+        m.param.watch(lambda e: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence"])
+        self._refresh()
+        self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
+
+    # ------------------------------------------------------------------ controls
+    def _controls(self) -> pn.Column:
+        m = self.model
+        task = pn.widgets.RadioButtonGroup.from_param(m.param.task, options={s.title: k for k, s in TASKS.items()},
+                                                      button_type="primary", button_style="outline",
+                                                      orientation="vertical", width=280)
+        kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={v: k for k, v in NAMES.items()},
+                                                      button_type="primary", button_style="outline", width=280)
+        symbol = pn.widgets.Select.from_param(m.param.symbol, label="Stock", width=130)
+        mode = pn.widgets.Select.from_param(m.param.mode, label="Forecast head", options=MODES, width=140)
+        self.forecast_controls = pn.Row(symbol, mode, visible=False)
+        return pn.Column(
+            pn.pane.Markdown("**Application**", margin=(0, 5)), task, self.about,
+            pn.pane.Markdown("**Cell**", margin=(8, 5, 0, 5)), kind,
+            checked_field(m, "seed", self._report_field, label="Seed", width=110), self.forecast_controls,
+            self.training, self.metrics, width=300)
+
+    def _trained(self, result) -> None:
+        self.model.set_result(result)
+
+    # ------------------------------------------------------------------ the four "try it" panels
+    def _build_video(self) -> None:
+        self.video_frames = ImageTiles("The held-out video, frame by frame", width=640, height=140)
+        self.video_bars = Bars("Predicted direction", width=300, height=200)
+        self.video_text = pn.pane.HTML("", css_classes=["rnn-video-answer"], styles={"font-size": "14px"})
+        self.video_view = pn.Column(
+            checked_field(self.model, "sample", self._report_field, label="Held-out video", width=130),
+            pn.pane.Bokeh(self.video_frames.figure), pn.Row(pn.pane.Bokeh(self.video_bars.figure), self.video_text))
+
+    def _build_digits(self) -> None:
+        m = self.model
+        self.digit_row = ImageTiles("The sequence the CRNN reads (red box: the slot your digit replaces)",
+                                    width=520, height=170)
+        self.drawing = DrawingGrid()
+        use = pn.widgets.Button(label="Use my drawing", button_type="primary", width=150, css_classes=["rnn-use"])
+        use.on_click(lambda e: self._attempt(lambda: m.put_drawing(self.drawing.cells)))
+        erase = pn.widgets.Button(label="Clear drawing", width=150)
+        erase.on_click(lambda e: self.drawing.set_cells(np.zeros((8, 8))))
+        reset = pn.widgets.Button(label="Back to the held-out digits", width=200)
+        reset.on_click(lambda e: self._attempt(m.clear_digits))
+        self.upload = pn.widgets.FileInput(accept=".png,.jpg,.jpeg", width=230, css_classes=["rnn-upload"])
+        self.upload.param.watch(self._uploaded, "value")
+        self.digit_bars = Bars("Next term: probabilities", width=480, height=200)
+        self.digit_text = pn.pane.HTML("", css_classes=["rnn-digit-answer"], styles={"font-size": "14px"})
+        self.digits_view = pn.Column(
+            pn.Row(checked_field(m, "sample", self._report_field, label="Held-out sequence", width=140),
+                   checked_field(m, "slot", self._report_field, label="Slot to replace (0-3)", width=140)),
+            pn.Row(pn.pane.Bokeh(self.digit_row.figure), self.digit_text),
+            pn.Row(pn.pane.Bokeh(self.drawing.figure),
+                   pn.Column(use, erase, pn.pane.Markdown("**or upload** a PNG/JPEG of one digit (at most 2 MB):",
+                                                          margin=(10, 5, 0, 5)),
+                             self.upload, reset),
+                   pn.pane.Bokeh(self.digit_bars.figure)))
+
+    def _uploaded(self, event) -> None:
+        if event.new is None:
+            return
+        self._attempt(lambda: self.model.put_upload(event.new, self.upload.filename or ""))
+
+    def _build_sentiment(self) -> None:
+        m = self.model
+        self.sentence_input = pn.widgets.TextInput.from_param(m.param.sentence, label="Type a sentence (press Enter)",
+                                                              width=520, css_classes=["rnn-sentence"])
+        self.sentiment_bars = Bars("Sentiment", width=300, height=200)
+        self.sentiment_text = pn.pane.HTML("", css_classes=["rnn-sentiment-answer"], styles={"font-size": "14px"})
+        self.sentiment_view = pn.Column(
+            self.sentence_input,
+            pn.pane.Markdown("Try *the food was good , not bad*, *the film was not good at all*, "
+                             "*the hotel was really awful*.", margin=(0, 5)),
+            pn.Row(pn.pane.Bokeh(self.sentiment_bars.figure), self.sentiment_text))
+
+    def _build_forecast(self) -> None:
+        m = self.model
+        self.window_fig = figure(width=520, height=300, x_axis_type="datetime", tools="", toolbar_location=None,
+                                 title="The window the model reads, and the next day", y_axis_label="price")
+        self.window_src = ColumnDataSource({"date": [], "price": []})
+        self.window_fig.line("date", "price", source=self.window_src, color=COLORS["actual"], line_width=2,
+                             legend_label="window (input)")
+        self.next_src = ColumnDataSource({"date": [], "price": [], "what": [], "color": [], "exact": []})
+        dots = self.window_fig.scatter("date", "price", source=self.next_src, color="color", size=11,
+                                       legend_field="what")
+        self.window_fig.add_tools(HoverTool(renderers=[dots], tooltips=[("", "@what"), ("price", "@exact")]))
+        self.window_fig.legend.location = "top_left"
+        self.window_fig.legend.label_text_font_size = "11px"
+        self.period_fig = figure(width=520, height=300, x_axis_type="datetime", tools="", toolbar_location=None,
+                                 title="Held-out days around it: next-day price and the two forecasts",
+                                 y_axis_label="price")
+        self.period_src = ColumnDataSource({"date": [], "actual": [], "forecast": [], "naive": []})
+        lines = [self.period_fig.line("date", name, source=self.period_src, color=COLORS[name], legend_label=name,
+                                      line_width=2 if name == "actual" else 1.5) for name in COLORS]
+        self.period_fig.add_tools(HoverTool(renderers=lines[:1], mode="vline", tooltips=[
+            ("day", "@date{%F}"), ("actual", "@actual{0.00}"), ("model", "@forecast{0.00}"),
+            ("naive", "@naive{0.00}")], formatters={"@date": "datetime"}))
+        self.period_fig.legend.location = "top_left"
+        self.period_fig.legend.label_text_font_size = "11px"
+        self.day_span = Span(location=0, dimension="height", line_color="#d62728", line_dash="dashed")
+        self.period_fig.add_layout(self.day_span)
+        self.forecast_text = pn.pane.HTML("", css_classes=["rnn-forecast-answer"], styles={"font-size": "14px"})
+        self.forecast_view = pn.Column(
+            checked_field(m, "window", self._report_field, label="Held-out day (window index)", width=200),
+            self.forecast_text, pn.Row(pn.pane.Bokeh(self.window_fig), pn.pane.Bokeh(self.period_fig)))
+
+    # ------------------------------------------------------------------ messages
+    def _attempt(self, action: Callable[[], None]) -> None:
+        """Run a visitor's action; a ValueError becomes a message in the page."""
+        try:
+            action()
+        except ValueError as exc:
+            self._input_messages = [str(exc)]
+        else:
+            self._input_messages = []
+        self._show_messages()
+
+    def _report_url(self, messages: list[str]) -> None:
+        self._url_messages = self._url_messages + messages
+        self._show_messages()
+
+    def _report_field(self, messages: list[str]) -> None:
+        self._field_messages = messages
+        self._show_messages()
+
+    def _report_training(self, messages: list[str]) -> None:
+        self._train_messages = messages
+        self._show_messages()
+
+    def _show_messages(self) -> None:
+        self.messages.show(self._url_messages + self._field_messages + self._train_messages + self._input_messages)
+
+    # ------------------------------------------------------------------ updates
+    def _refresh(self, *events) -> None:
+        """Task or results changed: show the task's panel and metrics, then its "try it" view."""
+        m = self.model
+        s = TASKS[m.task]
+        self.about.object = s.about
+        self.forecast_controls.visible = m.task == "forecast"
+        self.metrics.object = self._metrics_html()
+        self._refresh_try()
+
+    def _metrics_html(self) -> str:
+        r = self.model.result
+        if r is None:
+            return ""
+        k = r.metrics
+        kind = NAMES[r.model.kind]
+        if r.task == "forecast":
+            verdict = "beats" if k["ratio"] < 1 else "does not beat"
+            return (f"<b>{kind}, held-out days:</b> RMSE {k['rmse']:.3f} vs naive {k['naive_rmse']:.3f} "
+                    f"(ratio {k['ratio']:.3f}: the model {verdict} the naive forecast); direction right on "
+                    f"{k['direction_accuracy']:.1%} of days.")
+        extra = ""
+        if "baseline_accuracy" in k:
+            extra = f"; an order-blind frame-averaging classifier: {k['baseline_accuracy']:.1%}"
+        return (f"<b>{kind}, held-out accuracy:</b> <span class='rnn-accuracy'>{k['accuracy']:.1%}</span> "
+                f"(chance {k['chance']:.1%}{extra}).")
+
+    def _refresh_try(self) -> None:
+        m = self.model
+        views = {"video": self.video_view, "digits": self.digits_view, "sentiment": self.sentiment_view,
+                 "forecast": self.forecast_view}
+        trained = m.result is not None
+        for task, view in views.items():
+            view.visible = trained and task == m.task
+        self.untrained.visible = not trained
+        self.untrained.object = (f"**{TASKS[m.task].title}** is not trained yet: press **Train** (a few seconds; "
+                                 "the bar shows the progress), then try it here.")
+        if not trained:
+            return
+        try:
+            {"video": self._show_video, "digits": self._show_digits, "sentiment": self._show_sentiment,
+             "forecast": self._show_forecast}[m.task]()
+            self._input_messages = [msg for msg in self._input_messages if not msg.startswith("Sentence")]
+        except ValueError as exc:
+            self._input_messages = [str(exc)]
+        self._show_messages()
+
+    def _show_video(self) -> None:
+        v = self.model.video()
+        self.video_frames.set_tiles(list(v["frames"]), [f"frame {t}" for t in range(len(v["frames"]))])
+        self.video_bars.set_probs(v["classes"], v["probs"])
+        best = v["classes"][int(np.argmax(v["probs"]))]
+        self.video_text.object = (f"<p>The CRNN says <b class='rnn-prediction'>{html.escape(best)}</b> "
+                                  f"(p = {float(np.max(v['probs'])):.3f}); the video moves "
+                                  f"<b>{html.escape(v['label'])}</b>.</p><p style='color:#666'>Shuffle the frames "
+                                  "and the answer would change: only their order tells left from right.</p>")
+
+    def _show_digits(self) -> None:
+        a = self.model.digit_answer()
+        labels = [f"slot {k}: your digit" if mine else f"slot {k}: a handwritten {d}"
+                  for k, (d, mine) in enumerate(zip(a["terms"], a["mine"], strict=True))]
+        self.digit_row.set_tiles([f[0] for f in a["frames"]], labels)
+        self.digit_row.set_cursor(self.model.slot)
+        self.digit_bars.set_probs(a["values"], a["probs"])
+        shown = ", ".join("?" if d is None else str(d) for d in a["terms"])
+        truth = "" if a["truth"] is None else f" The rule says <b>{a['truth']}</b>."
+        self.digit_text.object = (f"<p>Written: {shown}</p><p>Next term according to the CRNN: "
+                                  f"<b class='rnn-prediction'>{a['value']}</b> (p = {float(np.max(a['probs'])):.3f})."
+                                  f"{truth}</p>")
+
+    def _show_sentiment(self) -> None:
+        try:
+            s = self.model.sentiment()
+        except ValueError as exc:
+            self.sentiment_bars.clear()
+            self.sentiment_text.object = ""
+            raise exc
+        labels = list(s["probs"])
+        p = np.array([s["probs"][k] for k in labels])
+        self.sentiment_bars.set_probs(labels, p)
+        unknown = ""
+        if s["unknown"]:
+            words = ", ".join(f"'{html.escape(w)}'" for w in s["unknown"])
+            unknown = (f"<p class='rnn-unknown' style='color:#8a6d3b'>Unknown words, read as &lt;unk&gt;: {words}. "
+                       "The model only knows the words of its training sentences.</p>")
+        self.sentiment_text.object = (f"<p>Read {len(s['words'])} words: <b class='rnn-prediction'>"
+                                      f"{labels[int(np.argmax(p))]}</b> (p = {float(np.max(p)):.3f}).</p>{unknown}")
+
+    def _show_forecast(self) -> None:
+        f = self.model.forecast()
+        self.window_src.data = {"date": _dates(f["history_dates"]), "price": f["history"]}
+        day = _dates([f["day"]] * 3)
+        values = [f["actual"], f["forecast"], f["naive"]]
+        self.next_src.data = {"date": day, "price": values, "what": ["actual", "model forecast", "naive (= last)"],
+                              "color": [COLORS["actual"], COLORS["forecast"], COLORS["naive"]],
+                              "exact": [repr(v) for v in values]}
+        self.period_src.data = {"date": _dates(f["period_dates"]), "actual": f["period_actual"],
+                                "forecast": f["period_forecast"], "naive": f["period_naive"]}
+        self.day_span.location = _dates([f["day"]])[0].astype("datetime64[ms]").astype(np.int64).item()
+        err, naive = abs(f["forecast"] - f["actual"]), abs(f["naive"] - f["actual"])
+        self.forecast_text.object = (
+            f"<p>{html.escape(f['symbol'])} on <b>{html.escape(str(f['day']))}</b>: actual "
+            f"<b>{f['actual']:.2f}</b>, model <b class='rnn-prediction'>{f['forecast']:.2f}</b> (off by {err:.2f}), "
+            f"naive {f['naive']:.2f} (off by {naive:.2f}).</p>")
+
+    # ------------------------------------------------------------------ view
+    def __panel__(self):
+        intro = pn.pane.Markdown(
+            "## The lesson's applications\n"
+            "Pick an application, press **Train** and watch the loss fall; then try the trained network on a "
+            "held-out example or on your own input (draw or upload a digit, type a sentence, pick a trading day).",
+            sizing_mode="stretch_width")
+        return pn.Column(
+            intro, self.messages.pane,
+            pn.Row(self.controls, pn.Column(pn.pane.Markdown("### Try it", margin=(0, 5)), self.untrained,
+                                            self.video_view, self.digits_view, self.sentiment_view,
+                                            self.forecast_view)),
+            sizing_mode="stretch_width")
+
+
+def create() -> pn.viewable.Viewable:
+    """A fresh Applications page for one browser session (settings read from the URL)."""
+    return ApplicationsPage()
