@@ -82,12 +82,13 @@ def _forward_video(kind: str, rng: np.random.Generator, T: int, S: int) -> np.nd
     """One video of the *forward* motion of ``kind`` (``"x"``, ``"y"`` or ``"scale"``): (T, S, S)."""
     shape = SHAPES[rng.integers(len(SHAPES))]
     if kind == "scale":
-        r = np.linspace(1.0, 1.0 + 0.6 * (T - 1) * (S / 12), T) * rng.uniform(0.8, 1.0)
+        r = np.linspace(1.0, 0.35 * (S - 1), T) * rng.uniform(0.8, 1.0)
         margin = r[-1]
         cy, cx = rng.uniform(margin, S - 1 - margin, size=2)
         return np.stack([_draw(shape, cy, cx, rk, S) for rk in r])
     r = rng.uniform(1.0, 2.0)
-    speed = rng.uniform(0.6, (S - 1 - 2 * r) / (T - 1))
+    room = (S - 1 - 2 * r) / (T - 1)  # the largest speed that keeps the shape inside
+    speed = rng.uniform(min(1.0, room), room)
     start = rng.uniform(r, S - 1 - r - speed * (T - 1))
     path = start + speed * np.arange(T)
     other = rng.uniform(r, S - 1 - r)
@@ -112,6 +113,8 @@ def moving_shapes(n: int = 600, *, frames: int = 6, size: int = 12, classes: tup
     n = _check_count("n", n, 4)
     T = _check_count("frames", frames, 2)
     S = _check_count("size", size, 8)
+    if S < 2 * T:
+        raise ValueError(f"size: {S} pixels leave no room for {T} frames of motion; expected size >= 2 * frames")
     test_fraction = _check_fraction("test_fraction", test_fraction)
     if not isinstance(classes, tuple | list) or len(classes) < 2 or len(set(classes)) != len(classes):
         raise ValueError(f"classes: expected at least two distinct names from {MOTIONS}, got {classes!r}")
@@ -315,7 +318,20 @@ def one_hot(ids: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def sentiment_texts(n: int = 1200, *, variant: str = "short", filler: int = 20, distractors: int = 2,
+def word_vectors(vocab_size: int, dim: int, *, seed: int = 0) -> np.ndarray:
+    """Fixed random word vectors ``E (V, dim)``, rows ``N(0, I / dim)``, ``<pad>`` (row 0) zero.
+
+    A stand-in for pretrained, frozen embeddings: every word, filler included, reaches the cell as a
+    dense vector the model cannot retrain, so ignoring a word must be learned by the cell itself.
+    ``E[ids]`` turns ``(N, T)`` ids into ``(N, T, dim)`` inputs.
+    """
+    V, dim = _check_count("vocab_size", vocab_size, 2), _check_count("dim", dim, 1)
+    E = np.random.default_rng([seed, 13]).standard_normal((V, dim)) / np.sqrt(dim)
+    E[0] = 0.0
+    return E
+
+
+def sentiment_texts(n: int = 1200, *, variant: str = "short", filler: int = 20, distractors: int = 0,
                     test_fraction: float = 0.25, seed: int = 0) -> TaskData:
     """Sentiment of templated sentences (1 positive, 0 negative).
 
