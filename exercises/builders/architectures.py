@@ -170,8 +170,10 @@ def _quiz():
 
     """ + "\n\n".join(f"**{qid[1:]}.** {text}\n\n" + "\n".join(f"- {'ABCD'[k]}. {opt}" for k, opt in enumerate(opts))
                       for qid, text, opts, _ in QUESTIONS))]
+    blank = "\n".join(f"answer_{qid} = None" for qid, _, _, _ in QUESTIONS)
     body = "\n".join(f'answer_{qid} = "{key}"' for qid, _, _, key in QUESTIONS)
-    cells.append(solution("knowledge_check", "### BEGIN SOLUTION\n" + body + "\n### END SOLUTION"))
+    hint = "# Replace None by one letter, then delete the NotImplementedError line."
+    cells.append(solution("knowledge_check", f"{hint}\n{blank}\n### BEGIN SOLUTION\n{body}\n### END SOLUTION"))
     for qid, _, _, key in QUESTIONS:
         cells.append(tests(f"test_{qid}", 1, f"Is question {qid[1:]} answered correctly?", f'''
         from autograder.checks import check_choice
