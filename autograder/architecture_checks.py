@@ -134,7 +134,8 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
     cases = _cases(name, hidden)
     hyps = hypotheses(name)
     for k, case in enumerate(cases):
-        out = call(fn, fname, case["args"], tail=(_step(case),))
+        names = ("X" if SIGNATURES[name][0] else "x", "params", "T_out" if name == "encoder_decoder" else "T")
+        out = call(fn, fname, case["args"], tail=(_step(case),), names=names[: len(case["args"])])
         Y, _ = as_tuple(out, 2, f"{fname} returned", "Y, cache")
         expected = _reference(name, case)
         got = {"Y": as_array(Y, f"{fname}: Y", expected.shape)}

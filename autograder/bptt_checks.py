@@ -27,7 +27,7 @@ def _problems(pairs) -> list[str]:
 
 
 def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward"):
-    out = call(rnn_forward, name, (case["X"], case["h0"], case["params"]))
+    out = call(rnn_forward, name, (case["X"], case["h0"], case["params"]), names=("X", "h0", "params"))
     H, cache = as_tuple(out, 2, f"{name} returned", "H, cache")
     B, T, _ = case["X"].shape
     return as_array(H, f"{name}: H", (B, T, case["h0"].shape[1])), cache
@@ -64,7 +64,7 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
         if not all_close(ref_H, H):
             fail(f"{head}: cannot be checked yet because rnn_forward differs from the reference; "
                  "make rnn_forward pass its test first.")
-        out = call(rnn_backward, "rnn_backward", (case["dH"],), tail=(cache,))
+        out = call(rnn_backward, "rnn_backward", (case["dH"],), tail=(cache,), names=("dH",))
         dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
         got = {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
                "dh0": as_array(dh0, "rnn_backward: dh0", case["h0"].shape),
@@ -83,7 +83,7 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
     cases = case_sets.clip_cases(hidden)
     hyps = hyp.clip_gradients_hypotheses()
     for k, case in enumerate(cases):
-        out = call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]))
+        out = call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]), names=("grads", "max_norm"))
         clipped, norm = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
         shapes = {n: v.shape for n, v in case["grads"].items()}
         got = {**as_array_dict(clipped, "clip_gradients: clipped", shapes),
@@ -102,7 +102,8 @@ def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -
     cases = case_sets.sequence_cases(hidden)
     hyps = hyp.hidden_grad_norms_hypotheses()
     for k, case in enumerate(cases):
-        out = call(hidden_grad_norms, "hidden_grad_norms", (case["X"], case["h0"], case["params"], case["dh_last"]))
+        out = call(hidden_grad_norms, "hidden_grad_norms", (case["X"], case["h0"], case["params"], case["dh_last"]),
+                   names=("X", "h0", "params", "dh_last"))
         T = case["X"].shape[1]
         got = {"norms": as_array(out, "hidden_grad_norms returned", (T,))}
         expected = unrolled.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
@@ -117,7 +118,7 @@ def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> No
     cases = case_sets.matrix_cases(hidden)
     hyps = hyp.spectral_radius_hypotheses()
     for k, case in enumerate(cases):
-        out = call(spectral_radius, "spectral_radius", (case["W"],))
+        out = call(spectral_radius, "spectral_radius", (case["W"],), names=("W",))
         got = {"rho": np.array(as_float(out, "spectral_radius returned"))}
         expected = np.array(unrolled.spectral_radius(case["W"]))
         problems = _problems([("the spectral radius", expected, got["rho"], None)])

@@ -11,10 +11,12 @@ def ok(message: str) -> None:
     print(f"ok: {message}")
 
 
-def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail: tuple = ()):
+def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail: tuple = (),
+         names: tuple[str, ...] | None = None):
     """Call a student's function on copies of ``args`` and fail if it changed any of them in place.
 
-    ``tail`` holds opaque values (a student's own cache) passed after ``args`` as they are.
+    ``tail`` holds opaque values (a student's own cache) passed after ``args`` as they are; ``names``
+    are the arguments' names for messages.
     """
     if not callable(fn):
         fail(f"{name}: expected a function, got an object of type {type_name(fn)}")
@@ -25,9 +27,9 @@ def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail:
         fail(f"{name} raises NotImplementedError: replace the stub's `raise NotImplementedError()` "
              "with your code")
     for k, (orig, got) in enumerate(zip(args, passed, strict=True)):
-        msg = changed_input(orig, got, f"argument {k + 1}")
+        msg = changed_input(orig, got, names[k] if names else f"argument {k + 1}")
         if msg:
-            fail(f"{name} changed its input in place: {msg}. Compute new arrays (h = ..., not h_prev += ...).")
+            fail(f"{name} changed its input in place: {msg}. Compute new arrays instead (h = ..., not h_prev += ...).")
     return out
 
 

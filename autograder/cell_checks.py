@@ -74,7 +74,7 @@ def _student_forward(spec: CellSpec, fn: Callable, case: dict, what: str | None 
     """Run the student's step on ``case``; returns (outputs dict, opaque cache)."""
     name = what or spec.step_name
     args = (case["x"], *(case[s] for s in spec.states), case["params"])
-    out = call(fn, name, args, _kwargs(spec, case))
+    out = call(fn, name, args, _kwargs(spec, case), names=("x", *spec.states, "params"))
     items = as_tuple(out, len(spec.outputs) + 1, f"{name} returned", ", ".join((*spec.outputs, "cache")))
     B, H = case["h_prev"].shape
     got = {o: as_array(v, f"{name}: {o}", (B, H)) for o, v in zip(spec.outputs, items, strict=False)}
@@ -97,7 +97,7 @@ def _reference_backward(spec: CellSpec, case: dict) -> dict:
 def _student_backward(spec: CellSpec, fn: Callable, case: dict, cache) -> dict:
     """Run the student's backward on the upstream gradients and the student's own (opaque) cache."""
     name = f"{spec.step_name}_backward"
-    out = call(fn, name, tuple(case[u] for u in spec.upstream), tail=(cache,))
+    out = call(fn, name, tuple(case[u] for u in spec.upstream), tail=(cache,), names=spec.upstream)
     names = (*spec.input_grads, "grads")
     items = as_tuple(out, len(names), f"{name} returned", ", ".join(names))
     B, H = case["h_prev"].shape

@@ -49,7 +49,8 @@ BUGS = [
         frozenset({"test_rnn_backward_visible", "test_rnn_backward_hidden"}),
         "missing accumulation of dh from the next step"),
     Bug("readout_bias_dropped", "architectures",
-        (("many_to_one_forward", 'return h @ params["W_hy"] + params["b_y"], None', 'return h @ params["W_hy"], None'),),
+        (("many_to_one_forward", 'return h @ params["W_hy"] + params["b_y"], None',
+          'return h @ params["W_hy"], None'),),
         frozenset({"test_many_to_one_visible", "test_many_to_one_hidden"}),
         "bias dropped"),
 ]
