@@ -33,5 +33,6 @@ class MessageBox:
         self.messages = [m for m in messages if m]
         for m in new:
             log.warning("bad input: %s", m[:MAX_CHARS])
-        self.pane.object = "<br>".join(clean(m) for m in self.messages)
+        body = "<br>".join(clean(m) for m in self.messages)
+        self.pane.object = f'<div class="rnn-message-text">{body}</div>' if body else ""
         self.pane.visible = bool(self.messages)

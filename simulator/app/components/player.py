@@ -5,6 +5,8 @@ Keyboard (when no text field has focus): Left/Right step, Space plays or pauses,
 
 from __future__ import annotations
 
+from functools import partial
+
 import panel as pn
 import param
 from panel.custom import JSComponent
@@ -40,7 +42,13 @@ class KeyShortcuts(JSComponent):
         self._on_command = on_command
 
     def _handle_msg(self, msg) -> None:
-        if msg in ("back", "forward", "toggle", "first", "last"):
+        if msg not in ("back", "forward", "toggle", "first", "last"):
+            return
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            # messages arrive without the document lock; plain Bokeh models may only change under it
+            doc.add_next_tick_callback(partial(self._on_command, msg))
+        else:
             self._on_command(msg)
 
 

@@ -181,6 +181,8 @@ class CellPage(pn.viewable.Viewer):
             self.diagram.set_layout(m.kind, sizes_of(m, m.kind), VECTORS[m.kind])
             self.gate_select.options = self._gate_options()
             self.param_name.options = list(run.cache["params"])
+            if self.param_name.value not in self.param_name.options:
+                self.param_name.value = self.param_name.options[0]
             self._layout_key = key
         self.heatmaps.set_series({n: run.series[n] for n in SERIES[m.kind]}, TITLES)
         self.trajectory.set_states(run.series["h"])
