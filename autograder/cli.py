@@ -17,6 +17,7 @@ from autograder.pipeline import (
     grade_notebook,
     load_source,
     source_notebook_path,
+    warm_imports,
     write_feedback,
 )
 from autograder.sandbox import Limits, SandboxUnavailableError
@@ -117,13 +118,15 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
 
         Sandbox(limits, level)  # fail now, not once per student, when there is no sandbox
     own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=max(1, workers))
+    if own:
+        warm_imports(source)  # NB: before the pool forks, so every worker starts with the checks imported
+        executor = ProcessPoolExecutor(max_workers=max(1, workers))
     results: dict[str, Report | str] = {}
+    futures = {executor.submit(grade_submission, course, assignment, s, limits, level, unsafe): s for s in students}
+    # NB: the gradebook is opened after the workers started, so no worker inherits its database connection.
     gb = open_gradebook(course, db_url)
     try:
         ensure_assignment(gb, assignment, notebook, source)
-        futures = {executor.submit(grade_submission, course, assignment, s, limits, level, unsafe): s
-                   for s in students}
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment}",
                            unit="notebook", disable=not progress, file=sys.stderr):
             student = futures[future]
@@ -136,6 +139,7 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
                     shutil.copy(stamp, course / "autograded" / student / assignment / "timestamp.txt")
                 results[student] = report
             except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
+                gb.db.rollback()
                 results[student] = f"{type(exc).__name__}: {exc}"
     finally:
         gb.close()

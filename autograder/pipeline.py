@@ -285,6 +285,22 @@ def grader_prelude(source: list[SourceCell]) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
+def warm_imports(source: list[SourceCell]) -> None:
+    """Import what the source's test cells and prelude import, so forked grading workers start warm.
+
+    Only the instructor's source is read; the namespace is thrown away (imports stay in ``sys.modules``).
+    """
+    lines = grader_prelude(source).splitlines()
+    for cell in source:
+        if cell.kind == "test":
+            with contextlib.suppress(SyntaxError):
+                tree = ast.parse(_strip_magics(cell.source))
+                lines += [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    for line in dict.fromkeys(lines):
+        with contextlib.suppress(Exception):
+            exec(compile(line, "<warm imports>", "exec"), {})  # noqa: S102 - the source's own imports
+
+
 def plan(cells: list[dict]) -> list[Step]:
     """What to run, in notebook order: code cells that are not tests go to the sandbox, tests run here."""
     steps = []
