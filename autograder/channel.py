@@ -169,7 +169,7 @@ def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes
         raise ProtocolError(f"header of {n_head} bytes exceeds {MAX_HEADER}")
     try:
         header = json.loads(_read_exact(fd, n_head, deadline))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, integers of too many digits
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")

@@ -101,6 +101,15 @@ def test_oversized_header_is_refused():
         channel.read_frame(r)
 
 
+def test_header_with_an_enormous_integer_is_a_protocol_error():
+    """Is a JSON integer beyond Python's digit limit refused as malformed, not raised as something else?"""
+    head = b'{"op":"result","value":' + b"9" * 5000 + b"}"
+    r, w = os.pipe()
+    os.write(w, channel.MAGIC + struct.pack(">I", len(head)) + head + struct.pack(">I", 0))
+    with pytest.raises(channel.ProtocolError, match="not JSON"):
+        channel.read_frame(r)
+
+
 def test_remote_errors_are_instances_of_the_builtin_kind():
     """Can a check catch a student's ValueError as a ValueError?"""
     err = channel.remote_error("ValueError", "x: bad shape")
