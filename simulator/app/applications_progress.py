@@ -35,7 +35,7 @@ class TrainingControl(pn.viewable.Viewer):
         self.make_job, self.on_done, self.on_message, self.background = make_job, on_done, on_message, background
         self.job: ChunkedTraining | None = None
         self._callback = None
-        self.train_button = pn.widgets.Button(label=label, button_type="success", width=120,
+        self.train_button = pn.widgets.Button(label=label, color="success", width=120,
                                               css_classes=["rnn-train"])
         self.stop_button = pn.widgets.Button(label="Stop", width=80, disabled=True)
         self.train_button.on_click(lambda e: self.start())
@@ -46,7 +46,7 @@ class TrainingControl(pn.viewable.Viewer):
                                    styles={"font-size": "13px"})
         self.curve_source = ColumnDataSource({"it": [], "loss": []})
         self.curve = figure(width=300, height=140, title="training loss", tools="", toolbar_location=None,
-                            x_axis_label="iteration")
+                            x_axis_label="iteration", x_range=(0, 1), y_range=(0, 1))
         self.curve.title.text_font_size = "12px"
         self.curve.min_border = 4
         self.curve.line("it", "loss", source=self.curve_source, line_width=1.5)
@@ -67,6 +67,7 @@ class TrainingControl(pn.viewable.Viewer):
         self.on_message([])
         self.curve_source.data = {"it": [], "loss": []}
         self.bar.param.update(value=0, max=max(self.job.total, 1), active=True)
+        self.curve.x_range.update(start=0, end=max(self.job.total, 1))
         self.train_button.disabled, self.stop_button.disabled = True, False
         self._set_status("Training: starting ...")
         if self.background:
@@ -99,6 +100,7 @@ class TrainingControl(pn.viewable.Viewer):
         n = len(self.curve_source.data["it"])
         if len(snap.loss) > n:
             self.curve_source.stream({"it": list(range(n + 1, len(snap.loss) + 1)), "loss": list(snap.loss[n:])})
+            self.curve.y_range.update(start=0, end=1.05 * max(snap.loss))
         score = "" if snap.score is None else f", validation score {snap.score:.3f}"
         last = f", loss {snap.loss[-1]:.4f}" if snap.loss else ""
         self._set_status(f"Training: iteration {snap.iteration} of at most {snap.total}{last}{score}")

@@ -126,6 +126,13 @@ class Bars:
                             "color": ["#d62728" if k == best else "#9ecae1" for k in range(len(p))]}
         self.figure.x_range.factors = labels
 
+    def set_pending(self, labels: Sequence[str], note: str) -> None:
+        """The classes without bars yet (the output is not emitted at this step); hover says ``note``."""
+        labels = [str(v) for v in labels]
+        self.source.data = {"label": labels, "p": [0.0] * len(labels), "exact": [note] * len(labels),
+                            "color": ["#dddddd"] * len(labels)}
+        self.figure.x_range.factors = labels
+
     def clear(self) -> None:
         self.source.data = {"label": [], "p": [], "exact": [], "color": []}
 

@@ -29,12 +29,32 @@ SUMMARY = "Train a CRNN on videos and handwritten digits, an LSTM on sentiment, 
 URL_KEYS = {"task": "task", "kind": "kind", "seed": "seed", "symbol": "symbol", "mode": "mode", "sample": "sample",
             "slot": "slot", "window": "window", "sentence": "text"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-MODES = {"many-to-one (last state)": "many_to_one", "many-to-many (every step)": "many_to_many"}
+MODES = {"many-to-one": "many_to_one", "many-to-many": "many_to_many"}
 COLORS = {"actual": "#222222", "forecast": "#d62728", "naive": "#7f7f7f"}
 
 
 def _dates(values) -> np.ndarray:
     return np.asarray(values, dtype="datetime64[D]")
+
+
+def _ms(dates: np.ndarray) -> list[int]:
+    """Days as Bokeh's datetime numbers (milliseconds since 1970)."""
+    return dates.astype("datetime64[ms]").astype(np.int64).tolist()
+
+
+def _legend_below(fig) -> None:
+    """One row of legend entries under the plot, where it hides no data."""
+    legend = fig.legend[0]
+    legend.update(orientation="horizontal", label_text_font_size="11px", margin=2, padding=2, spacing=8)
+    fig.add_layout(legend, "below")
+
+
+def _fit(fig, dates: np.ndarray, values) -> None:
+    """Explicit ranges around the data (no auto-ranging on empty figures, no console warnings)."""
+    x, y = _ms(dates), np.asarray(values, dtype=np.float64)
+    pad_x, pad_y = 86_400_000, 0.05 * (float(y.max() - y.min()) or 1.0)
+    fig.x_range.update(start=min(x) - pad_x, end=max(x) + pad_x)
+    fig.y_range.update(start=float(y.min()) - pad_y, end=float(y.max()) + pad_y)
 
 
 class ApplicationsPage(pn.viewable.Viewer):
@@ -69,10 +89,10 @@ class ApplicationsPage(pn.viewable.Viewer):
     def _controls(self) -> pn.Column:
         m = self.model
         task = pn.widgets.RadioButtonGroup.from_param(m.param.task, options={s.title: k for k, s in TASKS.items()},
-                                                      button_type="primary", button_style="outline",
+                                                      color="primary", variant="outline",
                                                       orientation="vertical", width=280)
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={v: k for k, v in NAMES.items()},
-                                                      button_type="primary", button_style="outline", width=280)
+                                                      color="primary", variant="outline", width=280)
         symbol = pn.widgets.Select.from_param(m.param.symbol, label="Stock", width=130)
         mode = pn.widgets.Select.from_param(m.param.mode, label="Forecast head", options=MODES, width=140)
         self.forecast_controls = pn.Row(symbol, mode, visible=False)
@@ -99,7 +119,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.digit_row = ImageTiles("The sequence the CRNN reads (red box: the slot your digit replaces)",
                                     width=520, height=170)
         self.drawing = DrawingGrid()
-        use = pn.widgets.Button(label="Use my drawing", button_type="primary", width=150, css_classes=["rnn-use"])
+        use = pn.widgets.Button(label="Use my drawing", color="primary", width=150, css_classes=["rnn-use"])
         use.on_click(lambda e: self._attempt(lambda: m.put_drawing(self.drawing.cells)))
         erase = pn.widgets.Button(label="Clear drawing", width=150)
         erase.on_click(lambda e: self.drawing.set_cells(np.zeros((8, 8))))
@@ -109,15 +129,17 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.upload.param.watch(self._uploaded, "value")
         self.digit_bars = Bars("Next term: probabilities", width=480, height=200)
         self.digit_text = pn.pane.HTML("", css_classes=["rnn-digit-answer"], styles={"font-size": "14px"})
+        self.digit_note = pn.pane.HTML("", css_classes=["rnn-digit-note"], width=260, styles={"font-size": "13px"})
         self.digits_view = pn.Column(
             pn.Row(checked_field(m, "sample", self._report_field, label="Held-out sequence", width=140),
                    checked_field(m, "slot", self._report_field, label="Slot to replace (0-3)", width=140)),
-            pn.Row(pn.pane.Bokeh(self.digit_row.figure), self.digit_text),
-            pn.Row(pn.pane.Bokeh(self.drawing.figure),
-                   pn.Column(use, erase, pn.pane.Markdown("**or upload** a PNG/JPEG of one digit (at most 2 MB):",
-                                                          margin=(10, 5, 0, 5)),
-                             self.upload, reset),
-                   pn.pane.Bokeh(self.digit_bars.figure)))
+            pn.Row(pn.pane.Bokeh(self.digit_row.figure), self.digit_text), pn.pane.Bokeh(self.digit_bars.figure))
+        # NB: drawing and uploading work before training too; the answer appears once the model is trained.
+        self.digits_input = pn.Row(
+            pn.pane.Bokeh(self.drawing.figure),
+            pn.Column(use, erase, pn.pane.Markdown("**or upload** a PNG/JPEG of one digit (at most 2 MB):",
+                                                   margin=(10, 5, 0, 5)),
+                      self.upload, reset, self.digit_note))
 
     def _uploaded(self, event) -> None:
         if event.new is None:
@@ -139,7 +161,8 @@ class ApplicationsPage(pn.viewable.Viewer):
     def _build_forecast(self) -> None:
         m = self.model
         self.window_fig = figure(width=520, height=300, x_axis_type="datetime", tools="", toolbar_location=None,
-                                 title="The window the model reads, and the next day", y_axis_label="price")
+                                 x_range=(0, 1), y_range=(0, 1), y_axis_label="price",
+                                 title="The window the model reads, and the next day")
         self.window_src = ColumnDataSource({"date": [], "price": []})
         self.window_fig.line("date", "price", source=self.window_src, color=COLORS["actual"], line_width=2,
                              legend_label="window (input)")
@@ -147,9 +170,9 @@ class ApplicationsPage(pn.viewable.Viewer):
         dots = self.window_fig.scatter("date", "price", source=self.next_src, color="color", size=11,
                                        legend_field="what")
         self.window_fig.add_tools(HoverTool(renderers=[dots], tooltips=[("", "@what"), ("price", "@exact")]))
-        self.window_fig.legend.location = "top_left"
-        self.window_fig.legend.label_text_font_size = "11px"
+        _legend_below(self.window_fig)
         self.period_fig = figure(width=520, height=300, x_axis_type="datetime", tools="", toolbar_location=None,
+                                 x_range=(0, 1), y_range=(0, 1),
                                  title="Held-out days around it: next-day price and the two forecasts",
                                  y_axis_label="price")
         self.period_src = ColumnDataSource({"date": [], "actual": [], "forecast": [], "naive": []})
@@ -158,8 +181,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.period_fig.add_tools(HoverTool(renderers=lines[:1], mode="vline", tooltips=[
             ("day", "@date{%F}"), ("actual", "@actual{0.00}"), ("model", "@forecast{0.00}"),
             ("naive", "@naive{0.00}")], formatters={"@date": "datetime"}))
-        self.period_fig.legend.location = "top_left"
-        self.period_fig.legend.label_text_font_size = "11px"
+        _legend_below(self.period_fig)
         self.day_span = Span(location=0, dimension="height", line_color="#d62728", line_dash="dashed")
         self.period_fig.add_layout(self.day_span)
         self.forecast_text = pn.pane.HTML("", css_classes=["rnn-forecast-answer"], styles={"font-size": "14px"})
@@ -228,6 +250,9 @@ class ApplicationsPage(pn.viewable.Viewer):
         for task, view in views.items():
             view.visible = trained and task == m.task
         self.untrained.visible = not trained
+        self.digits_input.visible = m.task == "digits"
+        slots = ", ".join(str(k) for k in sorted(m.digits))
+        self.digit_note.object = f"Your digits are in slot(s) {slots}." if slots else ""
         self.untrained.object = (f"**{TASKS[m.task].title}** is not trained yet: press **Train** (a few seconds; "
                                  "the bar shows the progress), then try it here.")
         if not trained:
@@ -291,7 +316,10 @@ class ApplicationsPage(pn.viewable.Viewer):
                               "exact": [repr(v) for v in values]}
         self.period_src.data = {"date": _dates(f["period_dates"]), "actual": f["period_actual"],
                                 "forecast": f["period_forecast"], "naive": f["period_naive"]}
-        self.day_span.location = _dates([f["day"]])[0].astype("datetime64[ms]").astype(np.int64).item()
+        self.day_span.location = _ms(_dates([f["day"]]))[0]
+        _fit(self.window_fig, _dates(list(f["history_dates"]) + [f["day"]]), [*f["history"], *values])
+        _fit(self.period_fig, _dates(f["period_dates"]),
+             np.concatenate([f["period_actual"], f["period_forecast"], f["period_naive"]]))
         err, naive = abs(f["forecast"] - f["actual"]), abs(f["naive"] - f["actual"])
         self.forecast_text.object = (
             f"<p>{html.escape(f['symbol'])} on <b>{html.escape(str(f['day']))}</b>: actual "
@@ -308,7 +336,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         return pn.Column(
             intro, self.messages.pane,
             pn.Row(self.controls, pn.Column(pn.pane.Markdown("### Try it", margin=(0, 5)), self.untrained,
-                                            self.video_view, self.digits_view, self.sentiment_view,
+                                            self.video_view, self.digits_view, self.digits_input,
+                                            self.sentiment_view,
                                             self.forecast_view)),
             sizing_mode="stretch_width")
 

@@ -70,17 +70,17 @@ class CrnnPage(pn.viewable.Viewer):
         m = self.model
         report = self._report_field
         task = pn.widgets.RadioButtonGroup.from_param(m.param.task, options={v: k for k, v in TASK_NAMES.items()},
-                                                      button_type="primary", button_style="outline",
+                                                      color="primary", variant="outline",
                                                       orientation="vertical", width=260)
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={v: k for k, v in NAMES.items()},
-                                                      button_type="primary", button_style="outline", width=260)
+                                                      color="primary", variant="outline", width=260)
         layer = pn.widgets.Select.from_param(m.param.layer, options={LAYER_NAMES[k]: k for k in LAYERS},
                                              label="Feature maps shown", width=260)
+        self.sample_field = checked_field(m, "sample", report, label="Held-out example", width=130)
         return pn.Column(
             pn.pane.Markdown("**Task**", margin=(0, 5)), task,
             pn.pane.Markdown("**Cell**", margin=(8, 5, 0, 5)), kind,
-            pn.Row(checked_field(m, "seed", report, label="Seed", width=110),
-                   checked_field(m, "sample", report, label="Held-out example", width=130)),
+            pn.Row(checked_field(m, "seed", report, label="Seed", width=110), self.sample_field),
             layer,
             pn.pane.Markdown("**Weights**: seeded initialisation until you train (a few seconds).",
                              margin=(8, 5, 0, 5)),
@@ -176,7 +176,7 @@ class CrnnPage(pn.viewable.Viewer):
         if last:
             self.bars.set_probs(run.classes, run.probs)
         else:
-            self.bars.clear()
+            self.bars.set_pending(run.classes, f"read out after frame {T - 1}")
         self.bars.figure.title.text = ("Prediction softmax(y) after the last frame" if last
                                        else f"Prediction: read out after frame {T - 1}")
         best = run.classes[int(np.argmax(run.probs))]
