@@ -66,6 +66,10 @@ def _check_step(kind: str, x, states: Mapping[str, object], params) -> tuple:
         name = "W_hh" if kind == "rnn" else "W_h"
         raise ValueError(f"params[{name!r}]: expected a 2-D numpy array, got {type(rec).__name__}")
     H = rec.shape[0]
+    w_in = params.get("W_xh" if kind == "rnn" else "W_x")
+    if isinstance(w_in, np.ndarray) and w_in.ndim == 2 and w_in.shape[0] != D:
+        raise ValueError(f"x: expected shape (B, {w_in.shape[0]}) to match the input weights "
+                         f"{w_in.shape}, got {x.shape}")
     check_params(params, param_shapes(kind, D, H), x.dtype)
     check_finite("x", x)
     out = [x]
@@ -488,13 +492,19 @@ class Cell:
 
     def check_params(self) -> None:
         """Raise ``ValueError`` if the parameters' keys, shapes, dtypes or values are wrong."""
-        rec = self.params.get("W_hh" if self.kind == "rnn" else "W_h")
-        inp = self.params.get("W_xh" if self.kind == "rnn" else "W_x")
-        if not isinstance(rec, np.ndarray) or not isinstance(inp, np.ndarray) or rec.ndim != 2 or inp.ndim != 2:
-            raise ValueError(f"params: expected 2-D weight arrays for a {self.kind} cell, "
-                             f"keys {sorted(param_shapes(self.kind, 1, 1))}")
-        if rec.dtype.type not in (np.float32, np.float64):
-            raise ValueError(f"params: dtype {rec.dtype} is not supported; expected float32 or float64")
+        keys = sorted(param_shapes(self.kind, 1, 1))
+        arrays = []
+        for name in ("W_xh", "W_hh") if self.kind == "rnn" else ("W_x", "W_h"):
+            if name not in self.params:
+                raise ValueError(f"params: missing {[name]}; expected keys {keys} for a {self.kind} cell")
+            arr = self.params[name]
+            if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+                got = f"shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+                raise ValueError(f"params[{name!r}]: expected a 2-D numpy array, got {got}")
+            if arr.dtype.type not in (np.float32, np.float64):
+                raise ValueError(f"params[{name!r}]: dtype {arr.dtype} is not supported; expected float32 or float64")
+            arrays.append(arr)
+        inp, rec = arrays
         check_params(self.params, param_shapes(self.kind, inp.shape[0], rec.shape[0]), rec.dtype)
 
     def options(self) -> dict:

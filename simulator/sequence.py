@@ -42,7 +42,7 @@ def _check_inputs(cell: Cell, X, state0):
     else:
         parts = state0 if cell.kind == "lstm" else (state0,)
         if cell.kind == "lstm" and (not isinstance(state0, tuple | list) or len(state0) != 2):
-            raise ValueError("state0: expected a pair (h0, c0) for an LSTM, each (B, H)")
+            raise ValueError(f"state0: expected a pair (h0, c0) for an LSTM, each (B, H), got {_describe(state0)}")
         states = []
         for name, part in zip(names, parts, strict=True):
             arr = as_float_array(f"state0 {name}", part, ndim=2)
@@ -216,13 +216,22 @@ def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) ->
     dparams["W_h"] += Hprev.T @ DHW2
 
 
+def _describe(value) -> str:
+    """Short description of a received value for error messages: type and length or shape."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
 def _initial_carry(dstate_T, lstm: bool, B: int, H: int, dtype) -> tuple:
     names = ("dh_T", "dc_T") if lstm else ("dh_T",)
     if dstate_T is None:
         return tuple(np.zeros((B, H), dtype=dtype) for _ in names)
     parts = dstate_T if lstm else (dstate_T,)
     if lstm and (not isinstance(dstate_T, tuple | list) or len(dstate_T) != 2):
-        raise ValueError("dstate_T: expected a pair (dh_T, dc_T) for an LSTM, each (B, H)")
+        raise ValueError(f"dstate_T: expected a pair (dh_T, dc_T) for an LSTM, each (B, H), got {_describe(dstate_T)}")
     out = []
     for name, part in zip(names, parts, strict=True):
         arr = as_float_array(name, part, ndim=2)
