@@ -301,3 +301,43 @@ def frame_view(cache: Mapping, b: int = 0, t: int = 0) -> dict:
     return {"frame": X[b, t], "maps": {k: v[b, t] for k, v in cache["maps"].items()},
             "features": cache["features"][b, t], "h": rnn["H"][b, t],
             "c": None if rnn["C"] is None else rnn["C"][b, t], "steps": step, "y": y}
+
+
+# ----------------------------------------------------------------------------- the exercise's fixed CNN
+def standard_layers(params: Mapping) -> tuple[dict, ...]:
+    """The CNN of the ``crnn`` exercise, sized from ``params``: conv1 ('same' padding, stride 1) -> ReLU ->
+    2x2 max-pool -> flatten -> dense1 -> ReLU. ``conv1.K (F, C, k, k)`` with odd ``k``, ``dense1.W (D, M)``.
+    """
+    for key, ndim in (("conv1.K", 4), ("conv1.b", 1), ("dense1.W", 2), ("dense1.b", 1)):
+        if not isinstance(params, Mapping) or not isinstance(params.get(key), np.ndarray) or params[key].ndim != ndim:
+            raise ValueError(f"params[{key!r}]: expected a {ndim}-D numpy array (keys conv1.K, conv1.b, dense1.W, "
+                             "dense1.b)")
+    F, _, k, k2 = params["conv1.K"].shape
+    if k != k2 or k % 2 == 0:
+        raise ValueError(f"params['conv1.K']: expected square kernels of odd size, got {k}x{k2}")
+    return name_layers(({"kind": "conv", "filters": F, "kernel": k, "padding": k // 2}, {"kind": "relu"},
+                        {"kind": "pool", "size": 2}, {"kind": "flatten"},
+                        {"kind": "dense", "units": params["dense1.W"].shape[1]}, {"kind": "relu"}))
+
+
+def frame_features(frames, params: Mapping) -> tuple[np.ndarray, list]:
+    """The exercise's CNN (``standard_layers``) on a batch of frames: (N, C, H, W) -> features (N, M).
+
+    ``f = relu(flatten(maxpool(relu(conv(x, K, b, padding = k // 2)))) W + b_d)``. Returns features
+    and the layer caches.
+    """
+    frames = as_float_array("frames", frames, ndim=4)
+    return cnn_forward(standard_layers(params), params, frames)
+
+
+def crnn_forward(X, params: Mapping, step=None, **options) -> tuple[np.ndarray, dict]:
+    """Many-to-one CRNN with the exercise's CNN: ``y = h_T W_hy + b_y``, ``h_t = cell(f_t, h_{t-1})``,
+    ``f_t = frame_features(x_t)``.
+
+    Inputs: X (B, T, C, H, W); params: ``conv1.K, conv1.b, dense1.W, dense1.b``, the cell's, ``W_hy, b_y``;
+    step: None, a kind or a step function (``architectures``); options: ``activation``, ``reset_after``.
+    Returns: y (B, K) and the cache of ``forward``.
+    """
+    X = as_float_array("X", X, ndim=5)
+    model = CRNN(standard_layers(params), dict(params), tuple(X.shape[2:]), "many_to_one", step=step, **options)
+    return forward(model, X)

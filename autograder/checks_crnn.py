@@ -1,0 +1,253 @@
+"""Checks for the ``crnn`` exercise: conv2d, max-pooling, the CNN of one frame, the CRNN over frames, the probe.
+
+Same contract as ``autograder.checks`` (inputs are plain arrays, dicts and reference step functions;
+results are read strictly; the reference in ``simulator/`` is the judge, in the grader's process).
+Student functions have the reference's names and positional arguments:
+
+- ``conv2d_forward(x, K, b, stride, padding) -> (out, cache)``: ``simulator.conv.conv2d_forward``;
+- ``maxpool_forward(x, size, stride) -> (out, cache)``: ``simulator.conv.maxpool_forward``;
+- ``frame_features(frames, params) -> (features, cache)``: ``simulator.crnn.frame_features``;
+- ``crnn_forward(X, params, step) -> (y, cache)``: ``simulator.crnn.crnn_forward``.
+
+Only the first returned value is compared; a cache is never inspected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from autograder.calling import call, header, ok
+from autograder.compare import Layout, describe_mismatch, tolerance_text
+from autograder.diagnose import explain
+from autograder.hypotheses import Hypothesis
+from autograder.quiz_checks import check_choice
+from autograder.values import as_array, as_float, as_tuple, fail
+from simulator import architectures, cells, conv, crnn
+
+__all__ = ["check_choice", "check_conv2d_forward", "check_crnn_forward", "check_frame_features",
+           "check_maxpool_forward", "check_probe_accuracies"]
+
+HIDDEN_SEED = 31_415
+MAPS = Layout(("image", "channel", "row", "column"))
+ROWS = Layout(("row", "feature"))
+OUTPUTS = Layout(("batch", "output"))
+
+
+def _rng(hidden: bool, k: int) -> np.random.Generator:
+    return np.random.default_rng((HIDDEN_SEED if hidden else 5) + 97 * k)
+
+
+def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, hidden: bool, expected: np.ndarray,
+                       got: np.ndarray, layout: Layout, hyps: list[Hypothesis]) -> None:
+    problem = describe_mismatch(what, expected, got, layout)
+    if problem:
+        fail(f"{header(fname, k, len(cases), case, hidden)}: {problem}. {explain({what: got}, case, hyps)} "
+             f"Tolerance: {tolerance_text()}.")
+
+
+# ----------------------------------------------------------------------------- conv2d
+def _conv_cases(hidden: bool) -> list[dict]:
+    shapes = ([(1, 1, 1, 1, 1, 1, 0), (3, 2, 5, 4, 3, 2, 1), (2, 3, 6, 6, 1, 2, 2), (1, 2, 7, 5, 2, 3, 0),
+               (2, 1, 4, 4, 3, 1, 2)] if hidden else [(2, 1, 5, 5, 2, 1, 1), (1, 2, 6, 5, 3, 2, 0)])
+    out = []
+    for k, (N, C, H, W, F, stride, padding) in enumerate(shapes):
+        rng = _rng(hidden, k)
+        kh = min(3, H + 2 * padding)
+        out.append({"label": f"N={N}, C={C}, H={H}, W={W}, F={F}, kernel {kh}x{kh}, stride {stride}, padding {padding}",
+                    "args": (rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, kh, kh)),
+                             rng.standard_normal(F), stride, padding)})
+    return out
+
+
+def _conv(case: dict, **changes) -> np.ndarray:
+    x, K, b, stride, padding = case["args"]
+    args = {"x": x, "K": K, "b": b, "stride": stride, "padding": padding, **changes}
+    return conv.conv2d_forward(args["x"], args["K"], args["b"], stride=args["stride"], padding=args["padding"])[0]
+
+
+def conv_hypotheses() -> list[Hypothesis]:
+    """What conv2d returns under its common bugs."""
+    return [
+        Hypothesis("kernel flipped", "the kernel is flipped (true convolution; PyTorch and Keras do not flip)",
+                   lambda c: {"out": _conv(c, K=c["args"][1][:, :, ::-1, ::-1].copy())}),
+        Hypothesis("bias dropped", "the bias b is left out",
+                   lambda c: {"out": _conv(c, b=np.zeros_like(c["args"][2]))}),
+        Hypothesis("wrong stride", "the stride is ignored (always 1)", lambda c: {"out": _conv(c, stride=1)}),
+    ]
+
+
+def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None:
+    """Does ``conv2d_forward(x, K, b, stride, padding)`` return the reference output (N, F, OH, OW)?"""
+    fname = "conv2d_forward"
+    cases, hyps = _conv_cases(hidden), conv_hypotheses()
+    for k, case in enumerate(cases):
+        out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
+        expected = _conv(case)
+        got = as_array(out, f"{fname}: out", expected.shape)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
+    ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
+       f"(strides and padding; {tolerance_text()})")
+
+
+# ----------------------------------------------------------------------------- max-pool
+def _pool_cases(hidden: bool) -> list[dict]:
+    shapes = ([(1, 1, 1, 1, 1, 1), (2, 3, 5, 4, 2, 2), (1, 2, 6, 6, 3, 3), (2, 1, 5, 5, 3, 2), (3, 2, 4, 7, 2, 1)]
+              if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 2)])
+    out = []
+    for k, (N, C, H, W, size, stride) in enumerate(shapes):
+        rng = _rng(hidden, 40 + k)
+        out.append({"label": f"N={N}, C={C}, H={H}, W={W}, window {size}, stride {stride}",
+                    "args": (rng.standard_normal((N, C, H, W)), size, stride)})
+    return out
+
+
+def pool_hypotheses() -> list[Hypothesis]:
+    """What max-pooling returns under its common bugs."""
+
+    def average(c):
+        x, size, stride = c["args"]
+        N, C, H, W = x.shape
+        win = conv.im2col(x.reshape(N * C, 1, H, W), size, size, stride, 0)
+        OH, OW = conv.output_size(H, size, stride, 0), conv.output_size(W, size, stride, 0)
+        return {"out": win.mean(axis=1).reshape(N, C, OH, OW)}
+
+    return [Hypothesis("average instead of max", "each window is averaged instead of taking its maximum", average),
+            Hypothesis("wrong stride", "the windows move by 1 instead of the stride",
+                       lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], 1)[0]})]
+
+
+def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> None:
+    """Does ``maxpool_forward(x, size, stride)`` return the reference output (N, C, OH, OW)?"""
+    fname = "maxpool_forward"
+    cases, hyps = _pool_cases(hidden), pool_hypotheses()
+    for k, case in enumerate(cases):
+        out, _ = as_tuple(call(maxpool_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
+        expected = conv.maxpool_forward(*case["args"])[0]
+        got = as_array(out, f"{fname}: out", expected.shape)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
+    ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
+       f"(overlapping windows too; {tolerance_text()})")
+
+
+# ----------------------------------------------------------------------------- the CNN of one frame
+def _cnn_params(rng: np.random.Generator, C: int, H: int, W: int, F: int, k: int, M: int) -> dict:
+    D = F * (H // 2) * (W // 2)
+    return {"conv1.K": 0.5 * rng.standard_normal((F, C, k, k)), "conv1.b": 0.3 * rng.standard_normal(F),
+            "dense1.W": rng.standard_normal((D, M)) / np.sqrt(D), "dense1.b": 0.3 * rng.standard_normal(M)}
+
+
+def _feature_cases(hidden: bool) -> list[dict]:
+    shapes = ([(1, 1, 2, 2, 1, 1, 1), (3, 2, 6, 4, 3, 3, 5), (2, 1, 5, 7, 2, 5, 2), (4, 3, 4, 4, 1, 3, 3)]
+              if hidden else [(2, 1, 6, 6, 2, 3, 4), (3, 2, 4, 5, 3, 3, 2)])
+    out = []
+    for k, (N, C, H, W, F, kk, M) in enumerate(shapes):
+        rng = _rng(hidden, 70 + k)
+        out.append({"label": f"N={N} frames {C}x{H}x{W}, {F} filters {kk}x{kk}, {M} features",
+                    "args": (rng.standard_normal((N, C, H, W)), _cnn_params(rng, C, H, W, F, kk, M))})
+    return out
+
+
+def feature_hypotheses() -> list[Hypothesis]:
+    """What the frame CNN returns under its common bugs."""
+
+    def no_last_relu(c):
+        frames, params = c["args"]
+        _, caches = crnn.frame_features(frames, params)
+        return {"features": caches[-1][2]["x"]}
+
+    return [Hypothesis("last ReLU missing", "the final ReLU after dense1 is left out", no_last_relu)]
+
+
+def check_frame_features(frame_features: Callable, hidden: bool = False) -> None:
+    """Does ``frame_features(frames, params)`` return the features of conv1 -> ReLU -> pool -> dense1 -> ReLU?"""
+    fname = "frame_features"
+    cases, hyps = _feature_cases(hidden), feature_hypotheses()
+    for k, case in enumerate(cases):
+        out, _ = as_tuple(call(frame_features, fname, case["args"]), 2, f"{fname} returned", "features, cache")
+        expected = crnn.frame_features(*case["args"])[0]
+        got = as_array(out, f"{fname}: features", expected.shape)
+        _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps)
+    ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases ({tolerance_text()})")
+
+
+# ----------------------------------------------------------------------------- the CRNN over frames
+def _crnn_cases(hidden: bool) -> list[dict]:
+    shapes = ([("rnn", 1, 1, 1, 2, 2, 1, 1, 1), ("gru", 2, 4, 1, 4, 6, 2, 3, 2), ("lstm", 3, 3, 2, 4, 4, 2, 4, 3),
+               ("lstm", 1, 5, 1, 6, 4, 3, 2, 2), ("gru", 2, 2, 2, 2, 4, 1, 3, 4)]
+              if hidden else [("rnn", 2, 3, 1, 4, 4, 2, 3, 2), ("lstm", 2, 4, 1, 6, 6, 2, 3, 3)])
+    out = []
+    for k, (kind, B, T, C, H, W, F, Hs, K) in enumerate(shapes):
+        rng = _rng(hidden, 120 + k)
+        M = 3
+        params = _cnn_params(rng, C, H, W, F, 3, M)
+        params.update({n: 0.6 * rng.standard_normal(s) for n, s in cells.param_shapes(kind, M, Hs).items()})
+        params["W_hy"] = rng.standard_normal((Hs, K))
+        params["b_y"] = rng.standard_normal(K)
+        out.append({"label": f"{kind} cell, B={B} videos of T={T} frames {C}x{H}x{W}, H={Hs}, K={K}", "kind": kind,
+                    "args": (rng.standard_normal((B, T, C, H, W)), params)})
+    return out
+
+
+def _step(case: dict) -> Callable:
+    return cells.STEP_FUNCTIONS[case["kind"]][0]
+
+
+def crnn_hypotheses() -> list[Hypothesis]:
+    """What the CRNN returns under its common bugs."""
+
+    def reversed_frames(c):
+        X, params = c["args"]
+        return {"y": crnn.crnn_forward(X[:, ::-1].copy(), params, _step(c))[0]}
+
+    def first_state(c):
+        X, params = c["args"]
+        H = crnn.crnn_forward(X, params, _step(c))[1]["H"]
+        return {"y": H[:, 0] @ params["W_hy"] + params["b_y"]}
+
+    def averaged_frames(c):
+        X, params = c["args"]
+        B, T = X.shape[:2]
+        F, _ = crnn.frame_features(X.reshape(B * T, *X.shape[2:]), params)
+        f = F.reshape(B, T, -1).mean(axis=1, keepdims=True)  # (B, 1, M): one step on the mean feature
+        cell_keys = [n for n in params if "." not in n]
+        return {"y": architectures.many_to_one_forward(f, {n: params[n] for n in cell_keys}, _step(c))[0]}
+
+    return [Hypothesis("frames reversed", "the frames are read from last to first", reversed_frames),
+            Hypothesis("wrong state read", "y is read from the first state instead of the last", first_state),
+            Hypothesis("frames averaged", "the features are averaged over time and the cell runs one step",
+                       averaged_frames)]
+
+
+def check_crnn_forward(crnn_forward: Callable, hidden: bool = False) -> None:
+    """Does ``crnn_forward(X, params, step)`` return the reference ``y`` (B, K) for RNN, LSTM and GRU cells?"""
+    fname = "crnn_forward"
+    cases, hyps = _crnn_cases(hidden), crnn_hypotheses()
+    for k, case in enumerate(cases):
+        out = call(crnn_forward, fname, case["args"], tail=(_step(case),))
+        y, _ = as_tuple(out, 2, f"{fname} returned", "y, cache")
+        expected = crnn.crnn_forward(*case["args"], _step(case))[0]
+        got = as_array(y, f"{fname}: y", expected.shape)
+        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps)
+    ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
+       f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
+
+
+# ----------------------------------------------------------------------------- the training run
+def check_probe_accuracies(probe_accuracy, average_accuracy, min_probe: float = 0.8, max_average: float = 0.7) -> None:
+    """Did the readout trained on the CRNN's last states beat ``min_probe``, and the frame-average one stay below
+    ``max_average`` (near the chance of 0.5)?
+    """
+    probe = as_float(probe_accuracy, "probe_accuracy")
+    average = as_float(average_accuracy, "average_accuracy")
+    for name, value in (("probe_accuracy", probe), ("average_accuracy", average)):
+        if not 0.0 <= value <= 1.0:
+            fail(f"{name}: {value:g} is not an accuracy; expected a fraction between 0 and 1")
+    if probe < min_probe:
+        fail(f"probe_accuracy: {probe:.3f} on held-out videos, expected at least {min_probe}; run the training cell "
+             "after your crnn_forward passes its tests")
+    if average > max_average:
+        fail(f"average_accuracy: {average:.3f}, expected at most {max_average}: averaging frames forgets their order, "
+             "so it should stay near chance (0.5); did the average cell read the CRNN states instead?")
+    ok(f"the CRNN states separate the directions ({probe:.2f} held out); averaged frames do not ({average:.2f})")
