@@ -141,3 +141,21 @@ def test_bad_input_raises_value_error(make, match):
     """Do wrong layer lists, heads and video shapes raise a ValueError that says what was expected?"""
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_functional_form_matches_the_model():
+    """Is crnn_forward(X, params, step) the CRNN with the exercise's CNN, for a step function or a kind?"""
+    model = crnn.CRNN.create((1, 6, 6), 3, kind="gru", hidden_size=4, seed=2)
+    assert [layer["kind"] for layer in model.layers] == [layer["kind"] for layer in crnn.standard_layers(model.params)]
+    X = np.random.default_rng(2).standard_normal((2, 3, 1, 6, 6))
+    Y, _ = model.forward(X)
+    from simulator.cells import gru_step
+
+    assert_allclose(crnn.crnn_forward(X, model.params, gru_step)[0], Y, atol=1e-12)
+    assert_allclose(crnn.crnn_forward(X, model.params, "gru")[0], Y, atol=1e-12)
+    feats, _ = crnn.frame_features(X[0], model.params)
+    assert_allclose(feats, crnn.forward(model, X)[1]["features"][0], atol=1e-12)
+    with pytest.raises(ValueError, match="odd"):
+        crnn.standard_layers({**model.params, "conv1.K": np.zeros((8, 1, 2, 2))})
+    with pytest.raises(ValueError, match="dense1.W"):
+        crnn.standard_layers({k: v for k, v in model.params.items() if k != "dense1.W"})
