@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import io
 import json
 import re
@@ -143,7 +144,14 @@ def source_notebook_path(course: Path | str, assignment: str, notebook: str | No
 
 def load_source(course: Path | str, assignment: str, notebook: str | None = None) -> list[SourceCell]:
     """The source notebook's cells, classified, with the checksum each locked cell has in the release."""
-    path = source_notebook_path(course, assignment, notebook)
+    path = source_notebook_path(course, assignment, notebook).resolve()
+    stat = path.stat()
+    return list(_load_source(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_source(path: Path, mtime_ns: int, size: int) -> tuple[SourceCell, ...]:
+    # Cached per file version: a grading worker reads the source once for all its submissions.
     try:
         nb = load_notebook(path)
     except NotebookError as exc:
@@ -173,7 +181,7 @@ def load_source(course: Path | str, assignment: str, notebook: str | None = None
         cells.append(SourceCell(k, kind, cell.cell_type, meta.get("grade_id"), points, cell.source, checksum))
     if not any(c.kind == "test" for c in cells):
         raise CourseError(f"source notebook {path} has no autograded test cells")
-    return cells
+    return tuple(cells)
 
 
 # ----------------------------------------------------------------------------- restore
@@ -348,6 +356,7 @@ class Runner:
     def __init__(self, limits: Limits | None = None, level: str = "auto", unsafe: bool = False):
         self.sandbox = Sandbox(limits, level, unsafe)
         self.history: list[Step] = []
+        self.failed: dict[str, str] = {}
 
     def _ensure_sandbox(self) -> None:
         if not self.sandbox.dead:
@@ -380,29 +389,28 @@ class Runner:
         try:
             self._ensure_sandbox()
             self.sandbox.exec_cell(step.code, step.label)
-        except channel.RemoteError as exc:
-            self.history.append(step)
-            return {"label": step.label, "kind": "student", "ok": False, "message": _failure_message(exc)}
-        except SandboxFailure as exc:
-            return {"label": step.label, "kind": "student", "ok": False, "message": _failure_message(exc)}
+        except (channel.RemoteError, SandboxFailure) as exc:
+            if isinstance(exc, channel.RemoteError):
+                self.history.append(step)
+            self.failed[step.label] = _failure_message(exc)
+            return {"label": step.label, "kind": "student", "ok": False, "message": self.failed[step.label]}
         self.history.append(step)
         return {"label": step.label, "kind": "student", "ok": True, "message": ""}
 
-    def _resolve(self, code, namespace: dict) -> list[str]:
+    def _resolve(self, code, namespace: dict) -> dict:
         """Put the student's names that the test cell uses (and the grader does not define) into ``namespace``."""
         wanted = {n for n in _names_used(code) if n not in namespace and not hasattr(builtins, n)}
         if not wanted:
-            return []
+            return {}
         available = self.sandbox.names()
-        fetched = []
+        fetched = {}
         for name in sorted(wanted & set(available)):
-            namespace[name] = self.sandbox.get(name)
-            fetched.append(name)
+            namespace[name] = fetched[name] = self.sandbox.get(name)
         return fetched
 
     def _run_test(self, step: Step, namespace: dict) -> TestResult:
         out = io.StringIO()
-        fetched: list[str] = []
+        fetched: dict = {}
         try:
             code = compile(step.code, f"<test cell {step.label}>", "exec")
             self._ensure_sandbox()
@@ -415,10 +423,15 @@ class Runner:
             if not isinstance(exc, AssertionError | SandboxFailure | channel.RemoteError):
                 tail = traceback.format_exception(exc)[-2:]
                 message = "".join(tail).strip() if tail else message
+            if isinstance(exc, NameError) and self.failed:
+                message += "\n(earlier cells of yours failed: " + "; ".join(
+                    f"{label}: {why.splitlines()[0]}" for label, why in self.failed.items()) + ")"
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE], out.getvalue()[-MAX_MESSAGE:])
         finally:
-            for name in fetched:
-                namespace.pop(name, None)
+            # The student's names are fetched afresh for every cell; what the test cell itself assigned stays.
+            for name, value in fetched.items():
+                if namespace.get(name) is value:
+                    del namespace[name]
         printed = out.getvalue()
         return TestResult(step.grade_id, step.points, step.points, printed.strip()[-MAX_MESSAGE:] or "passed",
                           printed[-MAX_MESSAGE:])
@@ -440,6 +453,8 @@ def grade_notebook(path: Path | str, course: Path | str, assignment: str, limits
     cells, notes = restore_cells(student_nb, source)
     report.notes += notes
     Runner(limits, level, unsafe).run(plan(cells), grader_prelude(source), report)
+    report.notes += [f"cell {c['label']}: {c['message']}" for c in report.cells
+                     if c["kind"] == "student" and not c["ok"]]
     return report
 
 
@@ -450,7 +465,8 @@ def write_feedback(report: Report, course: Path | str, assignment: str, student:
     test cell, what it printed or why it failed.
     """
     source_path = source_notebook_path(course, assignment, report.notebook)
-    nb = nbformat.read(source_path, as_version=4)
+    # The instructor's own file, already validated when it was loaded for grading.
+    nb = nbformat.from_dict(json.loads(source_path.read_text(encoding="utf-8")))
     results = {t.grade_id: t for t in report.tests}
     answers = {c["label"]: c for c in report.cells}
     submitted = Path(course) / "submitted" / student / assignment / source_path.name

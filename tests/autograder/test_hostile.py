@@ -136,6 +136,7 @@ def test_attack_scores_zero_on_its_target_only(attack, course, tmp_path, listene
 @pytest.mark.parametrize("attack, phrase", [
     ("infinite loop", "timed out"), ("os._exit", "exited"), ("segfault", "segmentation fault"),
     ("sys.exit", "SystemExit"), ("KeyboardInterrupt", "KeyboardInterrupt"), ("memory exhaustion", "MemoryError"),
+    ("sleeping forever at top level", "timed out"),
 ])
 def test_failures_say_what_happened(attack, phrase, course, tmp_path, reports):
     """Does the failing test's message name the cause (timeout, exit, crash, memory)?"""
