@@ -135,6 +135,41 @@ def run_release(course: Path, assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
+DOCS = REPO / "docs" / "exercises.md"
+RUN_BLOCK = re.compile(r"<!-- run: (\S+) -->\s*```bash\n(.*?)```", re.DOTALL)
+WORKFLOW = ("instructor-release", "student-fetch", "student-submit", "instructor-grade", "student-feedback")
+
+
+def run_documented_workflow(root: Path) -> dict:
+    """Run the ``run:`` blocks of docs/exercises.md in order, in a copy of the course, for ``rnn_cell``.
+
+    Between fetching and submitting, the student's notebook is filled with the solution.
+    """
+    blocks = dict(RUN_BLOCK.findall(DOCS.read_text()))
+    repo, exchange, student = root / "repo", root / "exchange", root / "student"
+    shutil.copytree(EXERCISES, repo / "exercises",
+                    ignore=shutil.ignore_patterns("release", "submitted", "autograded", "feedback", "gradebook.db",
+                                                  "grades.csv", "__pycache__"))
+    exchange.mkdir()
+    student.mkdir()
+    env = {**project_env(), "EXCHANGE": str(exchange)}
+    results = {"blocks": blocks, "runs": {}}
+    for name in WORKFLOW:
+        if name == "student-submit":
+            path = student / "rnn_cell" / "rnn_cell.ipynb"
+            source = nbformat.read(EXERCISES / "source" / "rnn_cell" / "rnn_cell.ipynb", as_version=4)
+            nbformat.write(filled_release(nbformat.read(path, as_version=4), source), path)
+        out = subprocess.run(["bash", "-euo", "pipefail", "-c", blocks[name]], capture_output=True, text=True,
+                             cwd=student if name.startswith("student") else repo, env=env, timeout=600)
+        results["runs"][name] = out
+        if out.returncode != 0:
+            break
+    grades = repo / "exercises" / "grades.csv"
+    results["grades"] = grades.read_text() if grades.exists() else ""
+    results["feedback"] = sorted(p.name for p in (student / "rnn_cell").glob("feedback/*/*.html"))
+    return results
+
+
 def grade_and_run(root: Path, assignment: str) -> tuple[Graded, nbformat.NotebookNode | None]:
     graded = grade_assignment(root, assignment)
     return graded, run_release(graded.course, assignment) if graded.returncode == 0 else None
@@ -145,6 +180,9 @@ def course_runs(tmp_path_factory) -> dict:
     """Grade every assignment and run every release notebook, two jobs at a time (the CI has 2 cores)."""
     base = tmp_path_factory.mktemp("courses")
     with ThreadPoolExecutor(max_workers=2) as pool:
+        workflow = pool.submit(run_documented_workflow, base / "workflow")
         jobs = {a: pool.submit(grade_and_run, base / a, a) for a in ASSIGNMENTS}
         results = {a: f.result() for a, f in jobs.items()}
-    return {"graded": {a: r[0] for a, r in results.items()}, "released": {a: r[1] for a, r in results.items()}}
+        workflow = workflow.result()
+    return {"graded": {a: r[0] for a, r in results.items()}, "released": {a: r[1] for a, r in results.items()},
+            "workflow": workflow}
