@@ -97,6 +97,9 @@ def train_model(model, X: np.ndarray, y: np.ndarray, *, loss: str, X_val: np.nda
     ``transform`` maps a batch of stored inputs to model inputs (e.g. word ids -> one-hot vectors).
     """
     check_option("loss", loss, ("ce", "mse"))
+    for name, value in (("iterations", iterations), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     prep = transform or (lambda a: a)
     loss_fn = losses.softmax_cross_entropy if loss == "ce" else losses.mean_squared_error
     Xv = prep(X_val)
@@ -121,7 +124,7 @@ VIDEO_CNN = ({"kind": "conv", "filters": 4, "kernel": 3, "padding": 1}, {"kind":
              {"kind": "flatten"}, {"kind": "dense", "units": 16}, {"kind": "relu"})
 
 
-def frame_average_baseline(task: data.TaskData, *, iterations: int = 600, lr: float = 0.05, seed: int = 0) -> float:
+def frame_average_baseline(task: data.TaskData, *, iterations: int = 600, lr: float = 0.05) -> float:
     """Held-out accuracy of softmax regression on the average frame (``data.frame_average``): order-blind."""
     Xtr, Xte = data.frame_average(task.X_train), data.frame_average(task.X_test)
     K = int(max(task.y_train.max(), task.y_test.max())) + 1
@@ -144,7 +147,7 @@ def train_video(*, kind: str = "gru", classes: tuple[str, ...] = ("right", "left
     history = train_model(model, Xtr, ytr, loss="ce", X_val=Xv, y_val=yv, iterations=iterations, lr=0.01,
                           target=1.0, seed=seed, progress=progress)
     metrics = {"accuracy": accuracy(model.predict(task.X_test), task.y_test),
-               "baseline_accuracy": frame_average_baseline(task, seed=seed), "chance": 1.0 / len(classes)}
+               "baseline_accuracy": frame_average_baseline(task), "chance": 1.0 / len(classes)}
     return Result("video", model, history, metrics, task)
 
 

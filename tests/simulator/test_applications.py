@@ -92,3 +92,19 @@ def test_frame_average_is_order_blind():
     """Is the baseline's input identical for a video and its time reversal?"""
     task = data.moving_shapes(8, seed=1)
     np.testing.assert_allclose(data.frame_average(task.X_train), data.frame_average(task.X_train[:, ::-1]))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: applications.train_video(n=40, iterations=0), "iterations"),
+        (lambda: applications.train_video(n=40, kind="transformer"), "kind"),
+        (lambda: applications.train_sentiment(variant="poem"), "variant"),
+        (lambda: applications.train_forecaster(symbol="TSLA"), "symbol"),
+        (lambda: applications.next_term(None, np.zeros((4, 8, 8))), "frames"),
+    ],
+)
+def test_bad_settings_raise_value_error(call, match):
+    """Do bad task settings raise a ValueError naming the argument?"""
+    with pytest.raises(ValueError, match=match):
+        call()
