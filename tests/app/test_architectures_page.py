@@ -46,9 +46,9 @@ def test_stepping_fades_the_future_and_shows_the_step_inside_the_cell():
     for name in ("z", "h", "x"):
         values = [v for v, n in zip(d["value"], d["name"], strict=True) if n == name]
         np.testing.assert_array_equal(values, cache["steps"][4][name][0])
-    assert "No output at this step" in page.readout.object
+    assert "No output at this step" in page.readout.text
     page.model.s = 11
-    assert "Loss term here" in page.readout.object
+    assert "Loss term here" in page.readout.text
 
 
 def test_loss_shown_is_the_reference_cross_entropy():
@@ -56,7 +56,7 @@ def test_loss_shown_is_the_reference_cross_entropy():
     ex, (Y, _) = reference("many_to_many", "lstm")
     loss, _ = losses.softmax_cross_entropy(Y, ex.targets)
     assert page.model.run.loss == pytest.approx(loss, rel=1e-12)
-    assert f"{loss:.4f}" in page.readout.object
+    assert f"{loss:.4f}" in page.readout.text
 
 
 def test_hostile_url_and_out_of_range_step():

@@ -44,13 +44,13 @@ def test_heatmaps_trajectory_and_equations_follow_the_reference(kind):
     tr = sequence.trace(cache)
     for m, name in zip(page.heatmaps.maps, SERIES[kind], strict=False):
         np.testing.assert_array_equal(m.source.data["image"][0], tr[name][0].T, err_msg=name)
-        assert m.cursor.left == 5.5 and m.figure.visible
+        assert m.cursor.data["left"] == [5.5] and m.figure.visible
     assert sum(m.figure.visible for m in page.heatmaps.maps) == len(SERIES[kind])
     assert page.trajectory.path.data["t"] == list(range(12))
     latex = page.equations.pane.object
     step = cache["steps"][6]
     assert f"{step['h'][0, 0]:.3f}" in latex and "t = 6" in latex
-    assert repr(float(step["h"][0, 0])) in page.readout.object
+    assert repr(float(step["h"][0, 0])) in page.readout.text
 
 
 def test_settings_changes_recompute_from_the_reference():

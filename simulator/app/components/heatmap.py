@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from bokeh.models import BoxAnnotation, ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from simulator.app.components import palette
@@ -14,7 +14,7 @@ from simulator.app.components import palette
 class TimeHeatmap:
     """One vector's values over time as an image: x is ``t``, y is the unit ``j``; hover gives exact values."""
 
-    def __init__(self, title: str = "", width: int = 420, height: int = 150):
+    def __init__(self, title: str = "", width: int = 420, height: int = 150, cursor: ColumnDataSource | None = None):
         self.figure = figure(width=width, height=height, title=title, tools="", toolbar_location=None,
                              x_axis_label="t", y_axis_label="unit", x_range=(-0.5, 0.5), y_range=(-0.5, 0.5))
         self.figure.min_border = 2
@@ -26,8 +26,10 @@ class TimeHeatmap:
                                 color_mapper=palette.color_mapper())
         self.figure.add_tools(HoverTool(renderers=[img], tooltips=[("t", "$x{0}"), ("unit", "$y{0}"),
                                                                    ("value", "@image{0.000000}")]))
-        self.cursor = BoxAnnotation(left=-0.5, right=0.5, fill_alpha=0, line_color="black", line_width=2)
-        self.figure.add_layout(self.cursor)
+        # the cursor is a source that several heatmaps may share, so moving it is one update for all
+        self.cursor = cursor if cursor is not None else ColumnDataSource({"left": [-0.5], "right": [0.5]})
+        self.figure.quad(left="left", right="right", bottom=-1e6, top=1e6, source=self.cursor, fill_alpha=0,
+                         line_color="black", line_width=2)
 
     def set_series(self, values: np.ndarray, title: str | None = None) -> None:
         """Show ``values (T, n)`` (from ``sequence.trace``); the image is its transpose ``(n, T)``."""
@@ -40,14 +42,15 @@ class TimeHeatmap:
 
     def set_t(self, t: int) -> None:
         """Move the cursor to step ``t``."""
-        self.cursor.update(left=t - 0.5, right=t + 0.5)
+        self.cursor.data = {"left": [t - 0.5], "right": [t + 0.5]}
 
 
 class HeatmapGrid:
     """Up to ``capacity`` heatmaps reused across kinds (hidden when unused, never rebuilt)."""
 
     def __init__(self, capacity: int = 6, width: int = 420, height: int = 150):
-        self.maps = [TimeHeatmap(width=width, height=height) for _ in range(capacity)]
+        self.cursor = ColumnDataSource({"left": [-0.5], "right": [0.5]})
+        self.maps = [TimeHeatmap(width=width, height=height, cursor=self.cursor) for _ in range(capacity)]
 
     @property
     def figures(self) -> list:
@@ -63,5 +66,5 @@ class HeatmapGrid:
             m.figure.visible = False
 
     def set_t(self, t: int) -> None:
-        for m in self.maps:
-            m.set_t(t)
+        """Move every heatmap's cursor to step ``t`` (one shared source)."""
+        self.maps[0].set_t(t)

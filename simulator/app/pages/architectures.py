@@ -9,6 +9,7 @@ import html
 
 import panel as pn
 import param
+from bokeh.models import Div
 
 from simulator.app import examples
 from simulator.app.architecture_model import ArchitectureModel
@@ -59,7 +60,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self.cell = CellDiagram(width=520, height=380)
         self._cell_key = None
         self.lesson = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "15px"})
-        self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
+        self.readout = Div(text="", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
         self.item_select = pn.widgets.Select(label="Example input", options={}, width=250)
         self.item_select.param.watch(lambda e: setattr(m, "item", e.new) if e.new is not None else None, "value")
         self.length_field = checked_field(m, "length", self._report_field, label="Notes to generate", width=120)
@@ -109,7 +110,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
             self.cell.set_selected("h")
             self._cell_key = key
         self.cell.set_values({n: step[n][0] for n in names})
-        self.readout.object = self._describe(s)
+        self.readout.text = self._describe(s)
 
     def _describe(self, s: int) -> str:
         m = self.model
@@ -157,7 +158,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         return pn.Column(intro, self.messages.pane, self._controls(), self.lesson, self.player,
                          pn.pane.Bokeh(self.unrolled.figure),
                          pn.Row(pn.Column(pn.pane.Markdown("#### Inside the cell at this step"),
-                                          pn.pane.Bokeh(self.cell.figure)), self.readout),
+                                          pn.pane.Bokeh(self.cell.figure)), pn.pane.Bokeh(self.readout)),
                          sizing_mode="stretch_width")
 
 

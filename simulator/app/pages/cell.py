@@ -10,6 +10,7 @@ import html
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import Div
 
 from simulator.app import presets
 from simulator.app.cell_model import SERIES, VECTORS, CellModel
@@ -57,14 +58,15 @@ class CellPage(pn.viewable.Viewer):
         self.player = Player(m, "t")
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
-        self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=330, styles={"font-size": "14px"})
+        self.readout = Div(text="", css_classes=["rnn-readout"], width=330, styles={"font-size": "14px"})
         self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
         self.compare_view = pn.Row(visible=False)
         self.single_view = pn.Column(
-            pn.Row(pn.pane.Bokeh(self.diagram.figure), pn.Column(self.readout, pn.pane.Bokeh(self.trajectory.figure))),
+            pn.Row(pn.pane.Bokeh(self.diagram.figure),
+                   pn.Column(pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.trajectory.figure))),
             self.equations.pane,
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
                              margin=(10, 5, 0, 5)),
@@ -236,7 +238,7 @@ class CellPage(pn.viewable.Viewer):
         j = min(m.unit, len(step[selected][0]) - 1)
         value = float(step[selected][0, j])
         h = float(step["h"][0, m.unit])
-        self.readout.object = (
+        self.readout.text = (
             f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1}</div>'
             f'<div>{html.escape(LABELS[selected])}[{j}] = <code class="rnn-selected">{value!r}</code></div>'
             f'<div>hₜ[{m.unit}] = <code class="rnn-h">{h!r}</code></div>'
