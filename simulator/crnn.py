@@ -292,7 +292,9 @@ def frame_view(cache: Mapping, b: int = 0, t: int = 0) -> dict:
     if not (0 <= b < B and 0 <= t < T):
         raise ValueError(f"b, t: got ({b}, {t}); expected 0 <= b < {B} and 0 <= t < {T}")
     rnn = cache["rnn"]
-    step = {k: v[b] for k, v in rnn["steps"][t].items() if isinstance(v, np.ndarray) and v.ndim == 2}
+    step_cache = rnn["steps"][t]
+    step = {} if not isinstance(step_cache, Mapping) else {  # a student's step may keep any cache
+        k: v[b] for k, v in step_cache.items() if isinstance(v, np.ndarray) and v.ndim == 2}
     Y = cache["Y"]
     if cache["head"] == "many_to_many":
         y = Y[b, t]

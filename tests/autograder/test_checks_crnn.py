@@ -115,3 +115,23 @@ def test_solution_full_marks_and_release_zero_through_the_sandbox(tmp_path):
     release = grade_notebook(path, EXERCISES, "crnn", LIMITS)
     assert release.score == 0.0
     assert np.isclose(sum(t.max_score for t in release.tests), 12)
+
+
+@pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
+def test_buggy_pooling_loses_its_points_with_the_bug_named(tmp_path):
+    """Does a notebook that averages instead of pooling lose the cells that use pooling, keep the rest, and
+    read the bug's name in the feedback?"""
+    nb = nbformat.read(SOURCE, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "maxpool_forward")
+    assert cell.source.count(".max(axis=(2, 3))") == 1
+    cell.source = cell.source.replace(".max(axis=(2, 3))", ".mean(axis=(2, 3))")
+    path = tmp_path / "crnn.ipynb"
+    nbformat.write(nb, path)
+    report = grade_notebook(path, EXERCISES, "crnn", LIMITS)
+    scores = {t.grade_id: t.score for t in report.tests}
+    lost = {k for k, v in scores.items() if v == 0}
+    assert {"test_maxpool_forward_visible", "test_maxpool_forward_hidden", "test_frame_features_visible",
+            "test_crnn_forward_visible"} <= lost
+    assert scores["test_conv2d_forward_visible"] == scores["test_conv2d_forward_hidden"] == scores["test_q1"] == 1
+    message = next(t.message for t in report.tests if t.grade_id == "test_maxpool_forward_visible")
+    assert "likely bug: average instead of max" in message

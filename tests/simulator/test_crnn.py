@@ -159,3 +159,20 @@ def test_functional_form_matches_the_model():
         crnn.standard_layers({**model.params, "conv1.K": np.zeros((8, 1, 2, 2))})
     with pytest.raises(ValueError, match="dense1.W"):
         crnn.standard_layers({k: v for k, v in model.params.items() if k != "dense1.W"})
+
+
+def test_student_step_function_runs_inside_the_crnn():
+    """Does a student's step function (any cache) run inside a CRNN, with the same outputs and a drawable view?"""
+    from simulator import cells
+
+    def my_rnn_step(x, h_prev, params):
+        return np.tanh(x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"]), None
+
+    model, rng = _model("rnn", "many_to_one", 6)
+    X = rng.standard_normal((2, 3, 2, 6, 5))
+    Y, _ = model.forward(X)
+    model.step, model.step_backward = my_rnn_step, cells.rnn_step_backward
+    Y2, cache = model.forward(X)
+    assert_allclose(Y2, Y, atol=1e-12)
+    view = crnn.frame_view(cache, 0, 1)
+    assert view["steps"] == {} and view["h"].shape == (3,)
