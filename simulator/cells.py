@@ -168,18 +168,17 @@ def lstm_core(xw, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]
     ``a = xw + h_prev W_h`` split into ``a_i, a_f, a_g, a_o``;
     ``i, f, o = sigmoid(a_i, a_f, a_o)``; ``g = tanh(a_g)``;
     ``c = f * c_prev + i * g``; ``h = o * tanh(c)``.
-    The four gates are computed with one ``tanh`` over ``(B, 4H)``, using ``sigmoid(a) = (1 + tanh(a/2)) / 2``.
+    Each gate is its own contiguous ``(B, H)`` array (elementwise work on them is fastest that way).
     """
     H = h_prev.shape[1]
     a = h_prev @ params["W_h"]
     a += xw  # (B, 4H)
-    gates = a * 0.5  # (B, 4H): i, f, o blocks halved for the sigmoid, g block restored below
-    gates[:, 2 * H : 3 * H] = a[:, 2 * H : 3 * H]
-    np.tanh(gates, out=gates)
-    for sl in (slice(0, 2 * H), slice(3 * H, 4 * H)):  # i and f together, then o
-        gates[:, sl] += 1.0
-        gates[:, sl] *= 0.5
-    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    half = a * 0.5  # sigmoid(a) = (1 + tanh(a/2)) / 2, as in ``sigmoid``
+    i, f, o = (np.tanh(half[:, k * H : (k + 1) * H]) for k in (0, 1, 3))
+    for gate in (i, f, o):
+        gate += 1.0
+        gate *= 0.5
+    g = np.tanh(a[:, 2 * H : 3 * H])
     c = f * c_prev
     ig = i * g
     c += ig
@@ -208,17 +207,15 @@ def lstm_core_backward(dh, dc, cache, params, *, W_hT: np.ndarray | None = None,
     dc_total *= dh
     dc_total += dc
     da = np.empty_like(cache["a"]) if dxw is None else dxw  # (B, 4H)
-    da_i, da_f, da_g, da_o = da[:, :H], da[:, H : 2 * H], da[:, 2 * H : 3 * H], da[:, 3 * H :]
-    for d, gate, other, up in ((da_i, i, g, dc_total), (da_f, f, cache["c_prev"], dc_total),
-                               (da_o, o, tanh_c, dh)):  # d = up * other * gate (1 - gate)
-        np.subtract(1.0, gate, out=d)
+    for k, gate, other, up in ((0, i, g, dc_total), (1, f, cache["c_prev"], dc_total), (3, o, tanh_c, dh)):
+        d = np.subtract(1.0, gate)  # da_gate = up * other * gate (1 - gate)
         d *= gate
         d *= other
-        d *= up
-    np.multiply(g, g, out=da_g)
-    np.subtract(1.0, da_g, out=da_g)
-    da_g *= i
-    da_g *= dc_total
+        np.multiply(d, up, out=da[:, k * H : (k + 1) * H])
+    d = g * g  # da_g = dc_total * i * (1 - g^2)
+    np.subtract(1.0, d, out=d)
+    d *= i
+    np.multiply(d, dc_total, out=da[:, 2 * H : 3 * H])
     dh_prev = da @ (params["W_h"].T if W_hT is None else W_hT)
     dc_total *= f  # now dc_prev
     return da, dh_prev, dc_total, ({"W_h": cache["h_prev"].T @ da} if param_grads else {})
@@ -278,8 +275,9 @@ def gru_core(xw, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, 
         hw += b_h  # (B, 3H)
     else:
         hw = np.empty_like(xw)  # (B, 3H)
-        np.matmul(h_prev, W_h[:, : 2 * H], out=hw[:, : 2 * H])
-        hw[:, : 2 * H] += b_h[: 2 * H]
+        hw_zr = hw[:, : 2 * H]
+        np.matmul(h_prev, W_h[:, : 2 * H], out=hw_zr)
+        hw_zr += b_h[: 2 * H]
     zr = xw[:, : 2 * H] + hw[:, : 2 * H]  # (B, 2H): z and r through one sigmoid
     zr *= 0.5
     np.tanh(zr, out=zr)
@@ -291,9 +289,10 @@ def gru_core(xw, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, 
         a_n = r * hw[:, 2 * H :]
     else:
         rh = r * h_prev
-        np.matmul(rh, W_h[:, 2 * H :], out=hw[:, 2 * H :])
-        hw[:, 2 * H :] += b_h[2 * H :]
-        a_n = hw[:, 2 * H :].copy()
+        hw_n = hw[:, 2 * H :]
+        np.matmul(rh, W_h[:, 2 * H :], out=hw_n)
+        hw_n += b_h[2 * H :]
+        a_n = hw_n.copy()
     a_n += xw[:, 2 * H :]
     n = np.tanh(a_n)
     h = h_prev - n
