@@ -251,10 +251,11 @@ def build():
         Each step back multiplies the gradient by $\operatorname{diag}(1-h_t^2) W_{hh}^\top$. The `tanh`
         derivative is at most 1, so over $k$ steps the norm is at most about $\rho(W_{hh})^k$ (for a
         normal matrix, exactly bounded by $\|W_{hh}\|^k$): with $\rho = 0.5$ the ratio is about
-        $0.5^{29} \approx 2 \cdot 10^{-9}$, with $\rho = 0.9$ about $5 \cdot 10^{-2}$, with $\rho = 1$ close to 1.
-        With $\rho > 1$ the gradient grows like $\rho^k$ only while the units stay unsaturated; once the
-        states grow, $1 - h_t^2$ becomes small and the saturation damps the product, so large inputs
-        turn explosion into vanishing again.
+        $0.5^{29} \approx 2 \cdot 10^{-9}$, with $\rho = 0.9$ about $0.9^{29} \approx 5 \cdot 10^{-2}$, with
+        $\rho = 1$ close to 1. With $\rho = 1.1$ it grows to about $16 \approx 1.1^{29}$: explosion. With
+        $\rho = 1.5$ it is about $10^3$, far below $1.5^{29} \approx 10^5$: the growing states saturate,
+        $1 - h_t^2$ becomes small and damps the product, so large states or inputs turn explosion back
+        into vanishing.
         """),
         md(r"""
         **Question 2.** Gradient clipping fixes one of the two problems. Which one, and why can it not fix
