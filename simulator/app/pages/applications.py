@@ -73,7 +73,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         self._input_messages: list[str] = []
         self.training = TrainingControl(m.training_job, self._trained, self._report_training, background=background)
         self.about = pn.pane.Markdown("", width=290, styles={"font-size": "13px"})
-        self.metrics = pn.pane.HTML("", width=290, css_classes=["rnn-metrics"], styles={"font-size": "13px"})
+        self.metrics = pn.pane.HTML("", width=290, styles={"font-size": "13px"})
         self.untrained = pn.pane.Markdown("", css_classes=["rnn-untrained"], styles={"font-size": "15px"})
         self._build_video()
         self._build_digits()
@@ -129,7 +129,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.upload.param.watch(self._uploaded, "value")
         self.digit_bars = Bars("Next term: probabilities", width=480, height=200)
         self.digit_text = pn.pane.HTML("", css_classes=["rnn-digit-answer"], styles={"font-size": "14px"})
-        self.digit_note = pn.pane.HTML("", css_classes=["rnn-digit-note"], width=260, styles={"font-size": "13px"})
+        self.digit_note = pn.pane.HTML("", width=260, styles={"font-size": "13px"})
         self.digits_view = pn.Column(
             pn.Row(checked_field(m, "sample", self._report_field, label="Held-out sequence", width=140),
                    checked_field(m, "slot", self._report_field, label="Slot to replace (0-3)", width=140)),
@@ -184,7 +184,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         _legend_below(self.period_fig)
         self.day_span = Span(location=0, dimension="height", line_color="#d62728", line_dash="dashed")
         self.period_fig.add_layout(self.day_span)
-        self.forecast_text = pn.pane.HTML("", css_classes=["rnn-forecast-answer"], styles={"font-size": "14px"})
+        self.forecast_text = pn.pane.HTML("", styles={"font-size": "14px"})
         self.forecast_view = pn.Column(
             checked_field(m, "window", self._report_field, label="Held-out day (window index)", width=200),
             self.forecast_text, pn.Row(pn.pane.Bokeh(self.window_fig), pn.pane.Bokeh(self.period_fig)))
@@ -229,6 +229,9 @@ class ApplicationsPage(pn.viewable.Viewer):
         r = self.model.result
         if r is None:
             return ""
+        return f'<div class="rnn-metrics">{self._metrics_text(r)}</div>'
+
+    def _metrics_text(self, r) -> str:
         k = r.metrics
         kind = NAMES[r.model.kind]
         if r.task == "forecast":
@@ -252,7 +255,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.untrained.visible = not trained
         self.digits_input.visible = m.task == "digits"
         slots = ", ".join(str(k) for k in sorted(m.digits))
-        self.digit_note.object = f"Your digits are in slot(s) {slots}." if slots else ""
+        note = f"Your digits are in slot(s) {slots}." if slots else ""
+        self.digit_note.object = f'<span class="rnn-digit-note">{note}</span>'
         self.untrained.object = (f"**{TASKS[m.task].title}** is not trained yet: press **Train** (a few seconds; "
                                  "the bar shows the progress), then try it here.")
         if not trained:
@@ -322,7 +326,7 @@ class ApplicationsPage(pn.viewable.Viewer):
              np.concatenate([f["period_actual"], f["period_forecast"], f["period_naive"]]))
         err, naive = abs(f["forecast"] - f["actual"]), abs(f["naive"] - f["actual"])
         self.forecast_text.object = (
-            f"<p>{html.escape(f['symbol'])} on <b>{html.escape(str(f['day']))}</b>: actual "
+            f"<p class='rnn-forecast-answer'>{html.escape(f['symbol'])} on <b>{html.escape(str(f['day']))}</b>: actual "
             f"<b>{f['actual']:.2f}</b>, model <b class='rnn-prediction'>{f['forecast']:.2f}</b> (off by {err:.2f}), "
             f"naive {f['naive']:.2f} (off by {naive:.2f}).</p>")
 
