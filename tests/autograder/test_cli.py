@@ -64,15 +64,16 @@ def test_unsafe_flag_is_required_without_a_sandbox(tmp_path, capsys, monkeypatch
     assert code == 0 and json.loads(capsys.readouterr().out)["score"] == 7.0
 
 
-def test_grade_course_fills_the_gradebook_for_nbgrader_export_and_feedback(tmp_path):
+def test_grade_course_fills_the_gradebook_for_nbgrader_export_and_feedback(tmp_path, capsys):
     """Do grade-course's scores reach `nbgrader export` and `nbgrader generate_feedback`, past bad submissions?"""
     wrong = fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'")
     course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook(), "bob": fx.release_notebook(),
                                                    "carol": "{bad json", "dan": wrong})
     (course / "submitted" / "erin" / "rnn_cell").mkdir(parents=True)
-    done = _run("grade-course", str(course), "--assignment", "rnn_cell", "--workers", "2", *FAST)
-    assert done.returncode == 0, done.stderr
-    assert "graded 5 of 5 submissions" in done.stdout and "%" in done.stderr  # tqdm's bar
+    code = cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--workers", "2", *FAST])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "graded 5 of 5 submissions" in out and "%" in err  # tqdm's bar
     gb = open_gradebook(course)
     try:
         scores = {s: gb.find_submission("rnn_cell", s).score for s in ("alice", "bob", "carol", "dan", "erin")}
