@@ -28,8 +28,19 @@ SIGNATURES = {"one_to_one": (False, False, False), "one_to_many": (False, True, 
               "many_to_one": (True, False, False), "many_to_many": (True, False, True),
               "encoder_decoder": (True, True, True)}
 VISIBLE = [("rnn", 2, 3, 3, 4, 3), ("lstm", 1, 4, 2, 3, 2)]  # kind, B, T, D, H, K
-HIDDEN = [("rnn", 1, 1, 1, 1, 1), ("gru", 3, 5, 2, 4, 2), ("lstm", 2, 2, 3, 1, 3), ("lstm", 1, 4, 4, 3, 4),
-          ("gru", 2, 3, 1, 2, 3)]
+
+
+def _hidden_shapes() -> list[tuple]:
+    """Seeded random (kind, B, T, D, H, K): every cell kind, the first case all ones, sizes 1 .. 5."""
+    rng = np.random.default_rng(case_sets.HIDDEN_SEED + 1)
+    kinds = ("rnn", "gru", "lstm", "lstm", "gru")
+    out = [("rnn", 1, 1, 1, 1, 1)]
+    for kind in kinds[1:]:
+        out.append((kind, *(int(v) for v in rng.integers(1, 6, size=5))))
+    return out
+
+
+HIDDEN = _hidden_shapes()
 
 
 def _cases(name: str, hidden: bool) -> list[dict]:

@@ -11,8 +11,26 @@ import numpy as np
 from simulator.cells import param_shapes
 
 VISIBLE_SHAPES = [(2, 3, 4), (1, 2, 3)]
-HIDDEN_SHAPES = [(1, 1, 1), (3, 4, 4), (1, 5, 2), (4, 1, 3), (2, 3, 1)]
 HIDDEN_SEED = 20_241
+HIDDEN_TRIALS = 5
+
+
+def hidden_shapes(n: int = HIDDEN_TRIALS, seed: int = HIDDEN_SEED, high: int = 5) -> list[tuple[int, int, int]]:
+    """``n`` seeded random ``(B, D, H)``: the first all ones, the second with ``D == H`` (so a transposed
+    ``W_xh`` type-checks and can be diagnosed), the rest drawn from ``1 .. high`` with one size forced to 1.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = [(1, 1, 1)]
+    B, D = (int(v) for v in rng.integers(2, high + 1, size=2))
+    shapes.append((B, D, D))
+    while len(shapes) < n:
+        shape = [int(v) for v in rng.integers(1, high + 1, size=3)]
+        shape[len(shapes) % 3] = 1
+        shapes.append(tuple(shape))
+    return shapes[:n]
+
+
+HIDDEN_SHAPES = hidden_shapes()
 
 
 def _rng(hidden: bool, k: int) -> np.random.Generator:

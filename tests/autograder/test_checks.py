@@ -387,3 +387,16 @@ def test_students_receive_only_plain_values():
     checks.check_encoder_decoder_forward(spy(architectures.encoder_decoder_forward), hidden=True)
     checks.check_choice("A", "q")
     assert seen and all(seen)
+
+
+def test_hidden_cases_are_seeded_random_with_size_one_dimensions():
+    """Do hidden cases cover B, D and H of 1, several trials, and stay the same from run to run?"""
+    from autograder import cases
+
+    shapes = cases.hidden_shapes()
+    assert len(shapes) >= 5 and shapes == cases.hidden_shapes()
+    assert all(any(s[k] == 1 for s in shapes) for k in range(3))
+    assert len(set(shapes)) == len(shapes)
+    step = cases.step_cases("lstm", hidden=True)
+    assert all(np.abs(c["params"]["b"]).min() > 0 for c in step)  # random, never zero, biases
+    assert cases.step_cases("lstm", hidden=True)[2]["dh"].tolist() == step[2]["dh"].tolist()
