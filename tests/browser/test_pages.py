@@ -64,6 +64,7 @@ def test_cell_page_steps_shows_the_reference_and_round_trips_the_url(server, ope
         "gru", "5", "12", "3", "z", "random", "7")
     page.keyboard.press("ArrowRight")
     wait_text(page, ".rnn-t", "t = 4")
+    page.wait_for_function("() => window.location.search.includes('t=4')", timeout=20000)
     again = open_page(page.url)  # the shared link reproduces the state
     wait_text(again, ".rnn-t", "t = 4")
     assert float(text_of(again, ".rnn-h")) == cache["steps"][4]["h"][0, 0]
