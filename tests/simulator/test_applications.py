@@ -2,8 +2,16 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from simulator import applications, data
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """Small matrices: one BLAS thread is faster, and much faster when other jobs share the 2 cores."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +46,7 @@ def test_progress_callback_can_stop_training():
     assert seen == [1, 2, 3] and len(result.history.loss) == 3
 
 
+@pytest.mark.slow
 def test_digit_sequence_next_term():
     """Does the CRNN predict the next term (e.g. 1 2 4 8 -> 16) of >= 90% of sequences written by held-out hands?"""
     result = applications.train_digits(seed=0)
