@@ -185,9 +185,11 @@ def compare_cells(config: LabConfig, kinds: tuple[str, ...] = KINDS, n: int | No
 
 @dataclass
 class RunHistory:
-    """Per iteration: loss, gradient norms before and after clipping, and the gradient flow over t.
+    """Per iteration: loss, gradient norms before and after clipping, and ``||dL/dh_t||`` over t.
 
-    ``accuracy`` holds held-out accuracies at the iterations in ``accuracy_iteration``.
+    ``accuracy`` holds held-out accuracies at the iterations in ``accuracy_iteration``; ``jac_norm``
+    holds ``||dh_T/dh_t||`` over t on the probe sequences, measured before the iterations in
+    ``jac_iteration`` (every ``jacobian_every`` iterations: the Jacobians cost more than a training step).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -195,6 +197,7 @@ class RunHistory:
     clipped_norm: list[float] = field(default_factory=list)
     dh_norm: list[np.ndarray] = field(default_factory=list)
     jac_norm: list[np.ndarray] = field(default_factory=list)
+    jac_iteration: list[int] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     accuracy_iteration: list[int] = field(default_factory=list)
 
@@ -256,7 +259,9 @@ class LongRangeRun:
         h, th = self.history, self.trainer.history
         loss = float("nan")
         for _ in range(n):
-            jac = self.probe().jac_norm if self.iteration % self.jacobian_every == 0 else None
+            if self.iteration % self.jacobian_every == 0:
+                h.jac_norm.append(self.probe().jac_norm)
+                h.jac_iteration.append(self.iteration + 1)
             loss = self.trainer.step()
             norm = th.grad_norm[-1]
             h.loss.append(loss)
@@ -264,7 +269,6 @@ class LongRangeRun:
             clip = self.config.clip
             h.clipped_norm.append(norm if clip is None else min(norm, clip))
             h.dh_norm.append(self.last.dh_norm)
-            h.jac_norm.append(jac if jac is not None else h.jac_norm[-1])
             if len(th.score) > len(h.accuracy) - 1:
                 self._record_accuracy(th.score_iteration[-1], th.score[-1])
         return loss

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Span
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    HoverTool,
+    Legend,
+    LinearColorMapper,
+    NumeralTickFormatter,
+    Span,
+)
 from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 
@@ -121,22 +129,28 @@ class NormMap:
 
 
 class Curves:
-    """Named lines that grow (loss, accuracy, norms); optional horizontal reference line."""
+    """Named lines that grow (loss, accuracy, norms); optional horizontal reference line.
+
+    With ``key``, each line's source is named ``"<key>:<line name>"`` (browser tests find it by that name).
+    """
 
     def __init__(self, title: str, names: Sequence[str], colors: Sequence[str], width: int = 360, height: int = 220,
-                 y_log: bool = False, x_label: str = "iteration", y_label: str = "", y_range=None):
+                 y_log: bool = False, x_label: str = "iteration", y_label: str = "", y_range=None, key: str = ""):
         kwargs = {"y_axis_type": "log"} if y_log else {}
         if y_range is not None:
             kwargs["y_range"] = y_range
         self.figure = _fig(title, width, height, x_axis_label=x_label, y_axis_label=y_label, **kwargs)
         self.sources = {}
+        items = []
         for name, color in zip(names, colors, strict=True):
-            src = ColumnDataSource({"x": [], "y": []})
-            self.figure.line("x", "y", source=src, color=color, line_width=2, legend_label=name)
+            src = ColumnDataSource({"x": [], "y": []}, name=f"{key}:{name}" if key else None)
+            items.append((name, [self.figure.line("x", "y", source=src, color=color, line_width=2)]))
             self.sources[name] = src
-        self.figure.legend.location = "top_right"
-        self.figure.legend.label_text_font_size = "10px"
-        self.figure.legend.background_fill_alpha = 0.6
+        if len(names) > 1:  # one line needs no legend: the title names it
+            self.figure.add_layout(Legend(items=items, label_text_font_size="10px", orientation="horizontal",
+                                          margin=0, padding=2, spacing=8), "above")
+        if not y_log:
+            self.figure.yaxis.formatter = NumeralTickFormatter(format="0.00")
         self.figure.add_tools(HoverTool(tooltips=[("x", "@x"), ("y", "@y{0.0000}")]))
         self.reference = Span(location=0, dimension="width", line_dash="dashed", line_color="gray", visible=False)
         self.figure.add_layout(self.reference)

@@ -56,9 +56,8 @@ class BPTTLab(param.Parameterized):
     iteration = param.Integer(default=0, bounds=(0, None), precedence=-1, doc="Training iterations done (read-only).")
     version = param.Integer(default=0, precedence=-1, doc="Bumped whenever compare or run is replaced.")
 
-    def __init__(self, jacobian_every: int = 1, **params):
+    def __init__(self, **params):
         super().__init__(**params)
-        self.jacobian_every = jacobian_every
         self.compare: dict = {}
         self.spectra: dict = {}
         self.walk: longrange.BackwardWalk | None = None
@@ -106,8 +105,14 @@ class BPTTLab(param.Parameterized):
             self.run.optimizer.clip_norm = self.clip_norm if self.clip else None
             self.run.config = replace(self.run.config, lr=self.lr, clip=self.clip_norm if self.clip else None)
 
+    @param.depends("iterations_per_tick", watch=True)
+    def _on_per_tick(self) -> None:
+        """The Jacobians ``dh_T/dh_t`` are measured once per screen update (they cost more than an iteration)."""
+        if self.run is not None:
+            self.run.jacobian_every = self.iterations_per_tick
+
     def _new_run(self) -> None:
-        self.run = longrange.LongRangeRun(self.config(), jacobian_every=self.jacobian_every)
+        self.run = longrange.LongRangeRun(self.config(), jacobian_every=self.iterations_per_tick)
         self.iteration = 0
 
     @param.depends("anim_kind", "anim_length", "anim_hidden", *NETWORK, watch=True)

@@ -116,12 +116,13 @@ def test_clipping_records_both_norms():
     run = LongRangeRun(LabConfig(kind="rnn", T=10, hidden=8, clip=0.05, eval_every=2, eval_size=50))
     run.step(4)
     h = run.history
-    assert len(h.loss) == 4 and len(h.dh_norm) == 4 and len(h.jac_norm) == 4
+    assert len(h.loss) == 4 and len(h.dh_norm) == 4 and len(h.jac_norm) == 4 and h.jac_iteration == [1, 2, 3, 4]
     assert all(g > 0.05 for g in h.grad_norm)
     np.testing.assert_allclose(h.clipped_norm, 0.05)
     assert h.accuracy_iteration == [0, 2, 4]
-    free = LongRangeRun(LabConfig(kind="rnn", T=10, hidden=8, clip=None, eval_size=50))
+    free = LongRangeRun(LabConfig(kind="rnn", T=10, hidden=8, clip=None, eval_size=50), jacobian_every=2)
     free.step(3)
+    assert free.history.jac_iteration == [1, 3] and len(free.history.jac_norm) == 2
     np.testing.assert_array_equal(free.history.clipped_norm, free.history.grad_norm)
 
 

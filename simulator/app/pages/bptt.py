@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import DataRange1d
 
 from simulator.app.bptt_figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
 from simulator.app.bptt_model import BPTTLab
@@ -79,17 +80,18 @@ class BPTTPage(pn.viewable.Viewer):
                                         styles={"font-size": "14px"})
         self.grid_dh = ValueGrid("dL/dhₜ (rows: units, columns: t)", width=440, height=190, x_label="t",
                                  y_label="unit")
-        self.grid_dc = ValueGrid("dL/dcₜ (LSTM cell state)", width=440, height=190, x_label="t", y_label="unit")
-        self.grid_contrib = ValueGrid("this step's contribution", width=440, height=190, x_label="column",
+        self.grid_dc = ValueGrid("dL/dcₜ arriving along the cell state from step t+1 (LSTM)", width=440,
+                                 height=190, x_label="t", y_label="unit")
+        self.grid_contrib = ValueGrid("this step's contribution", width=900, height=170, x_label="column",
                                       y_label="row")
-        self.grid_running = ValueGrid("running sum", width=440, height=190, x_label="column", y_label="row")
+        self.grid_running = ValueGrid("running sum", width=900, height=170, x_label="column", y_label="row")
         self.anim_view = pn.Column(
             pn.Row(self.anim_kind,
                    checked_field(lab, "anim_length", self._report_field, label="T (animation)", width=100),
                    checked_field(lab, "anim_hidden", self._report_field, label="H (animation)", width=100)),
             self.player, self.anim_status,
             pn.Row(pn.pane.Bokeh(self.grid_dh.figure), pn.pane.Bokeh(self.grid_dc.figure)),
-            pn.Row(pn.pane.Bokeh(self.grid_contrib.figure), pn.pane.Bokeh(self.grid_running.figure)),
+            pn.pane.Bokeh(self.grid_contrib.figure), pn.pane.Bokeh(self.grid_running.figure),
         )
 
     def _refresh_animation(self) -> None:
@@ -151,7 +153,8 @@ class BPTTPage(pn.viewable.Viewer):
         self.lines_jac = Curves("||dh_T/dhₜ|| over t", [NAMES[k] for k in KINDS], [KIND_COLORS[k] for k in KINDS],
                                 width=420, height=230, y_log=True, x_label="t")
         self.spectrum = Curves("singular values of the recurrent weights", ["RNN W_hh", "LSTM W_hg", "GRU W_hn"],
-                               [KIND_COLORS[k] for k in KINDS], width=420, height=230, x_label="index")
+                               [KIND_COLORS[k] for k in KINDS], width=420, height=230, x_label="index",
+                               y_range=DataRange1d(start=0))
         self.spectrum.set_reference(1.0)
         self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
         scale = pn.widgets.FloatSlider.from_param(lab.param.recurrent_scale, label="Recurrent weight scale",
@@ -224,13 +227,13 @@ class BPTTPage(pn.viewable.Viewer):
                           width=80),
             checked_field(lab, "iterations_per_tick", self._report_field, label="Iterations / update", width=120),
         )
-        self.loss_curve = Curves("training loss", ["loss"], ["#1f77b4"], width=340, height=220)
+        self.loss_curve = Curves("training loss", ["loss"], ["#1f77b4"], width=340, height=220, key="bptt-loss")
         self.acc_curve = Curves("held-out accuracy (dashed: chance)", ["accuracy"], ["#2ca02c"], width=340,
-                                height=220, y_range=(0, 1.02))
+                                height=220, y_range=(0, 1.02), key="bptt-accuracy")
         self.norm_curve = Curves("gradient norm ||g||", ["before clipping", "after clipping"], ["#d62728", "#9467bd"],
                                  width=340, height=220, y_log=True)
         self.train_dh = NormMap("||dL/dhₜ|| per iteration (log10)", width=520, height=220, y_label="iteration")
-        self.train_jac = NormMap("||dh_T/dhₜ|| per iteration (log10)", width=520, height=220, y_label="iteration")
+        self.train_jac = NormMap("||dh_T/dhₜ|| once per update (log10)", width=520, height=220, y_label="iteration")
         self.train_view = pn.Column(
             self.train_controls,
             pn.Row(self.play, self.step_button, self.reset_button, self.train_status),
@@ -255,7 +258,11 @@ class BPTTPage(pn.viewable.Viewer):
             rows = subsample(n, MAX_ROWS)
             step = float(rows[1] - rows[0]) if len(rows) > 1 else 1.0
             self.train_dh.set_norms(np.stack([h.dh_norm[i] for i in rows]), y0=1.0, dy=step)
-            self.train_jac.set_norms(np.stack([h.jac_norm[i] for i in rows]), y0=1.0, dy=step)
+        if h.jac_norm:
+            rows = subsample(len(h.jac_norm), MAX_ROWS)
+            its = np.asarray(h.jac_iteration)[rows]
+            step = float(its[-1] - its[0]) / (len(its) - 1) if len(its) > 1 else 1.0
+            self.train_jac.set_norms(np.stack([h.jac_norm[i] for i in rows]), y0=float(its[0]), dy=step)
         last = (f"loss <code class='bptt-last-loss'>{h.loss[-1]:.4f}</code>, ||g|| = {h.grad_norm[-1]:.4g}"
                 f"{f' (clipped to {h.clipped_norm[-1]:.4g})' if h.clipped_norm[-1] < h.grad_norm[-1] else ''}, "
                 if n else "")
