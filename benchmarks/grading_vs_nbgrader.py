@@ -69,6 +69,15 @@ def make_course(root: Path, assignment: str, n: int) -> Path:
     return course
 
 
+def scores(course: Path, assignment: str) -> dict[str, float]:
+    """Each student's total in the course's gradebook."""
+    sys.path.insert(0, str(REPO))
+    from autograder.gradebook import open_gradebook
+
+    with open_gradebook(course) as gb:
+        return {s.student.id: s.score for s in gb.find_assignment(assignment).submissions}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
@@ -77,7 +86,7 @@ def main() -> None:
     n, assignment = args.submissions, args.assignment
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
         base = make_course(Path(tmp) / "base", assignment, n)
-        times = {}
+        times, totals = {}, {}
         for name in ("nbgrader", "workers1", "workers2"):
             course = Path(tmp) / name
             shutil.copytree(base, course)
@@ -87,6 +96,7 @@ def main() -> None:
                 cmd = [sys.executable, "-m", "autograder", "grade-course", str(course), "--assignment", assignment,
                        "--workers", name[-1], "--no-progress"]
             times[name] = run(cmd, course)
+            totals[name] = scores(course, assignment)
     per = {k: v / n for k, v in times.items()}
     print(f"grading {n} submissions of {assignment} on {os.cpu_count()} CPUs (whole commands, start-up included)")
     print(f"{'command':<46}{'total s':>9}{'s/notebook':>12}")
@@ -98,6 +108,10 @@ def main() -> None:
     print(f"ratio grade-course --workers 1 / nbgrader autograde: {per['workers1'] / per['nbgrader']:.2f}x "
           "(bar: <= 1.5x, goal: < 1x)")
     print(f"speed-up of --workers 2 over --workers 1: {times['workers1'] / times['workers2']:.2f}x")
+    same = sum(totals["nbgrader"].get(s) == totals["workers1"].get(s) == totals["workers2"].get(s)
+               for s in totals["nbgrader"])
+    print(f"students with the same total from all three runs: {same} of {len(totals['nbgrader'])} "
+          f"(totals: {sorted(set(totals['nbgrader'].values()))})")
 
 
 if __name__ == "__main__":

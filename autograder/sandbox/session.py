@@ -106,7 +106,7 @@ class Sandbox:
         self.peer: _GraderPeer | None = None
         self.dead: str = "not started"
         self.output = bytearray()
-        self._dropped = 0
+        self._dropped = [0]
         self._tmp: Path | None = None
         self._init_pid: int | None = None
 
@@ -123,23 +123,24 @@ class Sandbox:
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
-        info_r, info_w = os.pipe()
+        info_r, info_w = os.pipe() if self.level == "bwrap" else (None, None)
         if self.level == "bwrap":
             argv = isolation.bwrap_command(workdir, cmd_r, reply_w, uid, info_w)
         else:
             argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
+        passed = tuple(fd for fd in (cmd_r, reply_w, info_w) if fd is not None)
         switch = uid if self.level == "rlimits" else None
         preexec = make_preexec(self.limits, switch) if self.level != "none" else os.setsid
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(cmd_r, reply_w, info_w),
+                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=passed,
                 cwd=workdir, env=isolation.environment(workdir), preexec_fn=preexec, close_fds=True)
         finally:
-            for fd in (cmd_r, reply_w, out_w, info_w):
+            for fd in (*passed, out_w):
                 os.close(fd)
-        self._init_pid = self._read_init_pid(info_r)
-        self.output, self._dropped = bytearray(), 0
-        threading.Thread(target=self._drain, args=(out_r,), daemon=True).start()
+        self._init_pid = self._read_init_pid(info_r) if info_r is not None else None
+        self.output, self._dropped = bytearray(), [0]
+        threading.Thread(target=self._drain, args=(out_r, self.output, self._dropped), daemon=True).start()
         self.peer = _GraderPeer(self, reply_r, cmd_w)
         self.dead = ""
         self.peer.deadline = time.monotonic() + self.limits.startup
@@ -157,7 +158,7 @@ class Sandbox:
         data, info = b"", None
         deadline = time.monotonic() + self.limits.startup
         with os.fdopen(fd, "rb", buffering=0) as stream:
-            while info is None and time.monotonic() < deadline and select.select([stream], [], [], 0.5)[0]:
+            while info is None and select.select([stream], [], [], max(deadline - time.monotonic(), 0))[0]:
                 chunk = stream.read(4096)
                 if not chunk:
                     break
@@ -167,18 +168,19 @@ class Sandbox:
         pid = info.get("child-pid") if isinstance(info, dict) else None
         return pid if type(pid) is int and pid > 1 else None
 
-    def _drain(self, fd: int) -> None:
+    def _drain(self, fd: int, kept: bytearray, dropped: list[int]) -> None:
+        # Read everything (so the student never blocks on a full pipe), keep the first ``limits.output`` bytes.
         with os.fdopen(fd, "rb", buffering=0) as stream:
             while chunk := stream.read(65536):
-                room = self.limits.output - len(self.output)
-                self.output += chunk[:max(room, 0)]
-                self._dropped += max(len(chunk) - max(room, 0), 0)
+                room = max(self.limits.output - len(kept), 0)
+                kept += chunk[:room]
+                dropped[0] += len(chunk) - min(room, len(chunk))
 
     def output_text(self) -> str:
         """What the student's code printed (capped at ``limits.output`` bytes)."""
         text = self.output.decode("utf-8", "replace")
-        if self._dropped:
-            text += f"\n[... {self._dropped} more bytes of output dropped]"
+        if self._dropped[0]:
+            text += f"\n[... {self._dropped[0]} more bytes of output dropped]"
         return text
 
     def exit_reason(self, when: str) -> str:
