@@ -3,8 +3,6 @@
 c = get_config()  # noqa: F821 (nbgrader provides get_config when it loads this file)
 
 c.CourseDirectory.course_id = "rnn-course"
-# The generator script and this file are not part of any assignment.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A notebook runs a few hundred small checks; a generous limit still stops an endless loop.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builders.cells import given, md, notebook, solution, tests
+from builders.cells import clean, given, md, notebook, solution, tests
 from builders.common import SETUP, function
 
 HELPERS = '''
@@ -162,14 +162,15 @@ def _arch(name: str, pair: tuple[str, str], intro: str, points_visible: int = 1,
 
 
 def _quiz():
-    cells = [md(r"""
+    header = clean("""
     ## Knowledge check (autograded)
 
     Set each answer to one letter, e.g. `answer_q1 = "A"`. Questions 1 and 2 are the lesson's knowledge
     check; questions 3 and 4 ask about the lesson's architecture examples.
-
-    """ + "\n\n".join(f"**{qid[1:]}.** {text}\n\n" + "\n".join(f"- {'ABCD'[k]}. {opt}" for k, opt in enumerate(opts))
-                      for qid, text, opts, _ in QUESTIONS))]
+    """)
+    questions = [f"**{qid[1:]}.** {text}\n\n" + "\n".join(f"- {'ABCD'[k]}. {opt}" for k, opt in enumerate(opts))
+                 for qid, text, opts, _ in QUESTIONS]
+    cells = [md("\n\n".join([header, *questions]))]
     blank = "\n".join(f"answer_{qid} = None" for qid, _, _, _ in QUESTIONS)
     body = "\n".join(f'answer_{qid} = "{key}"' for qid, _, _, key in QUESTIONS)
     hint = "# Replace None by one letter, then delete the NotImplementedError line."

@@ -82,3 +82,11 @@ def test_student_functions_have_reference_names_and_signatures(assignment):
                if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
         student = [a.arg for a in fn.args.args]
         assert student == ref, (fn.name, student, ref)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_markdown_is_not_accidentally_indented(assignment):
+    """Does no markdown line start with four spaces (which would render as a code block)?"""
+    for cell in _nb(assignment).cells:
+        if cell.cell_type == "markdown":
+            assert not [line for line in cell.source.splitlines() if line.startswith("    ")], cell.source[:200]
