@@ -6,7 +6,7 @@ at 1, softmax cross-entropy, held-out accuracy on 500 sequences every 10 iterati
 
 * ``page``: ``longrange.LongRangeRun.step`` exactly as the page runs it: float64 NumPy reference, BPTT
   with per-step records, ``||dL/dh_t||`` every iteration and ``||dh_T/dh_t||`` (Jacobians of one probe
-  sequence) every iteration.
+  sequence) once per screen update, i.e. every ``iterations_per_tick`` = 5 iterations (the page's default).
 * ``page, no Jacobians``: the same loop without the Jacobian probe (what training itself costs).
 * baseline ``torch``: ``torch.nn.RNN/LSTM/GRU`` + ``nn.Linear``, ``torch.optim.Adam``,
   ``clip_grad_norm_``; float32 and float64, one thread (NumPy is pinned to one BLAS thread too).
@@ -14,7 +14,11 @@ at 1, softmax cross-entropy, held-out accuracy on 500 sequences every 10 iterati
 Prints iterations/s (median of ``--repeats`` timed runs, after a warm-up) and the ratio
 torch iterations/s / page iterations/s (the goal: at most 1.5, i.e. the page trains no slower than 1.5x torch).
 
+With ``--accuracy SEED [SEED ...]`` it instead trains each cell ``--train`` iterations (default 400) per seed
+and prints the held-out accuracies (the table in docs/bptt.md).
+
 Usage: ``python benchmarks/bptt_training.py [--iterations 60] [--repeats 3] [--T 30]``
+       ``python benchmarks/bptt_training.py --accuracy 0 1 2 3 4 [--train 400] [--T 30]``
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from simulator.app.bptt_model import BPTTLab  # noqa: E402
 from simulator.longrange import LabConfig, LongRangeRun  # noqa: E402
 
 
 def page_rate(config: LabConfig, iterations: int, jacobians: bool) -> float:
-    run = LongRangeRun(config, jacobian_every=1 if jacobians else 10**9)
+    run = LongRangeRun(config, jacobian_every=BPTTLab.param.iterations_per_tick.default if jacobians else 10**9)
     run.step(3)  # warm-up
     t0 = time.perf_counter()
     run.step(iterations)
@@ -85,12 +90,26 @@ def torch_rate(config: LabConfig, iterations: int, dtype) -> float:
     return iterations / (time.perf_counter() - t0)
 
 
+def accuracy_table(seeds: list[int], iterations: int, T: int) -> None:
+    print(f"held-out accuracy after {iterations} iterations, T={T} (LabConfig defaults; chance 0.125)")
+    print(f"{'cell':5} " + " ".join(f"{'seed ' + str(s):>8}" for s in seeds))
+    for kind in ("lstm", "gru", "rnn"):
+        accs = [LongRangeRun(LabConfig(kind=kind, T=T, seed=s), jacobian_every=10**9).train(iterations)
+                for s in seeds]
+        print(f"{kind:5} " + " ".join(f"{a:8.3f}" for a in accs), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--T", type=int, default=30)
+    parser.add_argument("--accuracy", type=int, nargs="+", metavar="SEED", help="print accuracies instead")
+    parser.add_argument("--train", type=int, default=400, help="training iterations for --accuracy")
     args = parser.parse_args(argv)
+    if args.accuracy:
+        accuracy_table(args.accuracy, args.train, args.T)
+        return
     import torch
 
     print(f"T={args.T}, H=32, K=8, batch 32; {args.iterations} timed iterations, median of {args.repeats}; "
