@@ -6,17 +6,22 @@ import panel as pn
 
 from simulator.app.registry import available_pages
 
+NAV_STYLE = ("display:flex;align-items:center;gap:1.3em;font-size:15px;background:#24323f;padding:8px 16px;"
+             "border-radius:6px")
+LINK_STYLE = "color:#e8eef3;text-decoration:none"
+CURRENT_STYLE = "color:#ffd966;font-weight:bold;text-decoration:none;border-bottom:2px solid #ffd966"
+
 
 def nav_bar(current: str) -> pn.pane.HTML:
     """Links to every page; the current one is marked for the eye and for screen readers."""
-    links = []
+    links = ['<span style="color:#fff;font-weight:bold;margin-right:0.8em">RNN simulator</span>']
     for slug, module in available_pages():
-        attrs = ' aria-current="page" style="font-weight:bold;text-decoration:underline"' if slug == current else ""
-        links.append(f'<a href="/{slug}"{attrs}>{module.TITLE}</a>')
-    return pn.pane.HTML(
-        '<nav class="rnn-nav" style="display:flex;gap:1.2em;font-size:1.05em">' + "".join(links) + "</nav>",
-        sizing_mode="stretch_width",
-    )
+        if slug == current:
+            links.append(f'<a href="/{slug}" aria-current="page" style="{CURRENT_STYLE}">{module.TITLE}</a>')
+        else:
+            links.append(f'<a href="/{slug}" style="{LINK_STYLE}">{module.TITLE}</a>')
+    return pn.pane.HTML(f'<nav class="rnn-nav" aria-label="Pages" style="{NAV_STYLE}">' + "".join(links) + "</nav>",
+                        sizing_mode="stretch_width")
 
 
 def framed(slug: str, body) -> pn.Column:

@@ -85,9 +85,9 @@ class CellDiagram:
         self.order: tuple[str, ...] = ()
         self._slices: dict[str, slice] = {}
         self.figure = figure(width=width, height=height, x_range=(-10, WIDTH + 10), y_range=(-30, HEIGHT + 10),
-                             tools="", toolbar_location=None, title=title, match_aspect=False)
+                             tools="", toolbar_location=None, title=title, x_axis_type=None,
+                             y_axis_type=None)
         fig = self.figure
-        fig.axis.visible = False
         fig.grid.visible = False
         fig.outline_line_color = None
         fig.min_border = 4

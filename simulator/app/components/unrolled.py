@@ -25,9 +25,8 @@ class UnrolledDiagram:
 
     def __init__(self, width: int = 1100, height: int = 430):
         self.figure = figure(width=width, height=height, tools="", toolbar_location=None,
-                             x_range=(-0.7, 1.7), y_range=(-0.75, 4.25))
+                             x_range=(-0.7, 1.7), y_range=(-0.75, 4.25), x_axis_type=None, y_axis_type=None)
         fig = self.figure
-        fig.axis.visible = False
         fig.grid.visible = False
         fig.outline_line_color = None
         self.current = BoxAnnotation(left=-0.5, right=0.5, fill_color="#fff2cc", fill_alpha=0.6, line_alpha=0,

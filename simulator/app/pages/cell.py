@@ -199,9 +199,9 @@ class CellPage(pn.viewable.Viewer):
             return
         if not self.compare_diagrams:
             for kind in KINDS:
-                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=440, height=330,
+                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=380, height=310,
                                                           title=NAMES[kind])
-                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=440,
+                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=380,
                                                           height=150)
             self.compare_view.objects = [
                 pn.Column(pn.pane.Bokeh(self.compare_diagrams[k].figure),
