@@ -11,6 +11,9 @@ at 1, softmax cross-entropy, held-out accuracy on 500 sequences every 10 iterati
 * baseline ``torch``: ``torch.nn.RNN/LSTM/GRU`` + ``nn.Linear``, ``torch.optim.Adam``,
   ``clip_grad_norm_``; float32 and float64, one thread (NumPy is pinned to one BLAS thread too).
 
+Also prints how long one screen update (a tick: ``iterations_per_tick`` iterations, the Jacobian probe and
+the redraw of every training figure) blocks the server: a click on Pause or Step waits at most that long.
+
 Prints iterations/s (median of ``--repeats`` timed runs, after a warm-up) and the ratio
 torch iterations/s / page iterations/s (the goal: at most 1.5, i.e. the page trains no slower than 1.5x torch).
 
@@ -90,6 +93,19 @@ def torch_rate(config: LabConfig, iterations: int, dtype) -> float:
     return iterations / (time.perf_counter() - t0)
 
 
+def tick_ms(kind: str, T: int, ticks: int = 20) -> tuple[float, float]:
+    """Median and maximum milliseconds of one page tick (training iterations + Jacobians + figure updates)."""
+    from simulator.app.pages.bptt import BPTTPage
+
+    page = BPTTPage(lab=BPTTLab(kind=kind, T=T), query={})
+    times = []
+    for _ in range(ticks):
+        t0 = time.perf_counter()
+        page.lab.train()  # what a tick does while playing; the iteration watcher redraws the figures
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times), max(times)
+
+
 def accuracy_table(seeds: list[int], iterations: int, T: int) -> None:
     print(f"held-out accuracy after {iterations} iterations, T={T} (LabConfig defaults; chance 0.125)")
     print(f"{'cell':5} " + " ".join(f"{'seed ' + str(s):>8}" for s in seeds))
@@ -128,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{kind:5} {m['page']:10.1f} {m['train']:12.1f} {m['f32']:10.1f} {m['f64']:10.1f} "
               f"{m['f32'] / m['page']:9.2f} {m['f64'] / m['page']:9.2f} {m['f32'] / m['train']:11.2f}")
     print("ratio = torch iterations/s / page iterations/s (goal <= 1.5: the page no slower than 1.5x torch)")
+    for kind in ("rnn", "lstm", "gru"):
+        med, worst = tick_ms(kind, args.T)
+        print(f"{kind}: one page tick ({BPTTLab.param.iterations_per_tick.default} iterations + Jacobians + redraw) "
+              f"median {med:.0f} ms, max {worst:.0f} ms; Pause/Step wait at most one tick")
 
 
 if __name__ == "__main__":
