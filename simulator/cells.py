@@ -119,9 +119,9 @@ def rnn_core_backward(dh: np.ndarray, cache: Mapping, params: Mapping, *, W_hT: 
     h = cache["h"]
     da = np.empty_like(h) if dxw is None else dxw  # (B, H)
     if cache["activation"] == "tanh":
-        np.multiply(h, h, out=da)
-        np.subtract(1.0, da, out=da)
-        da *= dh
+        d = h * h  # contiguous scratch: da may be a strided slice of the caller's (B, T, H) buffer
+        np.subtract(1.0, d, out=d)
+        np.multiply(d, dh, out=da)
     else:
         np.multiply(dh, cache["a"] > 0, out=da)
     dh_prev = da @ (params["W_hh"].T if W_hT is None else W_hT)
@@ -273,17 +273,18 @@ def gru_core(xw, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, 
     if reset_after:
         hw = h_prev @ W_h
         hw += b_h  # (B, 3H)
+        pre = xw + hw  # (B, 3H); only the z and r blocks are used
     else:
         hw = np.empty_like(xw)  # (B, 3H)
         hw_zr = hw[:, : 2 * H]
         np.matmul(h_prev, W_h[:, : 2 * H], out=hw_zr)
         hw_zr += b_h[: 2 * H]
-    zr = xw[:, : 2 * H] + hw[:, : 2 * H]  # (B, 2H): z and r through one sigmoid
-    zr *= 0.5
-    np.tanh(zr, out=zr)
-    zr += 1.0
-    zr *= 0.5
-    z, r = zr[:, :H], zr[:, H:]
+        pre = xw[:, : 2 * H] + hw_zr  # (B, 2H)
+    z, r = (np.multiply(pre[:, k * H : (k + 1) * H], 0.5) for k in (0, 1))  # contiguous (B, H) each
+    for gate in (z, r):  # sigmoid = (1 + tanh(a/2)) / 2, as in ``sigmoid``
+        np.tanh(gate, out=gate)
+        gate += 1.0
+        gate *= 0.5
     if reset_after:
         rh = None
         a_n = r * hw[:, 2 * H :]
@@ -319,31 +320,39 @@ def gru_core_backward(dh, cache, params, *, W_hT: np.ndarray | None = None, dxw:
     H = z.shape[1]
     W_hT = params["W_h"].T if W_hT is None else W_hT  # (3H, H)
     dxw = np.empty_like(hw) if dxw is None else dxw  # (B, 3H)
-    da_z, da_r, da_n = dxw[:, :H], dxw[:, H : 2 * H], dxw[:, 2 * H :]
     one_minus_z = np.subtract(1.0, z)
-    np.multiply(n, n, out=da_n)
+    da_n = n * n  # (B, H), contiguous; copied into dxw's n block below
     np.subtract(1.0, da_n, out=da_n)
     da_n *= one_minus_z
     da_n *= dh
-    np.subtract(h_prev, n, out=da_z)
+    da_z = np.subtract(h_prev, n)
     da_z *= dh
     da_z *= z
     da_z *= one_minus_z
-    np.subtract(1.0, r, out=da_r)
+    da_r = np.subtract(1.0, r)
     da_r *= r
     dh_prev = np.multiply(dh, z)
-    if cache["reset_after"]:
+    reset_after = cache["reset_after"]
+    if reset_after:
         da_r *= hw[:, 2 * H :]
         da_r *= da_n
-        dhw = np.empty_like(dxw) if dhw is None else dhw  # (B, 3H)
-        dhw[:, : 2 * H] = dxw[:, : 2 * H]
-        np.multiply(da_n, r, out=dhw[:, 2 * H :])
-        dh_prev += dhw @ W_hT
-        grads = {"W_h": h_prev.T @ dhw, "b_h": dhw.sum(axis=0)} if param_grads else {}
     else:
         drh = da_n @ W_hT[2 * H :]  # (B, H)
         da_r *= h_prev
         da_r *= drh
+    targets = (dxw,)
+    if reset_after:
+        dhw = np.empty_like(dxw) if dhw is None else dhw  # (B, 3H)
+        targets = (dxw, dhw)
+    for target in targets:
+        target[:, :H] = da_z
+        target[:, H : 2 * H] = da_r
+    dxw[:, 2 * H :] = da_n
+    if reset_after:
+        np.multiply(da_n, r, out=dhw[:, 2 * H :])
+        dh_prev += dhw @ W_hT
+        grads = {"W_h": h_prev.T @ dhw, "b_h": dhw.sum(axis=0)} if param_grads else {}
+    else:
         dh_prev += dxw[:, : 2 * H] @ W_hT[: 2 * H]
         drh *= r
         dh_prev += drh
