@@ -5,7 +5,7 @@ Baseline: ``nbgrader autograde <assignment> --create --force`` (one Jupyter kern
 sandbox) on the same submissions, in a copy of ``exercises/``. Ours runs every submission in a fresh
 bubblewrap sandbox and the test cells in the grader. Both are timed as whole commands (start-up
 included) and both write the same course's gradebook. The submissions are the release notebook with
-the source's solutions (half), with a bug (a quarter) and untouched (a quarter). Also prints the
+the source's solutions (half), with a bug in the backward pass (a quarter) and untouched (a quarter). Also prints the
 speed-up of ``--workers 2`` over ``--workers 1``.
 """
 
@@ -60,8 +60,8 @@ def make_course(root: Path, assignment: str, n: int) -> Path:
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("solution") and cell.cell_type == "code":
                     cell.source = answers[meta["grade_id"]]
-                    if k % 4 == 2:  # a quarter have a bug: sigmoid where tanh belongs
-                        cell.source = cell.source.replace("np.tanh(", "sigmoid(")
+                    if k % 4 == 2:  # a quarter have a bug: W_hh where W_hh.T belongs (dh_prev is wrong)
+                        cell.source = cell.source.replace('params["W_hh"].T', 'params["W_hh"]')
         folder = course / "submitted" / f"student{k:02d}" / assignment
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{assignment}.ipynb")
