@@ -134,3 +134,17 @@ def test_player_steps_plays_to_the_end_and_stops():
     for _ in range(5):
         player.tick()
     assert page.model.t == 3 and not player.playing
+
+
+def test_slow_play_lights_every_vector_of_a_step_before_moving_on():
+    page = CellPage(CellModel(kind="gru", T=3, gate="x"), query={"slow": "true"})
+    assert page.slow
+    seen = []
+    for _ in range(len(VECTORS["gru"])):
+        page.player.tick()
+        seen.append((page.model.t, page.model.gate))
+    assert [g for t, g in seen if t == 0] == list(VECTORS["gru"][1:])  # x is lit first, then the rest in order
+    assert seen[-1] == (1, "x")
+    page.slow = False
+    page.player.tick()
+    assert (page.model.t, page.model.gate) == (2, "x")

@@ -5,6 +5,7 @@ Keyboard (when no text field has focus): Left/Right step, Space plays or pauses,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import panel as pn
@@ -58,9 +59,13 @@ class Player(pn.viewable.Viewer):
     playing = param.Boolean(default=False, doc="Advance one step per tick until the last step.")
     speed = param.Selector(objects=list(SPEEDS), default=2.0, doc="Steps per second while playing.")
 
-    def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t", **params):
+    def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t",
+                 substep: Callable[[], bool] | None = None, **params):
+        """``substep``, if given, is called at each tick first; when it returns True the tick is used up
+        (e.g. lighting the next gate of the same step) and ``t`` does not move.
+        """
         super().__init__(**params)
-        self.target, self.key = target, name
+        self.target, self.key, self.substep = target, name, substep
         self._callback = None
         button = {"height": 34, "margin": (4, 2)}
         self.first = pn.widgets.Button(label="|◀", description="First step (Home)", width=44, **button)
@@ -88,7 +93,9 @@ class Player(pn.viewable.Viewer):
         setattr(self.target, self.key, int(min(max(new, lo), hi)))
 
     def tick(self) -> None:
-        """One step of play; stops at the last step."""
+        """One step of play (or one sub-step); stops at the last step."""
+        if self.substep is not None and self.substep():
+            return
         lo, hi = self.target.param[self.key].bounds
         t = getattr(self.target, self.key)
         if t >= hi:

@@ -32,6 +32,7 @@ URL_KEYS = {"kind": "kind", "compare": "compare", "inputs": "inputs", "word": "w
             "T": "T", "seed": "seed", "weights": "weights", "edits": "edits", "gate": "gate", "unit": "unit",
             "t": "t"}
 PLAYER_KEYS = {"speed": "speed"}
+VIEW_KEYS = {"slow": "slow"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
@@ -48,6 +49,7 @@ class CellPage(pn.viewable.Viewer):
     """The Cell page: controls, player, diagram, equations, heatmaps, trajectory and compare view."""
 
     model = param.ClassSelector(class_=CellModel, doc="The page's settings and reference runs.")
+    slow = param.Boolean(default=False, doc="While playing, light up one vector after another within each step.")
 
     def __init__(self, model: CellModel | None = None, query: dict[str, str] | None = None, **params):
         super().__init__(model=model or CellModel(), **params)
@@ -55,7 +57,7 @@ class CellPage(pn.viewable.Viewer):
         self.messages = MessageBox()
         self._url_messages: list[str] = []
         self._field_messages: list[str] = []
-        self.player = Player(m, "t")
+        self.player = Player(m, "t", substep=self._substep)
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
         self.readout = Div(text="", css_classes=["rnn-readout"], width=330, styles={"font-size": "14px"})
@@ -80,6 +82,7 @@ class CellPage(pn.viewable.Viewer):
         m.param.watch(self._on_error, ["error"])
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
         self.player_url = UrlState(self.player, PLAYER_KEYS, on_messages=self._report_url, query=query)
+        self.view_url = UrlState(self, VIEW_KEYS, on_messages=self._report_url, query=query)
         self._on_error()
 
     # ------------------------------------------------------------------ controls
@@ -109,6 +112,7 @@ class CellPage(pn.viewable.Viewer):
                                              width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
         compare = pn.widgets.Checkbox.from_param(m.param.compare, label="Compare RNN, LSTM and GRU side by side")
+        slow = pn.widgets.Checkbox.from_param(self.param.slow, label="Slow play: one vector after another")
         m.param.watch(lambda e: setattr(self.word, "visible", e.new == "word"), "inputs")
         return pn.Column(
             pn.pane.Markdown("**Cell**", margin=(0, 5)), kind, compare,
@@ -120,13 +124,26 @@ class CellPage(pn.viewable.Viewer):
             checked_field(m, "seed", report, label="Seed", width=120), weights,
             pn.Row(self.param_name, self.row_input, self.col_input, self.value_input), pn.Row(set_weight, clear),
             edits,
-            pn.pane.Markdown("**Look at**", margin=(8, 5, 0, 5)), self.gate_select,
+            pn.pane.Markdown("**Look at**", margin=(8, 5, 0, 5)), self.gate_select, slow,
             checked_field(m, "unit", report, label="Unit j in the equations", width=120),
             width=300,
         )
 
     def _gate_options(self) -> dict[str, str]:
         return {LABELS[n]: n for n in VECTORS[self.model.kind]}
+
+    def _substep(self) -> bool:
+        """Slow mode: select the next vector of this step in drawing order; False after the last one."""
+        if not self.slow:
+            return False
+        order = VECTORS[self.model.kind]
+        k = order.index(self.model.selected)
+        if k + 1 < len(order):
+            self.model.gate = order[k + 1]
+            return True
+        if self.model.t < self.model.param.t.bounds[1]:
+            self.model.gate = order[0]
+        return False
 
     def _select(self, name: str) -> None:
         if name in VECTORS[self.model.kind]:
