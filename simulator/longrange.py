@@ -281,6 +281,8 @@ class LongRangeRun:
 
 RECURRENT_KEY = {"rnn": "W_hh", "lstm": "W_h", "gru": "W_h"}
 INPUT_KEY = {"rnn": "W_xh", "lstm": "W_x", "gru": "W_x"}
+BIAS_KEY = {"rnn": "b_h", "lstm": "b", "gru": "b_x"}
+WEIGHT_KEYS = {"recurrent": RECURRENT_KEY, "input": INPUT_KEY, "bias": BIAS_KEY}
 
 
 @dataclass

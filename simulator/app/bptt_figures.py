@@ -71,7 +71,7 @@ class ValueGrid:
         """
         values = np.atleast_2d(np.asarray(values, dtype=float))
         rows, cols = values.shape
-        mask = np.ones_like(values, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        mask = np.ones_like(values, dtype=bool) if mask is None else np.atleast_2d(np.asarray(mask, dtype=bool))
         yy, xx = np.mgrid[0:rows, 0:cols]
         shown = values[mask]
         top = scale or (float(np.abs(shown).max()) if shown.size else 1.0) or 1.0

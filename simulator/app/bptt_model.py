@@ -50,6 +50,8 @@ class BPTTLab(param.Parameterized):
     anim_kind = param.Selector(default="lstm", objects=list(KINDS), doc="Cell of the backward animation.")
     anim_length = param.Integer(default=8, bounds=(2, 20), doc="Length of the animated sequence.")
     anim_hidden = param.Integer(default=4, bounds=(2, 8), doc="Hidden size of the animated network.")
+    anim_weight = param.Selector(default="recurrent", objects=list(longrange.WEIGHT_KEYS),
+                                 doc="Which weight's per-step contributions the animation shows.")
     anim_step = param.Integer(default=0, bounds=(0, 8), doc="Backward steps done (0: only the forward pass).")
 
     error = param.String(default="", doc="Why the last action failed (shown in the page), or empty.")
@@ -147,6 +149,11 @@ class BPTTLab(param.Parameterized):
         """One update while playing (the page calls this periodically)."""
         if self.playing:
             self.train()
+
+    @property
+    def anim_key(self) -> str:
+        """The parameter name of the animated weight (e.g. ``W_hh``)."""
+        return longrange.WEIGHT_KEYS[self.anim_weight][self.anim_kind]
 
     @property
     def anim_t(self) -> int | None:

@@ -65,6 +65,25 @@ def test_backward_animation_shows_reference_bptt_and_finite_differences(kind):
     assert "bptt-t" in page.anim_status.object and "t = 0" in page.anim_status.object
 
 
+@pytest.mark.parametrize("weight", ["input", "bias"])
+def test_animation_shows_input_and_bias_contributions(weight):
+    page = _page(anim_kind="gru", anim_length=5, anim_hidden=3, anim_weight=weight)
+    lab = page.lab
+    key = {"input": "W_x", "bias": "b_x"}[weight]
+    assert lab.anim_key == key
+    lab.anim_step = 2
+    contrib = np.atleast_2d(lab.walk.contrib[key][3])
+    shown = _cells(page.grid_contrib)
+    np.testing.assert_array_equal([[shown[(r, c)] for c in range(contrib.shape[1])] for r in range(contrib.shape[0])],
+                                  contrib)
+    assert f"d{key}⁽3⁾" in page.grid_contrib.figure.title.text
+    lab.anim_step = 5
+    run = _cells(page.grid_running)
+    total = np.atleast_2d(lab.walk.grads[key])
+    np.testing.assert_allclose([[run[(r, c)] for c in range(total.shape[1])] for r in range(total.shape[0])], total,
+                               rtol=1e-12, atol=1e-15)
+
+
 def test_jacobian_heatmap_is_the_product_of_step_jacobians():
     """Does the ||dh_T/dh_t|| heatmap hold the 2-norms of J_T ... J_{t+1} for each cell, same sequence?"""
     page = _page()

@@ -21,6 +21,8 @@ from simulator.app.components.urlstate import UrlState
 from simulator.cells import KINDS
 from simulator.longrange import INPUT_KEY, RECURRENT_KEY
 
+FORMULA = {"recurrent": "hₜ₋₁ᵀ daₜ", "input": "xₜᵀ daₜ", "bias": "daₜ"}
+
 TITLE = "BPTT lab"
 SUMMARY = ("Back-propagation through time step by step; why gradients vanish or explode; "
            "RNN, LSTM and GRU trained live on a long-range task.")
@@ -28,7 +30,8 @@ SUMMARY = ("Back-propagation through time step by step; why gradients vanish or 
 URL_KEYS = {"task": "task", "T": "T", "hidden": "H", "kind": "kind", "lr": "lr", "clip": "clip",
             "clip_norm": "clip_norm", "activation": "act", "recurrent_init": "init", "recurrent_scale": "scale",
             "gate_bias": "gate_bias", "seed": "seed", "iterations_per_tick": "per_tick", "anim_kind": "anim_kind",
-            "anim_length": "anim_T", "anim_hidden": "anim_H", "anim_step": "anim_step"}
+            "anim_length": "anim_T", "anim_hidden": "anim_H", "anim_weight": "anim_weight",
+            "anim_step": "anim_step"}
 TICK_MS = 150  # period of the training callback; each tick runs ``iterations_per_tick`` iterations
 MAX_ROWS = 400  # the iteration heatmaps show at most this many (evenly spaced) iterations
 TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "adding"}
@@ -53,7 +56,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.url = UrlState(lab, URL_KEYS, on_messages=self._report_url, query=query)
         lab.param.watch(self._on_version, ["version"])
         lab.param.watch(self._on_iteration, ["iteration"])
-        lab.param.watch(self._on_anim, ["anim_step"])
+        lab.param.watch(self._on_anim, ["anim_step", "anim_weight"])
         lab.param.watch(self._on_playing, ["playing"])
         lab.param.watch(lambda e: self._show_messages(), ["error"])
         self._refresh_all()
@@ -88,7 +91,10 @@ class BPTTPage(pn.viewable.Viewer):
         self.anim_view = pn.Column(
             pn.Row(self.anim_kind,
                    checked_field(lab, "anim_length", self._report_field, label="T (animation)", width=100),
-                   checked_field(lab, "anim_hidden", self._report_field, label="H (animation)", width=100)),
+                   checked_field(lab, "anim_hidden", self._report_field, label="H (animation)", width=100),
+                   pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=130,
+                                                options={"recurrent weights": "recurrent",
+                                                         "input weights": "input", "bias": "bias"})),
             self.player, self.anim_status,
             pn.Row(pn.pane.Bokeh(self.grid_dh.figure), pn.pane.Bokeh(self.grid_dc.figure)),
             pn.pane.Bokeh(self.grid_contrib.figure), pn.pane.Bokeh(self.grid_running.figure),
@@ -108,7 +114,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.grid_dc.figure.visible = w.dc is not None
         if w.dc is not None:
             self.grid_dc.set_values(w.dc.T, done, scale=float(np.abs(w.dc).max()) or None)
-        key = RECURRENT_KEY[lab.anim_kind]
+        key = lab.anim_key
         shape = w.contrib[key].shape[1:]
         full = np.abs(w.running[key]).max() or None
         if t is None:
@@ -118,12 +124,12 @@ class BPTTPage(pn.viewable.Viewer):
                                          title=f"running sum of d{key}: nothing yet")
         else:
             self.grid_contrib.set_values(w.contrib[key][t], title=f"d{key}⁽{t}⁾: step t = {t}'s contribution "
-                                         f"hₜ₋₁ᵀ daₜ")
+                                         f"{FORMULA[lab.anim_weight]}")
             self.grid_running.set_values(w.running[key][t], scale=full,
                                          title=f"running sum Σ_(s ≥ {t}) d{key}⁽ˢ⁾" + (" = d" + key if t == 0 else ""))
-        self.anim_status.object = self._anim_text(w, t, key)
+        self.anim_status.object = self._anim_text(w, t)
 
-    def _anim_text(self, w, t: int | None, key: str) -> str:
+    def _anim_text(self, w, t: int | None) -> str:
         lab = self.lab
         T = w.dh.shape[0]
         label = f"symbol {int(w.y)}" if lab.task == "first_symbol" else f"target {float(w.y):.4f}"
@@ -135,7 +141,7 @@ class BPTTPage(pn.viewable.Viewer):
                            "press of <b>Step ▶</b>.")
         j = int(np.abs(w.dh[t]).argmax())
         norm = float(np.linalg.norm(w.dh[t]))
-        inp = INPUT_KEY[lab.anim_kind]
+        key, inp = RECURRENT_KEY[lab.anim_kind], INPUT_KEY[lab.anim_kind]
         tail = (f" After step 0 the running sums equal the full gradients: ||d{key}|| = "
                 f"{float(np.linalg.norm(w.grads[key])):.6g}, ||d{inp}|| = "
                 f"{float(np.linalg.norm(w.grads[inp])):.6g}." if t == 0 else "")
