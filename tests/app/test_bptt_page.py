@@ -111,10 +111,12 @@ def test_jacobian_heatmap_is_the_product_of_step_jacobians():
 def test_scale_slider_turns_vanishing_into_exploding():
     page = _page(T=30, recurrent_init="identity", activation="relu")
     lab = page.lab
-    lab.recurrent_scale = 0.5
+    page.scale_slider.value_throttled = 0.5  # the slider released at 0.5
+    assert lab.recurrent_scale == 0.5
     assert page.map_jac.source.data["norm"][0][0, 0] < 1e-6
     assert "spectral radius ρ = <code class='bptt-rho'>0.5000" in page.spectrum_text.object
     lab.recurrent_scale = 1.5
+    assert page.scale_slider.value == 1.5
     assert page.map_jac.source.data["norm"][0][0, 0] > 1e3
     assert "1.5000" in page.spectrum_text.object
     sv = page.spectrum.sources["RNN W_hh"].data["y"]

@@ -163,8 +163,13 @@ class BPTTPage(pn.viewable.Viewer):
                                y_range=DataRange1d(start=0))
         self.spectrum.set_reference(1.0)
         self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
-        scale = pn.widgets.FloatSlider.from_param(lab.param.recurrent_scale, label="Recurrent weight scale",
-                                                  width=260)
+        lo, hi = lab.param.recurrent_scale.bounds
+        scale = pn.widgets.FloatSlider(name="Recurrent weight scale", start=lo, end=hi, step=0.05,
+                                       value=lab.recurrent_scale, width=260, css_classes=["bptt-scale"])
+        # recompute when the slider is released (three cells, their Jacobians and a new run take ~0.3 s)
+        scale.param.watch(lambda e: setattr(lab, "recurrent_scale", e.new), "value_throttled")
+        lab.param.watch(lambda e: setattr(scale, "value", e.new), "recurrent_scale")
+        self.scale_slider = scale
         self.flow_controls = pn.Row(
             scale,
             pn.widgets.Select.from_param(lab.param.recurrent_init, label="Recurrent init", width=120),
