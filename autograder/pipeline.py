@@ -96,14 +96,19 @@ class SourceCell:
 
 @dataclass(frozen=True)
 class Step:
-    """One thing the runner does: run student code in the sandbox, or a test cell here."""
+    """One thing the runner does: run student code in the sandbox, a test cell here, or a locked cell in both.
 
-    kind: str  # "student" or "test"
+    A locked cell (the instructor's setup, restored from the source) runs in the sandbox, so the
+    student's code can use what it defines, and here, so that test cells use the instructor's
+    helpers and data and never a version the student redefined.
+    """
+
+    kind: str  # "student", "locked" or "test"
     code: str
     label: str
     grade_id: str | None = None
     points: float = 0.0
-    note: str = ""
+    grader_code: str = ""
 
 
 # ----------------------------------------------------------------------------- load
@@ -310,7 +315,7 @@ def warm_imports(source: list[SourceCell]) -> None:
 
 
 def plan(cells: list[dict]) -> list[Step]:
-    """What to run, in notebook order: code cells that are not tests go to the sandbox, tests run here."""
+    """What to run, in notebook order: the student's code goes to the sandbox, tests run here, locked cells both."""
     steps = []
     for k, cell in enumerate(cells):
         if cell["cell_type"] != "code":
@@ -318,6 +323,9 @@ def plan(cells: list[dict]) -> list[Step]:
         label = cell["grade_id"] or f"#{k + 1}"
         if cell["kind"] == "test":
             steps.append(Step("test", _strip_magics(cell["source"]), label, cell["grade_id"], cell["points"]))
+        elif cell["kind"] == "locked" and cell["source"].strip():
+            steps.append(Step("locked", sandbox_code(cell["source"]), label,
+                              grader_code=_strip_magics(cell["source"])))
         elif cell["kind"] != "answer" and cell["source"].strip():
             steps.append(Step("student", sandbox_code(cell["source"]), label))
     return steps
@@ -375,8 +383,10 @@ class Runner:
         report.sandbox = self.sandbox.level
         try:
             for step in steps:
-                if step.kind == "student":
+                if step.kind in ("student", "locked"):
                     report.cells.append(self._run_student(step))
+                    if step.kind == "locked":
+                        self._run_locked_here(step, namespace)
                 else:
                     result = self._run_test(step, namespace)
                     report.tests.append(result)
@@ -393,9 +403,26 @@ class Runner:
             if isinstance(exc, channel.RemoteError):
                 self.history.append(step)
             self.failed[step.label] = _failure_message(exc)
-            return {"label": step.label, "kind": "student", "ok": False, "message": self.failed[step.label]}
+            return {"label": step.label, "kind": step.kind, "ok": False, "message": self.failed[step.label]}
         self.history.append(step)
-        return {"label": step.label, "kind": "student", "ok": True, "message": ""}
+        return {"label": step.label, "kind": step.kind, "ok": True, "message": ""}
+
+    def _run_locked_here(self, step: Step, namespace: dict) -> None:
+        """Run the instructor's locked cell in the test cells' namespace (not scored, output dropped)."""
+        fetched: dict = {}
+        try:
+            code = compile(step.grader_code, f"<locked cell {step.label}>", "exec")
+            self._ensure_sandbox()
+            self.sandbox.arm(f"the student's code called by locked cell {step.label}")
+            fetched = self._resolve(code, namespace)
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(code, namespace)  # noqa: S102 - the instructor's cell, restored from the source
+        except (Exception, SandboxFailure):  # noqa: BLE001, S110 - setup errors show up in the tests that need it
+            pass
+        finally:
+            for name, value in fetched.items():
+                if namespace.get(name) is value:
+                    del namespace[name]
 
     def _resolve(self, code, namespace: dict) -> dict:
         """Put the student's names that the test cell uses (and the grader does not define) into ``namespace``."""
@@ -454,7 +481,7 @@ def grade_notebook(path: Path | str, course: Path | str, assignment: str, limits
     report.notes += notes
     Runner(limits, level, unsafe).run(plan(cells), grader_prelude(source), report)
     report.notes += [f"cell {c['label']}: {c['message']}" for c in report.cells
-                     if c["kind"] == "student" and not c["ok"]]
+                     if c["kind"] in ("student", "locked") and not c["ok"]]
     return report
 
 

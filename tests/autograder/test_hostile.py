@@ -41,6 +41,8 @@ ATTACKS = {
         "from autograder.checks import check_rnn_step\ncheck_rnn_step = lambda *a, **k: None\n"
         + rnn_step_with("    from simulator.cells import rnn_step as reference\n"
                         "    return reference(x, h_prev, params)\n")), fx.RNN_TESTS),
+    "redefining the instructor's helper": ("rnn_step", (
+        "import numpy as np\nclose = lambda a, b: True\n" + rnn_step_with(ZEROS)), fx.RNN_TESTS),
     "searching the disk for solutions": ("answers", (
         "import glob, os\nfound = []\nfor pattern in ['/tmp/**/*.ipynb', '/root/**/*.ipynb', '/work/**/*.ipynb', "
         "'/home/**/*.ipynb', '/**/source/**/*.ipynb']:\n    found += glob.glob(pattern, recursive=True)\n"

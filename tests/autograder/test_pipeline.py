@@ -122,8 +122,10 @@ def test_plan_sends_code_to_the_sandbox_and_keeps_tests_here(course):
     cells, _ = restore_cells(fx.solved_notebook(), load_source(course, fx.ASSIGNMENT))
     steps = plan(cells)
     assert [s.label for s in steps if s.kind == "test"] == list(fx.TESTS)
-    assert [s.label for s in steps if s.kind == "student"] == ["imports", "rnn_step", "answers", "apply_twice"]
-    assert all("autograder" not in s.code for s in steps if s.kind == "student")
+    assert [s.label for s in steps if s.kind == "student"] == ["rnn_step", "answers", "apply_twice"]
+    assert [s.label for s in steps if s.kind == "locked"] == ["imports"]
+    assert all("autograder" not in s.code for s in steps if s.kind != "test")
+    assert "autograder" in steps[0].grader_code
 
 
 # ----------------------------------------------------------------------------- whole notebooks
