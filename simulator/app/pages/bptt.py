@@ -164,7 +164,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.spectrum.set_reference(1.0)
         self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
         lo, hi = lab.param.recurrent_scale.bounds
-        scale = pn.widgets.FloatSlider(name="Recurrent weight scale", start=lo, end=hi, step=0.05,
+        scale = pn.widgets.FloatSlider(label="Recurrent weight scale", start=lo, end=hi, step=0.05,
                                        value=lab.recurrent_scale, width=260, css_classes=["bptt-scale"])
         # recompute when the slider is released (three cells, their Jacobians and a new run take ~0.3 s)
         scale.param.watch(lambda e: setattr(lab, "recurrent_scale", e.new), "value_throttled")
