@@ -22,6 +22,13 @@ MAX_SENTENCE_CHARS = 300
 MAX_SENTENCE_WORDS = 60
 
 
+def too_large(filename: str, size: int) -> str:
+    """The message for a file over ``MAX_UPLOAD_BYTES`` (the browser may refuse to send it at all)."""
+    name = repr(filename) if filename else "the file"
+    return (f"Upload: {name} is {size / 1e6:.1f} MB; expected at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB "
+            "(a small PNG or JPEG of one digit)")
+
+
 def decode_digit_image(content: bytes | None, filename: str = "") -> np.ndarray:
     """A PNG or JPEG file's bytes as an 8x8 digit image in ``[0, 1]`` (ink bright), ``(8, 8)`` float64.
 
@@ -34,8 +41,7 @@ def decode_digit_image(content: bytes | None, filename: str = "") -> np.ndarray:
     if not content:
         raise ValueError(f"Upload: {name} is empty; expected a PNG or JPEG image of one digit")
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ValueError(f"Upload: {name} is {len(content) / 1e6:.1f} MB; expected at most "
-                         f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB (a small PNG or JPEG of one digit)")
+        raise ValueError(too_large(filename, len(content)))
     if filename and not filename.lower().endswith(IMAGE_SUFFIXES):
         raise ValueError(f"Upload: {name} is not a PNG or JPEG file; expected a name ending in .png, .jpg or .jpeg")
     try:

@@ -11,7 +11,13 @@ import numpy as np
 import param
 
 from simulator import applications, data, losses
-from simulator.app.applications_inputs import check_drawing, decode_digit_image, read_sentence
+from simulator.app.applications_inputs import (
+    MAX_UPLOAD_BYTES,
+    check_drawing,
+    decode_digit_image,
+    read_sentence,
+    too_large,
+)
 from simulator.app.applications_settings import TASKS
 from simulator.app.applications_training import ChunkedTraining
 from simulator.cells import KINDS
@@ -113,7 +119,10 @@ class ApplicationsModel(param.Parameterized):
     def put_drawing(self, cells) -> None:
         self.put_digit(check_drawing(cells))
 
-    def put_upload(self, content: bytes | None, filename: str = "") -> None:
+    def put_upload(self, content: bytes | None, filename: str = "", size: int | None = None) -> None:
+        """An uploaded file's bytes (None: the browser did not send a file of ``size`` bytes, too large)."""
+        if content is None and size is not None and size > MAX_UPLOAD_BYTES:
+            raise ValueError(too_large(filename, size))
         self.put_digit(decode_digit_image(content, filename))
 
     def clear_digits(self) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from bokeh.models import BoxAnnotation, ColumnDataSource, FactorRange, HoverTool, LinearColorMapper, TapTool
+from bokeh.events import Tap
+from bokeh.models import BoxAnnotation, ColumnDataSource, FactorRange, HoverTool, LinearColorMapper
 from bokeh.palettes import Greys256
 from bokeh.plotting import figure
 from bokeh.transform import linear_cmap
@@ -153,18 +154,18 @@ class DrawingGrid:
         self.source = ColumnDataSource({"row": rows.tolist(), "col": cols.tolist(), "value": [0.0] * size * size})
         mapper = LinearColorMapper(palette=list(INK), low=0.0, high=1.0)
         self.renderer = self.figure.rect("col", "row", 0.96, 0.96, source=self.source, line_color="#bbb",
-                                         fill_color={"field": "value", "transform": mapper},
-                                         nonselection_fill_alpha=1.0, selection_fill_alpha=1.0)
-        self.figure.add_tools(TapTool(renderers=[self.renderer]),
-                              HoverTool(renderers=[self.renderer], tooltips=[("cell", "(@row, @col)"),
+                                         fill_color={"field": "value", "transform": mapper})
+        self.figure.add_tools(HoverTool(renderers=[self.renderer], tooltips=[("cell", "(@row, @col)"),
                                                                              ("value", "@value")]))
-        self.source.selected.on_change("indices", self._tapped)
+        self.figure.on_event(Tap, self._tapped)
 
-    def _tapped(self, attr, old, new) -> None:
-        if not new:
+    def _tapped(self, event) -> None:
+        """A click at data coordinates (x, y) is the cell (row, col) = (round(y), round(x))."""
+        if event.x is None or event.y is None:
             return
-        self.source.selected.indices = []
-        self.toggle(int(new[0]) // self.size, int(new[0]) % self.size)
+        row, col = int(round(event.y)), int(round(event.x))
+        if 0 <= row < self.size and 0 <= col < self.size:
+            self.toggle(row, col)
 
     def toggle(self, row: int, col: int) -> None:
         """The next ink level for cell (row, col)."""

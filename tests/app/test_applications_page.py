@@ -1,10 +1,12 @@
 """The Applications page without a browser: training through chunks equals the reference, inputs are checked."""
 
+import base64
 import io
 import time
 
 import numpy as np
 import pytest
+from bokeh.events import Tap
 from PIL import Image
 
 from simulator import applications, data, losses
@@ -119,8 +121,10 @@ def test_digit_answers_are_the_reference_next_term_and_drawings_replace_a_slot(d
     page.model.slot = 2
     page.drawing.toggle(3, 4)
     page.drawing.toggle(3, 4)
-    page.drawing.toggle(4, 4)
-    np.testing.assert_array_equal(page.drawing.source.data["value"][3 * 8 + 4], 1.0)
+    page.drawing._tapped(Tap(page.drawing.figure, x=4.2, y=3.9))  # a click inside cell (row 4, col 4)
+    page.drawing._tapped(Tap(page.drawing.figure, x=9.0, y=1.0))  # outside the grid: ignored
+    assert page.drawing.source.data["value"][3 * 8 + 4] == 1.0 and page.drawing.cells[4, 4] == 0.5
+    assert page.drawing.cells.sum() == 1.5
     page._attempt(lambda: page.model.put_drawing(page.drawing.cells))
     frames = r.data.X_test[5].copy()
     frames[2, 0] = page.drawing.cells
@@ -143,13 +147,17 @@ def test_empty_drawing_and_bad_uploads_give_messages_and_change_nothing(digits_r
         "empty.jpg": (b"", "is empty"),
     }
     for name, (content, expected) in cases.items():
-        page.upload.filename = name
-        page._uploaded(type("Event", (), {"new": content})())
+        page.upload._handle_msg({"name": name, "size": len(content),
+                                 "data": base64.b64encode(content).decode("ascii")})
         assert expected in page.messages.pane.object, name
         assert page.model.digits == {} and page.digit_bars.source.data["p"] == before
     assert "Traceback" not in page.messages.pane.object
-    page.upload.filename = "seven.png"
-    page._uploaded(type("Event", (), {"new": image_bytes(np.full((8, 8), 255) - 255 * np.eye(8), "PNG")})())
+    page.upload._handle_msg({"name": "big.png", "size": 50_000_000})  # the browser refused to send it
+    assert "big.png&#x27; is 50.0 MB; expected at most 2 MB" in page.messages.pane.object
+    page.upload._handle_msg({"name": "odd.png", "size": 10, "data": "%%% not base64"})
+    assert "odd.png&#x27; is empty" in page.messages.pane.object
+    seven = image_bytes(np.full((8, 8), 255) - 255 * np.eye(8), "PNG")
+    page.upload._handle_msg({"name": "seven.png", "size": len(seven), "data": base64.b64encode(seven).decode()})
     assert not page.messages.pane.visible and list(page.model.digits) == [0]
 
 

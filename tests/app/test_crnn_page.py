@@ -52,7 +52,7 @@ def test_every_view_holds_the_reference_cache_at_every_frame(kind):
         exact = [e for e, r in zip(page.vectors.source.data["exact"], page.vectors.source.data["row"], strict=True)
                  if r == "hₜ"]
         assert [float(e) for e in exact] == cache["H"][0, t].tolist()
-        assert page.frames.cursor.visible and page.feature_map.cursor.left == t - 0.5
+        assert page.frames.cursor.visible and page.state_map.cursor.data["left"] == [t - 0.5]
     probs = losses.softmax(Y)[0]
     np.testing.assert_array_equal(page.bars.source.data["p"], probs)
     assert page.bars.source.data["label"] == ["right", "left"]

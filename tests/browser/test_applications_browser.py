@@ -15,9 +15,10 @@ from .test_pages import text_of, wait_text
 pytestmark = pytest.mark.browser
 
 
-def test_bad_uploads_and_an_empty_drawing_get_messages_then_a_good_digit_is_taken(server, open_page, tmp_path):
+def test_bad_uploads_and_empty_drawings_get_messages_then_drawn_and_uploaded_digits_are_taken(server, open_page,
+                                                                                               tmp_path):
     page = open_page(server + "/applications?task=digits&slot=1")
-    upload = page.locator(".rnn-upload input[type=file]")
+    upload = page.locator("input.rnn-upload-input")
     upload.wait_for(state="attached", timeout=20000)
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
@@ -34,6 +35,12 @@ def test_bad_uploads_and_an_empty_drawing_get_messages_then_a_good_digit_is_take
 
     page.get_by_role("button", name="Use my drawing").click()
     wait_text(page, ".rnn-message-text", "the grid is empty", contains=True)
+    box = page.locator(".rnn-drawing").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 10)  # a cell near the middle
+    page.get_by_role("button", name="Use my drawing").click()
+    wait_text(page, ".rnn-digit-note", "slot(s) 1", contains=True)
+    page.get_by_role("button", name="Back to the held-out digits").click()
+    wait_text(page, ".rnn-digit-note", "")
     good = tmp_path / "seven.png"
     digit = np.full((64, 64), 255, dtype=np.uint8)
     digit[10:16, 12:52] = 0

@@ -18,6 +18,7 @@ from bokeh.plotting import figure
 from simulator.app.applications_model import ApplicationsModel
 from simulator.app.applications_progress import TrainingControl
 from simulator.app.applications_settings import TASKS
+from simulator.app.applications_upload import ImageUpload
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.urlstate import UrlState
@@ -125,8 +126,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         erase.on_click(lambda e: self.drawing.set_cells(np.zeros((8, 8))))
         reset = pn.widgets.Button(label="Back to the held-out digits", width=200)
         reset.on_click(lambda e: self._attempt(m.clear_digits))
-        self.upload = pn.widgets.FileInput(accept=".png,.jpg,.jpeg", width=230, css_classes=["rnn-upload"])
-        self.upload.param.watch(self._uploaded, "value")
+        self.upload = ImageUpload(self._uploaded, width=230, height=34, css_classes=["rnn-upload"])
         self.digit_bars = Bars("Next term: probabilities", width=480, height=200)
         self.digit_text = pn.pane.HTML("", css_classes=["rnn-digit-answer"], styles={"font-size": "14px"})
         self.digit_note = pn.pane.HTML("", width=260, styles={"font-size": "13px"})
@@ -136,15 +136,13 @@ class ApplicationsPage(pn.viewable.Viewer):
             pn.Row(pn.pane.Bokeh(self.digit_row.figure), self.digit_text), pn.pane.Bokeh(self.digit_bars.figure))
         # NB: drawing and uploading work before training too; the answer appears once the model is trained.
         self.digits_input = pn.Row(
-            pn.pane.Bokeh(self.drawing.figure),
+            pn.Column(pn.pane.Bokeh(self.drawing.figure), css_classes=["rnn-drawing"]),
             pn.Column(use, erase, pn.pane.Markdown("**or upload** a PNG/JPEG of one digit (at most 2 MB):",
                                                    margin=(10, 5, 0, 5)),
                       self.upload, reset, self.digit_note))
 
-    def _uploaded(self, event) -> None:
-        if event.new is None:
-            return
-        self._attempt(lambda: self.model.put_upload(event.new, self.upload.filename or ""))
+    def _uploaded(self, filename: str, content: bytes | None, size: int) -> None:
+        self._attempt(lambda: self.model.put_upload(content, filename, size))
 
     def _build_sentiment(self) -> None:
         m = self.model

@@ -51,7 +51,8 @@ class CrnnPage(pn.viewable.Viewer):
         self.vectors = VectorRows("Frame t: feature vector fₜ = cnn(xₜ), then the cell's state", width=980,
                                   height=150)
         self.feature_map = TimeHeatmap("feature vectors fₜ over time (rows: features)", width=480, height=210)
-        self.state_map = TimeHeatmap("hidden states hₜ over time (rows: units)", width=480, height=210)
+        self.state_map = TimeHeatmap("hidden states hₜ over time (rows: units)", width=480, height=210,
+                                     cursor=self.feature_map.cursor)  # one shared cursor: one update per step
         self.bars = Bars("Prediction: softmax(y), read out after the last frame", width=360, height=230)
         self.pipeline = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "14px"})
         self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=560, styles={"font-size": "14px"})
@@ -171,7 +172,6 @@ class CrnnPage(pn.viewable.Viewer):
         self.vectors.set_rows(rows)
         self.vectors.figure.title.text = f"Frame {t}: feature vector fₜ = cnn(xₜ) and the {NAMES[m.kind]}'s state"
         self.feature_map.set_t(t)
-        self.state_map.set_t(t)
         last = t == T - 1
         if last:
             self.bars.set_probs(run.classes, run.probs)
