@@ -180,3 +180,14 @@ def test_divergence_stops_training_with_a_message():
     assert not lab.playing and "Play" not in page.play.label
     assert "Training stopped" in lab.error and "loss: became nan" in page.messages.pane.object
     assert page.messages.pane.visible
+
+
+def test_animation_length_moves_the_player_bounds():
+    page = _page()
+    lab = page.lab
+    lab.anim_length = 12
+    assert page.player.slider.end == 12 and lab.walk.dh.shape == (12, lab.anim_hidden)
+    lab.anim_step = 12
+    lab.anim_length = 5
+    assert lab.anim_step == 5 and page.player.slider.end == 5
+    assert "t = 0" in page.anim_status.object
