@@ -53,6 +53,7 @@ def step_cases(kind: str, hidden: bool, T: int | None = None) -> list[dict]:
         if kind == "lstm":
             case["c_prev"] = rng.standard_normal((B, H))
             case["dc"] = rng.standard_normal((B, H))
+        case["recipe"] = f"step_cases({kind!r}, hidden={hidden})[{k}]"
         out.append(case)
     return out
 
@@ -65,7 +66,8 @@ def sequence_cases(hidden: bool) -> list[dict]:
         rng = _rng(hidden, 50 + k)
         out.append({"label": f"B={B}, T={T}, D={D}, H={H}", "X": rng.standard_normal((B, T, D)),
                     "h0": 0.8 * rng.standard_normal((B, H)), "params": random_params("rnn", D, H, rng),
-                    "dH": rng.standard_normal((B, T, H)), "dh_last": rng.standard_normal((B, H))})
+                    "dH": rng.standard_normal((B, T, H)), "dh_last": rng.standard_normal((B, H)),
+                    "recipe": f"sequence_cases(hidden={hidden})[{k}]"})
     return out
 
 

@@ -30,6 +30,11 @@ def explain(got: dict[str, np.ndarray], case: dict, hypotheses: list[Hypothesis]
     """A sentence naming the likely bug, or advice to compare intermediates when no hypothesis fits."""
     hyp = matching_hypothesis(got, case, hypotheses)
     if hyp is None:
-        return ("No common bug reproduces your result; print your intermediates next to the equations "
-                "for this small case.")
+        text = "No common bug reproduces your result; print your intermediates next to the equations for this case."
+        if "recipe" in case:
+            inputs = ", ".join(k for k in case if k not in ("label", "recipe", "reset_after"))
+            recipe = case["recipe"]
+            text += (f" Its inputs: `from autograder.cases import {recipe.split('(')[0]}; case = {recipe}` "
+                     f"(keys {inputs}).")
+        return text
     return f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})."

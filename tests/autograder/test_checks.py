@@ -400,3 +400,15 @@ def test_hidden_cases_are_seeded_random_with_size_one_dimensions():
     step = cases.step_cases("lstm", hidden=True)
     assert all(np.abs(c["params"]["b"]).min() > 0 for c in step)  # random, never zero, biases
     assert cases.step_cases("lstm", hidden=True)[2]["dh"].tolist() == step[2]["dh"].tolist()
+
+
+def test_unrecognised_bug_tells_how_to_get_the_case():
+    """When no hypothesis fits, does the message say how to rebuild the failing case's inputs?"""
+    from autograder import cases
+
+    with pytest.raises(AssertionError) as err:
+        checks.check_lstm_step(lambda x, h, c, p: (np.zeros_like(h), np.zeros_like(c), None))
+    msg = str(err.value)
+    assert "No common bug reproduces your result" in msg
+    assert "from autograder.cases import step_cases; case = step_cases('lstm', hidden=False)[0]" in msg
+    assert cases.step_cases("lstm", hidden=False)[0]["label"] in msg
