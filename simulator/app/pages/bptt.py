@@ -92,7 +92,7 @@ class BPTTPage(pn.viewable.Viewer):
             pn.Row(self.anim_kind,
                    checked_field(lab, "anim_length", self._report_field, label="T (animation)", width=100),
                    checked_field(lab, "anim_hidden", self._report_field, label="H (animation)", width=100),
-                   pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=130,
+                   pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=170,
                                                 options={"recurrent weights": "recurrent",
                                                          "input weights": "input", "bias": "bias"})),
             self.player, self.anim_status,
