@@ -15,7 +15,8 @@ from bokeh.plotting import figure
 
 from simulator.app.applications_training import ChunkedTraining, Snapshot
 
-CHUNK = 5          # iterations granted per tick
+CHUNK = 5          # iterations granted first; then doubled while the worker finishes within a tick, halved if not
+MAX_CHUNK = 80
 PERIOD_MS = 120    # tick period
 
 
@@ -35,6 +36,7 @@ class TrainingControl(pn.viewable.Viewer):
         self.make_job, self.on_done, self.on_message, self.background = make_job, on_done, on_message, background
         self.job: ChunkedTraining | None = None
         self._callback = None
+        self._chunk = CHUNK
         self.train_button = pn.widgets.Button(label=label, color="success", width=120,
                                               css_classes=["rnn-train"])
         self.stop_button = pn.widgets.Button(label="Stop", width=80, disabled=True)
@@ -70,6 +72,7 @@ class TrainingControl(pn.viewable.Viewer):
         self.curve.x_range.update(start=0, end=max(self.job.total, 1))
         self.train_button.disabled, self.stop_button.disabled = True, False
         self._set_status("Training: starting ...")
+        self._chunk = CHUNK
         if self.background:
             self.job.grant(CHUNK)
             self._callback = pn.state.add_periodic_callback(self.tick, period=PERIOD_MS)
@@ -85,7 +88,10 @@ class TrainingControl(pn.viewable.Viewer):
         if snap.done:
             self._finish(snap)
         elif snap.waiting:
-            self.job.grant(CHUNK)
+            self._chunk = min(2 * self._chunk, MAX_CHUNK)  # fast iterations: fewer, larger chunks
+            self.job.grant(self._chunk)
+        else:
+            self._chunk = max(1, self._chunk // 2)  # slow iterations: the next grant is smaller
 
     def stop(self) -> None:
         """Ask the worker to stop; the reference loop keeps the best parameters so far and evaluates them."""

@@ -82,7 +82,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         self._build_forecast()
         self.controls = self._controls()
         m.param.watch(self._refresh, ["task", "results"])
-        m.param.watch(lambda e: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence"])
+        m.param.watch(lambda *events: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence"])
         self._refresh()
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
 

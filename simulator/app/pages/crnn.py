@@ -62,6 +62,7 @@ class CrnnPage(pn.viewable.Viewer):
         m.param.watch(self._on_run, ["run"])
         m.param.watch(self._on_frame, ["t", "layer"])
         m.param.watch(self._show_messages, ["error"])
+        m.param.watch(lambda *events: self.training.stop(), ["task", "kind", "seed"])  # its result would not fit
         self._on_run()
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
         self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=self._report_url, query=query)
