@@ -102,7 +102,10 @@ def _wait(url: str, proc: subprocess.Popen) -> None:
 
 
 def session_memory(command: list[str], port: int, path: str, sessions: int) -> float:
-    """MB of server RSS per open session (after one warm-up session)."""
+    """MB of server RSS per open session: the least-squares slope of RSS against sessions kept open.
+
+    One warm-up session first (imports, first document); the slope is less noisy than one difference.
+    """
     from bokeh.client import pull_session
 
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -112,20 +115,26 @@ def session_memory(command: list[str], port: int, path: str, sessions: int) -> f
         with pull_session(url=url):
             pass  # warm-up: imports, first document, caches
         time.sleep(1.0)
-        before = _rss_mb(proc.pid)
-        opened = [pull_session(url=url) for _ in range(sessions)]
-        time.sleep(1.0)
-        after = _rss_mb(proc.pid)
+        rss, opened = [_rss_mb(proc.pid)], []
+        for _ in range(sessions):
+            opened.append(pull_session(url=url))
+            time.sleep(0.2)
+            rss.append(_rss_mb(proc.pid))
         for s in opened:
             s.close()
-        return (after - before) / sessions
+        n = list(range(len(rss)))
+        mean_n, mean_r = statistics.fmean(n), statistics.fmean(rss)
+        slope = sum((a - mean_n) * (b - mean_r) for a, b in zip(n, rss, strict=True)) / sum(
+            (a - mean_n) ** 2 for a in n)
+        print(f"    {path}: RSS {rss[0]:.1f} MB -> {rss[-1]:.1f} MB with {sessions} sessions open")
+        return slope
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
 def memory_benchmark(sessions: int) -> None:
-    print(f"Server memory per open session ({sessions} sessions via bokeh.client.pull_session, RSS growth)")
+    print(f"Server memory per open session ({sessions} sessions via bokeh.client.pull_session; slope of RSS)")
     port = _free_port()
     trivial = session_memory([sys.executable, "-c", TRIVIAL_APP, str(port)], port, "/", sessions)
     print(f"  baseline trivial Panel page: {trivial:6.2f} MB/session")

@@ -68,6 +68,7 @@ def test_word_input_sets_sizes_and_t_stays_in_range():
     m.t = 25
     m.param.update(inputs="word", word="abcab")
     assert (m.D, m.T, m.t) == (3, 5, 4)
+    assert (page.player.slider.start, page.player.slider.end) == (0, 4)
     np.testing.assert_array_equal(shown(page.diagram, "x"), [0, 1, 0])  # the 5th character is "b"
 
 
@@ -105,6 +106,8 @@ def test_bad_fields_show_messages_and_revert():
     h_field = page.controls.select(lambda w: getattr(w, "label", "") == "H (hidden)")[0]
     h_field.value = 99
     assert page.model.H == 4 and h_field.value == 4 and "H" in page.messages.pane.object
+    h_field.value = None  # what the browser sends for text typed into a number field
+    assert page.model.H == 4 and h_field.value == 4 and "not a number" in page.messages.pane.object
     page.value_input.value = "twelve"
     page._set_weight()
     assert "not a number" in page.messages.pane.object and page.model.edits == ""
