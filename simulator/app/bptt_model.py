@@ -116,6 +116,8 @@ class BPTTLab(param.Parameterized):
     def _new_run(self) -> None:
         self.run = longrange.LongRangeRun(self.config(), jacobian_every=self.iterations_per_tick)
         self.iteration = 0
+        if self.error.startswith("Training stopped"):
+            self.error = ""
 
     @param.depends("anim_kind", "anim_length", "anim_hidden", *NETWORK, watch=True)
     def _rebuild_walk(self) -> None:

@@ -180,6 +180,17 @@ def test_divergence_stops_training_with_a_message():
     assert not lab.playing and "Play" not in page.play.label
     assert "Training stopped" in lab.error and "loss: became nan" in page.messages.pane.object
     assert page.messages.pane.visible
+    page.reset_button.clicks += 1  # a new run clears the message
+    assert lab.error == "" and not page.messages.pane.visible
+
+
+def test_adding_problem_trains_as_regression():
+    page = _page(task="adding", kind="lstm")
+    lab = page.lab
+    assert lab.compare["rnn"].Y.shape == (1, 1)
+    lab.train(2)
+    assert len(page.loss_curve.sources["loss"].data["y"]) == 2
+    assert not page.acc_curve.reference.visible and "within ±0.04" in page.train_status.object
 
 
 def test_animation_length_moves_the_player_bounds():
