@@ -138,11 +138,13 @@ def _bind_system(args: list[str]) -> None:
         args += ["--ro-bind-try", name, name]
 
 
-def bwrap_command(workdir: Path, cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int) -> list[str]:
+def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int, disk: int) -> list[str]:
     """``bwrap ... python -I -S worker.py``: the sandbox sees only what this list binds.
 
     Started as root, the worker switches to ``uid`` before it reads any student code. bubblewrap
     writes the PID of the sandbox's init process to ``info_fd``: killing it ends every process inside.
+    The only writable places are the home and ``/tmp``, two tmpfs of ``disk`` bytes each (memory the
+    address-space limit does not count, so they are capped here; RLIMIT_FSIZE caps single files).
     """
     args = [bwrap_path(), "--die-with-parent", "--new-session", "--info-fd", str(info_fd), *_unshare_flags()]
     _bind_system(args)
@@ -161,7 +163,10 @@ def bwrap_command(workdir: Path, cmd_fd: int, reply_fd: int, uid: int | None, in
     for path in numpy_dirs():
         args += ["--ro-bind", str(path), f"{SANDBOX_LIB}/{path.name}"]
     args += ["--ro-bind", str(CHANNEL), f"{SANDBOX_LIB}/channel.py", "--ro-bind", str(WORKER), SANDBOX_WORKER]
-    args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--bind", str(workdir), SANDBOX_HOME]
+    for private in ("/tmp", SANDBOX_HOME):
+        args += ["--perms", "0755", "--dir", str(Path(private).parent)] if private == SANDBOX_HOME else []
+        args += ["--perms", "1777", "--size", str(int(disk)), "--tmpfs", private]
+    args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
     for key, value in ENV.items():
         args += ["--setenv", key, value]

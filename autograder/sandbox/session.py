@@ -125,7 +125,7 @@ class Sandbox:
         out_r, out_w = os.pipe()
         info_r, info_w = os.pipe() if self.level == "bwrap" else (None, None)
         if self.level == "bwrap":
-            argv = isolation.bwrap_command(workdir, cmd_r, reply_w, uid, info_w)
+            argv = isolation.bwrap_command(cmd_r, reply_w, uid, info_w, self.limits.disk)
         else:
             argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
         passed = tuple(fd for fd in (cmd_r, reply_w, info_w) if fd is not None)

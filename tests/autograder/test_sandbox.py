@@ -267,7 +267,17 @@ def test_writes_stay_inside(sandbox, tmp_path):
             "    except OSError:\n        results.append(False)\n")
     sandbox.exec_cell(code, "write")
     assert not target.exists() and not os.path.exists("/tmp/autograder-escape.txt")
-    assert sandbox.get("results")[2] is True
+    assert sandbox.get("results") == [sandbox.level == "bwrap", False, True]
+
+
+def test_private_space_is_small_and_bounded():
+    """Does filling /tmp with many files stop at the private tmpfs size instead of the host's memory or disk?"""
+    with Sandbox(Limits(wall=5.0, disk=4 * 2**20)) as sb:
+        code = ("written = 0\ntry:\n    for i in range(64):\n        with open(f'/tmp/f{i}', 'wb') as f:\n"
+                "            f.write(b'x' * 2**20)\n        written += 1\nexcept OSError as exc:\n"
+                "    error = exc.errno\n")
+        sb.exec_cell(code, "fill")
+        assert sb.get("written") <= 4 and sb.get("error") == 28  # ENOSPC
 
 
 def test_refuses_level_none_without_unsafe():
