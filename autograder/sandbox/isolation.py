@@ -6,8 +6,8 @@ Three levels, strongest first:
   process tree), a filesystem that holds only the OS libraries, the Python standard library, NumPy,
   the worker and a private writable home; plus the resource limits of :mod:`.limits` and an
   unprivileged user (the worker drops to it when the grader runs as root).
-* ``"rlimits"``: no bubblewrap; a network namespace via ``unshare -r -n`` when available, the resource
-  limits and an unprivileged user. The filesystem is not hidden (files readable by every user stay
+* ``"rlimits"``: no bubblewrap; network and PID namespaces via ``unshare -r -n -p`` when available,
+  the resource limits and an unprivileged user. The filesystem is not hidden (files readable by every user stay
   readable), so this level is weaker and :func:`detect` says so.
 * ``"none"``: a plain child process with no limits, only with ``--unsafe-no-sandbox``.
 """
@@ -187,10 +187,10 @@ def lib_dir(workdir: Path) -> Path:
 
 
 def plain_command(level: str, workdir: Path, cmd_fd: int, reply_fd: int) -> list[str]:
-    """The interpreter command for ``"rlimits"`` (inside ``unshare -n``) or ``"none"``."""
+    """The interpreter command for ``"rlimits"`` (inside ``unshare``'s namespaces) or ``"none"``."""
     lib = lib_dir(workdir)
     cmd = [sys.executable, "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
-    return [unshare_path(), "-r", "-n", *cmd] if level == "rlimits" else cmd
+    return [unshare_path(), "-r", "-n", "-p", "-f", "--kill-child", *cmd] if level == "rlimits" else cmd
 
 
 def environment(workdir: Path) -> dict[str, str]:
