@@ -101,7 +101,7 @@ def _runs_unprivileged(cmd: list[str]) -> bool:
 def unshare_path() -> str | None:
     """``unshare`` if an unprivileged user can get its own (empty) network namespace with it here."""
     path = shutil.which("unshare")
-    return path if path is not None and _runs_unprivileged([path, "-r", "-n", "true"]) else None
+    return path if path is not None and _runs_unprivileged([path, "-r", "-n", "-p", "-f", "true"]) else None
 
 
 def detect() -> str | None:
