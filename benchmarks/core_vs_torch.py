@@ -85,16 +85,25 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per case (median reported)")
+    parser.add_argument("--threads", type=int, default=0, help="threads for both sides (default: NumPy BLAS's own)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of rnn,lstm,gru")
     args = parser.parse_args()
+    limiter = None
+    if args.threads:
+        from threadpoolctl import threadpool_limits  # only needed to change NumPy's thread count
+
+        limiter = threadpool_limits(limits=args.threads, user_api="blas")
     threads, how = blas_threads()
     torch.set_num_threads(threads)
     print(f"numpy {np.__version__}, torch {torch.__version__}; threads: numpy BLAS {threads} ({how}), "
           f"torch.set_num_threads({torch.get_num_threads()}); float32, median of {args.repeats} runs")
     print(f"{'cell':5} {'(B, T, D, H)':>18} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>10}")
-    for kind in KINDS:
+    for kind in args.kinds.split(","):
         for size in SIZES:
             ours, theirs = bench(kind, size, args.repeats)
-            print(f"{kind:5} {str(size):>18} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:10.2f}")
+            print(f"{kind:5} {str(size):>18} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:10.2f}", flush=True)
+    if limiter is not None:
+        limiter.unregister()
 
 
 if __name__ == "__main__":
