@@ -22,6 +22,10 @@ from simulator.app.applications_settings import TASKS
 from simulator.app.applications_training import ChunkedTraining
 from simulator.cells import KINDS
 
+# Sentences where word order or a negation decides the sentiment (the templates of ``simulator.data``).
+CONTRASTS = ("the movie was good , not bad", "the movie was bad , not good", "the food was not bad",
+             "the food was bad", "the hotel was not good at all", "the hotel was good")
+
 
 class ApplicationsModel(param.Parameterized):
     """Settings of the Applications page, the trained results, and what a visitor asks the models."""
@@ -35,6 +39,8 @@ class ApplicationsModel(param.Parameterized):
     sample = param.Integer(default=0, bounds=(0, 199), doc="Held-out example shown (video or digit sequence).")
     slot = param.Integer(default=0, bounds=(0, 3), doc="Which digit of the sequence a drawing or upload replaces.")
     window = param.Integer(default=0, bounds=(0, 10_000), doc="Held-out forecast window shown (0 = the first).")
+    order = param.Selector(objects=["recorded", "reversed", "shuffled"], default="recorded",
+                           doc="Frame order fed to the video model: as recorded, played backwards, or shuffled.")
     sentence = param.String(default="the movie was not bad", doc="A sentence for the sentiment model.")
     results = param.Dict(default={}, doc="task -> applications.Result of the last finished training.")
     digits = param.Dict(default={}, doc="slot -> (8, 8) digit image drawn or uploaded by the visitor.")
@@ -78,13 +84,23 @@ class ApplicationsModel(param.Parameterized):
 
     # ------------------------------------------------------------------ trying the models
     def video(self) -> dict:
-        """The held-out video ``sample``: frames (T, S, S), true class, predicted probabilities."""
+        """The held-out video ``sample`` in frame ``order``: frames (T, S, S), the recorded video's class, and
+        the probabilities ``softmax(model.predict(frames))`` for the frames in that order.
+        """
         r = self._need("video")
         X = r.data.X_test[self.sample : self.sample + 1]
+        T = X.shape[1]
+        if self.order == "reversed":
+            order = np.arange(T)[::-1]
+        elif self.order == "shuffled":
+            order = np.random.default_rng([self.seed, self.sample]).permutation(T)
+        else:
+            order = np.arange(T)
+        X = X[:, order]  # (1, T, C, H, W) in the chosen order
         probs = losses.softmax(r.model.predict(X))[0]
         classes = r.data.info["classes"]
-        return {"frames": X[0, :, 0], "label": classes[int(r.data.y_test[self.sample])], "classes": classes,
-                "probs": probs}
+        return {"frames": X[0, :, 0], "order": order, "label": classes[int(r.data.y_test[self.sample])],
+                "classes": classes, "probs": probs}
 
     def digit_frames(self) -> tuple[np.ndarray, list[bool]]:
         """The digit sequence to read: held-out ``sample`` with the visitor's digits in their slots.
@@ -134,6 +150,11 @@ class ApplicationsModel(param.Parameterized):
         words, unknown = read_sentence(self.sentence, r.data.info["vocab"])
         probs = applications.classify_text(r, self.sentence)
         return {"words": words, "unknown": unknown, "probs": probs}
+
+    def sentiment_contrasts(self) -> list[tuple[str, dict[str, float]]]:
+        """``classify_text`` of sentences where word order or a negation decides (``CONTRASTS``)."""
+        r = self._need("sentiment")
+        return [(text, applications.classify_text(r, text)) for text in CONTRASTS]
 
     def forecast(self, days: int = 60) -> dict:
         """Held-out window ``window``: the prices before it, the next day's price, the model's and the naive forecast.

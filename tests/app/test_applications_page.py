@@ -181,6 +181,9 @@ def test_sentences_are_classified_by_the_reference_and_unknown_words_are_named(s
     probs = applications.classify_text(sentiment_result, "the movie was zorglub , not bad")
     np.testing.assert_array_equal(page.sentiment_bars.source.data["p"], [probs["negative"], probs["positive"]])
     assert "rnn-unknown" in page.sentiment_text.object and "zorglub" in page.sentiment_text.object
+    text, p = page.model.sentiment_contrasts()[1]
+    assert f"{p['positive']:.3f}" in page.contrasts.object and text in page.contrasts.object
+    assert p == applications.classify_text(sentiment_result, text)
     page.model.sentence = "   "
     assert "Sentence: is empty" in page.messages.pane.object and page.sentiment_bars.source.data["p"] == []
     page.model.sentence = "a " * 70
@@ -198,6 +201,11 @@ def test_video_view_shows_the_reference_prediction():
     np.testing.assert_array_equal(page.video_bars.source.data["p"], losses.softmax(r.model.predict(X))[0])
     np.testing.assert_array_equal(np.flipud(page.video_frames.source.data["image"][1]), X[0, 1, 0])
     assert r.data.info["classes"][int(r.data.y_test[3])] in page.video_text.object
+    page.model.order = "reversed"
+    np.testing.assert_array_equal(page.video_bars.source.data["p"],
+                                  losses.softmax(r.model.predict(X[:, ::-1]))[0])
+    np.testing.assert_array_equal(np.flipud(page.video_frames.source.data["image"][0]), X[0, -1, 0])
+    assert "backwards" in page.video_text.object
 
 
 def test_url_holds_the_controls_and_bad_values_become_messages():

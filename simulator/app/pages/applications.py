@@ -28,7 +28,7 @@ TITLE = "Applications"
 SUMMARY = "Train a CRNN on videos and handwritten digits, an LSTM on sentiment, a forecaster on stock prices; try them."
 
 URL_KEYS = {"task": "task", "kind": "kind", "seed": "seed", "symbol": "symbol", "mode": "mode", "sample": "sample",
-            "slot": "slot", "window": "window", "sentence": "text"}
+            "slot": "slot", "window": "window", "order": "order", "sentence": "text"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 MODES = {"many-to-one": "many_to_one", "many-to-many": "many_to_many"}
 COLORS = {"actual": "#222222", "forecast": "#d62728", "naive": "#7f7f7f"}
@@ -82,7 +82,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         self._build_forecast()
         self.controls = self._controls()
         m.param.watch(self._refresh, ["task", "results"])
-        m.param.watch(lambda *events: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence"])
+        m.param.watch(lambda *events: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence",
+                                                                    "order"])
         self._refresh()
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
 
@@ -111,8 +112,12 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.video_frames = ImageTiles("The held-out video, frame by frame", width=640, height=140)
         self.video_bars = Bars("Predicted direction", width=300, height=200)
         self.video_text = pn.pane.HTML("", css_classes=["rnn-video-answer"], styles={"font-size": "14px"})
+        order = pn.widgets.RadioButtonGroup.from_param(
+            self.model.param.order, options={"as recorded": "recorded", "played backwards": "reversed",
+                                             "shuffled": "shuffled"}, color="primary", variant="outline")
         self.video_view = pn.Column(
-            checked_field(self.model, "sample", self._report_field, label="Held-out video", width=130),
+            pn.Row(checked_field(self.model, "sample", self._report_field, label="Held-out video", width=130),
+                   pn.Column(pn.pane.Markdown("Frame order", margin=(0, 5)), order)),
             pn.pane.Bokeh(self.video_frames.figure), pn.Row(pn.pane.Bokeh(self.video_bars.figure), self.video_text))
 
     def _build_digits(self) -> None:
@@ -150,11 +155,12 @@ class ApplicationsPage(pn.viewable.Viewer):
                                                               width=520, css_classes=["rnn-sentence"])
         self.sentiment_bars = Bars("Sentiment", width=300, height=200)
         self.sentiment_text = pn.pane.HTML("", css_classes=["rnn-sentiment-answer"], styles={"font-size": "14px"})
+        self.contrasts = pn.pane.HTML("", styles={"font-size": "13px"})
         self.sentiment_view = pn.Column(
             self.sentence_input,
             pn.pane.Markdown("Try *the food was good , not bad*, *the film was not good at all*, "
                              "*the hotel was really awful*.", margin=(0, 5)),
-            pn.Row(pn.pane.Bokeh(self.sentiment_bars.figure), self.sentiment_text))
+            pn.Row(pn.pane.Bokeh(self.sentiment_bars.figure), self.sentiment_text), self.contrasts)
 
     def _build_forecast(self) -> None:
         m = self.model
@@ -269,13 +275,16 @@ class ApplicationsPage(pn.viewable.Viewer):
 
     def _show_video(self) -> None:
         v = self.model.video()
-        self.video_frames.set_tiles(list(v["frames"]), [f"frame {t}" for t in range(len(v["frames"]))])
+        self.video_frames.set_tiles(list(v["frames"]), [f"position {k}: recorded frame {t}"
+                                                        for k, t in enumerate(v["order"])])
         self.video_bars.set_probs(v["classes"], v["probs"])
         best = v["classes"][int(np.argmax(v["probs"]))]
-        self.video_text.object = (f"<p>The CRNN says <b class='rnn-prediction'>{html.escape(best)}</b> "
-                                  f"(p = {float(np.max(v['probs'])):.3f}); the video moves "
-                                  f"<b>{html.escape(v['label'])}</b>.</p><p style='color:#666'>Shuffle the frames "
-                                  "and the answer would change: only their order tells left from right.</p>")
+        played = {"recorded": "as recorded", "reversed": "played backwards", "shuffled": "with shuffled frames"}
+        self.video_text.object = (f"<p>Fed {played[self.model.order]}, the CRNN says "
+                                  f"<b class='rnn-prediction'>{html.escape(best)}</b> "
+                                  f"(p = {float(np.max(v['probs'])):.3f}); the recorded video moves "
+                                  f"<b>{html.escape(v['label'])}</b>.</p><p style='color:#666'>Play it backwards: "
+                                  "the same frames, the other answer. Only their order tells left from right.</p>")
 
     def _show_digits(self) -> None:
         a = self.model.digit_answer()
@@ -305,6 +314,10 @@ class ApplicationsPage(pn.viewable.Viewer):
             words = ", ".join(f"'{html.escape(w)}'" for w in s["unknown"])
             unknown = (f"<p class='rnn-unknown' style='color:#8a6d3b'>Unknown words, read as &lt;unk&gt;: {words}. "
                        "The model only knows the words of its training sentences.</p>")
+        rows = "".join(f"<tr><td>{html.escape(text)}</td><td style='text-align:right'>{p['positive']:.3f}</td></tr>"
+                       for text, p in self.model.sentiment_contrasts())
+        self.contrasts.object = ("<p><b>Word order and negation</b> (p(positive) from the trained model):</p>"
+                                 f"<table class='rnn-contrasts'>{rows}</table>")
         self.sentiment_text.object = (f"<p>Read {len(s['words'])} words: <b class='rnn-prediction'>"
                                       f"{labels[int(np.argmax(p))]}</b> (p = {float(np.max(p)):.3f}).</p>{unknown}")
 
