@@ -6,7 +6,7 @@ import pytest
 from simulator import architectures as arch
 from simulator import losses
 from simulator.app import examples
-from simulator.app.architecture_model import ArchitectureModel
+from simulator.app.architecture_model import ArchitectureModel, trained_params
 from simulator.app.pages.architectures import ArchitecturesPage
 
 
@@ -20,7 +20,7 @@ def reference(name, kind, H=6, seed=0, item=0, length=8):
 @pytest.mark.parametrize("name", examples.ARCHITECTURES)
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_unrolled_drawing_matches_the_reference(name, kind):
-    page = ArchitecturesPage(ArchitectureModel(architecture=name, kind=kind, item=1, seed=2), query={})
+    page = ArchitecturesPage(ArchitectureModel(architecture=name, kind=kind, item=1, seed=2, trained=False), query={})
     ex, (Y, cache) = reference(name, kind, item=1, seed=2)
     d = page.unrolled
     S = len(cache["phase"])
@@ -37,7 +37,7 @@ def test_unrolled_drawing_matches_the_reference(name, kind):
 
 
 def test_stepping_fades_the_future_and_shows_the_step_inside_the_cell():
-    page = ArchitecturesPage(ArchitectureModel(architecture="many_to_one", kind="gru"), query={})
+    page = ArchitecturesPage(ArchitectureModel(architecture="many_to_one", kind="gru", trained=False), query={})
     _, (_, cache) = reference("many_to_one", "gru")
     page.model.s = 4
     alpha = dict(zip(page.unrolled.cells.data["step"], page.unrolled.cells.data["alpha"], strict=True))
@@ -52,7 +52,7 @@ def test_stepping_fades_the_future_and_shows_the_step_inside_the_cell():
 
 
 def test_loss_shown_is_the_reference_cross_entropy():
-    page = ArchitecturesPage(ArchitectureModel(architecture="many_to_many", kind="lstm"), query={})
+    page = ArchitecturesPage(ArchitectureModel(architecture="many_to_many", kind="lstm", trained=False), query={})
     ex, (Y, _) = reference("many_to_many", "lstm")
     loss, _ = losses.softmax_cross_entropy(Y, ex.targets)
     assert page.model.run.loss == pytest.approx(loss, rel=1e-12)
@@ -65,3 +65,21 @@ def test_hostile_url_and_out_of_range_step():
     assert (m.architecture, m.kind, m.s, m.H, m.item) == ("one_to_one", "gru", 0, 6, 0)
     text = page.messages.pane.object
     assert "URL s" in text and "URL H" in text and "URL item" in text
+
+
+@pytest.mark.parametrize("name", examples.ARCHITECTURES)
+def test_trained_weights_answer_every_example_and_the_drawing_uses_them(name):
+    """Trained on the four inputs, does each architecture get every example right (shown, not assumed)?"""
+    page = ArchitecturesPage(ArchitectureModel(architecture=name, kind="gru", trained=True), query={})
+    m = page.model
+    params, before, after = trained_params(name, "gru", m.H, m.seed, 8)
+    assert after < 0.1 * before
+    for item in range(4):
+        m.item = item
+        np.testing.assert_array_equal(m.run.probs.argmax(axis=1), m.run.example.targets.reshape(-1))
+        ex = examples.example(name, item)
+        extra = (ex.T_out,) if name in ("one_to_many", "encoder_decoder") else ()
+        _, cache = arch.FORWARD[name](ex.x, params, *extra)
+        np.testing.assert_array_equal(np.array(page.unrolled.state.data["value"]).reshape(len(cache["phase"]), -1),
+                                      cache["H"][0])
+    assert "trained here" in page.lesson.object

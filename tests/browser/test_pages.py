@@ -91,7 +91,7 @@ def test_hostile_url_gives_a_message_and_the_page_still_works(server, open_page)
 
 
 def test_architectures_page_steps_and_round_trips(server, open_page):
-    page = open_page(server + "/architectures?arch=encoder_decoder&kind=lstm&item=1")
+    page = open_page(server + "/architectures?arch=encoder_decoder&kind=lstm&item=1&trained=false")
     wait_text(page, ".rnn-s", "0")
     page.get_by_role("button", name="Step ▶").click()
     wait_text(page, ".rnn-s", "1")
@@ -103,8 +103,10 @@ def test_architectures_page_steps_and_round_trips(server, open_page):
     last = len(cache["phase"]) - 1
     wait_text(page, ".rnn-s", str(last))
     page.wait_for_function(f"() => window.location.search.includes('s={last}')", timeout=20000)
-    assert query(page)["arch"] == "encoder_decoder"
-    page.wait_for_timeout(600)
-    screenshot(page, "architectures")
+    assert (query(page)["arch"], query(page)["trained"]) == ("encoder_decoder", "false")
     again = open_page(page.url)
     wait_text(again, ".rnn-s", str(last))
+    trained = open_page(server + "/architectures?arch=encoder_decoder&kind=lstm&s=13")  # Ode to Joy: 12 + 3 steps
+    wait_text(trained, ".rnn-s", "13")
+    trained.wait_for_timeout(600)
+    screenshot(trained, "architectures")

@@ -12,7 +12,7 @@ import param
 from bokeh.models import Div
 
 from simulator.app import examples
-from simulator.app.architecture_model import ArchitectureModel
+from simulator.app.architecture_model import TRAIN_ITERATIONS, ArchitectureModel
 from simulator.app.cell_model import VECTORS
 from simulator.app.components.diagram import CellDiagram
 from simulator.app.components.errors import MessageBox
@@ -24,8 +24,8 @@ from simulator.app.components.urlstate import UrlState
 TITLE = "Architectures"
 SUMMARY = "The five ways to wire a recurrent cell (one-to-one ... encoder-decoder), animated on the lesson's examples."
 
-URL_KEYS = {"architecture": "arch", "kind": "kind", "H": "H", "seed": "seed", "item": "item", "length": "length",
-            "s": "s"}
+URL_KEYS = {"architecture": "arch", "kind": "kind", "H": "H", "seed": "seed", "trained": "trained", "item": "item",
+            "length": "length", "s": "s"}
 NAMES = {"one_to_one": "One-to-one", "one_to_many": "One-to-many", "many_to_one": "Many-to-one",
          "many_to_many": "Many-to-many (synced)", "encoder_decoder": "Many-to-many (encoder-decoder)"}
 LESSONS = {
@@ -86,9 +86,15 @@ class ArchitecturesPage(pn.viewable.Viewer):
         m = self.model
         run = m.run
         self.unrolled.set_run(run, m.kind)
+        losses = m.training_losses
+        if losses is None:
+            weights = (f"The weights are random (seed {m.seed}), not trained: watch which steps read, emit and "
+                       "take a loss, not the answer.")
+        else:
+            weights = (f"The weights were trained here on the four example inputs ({TRAIN_ITERATIONS} Adam steps "
+                       f"from seed {m.seed}; mean loss {losses[0]:.3f} → {losses[1]:.4f}).")
         self.lesson.object = (f"**{NAMES[m.architecture]}**: {LESSONS[m.architecture]}  \n"
-                              f"Example: {html.escape(run.example.title)}. The weights are random (seed "
-                              f"{m.seed}), not trained: watch which steps read, emit and take a loss, not the answer.")
+                              f"Example: {html.escape(run.example.title)}. {weights}")
         options = {label: k for k, label in enumerate(examples.items(m.architecture))}
         if self.item_select.options != options:
             self.item_select.options = options
@@ -147,6 +153,8 @@ class ArchitecturesPage(pn.viewable.Viewer):
         return pn.Column(architecture,
                          pn.Row(kind, checked_field(m, "H", self._report_field, label="H (hidden)", width=90),
                                 checked_field(m, "seed", self._report_field, label="Seed", width=110),
+                                pn.widgets.Checkbox.from_param(m.param.trained, label="Trained weights",
+                                                               align="center"),
                                 self.item_select, self.length_field))
 
     def __panel__(self):
