@@ -280,6 +280,24 @@ def test_private_space_is_small_and_bounded():
         assert sb.get("written") <= 4 and sb.get("error") == 28  # ENOSPC
 
 
+@pytest.mark.skipif(isolation.unshare_path() is None, reason="no unprivileged unshare here")
+def test_rlimits_level_without_bubblewrap(monkeypatch):
+    """Does the fallback level (unshare + rlimits) run code with no network, no grader packages, bounded memory?"""
+    # As root the fallback would switch to the sandbox uid, which may not be able to read the interpreter
+    # here; the user namespace of `unshare -r` still isolates what this test checks.
+    monkeypatch.setattr(isolation, "sandbox_uid", lambda: None)
+    with Sandbox(LIMITS, level="rlimits") as sb:
+        code = ("import socket, os\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n    net = 'open'\n"
+                "except OSError as exc:\n    net = 'closed'\ntry:\n    import autograder\n    imported = True\n"
+                "except ImportError:\n    imported = False\npid = os.getpid()\n")
+        sb.exec_cell(code, "probe")
+        assert sb.get("net") == "closed" and sb.get("imported") is False and sb.get("pid") == 1
+        with pytest.raises(MemoryError):
+            sb.exec_cell("import numpy as np\nblock = np.ones(3 * 2**30 // 8)", "mem")
+        with pytest.raises(SandboxFailure, match="timed out"):
+            sb.exec_cell("while True:\n    pass", "loop")
+
+
 def test_refuses_level_none_without_unsafe():
     """Is running without limits refused unless asked for explicitly?"""
     with pytest.raises(SandboxUnavailableError):
