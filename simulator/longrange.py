@@ -205,8 +205,9 @@ class RunHistory:
 class LongRangeRun:
     """Live training of the network on the task, one iteration at a time (Adam, optional clipping).
 
-    Each iteration draws a fresh batch (seeded), records ``||dL/dh_t||`` of that batch and
-    ``||dh_T/dh_t||`` on a fixed probe batch, and the gradient norm before and after clipping.
+    Each iteration draws a fresh batch (seeded) and records ``||dL/dh_t||`` of that batch and the
+    gradient norm before and after clipping; every ``jacobian_every`` iterations it also records
+    ``||dh_T/dh_t||`` on fixed probe sequences (the first ``probe_size`` held-out ones).
     Held-out accuracy (``eval_size`` sequences never trained on) is measured every ``eval_every``
     iterations and at iteration 0.
     """
