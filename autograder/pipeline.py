@@ -326,7 +326,7 @@ def plan(cells: list[dict]) -> list[Step]:
         elif cell["kind"] == "locked" and cell["source"].strip():
             steps.append(Step("locked", sandbox_code(cell["source"]), label,
                               grader_code=_strip_magics(cell["source"])))
-        elif cell["kind"] != "answer" and cell["source"].strip():
+        elif cell["source"].strip():  # solution cells, manually graded code answers, cells the student added
             steps.append(Step("student", sandbox_code(cell["source"]), label))
     return steps
 
