@@ -25,7 +25,8 @@ class TimeHeatmap:
         img = self.figure.image("image", x=-0.5, y=-0.5, dw="dw", dh="dh", source=self.source,
                                 color_mapper=palette.color_mapper())
         self.figure.add_tools(HoverTool(renderers=[img], tooltips=[("t", "$x{0}"), ("unit", "$y{0}"),
-                                                                   ("value", "@image{0.000000}")]))
+                                                                   ("value", "@image{%.17g}")],
+                                        formatters={"@image": "printf"}))
         # the cursor is a source that several heatmaps may share, so moving it is one update for all
         self.cursor = cursor if cursor is not None else ColumnDataSource({"left": [-0.5], "right": [0.5]})
         self.figure.quad(left="left", right="right", bottom=-1e6, top=1e6, source=self.cursor, fill_alpha=0,
