@@ -44,7 +44,6 @@ class ApplicationsModel(param.Parameterized):
     sentence = param.String(default="the movie was not bad", doc="A sentence for the sentiment model.")
     results = param.Dict(default={}, doc="task -> applications.Result of the last finished training.")
     digits = param.Dict(default={}, doc="slot -> (8, 8) digit image drawn or uploaded by the visitor.")
-    error = param.String(default="", doc="Why the last input could not be used ('' when all is well).")
 
     # ------------------------------------------------------------------ training
     def training_job(self) -> ChunkedTraining:

@@ -68,7 +68,6 @@ class CrnnModel(param.Parameterized):
     layer = param.Selector(objects=list(LAYERS), default="relu1",
                            doc="Which CNN layer's feature maps are drawn (conv, after ReLU, after max-pool).")
     trained = param.Boolean(default=False, doc="Whether the weights have been trained on the page.")
-    error = param.String(default="", doc="Why the last change could not be applied ('' when all is well).")
     run = param.ClassSelector(class_=CrnnRun, doc="The forward pass of the current settings.")
 
     def __init__(self, **params):
@@ -110,7 +109,7 @@ class CrnnModel(param.Parameterized):
         with param.parameterized.batch_call_watchers(self):
             self.param.t.bounds = (0, T - 1)
             self.param.update(t=min(self.t, T - 1),
-                              run=CrnnRun(r.model, X, label, classes, cache, losses.softmax(Y)[0]), error="")
+                              run=CrnnRun(r.model, X, label, classes, cache, losses.softmax(Y)[0]))
 
     def view(self) -> dict:
         """Everything about the current frame, straight from the cache (``crnn.frame_view``)."""

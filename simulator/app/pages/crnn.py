@@ -61,7 +61,6 @@ class CrnnPage(pn.viewable.Viewer):
         self.controls = self._controls()
         m.param.watch(self._on_run, ["run"])
         m.param.watch(self._on_frame, ["t", "layer"])
-        m.param.watch(self._show_messages, ["error"])
         m.param.watch(lambda *events: self.training.stop(), ["task", "kind", "seed"])  # its result would not fit
         self._on_run()
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
@@ -117,8 +116,8 @@ class CrnnPage(pn.viewable.Viewer):
         self._train_messages = messages
         self._show_messages()
 
-    def _show_messages(self, *events) -> None:
-        self.messages.show(self._url_messages + self._field_messages + self._train_messages + [self.model.error])
+    def _show_messages(self) -> None:
+        self.messages.show(self._url_messages + self._field_messages + self._train_messages)
 
     # ------------------------------------------------------------------ updates
     def _on_run(self, *events) -> None:
