@@ -97,6 +97,8 @@ def main() -> None:
     torch.set_num_threads(threads)
     print(f"numpy {np.__version__}, torch {torch.__version__}; threads: numpy BLAS {threads} ({how}), "
           f"torch.set_num_threads({torch.get_num_threads()}); float32, median of {args.repeats} runs")
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
+          "(other processes distort the times, multi-threaded BLAS most)")
     print(f"{'cell':5} {'(B, T, D, H)':>18} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>10}")
     for kind in args.kinds.split(","):
         for size in SIZES:
