@@ -193,6 +193,9 @@ def from_keras(layer) -> Cell:
         problems.append(f"activation={act!r}")
     if kind != "rnn" and _activation_name(cell_layer.recurrent_activation) != "sigmoid":
         problems.append(f"recurrent_activation={_activation_name(cell_layer.recurrent_activation)!r}")
+    compute, variable = str(getattr(layer, "compute_dtype", "")), str(getattr(layer, "variable_dtype", ""))
+    if compute != variable:
+        problems.append(f"a mixed dtype policy (compute {compute}, variables {variable})")
     if problems:
         raise ValueError(f"layer: got {type(layer).__name__} with {', '.join(problems)}; expected a {KERAS_SUPPORTED}")
     if not layer.built or not layer.weights:

@@ -177,6 +177,7 @@ def test_from_torch_refuses_unsupported_modules(make, words):
     (lambda: keras.layers.LSTM(4, activation="relu"), ["activation='relu'"]),
     (lambda: keras.layers.GRU(4, recurrent_activation="hard_sigmoid"), ["recurrent_activation='hard_sigmoid'"]),
     (lambda: keras.layers.Dense(4), ["Dense"]),
+    (lambda: keras.layers.LSTM(4, dtype="mixed_float16"), ["mixed dtype policy (compute float16, variables float32)"]),
 ])
 def test_from_keras_refuses_unsupported_layers(make, words):
     """Is an unsupported Keras layer refused, naming the setting and what is supported?"""
