@@ -203,7 +203,7 @@ class CrnnPage(pn.viewable.Viewer):
                 self.player, self.pipeline,
                 pn.Row(pn.Column(pn.pane.Bokeh(self.frames.figure), pn.pane.Bokeh(self.maps.figure)),
                        pn.Column(self.readout, pn.pane.Bokeh(self.bars.figure))),
-                pn.pane.Bokeh(self.vectors.figure),
+                pn.Column(pn.pane.Bokeh(self.vectors.figure), css_classes=["rnn-vectors"]),
                 pn.Row(pn.pane.Bokeh(self.feature_map.figure), pn.pane.Bokeh(self.state_map.figure)))),
             sizing_mode="stretch_width",
         )
