@@ -99,12 +99,13 @@ class CellDiagram:
         fig.rect("x", "y", BOX_W, BOX_H, source=self.boxes, fill_color="#ffd966", line_color="line",
                  line_width=2)
         fig.text("x", "y", "label", source=self.boxes, text_align="center", text_baseline="middle",
-                 text_font_size="13px")
+                 text_font_size=f"{max(9, round(13 * width / 640))}px")
         self.ops = ColumnDataSource(_empty("x", "y", "label", "name", "line"))
         fig.scatter("x", "y", size=2 * OP_R * width / (WIDTH + 20), source=self.ops, fill_color="#f4b6c2",
                     line_color="line", line_width=2)
+        op_font = max(7, round(11 * width / 640))  # "tanh" must fit its circle in small drawings
         fig.text("x", "y", "label", source=self.ops, text_align="center", text_baseline="middle",
-                 text_font_size="11px")
+                 text_font_size=f"{op_font}px")
         self.texts = ColumnDataSource(_empty("x", "y", "label", "align"))
         fig.text("x", "y", "label", source=self.texts, text_align="align", text_baseline="middle",
                  text_font_size="13px", text_font_style="italic")
