@@ -83,3 +83,14 @@ def test_trained_weights_answer_every_example_and_the_drawing_uses_them(name):
         np.testing.assert_array_equal(np.array(page.unrolled.state.data["value"]).reshape(len(cache["phase"]), -1),
                                       cache["H"][0])
     assert "trained here" in page.lesson.object
+
+
+def test_selecting_a_vector_in_the_step_cell_is_kept_in_the_page_state():
+    page = ArchitecturesPage(ArchitectureModel(architecture="many_to_one", kind="lstm", trained=False),
+                             query={"gate": "f"})
+    assert page.gate == "f" and page.cell.highlight.data["x"]
+    index = page.cell.boxes.data["name"].index("o")
+    page.cell.boxes.selected.indices = [index]
+    assert page.gate == "o"
+    page.model.kind = "gru"  # no "o" in a GRU: the drawing falls back to h
+    assert page.cell.highlight.data["x"]

@@ -13,7 +13,7 @@ from bokeh.models import Div
 
 from simulator.app import examples
 from simulator.app.architecture_model import TRAIN_ITERATIONS, ArchitectureModel
-from simulator.app.cell_model import VECTORS
+from simulator.app.cell_model import ALL_VECTORS, VECTORS
 from simulator.app.components.diagram import CellDiagram
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
@@ -48,6 +48,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
     """Controls, player, the unrolled drawing, the current step's cell, and what happens at the step."""
 
     model = param.ClassSelector(class_=ArchitectureModel, doc="The page's settings and reference run.")
+    gate = param.Selector(objects=list(ALL_VECTORS), default="h", doc="Vector selected in the step's cell drawing.")
 
     def __init__(self, model: ArchitectureModel | None = None, query: dict[str, str] | None = None, **params):
         super().__init__(model=model or ArchitectureModel(), **params)
@@ -57,7 +58,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self._field_messages: list[str] = []
         self.player = Player(m, "s", label="Step")
         self.unrolled = UnrolledDiagram(width=1080, height=420)
-        self.cell = CellDiagram(width=520, height=380)
+        self.cell = CellDiagram(on_select=self._select, width=520, height=380)
         self._cell_key = None
         self.lesson = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "15px"})
         self.readout = Div(text="", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
@@ -70,6 +71,12 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self._on_run()
         self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
         self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=self._report_url, query=query)
+        self.view_url = UrlState(self, {"gate": "gate"}, on_messages=self._report_url, query=query)
+        self.param.watch(lambda e: self._on_step(), ["gate"])
+
+    def _select(self, name: str) -> None:
+        if name in VECTORS[self.model.kind]:
+            self.gate = name
 
     def _report_url(self, messages: list[str]) -> None:
         self._url_messages = self._url_messages + messages
@@ -113,9 +120,9 @@ class ArchitecturesPage(pn.viewable.Viewer):
         key = (m.kind, tuple(sizes.items()))
         if key != self._cell_key:
             self.cell.set_layout(m.kind, sizes, names)
-            self.cell.set_selected("h")
             self._cell_key = key
         self.cell.set_values({n: step[n][0] for n in names})
+        self.cell.set_selected(self.gate if self.gate in names else "h")
         self.readout.text = self._describe(s)
 
     def _describe(self, s: int) -> str:
@@ -165,7 +172,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         return pn.Column(intro, self.messages.pane, self._controls(), self.lesson, self.player,
                          pn.pane.Bokeh(self.unrolled.figure),
-                         pn.Row(pn.Column(pn.pane.Markdown("#### Inside the cell at this step"),
+                         pn.Row(pn.Column(pn.pane.Markdown("#### Inside the cell at this step (click a vector)"),
                                           pn.pane.Bokeh(self.cell.figure)), pn.pane.Bokeh(self.readout)),
                          sizing_mode="stretch_width")
 
