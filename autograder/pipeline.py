@@ -489,7 +489,8 @@ def write_feedback(report: Report, course: Path | str, assignment: str, student:
     """Write ``autograded/<student>/<assignment>/<notebook>.ipynb`` for ``nbgrader generate_feedback``.
 
     The notebook is the source's cells with the student's answers in the solution cells and, under each
-    test cell, what it printed or why it failed.
+    test cell, what it printed or why it failed. Test cells show their release text: the hidden tests
+    stay hidden (their messages still say what failed).
     """
     source_path = source_notebook_path(course, assignment, report.notebook)
     # The instructor's own file, already validated when it was loaded for grading.
@@ -508,6 +509,8 @@ def write_feedback(report: Report, course: Path | str, assignment: str, student:
         grade_id = meta.get("grade_id")
         if meta.get("solution") and grade_id:
             cell.source = student_sources.get(grade_id, "")
+        elif meta.get("grade") and cell.cell_type == "code":
+            ClearHiddenTests()._remove_hidden_test_region(cell)
         if cell.cell_type != "code":
             continue
         cell.outputs, cell.execution_count = [], None

@@ -168,7 +168,7 @@ def test_wrong_answer_gets_the_checks_diagnostic(course, tmp_path):
 
 @needs_sandbox
 def test_feedback_notebook_shows_failures(course, tmp_path):
-    """Does the autograded notebook hold the student's answers and each failing test's message?"""
+    """Does the autograded notebook hold the student's answers and each failing test's message, no hidden test?"""
     report = _grade(course, tmp_path, fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'"))
     sub = course / "submitted" / "dora" / fx.ASSIGNMENT
     fx.write_notebook(sub / f"{fx.ASSIGNMENT}.ipynb", fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'"))
@@ -177,7 +177,7 @@ def test_feedback_notebook_shows_failures(course, tmp_path):
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
     assert by_id["answers"].source == "answer_q1 = 'B'"
     assert "q1: wrong answer" in by_id["test_q1"].outputs[0]["evalue"]
-    assert "BEGIN HIDDEN TESTS" in by_id["test_rnn_step_hidden"].source
+    assert "reference_step" not in by_id["test_rnn_step_hidden"].source  # hidden tests stay hidden
 
 
 def _release(source_path: Path) -> nbformat.NotebookNode:
