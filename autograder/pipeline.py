@@ -495,6 +495,9 @@ def write_feedback(report: Report, course: Path | str, assignment: str, student:
     source_path = source_notebook_path(course, assignment, report.notebook)
     # The instructor's own file, already validated when it was loaded for grading.
     nb = nbformat.from_dict(json.loads(source_path.read_text(encoding="utf-8")))
+    for cell in nb.cells:
+        if isinstance(cell.source, list):  # the file format allows a list of lines
+            cell.source = "".join(cell.source)
     results = {t.grade_id: t for t in report.tests}
     answers = {c["label"]: c for c in report.cells}
     submitted = Path(course) / "submitted" / student / assignment / source_path.name
