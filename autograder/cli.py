@@ -26,7 +26,8 @@ DEFAULT_COURSE = Path(__file__).resolve().parent.parent / "exercises"
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(wall=args.wall, cpu=args.cpu, memory=args.memory * 2**20, processes=args.processes)
+    return Limits(wall=args.wall, cpu=args.cpu, memory=args.memory * 2**20, processes=args.processes,
+                  notebook=args.notebook_budget)
 
 
 def _sandbox_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,8 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpu", type=int, default=300, help="CPU seconds per sandbox (default 300)")
     parser.add_argument("--memory", type=int, default=2048, help="address space per sandbox in MiB (default 2048)")
     parser.add_argument("--processes", type=int, default=32, help="processes and threads per sandbox (default 32)")
+    parser.add_argument("--notebook-budget", type=float, default=600.0,
+                        help="seconds for one whole notebook; later cells are not run (default 600)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run student code without isolation or limits (only for trusted code)")
 

@@ -19,6 +19,7 @@ import functools
 import io
 import json
 import re
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -381,8 +382,15 @@ class Runner:
         namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         exec(compile(prelude, "<grader prelude>", "exec"), namespace)  # noqa: S102 - the source's own imports
         report.sandbox = self.sandbox.level
+        budget_end = time.monotonic() + self.sandbox.limits.notebook
         try:
             for step in steps:
+                if time.monotonic() > budget_end:
+                    why = f"not run: the notebook used up its {self.sandbox.limits.notebook:g} s grading budget"
+                    if step.kind == "test":
+                        report.tests.append(TestResult(step.grade_id, 0.0, step.points, why))
+                    report.cells.append({"label": step.label, "kind": step.kind, "ok": False, "message": why})
+                    continue
                 if step.kind in ("student", "locked"):
                     report.cells.append(self._run_student(step))
                     if step.kind == "locked":

@@ -16,7 +16,8 @@ class Limits:
     space (RLIMIT_AS, bytes); ``processes`` the processes and threads of its user (RLIMIT_NPROC);
     ``file_size`` the largest file it may write (RLIMIT_FSIZE, bytes); ``open_files`` RLIMIT_NOFILE;
     ``output`` how much of its stdout and stderr the grader keeps (the rest is read and dropped);
-    ``disk`` the size of each of its two writable tmpfs (home and ``/tmp``) under bubblewrap.
+    ``disk`` the size of each of its two writable tmpfs (home and ``/tmp``) under bubblewrap;
+    ``notebook`` the wall-clock budget of one whole notebook (cells left when it runs out are not run).
     """
 
     wall: float = 30.0
@@ -27,10 +28,12 @@ class Limits:
     open_files: int = 64
     output: int = 64 * 2**10
     disk: int = 64 * 2**20
+    notebook: float = 600.0
     startup: float = 20.0
 
     def __post_init__(self):
-        for name in ("wall", "cpu", "memory", "processes", "file_size", "open_files", "output", "disk", "startup"):
+        for name in ("wall", "cpu", "memory", "processes", "file_size", "open_files", "output", "disk", "notebook",
+                     "startup"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name}: expected a positive number, got {value!r}")

@@ -148,6 +148,17 @@ def test_failures_say_what_happened(attack, phrase, course, tmp_path, reports):
     assert all(phrase in m for m in messages), messages
 
 
+def test_notebook_budget_bounds_a_notebook_of_timeouts(course, tmp_path):
+    """Does a notebook that times out cell after cell stop at its total budget, the rest scored 0 with the reason?"""
+    cell, code, _ = ATTACKS["infinite loop"]
+    path = fx.write_notebook(tmp_path / f"{fx.ASSIGNMENT}.ipynb", fx.with_code(fx.solved_notebook(), cell, code))
+    limits = Limits(wall=1.0, cpu=20, memory=1024 * 2**20, processes=16, notebook=1.5)
+    report = grade_notebook(path, course, fx.ASSIGNMENT, limits)
+    assert report.score == 0.0
+    assert all("timed out" in t.message or "grading budget" in t.message for t in report.tests[:2])
+    assert all("grading budget" in t.message for t in report.tests[2:])  # these would have passed
+
+
 def test_edited_deleted_and_retyped_test_cells_still_count(course, tmp_path):
     """Are edited, deleted, retyped and re-pointed test cells restored from the source?"""
     nb = fx.with_code(fx.solved_notebook(), "rnn_step", rnn_step_with("    return 0, {}\n"))
