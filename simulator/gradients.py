@@ -72,6 +72,8 @@ def step_jacobians(cache: Mapping) -> np.ndarray:
 
     Inputs: cache from ``sequence.forward`` with a reference cell (or the reference step functions).
     Returns: ``J`` (B, T, S, S) with ``J[:, t-1] = ds_t/ds_{t-1}`` for ``t = 1 .. T``.
+    Cost: one backward step of batch ``B*S`` per time step, memory ``O(B S^2 T)``: meant for the
+    simulator's sizes (H up to a few dozen), not for large layers.
     """
     cell, steps = _jacobian_inputs(cache)
     B = cache["X"].shape[0]
