@@ -47,6 +47,8 @@ class CourseError(ValueError):
 class TestResult:
     """One autograded test cell: points earned out of ``max_score`` and what the student should read."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     grade_id: str
     score: float
     max_score: float
