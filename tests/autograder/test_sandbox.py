@@ -160,11 +160,13 @@ def test_environment_is_scrubbed_and_user_unprivileged(sandbox):
     os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
     try:
         with Sandbox(LIMITS) as sb:
-            sb.exec_cell("import os\nenv = dict(os.environ)\nuid = os.getuid()\nhome = os.getcwd()\n", "c")
-            env, uid = sb.get("env"), sb.get("uid")
+            sb.exec_cell("import os\nenv = dict(os.environ)\nuid = os.getuid()\nhome = os.getcwd()\n"
+                         "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status'))\n", "c")
+            env, uid, status = sb.get("env"), sb.get("uid"), sb.get("status")
     finally:
         del os.environ["AUTOGRADER_SECRET_FOR_TEST"]
     assert "AUTOGRADER_SECRET_FOR_TEST" not in env and uid != 0
+    assert int(status["CapEff"], 16) == 0 and status["NoNewPrivs"].strip() == "1"
 
 
 def test_timeout_kills_and_later_requests_fail_fast(sandbox):
