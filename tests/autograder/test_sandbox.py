@@ -155,7 +155,7 @@ def test_cannot_import_grader_packages_or_see_the_repository(sandbox):
     assert sandbox.get("errors") == ["simulator", "autograder", "nbgrader", "torch"]
 
 
-def test_environment_is_scrubbed_and_user_unprivileged(sandbox):
+def test_environment_is_scrubbed_and_user_unprivileged():
     """Does student code see a minimal environment, a private home and a non-root user?"""
     os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
     try:
