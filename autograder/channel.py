@@ -19,8 +19,8 @@ themselves, a JSON list is a Python list, and every JSON object is a tagged node
 =========================  ==================================================================
 
 Anything else (a student's class instance, a grader-side function) never crosses: its owner keeps it
-in a table and sends ``{"t": "ref", "o": owner, "id": n, "call": bool}``. The receiving side decodes a
-reference to its own object back to that object, and a reference owned by the peer to a
+in a table and sends ``{"t": "ref", "o": owner, "id": n, "call": bool, "n": name, "k": type name}``.
+The receiving side decodes a reference to its own object back to that object, and a reference owned by the peer to a
 :class:`RemoteRef` (callable through the channel when ``call`` is true). Decoding only ever builds the
 plain types above, so nothing the peer sends can run code on the decoding side.
 """
@@ -120,6 +120,23 @@ class RemoteRef:
 
     def __bool__(self) -> bool:
         return True
+
+
+_REF_CLASSES: dict[str, type] = {}
+
+
+def _ref_class(kind) -> type:
+    """A :class:`RemoteRef` subclass named after the remote object's type.
+
+    Messages such as "got an object of type Fake" then name what the student returned; the name is
+    only a label, nothing else of the remote type is taken.
+    """
+    if type(kind) is not str or not kind.isidentifier() or len(_REF_CLASSES) > 1000:
+        return RemoteRef
+    cls = _REF_CLASSES.get(kind)
+    if cls is None:
+        cls = _REF_CLASSES[kind] = type(kind[:100], (RemoteRef,), {"__slots__": ()})
+    return cls
 
 
 # ----------------------------------------------------------------------------- frames
@@ -252,11 +269,13 @@ class Peer:
         if t is bytes:
             blobs.append(_array_to_blob(np.frombuffer(v, dtype=np.uint8)))
             return {"t": "bytes", "b": len(blobs) - 1}
-        if t is RemoteRef and v._peer is self:
+        if isinstance(v, RemoteRef) and v._peer is self:
             return {"t": "ref", "o": self.remote_name, "id": v._id, "call": v._callable, "n": v.__name__}
+        kind = t.__name__ if type(t.__name__) is str else "object"
         name = getattr(v, "__name__", None) if callable(v) else None
-        name = name if type(name) is str else t.__name__ if type(t.__name__) is str else "object"
-        return {"t": "ref", "o": self.owner, "id": self.export(v), "call": callable(v), "n": name[:100]}
+        name = name if type(name) is str else kind
+        return {"t": "ref", "o": self.owner, "id": self.export(v), "call": callable(v), "n": name[:100],
+                "k": kind[:100]}
 
     # -- decoding (the only code that sees bytes from the other side)
     def decode(self, tree, blobs: list[bytes]):
@@ -323,7 +342,7 @@ class Peer:
         if owner != self.remote_name:
             raise ProtocolError(f"reference owned by unknown side {str(owner)[:40]!r}")
         name = node.get("n") if type(node.get("n")) is str else "object"
-        return RemoteRef(self, ref_id, node.get("call") is True, name[:100])
+        return _ref_class(node.get("k"))(self, ref_id, node.get("call") is True, name[:100])
 
     # -- messages
     def send(self, header: dict, payload=None) -> None:
