@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def text_of(page, selector: str) -> str:
-    return page.locator(selector).first.inner_text(timeout=20000).strip()
+    return page.locator(selector).first.inner_text(timeout=40000).strip()
 
 
 def wait_text(page, selector: str, expected: str, contains: bool = False) -> None:
@@ -35,7 +35,7 @@ def wait_text(page, selector: str, expected: str, contains: bool = False) -> Non
           const el = find(document);
           const text = el ? el.textContent.trim() : null;
           return text !== null && (contains ? text.includes(want) : text === want);
-        }""", arg=[selector, expected, contains], timeout=20000)
+        }""", arg=[selector, expected, contains], timeout=40000)
 
 
 def query(page) -> dict[str, str]:
@@ -44,7 +44,7 @@ def query(page) -> dict[str, str]:
 
 def test_home_lists_the_pages(server, open_page):
     page = open_page(server + "/")
-    page.get_by_role("link", name="Cell").first.wait_for(timeout=20000)
+    page.get_by_role("link", name="Cell").first.wait_for(timeout=40000)
     assert page.get_by_role("link", name="Architectures").count() >= 1
     screenshot(page, "home")
 
@@ -58,13 +58,13 @@ def test_cell_page_steps_shows_the_reference_and_round_trips_the_url(server, ope
     _, cache = sequence.forward(presets.make_cell("gru", 3, 5, seed=7), X)
     assert float(text_of(page, ".rnn-h")) == cache["steps"][3]["h"][0, 0]
     assert float(text_of(page, ".rnn-selected")) == cache["steps"][3]["z"][0, 0]
-    page.wait_for_function("() => window.location.search.includes('t=3')", timeout=20000)
+    page.wait_for_function("() => window.location.search.includes('t=3')", timeout=40000)
     q = query(page)
     assert (q["kind"], q["H"], q["T"], q["t"], q["gate"], q["inputs"], q["seed"]) == (
         "gru", "5", "12", "3", "z", "random", "7")
     page.keyboard.press("ArrowRight")
     wait_text(page, ".rnn-t", "t = 4")
-    page.wait_for_function("() => window.location.search.includes('t=4')", timeout=20000)
+    page.wait_for_function("() => window.location.search.includes('t=4')", timeout=40000)
     again = open_page(page.url)  # the shared link reproduces the state
     wait_text(again, ".rnn-t", "t = 4")
     assert float(text_of(again, ".rnn-h")) == cache["steps"][4]["h"][0, 0]
@@ -76,7 +76,7 @@ def test_cell_page_screenshot_and_compare(server, open_page):
     page.wait_for_timeout(600)
     screenshot(page, "cell")
     page.locator("input[type=checkbox]").first.check()
-    page.wait_for_function("() => window.location.search.includes('compare=true')", timeout=20000)
+    page.wait_for_function("() => window.location.search.includes('compare=true')", timeout=40000)
     page.wait_for_timeout(800)
     screenshot(page, "cell-compare")
 
@@ -102,7 +102,7 @@ def test_architectures_page_steps_and_round_trips(server, open_page):
     page.keyboard.press("End")
     last = len(cache["phase"]) - 1
     wait_text(page, ".rnn-s", str(last))
-    page.wait_for_function(f"() => window.location.search.includes('s={last}')", timeout=20000)
+    page.wait_for_function(f"() => window.location.search.includes('s={last}')", timeout=40000)
     assert (query(page)["arch"], query(page)["trained"]) == ("encoder_decoder", "false")
     again = open_page(page.url)
     wait_text(again, ".rnn-s", str(last))
