@@ -158,23 +158,30 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, deadline: float | None) -> None:
+    # On a non-blocking fd with a deadline, a peer that stops reading cannot block the writer forever.
     view = memoryview(data)
     while view:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise ChannelTimeoutError("the other side stopped reading before the deadline")
         try:
             written = os.write(fd, view)
-        except (BrokenPipeError, OSError) as exc:
+        except BlockingIOError:
+            continue
+        except OSError as exc:
             raise ChannelClosedError(f"the other side closed the channel ({exc})") from None
         view = view[written:]
 
 
-def write_frame(fd: int, header: dict, blobs: list[bytes]) -> None:
-    """Send one frame: the JSON ``header`` and its ``blobs``."""
+def write_frame(fd: int, header: dict, blobs: list[bytes], deadline: float | None = None) -> None:
+    """Send one frame: the JSON ``header`` and its ``blobs`` (``ChannelTimeoutError`` after ``deadline``)."""
     head = json.dumps(header, allow_nan=True, separators=(",", ":")).encode()
     parts = [MAGIC, struct.pack(">I", len(head)), head, struct.pack(">I", len(blobs))]
     for blob in blobs:
         parts += [struct.pack(">Q", len(blob)), blob]
-    _write_all(fd, b"".join(parts))
+    _write_all(fd, b"".join(parts), deadline)
 
 
 def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
@@ -348,13 +355,13 @@ class Peer:
     def send(self, header: dict, payload=None) -> None:
         """Send ``header`` with ``payload`` encoded into it under ``"value"``."""
         tree, blobs = self.encode(payload)
-        write_frame(self.wfd, {**header, "value": tree}, blobs)
+        write_frame(self.wfd, {**header, "value": tree}, blobs, self.deadline)
 
     def send_error(self, exc: BaseException, tb: str = "") -> None:
         """Report an exception raised while serving the peer's request."""
         kind = getattr(exc, "kind", None) if isinstance(exc, RemoteError) else type(exc).__name__
         write_frame(self.wfd, {"op": "error", "kind": str(kind), "message": str(exc)[:20_000],
-                               "traceback": tb[-20_000:]}, [])
+                               "traceback": tb[-20_000:]}, [], self.deadline)
 
     def receive(self) -> tuple[dict, object]:
         """Read one message; returns (header, decoded value)."""

@@ -141,6 +141,7 @@ class Sandbox:
         self._init_pid = self._read_init_pid(info_r) if info_r is not None else None
         self.output, self._dropped = bytearray(), [0]
         threading.Thread(target=self._drain, args=(out_r, self.output, self._dropped), daemon=True).start()
+        os.set_blocking(cmd_w, False)  # writes honour the deadline even if the sandbox stops reading
         self.peer = _GraderPeer(self, reply_r, cmd_w)
         self.dead = ""
         self.peer.deadline = time.monotonic() + self.limits.startup

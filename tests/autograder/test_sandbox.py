@@ -181,6 +181,15 @@ def test_timeout_kills_and_later_requests_fail_fast(sandbox):
     assert sandbox.get("x") == 1
 
 
+def test_a_sandbox_that_stops_reading_cannot_block_the_grader(sandbox):
+    """Does sending a large argument to a sandbox that no longer reads its channel time out instead of hanging?"""
+    sandbox.exec_cell("def f(x):\n    return 1\n", "c1")
+    f = sandbox.get("f")
+    sandbox.exec_cell("import channel, time\nchannel.read_frame = lambda *a, **k: time.sleep(10**6)\n", "c2")
+    with pytest.raises(SandboxFailure, match="timed out"):
+        f(np.zeros(2**20))  # 8 MiB, far more than a pipe holds
+
+
 @pytest.mark.parametrize("code, reason", [
     ("import os\nos._exit(3)", "exit code 3"),
     ("import ctypes\nctypes.string_at(0)", "segmentation fault"),
