@@ -39,25 +39,45 @@ class Limits:
                 raise ValueError(f"Limits.{name}: expected a positive number, got {value!r}")
 
 
-def rlimits(limits: Limits) -> dict[int, int]:
-    """The ``setrlimit`` values (soft = hard) that ``limits`` asks for."""
+def user_tasks(uid: int) -> int:
+    """How many processes and threads ``uid`` runs now (what RLIMIT_NPROC counts)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1 0").split()[0]) == uid:
+            total += int(fields.get("Threads", "1").strip() or 1)
+    return total
+
+
+def rlimits(limits: Limits, already: int = 0) -> dict[int, int]:
+    """The ``setrlimit`` values (soft = hard) that ``limits`` asks for.
+
+    ``already`` is how many tasks the user the sandbox runs as has before it starts: RLIMIT_NPROC counts
+    them all, so the sandbox gets ``limits.processes`` on top (0 when it has a user of its own).
+    """
     return {
         resource.RLIMIT_CORE: 0,
         resource.RLIMIT_CPU: int(limits.cpu),
         resource.RLIMIT_AS: int(limits.memory),
         resource.RLIMIT_FSIZE: int(limits.file_size),
         resource.RLIMIT_NOFILE: int(limits.open_files),
-        resource.RLIMIT_NPROC: int(limits.processes),
+        resource.RLIMIT_NPROC: int(limits.processes) + int(already),
     }
 
 
-def make_preexec(limits: Limits, uid: int | None):
+def make_preexec(limits: Limits, uid: int | None, already: int = 0):
     """A ``preexec_fn``: new session (so the grader can kill the process group), limits, then drop to ``uid``.
 
     RLIMIT_NPROC counts every process of a user and is ignored for root, so the sandbox runs as an
     otherwise unused ``uid`` whose only processes are this sandbox's.
     """
-    values = rlimits(limits)
+    values = rlimits(limits, already)
 
     def preexec() -> None:
         os.setsid()

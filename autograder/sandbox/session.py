@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autograder import channel
 from autograder.sandbox import isolation
-from autograder.sandbox.limits import Limits, make_preexec
+from autograder.sandbox.limits import Limits, make_preexec, user_tasks
 
 SIGNALS = {
     signal.SIGKILL: "killed (SIGKILL): over the memory or process limits, or stopped by the grader",
@@ -130,7 +130,9 @@ class Sandbox:
             argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
         passed = tuple(fd for fd in (cmd_r, reply_w, info_w) if fd is not None)
         switch = uid if self.level == "rlimits" else None
-        preexec = make_preexec(self.limits, switch) if self.level != "none" else os.setsid
+        # Without a user of its own (grader not root) the sandbox shares RLIMIT_NPROC with the grader's user.
+        already = user_tasks(os.geteuid()) if uid is None else 0
+        preexec = make_preexec(self.limits, switch, already) if self.level != "none" else os.setsid
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=passed,

@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import resource
 import struct
 
 import numpy as np
@@ -316,6 +317,15 @@ def test_refuses_level_none_without_unsafe():
         Sandbox(LIMITS, level="none")
     with pytest.raises(ValueError, match="level"):
         Sandbox(LIMITS, level="chroot")
+
+
+def test_process_cap_counts_the_users_existing_tasks():
+    """Without a uid of its own, does the sandbox get its process cap on top of what its user already runs?"""
+    from autograder.sandbox.limits import rlimits, user_tasks
+
+    mine = user_tasks(os.geteuid())
+    assert mine >= 1
+    assert rlimits(LIMITS, mine)[resource.RLIMIT_NPROC] == LIMITS.processes + mine
 
 
 def test_limits_reject_bad_values():
