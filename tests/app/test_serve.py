@@ -31,3 +31,24 @@ def test_serve_parses_the_documented_options():
         serve.pn.serve = original
     assert seen["port"] == 5099 and seen["num_procs"] == 2 and seen["websocket_origin"] == ["example.org:80"]
     assert seen["address"] == "127.0.0.1"
+
+
+def test_locked_updates_run_now_outside_a_server_session():
+    from simulator.app.components.doclock import holds_lock, locked
+
+    calls = []
+    locked(lambda x: calls.append(x))(3)
+    assert calls == [3]
+
+    class Session:
+        _pending_writes = None
+
+    class Context:
+        session = Session()
+
+    class Doc:
+        session_context = Context()
+
+    assert not holds_lock(Doc())
+    Session._pending_writes = []
+    assert holds_lock(Doc())

@@ -22,6 +22,25 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync"]
 
 
+# A tab closed while the server was still writing to its websocket: tornado logs the failed write.
+# That is the network, not the app, so these (and only these) exceptions are tolerated in the log.
+DISCONNECT_ERRORS = ("tornado.websocket.WebSocketClosedError", "tornado.iostream.StreamClosedError: Stream is closed")
+
+
+def tracebacks(log: str) -> list[str]:
+    """Each Python traceback in ``log``, from its header to its exception line (inclusive)."""
+    out, current = [], None
+    for line in log.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line and not line[0].isspace():
+                out.append("\n".join(current))
+                current = None
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,7 +72,8 @@ def server(tmp_path_factory):
     proc.wait(timeout=20)
     log.close()
     text = log_path.read_text()
-    assert "Traceback" not in text, f"the server logged a traceback:\n{text[text.find('Traceback') - 1500:][:6000]}"
+    bad = [tb for tb in tracebacks(text) if not tb.endswith(DISCONNECT_ERRORS)]
+    assert not bad, "the server logged a traceback:\n" + "\n\n".join(bad)[:6000]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ Keyboard (when no text field has focus): Left/Right step, Space plays or pauses,
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import panel as pn
 import param
@@ -43,13 +42,7 @@ class KeyShortcuts(JSComponent):
         self._on_command = on_command
 
     def _handle_msg(self, msg) -> None:
-        if msg not in ("back", "forward", "toggle", "first", "last"):
-            return
-        doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
-            # messages arrive without the document lock; plain Bokeh models may only change under it
-            doc.add_next_tick_callback(partial(self._on_command, msg))
-        else:
+        if msg in ("back", "forward", "toggle", "first", "last"):
             self._on_command(msg)
 
 

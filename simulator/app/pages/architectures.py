@@ -15,6 +15,7 @@ from simulator.app import examples
 from simulator.app.architecture_model import TRAIN_ITERATIONS, ArchitectureModel
 from simulator.app.cell_model import ALL_VECTORS, VECTORS
 from simulator.app.components.diagram import CellDiagram
+from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.player import Player
@@ -89,6 +90,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
     def _show_messages(self, *events) -> None:
         self.messages.show(self._url_messages + self._field_messages + [self.model.error])
 
+    @locked
     def _on_run(self, *events) -> None:
         m = self.model
         run = m.run
@@ -110,6 +112,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self._cell_key = None
         self._on_step()
 
+    @locked
     def _on_step(self, *events) -> None:
         m = self.model
         run, s = m.run, m.s

@@ -15,6 +15,7 @@ from bokeh.models import Div
 from simulator.app import presets
 from simulator.app.cell_model import SERIES, VECTORS, CellModel
 from simulator.app.components.diagram import LABELS, CellDiagram
+from simulator.app.components.doclock import locked
 from simulator.app.components.equations import Equations
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
@@ -188,6 +189,7 @@ class CellPage(pn.viewable.Viewer):
         self.messages.show(self._url_messages + self._field_messages + [self.model.error])
 
     # ------------------------------------------------------------------ updates
+    @locked
     def _on_runs(self, *events) -> None:
         self._refresh_runs()
 
@@ -228,6 +230,7 @@ class CellPage(pn.viewable.Viewer):
             self.compare_diagrams[kind].set_layout(kind, sizes_of(m, kind), VECTORS[kind])
             self.compare_heatmaps[kind].set_series(m.runs[kind].series["h"])
 
+    @locked
     def _on_step(self, *events) -> None:
         """The time step, unit or selection changed: patch values, move cursors, rewrite the equations."""
         m = self.model
