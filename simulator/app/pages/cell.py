@@ -61,16 +61,14 @@ class CellPage(pn.viewable.Viewer):
         self.player = Player(m, "t", substep=self._substep)
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
-        self.readout = Div(text="", css_classes=["rnn-readout"], width=330, styles={"font-size": "14px"})
+        self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"})
         self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
         self.compare_view = pn.Row(visible=False)
-        self.single_view = pn.Column(
-            pn.Row(pn.pane.Bokeh(self.diagram.figure),
-                   pn.Column(pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.trajectory.figure))),
-            self.equations.pane,
+        self.single_view = pn.Row(pn.pane.Bokeh(self.diagram.figure), pn.pane.Bokeh(self.trajectory.figure))
+        self.heat_section = pn.Column(
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
                              margin=(10, 5, 0, 5)),
             pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3),
@@ -213,14 +211,14 @@ class CellPage(pn.viewable.Viewer):
     def _refresh_compare(self) -> None:
         m = self.model
         self.compare_view.visible = m.compare
-        self.single_view.visible = not m.compare
+        self.single_view.visible = self.heat_section.visible = not m.compare
         if not m.compare:
             return
         if not self.compare_diagrams:
             for kind in KINDS:
-                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=380, height=310,
+                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=360, height=300,
                                                           title=NAMES[kind])
-                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=380,
+                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=360,
                                                           height=150)
             self.compare_view.objects = [
                 pn.Column(pn.pane.Bokeh(self.compare_diagrams[k].figure),
@@ -259,9 +257,9 @@ class CellPage(pn.viewable.Viewer):
         value = float(step[selected][0, j])
         h = float(step["h"][0, m.unit])
         self.readout.text = (
-            f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1}</div>'
-            f'<div>{html.escape(LABELS[selected])}[{j}] = <code class="rnn-selected">{value!r}</code></div>'
-            f'<div>hₜ[{m.unit}] = <code class="rnn-h">{h!r}</code></div>'
+            f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1} &nbsp;·&nbsp; '
+            f'{html.escape(LABELS[selected])}[{j}] = <code class="rnn-selected">{value!r}</code> &nbsp;·&nbsp; '
+            f'hₜ[{m.unit}] = <code class="rnn-h">{h!r}</code></div>'
             '<div style="color:#666;font-size:12px">Click a box, circle or column to select it; hover a cell '
             'for its exact value. Keys: ← → step, Space play, Home/End.</div>'
         )
@@ -275,7 +273,8 @@ class CellPage(pn.viewable.Viewer):
             "shows a vector's numbers at this step.", sizing_mode="stretch_width")
         return pn.Column(
             intro, self.messages.pane,
-            pn.Row(self.controls, pn.Column(self.player, self.single_view, self.compare_view)),
+            pn.Row(self.controls, pn.Column(self.player, pn.pane.Bokeh(self.readout), self.single_view,
+                                            self.compare_view, self.equations.pane, self.heat_section)),
             sizing_mode="stretch_width",
         )
 
