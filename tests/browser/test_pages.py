@@ -38,6 +38,12 @@ def wait_text(page, selector: str, expected: str, contains: bool = False) -> Non
         }""", arg=[selector, expected, contains], timeout=40000)
 
 
+def wait_query(page, key: str, value: str) -> None:
+    """Wait until the page URL's query has ``key=value`` (the server writes the URL after the values)."""
+    page.wait_for_function("([k, v]) => new URLSearchParams(window.location.search).get(k) === v",
+                           arg=[key, value], timeout=40000)
+
+
 def query(page) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
 
@@ -58,13 +64,13 @@ def test_cell_page_steps_shows_the_reference_and_round_trips_the_url(server, ope
     _, cache = sequence.forward(presets.make_cell("gru", 3, 5, seed=7), X)
     assert float(text_of(page, ".rnn-h")) == cache["steps"][3]["h"][0, 0]
     assert float(text_of(page, ".rnn-selected")) == cache["steps"][3]["z"][0, 0]
-    page.wait_for_function("() => window.location.search.includes('t=3')", timeout=40000)
+    wait_query(page, "t", "3")
     q = query(page)
     assert (q["kind"], q["H"], q["T"], q["t"], q["gate"], q["inputs"], q["seed"]) == (
         "gru", "5", "12", "3", "z", "random", "7")
     page.keyboard.press("ArrowRight")
     wait_text(page, ".rnn-t", "t = 4")
-    page.wait_for_function("() => window.location.search.includes('t=4')", timeout=40000)
+    wait_query(page, "t", "4")
     again = open_page(page.url)  # the shared link reproduces the state
     wait_text(again, ".rnn-t", "t = 4")
     assert float(text_of(again, ".rnn-h")) == cache["steps"][4]["h"][0, 0]
@@ -76,7 +82,7 @@ def test_cell_page_screenshot_and_compare(server, open_page):
     page.wait_for_timeout(600)
     screenshot(page, "cell")
     page.locator("input[type=checkbox]").first.check()
-    page.wait_for_function("() => window.location.search.includes('compare=true')", timeout=40000)
+    wait_query(page, "compare", "true")
     page.wait_for_timeout(800)
     screenshot(page, "cell-compare")
 
@@ -102,7 +108,7 @@ def test_architectures_page_steps_and_round_trips(server, open_page):
     page.keyboard.press("End")
     last = len(cache["phase"]) - 1
     wait_text(page, ".rnn-s", str(last))
-    page.wait_for_function(f"() => window.location.search.includes('s={last}')", timeout=40000)
+    wait_query(page, "s", str(last))
     assert (query(page)["arch"], query(page)["trained"]) == ("encoder_decoder", "false")
     again = open_page(page.url)
     wait_text(again, ".rnn-s", str(last))
