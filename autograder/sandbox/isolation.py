@@ -170,8 +170,16 @@ def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int, dis
     args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
     for key, value in ENV.items():
         args += ["--setenv", key, value]
-    args += ["--", sys.executable, "-I", "-S", SANDBOX_WORKER, SANDBOX_LIB, str(cmd_fd), str(reply_fd)]
+    args += ["--", interpreter(), "-I", "-S", SANDBOX_WORKER, SANDBOX_LIB, str(cmd_fd), str(reply_fd)]
     return args + ([str(uid)] if uid is not None else [])
+
+
+def interpreter() -> str:
+    """The real interpreter binary: a virtual environment's ``bin/python`` is a link that may point
+    outside what the sandbox mounts (a venv under ``/tmp`` is hidden by the private ``/tmp``); with
+    ``-I -S`` the environment's site-packages are not used anyway.
+    """
+    return str(Path(sys.executable).resolve())
 
 
 def lib_dir(workdir: Path) -> Path:
@@ -189,7 +197,7 @@ def lib_dir(workdir: Path) -> Path:
 def plain_command(level: str, workdir: Path, cmd_fd: int, reply_fd: int) -> list[str]:
     """The interpreter command for ``"rlimits"`` (inside ``unshare``'s namespaces) or ``"none"``."""
     lib = lib_dir(workdir)
-    cmd = [sys.executable, "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
+    cmd = [interpreter(), "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
     return [unshare_path(), "-r", "-n", "-p", "-f", "--kill-child", *cmd] if level == "rlimits" else cmd
 
 
