@@ -1,7 +1,8 @@
 """Write the course's source notebooks, ``source/<assignment>/<assignment>.ipynb``, from ``builders/``.
 
-Usage: ``python exercises/build_notebooks.py`` (from anywhere). Re-run after editing a builder and
-commit both; ``--check`` exits 1 if a committed notebook differs from what the builders produce.
+Usage: ``python exercises/build_notebooks.py [assignment ...]`` (from anywhere; default: all). Re-run after
+editing a builder and commit both; ``--check`` exits 1 if a committed notebook differs from what the builders
+produce.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from builders import architectures, bptt, gru_cell, lstm_cell, rnn_cell  # noqa: E402
+from builders import architectures, bptt, crnn, gru_cell, lstm_cell, rnn_cell  # noqa: E402
 
 ASSIGNMENTS = {"rnn_cell": rnn_cell, "lstm_cell": lstm_cell, "gru_cell": gru_cell, "bptt": bptt,
-               "architectures": architectures}
+               "architectures": architectures, "crnn": crnn}
 
 
 def render(name: str) -> str:
@@ -29,10 +30,15 @@ def render(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*", metavar="assignment",
+                        help=f"which notebooks (default: all of {', '.join(ASSIGNMENTS)})")
     parser.add_argument("--check", action="store_true", help="only compare with the committed notebooks")
     args = parser.parse_args(argv)
+    unknown = [a for a in args.assignments if a not in ASSIGNMENTS]
+    if unknown:
+        parser.error(f"assignment: unknown {', '.join(unknown)}; expected some of {', '.join(ASSIGNMENTS)}")
     stale = []
-    for name in ASSIGNMENTS:
+    for name in args.assignments or ASSIGNMENTS:
         path = HERE / "source" / name / f"{name}.ipynb"
         text = render(name)
         if args.check:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.cells import clean, given, md, notebook, solution, tests
-from builders.common import SETUP, function
+from builders.cells import given, md, notebook, solution
+from builders.common import SETUP, check_pair, function, quiz, state_helpers
 
 HELPERS = '''
 READOUT = ("W_hy", "b_y")
@@ -19,20 +19,7 @@ def cell_params(params, prefix=""):
             if k.startswith(prefix) and k not in READOUT and (prefix or not k.startswith(DECODER))}
 
 
-def zero_state(cp, B):
-    """The zero initial state for B examples: h (B, H), or the pair (h, c) for an LSTM (params W_x, W_h, b)."""
-    H = (cp["W_hh"] if "W_hh" in cp else cp["W_h"]).shape[0]
-    h = np.zeros((B, H))
-    return (h, np.zeros((B, H))) if "b" in cp else h
-
-
-def run_step(step, x, state, cp):
-    """One step of any cell: returns (new_state, h); state is h, or (h, c) for an LSTM."""
-    if isinstance(state, tuple):
-        h, c, _ = step(x, state[0], state[1], cp)
-        return (h, c), h
-    h, _ = step(x, state, cp)
-    return h, h
+''' + state_helpers("examples") + '''
 
 
 def one_hot_argmax(y):
@@ -141,49 +128,19 @@ QUESTIONS = [
 ]
 
 
-def _arch(name: str, pair: tuple[str, str], intro: str, points_visible: int = 1, points_hidden: int = 1):
-    check = f"check_{name}_forward"
-    return [
-        md(intro),
-        solution(f"{name}_forward", function(*pair)),
-        tests(f"test_{name}_visible", points_visible, f"Does {name}_forward match the reference on RNN and LSTM cells?",
-              f'''
-        from autograder.checks import {check}
+QUIZ_HEADER = """
+## Knowledge check (autograded)
 
-        {check}({name}_forward)
-        '''),
-        tests(f"test_{name}_hidden", points_hidden, f"Does {name}_forward match the reference on random shapes "
-              "and all three cells?", hidden=f'''
-        from autograder.checks import {check}
-
-        {check}({name}_forward, hidden=True)
-        '''),
-    ]
+Set each answer to one letter, e.g. `answer_q1 = "A"`. Questions 1 and 2 are the lesson's knowledge
+check; questions 3 and 4 ask about the lesson's architecture examples.
+"""
 
 
-def _quiz():
-    header = clean("""
-    ## Knowledge check (autograded)
-
-    Set each answer to one letter, e.g. `answer_q1 = "A"`. Questions 1 and 2 are the lesson's knowledge
-    check; questions 3 and 4 ask about the lesson's architecture examples.
-    """)
-    questions = [f"**{qid[1:]}.** {text}\n\n" + "\n".join(f"- {'ABCD'[k]}. {opt}" for k, opt in enumerate(opts))
-                 for qid, text, opts, _ in QUESTIONS]
-    cells = [md("\n\n".join([header, *questions]))]
-    blank = "\n".join(f"answer_{qid} = None" for qid, _, _, _ in QUESTIONS)
-    body = "\n".join(f'answer_{qid} = "{key}"' for qid, _, _, key in QUESTIONS)
-    hint = "# Replace None by one letter, then delete the NotImplementedError line."
-    cells.append(solution("knowledge_check", f"{hint}\n{blank}\n### BEGIN SOLUTION\n{body}\n### END SOLUTION"))
-    for qid, _, _, key in QUESTIONS:
-        cells.append(tests(f"test_{qid}", 1, f"Is question {qid[1:]} answered correctly?", f'''
-        from autograder.checks import check_choice
-
-        check_choice(answer_{qid}, "question {qid[1:]}")
-        ''', hidden=f'''
-        check_choice(answer_{qid}, "question {qid[1:]}", expected="{key}")
-        '''))
-    return cells
+def _arch(name: str, pair: tuple[str, str], intro: str):
+    return [md(intro), solution(f"{name}_forward", function(*pair)),
+            *check_pair(f"test_{name}", f"check_{name}_forward", f"{name}_forward",
+                        (f"Does {name}_forward match the reference on RNN and LSTM cells?",
+                         f"Does {name}_forward match the reference on random shapes and all three cells?"))]
 
 
 def build():
@@ -250,7 +207,7 @@ def build():
         both `h` and `c`) is the decoder's initial state. The decoder, with its own `dec_` parameters,
         generates `T_out` outputs as in one-to-many, starting from a zero input.
         """),
-        *_quiz(),
+        *quiz(QUIZ_HEADER, QUESTIONS),
         md(r"""
         ## Summary
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builders import rnn_cell
 from builders.cells import given, md, notebook, scratch, solution, tests, written
-from builders.common import SETUP, function
+from builders.common import SETUP, check_pair, function
 
 FORWARD_HEADER = '''
 def rnn_forward(X, h0, params):
@@ -135,16 +135,9 @@ def build():
         cache: the backward pass needs them in reverse order.
         """),
         solution("rnn_forward", function(FORWARD_HEADER, FORWARD_BODY)),
-        tests("test_rnn_forward_visible", 1, "Does rnn_forward match the reference on small fixed cases?", '''
-        from autograder.checks import check_rnn_forward
-
-        check_rnn_forward(rnn_forward)
-        '''),
-        tests("test_rnn_forward_hidden", 2, "Does rnn_forward match the reference on random shapes?", hidden='''
-        from autograder.checks import check_rnn_forward
-
-        check_rnn_forward(rnn_forward, hidden=True)
-        '''),
+        *check_pair("test_rnn_forward", "check_rnn_forward", "rnn_forward",
+                    ("Does rnn_forward match the reference on small fixed cases?",
+                     "Does rnn_forward match the reference on random shapes?"), points=(1, 2)),
         md(r"""
         ## Backward through time: `rnn_backward`
 
@@ -154,16 +147,9 @@ def build():
         receives `dH[:, 0] + dh_prev(step 1)`, and `dh0 = dh_prev(step 0)`.
         """),
         solution("rnn_backward", function(BACKWARD_HEADER, BACKWARD_BODY)),
-        tests("test_rnn_backward_visible", 1, "Does rnn_backward match the reference on small fixed cases?", '''
-        from autograder.checks import check_rnn_backward
-
-        check_rnn_backward(rnn_forward, rnn_backward)
-        '''),
-        tests("test_rnn_backward_hidden", 2, "Does rnn_backward match the reference on random shapes?", hidden='''
-        from autograder.checks import check_rnn_backward
-
-        check_rnn_backward(rnn_forward, rnn_backward, hidden=True)
-        '''),
+        *check_pair("test_rnn_backward", "check_rnn_backward", "rnn_forward, rnn_backward",
+                    ("Does rnn_backward match the reference on small fixed cases?",
+                     "Does rnn_backward match the reference on random shapes?"), points=(1, 2)),
         md(r"""
         ## Gradient clipping: `clip_gradients`
 
@@ -173,17 +159,9 @@ def build():
         Scaling all of them by one factor keeps the update's direction.
         """),
         solution("clip_gradients", function(CLIP_HEADER, CLIP_BODY)),
-        tests("test_clip_gradients_visible", 1, "Does clip_gradients match the reference on small fixed cases?", '''
-        from autograder.checks import check_clip_gradients
-
-        check_clip_gradients(clip_gradients)
-        '''),
-        tests("test_clip_gradients_hidden", 1, "Does clip_gradients match the reference on random cases?",
-              hidden='''
-        from autograder.checks import check_clip_gradients
-
-        check_clip_gradients(clip_gradients, hidden=True)
-        '''),
+        *check_pair("test_clip_gradients", "check_clip_gradients", "clip_gradients",
+                    ("Does clip_gradients match the reference on small fixed cases?",
+                     "Does clip_gradients match the reference on random cases?")),
         md(r"""
         ## Measuring vanishing and exploding gradients
 
@@ -206,17 +184,9 @@ def build():
         check_spectral_radius(spectral_radius, hidden=True)
         '''),
         solution("hidden_grad_norms", function(NORMS_HEADER, NORMS_BODY)),
-        tests("test_hidden_grad_norms_visible", 1, "Does hidden_grad_norms match the reference on small cases?", '''
-        from autograder.checks import check_hidden_grad_norms
-
-        check_hidden_grad_norms(hidden_grad_norms)
-        '''),
-        tests("test_hidden_grad_norms_hidden", 1, "Does hidden_grad_norms match the reference on random cases?",
-              hidden='''
-        from autograder.checks import check_hidden_grad_norms
-
-        check_hidden_grad_norms(hidden_grad_norms, hidden=True)
-        '''),
+        *check_pair("test_hidden_grad_norms", "check_hidden_grad_norms", "hidden_grad_norms",
+                    ("Does hidden_grad_norms match the reference on small cases?",
+                     "Does hidden_grad_norms match the reference on random cases?")),
         md(r"""
         ## Experiment (not graded)
 

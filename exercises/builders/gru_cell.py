@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from builders.cells import given, md, notebook, solution, tests
-from builders.common import SETUP, function
+from builders.common import SETUP, check_pair, function
 
 STEP_HEADER = '''
 def gru_step(x, h_prev, params, reset_after=True):
@@ -130,17 +130,9 @@ def build():
         candidate in the convention `reset_after` asks for.
         """),
         solution("gru_step", function(STEP_HEADER, STEP_BODY)),
-        tests("test_gru_step_visible", 1, "Does gru_step (reset after) match the reference on small fixed cases?", '''
-        from autograder.checks import check_gru_step
-
-        check_gru_step(gru_step)
-        '''),
-        tests("test_gru_step_hidden", 2, "Does gru_step (reset after) match the reference on random shapes?",
-              hidden='''
-        from autograder.checks import check_gru_step
-
-        check_gru_step(gru_step, hidden=True)
-        '''),
+        *check_pair("test_gru_step", "check_gru_step", "gru_step",
+                    ("Does gru_step (reset after) match the reference on small fixed cases?",
+                     "Does gru_step (reset after) match the reference on random shapes?"), points=(1, 2)),
         tests("test_gru_step_reset_before", 2, "Does gru_step with reset_after=False match the reference?", '''
         from autograder.checks import check_gru_step
 
@@ -163,28 +155,12 @@ def build():
         Then $da_r = dr \odot r(1-r)$, and every block goes back through its affine map as in `rnn_cell`.
         """),
         solution("gru_step_backward", function(BACKWARD_HEADER, BACKWARD_BODY)),
-        tests("test_gru_step_backward_inputs_visible", 1, "Are dx and dh_prev right on small fixed cases?", '''
-        from autograder.checks import check_gru_step_backward
-
-        check_gru_step_backward(gru_step, gru_step_backward, wrt="inputs")
-        '''),
-        tests("test_gru_step_backward_inputs_hidden", 2, "Are dx and dh_prev right on random shapes?", hidden='''
-        from autograder.checks import check_gru_step_backward
-
-        check_gru_step_backward(gru_step, gru_step_backward, hidden=True, wrt="inputs")
-        '''),
-        tests("test_gru_step_backward_params_visible", 1,
-              "Are the parameter gradients right on small fixed cases?", '''
-        from autograder.checks import check_gru_step_backward
-
-        check_gru_step_backward(gru_step, gru_step_backward, wrt="params")
-        '''),
-        tests("test_gru_step_backward_params_hidden", 2,
-              "Are the parameter gradients right on random shapes?", hidden='''
-        from autograder.checks import check_gru_step_backward
-
-        check_gru_step_backward(gru_step, gru_step_backward, hidden=True, wrt="params")
-        '''),
+        *check_pair("test_gru_step_backward_inputs", "check_gru_step_backward", "gru_step, gru_step_backward",
+                    ("Are dx and dh_prev right on small fixed cases?",
+                     "Are dx and dh_prev right on random shapes?"), points=(1, 2), options='wrt="inputs"'),
+        *check_pair("test_gru_step_backward_params", "check_gru_step_backward", "gru_step, gru_step_backward",
+                    ("Are the parameter gradients right on small fixed cases?",
+                     "Are the parameter gradients right on random shapes?"), points=(1, 2), options='wrt="params"'),
         tests("test_gru_step_backward_reset_before", 2,
               "Are all gradients right with reset_after=False?", '''
         from autograder.checks import check_gru_step_backward

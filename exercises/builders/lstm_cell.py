@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.cells import given, md, notebook, solution, tests
-from builders.common import SETUP, function
+from builders.cells import given, md, notebook, solution
+from builders.common import SETUP, check_pair, function
 
 STEP_HEADER = '''
 def lstm_step(x, h_prev, c_prev, params):
@@ -107,16 +107,9 @@ def build():
         `sigmoid` is defined in the setup cell. Slice the four blocks of `a` in the order i, f, g, o.
         """),
         solution("lstm_step", function(STEP_HEADER, STEP_BODY)),
-        tests("test_lstm_step_visible", 1, "Does lstm_step match the reference on small fixed cases?", '''
-        from autograder.checks import check_lstm_step
-
-        check_lstm_step(lstm_step)
-        '''),
-        tests("test_lstm_step_hidden", 2, "Does lstm_step match the reference on random shapes?", hidden='''
-        from autograder.checks import check_lstm_step
-
-        check_lstm_step(lstm_step, hidden=True)
-        '''),
+        *check_pair("test_lstm_step", "check_lstm_step", "lstm_step",
+                    ("Does lstm_step match the reference on small fixed cases?",
+                     "Does lstm_step match the reference on random shapes?"), points=(1, 2)),
         md(r"""
         ## Backward: `lstm_step_backward`
 
@@ -136,30 +129,12 @@ def build():
         slightly wrong cell still earns the backward points.
         """),
         solution("lstm_step_backward", function(BACKWARD_HEADER, BACKWARD_BODY)),
-        tests("test_lstm_step_backward_inputs_visible", 1,
-              "Are dx, dh_prev and dc_prev right on small fixed cases?", '''
-        from autograder.checks import check_lstm_step_backward
-
-        check_lstm_step_backward(lstm_step, lstm_step_backward, wrt="inputs")
-        '''),
-        tests("test_lstm_step_backward_inputs_hidden", 2,
-              "Are dx, dh_prev and dc_prev right on random shapes?", hidden='''
-        from autograder.checks import check_lstm_step_backward
-
-        check_lstm_step_backward(lstm_step, lstm_step_backward, hidden=True, wrt="inputs")
-        '''),
-        tests("test_lstm_step_backward_params_visible", 1,
-              "Are the parameter gradients right on small fixed cases?", '''
-        from autograder.checks import check_lstm_step_backward
-
-        check_lstm_step_backward(lstm_step, lstm_step_backward, wrt="params")
-        '''),
-        tests("test_lstm_step_backward_params_hidden", 2,
-              "Are the parameter gradients right on random shapes?", hidden='''
-        from autograder.checks import check_lstm_step_backward
-
-        check_lstm_step_backward(lstm_step, lstm_step_backward, hidden=True, wrt="params")
-        '''),
+        *check_pair("test_lstm_step_backward_inputs", "check_lstm_step_backward", "lstm_step, lstm_step_backward",
+                    ("Are dx, dh_prev and dc_prev right on small fixed cases?",
+                     "Are dx, dh_prev and dc_prev right on random shapes?"), points=(1, 2), options='wrt="inputs"'),
+        *check_pair("test_lstm_step_backward_params", "check_lstm_step_backward", "lstm_step, lstm_step_backward",
+                    ("Are the parameter gradients right on small fixed cases?",
+                     "Are the parameter gradients right on random shapes?"), points=(1, 2), options='wrt="params"'),
         md(r"""
         ## Summary
 

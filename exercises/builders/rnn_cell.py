@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from builders.cells import given, md, notebook, solution, tests
-from builders.common import SETUP, function
+from builders.cells import given, md, notebook, solution
+from builders.common import SETUP, check_pair, function
 
 STEP_HEADER = '''
 def rnn_step(x, h_prev, params, activation="tanh"):
@@ -99,16 +99,9 @@ def build():
         function leaves its inputs unchanged.
         """),
         solution("rnn_step", function(STEP_HEADER, STEP_BODY)),
-        tests("test_rnn_step_visible", 1, "Does rnn_step match the reference on small fixed cases?", '''
-        from autograder.checks import check_rnn_step
-
-        check_rnn_step(rnn_step)
-        '''),
-        tests("test_rnn_step_hidden", 2, "Does rnn_step match the reference on random shapes?", hidden='''
-        from autograder.checks import check_rnn_step
-
-        check_rnn_step(rnn_step, hidden=True)
-        '''),
+        *check_pair("test_rnn_step", "check_rnn_step", "rnn_step",
+                    ("Does rnn_step match the reference on small fixed cases?",
+                     "Does rnn_step match the reference on random shapes?"), points=(1, 2)),
         md(r"""
         ## Backward: `rnn_step_backward`
 
@@ -125,29 +118,12 @@ def build():
         tested in separate cells, so each earns its own points.
         """),
         solution("rnn_step_backward", function(BACKWARD_HEADER, BACKWARD_BODY)),
-        tests("test_rnn_step_backward_inputs_visible", 1,
-              "Are dx and dh_prev right on small fixed cases?", '''
-        from autograder.checks import check_rnn_step_backward
-
-        check_rnn_step_backward(rnn_step, rnn_step_backward, wrt="inputs")
-        '''),
-        tests("test_rnn_step_backward_inputs_hidden", 2, "Are dx and dh_prev right on random shapes?", hidden='''
-        from autograder.checks import check_rnn_step_backward
-
-        check_rnn_step_backward(rnn_step, rnn_step_backward, hidden=True, wrt="inputs")
-        '''),
-        tests("test_rnn_step_backward_params_visible", 1,
-              "Are the parameter gradients right on small fixed cases?", '''
-        from autograder.checks import check_rnn_step_backward
-
-        check_rnn_step_backward(rnn_step, rnn_step_backward, wrt="params")
-        '''),
-        tests("test_rnn_step_backward_params_hidden", 2,
-              "Are the parameter gradients right on random shapes?", hidden='''
-        from autograder.checks import check_rnn_step_backward
-
-        check_rnn_step_backward(rnn_step, rnn_step_backward, hidden=True, wrt="params")
-        '''),
+        *check_pair("test_rnn_step_backward_inputs", "check_rnn_step_backward", "rnn_step, rnn_step_backward",
+                    ("Are dx and dh_prev right on small fixed cases?",
+                     "Are dx and dh_prev right on random shapes?"), points=(1, 2), options='wrt="inputs"'),
+        *check_pair("test_rnn_step_backward_params", "check_rnn_step_backward", "rnn_step, rnn_step_backward",
+                    ("Are the parameter gradients right on small fixed cases?",
+                     "Are the parameter gradients right on random shapes?"), points=(1, 2), options='wrt="params"'),
         md(r"""
         ## Summary
 

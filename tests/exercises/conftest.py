@@ -22,7 +22,7 @@ from tests.exercises.bugs import BUGS
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "exercises"
-ASSIGNMENTS = ("rnn_cell", "lstm_cell", "gru_cell", "bptt", "architectures")
+ASSIGNMENTS = ("rnn_cell", "lstm_cell", "gru_cell", "bptt", "architectures", "crnn")
 SOLUTION_MARK = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 

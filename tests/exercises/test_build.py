@@ -11,10 +11,10 @@ import sys
 import nbformat
 import pytest
 
-from simulator import architectures, cells, unrolled
+from simulator import architectures, cells, conv, crnn, unrolled
 from tests.exercises.conftest import ASSIGNMENTS, EXERCISES
 
-REFERENCES = (cells, unrolled, architectures)
+REFERENCES = (cells, unrolled, architectures, conv, crnn)
 
 
 def _nb(assignment):
