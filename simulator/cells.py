@@ -513,7 +513,8 @@ class Cell:
                 raise ValueError(f"params[{name!r}]: dtype {arr.dtype} is not supported; expected float32 or float64")
             arrays.append(arr)
         inp, rec = arrays
-        check_params(self.params, param_shapes(self.kind, inp.shape[0], rec.shape[0]), rec.dtype)
+        check_params(self.params, param_shapes(self.kind, inp.shape[0], rec.shape[0]), rec.dtype,
+                     dtype_of="the recurrent weights")
 
     def options(self) -> dict:
         """Keyword options the step functions take for this kind."""

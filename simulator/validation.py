@@ -47,13 +47,16 @@ def check_shape(name: str, arr: np.ndarray, expected: Sequence[int]) -> None:
 
 
 def check_option(name: str, value, allowed: Sequence) -> None:
-    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
-    if value not in allowed:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed``, of the same type (``1`` is not ``True``)."""
+    if not any(type(value) is type(a) and value == a for a in allowed):
         raise ValueError(f"{name}: got {value!r}; expected one of {', '.join(map(repr, allowed))}")
 
 
-def check_params(params: Mapping, shapes: Mapping[str, tuple[int, ...]], dtype) -> None:
-    """Check that ``params`` has exactly the keys of ``shapes``, those shapes, ``dtype`` and finite values."""
+def check_params(params: Mapping, shapes: Mapping[str, tuple[int, ...]], dtype, dtype_of: str = "the input x") -> None:
+    """Check that ``params`` has exactly the keys of ``shapes``, those shapes, ``dtype`` and finite values.
+
+    ``dtype_of`` names where ``dtype`` comes from, for the message.
+    """
     if not isinstance(params, Mapping):
         raise ValueError(f"params: expected a dict of arrays, got {type(params).__name__}")
     missing = [k for k in shapes if k not in params]
@@ -68,6 +71,6 @@ def check_params(params: Mapping, shapes: Mapping[str, tuple[int, ...]], dtype) 
             raise ValueError(f"params[{key!r}]: expected a numpy array, got {type(arr).__name__}")
         check_shape(f"params[{key!r}]", arr, shape)
         if arr.dtype != dtype:
-            raise ValueError(f"params[{key!r}]: dtype {arr.dtype} differs from the input's {dtype}; "
+            raise ValueError(f"params[{key!r}]: dtype {arr.dtype} differs from {dtype}, the dtype of {dtype_of}; "
                              "expected all arrays in one float dtype")
         check_finite(f"params[{key!r}]", arr)

@@ -164,3 +164,18 @@ def test_validation_helpers():
     msg = raises(lambda: validation.check_finite("m", bad), "m: contains -inf at index (2, 1)")
     assert re.match(r"^m: ", msg)
     raises(lambda: validation.check_option("mode", "x", ("a", "b")), "mode: got 'x'; expected one of 'a', 'b'")
+
+
+def test_boolean_options_refuse_integers():
+    """Is reset_after=1 refused (an int is not the bool the option expects)?"""
+    with pytest.raises(ValueError, match=r"reset_after: got 1; expected one of True, False"):
+        cells.Cell.create("gru", 2, 3, reset_after=1)
+
+
+def test_cell_dtype_message_names_the_recurrent_weights():
+    """Does a mixed-dtype Cell say which dtype the others must match?"""
+    cell = cells.Cell.create("rnn", 2, 3)
+    cell.params["b_h"] = cell.params["b_h"].astype(np.float32)
+    expected = r"params\['b_h'\]: dtype float32 differs from float64, the dtype of the recurrent weights"
+    with pytest.raises(ValueError, match=expected):
+        cell.check_params()
