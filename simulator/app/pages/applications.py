@@ -68,11 +68,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         super().__init__(model=model or ApplicationsModel(), **params)
         m = self.model
         self.messages = MessageBox()
-        self._url_messages: list[str] = []
-        self._field_messages: list[str] = []
-        self._train_messages: list[str] = []
-        self._input_messages: list[str] = []
-        self.training = TrainingControl(m.training_job, self._trained, self._report_training, background=background)
+        self.training = TrainingControl(m.training_job, self._trained, self.messages.reporter("training"),
+                                        background=background)
         self.about = pn.pane.Markdown("", width=290, styles={"font-size": "13px"})
         self.metrics = pn.pane.HTML("", width=290, styles={"font-size": "13px"})
         self.untrained = pn.pane.Markdown("", css_classes=["rnn-untrained"], styles={"font-size": "15px"})
@@ -85,7 +82,7 @@ class ApplicationsPage(pn.viewable.Viewer):
         m.param.watch(lambda *events: self._refresh_try(), ["sample", "slot", "digits", "window", "sentence",
                                                                     "order"])
         self._refresh()
-        self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
+        self.url = UrlState(m, URL_KEYS, on_messages=self.messages.reporter("url", append=True), query=query)
 
     # ------------------------------------------------------------------ controls
     def _controls(self) -> pn.Column:
@@ -101,7 +98,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown("**Application**", margin=(0, 5)), task, self.about,
             pn.pane.Markdown("**Cell**", margin=(8, 5, 0, 5)), kind,
-            checked_field(m, "seed", self._report_field, label="Seed", width=110), self.forecast_controls,
+            checked_field(m, "seed", self.messages.reporter("field"), label="Seed", width=110),
+            self.forecast_controls,
             self.training, self.metrics, width=300)
 
     def _trained(self, result) -> None:
@@ -116,12 +114,14 @@ class ApplicationsPage(pn.viewable.Viewer):
             self.model.param.order, options={"as recorded": "recorded", "played backwards": "reversed",
                                              "shuffled": "shuffled"}, color="primary", variant="outline")
         self.video_view = pn.Column(
-            pn.Row(checked_field(self.model, "sample", self._report_field, label="Held-out video", width=130),
+            pn.Row(checked_field(self.model, "sample", self.messages.reporter("field"), label="Held-out video",
+                                 width=130),
                    pn.Column(pn.pane.Markdown("Frame order", margin=(0, 5)), order)),
             pn.pane.Bokeh(self.video_frames.figure), pn.Row(pn.pane.Bokeh(self.video_bars.figure), self.video_text))
 
     def _build_digits(self) -> None:
         m = self.model
+        report = self.messages.reporter("field")
         self.digit_row = ImageTiles("The sequence the CRNN reads (red box: the slot your digit replaces)",
                                     width=520, height=170)
         self.drawing = DrawingGrid()
@@ -136,8 +136,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.digit_text = pn.pane.HTML("", css_classes=["rnn-digit-answer"], styles={"font-size": "14px"})
         self.digit_note = pn.pane.HTML("", width=260, styles={"font-size": "13px"})
         self.digits_view = pn.Column(
-            pn.Row(checked_field(m, "sample", self._report_field, label="Held-out sequence", width=140),
-                   checked_field(m, "slot", self._report_field, label="Slot to replace (0-3)", width=140)),
+            pn.Row(checked_field(m, "sample", report, label="Held-out sequence", width=140),
+                   checked_field(m, "slot", report, label="Slot to replace (0-3)", width=140)),
             pn.Row(pn.pane.Bokeh(self.digit_row.figure), self.digit_text), pn.pane.Bokeh(self.digit_bars.figure))
         # NB: drawing and uploading work before training too; the answer appears once the model is trained.
         self.digits_input = pn.Row(
@@ -190,7 +190,8 @@ class ApplicationsPage(pn.viewable.Viewer):
         self.period_fig.add_layout(self.day_span)
         self.forecast_text = pn.pane.HTML("", styles={"font-size": "14px"})
         self.forecast_view = pn.Column(
-            checked_field(m, "window", self._report_field, label="Held-out day (window index)", width=200),
+            checked_field(m, "window", self.messages.reporter("field"), label="Held-out day (window index)",
+                          width=200),
             self.forecast_text, pn.Row(pn.pane.Bokeh(self.window_fig), pn.pane.Bokeh(self.period_fig)))
 
     # ------------------------------------------------------------------ messages
@@ -199,25 +200,9 @@ class ApplicationsPage(pn.viewable.Viewer):
         try:
             action()
         except ValueError as exc:
-            self._input_messages = [str(exc)]
+            self.messages.report("input", [str(exc)])
         else:
-            self._input_messages = []
-        self._show_messages()
-
-    def _report_url(self, messages: list[str]) -> None:
-        self._url_messages = self._url_messages + messages
-        self._show_messages()
-
-    def _report_field(self, messages: list[str]) -> None:
-        self._field_messages = messages
-        self._show_messages()
-
-    def _report_training(self, messages: list[str]) -> None:
-        self._train_messages = messages
-        self._show_messages()
-
-    def _show_messages(self) -> None:
-        self.messages.show(self._url_messages + self._field_messages + self._train_messages + self._input_messages)
+            self.messages.report("input", [])
 
     # ------------------------------------------------------------------ updates
     def _refresh(self, *events) -> None:
@@ -268,10 +253,10 @@ class ApplicationsPage(pn.viewable.Viewer):
         try:
             {"video": self._show_video, "digits": self._show_digits, "sentiment": self._show_sentiment,
              "forecast": self._show_forecast}[m.task]()
-            self._input_messages = [msg for msg in self._input_messages if not msg.startswith("Sentence")]
+            kept = [msg for msg in self.messages.reported("input") if not msg.startswith("Sentence")]
         except ValueError as exc:
-            self._input_messages = [str(exc)]
-        self._show_messages()
+            kept = [str(exc)]
+        self.messages.report("input", kept)
 
     def _show_video(self) -> None:
         v = self.model.video()

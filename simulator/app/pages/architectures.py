@@ -54,9 +54,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
     def __init__(self, model: ArchitectureModel | None = None, query: dict[str, str] | None = None, **params):
         super().__init__(model=model or ArchitectureModel(), **params)
         m = self.model
-        self.messages = MessageBox()
-        self._url_messages: list[str] = []
-        self._field_messages: list[str] = []
+        self.messages = MessageBox(extra=lambda: [self.model.error])
         self.player = Player(m, "s", label="Step")
         self.unrolled = UnrolledDiagram(width=1080, height=420)
         self.cell = CellDiagram(on_select=self._select, width=520, height=380)
@@ -65,30 +63,21 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self.readout = Div(text="", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
         self.item_select = pn.widgets.Select(label="Example input", options={}, width=250)
         self.item_select.param.watch(lambda e: setattr(m, "item", e.new) if e.new is not None else None, "value")
-        self.length_field = checked_field(m, "length", self._report_field, label="Notes to generate", width=120)
+        self.length_field = checked_field(m, "length", self.messages.reporter("field"), label="Notes to generate",
+                                          width=120)
         m.param.watch(self._on_run, ["run"])
         m.param.watch(self._on_step, ["s"])
-        m.param.watch(self._show_messages, ["error"])
+        m.param.watch(self.messages.refresh, ["error"])
         self._on_run()
-        self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
-        self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=self._report_url, query=query)
-        self.view_url = UrlState(self, {"gate": "gate"}, on_messages=self._report_url, query=query)
+        report_url = self.messages.reporter("url", append=True)
+        self.url = UrlState(m, URL_KEYS, on_messages=report_url, query=query)
+        self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=report_url, query=query)
+        self.view_url = UrlState(self, {"gate": "gate"}, on_messages=report_url, query=query)
         self.param.watch(lambda e: self._on_step(), ["gate"])
 
     def _select(self, name: str) -> None:
         if name in VECTORS[self.model.kind]:
             self.gate = name
-
-    def _report_url(self, messages: list[str]) -> None:
-        self._url_messages = self._url_messages + messages
-        self._show_messages()
-
-    def _report_field(self, messages: list[str]) -> None:
-        self._field_messages = messages
-        self._show_messages()
-
-    def _show_messages(self, *events) -> None:
-        self.messages.show(self._url_messages + self._field_messages + [self.model.error])
 
     @locked
     def _on_run(self, *events) -> None:
@@ -154,6 +143,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
 
     def _controls(self) -> pn.Row:
         m = self.model
+        report = self.messages.reporter("field")
         architecture = pn.widgets.RadioButtonGroup.from_param(
             m.param.architecture, options={v: k for k, v in NAMES.items()}, color="primary",
             variant="outline", label="")
@@ -161,8 +151,8 @@ class ArchitecturesPage(pn.viewable.Viewer):
                                                                              "GRU": "gru"},
                                                       color="primary", variant="outline", label="")
         return pn.Column(architecture,
-                         pn.Row(kind, checked_field(m, "H", self._report_field, label="H (hidden)", width=90),
-                                checked_field(m, "seed", self._report_field, label="Seed", width=110),
+                         pn.Row(kind, checked_field(m, "H", report, label="H (hidden)", width=90),
+                                checked_field(m, "seed", report, label="Seed", width=110),
                                 pn.widgets.Checkbox.from_param(m.param.trained, label="Trained weights",
                                                                align="center"),
                                 self.item_select, self.length_field))

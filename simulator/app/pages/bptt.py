@@ -45,37 +45,24 @@ class BPTTPage(pn.viewable.Viewer):
 
     def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, **params):
         super().__init__(lab=lab or BPTTLab(), **params)
-        self.messages = MessageBox()
-        self._url_messages: list[str] = []
-        self._field_messages: list[str] = []
+        self.messages = MessageBox(extra=lambda: [self.lab.error])
         self._callback = None
         self._build_animation()
         self._build_flow()
         self._build_training()
         lab = self.lab
-        self.url = UrlState(lab, URL_KEYS, on_messages=self._report_url, query=query)
+        self.url = UrlState(lab, URL_KEYS, on_messages=self.messages.reporter("url", append=True), query=query)
         lab.param.watch(self._on_version, ["version"])
         lab.param.watch(self._on_iteration, ["iteration"])
         lab.param.watch(self._on_anim, ["anim_step", "anim_weight"])
         lab.param.watch(self._on_playing, ["playing"])
-        lab.param.watch(lambda e: self._show_messages(), ["error"])
+        lab.param.watch(self.messages.refresh, ["error"])
         self._refresh_all()
-
-    # ------------------------------------------------------------------ messages
-    def _report_url(self, messages: list[str]) -> None:
-        self._url_messages = self._url_messages + messages
-        self._show_messages()
-
-    def _report_field(self, messages: list[str]) -> None:
-        self._field_messages = messages
-        self._show_messages()
-
-    def _show_messages(self) -> None:
-        self.messages.show(self._url_messages + self._field_messages + [self.lab.error])
 
     # ------------------------------------------------------------------ 1. backward animation
     def _build_animation(self) -> None:
         lab = self.lab
+        report = self.messages.reporter("field")
         self.player = Player(lab, "anim_step", label="Backward steps done")
         self.anim_kind = pn.widgets.RadioButtonGroup.from_param(lab.param.anim_kind, options=KIND_OPTIONS,
                                                                 color="primary", variant="outline", label="")
@@ -90,8 +77,8 @@ class BPTTPage(pn.viewable.Viewer):
         self.grid_running = ValueGrid("running sum", width=900, height=170, x_label="column", y_label="row")
         self.anim_view = pn.Column(
             pn.Row(self.anim_kind,
-                   checked_field(lab, "anim_length", self._report_field, label="T (animation)", width=100),
-                   checked_field(lab, "anim_hidden", self._report_field, label="H (animation)", width=100),
+                   checked_field(lab, "anim_length", report, label="T (animation)", width=100),
+                   checked_field(lab, "anim_hidden", report, label="H (animation)", width=100),
                    pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=170,
                                                 options={"recurrent weights": "recurrent",
                                                          "input weights": "input", "bias": "bias"})),
@@ -152,6 +139,7 @@ class BPTTPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ 2. gradient flow and its cause
     def _build_flow(self) -> None:
         lab = self.lab
+        report = self.messages.reporter("field")
         self.map_dh = NormMap("||dL/dhₜ|| (log10), same sequence and seed", width=520, height=170,
                               categorical_rows=KINDS)
         self.map_jac = NormMap("||dh_T/dhₜ|| (log10): product of per-step Jacobians", width=520, height=170,
@@ -174,10 +162,10 @@ class BPTTPage(pn.viewable.Viewer):
             scale,
             pn.widgets.Select.from_param(lab.param.recurrent_init, label="Recurrent init", width=120),
             pn.widgets.Select.from_param(lab.param.activation, label="RNN activation", width=110),
-            checked_field(lab, "gate_bias", self._report_field, widget=pn.widgets.FloatInput,
+            checked_field(lab, "gate_bias", report, widget=pn.widgets.FloatInput,
                           label="Gate bias (LSTM f, GRU z)", width=170),
-            checked_field(lab, "hidden", self._report_field, label="H", width=70),
-            checked_field(lab, "seed", self._report_field, label="Seed", width=90),
+            checked_field(lab, "hidden", report, label="H", width=70),
+            checked_field(lab, "seed", report, label="Seed", width=90),
         )
         self.flow_view = pn.Column(
             self.flow_controls,
@@ -217,6 +205,7 @@ class BPTTPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ 3. live training
     def _build_training(self) -> None:
         lab = self.lab
+        report = self.messages.reporter("field")
         self.play = pn.widgets.Button(label="▶ Train", color="primary", width=100, css_classes=["bptt-play"])
         self.play.on_click(lambda e: setattr(lab, "playing", not lab.playing))
         self.step_button = pn.widgets.Button(label="Step", width=70, css_classes=["bptt-step"],
@@ -230,13 +219,13 @@ class BPTTPage(pn.viewable.Viewer):
             pn.widgets.RadioButtonGroup.from_param(lab.param.kind, options=KIND_OPTIONS, color="primary",
                                                    variant="outline", label="", align="end"),
             pn.widgets.Select.from_param(lab.param.task, options=TASK_LABELS, label="Task", width=190),
-            checked_field(lab, "T", self._report_field, label="T", width=70),
-            checked_field(lab, "lr", self._report_field, widget=pn.widgets.FloatInput, label="Learning rate",
+            checked_field(lab, "T", report, label="T", width=70),
+            checked_field(lab, "lr", report, widget=pn.widgets.FloatInput, label="Learning rate",
                           width=110, step=0.001),
             pn.widgets.Checkbox.from_param(lab.param.clip, label="Clip", align="end"),
-            checked_field(lab, "clip_norm", self._report_field, widget=pn.widgets.FloatInput, label="at norm",
+            checked_field(lab, "clip_norm", report, widget=pn.widgets.FloatInput, label="at norm",
                           width=80),
-            checked_field(lab, "iterations_per_tick", self._report_field, label="Iterations / update", width=120),
+            checked_field(lab, "iterations_per_tick", report, label="Iterations / update", width=120),
         )
         self.loss_curve = Curves("training loss", ["loss"], ["#1f77b4"], width=340, height=220, key="bptt-loss")
         self.acc_curve = Curves("held-out accuracy (dashed: chance)", ["accuracy"], ["#2ca02c"], width=340,
@@ -307,7 +296,7 @@ class BPTTPage(pn.viewable.Viewer):
         self._refresh_animation()
         self._refresh_flow()
         self._refresh_training()
-        self._show_messages()
+        self.messages.refresh()
 
     # ------------------------------------------------------------------ view
     def __panel__(self):

@@ -55,9 +55,7 @@ class CellPage(pn.viewable.Viewer):
     def __init__(self, model: CellModel | None = None, query: dict[str, str] | None = None, **params):
         super().__init__(model=model or CellModel(), **params)
         m = self.model
-        self.messages = MessageBox()
-        self._url_messages: list[str] = []
-        self._field_messages: list[str] = []
+        self.messages = MessageBox(extra=lambda: [self.model.error])
         self.player = Player(m, "t", substep=self._substep)
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
@@ -78,16 +76,17 @@ class CellPage(pn.viewable.Viewer):
         self._refresh_runs()
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
-        m.param.watch(self._on_error, ["error"])
-        self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
-        self.player_url = UrlState(self.player, PLAYER_KEYS, on_messages=self._report_url, query=query)
-        self.view_url = UrlState(self, VIEW_KEYS, on_messages=self._report_url, query=query)
-        self._on_error()
+        m.param.watch(self.messages.refresh, ["error"])
+        report_url = self.messages.reporter("url", append=True)
+        self.url = UrlState(m, URL_KEYS, on_messages=report_url, query=query)
+        self.player_url = UrlState(self.player, PLAYER_KEYS, on_messages=report_url, query=query)
+        self.view_url = UrlState(self, VIEW_KEYS, on_messages=report_url, query=query)
+        self.messages.refresh()
 
     # ------------------------------------------------------------------ controls
     def _controls(self) -> pn.Column:
         m = self.model
-        report = self._report_field
+        report = self.messages.reporter("field")
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={v: k for k, v in NAMES.items()},
                                                       color="primary", variant="outline", label="")
         self.word = pn.widgets.TextInput.from_param(m.param.word, label="Word (one-hot characters)",
@@ -150,14 +149,15 @@ class CellPage(pn.viewable.Viewer):
 
     def _set_weight(self, event=None) -> None:
         m = self.model
+        report = self.messages.reporter("field")
         text = self.value_input.value.strip()
         try:
             value = float(text)
         except ValueError:
-            self._report_field([f"Weight value: got {text!r}, which is not a number; expected e.g. 0.5"])
+            report([f"Weight value: got {text!r}, which is not a number; expected e.g. 0.5"])
             return
         if not np.isfinite(value):
-            self._report_field([f"Weight value: got {text!r}; expected a finite number (no NaN or infinity)"])
+            report([f"Weight value: got {text!r}; expected a finite number (no NaN or infinity)"])
             return
         name = self.param_name.value
         arr = m.run.cache["params"].get(name)
@@ -165,26 +165,11 @@ class CellPage(pn.viewable.Viewer):
                                                                                    self.col_input.value)
         if arr is None or any(i is None or not 0 <= i < n for i, n in zip(index, arr.shape, strict=True)):
             shape = "?" if arr is None else arr.shape
-            self._report_field([f"Weight index: {name}{list(index)} is outside the parameter of shape {shape}"])
+            report([f"Weight index: {name}{list(index)} is outside the parameter of shape {shape}"])
             return
         edits = presets.parse_edits(m.edits) + [(name, tuple(int(i) for i in index), value)]
-        self._report_field([])
+        report([])
         m.edits = presets.format_edits(edits)
-
-    # ------------------------------------------------------------------ messages
-    def _report_url(self, messages: list[str]) -> None:
-        self._url_messages = self._url_messages + messages
-        self._show_messages()
-
-    def _report_field(self, messages: list[str]) -> None:
-        self._field_messages = messages
-        self._show_messages()
-
-    def _on_error(self, *events) -> None:
-        self._show_messages()
-
-    def _show_messages(self) -> None:
-        self.messages.show(self._url_messages + self._field_messages + [self.model.error])
 
     # ------------------------------------------------------------------ updates
     @locked

@@ -42,9 +42,6 @@ class CrnnPage(pn.viewable.Viewer):
         super().__init__(model=model or CrnnModel(), **params)
         m = self.model
         self.messages = MessageBox()
-        self._url_messages: list[str] = []
-        self._field_messages: list[str] = []
-        self._train_messages: list[str] = []
         self.player = Player(m, "t", label="Frame t")
         self.frames = ImageTiles("Frames xₜ (red box: the current frame t)", width=700, height=150)
         self.maps = ImageTiles("Feature maps of frame t, one tile per filter", ink=False, width=700, height=150)
@@ -56,20 +53,21 @@ class CrnnPage(pn.viewable.Viewer):
         self.bars = Bars("Prediction: softmax(y), read out after the last frame", width=360, height=230)
         self.pipeline = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "14px"})
         self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=560, styles={"font-size": "14px"})
-        self.training = TrainingControl(self._make_job, self._trained, self._report_training, background=background,
-                                        label="Train the CRNN")
+        self.training = TrainingControl(self._make_job, self._trained, self.messages.reporter("training"),
+                                        background=background, label="Train the CRNN")
         self.controls = self._controls()
         m.param.watch(self._on_run, ["run"])
         m.param.watch(self._on_frame, ["t", "layer"])
         m.param.watch(lambda *events: self.training.stop(), ["task", "kind", "seed"])  # its result would not fit
         self._on_run()
-        self.url = UrlState(m, URL_KEYS, on_messages=self._report_url, query=query)
-        self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=self._report_url, query=query)
+        report_url = self.messages.reporter("url", append=True)
+        self.url = UrlState(m, URL_KEYS, on_messages=report_url, query=query)
+        self.player_url = UrlState(self.player, {"speed": "speed"}, on_messages=report_url, query=query)
 
     # ------------------------------------------------------------------ controls
     def _controls(self) -> pn.Column:
         m = self.model
-        report = self._report_field
+        report = self.messages.reporter("field")
         task = pn.widgets.RadioButtonGroup.from_param(m.param.task, options={v: k for k, v in TASK_NAMES.items()},
                                                       color="primary", variant="outline",
                                                       orientation="vertical", width=260)
@@ -98,26 +96,10 @@ class CrnnPage(pn.viewable.Viewer):
     def _trained(self, result) -> None:
         m = self.model
         if result.task != m.task or result.model.kind != m.kind:
-            self._report_training([f"Training finished for {result.task} / {result.model.kind.upper()}, but the "
-                                   "settings changed meanwhile; press Train again."])
+            self.messages.report("training", [f"Training finished for {result.task} / {result.model.kind.upper()}, "
+                                              "but the settings changed meanwhile; press Train again."])
             return
         m.use_result(result)
-
-    # ------------------------------------------------------------------ messages
-    def _report_url(self, messages: list[str]) -> None:
-        self._url_messages = self._url_messages + messages
-        self._show_messages()
-
-    def _report_field(self, messages: list[str]) -> None:
-        self._field_messages = messages
-        self._show_messages()
-
-    def _report_training(self, messages: list[str]) -> None:
-        self._train_messages = messages
-        self._show_messages()
-
-    def _show_messages(self) -> None:
-        self.messages.show(self._url_messages + self._field_messages + self._train_messages)
 
     # ------------------------------------------------------------------ updates
     def _on_run(self, *events) -> None:
