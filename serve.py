@@ -6,9 +6,11 @@ Each browser session gets its own page objects (Panel is handed functions, not o
 from __future__ import annotations
 
 import argparse
+import html
 import logging
 
 import panel as pn
+from tornado.web import RequestHandler
 
 from simulator.app.layout import framed
 from simulator.app.registry import available_pages
@@ -20,6 +22,21 @@ def routes() -> dict[str, object]:
         return lambda: framed(slug, module.create())
 
     return {f"/{slug}": factory(slug, module) for slug, module in available_pages()}
+
+
+class NotFound(RequestHandler):
+    """A readable 404 page: what was asked for, and a link to every page that exists."""
+
+    def prepare(self) -> None:
+        links = "".join(f'<li><a href="/{slug}">{html.escape(module.TITLE)}</a>: {html.escape(module.SUMMARY)}</li>'
+                        for slug, module in available_pages())
+        self.set_status(404)
+        self.finish(
+            "<!doctype html><html><head><title>Page not found - RNN simulator</title></head>"
+            '<body style="font-family:sans-serif;max-width:40em;margin:3em auto">'
+            f"<h1>No page at {html.escape(self.request.path)}</h1>"
+            f"<p>The simulator has these pages:</p><ul>{links}</ul></body></html>"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO)
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
     pn.serve(routes(), port=args.port, address=args.address, num_procs=args.num_procs,
-             websocket_origin=origins, show=args.show, title="RNN simulator")
+             websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound)
 
 
 if __name__ == "__main__":
