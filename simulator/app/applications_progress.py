@@ -14,6 +14,7 @@ from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from simulator.app.applications_training import ChunkedTraining, Snapshot
+from simulator.app.components.doclock import locked
 
 CHUNK = 5          # iterations granted first; then doubled while the worker finishes within a tick, halved if not
 MAX_CHUNK = 80
@@ -58,6 +59,7 @@ class TrainingControl(pn.viewable.Viewer):
     def running(self) -> bool:
         return self.job is not None and not self.job.snapshot().done
 
+    @locked  # NB: a button click may arrive without the document lock; these change plain Bokeh models
     def start(self) -> None:
         """Start a fresh training run with the current settings (a running one is stopped first)."""
         self.stop()
@@ -93,6 +95,7 @@ class TrainingControl(pn.viewable.Viewer):
         else:
             self._chunk = max(1, self._chunk // 2)  # slow iterations: the next grant is smaller
 
+    @locked
     def stop(self) -> None:
         """Ask the worker to stop; the reference loop keeps the best parameters so far and evaluates them."""
         if self.job is not None and not self.job.snapshot().done:
