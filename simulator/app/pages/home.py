@@ -25,6 +25,9 @@ def create() -> pn.viewable.Viewable:
         "the URL, so copy the address to share exactly what you see.</p>"
         f"<div style='display:flex;flex-wrap:wrap;gap:16px;margin-top:12px'>{cards}</div>"
         "<p style='color:#666;font-size:13px;margin-top:18px'>Every number comes from one NumPy reference "
-        "implementation (the same one the exercises are graded against); nothing is precomputed.</p>",
+        "implementation (the same one the exercises are graded against); nothing is precomputed. "
+        "Then write the cells yourself: the course's notebooks (<code>rnn_cell</code>, <code>lstm_cell</code>, "
+        "<code>gru_cell</code>, <code>bptt</code>, <code>architectures</code>, <code>crnn</code>) ask for the same "
+        "functions, and a student's <code>lstm_step</code> runs in this simulator unchanged.</p>",
         sizing_mode="stretch_width",
     )
