@@ -28,6 +28,7 @@ def create() -> pn.viewable.Viewable:
         "implementation (the same one the exercises are graded against); nothing is precomputed. "
         "Then write the cells yourself: the course's notebooks (<code>rnn_cell</code>, <code>lstm_cell</code>, "
         "<code>gru_cell</code>, <code>bptt</code>, <code>architectures</code>, <code>crnn</code>) ask for the same "
-        "functions, and a student's <code>lstm_step</code> runs in this simulator unchanged.</p>",
+        "functions with the same signatures, so a student's <code>lstm_step</code> drops into "
+        "<code>simulator.sequence.forward</code> in place of the reference.</p>",
         sizing_mode="stretch_width",
     )
