@@ -12,7 +12,7 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 from autograder import checks_crnn as checks
 from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, isolation
-from simulator import conv, crnn
+from simulator import architectures, conv, crnn
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 SOURCE = EXERCISES / "source" / "crnn" / "crnn.ipynb"
@@ -47,6 +47,22 @@ def _reversed(X, params, step):
     return crnn.crnn_forward(X[:, ::-1].copy(), params, step)
 
 
+def _no_bias(x, K, b, stride, padding):
+    return conv.conv2d_forward(x, K, np.zeros_like(b), stride=stride, padding=padding)
+
+
+def _first_state(X, params, step):
+    _, cache = crnn.crnn_forward(X, params, step)
+    return cache["H"][:, 0] @ params["W_hy"] + params["b_y"], cache
+
+
+def _averaged(X, params, step):
+    B, T = X.shape[:2]
+    feats, _ = crnn.frame_features(X.reshape(B * T, *X.shape[2:]), params)  # (B*T, C, H, W) -> (B*T, M)
+    mean = feats.reshape(B, T, -1).mean(axis=1, keepdims=True)  # (B*T, M) -> (B, 1, M)
+    return architectures.many_to_one_forward(mean, {k: v for k, v in params.items() if "." not in k}, step)
+
+
 @pytest.mark.parametrize(
     ("check", "fn", "bug"),
     [
@@ -54,12 +70,16 @@ def _reversed(X, params, step):
         (checks.check_maxpool_forward, _average_pool, "average instead of max"),
         (checks.check_frame_features, _no_last_relu, "last ReLU missing"),
         (checks.check_crnn_forward, _reversed, "frames reversed"),
+        (checks.check_conv2d_forward, _no_bias, "bias dropped"),
+        (checks.check_crnn_forward, _first_state, "wrong state read"),
+        (checks.check_crnn_forward, _averaged, "frames averaged"),
     ],
 )
-def test_common_bug_is_named(check, fn, bug):
-    """Does each common bug fail its check with a message that names it?"""
+@pytest.mark.parametrize("hidden", [False, True])
+def test_common_bug_is_named(check, fn, bug, hidden):
+    """Does each common bug fail its visible and hidden check with a message that names it?"""
     with pytest.raises(AssertionError, match=f"likely bug: {bug}"):
-        check(fn)
+        check(fn, hidden)
 
 
 def test_wrong_shapes_and_in_place_changes_fail_clearly():
