@@ -20,7 +20,7 @@ import numpy as np
 
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
-from autograder.diagnose import explain
+from autograder.diagnose import explain, matching_hypothesis
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
 from autograder.values import as_array, as_float, as_tuple, fail
@@ -45,6 +45,20 @@ def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, h
     if problem:
         fail(f"{header(fname, k, len(cases), case, hidden)}: {problem}. {explain({what: got}, case, hyps)} "
              f"Tolerance: {tolerance_text()}.")
+
+
+def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis]) -> np.ndarray:
+    """``as_array`` of a student's output; a wrong shape that one of the named bugs produces (a stride
+    ignored changes the output's size) also names that bug, since the values cannot be compared.
+    """
+    try:
+        return as_array(value, what, expected.shape)
+    except AssertionError as exc:
+        if type(value) is np.ndarray and value.dtype.kind == "f" and value.shape != expected.shape:
+            got = {key: np.array(value, dtype=np.float64)}
+            if matching_hypothesis(got, case, hyps) is not None:
+                fail(f"{exc}. {explain(got, case, hyps)}")
+        raise
 
 
 # ----------------------------------------------------------------------------- conv2d
@@ -85,7 +99,7 @@ def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = _conv(case)
-        got = as_array(out, f"{fname}: out", expected.shape)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps)
         _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(strides and padding; {tolerance_text()})")
@@ -125,7 +139,7 @@ def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> No
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(maxpool_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = conv.maxpool_forward(*case["args"])[0]
-        got = as_array(out, f"{fname}: out", expected.shape)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps)
         _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(overlapping windows too; {tolerance_text()})")

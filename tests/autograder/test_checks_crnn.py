@@ -51,6 +51,14 @@ def _no_bias(x, K, b, stride, padding):
     return conv.conv2d_forward(x, K, np.zeros_like(b), stride=stride, padding=padding)
 
 
+def _conv_stride_ignored(x, K, b, stride, padding):
+    return conv.conv2d_forward(x, K, b, stride=1, padding=padding)
+
+
+def _pool_stride_ignored(x, size, stride):
+    return conv.maxpool_forward(x, size, 1)
+
+
 def _first_state(X, params, step):
     _, cache = crnn.crnn_forward(X, params, step)
     return cache["H"][:, 0] @ params["W_hy"] + params["b_y"], cache
@@ -73,6 +81,8 @@ def _averaged(X, params, step):
         (checks.check_conv2d_forward, _no_bias, "bias dropped"),
         (checks.check_crnn_forward, _first_state, "wrong state read"),
         (checks.check_crnn_forward, _averaged, "frames averaged"),
+        (checks.check_conv2d_forward, _conv_stride_ignored, "wrong stride"),
+        (checks.check_maxpool_forward, _pool_stride_ignored, "wrong stride"),
     ],
 )
 @pytest.mark.parametrize("hidden", [False, True])
