@@ -12,7 +12,7 @@ from autograder.calling import call, header, ok
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.diagnose import explain
 from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail
-from simulator import unrolled
+from exercises.answers import bptt as bptt_answers
 
 PARAM_LAYOUT = Layout(("row", "column"))
 TIME = Layout(("t",), time_axis=0)
@@ -43,7 +43,7 @@ def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
     hyps = hyp.rnn_forward_hypotheses()
     for k, case in enumerate(cases):
         H, _ = _student_forward(rnn_forward, case)
-        expected, _ = unrolled.rnn_forward(case["X"], case["h0"], case["params"])
+        expected, _ = bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])
         problems = _problems([("H", expected, H, SEQUENCE)])
         if problems:
             _fail(header("rnn_forward", k, len(cases), case, hidden), problems, {"H": H}, case, hyps)
@@ -60,7 +60,7 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
     for k, case in enumerate(cases):
         head = header("rnn_backward", k, len(cases), case, hidden)
         H, cache = _student_forward(rnn_forward, case)
-        ref_H, ref_cache = unrolled.rnn_forward(case["X"], case["h0"], case["params"])
+        ref_H, ref_cache = bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])
         if not all_close(ref_H, H):
             fail(f"{head}: cannot be checked yet because rnn_forward differs from the reference; "
                  "make rnn_forward pass its test first.")
@@ -69,7 +69,7 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
         got = {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
                "dh0": as_array(dh0, "rnn_backward: dh0", case["h0"].shape),
                **as_array_dict(grads, "rnn_backward: grads", {n: v.shape for n, v in case["params"].items()})}
-        e_dX, e_dh0, e_grads = unrolled.rnn_backward(case["dH"], ref_cache)
+        e_dX, e_dh0, e_grads = bptt_answers.rnn_backward(case["dH"], ref_cache)
         pairs = [("dX", e_dX, got["dX"], SEQUENCE_GRAD), ("dh0", e_dh0, got["dh0"], STATE)]
         pairs += [(f"grads[{n!r}]", e_grads[n], got[n], PARAM_LAYOUT) for n in e_grads]
         problems = _problems(pairs)
@@ -88,7 +88,7 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
         shapes = {n: v.shape for n, v in case["grads"].items()}
         got = {**as_array_dict(clipped, "clip_gradients: clipped", shapes),
                "norm": np.array(as_float(norm, "clip_gradients: norm"))}
-        e_clipped, e_norm = unrolled.clip_gradients(case["grads"], case["max_norm"])
+        e_clipped, e_norm = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
         pairs = [(f"clipped[{n!r}]", e_clipped[n], got[n], PARAM_LAYOUT) for n in shapes]
         pairs.append(("norm", np.array(e_norm), got["norm"], None))
         problems = _problems(pairs)
@@ -106,7 +106,7 @@ def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -
                    names=("X", "h0", "params", "dh_last"))
         T = case["X"].shape[1]
         got = {"norms": as_array(out, "hidden_grad_norms returned", (T,))}
-        expected = unrolled.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
+        expected = bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
         problems = _problems([("norms", expected, got["norms"], TIME)])
         if problems:
             _fail(header("hidden_grad_norms", k, len(cases), case, hidden), problems, got, case, hyps)
@@ -120,7 +120,7 @@ def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> No
     for k, case in enumerate(cases):
         out = call(spectral_radius, "spectral_radius", (case["W"],), names=("W",))
         got = {"rho": np.array(as_float(out, "spectral_radius returned"))}
-        expected = np.array(unrolled.spectral_radius(case["W"]))
+        expected = np.array(bptt_answers.spectral_radius(case["W"]))
         problems = _problems([("the spectral radius", expected, got["rho"], None)])
         if problems:
             _fail(header("spectral_radius", k, len(cases), case, hidden), problems, got, case, hyps)

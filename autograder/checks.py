@@ -42,10 +42,18 @@ from autograder.cell_checks import (
     check_rnn_step,
     check_rnn_step_backward,
 )
+from autograder.crnn_checks import (
+    check_conv2d_forward,
+    check_crnn_forward,
+    check_frame_features,
+    check_maxpool_forward,
+    check_probe_accuracies,
+)
 from autograder.quiz_checks import check_choice
 
 __all__ = [
-    "check_architecture", "check_choice", "check_clip_gradients", "check_encoder_decoder_forward",
+    "check_architecture", "check_choice", "check_clip_gradients", "check_conv2d_forward", "check_crnn_forward",
+    "check_encoder_decoder_forward", "check_frame_features", "check_maxpool_forward", "check_probe_accuracies",
     "check_gru_step", "check_gru_step_backward", "check_hidden_grad_norms", "check_lstm_step",
     "check_lstm_step_backward", "check_many_to_many_forward", "check_many_to_one_forward",
     "check_one_to_many_forward", "check_one_to_one_forward", "check_rnn_backward", "check_rnn_forward",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from autograder.feedback import write_feedback
 from autograder.pipeline import (
     CourseError,
     Report,
@@ -18,7 +19,6 @@ from autograder.pipeline import (
     load_source,
     source_notebook_path,
     warm_imports,
-    write_feedback,
 )
 from autograder.sandbox import Limits, SandboxUnavailableError
 

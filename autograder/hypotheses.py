@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator import cells, unrolled
+from exercises.answers import bptt as bptt_answers
+from simulator import cells
 from simulator.cells import sigmoid
 
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output",
@@ -385,14 +386,14 @@ def clip_gradients_hypotheses() -> list[Hypothesis]:
         for k, g in case["grads"].items():
             n = float(np.sqrt((g * g).sum()))
             out[k] = g * min(1.0, m / n) if n > 0 else g
-        return {**out, "norm": unrolled.clip_gradients(case["grads"], m)[1]}
+        return {**out, "norm": bptt_answers.clip_gradients(case["grads"], m)[1]}
 
     def always(case):
-        _, norm = unrolled.clip_gradients(case["grads"], case["max_norm"])
+        _, norm = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
         return {**{k: g * (case["max_norm"] / norm) for k, g in case["grads"].items()}, "norm": norm}
 
     def norm_after(case):
-        clipped, _ = unrolled.clip_gradients(case["grads"], case["max_norm"])
+        clipped, _ = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
         return {**clipped, "norm": float(np.sqrt(sum((g * g).sum() for g in clipped.values())))}
 
     return [
@@ -407,7 +408,7 @@ def clip_gradients_hypotheses() -> list[Hypothesis]:
 
 def hidden_grad_norms_hypotheses() -> list[Hypothesis]:
     def ref(case):
-        return unrolled.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
+        return bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
 
     def shifted(case):
         # norms of dL/dh_{t-1}: what reaches the step's input state, one step earlier

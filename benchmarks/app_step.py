@@ -52,10 +52,10 @@ def time_steps(page_factory, advance, steps: int) -> list[float]:
 
 
 def step_benchmark(steps: int) -> None:
-    from simulator.app.architecture_model import ArchitectureModel
-    from simulator.app.cell_model import CellModel
-    from simulator.app.pages.architectures import ArchitecturesPage
-    from simulator.app.pages.cell import CellPage
+    from simulator.app.pages.architectures.model import ArchitectureModel
+    from simulator.app.pages.architectures.view import ArchitecturesPage
+    from simulator.app.pages.cell.model import CellModel
+    from simulator.app.pages.cell.view import CellPage
 
     print(f"Step time (server side: model.t += 1 -> sources patched), {steps} steps, bar: median < {BAR_MS:.0f} ms")
     for kind in ("rnn", "lstm", "gru"):

@@ -4,7 +4,7 @@ Both train the same many-to-one classifier on the same batches of the long-range
 first symbol, K = 8, noise distractors, T = 30, H = 32, batch 32): Adam (lr 0.01), global-norm clipping
 at 1, softmax cross-entropy, held-out accuracy on 500 sequences every 10 iterations.
 
-* ``page``: ``longrange.LongRangeRun.step`` exactly as the page runs it: float64 NumPy reference, BPTT
+* ``page``: ``bptt_lab.LongRangeRun.step`` exactly as the page runs it: float64 NumPy reference, BPTT
   with per-step records, ``||dL/dh_t||`` every iteration and ``||dh_T/dh_t||`` (Jacobians of one probe
   sequence) once per screen update, i.e. every ``iterations_per_tick`` = 5 iterations (the page's default).
 * ``page, no Jacobians``: the same loop without the Jacobian probe (what training itself costs).
@@ -41,8 +41,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator.app.bptt_model import BPTTLab  # noqa: E402
-from simulator.longrange import LabConfig, LongRangeRun  # noqa: E402
+from simulator.app.pages.bptt.model import BPTTLab  # noqa: E402
+from simulator.lessons.bptt_lab import LabConfig, LongRangeRun  # noqa: E402
 
 
 def page_rate(config: LabConfig, iterations: int, jacobians: bool) -> float:
@@ -95,7 +95,7 @@ def torch_rate(config: LabConfig, iterations: int, dtype) -> float:
 
 def tick_ms(kind: str, T: int, ticks: int = 20) -> tuple[float, float]:
     """Median and maximum milliseconds of one page tick (training iterations + Jacobians + figure updates)."""
-    from simulator.app.pages.bptt import BPTTPage
+    from simulator.app.pages.bptt.view import BPTTPage
 
     page = BPTTPage(lab=BPTTLab(kind=kind, T=T), query={})
     times = []

@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/crnn_vs_torch.py [--batches N] [--repeats R]``.
 
-Baseline: a ``torch.nn`` model of the same architecture and sizes as ``simulator.applications`` builds
+Baseline: a ``torch.nn`` model of the same architecture and sizes as ``simulator.lessons.applications`` builds
 (Conv2d -> ReLU -> MaxPool2d -> Flatten -> Linear -> ReLU per frame, then nn.RNN/LSTM/GRU and a Linear
 readout), float64 like the reference, trained with ``torch.optim.Adam`` and global-norm clipping on
 the same minibatches (same batch size, same data). One step = forward, loss, backward, Adam update.
@@ -23,8 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import applications, data, losses  # noqa: E402
+from simulator import losses  # noqa: E402
 from simulator.crnn import CRNN  # noqa: E402
+from simulator.lessons import (
+    applications,  # noqa: E402
+    data,  # noqa: E402
+)
 from simulator.optim import Adam  # noqa: E402
 
 

@@ -200,7 +200,7 @@ def _graded(name: str, pair: tuple[str, str], intro: str, check: str, what: str)
     return [md(intro), solution(name, function(*pair)),
             *check_pair(f"test_{name}", check, name, (f"Does {name} match the reference on small {what}?",
                                                       f"Does {name} match the reference on random shapes?"),
-                        module="autograder.checks_crnn")]
+                        module="autograder.crnn_checks")]
 
 
 def build():
@@ -270,11 +270,11 @@ def build():
         given("videos", VIDEOS),
         given("training_run", TRAINING),
         tests("test_training_run", 1, "Does the readout on CRNN states beat the one on averaged frames?", '''
-        from autograder.checks_crnn import check_probe_accuracies
+        from autograder.crnn_checks import check_probe_accuracies
 
         check_probe_accuracies(probe_accuracy, average_accuracy)
         '''),
-        *quiz(QUIZ_HEADER, QUESTIONS, "autograder.checks_crnn"),
+        *quiz(QUIZ_HEADER, QUESTIONS, "autograder.crnn_checks"),
         md(r"""
         ## Summary
 

@@ -11,11 +11,11 @@ from types import ModuleType
 
 PAGES: tuple[tuple[str, str], ...] = (
     ("", "simulator.app.pages.home"),
-    ("cell", "simulator.app.pages.cell"),
-    ("architectures", "simulator.app.pages.architectures"),
-    ("bptt", "simulator.app.pages.bptt"),
-    ("crnn", "simulator.app.pages.crnn"),
-    ("applications", "simulator.app.pages.applications"),
+    ("cell", "simulator.app.pages.cell.view"),
+    ("architectures", "simulator.app.pages.architectures.view"),
+    ("bptt", "simulator.app.pages.bptt.view"),
+    ("crnn", "simulator.app.pages.crnn.view"),
+    ("applications", "simulator.app.pages.applications.view"),
 )
 
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from simulator.app.cell_model import CellModel
-from simulator.app.pages import architectures, cell
+from simulator.app.pages.architectures import view as architectures
+from simulator.app.pages.cell import view as cell
+from simulator.app.pages.cell.model import CellModel
 
 NASTY = ["", " ", "-1", "1e9", "nan", "inf", "-inf", "<script>alert(1)</script>", "\x00", "[]", "{}", "9" * 300,
          "0x10", "1.5", "TRUE", "None", "../../etc/passwd", "W_h[0,0]=1e400", "é" * 50]

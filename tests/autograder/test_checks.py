@@ -10,7 +10,8 @@ from autograder import checks
 from autograder import hypotheses as hyp
 from autograder.architecture_checks import hypotheses as architecture_hypotheses
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, Layout, describe_mismatch
-from simulator import architectures, cells, unrolled
+from exercises.answers import bptt as bptt_answers
+from simulator import architectures, cells
 
 REFERENCE_CALLS = [
     lambda h: checks.check_rnn_step(cells.rnn_step, hidden=h),
@@ -21,11 +22,11 @@ REFERENCE_CALLS = [
     lambda h: checks.check_gru_step(cells.gru_step, hidden=h, reset_after=False),
     lambda h: checks.check_gru_step_backward(cells.gru_step, cells.gru_step_backward, hidden=h),
     lambda h: checks.check_gru_step_backward(cells.gru_step, cells.gru_step_backward, hidden=h, reset_after=False),
-    lambda h: checks.check_rnn_forward(unrolled.rnn_forward, hidden=h),
-    lambda h: checks.check_rnn_backward(unrolled.rnn_forward, unrolled.rnn_backward, hidden=h),
-    lambda h: checks.check_clip_gradients(unrolled.clip_gradients, hidden=h),
-    lambda h: checks.check_hidden_grad_norms(unrolled.hidden_grad_norms, hidden=h),
-    lambda h: checks.check_spectral_radius(unrolled.spectral_radius, hidden=h),
+    lambda h: checks.check_rnn_forward(bptt_answers.rnn_forward, hidden=h),
+    lambda h: checks.check_rnn_backward(bptt_answers.rnn_forward, bptt_answers.rnn_backward, hidden=h),
+    lambda h: checks.check_clip_gradients(bptt_answers.clip_gradients, hidden=h),
+    lambda h: checks.check_hidden_grad_norms(bptt_answers.hidden_grad_norms, hidden=h),
+    lambda h: checks.check_spectral_radius(bptt_answers.spectral_radius, hidden=h),
     *[lambda h, n=n: checks.check_architecture(n, architectures.FORWARD[n], hidden=h)
       for n in architectures.ARCHITECTURES],
 ]
@@ -137,7 +138,7 @@ def test_rnn_backward_bug_is_named(h):
         return out["dX"], out["dh0"], {k: out[k] for k in cache["params"]}
 
     with pytest.raises(AssertionError) as err:
-        checks.check_rnn_backward(unrolled.rnn_forward, student, hidden=True)
+        checks.check_rnn_backward(bptt_answers.rnn_forward, student, hidden=True)
     msg = str(err.value)
     assert f"(likely bug: {h.bug})" in msg
     if h.bug.startswith("missing accumulation"):
@@ -382,8 +383,8 @@ def test_students_receive_only_plain_values():
 
     # Caches returned by the spied forward are the reference's dicts; only the check's own inputs matter.
     checks.check_gru_step(spy(cells.gru_step), hidden=True, reset_after=False)
-    checks.check_rnn_forward(spy(unrolled.rnn_forward), hidden=True)
-    checks.check_clip_gradients(spy(unrolled.clip_gradients), hidden=True)
+    checks.check_rnn_forward(spy(bptt_answers.rnn_forward), hidden=True)
+    checks.check_clip_gradients(spy(bptt_answers.clip_gradients), hidden=True)
     checks.check_encoder_decoder_forward(spy(architectures.encoder_decoder_forward), hidden=True)
     checks.check_choice("A", "q")
     assert seen and all(seen)

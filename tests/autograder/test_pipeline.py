@@ -8,6 +8,7 @@ import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from autograder import pipeline
+from autograder.feedback import write_feedback
 from autograder.pipeline import (
     CourseError,
     NotebookError,
@@ -18,7 +19,6 @@ from autograder.pipeline import (
     plan,
     restore_cells,
     sandbox_code,
-    write_feedback,
 )
 from autograder.sandbox import Limits, isolation
 from tests.autograder.fixtures import course as fx

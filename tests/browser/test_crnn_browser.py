@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from simulator import applications, crnn, data
-from simulator.app.applications_settings import TASKS
+from simulator import crnn
+from simulator.app.task_sizes import TASKS
+from simulator.lessons import applications, data
 
 from .conftest import screenshot
 from .test_pages import text_of, wait_text

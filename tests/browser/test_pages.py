@@ -9,7 +9,8 @@ import pytest
 
 from simulator import architectures as arch
 from simulator import sequence
-from simulator.app import examples, presets
+from simulator.app.pages.architectures import examples
+from simulator.app.pages.cell import presets
 
 from .conftest import screenshot
 

@@ -11,10 +11,11 @@ import sys
 import nbformat
 import pytest
 
-from simulator import architectures, cells, conv, crnn, unrolled
+from exercises.answers import bptt as bptt_answers
+from simulator import architectures, cells, conv, crnn
 from tests.exercises.conftest import ASSIGNMENTS, EXERCISES
 
-REFERENCES = (cells, unrolled, architectures, conv, crnn)
+REFERENCES = (cells, bptt_answers, architectures, conv, crnn)
 
 
 def _nb(assignment):

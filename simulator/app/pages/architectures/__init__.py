@@ -1,0 +1,1 @@
+"""The architectures page: its model (no GUI), its view and what only it draws."""

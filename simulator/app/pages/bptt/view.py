@@ -1,0 +1,320 @@
+"""BPTT lab: watch gradients flow back through time, vanish and explode, and RNN, LSTM and GRU learn live.
+
+The model is ``simulator.app.pages.bptt.model.BPTTLab`` (no GUI); this module is its view. Every number drawn
+is read from the reference records of ``simulator.lessons.bptt_lab`` (the recorded BPTT of ``sequence``, the
+Jacobians and spectra of ``gradients``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import DataRange1d
+
+from simulator.app.components.errors import MessageBox
+from simulator.app.components.fields import checked_field
+from simulator.app.components.player import Player
+from simulator.app.components.urlstate import UrlState
+from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
+from simulator.app.pages.bptt.model import BPTTLab
+from simulator.cells import KINDS
+from simulator.lessons.bptt_lab import INPUT_KEY, RECURRENT_KEY
+
+FORMULA = {"recurrent": "hₜ₋₁ᵀ daₜ", "input": "xₜᵀ daₜ", "bias": "daₜ"}
+
+TITLE = "BPTT lab"
+SUMMARY = ("Back-propagation through time step by step; why gradients vanish or explode; "
+           "RNN, LSTM and GRU trained live on a long-range task.")
+
+URL_KEYS = {"task": "task", "T": "T", "hidden": "H", "kind": "kind", "lr": "lr", "clip": "clip",
+            "clip_norm": "clip_norm", "activation": "act", "recurrent_init": "init", "recurrent_scale": "scale",
+            "gate_bias": "gate_bias", "seed": "seed", "iterations_per_tick": "per_tick", "anim_kind": "anim_kind",
+            "anim_length": "anim_T", "anim_hidden": "anim_H", "anim_weight": "anim_weight",
+            "anim_step": "anim_step"}
+TICK_MS = 150  # period of the training callback; each tick runs ``iterations_per_tick`` iterations
+MAX_ROWS = 400  # the iteration heatmaps show at most this many (evenly spaced) iterations
+TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "adding"}
+KIND_OPTIONS = {v: k for k, v in NAMES.items()}
+
+
+class BPTTPage(pn.viewable.Viewer):
+    """The BPTT lab: backward animation, gradient flow and its cause, live training."""
+
+    lab = param.ClassSelector(class_=BPTTLab, doc="The page's settings and reference results.")
+
+    def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, **params):
+        super().__init__(lab=lab or BPTTLab(), **params)
+        self.messages = MessageBox(extra=lambda: [self.lab.error])
+        self._callback = None
+        self._build_animation()
+        self._build_flow()
+        self._build_training()
+        lab = self.lab
+        self.url = UrlState(lab, URL_KEYS, on_messages=self.messages.reporter("url", append=True), query=query)
+        lab.param.watch(self._on_version, ["version"])
+        lab.param.watch(self._on_iteration, ["iteration"])
+        lab.param.watch(self._on_anim, ["anim_step", "anim_weight"])
+        lab.param.watch(self._on_playing, ["playing"])
+        lab.param.watch(self.messages.refresh, ["error"])
+        self._refresh_all()
+
+    # ------------------------------------------------------------------ 1. backward animation
+    def _build_animation(self) -> None:
+        lab = self.lab
+        report = self.messages.reporter("field")
+        self.player = Player(lab, "anim_step", label="Backward steps done")
+        self.anim_kind = pn.widgets.RadioButtonGroup.from_param(lab.param.anim_kind, options=KIND_OPTIONS,
+                                                                color="primary", variant="outline", label="")
+        self.anim_status = pn.pane.HTML("", css_classes=["bptt-anim-status"], sizing_mode="stretch_width",
+                                        styles={"font-size": "14px"})
+        self.grid_dh = ValueGrid("dL/dhₜ (rows: units, columns: t)", width=440, height=190, x_label="t",
+                                 y_label="unit")
+        self.grid_dc = ValueGrid("dL/dcₜ arriving along the cell state from step t+1 (LSTM)", width=440,
+                                 height=190, x_label="t", y_label="unit")
+        self.grid_contrib = ValueGrid("this step's contribution", width=900, height=170, x_label="column",
+                                      y_label="row")
+        self.grid_running = ValueGrid("running sum", width=900, height=170, x_label="column", y_label="row")
+        self.anim_view = pn.Column(
+            pn.Row(self.anim_kind,
+                   checked_field(lab, "anim_length", report, label="T (animation)", width=100),
+                   checked_field(lab, "anim_hidden", report, label="H (animation)", width=100),
+                   pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=170,
+                                                options={"recurrent weights": "recurrent",
+                                                         "input weights": "input", "bias": "bias"})),
+            self.player, self.anim_status,
+            pn.Row(pn.pane.Bokeh(self.grid_dh.figure), pn.pane.Bokeh(self.grid_dc.figure)),
+            pn.pane.Bokeh(self.grid_contrib.figure), pn.pane.Bokeh(self.grid_running.figure),
+        )
+
+    def _refresh_animation(self) -> None:
+        lab, w = self.lab, self.lab.walk
+        if w is None:
+            return
+        T, H = w.dh.shape
+        k = lab.anim_step
+        t = lab.anim_t
+        done = np.zeros((H, T), dtype=bool)
+        if k:
+            done[:, T - k :] = True
+        self.grid_dh.set_values(w.dh.T, done, scale=float(np.abs(w.dh).max()) or None)  # (T, H) -> (H, T)
+        self.grid_dc.figure.visible = w.dc is not None
+        if w.dc is not None:
+            self.grid_dc.set_values(w.dc.T, done, scale=float(np.abs(w.dc).max()) or None)
+        key = lab.anim_key
+        shape = w.contrib[key].shape[1:]
+        full = np.abs(w.running[key]).max() or None
+        if t is None:
+            self.grid_contrib.set_values(np.zeros(shape), np.zeros(shape, dtype=bool),
+                                         title=f"d{key}⁽ᵗ⁾: press Step ▶ to run the first backward step")
+            self.grid_running.set_values(np.zeros(shape), np.zeros(shape, dtype=bool),
+                                         title=f"running sum of d{key}: nothing yet")
+        else:
+            self.grid_contrib.set_values(w.contrib[key][t], title=f"d{key}⁽{t}⁾: step t = {t}'s contribution "
+                                         f"{FORMULA[lab.anim_weight]}")
+            self.grid_running.set_values(w.running[key][t], scale=full,
+                                         title=f"running sum Σ_(s ≥ {t}) d{key}⁽ˢ⁾" + (" = d" + key if t == 0 else ""))
+        self.anim_status.object = self._anim_text(w, t)
+
+    def _anim_text(self, w, t: int | None) -> str:
+        lab = self.lab
+        T = w.dh.shape[0]
+        label = f"symbol {int(w.y)}" if lab.task == "first_symbol" else f"target {float(w.y):.4f}"
+        head = (f"<b>{NAMES[lab.anim_kind]}</b>, one sequence of T = {T} ({label}); loss L = "
+                f"<code class='bptt-loss'>{w.loss:.6f}</code>. ")
+        if t is None:
+            return head + ("The forward pass is done. Only h<sub>T</sub> feeds the readout, so BPTT starts from "
+                           "dL/dh<sub>T-1</sub> = dL/dy W<sub>hy</sub><sup>T</sup> and walks back one step per "
+                           "press of <b>Step ▶</b>.")
+        j = int(np.abs(w.dh[t]).argmax())
+        norm = float(np.linalg.norm(w.dh[t]))
+        key, inp = RECURRENT_KEY[lab.anim_kind], INPUT_KEY[lab.anim_kind]
+        tail = (f" After step 0 the running sums equal the full gradients: ||d{key}|| = "
+                f"{float(np.linalg.norm(w.grads[key])):.6g}, ||d{inp}|| = "
+                f"{float(np.linalg.norm(w.grads[inp])):.6g}." if t == 0 else "")
+        return head + (f"Step <b class='bptt-t'>t = {t}</b>: ||dL/dh<sub>t</sub>|| = <code class='bptt-dh-norm'>"
+                       f"{norm:.6g}</code> (largest entry dL/dh<sub>t</sub>[{j}] = {float(w.dh[t, j]):.6g}); "
+                       f"it is the gradient from step t+1 carried back through that step's Jacobian." + tail)
+
+    # ------------------------------------------------------------------ 2. gradient flow and its cause
+    def _build_flow(self) -> None:
+        lab = self.lab
+        report = self.messages.reporter("field")
+        self.map_dh = NormMap("||dL/dhₜ|| (log10), same sequence and seed", width=520, height=170,
+                              categorical_rows=KINDS)
+        self.map_jac = NormMap("||dh_T/dhₜ|| (log10): product of per-step Jacobians", width=520, height=170,
+                               categorical_rows=KINDS)
+        self.lines_jac = Curves("||dh_T/dhₜ|| over t", [NAMES[k] for k in KINDS], [KIND_COLORS[k] for k in KINDS],
+                                width=420, height=230, y_log=True, x_label="t")
+        self.spectrum = Curves("singular values of the recurrent weights", ["RNN W_hh", "LSTM W_hg", "GRU W_hn"],
+                               [KIND_COLORS[k] for k in KINDS], width=420, height=230, x_label="index",
+                               y_range=DataRange1d(start=0))
+        self.spectrum.set_reference(1.0)
+        self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
+        lo, hi = lab.param.recurrent_scale.bounds
+        scale = pn.widgets.FloatSlider(label="Recurrent weight scale", start=lo, end=hi, step=0.05,
+                                       value=lab.recurrent_scale, width=260, css_classes=["bptt-scale"])
+        # recompute when the slider is released (three cells, their Jacobians and a new run take ~0.3 s)
+        scale.param.watch(lambda e: setattr(lab, "recurrent_scale", e.new), "value_throttled")
+        lab.param.watch(lambda e: setattr(scale, "value", e.new), "recurrent_scale")
+        self.scale_slider = scale
+        self.flow_controls = pn.Row(
+            scale,
+            pn.widgets.Select.from_param(lab.param.recurrent_init, label="Recurrent init", width=120),
+            pn.widgets.Select.from_param(lab.param.activation, label="RNN activation", width=110),
+            checked_field(lab, "gate_bias", report, widget=pn.widgets.FloatInput,
+                          label="Gate bias (LSTM f, GRU z)", width=170),
+            checked_field(lab, "hidden", report, label="H", width=70),
+            checked_field(lab, "seed", report, label="Seed", width=90),
+        )
+        self.flow_view = pn.Column(
+            self.flow_controls,
+            pn.Row(pn.Column(pn.pane.Bokeh(self.map_dh.figure), pn.pane.Bokeh(self.map_jac.figure)),
+                   pn.pane.Bokeh(self.lines_jac.figure)),
+            pn.Row(pn.pane.Bokeh(self.spectrum.figure), self.spectrum_text),
+        )
+
+    def _refresh_flow(self) -> None:
+        lab = self.lab
+        if not lab.compare:
+            return
+        self.map_dh.set_norms(np.stack([lab.compare[k].dh_norm for k in KINDS]))  # 3 x (T,) -> (3, T)
+        self.map_jac.set_norms(np.stack([lab.compare[k].jac_norm for k in KINDS]))
+        T = lab.compare["rnn"].dh_norm.shape[0]
+        for k in KINDS:
+            self.lines_jac.set_line(NAMES[k], np.arange(T), np.maximum(lab.compare[k].jac_norm, 1e-300))
+        blocks = {"rnn": "W_hh", "lstm": "g", "gru": "n"}
+        rows = []
+        for k, name in zip(KINDS, self.spectrum.sources, strict=True):
+            spec = lab.spectra[k][blocks[k]]
+            sv = spec["singular_values"]
+            self.spectrum.set_line(name, np.arange(len(sv)), sv)
+            radii = ", ".join(f"{b}: {s['spectral_radius']:.3f}" for b, s in lab.spectra[k].items())
+            rows.append(f"<tr><td><b>{NAMES[k]}</b></td><td>{radii}</td></tr>")
+        rnn = lab.spectra["rnn"]["W_hh"]
+        verdict = ("below 1: every step can only shrink the gradient (vanishing)" if rnn["norm"] < 1 else
+                   "above 1: some directions can grow step after step (exploding when the activation does "
+                   "not saturate)")
+        self.spectrum_text.object = (
+            f"<p>RNN W<sub>hh</sub>: spectral radius ρ = <code class='bptt-rho'>{rnn['spectral_radius']:.4f}</code>, "
+            f"largest singular value σ<sub>max</sub> = <code class='bptt-sigma'>{rnn['norm']:.4f}</code>, "
+            f"{verdict}. Since ||dh<sub>t</sub>/dh<sub>t-1</sub>|| ≤ ||W<sub>hh</sub>|| · max|tanh'| the "
+            "product over T steps is bounded by σ<sub>max</sub><sup>T</sup>.</p>"
+            "<p>Spectral radius of each recurrent block:</p><table>" + "".join(rows) + "</table>")
+
+    # ------------------------------------------------------------------ 3. live training
+    def _build_training(self) -> None:
+        lab = self.lab
+        report = self.messages.reporter("field")
+        self.play = pn.widgets.Button(label="▶ Train", color="primary", width=100, css_classes=["bptt-play"])
+        self.play.on_click(lambda e: setattr(lab, "playing", not lab.playing))
+        self.step_button = pn.widgets.Button(label="Step", width=70, css_classes=["bptt-step"],
+                                             description="Run one batch of iterations")
+        self.step_button.on_click(lambda e: lab.train())
+        self.reset_button = pn.widgets.Button(label="Reset", width=70, css_classes=["bptt-reset"])
+        self.reset_button.on_click(lambda e: lab.reset())
+        self.train_status = pn.pane.HTML("", css_classes=["bptt-status"], sizing_mode="stretch_width",
+                                         styles={"font-size": "14px"})
+        self.train_controls = pn.Row(
+            pn.widgets.RadioButtonGroup.from_param(lab.param.kind, options=KIND_OPTIONS, color="primary",
+                                                   variant="outline", label="", align="end"),
+            pn.widgets.Select.from_param(lab.param.task, options=TASK_LABELS, label="Task", width=190),
+            checked_field(lab, "T", report, label="T", width=70),
+            checked_field(lab, "lr", report, widget=pn.widgets.FloatInput, label="Learning rate",
+                          width=110, step=0.001),
+            pn.widgets.Checkbox.from_param(lab.param.clip, label="Clip", align="end"),
+            checked_field(lab, "clip_norm", report, widget=pn.widgets.FloatInput, label="at norm",
+                          width=80),
+            checked_field(lab, "iterations_per_tick", report, label="Iterations / update", width=120),
+        )
+        self.loss_curve = Curves("training loss", ["loss"], ["#1f77b4"], width=340, height=220, key="bptt-loss")
+        self.acc_curve = Curves("held-out accuracy (dashed: chance)", ["accuracy"], ["#2ca02c"], width=340,
+                                height=220, y_range=(0, 1.02), key="bptt-accuracy")
+        self.norm_curve = Curves("gradient norm ||g||", ["before clipping", "after clipping"], ["#d62728", "#9467bd"],
+                                 width=340, height=220, y_log=True)
+        self.train_dh = NormMap("||dL/dhₜ|| per iteration (log10)", width=520, height=220, y_label="iteration")
+        self.train_jac = NormMap("||dh_T/dhₜ|| once per update (log10)", width=520, height=220, y_label="iteration")
+        self.train_view = pn.Column(
+            self.train_controls,
+            pn.Row(self.play, self.step_button, self.reset_button, self.train_status),
+            pn.Row(pn.pane.Bokeh(self.loss_curve.figure), pn.pane.Bokeh(self.acc_curve.figure),
+                   pn.pane.Bokeh(self.norm_curve.figure)),
+            pn.Row(pn.pane.Bokeh(self.train_dh.figure), pn.pane.Bokeh(self.train_jac.figure)),
+        )
+
+    def _refresh_training(self) -> None:
+        lab, run = self.lab, self.lab.run
+        if run is None:
+            return
+        h = run.history
+        n = len(h.loss)
+        its = np.arange(1, n + 1)
+        self.loss_curve.set_line("loss", its, h.loss)
+        self.acc_curve.set_line("accuracy", h.accuracy_iteration, h.accuracy)
+        self.acc_curve.set_reference(run.chance if lab.task == "first_symbol" else None)
+        self.norm_curve.set_line("before clipping", its, np.maximum(h.grad_norm, 1e-300))
+        self.norm_curve.set_line("after clipping", its, np.maximum(h.clipped_norm, 1e-300))
+        if n:
+            rows = subsample(n, MAX_ROWS)
+            step = float(rows[1] - rows[0]) if len(rows) > 1 else 1.0
+            self.train_dh.set_norms(np.stack([h.dh_norm[i] for i in rows]), y0=1.0, dy=step)
+        if h.jac_norm:
+            rows = subsample(len(h.jac_norm), MAX_ROWS)
+            its = np.asarray(h.jac_iteration)[rows]
+            step = float(its[-1] - its[0]) / (len(its) - 1) if len(its) > 1 else 1.0
+            self.train_jac.set_norms(np.stack([h.jac_norm[i] for i in rows]), y0=float(its[0]), dy=step)
+        last = (f"loss <code class='bptt-last-loss'>{h.loss[-1]:.4f}</code>, ||g|| = {h.grad_norm[-1]:.4g}"
+                f"{f' (clipped to {h.clipped_norm[-1]:.4g})' if h.clipped_norm[-1] < h.grad_norm[-1] else ''}, "
+                if n else "")
+        metric = "accuracy" if lab.task == "first_symbol" else f"within ±{0.04} of the sum"
+        self.train_status.object = (
+            f"<b>{NAMES[lab.kind]}</b> on T = {lab.T}: iteration <code class='bptt-iteration'>{run.iteration}</code>"
+            f", {last}held-out {metric} <code class='bptt-accuracy'>{h.accuracy[-1]:.3f}</code> "
+            f"(chance {run.chance:.3f}). {'Training…' if lab.playing else 'Paused.'}")
+
+    def _on_playing(self, *events) -> None:
+        lab = self.lab
+        self.play.label = "❚❚ Pause" if lab.playing else "▶ Train"
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        if lab.playing:
+            self._callback = pn.state.add_periodic_callback(lab.tick, period=TICK_MS)
+        self._refresh_training()
+
+    # ------------------------------------------------------------------ updates
+    def _on_version(self, *events) -> None:
+        self._refresh_all()
+
+    def _on_iteration(self, *events) -> None:
+        self._refresh_training()
+
+    def _on_anim(self, *events) -> None:
+        self._refresh_animation()
+
+    def _refresh_all(self) -> None:
+        self._refresh_animation()
+        self._refresh_flow()
+        self._refresh_training()
+        self.messages.refresh()
+
+    # ------------------------------------------------------------------ view
+    def __panel__(self):
+        intro = pn.pane.Markdown(
+            "## Back-propagation through time\n"
+            "Press **Step ▶** to walk the gradient back through an unrolled network one step at a time; move "
+            "the **recurrent weight scale** to watch it vanish or explode; then press **▶ Train** and see which "
+            "cell learns to remember the first symbol of a long sequence.", sizing_mode="stretch_width")
+        return pn.Column(
+            intro, self.messages.pane,
+            pn.pane.Markdown("### 1. The backward pass, step by step", margin=(10, 5, 0, 5)), self.anim_view,
+            pn.pane.Markdown("### 2. Gradient flow: RNN, LSTM and GRU side by side, and the cause",
+                             margin=(10, 5, 0, 5)), self.flow_view,
+            pn.pane.Markdown("### 3. Live training on a long-range task", margin=(10, 5, 0, 5)), self.train_view,
+            sizing_mode="stretch_width",
+        )
+
+
+def create() -> pn.viewable.Viewable:
+    """A fresh BPTT lab for one browser session (settings read from the URL)."""
+    return BPTTPage()

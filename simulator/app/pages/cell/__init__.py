@@ -1,0 +1,1 @@
+"""The cell page: its model (no GUI), its view and what only it draws."""
