@@ -56,3 +56,25 @@ def test_bptt_lab_steps_trains_and_pauses(server, open_page):
     page.mouse.move(5, 5)  # no tooltip in the screenshot
     page.wait_for_timeout(400)
     screenshot(page, "bptt")
+
+
+def test_keyboard_moves_the_scale_slider_without_warnings_or_tracebacks(server, browser):
+    """Does the arrow key on the weight-scale slider apply the value (the server log is checked for
+    tracebacks at the end of the session), and does a load log no console warning?"""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    logged = []
+    page.on("console", lambda m: logged.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+    try:
+        page.goto(server + "/bptt?scale=1")
+        page.locator(".bptt-iteration").first.wait_for(timeout=30000)
+        page.wait_for_timeout(1000)
+        assert not logged, logged
+        page.locator(".bptt-scale .noUi-handle").first.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(200)
+        page.wait_for_function("() => window.location.search.includes('scale=1.15')", timeout=20000)
+        assert shadow_text(page, ".bptt-rho") == "1.1500"
+        assert not logged, logged
+    finally:
+        page.close()

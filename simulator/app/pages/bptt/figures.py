@@ -16,6 +16,7 @@ from bokeh.models import (
     Legend,
     LinearColorMapper,
     NumeralTickFormatter,
+    Range1d,
     Span,
 )
 from bokeh.palettes import Category10, Viridis256
@@ -131,15 +132,20 @@ class NormMap:
 class Curves:
     """Named lines that grow (loss, accuracy, norms); optional horizontal reference line.
 
+    The ranges are explicit and follow the data (``set_line``): an empty figure with automatic ranges makes
+    the browser log "could not set initial ranges" on every load. ``y_range`` fixes the y range; ``y_min``
+    fixes only its start (e.g. 0 for singular values).
     With ``key``, each line's source is named ``"<key>:<line name>"`` (browser tests find it by that name).
     """
 
     def __init__(self, title: str, names: Sequence[str], colors: Sequence[str], width: int = 360, height: int = 220,
-                 y_log: bool = False, x_label: str = "iteration", y_label: str = "", y_range=None, key: str = ""):
+                 y_log: bool = False, x_label: str = "iteration", y_label: str = "", y_range=None,
+                 y_min: float | None = None, key: str = ""):
+        self.y_log, self.y_min, self.fixed_y = y_log, y_min, y_range is not None
         kwargs = {"y_axis_type": "log"} if y_log else {}
-        if y_range is not None:
-            kwargs["y_range"] = y_range
-        self.figure = _fig(title, width, height, x_axis_label=x_label, y_axis_label=y_label, **kwargs)
+        empty_y = (0.1, 10.0) if y_log else (0.0, 1.0)
+        self.figure = _fig(title, width, height, x_axis_label=x_label, y_axis_label=y_label,
+                           x_range=Range1d(0, 1), y_range=Range1d(*(y_range or empty_y)), **kwargs)
         self.sources = {}
         items = []
         for name, color in zip(names, colors, strict=True):
@@ -157,13 +163,34 @@ class Curves:
 
     def set_line(self, name: str, x, y) -> None:
         self.sources[name].data = {"x": list(map(float, x)), "y": list(map(float, y))}
+        self._fit()
+
+    def _fit(self) -> None:
+        """Ranges around every line's data (5 % margin; a decade either side on a log axis)."""
+        xs = np.concatenate([np.asarray(s.data["x"], dtype=float) for s in self.sources.values()])
+        ys = np.concatenate([np.asarray(s.data["y"], dtype=float) for s in self.sources.values()])
+        xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+        if xs.size:
+            lo, hi = float(xs.min()), float(xs.max())
+            self.figure.x_range.update(start=lo, end=hi if hi > lo else lo + 1.0)
+        if self.fixed_y:
+            return
+        if self.y_log:
+            ys = ys[ys > 0]
+            if ys.size:
+                lo, hi = float(ys.min()), float(ys.max())
+                self.figure.y_range.update(start=lo / (1.2 if hi > lo else 10.0), end=hi * (1.2 if hi > lo else 10.0))
+        elif ys.size:
+            lo = float(ys.min()) if self.y_min is None else min(self.y_min, float(ys.min()))
+            hi = float(ys.max())
+            pad = 0.05 * (hi - lo) or 0.5
+            self.figure.y_range.update(start=lo if self.y_min is not None else lo - pad, end=hi + pad)
 
     def set_reference(self, value: float | None) -> None:
         """A dashed horizontal line at ``value`` (e.g. chance accuracy); None hides it."""
         self.reference.visible = value is not None
         if value is not None:
             self.reference.location = value
-
 
 def subsample(n: int, limit: int) -> np.ndarray:
     """At most ``limit`` evenly spaced indices of ``range(n)``, always keeping the last."""

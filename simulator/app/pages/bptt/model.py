@@ -140,12 +140,26 @@ class BPTTLab(param.Parameterized):
         """``n`` iterations now (default ``iterations_per_tick``); a diverging loss stops play with a message."""
         if self.run is None:
             return
-        try:
-            self.run.step(n or self.iterations_per_tick)
-        except ValueError as exc:
+        run = self.run
+        self.finish_steps(run, step_run(run, n or self.iterations_per_tick))
+
+    def steps_job(self, n: int | None = None):
+        """``(run, job)``: ``job()`` runs ``n`` iterations of the current run and returns its error text.
+
+        The job touches only that run object, so a worker thread may run it; hand its result back with
+        ``finish_steps(run, error)`` on the page's thread.
+        """
+        run, n = self.run, n or self.iterations_per_tick
+        return run, (lambda: step_run(run, n))
+
+    def finish_steps(self, run, error: str) -> None:
+        """Publish a finished batch of ``run``; a run replaced meanwhile (Reset, new settings) is ignored."""
+        if run is not self.run:
+            return
+        if error:
             self.playing = False
-            self.error = f"Training stopped: {exc}"
-        self.iteration = self.run.iteration
+            self.error = error
+        self.iteration = run.iteration
 
     def tick(self) -> None:
         """One update while playing (the page calls this periodically)."""
@@ -161,3 +175,12 @@ class BPTTLab(param.Parameterized):
     def anim_t(self) -> int | None:
         """The step whose backward the animation shows last, or None before the first backward step."""
         return None if self.anim_step == 0 else self.anim_length - self.anim_step
+
+
+def step_run(run: bptt_lab.LongRangeRun, n: int) -> str:
+    """Run ``n`` iterations of ``run``; '' on success, else why training stopped (a diverging loss)."""
+    try:
+        run.step(n)
+    except ValueError as exc:
+        return f"Training stopped: {exc}"
+    return ""

@@ -10,14 +10,15 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import DataRange1d
 
+from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.player import Player
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
 from simulator.app.pages.bptt.model import BPTTLab
+from simulator.app.workpool import POOL, BusyError, return_memory
 from simulator.cells import KINDS
 from simulator.lessons.bptt_lab import INPUT_KEY, RECURRENT_KEY
 
@@ -38,15 +39,41 @@ TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "a
 KIND_OPTIONS = {v: k for k, v in NAMES.items()}
 
 
+def sigma_verdict(sigma: float, digits: int = 4) -> str:
+    """What ``σ_max`` of ``W_hh`` means for the gradient, judged on the value as shown (``digits`` decimals).
+
+    A value that prints as 1.0000 is called equal to 1, never "above 1", whatever its 17th digit says.
+    """
+    shown = round(float(sigma), digits)
+    if shown < 1:
+        return "σ<sub>max</sub> is below 1, so every step can only shrink the gradient (vanishing)"
+    if shown == 1:
+        return ("σ<sub>max</sub> equals 1 (to the digits shown), so the weights alone keep the gradient's size; "
+                "the activation's slope (at most 1 for tanh) can only shrink it")
+    return ("σ<sub>max</sub> is above 1, so some directions can grow step after step (exploding when the "
+            "activation does not saturate)")
+
+
 class BPTTPage(pn.viewable.Viewer):
     """The BPTT lab: backward animation, gradient flow and its cause, live training."""
 
     lab = param.ClassSelector(class_=BPTTLab, doc="The page's settings and reference results.")
 
-    def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, **params):
+    def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, background: bool = True,
+                 **params):
+        """``background``: training batches run in the worker pool from a periodic callback (the served page);
+        False runs them at once on each tick (tests without a server).
+        """
         super().__init__(lab=lab or BPTTLab(), **params)
         self.messages = MessageBox(extra=lambda: [self.lab.error])
+        self.background = background and pn.state.curdoc is not None
         self._callback = None
+        self._ticket = None  # (run, workpool.Ticket) of the batch being computed
+        self._busy_note = ""
+        self._status = ("", float("nan"))
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.on_session_destroyed(self._session_closed)
         self._build_animation()
         self._build_flow()
         self._build_training()
@@ -148,7 +175,7 @@ class BPTTPage(pn.viewable.Viewer):
                                 width=420, height=230, y_log=True, x_label="t")
         self.spectrum = Curves("singular values of the recurrent weights", ["RNN W_hh", "LSTM W_hg", "GRU W_hn"],
                                [KIND_COLORS[k] for k in KINDS], width=420, height=230, x_label="index",
-                               y_range=DataRange1d(start=0))
+                               y_min=0.0)
         self.spectrum.set_reference(1.0)
         self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
         lo, hi = lab.param.recurrent_scale.bounds
@@ -192,12 +219,10 @@ class BPTTPage(pn.viewable.Viewer):
             radii = ", ".join(f"{b}: {s['spectral_radius']:.3f}" for b, s in lab.spectra[k].items())
             rows.append(f"<tr><td><b>{NAMES[k]}</b></td><td>{radii}</td></tr>")
         rnn = lab.spectra["rnn"]["W_hh"]
-        verdict = ("below 1: every step can only shrink the gradient (vanishing)" if rnn["norm"] < 1 else
-                   "above 1: some directions can grow step after step (exploding when the activation does "
-                   "not saturate)")
+        verdict = sigma_verdict(rnn["norm"])
         self.spectrum_text.object = (
             f"<p>RNN W<sub>hh</sub>: spectral radius ρ = <code class='bptt-rho'>{rnn['spectral_radius']:.4f}</code>, "
-            f"largest singular value σ<sub>max</sub> = <code class='bptt-sigma'>{rnn['norm']:.4f}</code>, "
+            f"largest singular value σ<sub>max</sub> = <code class='bptt-sigma'>{rnn['norm']:.4f}</code>: "
             f"{verdict}. Since ||dh<sub>t</sub>/dh<sub>t-1</sub>|| ≤ ||W<sub>hh</sub>|| · max|tanh'| the "
             "product over T steps is bounded by σ<sub>max</sub><sup>T</sup>.</p>"
             "<p>Spectral radius of each recurrent block:</p><table>" + "".join(rows) + "</table>")
@@ -210,7 +235,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.play.on_click(lambda e: setattr(lab, "playing", not lab.playing))
         self.step_button = pn.widgets.Button(label="Step", width=70, css_classes=["bptt-step"],
                                              description="Run one batch of iterations")
-        self.step_button.on_click(lambda e: lab.train())
+        self.step_button.on_click(lambda e: self._train_once())
         self.reset_button = pn.widgets.Button(label="Reset", width=70, css_classes=["bptt-reset"])
         self.reset_button.on_click(lambda e: lab.reset())
         self.train_status = pn.pane.HTML("", css_classes=["bptt-status"], sizing_mode="stretch_width",
@@ -246,6 +271,9 @@ class BPTTPage(pn.viewable.Viewer):
         lab, run = self.lab, self.lab.run
         if run is None:
             return
+        if self._training_busy():  # the worker is appending to this history: only the status line changes
+            self.train_status.object = self._status_text(None)
+            return
         h = run.history
         n = len(h.loss)
         its = np.arange(1, n + 1)
@@ -266,29 +294,103 @@ class BPTTPage(pn.viewable.Viewer):
         last = (f"loss <code class='bptt-last-loss'>{h.loss[-1]:.4f}</code>, ||g|| = {h.grad_norm[-1]:.4g}"
                 f"{f' (clipped to {h.clipped_norm[-1]:.4g})' if h.clipped_norm[-1] < h.grad_norm[-1] else ''}, "
                 if n else "")
-        metric = "accuracy" if lab.task == "first_symbol" else f"within ±{0.04} of the sum"
-        self.train_status.object = (
-            f"<b>{NAMES[lab.kind]}</b> on T = {lab.T}: iteration <code class='bptt-iteration'>{run.iteration}</code>"
-            f", {last}held-out {metric} <code class='bptt-accuracy'>{h.accuracy[-1]:.3f}</code> "
-            f"(chance {run.chance:.3f}). {'Training…' if lab.playing else 'Paused.'}")
+        self._status = (last, h.accuracy[-1])
+        self.train_status.object = self._status_text(run.iteration)
 
+    def _status_text(self, iteration: int | None) -> str:
+        """The status line; ``iteration`` None keeps the last published numbers (a batch is running)."""
+        lab, run = self.lab, self.lab.run
+        last, accuracy = self._status
+        shown = run.iteration if iteration is None else iteration
+        metric = "accuracy" if lab.task == "first_symbol" else f"within ±{0.04} of the sum"
+        state = "Training…" if lab.playing else ("Pausing after this batch…" if self._training_busy() else "Paused.")
+        return (f"<b>{NAMES[lab.kind]}</b> on T = {lab.T}: iteration <code class='bptt-iteration'>{shown}</code>"
+                f", {last}held-out {metric} <code class='bptt-accuracy'>{accuracy:.3f}</code> "
+                f"(chance {run.chance:.3f}). {state}{self._busy_note}")
+
+    @locked
     def _on_playing(self, *events) -> None:
         lab = self.lab
         self.play.label = "❚❚ Pause" if lab.playing else "▶ Train"
+        if lab.playing and self._callback is None and self.background:
+            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+        self._refresh_training()
+
+    # ------------------------------------------------------------------ training off the event loop
+    def _train_once(self) -> None:
+        """The training Step button: one batch, in the worker pool when served (at once in tests)."""
+        if not self.background:
+            self.lab.train()
+            return
+        self._submit()
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+
+    def _submit(self) -> None:
+        lab = self.lab
+        if lab.run is None or self._ticket is not None:
+            return
+        run, job = lab.steps_job()
+        try:
+            self._ticket = (run, POOL.submit(id(self), job))
+        except BusyError as exc:
+            lab.playing = False
+            self.messages.report("training", [str(exc)])
+
+    def _tick(self) -> None:
+        """Periodic callback while training: publish a finished batch, then admit the next one.
+
+        The batch itself runs in ``workpool.POOL``, so Pause, Reset and every other session stay responsive.
+        """
+        lab = self.lab
+        if self._ticket is not None:
+            run, ticket = self._ticket
+            if not ticket.done:
+                place = ticket.position()
+                self._busy_note = (f" The server is busy: you are number {place} in the queue." if place
+                                   else "")
+                if place:
+                    self._refresh_training()
+                return
+            self._ticket, self._busy_note = None, ""
+            if ticket.error:
+                lab.playing = False
+                self.messages.report("training", [f"Training failed ({ticket.error}); press Reset."])
+            else:
+                self.messages.report("training", [])
+                lab.finish_steps(run, ticket.result)
+        if lab.playing:
+            self._submit()
+        elif self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def _training_busy(self) -> bool:
+        """A batch of the shown run is being computed (its history is being appended to right now)."""
+        return self._ticket is not None and self._ticket[0] is self.lab.run and not self._ticket[1].done
+
+    def _session_closed(self, session_context) -> None:
+        """The tab closed: stop the callback, drop queued work and hand the memory back."""
+        self.lab.playing = False
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
-        if lab.playing:
-            self._callback = pn.state.add_periodic_callback(lab.tick, period=TICK_MS)
-        self._refresh_training()
+        POOL.release(id(self))
+        self._ticket = None
+        return_memory()
 
     # ------------------------------------------------------------------ updates
+    # NB: these run from widget events too (a keyboard move of the slider arrives without the document lock),
+    # and they change plain Bokeh models: ``locked`` moves them to the next tick when the lock is not held.
+    @locked
     def _on_version(self, *events) -> None:
         self._refresh_all()
 
+    @locked
     def _on_iteration(self, *events) -> None:
         self._refresh_training()
 
+    @locked
     def _on_anim(self, *events) -> None:
         self._refresh_animation()
 

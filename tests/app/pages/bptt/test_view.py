@@ -203,3 +203,47 @@ def test_animation_length_moves_the_player_bounds():
     lab.anim_length = 5
     assert lab.anim_step == 5 and page.player.slider.end == 5
     assert "t = 0" in page.anim_status.object
+
+
+@pytest.mark.parametrize(("sigma", "word"), [(1.0 + 2e-10, "equals 1"), (1.0 - 4e-5, "equals 1"),
+                                             (0.9999, "below 1"), (1.0001, "above 1"), (2.5, "above 1"),
+                                             (0.3, "below 1")])
+def test_the_verdict_matches_the_value_as_printed(sigma, word):
+    """Is a sigma printed as 1.0000 called equal to 1 (never 'above 1'), and the others below or above?"""
+    assert word in bptt.sigma_verdict(sigma)
+
+
+def test_orthogonal_weights_at_scale_one_are_not_called_above_one():
+    page = _page(recurrent_init="orthogonal", recurrent_scale=1.0)
+    text = page.spectrum_text.object
+    assert "<code class='bptt-sigma'>1.0000</code>" in text and "equals 1" in text and "above 1" not in text
+
+
+def test_no_figure_relies_on_automatic_ranges():
+    """Does every figure have explicit ranges (an empty DataRange1d figure logs a browser warning per load)?"""
+    from bokeh.models import DataRange1d, Plot
+
+    page = _page()
+    figures = [m for m in page.__panel__().get_root().references() if isinstance(m, Plot)]
+    assert len(figures) >= 10
+    auto = [f.title.text for f in figures if isinstance(f.x_range, DataRange1d) or isinstance(f.y_range, DataRange1d)]
+    assert not auto, auto
+    page.lab.train(4)  # the curves' ranges follow the data
+    loss = page.loss_curve
+    assert loss.figure.x_range.end == 4.0 and loss.figure.y_range.start < min(loss.sources["loss"].data["y"])
+    norms = page.norm_curve.figure.y_range
+    assert 0 < norms.start < min(page.norm_curve.sources["before clipping"].data["y"]) <= norms.end
+
+
+def test_a_batch_of_a_replaced_run_is_not_published():
+    """After Reset while a batch was computed elsewhere, does its result stay out of the page?"""
+    page = _page(iterations_per_tick=2)
+    lab = page.lab
+    run, job = lab.steps_job()
+    assert job() == "" and run.iteration == 2
+    lab.reset()
+    lab.finish_steps(run, "")
+    assert lab.iteration == 0 and lab.run is not run
+    run, job = lab.steps_job()
+    lab.finish_steps(run, job())
+    assert lab.iteration == 2 and page.train_status.object.count("bptt-iteration'>2<") == 1
