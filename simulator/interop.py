@@ -37,8 +37,14 @@ inside the functions that need them.
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+
 import numpy as np
 
+from simulator import cells, model_files, sequence
 from simulator.cells import Cell
 
 TORCH_SUPPORTED = ("one-layer, unidirectional nn.RNN (tanh or relu), nn.LSTM (no projection) or nn.GRU "
@@ -103,12 +109,19 @@ def from_torch(module) -> Cell:
     W_hh = module.weight_hh_l0.detach().cpu().numpy()  # (nH, H)
     b_ih = module.bias_ih_l0.detach().cpu().numpy()  # (nH,)
     b_hh = module.bias_hh_l0.detach().cpu().numpy()  # (nH,)
-    H = module.hidden_size
-    name = f"torch nn.{type(module).__name__}"
+    return cell_from_torch_arrays(kind, W_ih, W_hh, b_ih, b_hh, nonlinearity=getattr(module, "nonlinearity", "tanh"),
+                                  dtype=dtype, name=f"torch nn.{type(module).__name__}")
+
+
+def cell_from_torch_arrays(kind: str, W_ih: np.ndarray, W_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray, *,
+                           nonlinearity: str = "tanh", dtype=np.float32, name: str = "") -> Cell:
+    """A ``Cell`` from one layer of PyTorch weights (``weight_ih_l<k> (nH, D)``, ``weight_hh_l<k> (nH, H)``,
+    ``bias_ih_l<k>``, ``bias_hh_l<k>`` ``(nH,)``), converted as the module docstring says.
+    """
+    H = W_hh.shape[1]
     if kind == "rnn":
         params = {"W_xh": W_ih.T, "W_hh": W_hh.T, "b_h": b_ih + b_hh}
-        return Cell("rnn", {k: _as_param(v, dtype) for k, v in params.items()},
-                    activation=module.nonlinearity, name=name)
+        return Cell("rnn", {k: _as_param(v, dtype) for k, v in params.items()}, activation=nonlinearity, name=name)
     if kind == "lstm":
         params = {"W_x": W_ih.T, "W_h": W_hh.T, "b": b_ih + b_hh}
         return Cell("lstm", {k: _as_param(v, dtype) for k, v in params.items()}, name=name)
@@ -204,15 +217,23 @@ def from_keras(layer) -> Cell:
     kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
     if kernel.dtype.type not in (np.float32, np.float64):
         raise ValueError(f"layer: dtype {kernel.dtype} is not supported; expected {KERAS_SUPPORTED}")
-    dtype = kernel.dtype.type
-    name = f"keras {type(layer).__name__}"
+    return cell_from_keras_arrays(kind, kernel, recurrent, bias, activation=act,
+                                  reset_after=bool(getattr(cell_layer, "reset_after", True)),
+                                  dtype=kernel.dtype.type, name=f"keras {type(layer).__name__}")
+
+
+def cell_from_keras_arrays(kind: str, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray, *,
+                           activation: str = "tanh", reset_after: bool = True, dtype=np.float32,
+                           name: str = "") -> Cell:
+    """A ``Cell`` from Keras weights (``kernel (D, nH)``, ``recurrent_kernel (H, nH)``, ``bias``), converted as
+    the module docstring says (GRU bias ``(2, 3H)`` with ``reset_after``, else ``(3H,)``).
+    """
     if kind == "rnn":
         params = {"W_xh": kernel, "W_hh": recurrent, "b_h": bias}
-        return Cell("rnn", {k: _as_param(v, dtype) for k, v in params.items()}, activation=act, name=name)
+        return Cell("rnn", {k: _as_param(v, dtype) for k, v in params.items()}, activation=activation, name=name)
     if kind == "lstm":
         params = {"W_x": kernel, "W_h": recurrent, "b": bias}
         return Cell("lstm", {k: _as_param(v, dtype) for k, v in params.items()}, name=name)
-    reset_after = bool(cell_layer.reset_after)
     if reset_after:
         b_x, b_h = bias[0], bias[1]  # (2, 3H) -> two (3H,)
     else:
@@ -246,3 +267,436 @@ def to_keras(cell: Cell):
     layer.build((None, None, D))
     layer.set_weights([np.array(w, copy=True) for w in weights])
     return layer
+
+
+# ----------------------------------------------------------------------------- model files
+# Layers that are the identity at inference: skipped, with a note.
+INFERENCE_IDENTITY = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+                      "ActivityRegularization")
+KERAS_CELLS = {"SimpleRNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+DENSE_ACTIVATIONS = ("linear", "sigmoid", "softmax", "tanh", "relu")
+FILE_SUPPORTED = ("[Embedding] -> SimpleRNN/LSTM/GRU (one or more) -> [Dense ...]; Dropout layers are skipped")
+BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+@dataclass
+class Layer:
+    """One recognised layer of a loaded model.
+
+    - role ``"embedding"``: ``params = {"E": (V, E)}``; ``options``: ``mask_zero``.
+    - role ``"recurrent"``: ``cell`` (our ``Cell``, ``params`` is ``cell.params``); ``options``:
+      ``return_sequences``.
+    - role ``"dense"``: ``params = {"W": (H_in, O), "b": (O,)}`` (``y = act(h W + b)``); ``options``: ``activation``.
+    """
+
+    role: str
+    name: str
+    params: dict
+    cell: Cell | None = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class StackRun:
+    """One forward pass through a loaded model: each recurrent layer's input ``(B, T, D_k)``, output
+    ``(B, T, H_k)`` and ``sequence.forward`` cache, and the Dense head's output at every step ``(B, T, O)``.
+    """
+
+    inputs: list[np.ndarray]
+    outputs: list[np.ndarray]
+    caches: list[dict]
+    head: np.ndarray | None
+
+
+@dataclass
+class LoadedModel:
+    """The recognised layers of a model file, in order (iterate it, index it, ``len`` it)."""
+
+    file: str
+    format: str
+    layers: list[Layer]
+    notes: list[str] = field(default_factory=list)
+    vocabulary: tuple[str, ...] | None = None
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, k: int) -> Layer:
+        return self.layers[k]
+
+    @property
+    def embedding(self) -> Layer | None:
+        return next((x for x in self.layers if x.role == "embedding"), None)
+
+    @property
+    def recurrent(self) -> list[Layer]:
+        return [x for x in self.layers if x.role == "recurrent"]
+
+    @property
+    def dense(self) -> list[Layer]:
+        return [x for x in self.layers if x.role == "dense"]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.recurrent[0].cell.dtype
+
+    def embed(self, ids) -> np.ndarray:
+        """Word ids ``(B, T)`` (or ``(T,)``) through the Embedding: ``X = E[ids]``, ``(B, T, E)``."""
+        if self.embedding is None:
+            raise ValueError(f"ids: {self.file} has no Embedding layer; give the inputs as X (B, T, D)")
+        arr = np.asarray(ids)
+        if arr.ndim == 1:
+            arr = arr[None]
+        V = self.embedding.params["E"].shape[0]
+        if arr.ndim != 2 or arr.dtype.kind not in "iu" or arr.size == 0:
+            raise ValueError(f"ids: expected integer word ids of shape (B, T), got {arr.dtype} {arr.shape}")
+        if arr.min() < 0 or arr.max() >= V:
+            raise ValueError(f"ids: expected ids from 0 to {V - 1} (the Embedding's input_dim), got "
+                             f"{int(arr.min())} .. {int(arr.max())}")
+        return self.embedding.params["E"][arr]  # (B, T) -> (B, T, E)
+
+    def run(self, inputs) -> StackRun:
+        """Forward through every recurrent layer (each takes the previous one's full sequence), then the
+        Dense head applied to the top layer's ``h_t`` at every step: for a many-to-one model, the head at
+        step ``t`` is what the model outputs for the sequence cut after ``t``.
+
+        Inputs: integer ids ``(B, T)`` or ``(T,)`` when the model has an Embedding, else ``X (B, T, D)``.
+        """
+        X = self.embed(inputs) if self.embedding is not None else np.asarray(inputs, dtype=self.dtype)
+        xs, hs, caches = [], [], []
+        for layer in self.recurrent:
+            xs.append(X)
+            X, cache = sequence.forward(layer.cell, X)
+            hs.append(X)
+            caches.append(cache)
+        head = None
+        if self.dense:
+            head = X
+            for layer in self.dense:
+                head = dense_forward(head, layer.params, layer.options["activation"])
+        return StackRun(xs, hs, caches, head)
+
+
+def dense_forward(h: np.ndarray, params: dict, activation: str) -> np.ndarray:
+    """``y = act(h W + b)`` on the last axis; ``act`` linear, sigmoid, softmax (over outputs), tanh or relu."""
+    a = h @ params["W"] + params["b"]  # (..., O)
+    if activation == "sigmoid":
+        return cells.sigmoid(a)
+    if activation == "softmax":
+        e = np.exp(a - a.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if activation == "tanh":
+        return np.tanh(a)
+    if activation == "relu":
+        return np.maximum(a, 0)
+    return a
+
+
+def load_file(source, *, name: str | None = None, max_bytes: int = model_files.MAX_BYTES) -> LoadedModel:
+    """The recognised layers of a model file, in order, each recurrent one as our ``Cell``.
+
+    Inputs:
+    - source: a path or the file's bytes; ``.keras``, legacy Keras ``.h5``, ``.safetensors``, ``.npz`` or
+      PyTorch ``.pt`` (a state_dict; needs torch). Nothing in the file is executed (see ``model_files``).
+    - name: the name used in messages; max_bytes: the size cap.
+
+    Returns a ``LoadedModel``: ``[Embedding] -> recurrent layers -> [Dense ...]``. Raises ``ValueError``
+    (``model_files.ModelFileError``) naming the file and the problem: an unreadable or unsafe file, a layer we
+    do not compute (Lambda, custom objects, Bidirectional, Conv1D, ...), an option we do not model
+    (stateful, go_backwards, other activations), NaN weights, or shapes that contradict the config.
+    """
+    raw = model_files.read(source, name=name, max_bytes=max_bytes)
+    if raw.format in ("keras", "h5"):
+        model = _from_keras_layers(raw)
+    else:
+        model = _from_state_dict(raw)
+    _check_stack(model)
+    return model
+
+
+def _keras_dtype(cfg: dict, file: str, name: str) -> type:
+    policy = cfg.get("dtype")
+    if isinstance(policy, dict):
+        policy = (policy.get("config") or {}).get("name")
+    policy = policy or "float32"
+    dtypes = {"float32": np.float32, "float64": np.float64}
+    if policy not in dtypes:
+        raise model_files.fail(file, f"layer {name!r} uses dtype policy {policy!r}; expected float32 or float64 "
+                                     "(mixed precision is not modelled)")
+    return dtypes[policy]
+
+
+def _expect(file: str, name: str, what: str, got, want) -> None:
+    if tuple(got) != tuple(want):
+        raise model_files.fail(file, f"layer {name!r}: {what} has shape {tuple(got)}, but its config says "
+                                     f"{tuple(want)}; the weights contradict the config")
+
+
+def _from_keras_layers(raw) -> LoadedModel:
+    file = raw.file
+    layers, notes, vocabulary = [], [], None
+    for rl in raw.layers:
+        cls, name, cfg = rl.class_name, rl.name, rl.config
+        if rl.registered_name not in (None, cls) or not rl.module.startswith("keras"):
+            raise model_files.fail(file, f"layer {name!r} is a custom object ({rl.registered_name or cls} from "
+                                         f"{rl.module!r}); custom layers are Python code, which is never run here")
+        if cls == "InputLayer":
+            continue
+        if cls == "Lambda":
+            raise model_files.fail(file, f"layer {name!r} is a Lambda layer: it holds Python code, which is never "
+                                         f"run here; expected {FILE_SUPPORTED}")
+        if cls == "Bidirectional":
+            raise model_files.fail(file, f"layer {name!r} is Bidirectional; this page shows one direction of time "
+                                         "only: train or export the forward layer alone")
+        if cls in INFERENCE_IDENTITY:
+            notes.append(f"{cls} layer {name!r} skipped: it changes nothing at inference")
+            continue
+        if cls == "TextVectorization" and not layers:
+            vocab = cfg.get("vocabulary")
+            if isinstance(vocab, list) and all(isinstance(w, str) for w in vocab):
+                vocabulary = ("", "[UNK]", *vocab)  # TextVectorization's ids: 0 padding, 1 out of vocabulary
+            notes.append(f"TextVectorization layer {name!r}: its vocabulary is used to encode typed sentences")
+            continue
+        dtype = _keras_dtype(cfg, file, name)
+        if cls == "Embedding":
+            layers.append(_keras_embedding(rl, file, dtype, notes))
+        elif cls in KERAS_CELLS:
+            layers.append(_keras_recurrent(rl, file, dtype))
+        elif cls == "Dense":
+            layers.append(_keras_dense(rl, file, dtype))
+        else:
+            raise model_files.fail(file, f"layer {name!r} is a {cls}, which this page does not compute; "
+                                         f"expected {FILE_SUPPORTED}")
+    return LoadedModel(file, raw.format, layers, notes, vocabulary)
+
+
+def _count(file: str, rl, n: int) -> None:
+    if len(rl.weights) != n:
+        raise model_files.fail(file, f"layer {rl.name!r} ({rl.class_name}) has {len(rl.weights)} weight arrays; "
+                                     f"expected {n} (a truncated or edited file?)")
+
+
+def _keras_embedding(rl, file: str, dtype, notes: list[str]) -> Layer:
+    _count(file, rl, 1)
+    (E,) = rl.weights
+    _expect(file, rl.name, "embeddings", E.shape, (rl.config.get("input_dim"), rl.config.get("output_dim")))
+    mask = bool(rl.config.get("mask_zero", False))
+    if mask:
+        notes.append(f"Embedding {rl.name!r} has mask_zero=True: Keras skips steps with id 0; here every step is "
+                     "computed, so give sentences without padding")
+    return Layer("embedding", rl.name, {"E": _as_param(E, dtype)}, options={"mask_zero": mask})
+
+
+def _keras_recurrent(rl, file: str, dtype) -> Layer:
+    cls, name, cfg = rl.class_name, rl.name, rl.config
+    kind = KERAS_CELLS[cls]
+    problems = [f"{opt}=True" for opt in ("stateful", "go_backwards") if cfg.get(opt)]
+    act = cfg.get("activation", "tanh")
+    if act not in (("tanh", "relu") if kind == "rnn" else ("tanh",)):
+        problems.append(f"activation={act!r}")
+    if kind != "rnn" and cfg.get("recurrent_activation", "sigmoid") != "sigmoid":
+        problems.append(f"recurrent_activation={cfg.get('recurrent_activation')!r}")
+    if problems:
+        raise model_files.fail(file, f"layer {name!r} ({cls}) has {', '.join(problems)}, which this page does not "
+                                     f"model; expected a {KERAS_SUPPORTED}")
+    H = cfg.get("units")
+    if not isinstance(H, int) or H < 1:
+        raise model_files.fail(file, f"layer {name!r}: config units={H!r}; expected a positive integer")
+    use_bias = cfg.get("use_bias", True)
+    reset_after = bool(cfg.get("reset_after", True))
+    _count(file, rl, 3 if use_bias else 2)
+    kernel, recurrent = rl.weights[0], rl.weights[1]
+    nH = BLOCKS[kind] * H
+    if kernel.ndim != 2:
+        raise model_files.fail(file, f"layer {name!r}: kernel has shape {kernel.shape}; expected (D, {nH})")
+    _expect(file, name, "kernel", kernel.shape, (kernel.shape[0], nH))
+    _expect(file, name, "recurrent_kernel", recurrent.shape, (H, nH))
+    bias_shape = (2, nH) if kind == "gru" and reset_after else (nH,)
+    bias = rl.weights[2] if use_bias else np.zeros(bias_shape, dtype=kernel.dtype)
+    _expect(file, name, "bias", bias.shape, bias_shape)
+    cell = cell_from_keras_arrays(kind, kernel, recurrent, bias, activation=act, reset_after=reset_after,
+                                  dtype=dtype, name=f"keras {cls} {name!r}")
+    return Layer("recurrent", name, cell.params, cell, {"return_sequences": bool(cfg.get("return_sequences"))})
+
+
+def _keras_dense(rl, file: str, dtype) -> Layer:
+    cfg = rl.config
+    act = cfg.get("activation", "linear")
+    if act not in DENSE_ACTIVATIONS:
+        raise model_files.fail(file, f"layer {rl.name!r} (Dense) has activation={act!r}; expected one of "
+                                     f"{', '.join(DENSE_ACTIVATIONS)}")
+    use_bias = cfg.get("use_bias", True)
+    _count(file, rl, 2 if use_bias else 1)
+    W = rl.weights[0]
+    if W.ndim != 2:
+        raise model_files.fail(file, f"layer {rl.name!r}: kernel has shape {W.shape}; expected (H, units)")
+    _expect(file, rl.name, "kernel", W.shape, (W.shape[0], cfg.get("units")))
+    b = rl.weights[1] if use_bias else np.zeros(W.shape[1], dtype=W.dtype)
+    _expect(file, rl.name, "bias", b.shape, (W.shape[1],))
+    return Layer("dense", rl.name, {"W": _as_param(W, dtype), "b": _as_param(b, dtype)},
+                 options={"activation": act})
+
+
+# PyTorch state_dict keys of a recurrent module: <prefix>.weight_ih_l<k>[_reverse], ...
+_TORCH_KEY = re.compile(r"^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
+
+
+def _from_state_dict(raw) -> LoadedModel:
+    """Read a PyTorch ``state_dict`` (safetensors, npz or .pt): recurrent modules by their key names, the
+    Embedding and Linear head by their shapes (metadata ``<prefix>.nonlinearity`` / ``<head>.activation``).
+    """
+    file, tensors, meta = raw.file, raw.tensors, raw.metadata
+    if not tensors:
+        raise model_files.fail(file, "holds no arrays; expected a PyTorch state_dict")
+    modules: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    others: dict[str, dict[str, np.ndarray]] = {}
+    for key, arr in tensors.items():
+        m = _TORCH_KEY.match(key)
+        if m:
+            prefix, what, k, reverse = m.group(1) or "", m.group(2), int(m.group(3)), m.group(4)
+            if reverse:
+                raise model_files.fail(file, f"tensor {key!r} belongs to a bidirectional module; this page shows "
+                                             "one direction of time only: save a unidirectional model")
+            if what == "weight_hr":
+                raise model_files.fail(file, f"tensor {key!r}: an LSTM with proj_size is not modelled; expected "
+                                             "nn.LSTM without projection")
+            modules.setdefault(prefix, {}).setdefault(k, {})[what] = arr
+        else:
+            prefix, _, what = key.rpartition(".")
+            others.setdefault(prefix, {})[what] = arr
+    if not modules:
+        raise model_files.fail(file, f"has no recurrent weights (no '*.weight_ih_l0' among {list(tensors)[:6]}); "
+                                     "expected the state_dict of a model with an nn.RNN, nn.LSTM or nn.GRU")
+    recurrent = []
+    for prefix, by_layer in modules.items():
+        if sorted(by_layer) != list(range(len(by_layer))):
+            raise model_files.fail(file, f"module {prefix or '(top)'!r} has layers {sorted(by_layer)}; expected "
+                                         "l0, l1, ... without gaps")
+        for k in range(len(by_layer)):
+            recurrent.append(_torch_recurrent(file, prefix, k, by_layer[k], meta))
+    recurrent = _chain(file, recurrent)
+    layers, notes = [], []
+    D0, H_last = recurrent[0].cell.input_size, recurrent[-1].cell.hidden_size
+    dtype = recurrent[0].cell.dtype.type
+    emb = [p for p, t in others.items() if set(t) == {"weight"} and t["weight"].ndim == 2
+           and t["weight"].shape[1] == D0]
+    if len(emb) == 1:
+        layers.append(Layer("embedding", emb[0], {"E": _as_param(others.pop(emb[0])["weight"], dtype)},
+                            options={"mask_zero": False}))
+    layers.extend(recurrent)
+    head = [p for p, t in others.items() if set(t) in ({"weight", "bias"}, {"weight"}) and t["weight"].ndim == 2
+            and t["weight"].shape[1] == H_last]
+    if len(head) == 1:
+        t = others.pop(head[0])
+        W = t["weight"]  # (O, H)
+        b = t.get("bias", np.zeros(W.shape[0], dtype=W.dtype))
+        if b.shape != (W.shape[0],):
+            raise model_files.fail(file, f"tensor {head[0]}.bias has shape {b.shape}; expected ({W.shape[0]},)")
+        act = meta.get(f"{head[0]}.activation", "linear")
+        if act not in DENSE_ACTIVATIONS:
+            raise model_files.fail(file, f"metadata {head[0]}.activation={act!r}; expected one of "
+                                         f"{', '.join(DENSE_ACTIVATIONS)}")
+        layers.append(Layer("dense", head[0], {"W": _as_param(W.T, dtype), "b": _as_param(b, dtype)},
+                            options={"activation": act}))
+        if act == "linear":
+            notes.append(f"Linear head {head[0]!r}: outputs shown as raw logits (a state_dict does not say which "
+                         f"activation follows; metadata {head[0]}.activation=sigmoid or softmax sets it)")
+    elif len(head) > 1:
+        notes.append(f"Linear layers {head} all fit the last hidden size; none is shown as the head")
+    if others:
+        unused = sorted(f"{p}.{w}" if p else w for p, t in others.items() for w in t)
+        notes.append(f"tensors not used: {', '.join(unused)}")
+    vocabulary = None
+    if "vocabulary" in meta:
+        try:
+            words = json.loads(meta["vocabulary"])
+        except ValueError:
+            words = None
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise model_files.fail(file, "metadata 'vocabulary': expected a JSON list of words (id k = entry k)")
+        vocabulary = tuple(words)
+    return LoadedModel(file, raw.format, layers, notes, vocabulary)
+
+
+def _torch_recurrent(file: str, prefix: str, k: int, t: dict[str, np.ndarray], meta: dict[str, str]) -> Layer:
+    where = f"{prefix + '.' if prefix else ''}*_l{k}"
+    if "weight_ih" not in t or "weight_hh" not in t:
+        raise model_files.fail(file, f"{where}: weight_ih and weight_hh expected, found {sorted(t)}")
+    W_ih, W_hh = t["weight_ih"], t["weight_hh"]  # (nH, D), (nH, H)
+    if W_ih.ndim != 2 or W_hh.ndim != 2 or W_hh.shape[0] != W_ih.shape[0] or W_hh.shape[0] % max(W_hh.shape[1], 1):
+        raise model_files.fail(file, f"{where}: weight_ih {W_ih.shape} and weight_hh {W_hh.shape} do not fit one "
+                                     "nn.RNN/LSTM/GRU layer (expected (nH, D) and (nH, H) with nH = H, 3H or 4H)")
+    H = W_hh.shape[1]
+    ratio = W_hh.shape[0] // H
+    kinds = {1: "rnn", 3: "gru", 4: "lstm"}
+    if ratio not in kinds:
+        raise model_files.fail(file, f"{where}: weight_hh {W_hh.shape} has {ratio} gate blocks; expected 1 (RNN), "
+                                     "3 (GRU) or 4 (LSTM)")
+    kind = kinds[ratio]
+    dtype = np.float64 if W_ih.dtype == np.float64 else np.float32
+    biases = []
+    for b in ("bias_ih", "bias_hh"):
+        arr = t.get(b, np.zeros(W_ih.shape[0], dtype=W_ih.dtype))
+        if arr.shape != (W_ih.shape[0],):
+            raise model_files.fail(file, f"{where}: {b} has shape {arr.shape}; expected ({W_ih.shape[0]},)")
+        biases.append(arr)
+    nonlinearity = meta.get(f"{prefix}.nonlinearity" if prefix else "nonlinearity", "tanh")
+    if nonlinearity not in ("tanh", "relu"):
+        raise model_files.fail(file, f"metadata {prefix}.nonlinearity={nonlinearity!r}; expected tanh or relu")
+    name = f"{prefix or 'rnn'} layer {k}"
+    cell = cell_from_torch_arrays(kind, W_ih, W_hh, *biases, nonlinearity=nonlinearity, dtype=dtype,
+                                  name=f"torch {name}")
+    return Layer("recurrent", name, cell.params, cell, {"return_sequences": True})
+
+
+def _chain(file: str, layers: list[Layer]) -> list[Layer]:
+    """Order recurrent layers so that each one's input size is the previous one's hidden size.
+
+    Layers of one module keep their l0, l1, ... order; modules are tried in every order (few in practice) and
+    the first consistent one in name order wins.
+    """
+    groups: dict[str, list[Layer]] = {}
+    for layer in layers:
+        groups.setdefault(layer.name.rsplit(" layer ", 1)[0], []).append(layer)
+    names = sorted(groups)
+    if len(names) > 6:
+        raise model_files.fail(file, f"has {len(names)} recurrent modules; expected at most 6")
+    for order in itertools.permutations(names):
+        flat = [x for n in order for x in groups[n]]
+        if all(a.cell.hidden_size == b.cell.input_size for a, b in zip(flat, flat[1:], strict=False)):
+            return flat
+    sizes = ", ".join(f"{x.name} ({x.cell.input_size} -> {x.cell.hidden_size})" for x in layers)
+    raise model_files.fail(file, f"its recurrent layers do not chain ({sizes}); expected each layer's input "
+                                 "size to be the previous layer's hidden size")
+
+
+def _check_stack(model: LoadedModel) -> None:
+    """The order this page computes: ``[Embedding] -> recurrent+ -> Dense*``, with sizes that fit."""
+    file, roles = model.file, [x.role for x in model.layers]
+    if "recurrent" not in roles:
+        raise model_files.fail(file, f"has no SimpleRNN, LSTM or GRU layer (found {roles or 'no layers'}); "
+                                     f"expected {FILE_SUPPORTED}")
+    first, last = roles.index("recurrent"), len(roles) - 1 - roles[::-1].index("recurrent")
+    if roles[:first] not in ([], ["embedding"]) or any(r != "recurrent" for r in roles[first:last + 1]) \
+            or any(r != "dense" for r in roles[last + 1:]):
+        order = " -> ".join(f"{x.role} {x.name!r}" for x in model.layers)
+        raise model_files.fail(file, f"has the layers {order}; expected {FILE_SUPPORTED}")
+    width = model.embedding.params["E"].shape[1] if model.embedding is not None else None
+    for layer in model.layers:
+        if layer.role == "recurrent":
+            if width is not None and layer.cell.input_size != width:
+                raise model_files.fail(file, f"layer {layer.name!r} reads {layer.cell.input_size} inputs but the "
+                                             f"layer before it gives {width}")
+            width = layer.cell.hidden_size
+        elif layer.role == "dense":
+            if layer.params["W"].shape[0] != width:
+                raise model_files.fail(file, f"layer {layer.name!r} reads {layer.params['W'].shape[0]} inputs but "
+                                             f"the layer before it gives {width}")
+            width = layer.params["W"].shape[1]
+    for layer in model.recurrent[:-1]:
+        if not layer.options.get("return_sequences", True):
+            raise model_files.fail(file, f"layer {layer.name!r} has return_sequences=False but another recurrent "
+                                         "layer follows it; expected return_sequences=True below the top layer")
