@@ -1,4 +1,4 @@
-"""RNN, LSTM and GRU cells: one time step forward and backward, with named caches.
+"""RNN, LSTM and GRU cells: one time step forward and backward, written as the lesson's equations.
 
 Notation (DESIGN.md): row-major batches, ``x`` is ``(B, D)``, ``h`` is ``(B, H)``.
 The lesson writes column vectors (``W_xh x_t``); our ``W_xh`` is that matrix transposed,
@@ -8,14 +8,25 @@ Parameters (dicts of arrays, every shape fixed by ``param_shapes``):
 
 * RNN:  ``W_xh (D, H)``, ``W_hh (H, H)``, ``b_h (H,)``.
 * LSTM: ``W_x (D, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``; the four column blocks are the gates in
-  the order ``i, f, g, o`` (input, forget, candidate, output), the order of PyTorch and Keras.
-* GRU:  ``W_x (D, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``, ``b_h (3H,)``; blocks ``z, r, n``
+  the order ``GATES["lstm"] = i, f, g, o`` (input, forget, candidate, output), the order of PyTorch
+  and Keras: ``W_x = [W_xi | W_xf | W_xg | W_xo]``, likewise ``W_h`` and ``b``.
+* GRU:  ``W_x (D, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``, ``b_h (3H,)``; blocks ``GATES["gru"] = z, r, n``
   (update, reset, candidate), the order of Keras.
 
-Each forward step is split in two: the input projection ``xw = x W_x + b`` (which a sequence
-can compute for all time steps in one matrix product) and a *core* that does the recurrence.
-The public step functions compose the two; ``sequence`` reuses the same cores, so every
-equation below is written exactly once.
+Each step function transcribes its equations line by line with the docstring's symbols and returns
+a cache of the named intermediates (the app draws them, the grader diagnoses them, the backward
+reads them). The fused, in-place versions that ``sequence`` runs for speed are in ``simulator.fused``,
+tested equal to these to 1e-12.
+
+Activation hooks (for the grader's bug hypotheses: "what if sigmoid were tanh here?"). Every forward
+step takes keyword-only ``sigmoid=`` and ``tanh=`` callables, used for every gate (``sigmoid``) and
+every candidate and state activation (``tanh``); every backward step takes keyword-only
+``dsigmoid=`` and ``dtanh=`` callables that map an activation's *output* to its derivative:
+``dsigmoid(s) = s * (1 - s)``, ``dtanh(t) = 1 - t**2``. The defaults are this module's ``sigmoid``,
+``numpy.tanh``, ``dsigmoid`` and ``dtanh``, so a call without them is the reference. The RNN accepts
+``sigmoid=`` and ``dsigmoid=`` too (it has no gate, so they are unused), so that one set of overrides
+fits every kind; with ``activation="relu"`` the RNN uses neither ``tanh`` nor ``dtanh``. The hooks are
+for trusted callers: their results are not validated, and students' step functions need not take them.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator import fused
 from simulator.validation import as_float_array, check_finite, check_option, check_params, check_shape
 
 KINDS = ("rnn", "lstm", "gru")
@@ -40,6 +52,16 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
     return s
 
 
+def dsigmoid(s: np.ndarray) -> np.ndarray:
+    """Derivative of the sigmoid from its output ``s = sigmoid(a)``: ``ds/da = s * (1 - s)``."""
+    return s * (1 - s)
+
+
+def dtanh(t: np.ndarray) -> np.ndarray:
+    """Derivative of tanh from its output ``t = tanh(a)``: ``dt/da = 1 - t**2``."""
+    return 1 - t**2
+
+
 def param_shapes(kind: str, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
     """Names and shapes of a cell's parameters for input size ``D`` and hidden size ``H``."""
     check_option("kind", kind, KINDS)
@@ -53,6 +75,10 @@ def param_shapes(kind: str, input_size: int, hidden_size: int) -> dict[str, tupl
 
 # Which parameters act on the input ``x`` (their gradients are ``x^T dxw``) and which on the state.
 INPUT_PARAMS = {"rnn": ("W_xh", "b_h"), "lstm": ("W_x", "b"), "gru": ("W_x", "b_x")}
+
+# Transitional: autograder/hypotheses.py still calls ``cells.lstm_core_backward``; it goes once the
+# hypotheses use the ``dsigmoid=`` / ``dtanh=`` hooks of ``lstm_step_backward``.
+lstm_core_backward = fused.lstm_core_backward
 
 
 # ----------------------------------------------------------------------------- validation
@@ -90,52 +116,19 @@ def _check_grad(name: str, value, like: np.ndarray) -> np.ndarray:
     return arr.astype(like.dtype, copy=False)
 
 
-def _input_grads(x: np.ndarray, dxw: np.ndarray, W_x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of ``xw = x W_x + b``: ``dx = dxw W_x^T``, ``dW_x = x^T dxw``, ``db = sum_B dxw``."""
-    return dxw @ W_x.T, x.T @ dxw, dxw.sum(axis=0)
-
-
 # ----------------------------------------------------------------------------- RNN
-def rnn_core(xw: np.ndarray, h_prev: np.ndarray, params: Mapping, activation: str = "tanh") -> tuple[np.ndarray, dict]:
-    """Recurrence of the RNN given the input projection ``xw = x W_xh + b_h``.
+def rnn_step(x, h_prev, params, activation: str = "tanh", *, sigmoid: Callable = sigmoid,
+             tanh: Callable = np.tanh) -> tuple[np.ndarray, dict]:
+    """One vanilla RNN step.
 
-    ``a = xw + h_prev W_hh``; ``h = tanh(a)`` (or ``relu(a)``).
-    """
-    a = h_prev @ params["W_hh"]
-    a += xw  # (B, H)
-    h = np.tanh(a) if activation == "tanh" else np.maximum(a, 0)
-    return h, {"h_prev": h_prev, "a": a, "h": h, "activation": activation}
-
-
-def rnn_core_backward(dh: np.ndarray, cache: Mapping, params: Mapping, *, W_hT: np.ndarray | None = None,
-                      dxw: np.ndarray | None = None, param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Back through ``rnn_core``: returns ``dxw (B, H)``, ``dh_prev (B, H)`` and ``{"W_hh": ...}``.
-
-    ``da = dh * (1 - h^2)`` (tanh) or ``dh * [a > 0]`` (relu); ``dh_prev = da W_hh^T``; ``dW_hh = h_prev^T da``.
-    Optional, for speed (``sequence`` uses them): ``W_hT``, a contiguous copy of ``W_hh^T``; ``dxw``, a
-    ``(B, H)`` array to write ``da`` into; ``param_grads=False`` returns ``{}`` instead of ``dW_hh``
-    (the caller then computes it for all steps in one product).
-    """
-    h = cache["h"]
-    da = np.empty_like(h) if dxw is None else dxw  # (B, H)
-    if cache["activation"] == "tanh":
-        d = h * h  # contiguous scratch: da may be a strided slice of the caller's (B, T, H) buffer
-        np.subtract(1.0, d, out=d)
-        np.multiply(d, dh, out=da)
-    else:
-        np.multiply(dh, cache["a"] > 0, out=da)
-    dh_prev = da @ (params["W_hh"].T if W_hT is None else W_hT)
-    return da, dh_prev, ({"W_hh": cache["h_prev"].T @ da} if param_grads else {})
-
-
-def rnn_step(x, h_prev, params, activation: str = "tanh") -> tuple[np.ndarray, dict]:
-    """One vanilla RNN step: ``h = tanh(x W_xh + h_prev W_hh + b_h)``.
+    ``a = x W_xh + h_prev W_hh + b_h``;  ``h = tanh(a)``  (or ``h = relu(a) = max(a, 0)``).
 
     Inputs:
     - x: (B, D) input at this time step.
     - h_prev: (B, H) previous hidden state.
     - params: ``W_xh (D, H)``, ``W_hh (H, H)``, ``b_h (H,)``.
     - activation: ``"tanh"`` (default) or ``"relu"``.
+    - sigmoid, tanh: keyword-only activation hooks (module docstring); ``sigmoid`` is unused here.
 
     Returns:
     - h: (B, H) new hidden state.
@@ -143,94 +136,46 @@ def rnn_step(x, h_prev, params, activation: str = "tanh") -> tuple[np.ndarray, d
     """
     check_option("activation", activation, ACTIVATIONS)
     x, h_prev = _check_step("rnn", x, {"h_prev": h_prev}, params)
-    h, cache = rnn_core(x @ params["W_xh"] + params["b_h"], h_prev, params, activation)
-    cache.update(x=x, params=params)
-    return h, cache
+    W_xh, W_hh, b_h = params["W_xh"], params["W_hh"], params["b_h"]
+    a = x @ W_xh + h_prev @ W_hh + b_h
+    h = tanh(a) if activation == "tanh" else np.maximum(a, 0)
+    return h, {"x": x, "h_prev": h_prev, "a": a, "h": h, "activation": activation, "params": params}
 
 
-def rnn_step_backward(dh, cache: Mapping) -> tuple[np.ndarray, np.ndarray, dict]:
+def rnn_step_backward(dh, cache: Mapping, *, dsigmoid: Callable = dsigmoid,
+                      dtanh: Callable = dtanh) -> tuple[np.ndarray, np.ndarray, dict]:
     """Backward of ``rnn_step``.
 
-    Inputs: dh (B, H), dL/dh for this step (upstream plus the next step's); cache from ``rnn_step``.
+    ``da = dh * (1 - h^2)`` (tanh) or ``da = dh * [a > 0]`` (relu);
+    ``dx = da W_xh^T``, ``dh_prev = da W_hh^T``; ``dW_xh = x^T da``, ``dW_hh = h_prev^T da``, ``db_h = sum_B da``.
+
+    Inputs: dh (B, H), dL/dh for this step (upstream plus the next step's); cache from ``rnn_step``;
+    keyword-only ``dsigmoid`` (unused), ``dtanh``: derivative hooks (module docstring).
     Returns: ``dx (B, D)``, ``dh_prev (B, H)``, grads ``{"W_xh", "W_hh", "b_h"}`` with the params' shapes.
     """
     dh = _check_grad("dh", dh, cache["h"])
-    params = cache["params"]
-    da, dh_prev, grads = rnn_core_backward(dh, cache, params)
-    dx, grads["W_xh"], grads["b_h"] = _input_grads(cache["x"], da, params["W_xh"])
+    x, h_prev, a, h, params = cache["x"], cache["h_prev"], cache["a"], cache["h"], cache["params"]
+    da = dh * dtanh(h) if cache["activation"] == "tanh" else dh * (a > 0)
+    dx = da @ params["W_xh"].T
+    dh_prev = da @ params["W_hh"].T
+    grads = {"W_xh": x.T @ da, "W_hh": h_prev.T @ da, "b_h": da.sum(axis=0)}
     return dx, dh_prev, grads
 
 
 # ----------------------------------------------------------------------------- LSTM
-def lstm_core(xw, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Recurrence of the LSTM given ``xw = x W_x + b`` (B, 4H).
-
-    ``a = xw + h_prev W_h`` split into ``a_i, a_f, a_g, a_o``;
-    ``i, f, o = sigmoid(a_i, a_f, a_o)``; ``g = tanh(a_g)``;
-    ``c = f * c_prev + i * g``; ``h = o * tanh(c)``.
-    Each gate is its own contiguous ``(B, H)`` array (elementwise work on them is fastest that way).
-    """
-    H = h_prev.shape[1]
-    a = h_prev @ params["W_h"]
-    a += xw  # (B, 4H)
-    half = a * 0.5  # sigmoid(a) = (1 + tanh(a/2)) / 2, as in ``sigmoid``
-    i, f, o = (np.tanh(half[:, k * H : (k + 1) * H]) for k in (0, 1, 3))
-    for gate in (i, f, o):
-        gate += 1.0
-        gate *= 0.5
-    g = np.tanh(a[:, 2 * H : 3 * H])
-    c = f * c_prev
-    ig = i * g
-    c += ig
-    tanh_c = np.tanh(c)
-    h = o * tanh_c
-    cache = {"h_prev": h_prev, "c_prev": c_prev, "a": a,
-             "a_i": a[:, :H], "a_f": a[:, H : 2 * H], "a_g": a[:, 2 * H : 3 * H], "a_o": a[:, 3 * H :],
-             "i": i, "f": f, "g": g, "o": o, "c": c, "tanh_c": tanh_c, "h": h}
-    return h, c, cache
-
-
-def lstm_core_backward(dh, dc, cache, params, *, W_hT: np.ndarray | None = None, dxw: np.ndarray | None = None,
-                       param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Back through ``lstm_core``: returns ``da (B, 4H)``, ``dh_prev``, ``dc_prev`` and ``{"W_h": ...}``.
-
-    ``dc_total = dc + dh * o * (1 - tanh(c)^2)``; ``do = dh * tanh(c)``; ``di = dc_total * g``;
-    ``df = dc_total * c_prev``; ``dg = dc_total * i``; ``dc_prev = dc_total * f``;
-    ``da = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]``; ``dh_prev = da W_h^T``.
-    Optional ``W_hT``, ``dxw`` (where to write ``da``) and ``param_grads``: as in ``rnn_core_backward``.
-    """
-    i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
-    H = i.shape[1]
-    dc_total = tanh_c * tanh_c  # (B, H)
-    np.subtract(1.0, dc_total, out=dc_total)
-    dc_total *= o
-    dc_total *= dh
-    dc_total += dc
-    da = np.empty_like(cache["a"]) if dxw is None else dxw  # (B, 4H)
-    for k, gate, other, up in ((0, i, g, dc_total), (1, f, cache["c_prev"], dc_total), (3, o, tanh_c, dh)):
-        d = np.subtract(1.0, gate)  # da_gate = up * other * gate (1 - gate)
-        d *= gate
-        d *= other
-        np.multiply(d, up, out=da[:, k * H : (k + 1) * H])
-    d = g * g  # da_g = dc_total * i * (1 - g^2)
-    np.subtract(1.0, d, out=d)
-    d *= i
-    np.multiply(d, dc_total, out=da[:, 2 * H : 3 * H])
-    dh_prev = da @ (params["W_h"].T if W_hT is None else W_hT)
-    dc_total *= f  # now dc_prev
-    return da, dh_prev, dc_total, ({"W_h": cache["h_prev"].T @ da} if param_grads else {})
-
-
-def lstm_step(x, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]:
+def lstm_step(x, h_prev, c_prev, params, *, sigmoid: Callable = sigmoid,
+              tanh: Callable = np.tanh) -> tuple[np.ndarray, np.ndarray, dict]:
     """One LSTM step.
 
-    ``i = sigmoid(x W_xi + h_prev W_hi + b_i)``, likewise ``f`` and ``o``;
-    ``g = tanh(x W_xg + h_prev W_hg + b_g)``; ``c = f * c_prev + i * g``; ``h = o * tanh(c)``,
+    ``a_i = x W_xi + h_prev W_hi + b_i``, likewise ``a_f``, ``a_g``, ``a_o``;
+    ``i = sigmoid(a_i)``, ``f = sigmoid(a_f)``, ``g = tanh(a_g)``, ``o = sigmoid(a_o)``;
+    ``c = f * c_prev + i * g``; ``h = o * tanh(c)``,
     where ``W_x = [W_xi | W_xf | W_xg | W_xo]`` and the same for ``W_h`` and ``b``.
 
     Inputs:
     - x: (B, D); h_prev, c_prev: (B, H).
     - params: ``W_x (D, 4H)``, ``W_h (H, 4H)``, ``b (4H,)``, gate blocks in the order i, f, g, o.
+    - sigmoid, tanh: keyword-only activation hooks (module docstring).
 
     Returns:
     - h, c: (B, H) new hidden and cell states.
@@ -238,160 +183,162 @@ def lstm_step(x, h_prev, c_prev, params) -> tuple[np.ndarray, np.ndarray, dict]:
       gates ``i, f, g, o``, ``c``, ``tanh_c``, ``h``, ``params``.
     """
     x, h_prev, c_prev = _check_step("lstm", x, {"h_prev": h_prev, "c_prev": c_prev}, params)
-    h, c, cache = lstm_core(x @ params["W_x"] + params["b"], h_prev, c_prev, params)
-    cache.update(x=x, params=params)
+    W_xi, W_xf, W_xg, W_xo = np.split(params["W_x"], 4, axis=1)  # (D, H) each, GATES["lstm"] order
+    W_hi, W_hf, W_hg, W_ho = np.split(params["W_h"], 4, axis=1)  # (H, H) each
+    b_i, b_f, b_g, b_o = np.split(params["b"], 4)  # (H,) each
+    a_i = x @ W_xi + h_prev @ W_hi + b_i
+    a_f = x @ W_xf + h_prev @ W_hf + b_f
+    a_g = x @ W_xg + h_prev @ W_hg + b_g
+    a_o = x @ W_xo + h_prev @ W_ho + b_o
+    i = sigmoid(a_i)
+    f = sigmoid(a_f)
+    g = tanh(a_g)
+    o = sigmoid(a_o)
+    c = f * c_prev + i * g
+    tanh_c = tanh(c)
+    h = o * tanh_c
+    a = np.concatenate([a_i, a_f, a_g, a_o], axis=1)  # 4 x (B, H) -> (B, 4H)
+    cache = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "a": a, "a_i": a_i, "a_f": a_f, "a_g": a_g, "a_o": a_o,
+             "i": i, "f": f, "g": g, "o": o, "c": c, "tanh_c": tanh_c, "h": h, "params": params}
     return h, c, cache
 
 
-def lstm_step_backward(dh, dc, cache: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def lstm_step_backward(dh, dc, cache: Mapping, *, dsigmoid: Callable = dsigmoid,
+                       dtanh: Callable = dtanh) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Backward of ``lstm_step``.
 
-    Inputs: dh, dc (B, H): dL/dh and dL/dc reaching this step; cache from ``lstm_step``.
+    ``do = dh * tanh_c``; ``dc_total = dc + dh * o * (1 - tanh_c^2)`` (the direct ``dc`` plus the path through ``h``);
+    ``di = dc_total * g``, ``df = dc_total * c_prev``, ``dg = dc_total * i``, ``dc_prev = dc_total * f``;
+    ``da_i = di * i (1 - i)``, ``da_f = df * f (1 - f)``, ``da_g = dg * (1 - g^2)``, ``da_o = do * o (1 - o)``;
+    ``da = [da_i | da_f | da_g | da_o]``; ``dx = da W_x^T``, ``dh_prev = da W_h^T``;
+    ``dW_x = x^T da``, ``dW_h = h_prev^T da``, ``db = sum_B da``.
+
+    Inputs: dh, dc (B, H): dL/dh and dL/dc reaching this step; cache from ``lstm_step``;
+    keyword-only ``dsigmoid``, ``dtanh``: derivative hooks (module docstring).
     Returns: ``dx (B, D)``, ``dh_prev (B, H)``, ``dc_prev (B, H)``, grads ``{"W_x", "W_h", "b"}``.
     """
     dh = _check_grad("dh", dh, cache["h"])
     dc = _check_grad("dc", dc, cache["c"])
-    params = cache["params"]
-    da, dh_prev, dc_prev, grads = lstm_core_backward(dh, dc, cache, params)
-    dx, grads["W_x"], grads["b"] = _input_grads(cache["x"], da, params["W_x"])
+    x, h_prev, c_prev, params = cache["x"], cache["h_prev"], cache["c_prev"], cache["params"]
+    i, f, g, o, tanh_c = cache["i"], cache["f"], cache["g"], cache["o"], cache["tanh_c"]
+    do = dh * tanh_c
+    dc_total = dc + dh * o * dtanh(tanh_c)
+    di = dc_total * g
+    df = dc_total * c_prev
+    dg = dc_total * i
+    dc_prev = dc_total * f
+    da_i = di * dsigmoid(i)
+    da_f = df * dsigmoid(f)
+    da_g = dg * dtanh(g)
+    da_o = do * dsigmoid(o)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)  # 4 x (B, H) -> (B, 4H)
+    dx = da @ params["W_x"].T
+    dh_prev = da @ params["W_h"].T
+    grads = {"W_x": x.T @ da, "W_h": h_prev.T @ da, "b": da.sum(axis=0)}
     return dx, dh_prev, dc_prev, grads
 
 
 # ----------------------------------------------------------------------------- GRU
-def gru_core(xw, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, dict]:
-    """Recurrence of the GRU given ``xw = x W_x + b_x`` (B, 3H), blocks ``z, r, n``.
+def gru_step(x, h_prev, params, reset_after: bool = True, *, sigmoid: Callable = sigmoid,
+             tanh: Callable = np.tanh) -> tuple[np.ndarray, dict]:
+    """One GRU step.
 
-    ``z = sigmoid(xw_z + h_prev W_hz + b_hz)``, ``r = sigmoid(xw_r + h_prev W_hr + b_hr)``;
-    reset after (PyTorch, Keras default): ``n = tanh(xw_n + r * (h_prev W_hn + b_hn))``;
-    reset before (Cho et al. 2014):      ``n = tanh(xw_n + (r * h_prev) W_hn + b_hn)``;
-    ``h = z * h_prev + (1 - z) * n``, computed as ``n + z * (h_prev - n)``.
-    ``hw`` in the cache is the recurrent projection ``(B, 3H)`` whose n block is the one that
-    enters the formula above (``h_prev W_hn + b_hn`` or ``(r * h_prev) W_hn + b_hn``).
-    """
-    H = h_prev.shape[1]
-    W_h, b_h = params["W_h"], params["b_h"]
-    if reset_after:
-        hw = h_prev @ W_h
-        hw += b_h  # (B, 3H)
-        pre = xw + hw  # (B, 3H); only the z and r blocks are used
-    else:
-        hw = np.empty_like(xw)  # (B, 3H)
-        hw_zr = hw[:, : 2 * H]
-        np.matmul(h_prev, W_h[:, : 2 * H], out=hw_zr)
-        hw_zr += b_h[: 2 * H]
-        pre = xw[:, : 2 * H] + hw_zr  # (B, 2H)
-    z, r = (np.multiply(pre[:, k * H : (k + 1) * H], 0.5) for k in (0, 1))  # contiguous (B, H) each
-    for gate in (z, r):  # sigmoid = (1 + tanh(a/2)) / 2, as in ``sigmoid``
-        np.tanh(gate, out=gate)
-        gate += 1.0
-        gate *= 0.5
-    if reset_after:
-        rh = None
-        a_n = r * hw[:, 2 * H :]
-    else:
-        rh = r * h_prev
-        hw_n = hw[:, 2 * H :]
-        np.matmul(rh, W_h[:, 2 * H :], out=hw_n)
-        hw_n += b_h[2 * H :]
-        a_n = hw_n.copy()
-    a_n += xw[:, 2 * H :]
-    n = np.tanh(a_n)
-    h = h_prev - n
-    h *= z
-    h += n
-    cache = {"h_prev": h_prev, "xw": xw, "hw": hw, "z": z, "r": r, "a_n": a_n, "n": n, "h": h,
-             "rh": rh, "reset_after": reset_after}
-    return h, cache
-
-
-def gru_core_backward(dh, cache, params, *, W_hT: np.ndarray | None = None, dxw: np.ndarray | None = None,
-                      dhw: np.ndarray | None = None, param_grads: bool = True) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Back through ``gru_core``: returns ``dxw (B, 3H)``, ``dh_prev`` and ``{"W_h", "b_h"}``.
-
-    ``dn = dh (1 - z)``, ``dz = dh (h_prev - n)``, ``da_n = dn (1 - n^2)``;
-    reset after: ``dr = da_n * hw_n`` and the n block of ``dhw`` is ``da_n * r``;
-    reset before: ``d(r h_prev) = da_n W_hn^T``, ``dr = d(r h_prev) * h_prev``;
-    ``da_z = dz z (1 - z)``, ``da_r = dr r (1 - r)``; ``dhw`` (gradient of ``hw``) equals ``dxw`` except
-    for the reset-after n block; ``dW_h = h_prev^T dhw`` (reset before: ``rh^T da_n`` for the n block).
-    Optional ``W_hT``, ``dxw`` and ``param_grads``: as in ``rnn_core_backward``; ``dhw``: a ``(B, 3H)``
-    array to write ``dhw`` into (reset after only; reset before it is ``dxw``).
-    """
-    z, r, n, h_prev, hw = cache["z"], cache["r"], cache["n"], cache["h_prev"], cache["hw"]
-    H = z.shape[1]
-    W_hT = params["W_h"].T if W_hT is None else W_hT  # (3H, H)
-    dxw = np.empty_like(hw) if dxw is None else dxw  # (B, 3H)
-    one_minus_z = np.subtract(1.0, z)
-    da_n = n * n  # (B, H), contiguous; copied into dxw's n block below
-    np.subtract(1.0, da_n, out=da_n)
-    da_n *= one_minus_z
-    da_n *= dh
-    da_z = np.subtract(h_prev, n)
-    da_z *= dh
-    da_z *= z
-    da_z *= one_minus_z
-    da_r = np.subtract(1.0, r)
-    da_r *= r
-    dh_prev = np.multiply(dh, z)
-    reset_after = cache["reset_after"]
-    if reset_after:
-        da_r *= hw[:, 2 * H :]
-        da_r *= da_n
-    else:
-        drh = da_n @ W_hT[2 * H :]  # (B, H)
-        da_r *= h_prev
-        da_r *= drh
-    targets = (dxw,)
-    if reset_after:
-        dhw = np.empty_like(dxw) if dhw is None else dhw  # (B, 3H)
-        targets = (dxw, dhw)
-    for target in targets:
-        target[:, :H] = da_z
-        target[:, H : 2 * H] = da_r
-    dxw[:, 2 * H :] = da_n
-    if reset_after:
-        np.multiply(da_n, r, out=dhw[:, 2 * H :])
-        dh_prev += dhw @ W_hT
-        grads = {"W_h": h_prev.T @ dhw, "b_h": dhw.sum(axis=0)} if param_grads else {}
-    else:
-        dh_prev += dxw[:, : 2 * H] @ W_hT[: 2 * H]
-        drh *= r
-        dh_prev += drh
-        grads = ({"W_h": np.concatenate([h_prev.T @ dxw[:, : 2 * H], cache["rh"].T @ da_n], axis=1),
-                  "b_h": dxw.sum(axis=0)} if param_grads else {})
-    return dxw, dh_prev, grads
-
-
-def gru_step(x, h_prev, params, reset_after: bool = True) -> tuple[np.ndarray, dict]:
-    """One GRU step (equations in ``gru_core``).
+    Input and recurrent projections per block: ``xw_z = x W_xz + b_xz``, ``hw_z = h_prev W_hz + b_hz``,
+    likewise ``xw_r``, ``hw_r`` and ``xw_n``;
+    ``z = sigmoid(xw_z + hw_z)``, ``r = sigmoid(xw_r + hw_r)``;
+    reset after (PyTorch, Keras default): ``hw_n = h_prev W_hn + b_hn``, ``a_n = xw_n + r * hw_n``;
+    reset before (Cho et al. 2014):       ``rh = r * h_prev``, ``hw_n = rh W_hn + b_hn``, ``a_n = xw_n + hw_n``;
+    ``n = tanh(a_n)``; ``h = z * h_prev + (1 - z) * n``,
+    where ``W_x = [W_xz | W_xr | W_xn]`` and the same for ``W_h``, ``b_x`` and ``b_h``.
 
     Inputs:
     - x: (B, D); h_prev: (B, H).
     - params: ``W_x (D, 3H)``, ``W_h (H, 3H)``, ``b_x (3H,)``, ``b_h (3H,)``; blocks z, r, n.
     - reset_after: True applies the reset gate after the recurrent product (PyTorch and Keras
       default); False before it (Cho et al. 2014, Keras ``reset_after=False``).
+    - sigmoid, tanh: keyword-only activation hooks (module docstring).
 
     Returns:
     - h: (B, H).
-    - cache: ``x``, ``h_prev``, ``xw``, ``hw``, gates ``z, r``, candidate ``n`` and its
-      pre-activation ``a_n``, ``h``, ``rh`` (reset before only), ``reset_after``, ``params``.
+    - cache: ``x``, ``h_prev``, ``xw = [xw_z | xw_r | xw_n]``, ``hw = [hw_z | hw_r | hw_n]`` (B, 3H),
+      gates ``z, r``, candidate ``n`` and its pre-activation ``a_n``, ``h``, ``rh`` (reset before only,
+      else None), ``reset_after``, ``params``.
     """
     check_option("reset_after", reset_after, (True, False))
+    reset_after = bool(reset_after)
     x, h_prev = _check_step("gru", x, {"h_prev": h_prev}, params)
-    h, cache = gru_core(x @ params["W_x"] + params["b_x"], h_prev, params, bool(reset_after))
-    cache.update(x=x, params=params)
+    W_xz, W_xr, W_xn = np.split(params["W_x"], 3, axis=1)  # (D, H) each, GATES["gru"] order
+    W_hz, W_hr, W_hn = np.split(params["W_h"], 3, axis=1)  # (H, H) each
+    b_xz, b_xr, b_xn = np.split(params["b_x"], 3)  # (H,) each
+    b_hz, b_hr, b_hn = np.split(params["b_h"], 3)
+    xw_z = x @ W_xz + b_xz
+    xw_r = x @ W_xr + b_xr
+    xw_n = x @ W_xn + b_xn
+    hw_z = h_prev @ W_hz + b_hz
+    hw_r = h_prev @ W_hr + b_hr
+    z = sigmoid(xw_z + hw_z)
+    r = sigmoid(xw_r + hw_r)
+    if reset_after:
+        rh = None
+        hw_n = h_prev @ W_hn + b_hn
+        a_n = xw_n + r * hw_n
+    else:
+        rh = r * h_prev
+        hw_n = rh @ W_hn + b_hn
+        a_n = xw_n + hw_n
+    n = tanh(a_n)
+    h = z * h_prev + (1 - z) * n
+    xw = np.concatenate([xw_z, xw_r, xw_n], axis=1)  # 3 x (B, H) -> (B, 3H)
+    hw = np.concatenate([hw_z, hw_r, hw_n], axis=1)  # 3 x (B, H) -> (B, 3H)
+    cache = {"x": x, "h_prev": h_prev, "xw": xw, "hw": hw, "z": z, "r": r, "a_n": a_n, "n": n, "h": h,
+             "rh": rh, "reset_after": reset_after, "params": params}
     return h, cache
 
 
-def gru_step_backward(dh, cache: Mapping) -> tuple[np.ndarray, np.ndarray, dict]:
+def gru_step_backward(dh, cache: Mapping, *, dsigmoid: Callable = dsigmoid,
+                      dtanh: Callable = dtanh) -> tuple[np.ndarray, np.ndarray, dict]:
     """Backward of ``gru_step``.
 
-    Inputs: dh (B, H); cache from ``gru_step``.
+    ``dz = dh * (h_prev - n)``, ``dn = dh * (1 - z)``, ``da_n = dn * (1 - n^2)``;
+    reset after: ``dr = da_n * hw_n``, ``dhw_n = da_n * r``, and ``h_prev`` gets ``dhw_n W_hn^T``;
+    reset before: ``dhw_n = da_n``, ``drh = dhw_n W_hn^T``, ``dr = drh * h_prev``, and ``h_prev`` gets ``drh * r``;
+    ``da_z = dz * z (1 - z)``, ``da_r = dr * r (1 - r)``;
+    ``dh_prev = dh * z + da_z W_hz^T + da_r W_hr^T + (the n block's share above)``;
+    ``dxw = [da_z | da_r | da_n]``, ``dhw = [da_z | da_r | dhw_n]``; ``dx = dxw W_x^T``;
+    ``dW_x = x^T dxw``, ``db_x = sum_B dxw``, ``db_h = sum_B dhw``;
+    ``dW_h = [h_prev^T da_z | h_prev^T da_r | h_n^T dhw_n]`` with ``h_n`` what ``W_hn`` multiplies
+    (``h_prev`` reset after, ``rh`` reset before).
+
+    Inputs: dh (B, H); cache from ``gru_step``; keyword-only ``dsigmoid``, ``dtanh``: derivative hooks.
     Returns: ``dx (B, D)``, ``dh_prev (B, H)``, grads ``{"W_x", "W_h", "b_x", "b_h"}``.
     """
     dh = _check_grad("dh", dh, cache["h"])
-    params = cache["params"]
-    dxw, dh_prev, grads = gru_core_backward(dh, cache, params)
-    dx, grads["W_x"], grads["b_x"] = _input_grads(cache["x"], dxw, params["W_x"])
+    x, h_prev, params, reset_after = cache["x"], cache["h_prev"], cache["params"], cache["reset_after"]
+    z, r, n, rh = cache["z"], cache["r"], cache["n"], cache["rh"]
+    W_hz, W_hr, W_hn = np.split(params["W_h"], 3, axis=1)  # (H, H) each
+    _, _, hw_n = np.split(cache["hw"], 3, axis=1)  # (B, H)
+    dz = dh * (h_prev - n)
+    dn = dh * (1 - z)
+    da_n = dn * dtanh(n)
+    if reset_after:
+        dr = da_n * hw_n
+        dhw_n = da_n * r
+        dh_prev_n = dhw_n @ W_hn.T
+        h_n = h_prev
+    else:
+        dhw_n = da_n
+        drh = dhw_n @ W_hn.T
+        dr = drh * h_prev
+        dh_prev_n = drh * r
+        h_n = rh
+    da_z = dz * dsigmoid(z)
+    da_r = dr * dsigmoid(r)
+    dh_prev = dh * z + da_z @ W_hz.T + da_r @ W_hr.T + dh_prev_n
+    dxw = np.concatenate([da_z, da_r, da_n], axis=1)  # 3 x (B, H) -> (B, 3H)
+    dhw = np.concatenate([da_z, da_r, dhw_n], axis=1)  # 3 x (B, H) -> (B, 3H)
+    dx = dxw @ params["W_x"].T
+    grads = {"W_x": x.T @ dxw, "W_h": np.concatenate([h_prev.T @ da_z, h_prev.T @ da_r, h_n.T @ dhw_n], axis=1),
+             "b_x": dxw.sum(axis=0), "b_h": dhw.sum(axis=0)}
     return dx, dh_prev, grads
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from simulator import sequence
+from simulator import fused
 from simulator.cells import GATES, Cell
 
 
@@ -67,7 +67,7 @@ def step_jacobians(cache: Mapping) -> np.ndarray:
     The state ``s_t`` is ``h_t`` (RNN, GRU) or the concatenation ``(h_t, c_t)`` (LSTM), size ``S = H`` or
     ``2H``; ``s_0`` is ``state0`` and ``s_t`` the state after step ``t``. ``J_t[j, k] = d s_t[j] / d s_{t-1}[k]``.
     Computed exactly, not by finite differences: row ``j`` of ``J_t`` is the cell core's backward
-    (``cells.*_core_backward``, the same derivative BPTT uses) applied to the one-hot upstream gradient ``e_j``,
+    (``fused.*_core_backward``, the same derivative BPTT uses) applied to the one-hot upstream gradient ``e_j``,
     all ``S`` rows at once as a batch of ``B*S``.
 
     Inputs: cache from ``sequence.forward`` with a reference cell (or the reference step functions).
@@ -79,7 +79,7 @@ def step_jacobians(cache: Mapping) -> np.ndarray:
     B = cache["X"].shape[0]
     H, S = cell.hidden_size, _state_size(cell)
     params = cache["params"]
-    core_backward = sequence.CORE_BACKWARDS[cell.kind]
+    core_backward = fused.CORE_BACKWARDS[cell.kind]
     eye = np.tile(np.eye(S, dtype=cache["X"].dtype), (B, 1))  # (B*S, S): one-hot upstream rows per example
     J = np.empty((B, len(steps), S, S), dtype=cache["X"].dtype)
     for t, step_cache in enumerate(steps):

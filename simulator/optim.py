@@ -1,4 +1,4 @@
-"""Optimisers that update a dict of parameter arrays in place: SGD (with momentum) and Adam."""
+"""The optimiser that updates a dict of parameter arrays in place: Adam, with optional global-norm clipping."""
 
 from __future__ import annotations
 
@@ -7,26 +7,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from simulator.gradients import clip_by_global_norm, global_norm
-
-
-class SGD:
-    """``v = mu v + g``; ``p -= lr v`` (plain SGD when ``momentum = 0``), after optional global-norm clipping."""
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, clip_norm: float | None = None) -> None:
-        _check_positive("lr", lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
-        self.lr, self.momentum, self.clip_norm = lr, momentum, clip_norm
-        self.velocity: dict[str, np.ndarray] = {}
-        self.last_norm = 0.0
-
-    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
-        grads = _clipped(self, grads)
-        for k, g in grads.items():
-            v = self.velocity.setdefault(k, np.zeros_like(params[k]))
-            v *= self.momentum
-            v += g
-            params[k] -= self.lr * v
 
 
 class Adam:

@@ -5,22 +5,23 @@ Backward: the gradient reaching ``h_t`` is the loss's own ``dH[:, t]`` plus what
 step ``t+1``, ``dL/dh_t = dH_t + dh_{t+1} -> dh_t``; each step adds its contribution to every
 parameter gradient, ``dW = sum_t dW^{(t)}``.
 
-Reference cells take a fast path that computes the input projection ``X W_x + b`` for all time
-steps in one product and the input-weight gradients ``X^T dXW`` in one product; a cell with
-student step functions is unrolled step by step through those functions. Both use the same
-equations (the cores in ``cells``).
+There is one forward loop and one BPTT loop; each runs over a *step* chosen by the cell. A cell with
+step functions (a student's, or the readable ``cells.*_step`` passed explicitly) is stepped through
+them. A reference cell is stepped through the fused cores of ``simulator.fused``, set up to compute
+the input projection ``X W_x + b`` for all time steps in one product before the loop and the
+input-weight gradients ``X^T dXW`` (and, unless per-step records are asked for, ``dW_h``) in one
+product after it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from simulator import cells
+from simulator import cells, fused
 from simulator.cells import Cell
 from simulator.validation import as_float_array, check_finite, check_shape
-
-CORES = {"rnn": cells.rnn_core, "lstm": cells.lstm_core, "gru": cells.gru_core}
-CORE_BACKWARDS = {"rnn": cells.rnn_core_backward, "lstm": cells.lstm_core_backward, "gru": cells.gru_core_backward}
 
 
 def _check_inputs(cell: Cell, X, state0):
@@ -67,34 +68,49 @@ def forward(cell: Cell, X, state0=None) -> tuple[np.ndarray, dict]:
       returns it), ``params`` (the arrays used), ``final`` (tuple: ``h_T`` and for LSTM ``c_T``).
     """
     X, states = _check_inputs(cell, X, state0)
-    B, T, D = X.shape
+    B, T, _ = X.shape
     params = dict(cell.params)
+    step = _fused_step(cell, X, params) if cell.is_reference else _given_step(cell, X, params)
     steps = []
     H_out = np.empty((B, T, cell.hidden_size), dtype=X.dtype)
     state = states
-    if cell.is_reference:
-        in_w, in_b = cells.INPUT_PARAMS[cell.kind]
-        XW = X.reshape(B * T, D) @ params[in_w]
-        XW += params[in_b]
-        XW = XW.reshape(B, T, -1)  # (B*T, nH) -> (B, T, nH)
-        core = CORES[cell.kind]
-        opts = cell.options()
-        for t in range(T):
-            out = core(XW[:, t], *state, params, **opts)
-            state, step_cache = out[:-1], out[-1]
-            step_cache["x"] = X[:, t]
-            steps.append(step_cache)
-            H_out[:, t] = state[0]
-    else:
-        step, _ = cell.step_functions()
-        opts = _non_default_options(cell)
-        for t in range(T):
-            out = step(X[:, t], *state, params, **opts)
-            state, step_cache = _student_state(out, cell, t, B), out[-1]
-            steps.append(step_cache)
-            H_out[:, t] = state[0]
+    for t in range(T):
+        state, step_cache = step(t, state)
+        steps.append(step_cache)
+        H_out[:, t] = state[0]
     cache = {"cell": cell, "X": X, "state0": states, "steps": steps, "params": params, "final": state}
     return H_out, cache
+
+
+def _fused_step(cell: Cell, X: np.ndarray, params: dict) -> Callable:
+    """``step(t, state) -> (state, cache)`` through ``fused``'s core, on the input projection of all steps."""
+    B, T, D = X.shape
+    in_w, in_b = cells.INPUT_PARAMS[cell.kind]
+    XW = X.reshape(B * T, D) @ params[in_w]  # (B, T, D) -> (B*T, D) -> (B*T, nH)
+    XW += params[in_b]
+    XW = XW.reshape(B, T, -1)  # (B*T, nH) -> (B, T, nH)
+    core = fused.CORES[cell.kind]
+    opts = cell.options()
+
+    def step(t: int, state: tuple) -> tuple[tuple, dict]:
+        *state, step_cache = core(XW[:, t], *state, params, **opts)
+        step_cache["x"] = X[:, t]
+        return tuple(state), step_cache
+
+    return step
+
+
+def _given_step(cell: Cell, X: np.ndarray, params: dict) -> Callable:
+    """``step(t, state) -> (state, cache)`` through the cell's own step function (e.g. a student's)."""
+    step_fn, _ = cell.step_functions()
+    opts = _non_default_options(cell)
+    B = X.shape[0]
+
+    def step(t: int, state: tuple) -> tuple[tuple, dict]:
+        out = step_fn(X[:, t], *state, params, **opts)
+        return _student_state(out, cell, t, B), out[-1]
+
+    return step
 
 
 def _non_default_options(cell: Cell) -> dict:
@@ -130,8 +146,8 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
     - dstate0: ``dh0`` (B, H), or ``(dh0, dc0)`` for LSTM.
     """
     cell: Cell = cache["cell"]
-    X, steps, params = cache["X"], cache["steps"], cache["params"]
-    B, T, D = X.shape
+    X = cache["X"]
+    B, T, _ = X.shape
     Hs = cell.hidden_size
     dH = as_float_array("dH", dH, ndim=3)
     check_shape("dH", dH, (B, T, Hs))
@@ -139,62 +155,93 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
     dH = dH.astype(X.dtype, copy=False)
     lstm = cell.kind == "lstm"
     carry = _initial_carry(dstate_T, lstm, B, Hs, X.dtype)
-    dparams = {k: np.zeros_like(v) for k, v in params.items()}
+    step = _FusedBackward(cache, record) if cell.is_reference else _GivenBackward(cache)
     rec_dh = np.empty_like(dH) if record else None
     rec_dc = np.empty_like(dH) if record and lstm else None
     contrib = [None] * T if record else None
-    if cell.is_reference:
-        in_w, in_b = cells.INPUT_PARAMS[cell.kind]
-        rec = "W_hh" if cell.kind == "rnn" else "W_h"
-        core_backward = CORE_BACKWARDS[cell.kind]
-        nH = params[in_w].shape[1]
-        W_hT = np.ascontiguousarray(params[rec].T)  # (nH, H), once instead of a strided operand per step
-        DXW = np.empty((B, T, nH), dtype=X.dtype)
-        # dhw differs from dxw only for the reset-after GRU; elsewhere W_h's gradient uses dxw itself
-        gru_after = cell.kind == "gru" and cell.reset_after
-        DHW = np.empty_like(DXW) if gru_after else DXW
-        extra = {"dhw": None} if gru_after else {}
-        for t in reversed(range(T)):
-            dh = dH[:, t] + carry[0]
-            if record:
-                rec_dh[:, t] = dh
-                if lstm:
-                    rec_dc[:, t] = carry[1]
-            if gru_after:
-                extra["dhw"] = DHW[:, t]
-            out = core_backward(dh, *carry[1:], steps[t], params, W_hT=W_hT, dxw=DXW[:, t],
-                                param_grads=record, **extra)
-            carry, grads = out[1:-1], out[-1]
-            if record:
-                for k, g in grads.items():
-                    dparams[k] += g
-                _, grads[in_w], grads[in_b] = cells._input_grads(X[:, t], DXW[:, t], params[in_w])
-                contrib[t] = grads
-        DXW2 = DXW.reshape(B * T, nH)  # (B, T, nH) -> (B*T, nH)
-        dX = (DXW2 @ params[in_w].T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
-        dparams[in_w] += X.reshape(B * T, D).T @ DXW2
-        dparams[in_b] += DXW2.sum(axis=0)
-        if not record:
-            _recurrent_grads(cell, steps, DHW, dparams)
-    else:
-        _, step_backward = cell.step_functions()
-        dX = np.empty_like(X)
-        for t in reversed(range(T)):
-            dh = dH[:, t] + carry[0]
-            if record:
-                rec_dh[:, t] = dh
-                if lstm:
-                    rec_dc[:, t] = carry[1]
-            out = step_backward(dh, *carry[1:], steps[t])
-            dX[:, t], carry, grads = out[0], tuple(out[1:-1]), out[-1]
-            for k in dparams:
-                dparams[k] += grads[k]
-            if record:
-                contrib[t] = grads
+    for t in reversed(range(T)):
+        dh = dH[:, t] + carry[0]
+        if record:
+            rec_dh[:, t] = dh
+            if lstm:
+                rec_dc[:, t] = carry[1]
+        carry, grads = step(t, dh, *carry[1:])
+        if record:
+            contrib[t] = grads
+    dX, dparams = step.finish()
     if record:
         cache["grads"] = {"dh": rec_dh, "contrib": contrib, **({"dc": rec_dc} if lstm else {})}
     dstate0 = tuple(carry) if lstm else carry[0]
     return dX, dparams, dstate0
+
+
+class _GivenBackward:
+    """BPTT step through the cell's own step-backward function: ``step(t, dh[, dc]) -> (carry, grads)``."""
+
+    def __init__(self, cache: dict) -> None:
+        _, self.step_backward = cache["cell"].step_functions()
+        self.steps = cache["steps"]
+        self.dX = np.empty_like(cache["X"])
+        self.dparams = {k: np.zeros_like(v) for k, v in cache["params"].items()}
+
+    def __call__(self, t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict]:
+        out = self.step_backward(dh, *dstate, self.steps[t])
+        self.dX[:, t], carry, grads = out[0], tuple(out[1:-1]), out[-1]
+        for k in self.dparams:
+            self.dparams[k] += grads[k]
+        return carry, grads
+
+    def finish(self) -> tuple[np.ndarray, dict]:
+        """``dX (B, T, D)`` and the summed parameter gradients."""
+        return self.dX, self.dparams
+
+
+class _FusedBackward:
+    """BPTT step through ``fused``'s backward core, writing each step's ``dxw`` into one ``(B, T, nH)`` buffer.
+
+    ``finish`` turns the buffer into ``dX = dXW W_x^T`` and ``dW_x = X^T dXW``, ``db = sum dXW`` in one
+    product each, and (without ``record``) ``dW_h = sum_t h_{t-1}^T dhw_t`` likewise. With ``record`` each
+    step also returns its own parameter gradients, the recurrent ones summed as they come.
+    """
+
+    def __init__(self, cache: dict, record: bool) -> None:
+        cell, X, params = cache["cell"], cache["X"], cache["params"]
+        B, T, _ = X.shape
+        self.cell, self.X, self.params, self.steps, self.record = cell, X, params, cache["steps"], record
+        self.in_w, self.in_b = cells.INPUT_PARAMS[cell.kind]
+        self.core_backward = fused.CORE_BACKWARDS[cell.kind]
+        rec = "W_hh" if cell.kind == "rnn" else "W_h"
+        self.W_hT = np.ascontiguousarray(params[rec].T)  # (nH, H), once instead of a strided operand per step
+        self.DXW = np.empty((B, T, params[self.in_w].shape[1]), dtype=X.dtype)  # (B, T, nH)
+        # dhw differs from dxw only for the reset-after GRU; elsewhere W_h's gradient uses dxw itself
+        self.gru_after = cell.kind == "gru" and cell.reset_after
+        self.DHW = np.empty_like(self.DXW) if self.gru_after else self.DXW
+        self.dparams = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def __call__(self, t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict | None]:
+        extra = {"dhw": self.DHW[:, t]} if self.gru_after else {}
+        out = self.core_backward(dh, *dstate, self.steps[t], self.params, W_hT=self.W_hT, dxw=self.DXW[:, t],
+                                 param_grads=self.record, **extra)
+        carry, grads = out[1:-1], out[-1]
+        if not self.record:
+            return carry, None
+        for k, g in grads.items():
+            self.dparams[k] += g
+        _, grads[self.in_w], grads[self.in_b] = fused.input_grads(self.X[:, t], self.DXW[:, t],
+                                                                  self.params[self.in_w])
+        return carry, grads
+
+    def finish(self) -> tuple[np.ndarray, dict]:
+        """``dX (B, T, D)`` and the summed parameter gradients."""
+        B, T, D = self.X.shape
+        W_x, dparams = self.params[self.in_w], self.dparams
+        DXW2 = self.DXW.reshape(B * T, -1)  # (B, T, nH) -> (B*T, nH)
+        dX = (DXW2 @ W_x.T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
+        dparams[self.in_w] += self.X.reshape(B * T, D).T @ DXW2
+        dparams[self.in_b] += DXW2.sum(axis=0)
+        if not self.record:
+            _recurrent_grads(self.cell, self.steps, self.DHW, dparams)
+        return dX, dparams
 
 
 def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) -> None:
