@@ -1,5 +1,7 @@
 """Interop: Keras 3 twins (float32 to 1e-4), round trips both ways, dtypes, refusals."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -206,3 +208,153 @@ def test_export_refusals():
         del cell.params["b"]
         with pytest.raises(ValueError, match=r"params: missing \['b'\]"):
             export(cell)
+
+
+# ----------------------------------------------------------------------------- load_file: files saved by the frameworks
+KERAS_CLASSES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def randomise(model, rng):
+    """Random weights and random biases everywhere (zero biases hide bias-layout bugs)."""
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-0.8, 0.8, w.shape).astype(w.dtype) for w in layer.get_weights()])
+
+
+def assert_every_step(ours, theirs, where, tol=1e-5):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{where}: shape {ours.shape} vs {theirs.shape}"
+    assert ours.dtype == np.float32, where
+    for t in range(theirs.shape[1]):
+        assert rel_err(ours[:, t], theirs[:, t]) <= tol, f"{where} at step t={t}"
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize(("kind", "opts"), KERAS_CASES, ids=IDS)
+def test_load_file_matches_keras_at_every_step(tmp_path, fmt, kind, opts):
+    """Does a saved Keras stack (two layers + Dense) give Keras's h_t of each layer and its output at every step?"""
+    rng = np.random.default_rng(300)
+    cls = getattr(keras.layers, KERAS_CLASSES[kind])
+    model = keras.Sequential([keras.Input((6, 3)), cls(4, return_sequences=True, **opts),
+                              cls(2, return_sequences=True, **opts), keras.layers.Dense(3, activation="softmax")])
+    randomise(model, rng)
+    path = tmp_path / f"model.{fmt}"
+    model.save(path)
+    loaded = interop.load_file(path)
+    assert [x.role for x in loaded] == ["recurrent", "recurrent", "dense"]
+    assert [x.cell.kind for x in loaded.recurrent] == [kind, kind]
+    assert loaded.recurrent[0].cell.options() == ({} if kind == "lstm" else opts)
+    X = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    run = loaded.run(X)
+    h1 = model.layers[0](X)
+    h2 = model.layers[1](h1)
+    assert_every_step(run.outputs[0], h1.detach().numpy(), f"{fmt} {kind} layer 0 h_t")
+    assert_every_step(run.outputs[1], h2.detach().numpy(), f"{fmt} {kind} layer 1 h_t")
+    assert_every_step(run.head, model(X).detach().numpy(), f"{fmt} {kind} Dense output")
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_load_file_many_to_one_text_classifier_matches_keras_on_every_prefix(tmp_path, fmt, kind):
+    """Embedding -> cell -> Dense(sigmoid), return_sequences=False: is our head at step t Keras's output on x_0..x_t?"""
+    rng = np.random.default_rng(400)
+    cls = getattr(keras.layers, KERAS_CLASSES[kind])
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(12, 5), cls(4),
+                              keras.layers.Dropout(0.3), keras.layers.Dense(1, activation="sigmoid")])
+    randomise(model, rng)
+    path = tmp_path / f"clf.{fmt}"
+    model.save(path)
+    loaded = interop.load_file(path)
+    assert [x.role for x in loaded] == ["embedding", "recurrent", "dense"]
+    assert any("Dropout" in n for n in loaded.notes)
+    ids = rng.integers(0, 12, size=(3, 7))
+    run = loaded.run(ids)
+    prefix = np.stack([model(ids[:, : t + 1]).detach().numpy() for t in range(7)], axis=1)  # (B, T, 1)
+    assert_every_step(run.head, prefix, f"{fmt} {kind} running probability")
+    with pytest.raises(ValueError, match="ids: expected ids from 0 to 11"):
+        loaded.run(np.array([[3, 12]]))
+
+
+def torch_stack(kind, nonlinearity, rng):
+    """Embedding -> two-layer nn.RNN/LSTM/GRU -> Linear, with random weights and biases."""
+    torch.manual_seed(int(rng.integers(1000)))
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    kw = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
+    model = torch.nn.ModuleDict({"emb": torch.nn.Embedding(9, 3), "rnn": cls(3, 4, num_layers=2, batch_first=True,
+                                                                             **kw),
+                                 "fc": torch.nn.Linear(4, 2)})
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-0.8, 0.8)
+    return model
+
+
+# a .pt state_dict cannot say nn.RNN's nonlinearity (no metadata, tanh assumed); safetensors and npz can
+TORCH_FILE_CASES = [(fmt, kind, nl) for fmt in ("safetensors", "npz", "pt")
+                    for kind, nl in (("rnn", "tanh"), ("rnn", "relu"), ("lstm", None), ("gru", None))
+                    if not (fmt == "pt" and nl == "relu")]
+
+
+@pytest.mark.parametrize(("fmt", "kind", "nonlinearity"), TORCH_FILE_CASES,
+                         ids=[f"{f}-{k}{'-' + n if n else ''}" for f, k, n in TORCH_FILE_CASES])
+def test_load_file_matches_torch_layer_by_layer(tmp_path, fmt, kind, nonlinearity):
+    """Is each layer of a saved nn.RNN/LSTM/GRU stack (and the Linear head) PyTorch's own output at every step?"""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(500)
+    model = torch_stack(kind, nonlinearity, rng)
+    state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    meta = {"rnn.nonlinearity": nonlinearity} if nonlinearity else {}
+    path = tmp_path / f"stack.{fmt}"
+    if fmt == "safetensors":
+        save_file(state, str(path), metadata=meta or None)
+    elif fmt == "npz":
+        np.savez(path, **state, **({"__metadata__": np.array(json.dumps(meta))} if meta else {}))
+    else:
+        torch.save(model.state_dict(), path)
+    loaded = interop.load_file(path)
+    assert [x.role for x in loaded] == ["embedding", "recurrent", "recurrent", "dense"]
+    assert all(x.cell.kind == kind for x in loaded.recurrent)
+    if kind == "rnn":
+        assert loaded.recurrent[0].cell.activation == nonlinearity
+    ids = rng.integers(0, 9, size=(2, 6))
+    run = loaded.run(ids)
+    with torch.no_grad():
+        emb = model["emb"](torch.from_numpy(ids))
+        top, _ = model["rnn"](emb)
+        head = model["fc"](top)
+        # layer 0 alone: a one-layer module holding the stack's l0 weights
+        cls, kw = type(model["rnn"]), ({"nonlinearity": nonlinearity} if kind == "rnn" else {})
+        first = cls(3, 4, batch_first=True, **kw)
+        first.load_state_dict({k: v for k, v in model["rnn"].state_dict().items() if k.endswith("_l0")})
+        bottom, _ = first(emb)
+    assert_every_step(run.inputs[0], emb.numpy(), f"{fmt} {kind} embedding")
+    assert_every_step(run.outputs[0], bottom.numpy(), f"{fmt} {kind} layer 0 h_t")
+    assert_every_step(run.outputs[1], top.numpy(), f"{fmt} {kind} layer 1 h_t")
+    assert_every_step(run.head, head.numpy(), f"{fmt} {kind} Linear head")
+
+
+def test_load_file_chains_separate_modules_by_shape_and_reads_metadata(tmp_path):
+    """Two separate modules whose names sort against their order: are they chained by size, head activation set?"""
+    from safetensors.numpy import save
+
+    rng = np.random.default_rng(600)
+    torch.manual_seed(6)
+    upper, lower = torch.nn.LSTM(5, 2, batch_first=True), torch.nn.GRU(3, 5, batch_first=True)
+    fc = torch.nn.Linear(2, 1)
+    state = {f"{prefix}.{k}": v for prefix, m in (("a_upper", upper), ("b_lower", lower), ("fc", fc))
+             for k, v in m.state_dict().items()}
+    data = save({k: v.detach().numpy() for k, v in state.items()},
+                metadata={"fc.activation": "sigmoid", "vocabulary": json.dumps(["<pad>", "good", "bad"])})
+    loaded = interop.load_file(data, name="two.safetensors")
+    assert [x.name for x in loaded] == ["b_lower layer 0", "a_upper layer 0", "fc"]
+    assert loaded.vocabulary == ("<pad>", "good", "bad")
+    X = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    run = loaded.run(X)
+    with torch.no_grad():
+        h1, _ = lower(torch.from_numpy(X))
+        h2, _ = upper(h1)
+        y = torch.sigmoid(fc(h2))
+    assert_every_step(run.head, y.numpy(), "sigmoid head")
