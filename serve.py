@@ -1,6 +1,8 @@
-"""Start the simulator's web app: ``python serve.py [--port 5006] [--address 127.0.0.1]``.
+"""Start the simulator's web app and its course server: ``python serve.py [--port 5006] [--course DIR]``.
 
-Each browser session gets its own page objects (Panel is handed functions, not objects).
+Each browser session gets its own page objects (Panel is handed functions, not objects). The course server
+(accounts, submissions, grading workers, the JSON API under ``/api/v1/``) serves the course in ``--course``
+(default: the checkout's ``exercises/``) from a SQLite database there, or from ``--db-url``.
 """
 
 from __future__ import annotations
@@ -8,12 +10,18 @@ from __future__ import annotations
 import argparse
 import html
 import logging
+from pathlib import Path
 
 import panel as pn
 from tornado.web import RequestHandler
 
+from autograder.server import api
+from autograder.server.db import DatabaseError, connect, default_url
+from autograder.server.handle import CourseHandle
 from simulator.app.layout import framed
 from simulator.app.registry import available_pages
+
+COURSE = Path(__file__).resolve().parent / "exercises"
 
 
 def routes() -> dict[str, object]:
@@ -48,11 +56,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--allow-websocket-origin", action="append", default=None,
                         help="host[:port] allowed to open the app's websocket (repeatable)")
     parser.add_argument("--show", action="store_true", help="open a browser tab")
+    parser.add_argument("--course", type=Path, default=COURSE, help="nbgrader course served (default: exercises/)")
+    parser.add_argument("--db-url", default=None,
+                        help="course server database (default: SQLite course_server.db in the course directory)")
+    parser.add_argument("--grading-workers", type=int, default=1, help="grading processes per server process")
+    parser.add_argument("--no-course", action="store_true", help="serve the simulator pages only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
-    pn.serve(routes(), port=args.port, address=args.address, num_procs=args.num_procs,
-             websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound)
+    extra, handle = [], None
+    if not args.no_course:
+        if not (args.course / "source").is_dir():
+            parser.error(f"--course {args.course}: expected an nbgrader course directory with a source/ folder")
+        try:
+            connect(args.db_url or default_url(args.course)).dispose()  # refuse a bad URL or driver now, in one line
+        except DatabaseError as exc:
+            parser.error(str(exc))
+        handle = CourseHandle(args.course, args.db_url, workers=args.grading_workers)
+        extra = api.routes(handle)
+    server = pn.serve(routes(), port=args.port, address=args.address, num_procs=args.num_procs,
+                      websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
+                      extra_patterns=extra, start=False)
+    if handle is not None:
+        # NB: after pn.serve, which forks --num-procs processes: each builds its own course server and dispatcher.
+        server.io_loop.add_callback(handle)
+    try:
+        server.start()
+        server.io_loop.start()
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 if __name__ == "__main__":

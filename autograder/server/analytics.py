@@ -1,0 +1,89 @@
+"""The instructor dashboard's numbers for one assignment, from each student's latest graded submission.
+
+- score histogram and per-test pass rates over students (latest graded submission each);
+- misconception counts: each diagnosed bug class with the students whose feedback named it;
+- submissions over time against the deadline.
+
+A bug class is read from the test messages the checks write (``likely bug: <class>``, or the probe
+layer's ``check the <term> term``); messages that name no class count under "not named".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from autograder.server import db
+from autograder.server.submissions import settings
+
+BUG = re.compile(r"likely bug: ([^)\n;]+)|(?:[Cc]heck|[Ll]ook at) the (\S+(?: \S+)?) term")
+
+
+def bug_classes(message: str) -> list[str]:
+    """The bug classes a test message names (none if it names none)."""
+    found = []
+    for named, term in BUG.findall(message or ""):
+        label = named.strip() if named else f"{term.strip()} term"
+        if label and label not in found:
+            found.append(label)
+    return found
+
+
+def latest_graded(engine: Engine, assignment: str) -> dict[str, dict]:
+    """{student: {"id", "created", "late", "score", "max_score", "report"}} of each student's latest graded one."""
+    s, r = db.submissions, db.results
+    query = (sa.select(s.c.id, s.c.created, s.c.late, db.users.c.name, r.c.score, r.c.max_score, r.c.report)
+             .join(r, r.c.submission_id == s.c.id).join(db.users, db.users.c.id == s.c.user_id)
+             .where((s.c.assignment == assignment) & (s.c.status == "graded")).order_by(s.c.created, s.c.id))
+    out = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            out[row.name] = {"id": row.id, "created": row.created, "late": row.late, "score": row.score,
+                             "max_score": row.max_score, "report": row.report}
+    return out
+
+
+def analytics(engine: Engine, assignment: str, bins: int = 10) -> dict:
+    """The dashboard's numbers (also ``GET /api/v1/assignments/{name}/analytics``)."""
+    latest = latest_graded(engine, assignment)
+    scores = np.array([v["score"] for v in latest.values()], dtype=float)
+    max_score = max((v["max_score"] for v in latest.values()), default=0.0)
+    edges = np.linspace(0.0, max_score or 1.0, bins + 1)
+    counts = np.histogram(scores, bins=edges)[0] if len(scores) else np.zeros(bins, dtype=int)
+    tests: dict[str, dict] = {}
+    bugs: dict[str, set[str]] = defaultdict(set)
+    for student, entry in latest.items():
+        for t in entry["report"].get("tests", []):
+            row = tests.setdefault(t["grade_id"], {"grade_id": t["grade_id"], "passed": 0, "students": 0,
+                                                   "max_score": t["max_score"]})
+            row["students"] += 1
+            passed = t["score"] >= t["max_score"]
+            row["passed"] += passed
+            if not passed:
+                for name in bug_classes(t.get("message", "")) or ["not named"]:
+                    bugs[name].add(student)
+    for row in tests.values():
+        row["pass_rate"] = row["passed"] / row["students"] if row["students"] else 0.0
+    with engine.connect() as conn:
+        times = [row.created for row in conn.execute(
+            sa.select(db.submissions.c.created).where(db.submissions.c.assignment == assignment)
+            .order_by(db.submissions.c.created))]
+        status = Counter(row.status for row in conn.execute(
+            sa.select(db.submissions.c.status).where(db.submissions.c.assignment == assignment)))
+    return {
+        "assignment": assignment,
+        "students": len(latest),
+        "mean_score": float(scores.mean()) if len(scores) else None,
+        "max_score": max_score,
+        "histogram": {"edges": edges.tolist(), "counts": [int(c) for c in counts]},
+        "tests": sorted(tests.values(), key=lambda t: t["grade_id"]),
+        "bug_classes": sorted(({"bug_class": k, "count": len(v), "students": sorted(v)} for k, v in bugs.items()),
+                              key=lambda b: (-b["count"], b["bug_class"])),
+        "submissions_over_time": times,
+        "deadline": settings(engine, assignment).deadline,
+        "status": dict(status),
+    }

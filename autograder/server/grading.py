@@ -1,0 +1,119 @@
+"""Grading workers for the course server: a dispatcher thread feeds queued submissions to any executor.
+
+``grade_job`` is the unit of work: plain arguments in (the notebook's bytes), the ``--json`` report out, so
+it runs in a local process pool or on a Dask worker alike (``distributed.Client(...).get_executor()``). The
+grading itself is the same sandboxed pipeline as ``python -m autograder grade``. Only the dispatcher, in the
+server process, talks to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from concurrent.futures import Executor, Future
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from autograder.sandbox import Limits
+from autograder.server import queue
+
+log = logging.getLogger(__name__)
+
+
+def grade_job(course: str, assignment: str, filename: str, notebook: bytes, limits: Limits | None = None,
+              unsafe: bool = False) -> dict:
+    """Grade one submitted notebook (its bytes) against the course's source; returns the ``--json`` report."""
+    from autograder.pipeline import grade_notebook, source_notebook_path
+
+    name = source_notebook_path(course, assignment, Path(filename).stem).name
+    with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
+        path = Path(tmp) / name  # the source's file name: the pipeline finds the source notebook by it
+        path.write_bytes(notebook)
+        report = grade_notebook(path, course, assignment, limits, "none" if unsafe else "auto", unsafe=unsafe)
+    out = report.to_json()
+    out["sandbox"] = report.sandbox
+    return out
+
+
+class Dispatcher:
+    """Claims queued submissions while ``executor`` has room, renews their leases, records each result once."""
+
+    def __init__(self, engine: Engine, course: Path | str, executor: Executor, capacity: int = 1,
+                 limits: Limits | None = None, unsafe: bool = False, poll: float = 0.5):
+        self.engine, self.course, self.executor = engine, str(Path(course).resolve()), executor
+        self.capacity, self.limits, self.unsafe, self.poll = max(1, capacity), limits, unsafe, poll
+        self.owner = queue.server_id()
+        self._running: dict[str, queue.Job] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="grading-dispatcher", daemon=True)
+
+    def start(self) -> Dispatcher:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """A submission arrived: look at the queue now rather than at the next poll."""
+        self._wake.set()
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def _loop(self) -> None:
+        last_renew = 0.0
+        while not self._stop.is_set():
+            try:
+                now = queue.db.now()
+                if now - last_renew > queue.LEASE / 4:
+                    with self._lock:
+                        claims = list(self._running)
+                    queue.renew(self.engine, claims)
+                    queue.recover(self.engine)
+                    last_renew = now
+                while self.busy < self.capacity and not self._stop.is_set():
+                    job = queue.claim(self.engine, self.owner)
+                    if job is None:
+                        break
+                    self._submit(job)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the dispatcher; logged, retried
+                log.warning("grading dispatcher: %s", "database or executor error; retrying", exc_info=False)
+            self._wake.wait(self.poll)
+            self._wake.clear()
+
+    def _submit(self, job: queue.Job) -> None:
+        with self._lock:
+            self._running[job.claim] = job
+        try:
+            future = self.executor.submit(grade_job, self.course, job.assignment, job.filename, job.notebook,
+                                          self.limits, self.unsafe)
+        except Exception as exc:  # noqa: BLE001 - e.g. a shut-down executor: the lease runs out, another server grades
+            log.warning("grading dispatcher: cannot submit #%d: %s", job.id, exc)
+            with self._lock:
+                self._running.pop(job.claim, None)
+            return
+        future.add_done_callback(lambda f, job=job: self._done(job, f))
+
+    def _done(self, job: queue.Job, future: Future) -> None:
+        try:
+            report, error = future.result(), None
+        except Exception as exc:  # noqa: BLE001 - grading could not run (course broken, worker lost): recorded
+            report, error = None, f"{type(exc).__name__}: {exc}"
+        try:
+            if not queue.complete(self.engine, job, report, error):
+                log.info("submission #%d: lease lost while grading; another server records it", job.id)
+        except Exception as exc:  # noqa: BLE001 - the lease runs out and the submission is graded again
+            log.warning("submission #%d: result not recorded (%s); it will be graded again", job.id, exc)
+        finally:
+            with self._lock:
+                self._running.pop(job.claim, None)
+            self._wake.set()

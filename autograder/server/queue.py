@@ -1,0 +1,111 @@
+"""The durable submission queue: claim with a lease, renew it while grading, record the result exactly once.
+
+States: ``queued`` -> ``running`` (a server holds the lease) -> ``graded`` (or ``failed`` when grading itself
+could not run). Whatever happens to a server (kill -9, power cut), its leases stop being renewed; once a
+lease runs out any server puts the submission back in the queue. The result is inserted into
+``results``, whose key is the submission id, by the holder of the current lease only: a submission may be
+*run* twice after a crash, but it is *recorded* once, and no submission is ever lost.
+
+Claiming is one conditional ``UPDATE ... WHERE status = 'queued'`` checked by its row count, which is
+atomic on SQLite (one writer at a time) and on PostgreSQL (row locks), so two servers never both win.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from autograder.server import db
+
+LEASE = 20.0  # seconds; a grading server renews its leases every LEASE / 4
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    claim: str
+    assignment: str
+    filename: str
+    notebook: bytes
+    student: str
+
+
+def server_id() -> str:
+    return secrets.token_hex(6)
+
+
+def recover(engine: Engine) -> int:
+    """Put back every running submission whose lease ran out (its server died); returns how many."""
+    with engine.begin() as conn:
+        return conn.execute(db.submissions.update().where(
+            (db.submissions.c.status == "running") & (db.submissions.c.lease_until < db.now())).values(
+            status="queued", claim=None, lease_until=None)).rowcount
+
+
+def claim(engine: Engine, owner: str, lease: float = LEASE) -> Job | None:
+    """Take the oldest queued submission for ``owner``, or None when the queue is empty."""
+    s = db.submissions
+    for _ in range(8):  # another server may win the same row; then try the next one
+        with engine.begin() as conn:
+            row = conn.execute(sa.select(s.c.id, s.c.attempts).where(s.c.status == "queued")
+                               .order_by(s.c.id).limit(1)).first()
+            if row is None:
+                return None
+            tag = f"{owner}:{row.attempts + 1}"
+            won = conn.execute(s.update().where((s.c.id == row.id) & (s.c.status == "queued")).values(
+                status="running", claim=tag, lease_until=db.now() + lease, attempts=row.attempts + 1,
+                started=db.now())).rowcount
+            if not won:
+                continue
+            full = conn.execute(sa.select(s, db.users.c.name).join(db.users, db.users.c.id == s.c.user_id)
+                                .where(s.c.id == row.id)).first()
+            return Job(full.id, tag, full.assignment, full.filename, full.notebook, full.name)
+    return None
+
+
+def renew(engine: Engine, claims: list[str], lease: float = LEASE) -> None:
+    """Extend the leases this server holds (called while it grades)."""
+    if claims:
+        with engine.begin() as conn:
+            conn.execute(db.submissions.update().where(
+                db.submissions.c.claim.in_(claims) & (db.submissions.c.status == "running")).values(
+                lease_until=db.now() + lease))
+
+
+def complete(engine: Engine, job: Job, report: dict | None, error: str | None = None) -> bool:
+    """Record the result if ``job`` still holds its lease; False (nothing written) if it lost it."""
+    s = db.submissions
+    with engine.begin() as conn:
+        done = conn.execute(s.update().where((s.c.id == job.id) & (s.c.claim == job.claim)
+                                             & (s.c.status == "running")).values(
+            status="failed" if error else "graded", finished=db.now(), lease_until=None)).rowcount
+        if not done:
+            return False
+        conn.execute(db.results.insert().values(
+            submission_id=job.id, score=float(report["score"]) if report else 0.0,
+            max_score=float(report["max_score"]) if report else 0.0, report=report or {}, error=error,
+            graded_by=job.claim, recorded=db.now()))
+    return True
+
+
+def requeue(engine: Engine, ids: list[int]) -> int:
+    """Regrade: put graded or failed submissions back in the queue (their old result is replaced when done)."""
+    with engine.begin() as conn:
+        conn.execute(db.results.delete().where(db.results.c.submission_id.in_(ids)))
+        return conn.execute(db.submissions.update().where(
+            db.submissions.c.id.in_(ids) & db.submissions.c.status.in_(("graded", "failed"))).values(
+            status="queued", claim=None, lease_until=None, finished=None)).rowcount
+
+
+def position(engine: Engine, submission_id: int) -> int | None:
+    """1 for the next submission to be graded; None unless it is queued."""
+    s = db.submissions
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).first()
+        if row is None or row.status != "queued":
+            return None
+        return conn.execute(sa.select(sa.func.count()).select_from(s).where(
+            (s.c.status == "queued") & (s.c.id <= submission_id))).scalar_one()

@@ -1,0 +1,175 @@
+"""The course server's operations, each checked for who asks: what the API handlers and the pages call.
+
+A student sees only their own submissions: another student's id answers exactly like an id that does not
+exist (404), so ids reveal nothing. Instructors see everything of their course. Every refusal is a
+:class:`~autograder.server.submissions.RefusedError` with its HTTP status and a sentence.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from autograder.sandbox import Limits
+from autograder.server import accounts, db, queue, submissions
+from autograder.server.accounts import User
+from autograder.server.analytics import analytics, latest_graded
+from autograder.server.grading import Dispatcher
+from autograder.server.submissions import RefusedError
+
+RATE_WINDOW = 60.0
+RATE_LIMIT = 10  # submissions per user per RATE_WINDOW
+
+
+class CourseServer:
+    """One course: its database, its grading dispatcher, and the operations users may ask for."""
+
+    def __init__(self, course: Path | str, db_url: str | None = None, executor: Executor | None = None,
+                 workers: int = 1, limits: Limits | None = None, unsafe: bool = False,
+                 rate_limit: int = RATE_LIMIT, grade: bool = True):
+        self.course = Path(course).resolve()
+        self.engine = db.connect(db_url or db.default_url(self.course))
+        self.rate_limit = rate_limit
+        self._own_executor = executor is None and grade
+        if self._own_executor:
+            import multiprocessing
+
+            # NB: forkserver, not fork: the server process has threads (tornado, the dispatcher, sessions).
+            executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context(
+                "forkserver"))
+        self.dispatcher = (Dispatcher(self.engine, self.course, executor, capacity=workers, limits=limits,
+                                      unsafe=unsafe).start() if grade else None)
+        self.executor = executor
+
+    def close(self) -> None:
+        if self.dispatcher:
+            self.dispatcher.stop()
+        if self._own_executor and self.executor:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ students
+    def submit(self, user: User, assignment: str, filename: str, data: bytes) -> int:
+        """Check and queue an upload; returns the submission id (202 in the API)."""
+        if len(data) > submissions.MAX_UPLOAD:
+            raise RefusedError(413, f"{filename}: {len(data) / 2**20:.1f} MiB is over the "
+                               f"{submissions.MAX_UPLOAD // 2**20} MiB limit")
+        if submissions.recent_count(self.engine, user, RATE_WINDOW) >= self.rate_limit:
+            raise RefusedError(429, f"too many submissions: at most {self.rate_limit} a minute; wait a minute and "
+                               "submit again (your earlier submissions are queued)")
+        late = submissions.check_open(self.engine, self.course, assignment, user, db.now())
+        submissions.check_notebook(data, filename, self.course, assignment)
+        sid = submissions.store(self.engine, user, assignment, filename, data, late)
+        if self.dispatcher:
+            self.dispatcher.notify()
+        return sid
+
+    def submission(self, user: User, submission_id: int) -> dict:
+        """Status, position in the queue, score and tests of one submission the user may see."""
+        s, r = db.submissions, db.results
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.assignment, s.c.filename, s.c.created, s.c.late,
+                                         s.c.status, s.c.started, s.c.finished, db.users.c.name, r.c.score,
+                                         r.c.max_score, r.c.report, r.c.error)
+                               .join(db.users, db.users.c.id == s.c.user_id)
+                               .outerjoin(r, r.c.submission_id == s.c.id).where(s.c.id == submission_id)).first()
+        if row is None or (row.user_id != user.id and not user.is_instructor):
+            raise RefusedError(404, f"no submission {submission_id} of yours")
+        report = row.report or {}
+        return {"id": row.id, "assignment": row.assignment, "student": row.name, "filename": row.filename,
+                "created": row.created, "late": row.late, "status": row.status,
+                "position": queue.position(self.engine, row.id), "score": row.score, "max_score": row.max_score,
+                "tests": report.get("tests", []), "notes": report.get("notes", []), "error": row.error}
+
+    def submissions_of(self, user: User, assignment: str | None = None, student: str | None = None) -> list[dict]:
+        """The user's own submissions (an instructor may name any student, or all), newest first."""
+        s = db.submissions
+        query = sa.select(s.c.id).join(db.users, db.users.c.id == s.c.user_id).order_by(s.c.id.desc())
+        if not user.is_instructor:
+            query = query.where(s.c.user_id == user.id)
+        elif student:
+            query = query.where(db.users.c.name == student)
+        if assignment:
+            query = query.where(s.c.assignment == assignment)
+        with self.engine.connect() as conn:
+            ids = [row.id for row in conn.execute(query)]
+        return [self.submission(user, i) for i in ids]
+
+    def notebook(self, user: User, submission_id: int) -> tuple[str, bytes]:
+        """The submitted file (its owner's or any for an instructor)."""
+        self.submission(user, submission_id)  # 404 unless the user may see it
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.submissions.c.filename, db.submissions.c.notebook)
+                               .where(db.submissions.c.id == submission_id)).first()
+        return row.filename, row.notebook
+
+    # ------------------------------------------------------------------ instructors
+    def _instructor(self, user: User) -> None:
+        if not user.is_instructor:
+            raise RefusedError(403, "only instructors may do this")
+
+    def analytics(self, user: User, assignment: str) -> dict:
+        self._instructor(user)
+        return analytics(self.engine, assignment)
+
+    def regrade(self, user: User, assignment: str, submission_ids: list[int] | None = None) -> int:
+        """Queue again one, several or (None) every graded submission of ``assignment``."""
+        self._instructor(user)
+        query = sa.select(db.submissions.c.id).where(db.submissions.c.assignment == assignment)
+        if submission_ids is not None:
+            query = query.where(db.submissions.c.id.in_(submission_ids))
+        with self.engine.connect() as conn:
+            ids = [row.id for row in conn.execute(query)]
+        n = queue.requeue(self.engine, ids)
+        if self.dispatcher:
+            self.dispatcher.notify()
+        return n
+
+    def configure(self, user: User, assignment: str, **changes) -> submissions.Settings:
+        self._instructor(user)
+        return submissions.configure(self.engine, assignment, **changes)
+
+    def export_csv(self, user: User, assignment: str) -> str:
+        """student, submission id, time, late, score, max_score: the latest graded submission of each student."""
+        self._instructor(user)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["student", "submission", "timestamp", "late", "score", "max_score"])
+        for student, entry in sorted(latest_graded(self.engine, assignment).items()):
+            writer.writerow([student, entry["id"], f"{entry['created']:.3f}", int(bool(entry["late"])),
+                             f"{entry['score']:g}", f"{entry['max_score']:g}"])
+        return out.getvalue()
+
+    def export_gradebook(self, user: User, assignment: str, db_url: str | None = None) -> int:
+        """Record each student's latest graded submission in nbgrader's gradebook (``nbgrader export`` reads it)."""
+        from datetime import UTC, datetime
+
+        from autograder.gradebook import ensure_assignment, open_gradebook, record
+        from autograder.pipeline import Report, TestResult, load_source, source_notebook_path
+
+        self._instructor(user)
+        source = load_source(self.course, assignment)
+        notebook = source_notebook_path(self.course, assignment).stem
+        latest = latest_graded(self.engine, assignment)
+        gb = open_gradebook(self.course, db_url)
+        try:
+            ensure_assignment(gb, assignment, notebook, source)
+            for student, entry in sorted(latest.items()):
+                tests = [TestResult(t["grade_id"], t["score"], t["max_score"], t.get("message", ""))
+                         for t in entry["report"].get("tests", [])]
+                stamp = datetime.fromtimestamp(entry["created"], tz=UTC).replace(tzinfo=None)
+                record(gb, Report(notebook=notebook, tests=tests), assignment, student, stamp)
+        finally:
+            gb.close()
+        return len(latest)
+
+    # ------------------------------------------------------------------ accounts
+    def user_by_token(self, token: str) -> User | None:
+        return accounts.by_token(self.engine, token)
+
+    def user(self, name: str) -> User | None:
+        return accounts.find(self.engine, name)

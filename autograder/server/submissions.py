@@ -1,0 +1,122 @@
+"""Accepting a submission: is the assignment open, is the upload a notebook of it, is the student within limits.
+
+Every refusal is a :class:`RefusedError` with the HTTP status the API answers and a sentence saying what was wrong
+and what was expected; nothing is stored for a refused upload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from autograder.server import db
+from autograder.server.accounts import User
+
+MAX_UPLOAD = 16 * 1024 * 1024
+LATE_POLICIES = ("refuse", "accept")
+
+
+class RefusedError(ValueError):
+    """An upload or request that is answered with ``status`` and ``message`` and changes nothing stored."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    closed: bool = False
+    deadline: float | None = None
+    late_policy: str = "refuse"
+    max_submissions: int | None = None
+
+
+def released(course: Path | str) -> list[str]:
+    """Assignments whose release has been generated (``release/<name>/`` holds a notebook)."""
+    base = Path(course) / "release"
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) if base.is_dir() else []
+
+
+def settings(engine: Engine, name: str) -> Settings:
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.assignments).where(db.assignments.c.name == name)).first()
+    return Settings(row.name, row.closed, row.deadline, row.late_policy, row.max_submissions) if row else Settings(name)
+
+
+def configure(engine: Engine, name: str, **changes) -> Settings:
+    """Change an assignment's settings (closed, deadline, late_policy, max_submissions), checked."""
+    current = settings(engine, name).__dict__ | changes
+    if current["late_policy"] not in LATE_POLICIES:
+        raise ValueError(f"late_policy {current['late_policy']!r}: expected one of {', '.join(LATE_POLICIES)}")
+    if current["max_submissions"] is not None and int(current["max_submissions"]) < 1:
+        raise ValueError(f"max_submissions {current['max_submissions']!r}: expected a positive number or None")
+    with engine.begin() as conn:
+        conn.execute(db.assignments.delete().where(db.assignments.c.name == name))
+        conn.execute(db.assignments.insert().values(**current))
+    return Settings(**current)
+
+
+def check_open(engine: Engine, course: Path | str, name: str, user: User, when: float) -> bool:
+    """Raise :class:`RefusedError` unless ``user`` may submit ``name`` now; returns whether the submission is late."""
+    if name not in released(course):
+        raise RefusedError(404, f"no assignment {name!r} is open for submissions; open ones: "
+                           f"{', '.join(released(course)) or 'none yet'}")
+    s = settings(engine, name)
+    if s.closed:
+        raise RefusedError(403, f"assignment {name!r} is closed for submissions")
+    late = s.deadline is not None and when > s.deadline
+    if late and s.late_policy == "refuse":
+        raise RefusedError(403, f"the deadline of {name!r} has passed; late submissions are not accepted")
+    if s.max_submissions is not None:
+        with engine.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(db.submissions).where(
+                (db.submissions.c.user_id == user.id) & (db.submissions.c.assignment == name))).scalar_one()
+        if count >= s.max_submissions:
+            raise RefusedError(403, f"you have used all {s.max_submissions} submissions of {name!r}")
+    return late
+
+
+def check_notebook(data: bytes, filename: str, course: Path | str, name: str) -> None:
+    """Raise :class:`RefusedError` (413 or 422) unless ``data`` is a notebook of assignment ``name``."""
+    if len(data) > MAX_UPLOAD:
+        raise RefusedError(413, f"{filename}: {len(data) / 2**20:.1f} MiB is over the {MAX_UPLOAD // 2**20} MiB limit")
+    if not filename.endswith(".ipynb"):
+        raise RefusedError(422, f"{filename}: expected a Jupyter notebook (.ipynb)")
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
+        raise RefusedError(422, f"{filename} is not a valid notebook: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(nb.get("cells"), list):
+        raise RefusedError(422, f"{filename} is not a valid notebook: no list of cells")
+    from autograder.pipeline import CourseError, load_source
+
+    try:
+        source_ids = {c.grade_id for c in load_source(course, name) if c.grade_id}
+    except CourseError as exc:
+        raise RefusedError(404, str(exc)) from None
+    ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells if isinstance(c, dict)}
+    if not ids & source_ids:
+        raise RefusedError(422, f"{filename} has none of the cells of assignment {name!r}: is it the notebook of "
+                           "another assignment?")
+
+
+def store(engine: Engine, user: User, name: str, filename: str, data: bytes, late: bool) -> int:
+    """Queue the submission; returns its id."""
+    with engine.begin() as conn:
+        return conn.execute(db.submissions.insert().values(
+            user_id=user.id, assignment=name, filename=Path(filename).name[:255], notebook=data, created=db.now(),
+            late=late, status="queued", attempts=0)).inserted_primary_key[0]
+
+
+def recent_count(engine: Engine, user: User, seconds: float) -> int:
+    """How many submissions ``user`` made in the last ``seconds`` (the rate limit holds across server processes)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(db.submissions).where(
+            (db.submissions.c.user_id == user.id) & (db.submissions.c.created > db.now() - seconds))).scalar_one()

@@ -1,0 +1,64 @@
+"""``python -m autograder users add|list|remove|import|invite``: manage the course server's accounts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from autograder.server import accounts, db
+
+DEFAULT_COURSE = Path(__file__).resolve().parents[2] / "exercises"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder users", description=__doc__)
+    parser.add_argument("--course", type=Path, default=DEFAULT_COURSE, help="course directory (default: exercises/)")
+    parser.add_argument("--db-url", default=None, help="server database (default: SQLite in the course directory)")
+    sub = parser.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="create an account and print its API token and one-time set-up code")
+    add.add_argument("name")
+    add.add_argument("--role", choices=accounts.ROLES, default="student")
+    sub.add_parser("list", help="list accounts")
+    remove = sub.add_parser("remove", help="delete an account without submissions")
+    remove.add_argument("name")
+    imp = sub.add_parser("import", help="create accounts from a CSV (name,role) or from nbgrader's gradebook")
+    imp.add_argument("csv", nargs="?", type=Path)
+    imp.add_argument("--gradebook", action="store_true", help="the gradebook's students")
+    invite = sub.add_parser("invite", help="a new one-time set-up code (invitation or password reset)")
+    invite.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        engine = db.connect(args.db_url or db.default_url(args.course))
+        if args.action == "add":
+            user, token, code = accounts.add_user(engine, args.name, args.role)
+            print(f"{user.name} ({user.role})\ntoken: {token}\nset-up code: {code} "
+                  f"(sign-in page: /course/setup?user={user.name}&code={code})")
+        elif args.action == "list":
+            for user in accounts.list_users(engine):
+                print(f"{user.name}\t{user.role}")
+        elif args.action == "remove":
+            accounts.remove_user(engine, args.name)
+            print(f"removed {args.name}")
+        elif args.action == "invite":
+            code = accounts.new_setup_code(engine, args.name)
+            print(f"set-up code for {args.name}: {code} (sign-in page: /course/setup?user={args.name}&code={code})")
+        else:
+            if bool(args.csv) == bool(args.gradebook):
+                raise accounts.AccountError("give a CSV file or --gradebook (one of them)")
+            rows = accounts.read_roster_csv(args.csv) if args.csv else accounts.roster_from_gradebook(args.course)
+            for name, role in rows:
+                if accounts.find(engine, name):
+                    print(f"{name}: exists, kept")
+                    continue
+                _, token, code = accounts.add_user(engine, name, role)
+                print(f"{name}\t{role}\ttoken: {token}\tset-up code: {code}")
+    except (accounts.AccountError, db.DatabaseError, OSError) as exc:
+        print(f"autograder users: {exc}", file=sys.stderr)
+        return 2
+    return 0
