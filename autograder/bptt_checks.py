@@ -1,7 +1,16 @@
-"""Checks for the ``bptt`` exercise: an RNN over time, back-propagation through time, clipping, gradient norms."""
+"""Checks for the ``bptt`` exercise: an RNN over time, back-propagation through time, clipping, gradient norms.
+
+Each function earns its points on its own (DESIGN invariant 7). ``rnn_backward`` is called on the cache of the
+student's ``rnn_forward`` when that forward matches the reference on the case; otherwise (a wrong, raising,
+wrong-shaped or in-place forward) on the cache the notebook prescribes, built from the reference: the list of
+the ``T`` caches ``rnn_step`` returned, ``caches[t]`` for step ``t``. A failure is explained by
+``autograder.sequence_probes``: suspects (the catalogue of ``autograder.hypotheses`` plus the changed-order and
+changed-input suspects below), then probes (one step, a loss on one step only, switched-off recurrence).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -10,78 +19,504 @@ from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
-from autograder.diagnose import explain
+from autograder.sequence_probes import Finding, Probe, Suspect, attempt, diagnose, differs, steps_text, wrong_shape
 from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail
 from exercises.answers import bptt as bptt_answers
+from simulator import cells, sequence
 
 PARAM_LAYOUT = Layout(("row", "column"))
 TIME = Layout(("t",), time_axis=0)
-
-
-def _fail(head: str, problems: list[str], got: dict, case: dict, hyps) -> None:
-    fail(f"{head}: {'; '.join(problems)}. {explain(got, case, hyps)} Tolerance: {tolerance_text()}.")
-
-
-def _problems(pairs) -> list[str]:
-    return [m for name, exp, got, layout in pairs if (m := describe_mismatch(name, exp, got, layout)) is not None]
-
-
-def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward"):
-    out = call(rnn_forward, name, (case["X"], case["h0"], case["params"]), names=("X", "h0", "params"))
-    H, cache = as_tuple(out, 2, f"{name} returned", "H, cache")
-    B, T, _ = case["X"].shape
-    return as_array(H, f"{name}: H", (B, T, case["h0"].shape[1])), cache
+FORWARD_LINE = "h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h) for t = 0 .. T-1 from h0, H[:, t] = h_t"
+BACKWARD_LINE = "dh_t = dH[:, t] + dh_prev(step t+1) for t = T-1 down to 0, dh0 = dh_prev(step 0)"
+SUM_LINE = "grads[k] = sum over t of step t's grads[k]"
+CLIP_LINE = "clipped = g * min(1, max_norm / norm) with norm = sqrt(sum over all g of sum g^2)"
+NORMS_LINE = "norms[t] = ||dL/dh_t|| with dL/dh_{T-1} = dh_last and dL/dh_{t-1} = dh_prev(step t)"
+RADIUS_LINE = "rho(W) = max_k |lambda_k(W)|"
 
 
 def _kind(hidden: bool) -> str:
     return "hidden" if hidden else "visible"
 
 
+def _problems(pairs) -> list[str]:
+    return [m for name, exp, got, layout in pairs if (m := describe_mismatch(name, exp, got, layout)) is not None]
+
+
+def _with(case: dict, **changes) -> dict:
+    return {**case, **changes}
+
+
+def _params(case: dict, **changes) -> dict:
+    return {**case["params"], **changes}
+
+
+# ----------------------------------------------------------------------------- the reference, re-chained
+def _ref_H(case: dict) -> np.ndarray:
+    return bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])[0]
+
+
+def step_caches(case: dict) -> list[dict]:
+    """The cache the notebook prescribes, from the reference: ``caches[t]`` is what ``rnn_step`` returns at t."""
+    h, out = case["h0"], []
+    for t in range(case["X"].shape[1]):
+        h, cache = cells.rnn_step(case["X"][:, t], h, case["params"])
+        out.append(cache)
+    return out
+
+
+def _walk(case: dict, ts, dh_of=None, cache_of=None, carry=None, jacobian: bool = True):
+    """Reference step backwards chained over the steps ``ts`` (in that order).
+
+    ``dh_of(dH_t, carry)`` is what step t receives (default ``dH_t + carry``), ``cache_of(t)`` the step cache
+    it reads (default step t's), ``carry`` the gradient before the first step walked (default zeros);
+    ``jacobian=False`` passes the received ``dh`` itself on instead of the step's ``dh_prev``.
+    Returns dX, the last carry, the summed grads and the ``dh`` the last walked step received.
+    """
+    caches = step_caches(case)
+    dH = case["dH"]
+    dX = np.zeros_like(case["X"])
+    grads = {k: np.zeros_like(v) for k, v in case["params"].items()}
+    carry = np.zeros_like(case["h0"]) if carry is None else carry
+    dh = carry
+    for t in ts:
+        dh = dH[:, t] + carry if dh_of is None else dh_of(dH[:, t], carry)
+        dX[:, t], dh_prev, g = cells.rnn_step_backward(dh, caches[t if cache_of is None else cache_of(t)])
+        carry = dh_prev if jacobian else dh
+        grads = {k: grads[k] + g[k] for k in grads}
+    return dX, carry, grads, dh
+
+
+def _grads(dX, dh0, grads) -> dict:
+    return {"dX": dX, "dh0": dh0, **grads}
+
+
+def _T(case: dict) -> int:
+    return case["X"].shape[1]
+
+
+def rnn_forward_suspects() -> list[Suspect]:
+    """The catalogue's forward bugs, then the loop and layout bugs (a wrong-shaped H is diagnosed too)."""
+
+    def ref(c, **changes):
+        return _ref_H(_with(c, **changes))
+
+    line = FORWARD_LINE
+    return [
+        *[Suspect(h.bug, h.text, h.outputs, line) for h in hyp.rnn_forward_hypotheses()],
+        Suspect("time-major output", "H is stacked time first, (T, B, H) (np.stack(states, axis=0))",
+                lambda c: {"H": ref(c).swapaxes(0, 1)}, "H = np.stack(states, axis=1)  # (B, T, H)"),
+        Suspect("step 0 skipped", "the loop starts at t=1 (x_0 is never read and H has T-1 steps)",
+                lambda c: {"H": ref(c, X=c["X"][:, 1:])} if _T(c) > 1 else None, line),
+        Suspect("time reversed", "the steps run from t=T-1 down to 0 and H[:, t] holds the state after x_t",
+                lambda c: {"H": ref(c, X=c["X"][:, ::-1])[:, ::-1]}, line),
+        Suspect("time reversed", "the steps run from t=T-1 down to 0 and H is stored in that order",
+                lambda c: {"H": ref(c, X=c["X"][:, ::-1])}, line),
+    ]
+
+
+def rnn_backward_suspects() -> list[Suspect]:
+    """The catalogue's BPTT bugs, then steps chained in a wrong order or from a wrong start."""
+
+    def back(c):
+        return range(_T(c) - 1, -1, -1)
+
+    def forward_in_time(c):
+        dX, carry, g, _ = _walk(c, range(_T(c)))
+        return _grads(dX, carry, g)
+
+    def skip_zero(c):
+        if _T(c) < 2:
+            return None
+        dX, carry, g, _ = _walk(c, range(_T(c) - 1, 0, -1))
+        return _grads(dX, carry, g)
+
+    def dh0_is_dh(c):
+        dX, _, g, dh = _walk(c, back(c))
+        return _grads(dX, dh, g)
+
+    def dh0_from_step1(c):
+        dX, _, g, _ = _walk(c, back(c))
+        return _grads(dX, _walk(c, range(_T(c) - 1, 0, -1))[1], g)
+
+    def caches_reversed(c):
+        T = _T(c)
+        return _grads(*_walk(c, back(c), cache_of=lambda t: T - 1 - t)[:3])
+
+    def last_twice(c):
+        return _grads(*_walk(c, back(c), carry=c["dH"][:, -1])[:3])
+
+    def averaged(c):
+        dX, carry, g, _ = _walk(c, back(c))
+        return _grads(dX, carry, {k: v / _T(c) for k, v in g.items()})
+
+    def no_jacobian(c):
+        return _grads(*_walk(c, back(c), jacobian=False)[:3])
+
+    def loss_dropped(c):
+        return _grads(*_walk(c, back(c), dh_of=lambda dH_t, carry: carry)[:3])
+
+    def time_major(c):
+        dX, carry, g, _ = _walk(c, back(c))
+        return _grads(dX.swapaxes(0, 1), carry, g)
+
+    line = BACKWARD_LINE
+    return [
+        *[Suspect(h.bug, h.text, h.outputs, line if "accumulation" in h.bug else SUM_LINE)
+          for h in hyp.rnn_backward_hypotheses()],
+        Suspect("BPTT walked forward in time", "t runs from 0 up to T-1 (each step receives the gradient of the "
+                "step before it instead of the step after it)", forward_in_time, line),
+        Suspect("step 0 skipped", "the backward loop stops at t=1 (step 0 is never back-propagated: dX[:, 0] "
+                "stays 0 and dh0 is what step 1 returned)", skip_zero, line),
+        Suspect("initial-state gradient one step late", "dh0 is the dh that step 0 receives (dH[:, 0] + "
+                "dh_prev of step 1) instead of the dh_prev that step 0 returns", dh0_is_dh, line),
+        Suspect("initial-state gradient one step late", "dh0 is the dh_prev that step 1 returns instead of the "
+                "one step 0 returns", dh0_from_step1, line),
+        Suspect("step caches in the wrong order", "step t reads the cache of step T-1-t (caches[T-1-t] instead "
+                "of caches[t])", caches_reversed, line),
+        Suspect("last step counted twice", "the carried gradient starts at dH[:, T-1] instead of zeros, so the "
+                "last step receives 2 dH[:, T-1]", last_twice, "dh_next = zeros before the loop"),
+        Suspect("gradients averaged over time", "the parameter gradients are divided by T (averaged) instead of "
+                "summed over the steps", averaged, SUM_LINE),
+        Suspect("Jacobian skipped in the carry", "the gradient passed to step t-1 is the dh step t received "
+                "instead of the dh_prev it returned", no_jacobian, "dh_next = dh_prev returned by step t"),
+        Suspect("loss gradient dropped", "each step receives only the carried gradient, without its own "
+                "dH[:, t]", loss_dropped, line),
+        Suspect("time-major output", "dX is stacked time first, (T, B, D)", time_major,
+                "dX = np.stack(dxs, axis=1)  # (B, T, D)"),
+    ]
+
+
+def clip_suspects() -> list[Suspect]:
+    """The catalogue's clipping bugs, then a wrong norm or a wrong scale (each expressed through the reference)."""
+
+    def ref(grads, m):
+        return bptt_answers.clip_gradients(grads, m)
+
+    def norm(c):
+        return ref(c["grads"], c["max_norm"])[1]
+
+    def squared(c):
+        n = norm(c)
+        clipped, _ = ref(c["grads"], c["max_norm"] / n)  # scale min(1, max_norm / n^2)
+        return {**clipped, "norm": n * n}
+
+    def inverted(c):
+        n = norm(c)
+        return {**{k: g * max(1.0, c["max_norm"] / n) for k, g in c["grads"].items()}, "norm": n}
+
+    def by_value(c):
+        m = c["max_norm"]
+        return {**{k: np.clip(g, -m, m) for k, g in c["grads"].items()}, "norm": norm(c)}
+
+    def summed(c):
+        n = sum(ref({k: g}, c["max_norm"])[1] for k, g in c["grads"].items())  # sum of the per-tensor norms
+        clipped, _ = ref(c["grads"], c["max_norm"] * norm(c) / n)  # scale min(1, max_norm / n)
+        return {**clipped, "norm": n}
+
+    def rms(c):
+        size = sum(g.size for g in c["grads"].values())
+        n = norm(c) / np.sqrt(size)
+        clipped, _ = ref(c["grads"], c["max_norm"] * np.sqrt(size))
+        return {**clipped, "norm": n}
+
+    return [
+        *[Suspect(h.bug, h.text, h.outputs, CLIP_LINE) for h in hyp.clip_gradients_hypotheses()],
+        Suspect("clipping by the squared norm", "the norm is the sum of squares without the square root (the "
+                "returned norm is norm^2 and the scale min(1, max_norm / norm^2))", squared, CLIP_LINE),
+        Suspect("min/max confused", "the scale is max(1, max_norm / norm) (or the test norm > max_norm is "
+                "inverted): large gradients pass unchanged and small ones are scaled up", inverted, CLIP_LINE),
+        Suspect("clipped by value", "each entry is clipped to [-max_norm, max_norm] (np.clip) instead of "
+                "rescaling all gradients by one factor", by_value, CLIP_LINE),
+        Suspect("norm summed over tensors", "the norm is the sum of the per-tensor norms instead of the square "
+                "root of the sum of all squares", summed, CLIP_LINE),
+        Suspect("mean instead of sum in the norm", "the norm is sqrt(mean of squares) over all entries instead "
+                "of sqrt(sum of squares)", rms, CLIP_LINE),
+    ]
+
+
+def norms_suspects() -> list[Suspect]:
+    """The catalogue's gradient-norm bugs, then a loss on every step or a mean instead of a sum."""
+
+    def ref(c, **changes):
+        c = _with(c, **changes)
+        return bptt_answers.hidden_grad_norms(c["X"], c["h0"], c["params"], c["dh_last"])
+
+    def every_step(c):
+        dH = np.repeat(c["dh_last"][:, None], _T(c), axis=1)  # (B, H) -> (B, T, H): dh_last at every step
+        _, cache = bptt_answers.rnn_forward(c["X"], c["h0"], c["params"])
+        sequence.backward(dH, cache, record=True)
+        dh = cache["grads"]["dh"]
+        return {"norms": np.sqrt((dh * dh).sum(axis=(0, 2)))}
+
+    return [
+        *[Suspect(h.bug, h.text, h.outputs, NORMS_LINE) for h in hyp.hidden_grad_norms_hypotheses()],
+        Suspect("loss on every step", "dh_last is added at every step (as if each state had a loss) instead of "
+                "reaching only the last one", every_step, NORMS_LINE),
+        Suspect("mean instead of sum in the norm", "norms[t] is sqrt(mean of squares) over batch and units "
+                "instead of sqrt(sum of squares)", lambda c: {"norms": ref(c) / np.sqrt(c["dh_last"].size)},
+                NORMS_LINE),
+        Suspect("norms one step late", "norms[t] holds ||dL/dh_{t+1}|| (the norm is taken after the step "
+                "back and the last entry is 0)",
+                lambda c: {"norms": np.r_[ref(c)[1:], 0.0]}, NORMS_LINE),
+    ]
+
+
+def radius_suspects() -> list[Suspect]:
+    """The catalogue's spectral-radius bugs, then other matrices handed to the reference."""
+
+    def rho(W):
+        return bptt_answers.spectral_radius(W)
+
+    def lower_symmetric(c):
+        L = np.tril(c["W"])
+        return {"rho": rho(L + np.tril(c["W"], -1).T)}  # what eigvalsh reads: the lower triangle, mirrored
+
+    def smallest(c):
+        return {"rho": 1.0 / rho(np.linalg.inv(c["W"]))}  # min |lambda(W)| = 1 / max |lambda(W^-1)|
+
+    return [
+        *[Suspect(h.bug, h.text, h.outputs, RADIUS_LINE) for h in hyp.spectral_radius_hypotheses()],
+        Suspect("symmetric eigenvalues of a non-symmetric matrix", "eigvalsh is used: it reads only the lower "
+                "triangle of W as if W were symmetric", lower_symmetric, RADIUS_LINE),
+        Suspect("smallest modulus", "the smallest |eigenvalue| is returned instead of the largest", smallest,
+                RADIUS_LINE),
+        Suspect("squared radius", "the largest |eigenvalue| of W W^T (the squared spectral norm) is returned",
+                lambda c: {"rho": rho(c["W"] @ c["W"].T)}, RADIUS_LINE),
+    ]
+
+
+# ----------------------------------------------------------------------------- probes
+def _cut(case: dict, T: int) -> dict:
+    """The case's first ``T`` steps (inputs and upstream gradients)."""
+    return _with(case, X=case["X"][:, :T], dH=case["dH"][:, :T])
+
+
+def _forward_probes(fn: Callable) -> list[Probe]:
+    """One step (is the step itself right?), then W_hh = 0 (are the inputs read and stored at the right t?)."""
+
+    def run(c):
+        return _student_forward(fn, c)[0]
+
+    def chain(case, got):
+        T = _T(case)
+        one = _cut(case, 1) if T > 1 else None
+        H1 = attempt(lambda: run(one)) if one is not None else None
+        flat = _with(case, params=_params(case, W_hh=np.zeros_like(case["params"]["W_hh"])))
+        H0 = attempt(lambda: run(flat))
+        if H1 is not None and not all_close(_ref_H(one), H1):
+            return Finding("already with one step (T=1) your H differs", "first step wrong",
+                           "step 0 is not rnn_step(X[:, 0], h0, params)", FORWARD_LINE)
+        if H0 is None:
+            return None
+        bad = differs(_ref_H(flat), H0).any(axis=(0, 2))
+        if bad.any():
+            return Finding(f"with W_hh = 0 (no recurrence) your H still differs at {steps_text(np.flatnonzero(bad))}",
+                           "wrong input step", "step t does not read X[:, t] or does not write H[:, t]", FORWARD_LINE)
+        first = "with one step (T=1) your H matches; " if H1 is not None else ""
+        return Finding(f"{first}with W_hh = 0 (no recurrence) your H matches, so each x_t is read and stored at the "
+                       "right t and the state carried between steps is what differs", "previous state read wrongly",
+                       "a step reads a wrong h_{t-1}", FORWARD_LINE)
+
+    return [Probe("chain", chain)]
+
+
+def _backward_probes(backward: Callable, cache_for: Callable[[dict], object]) -> list[Probe]:
+    """One step; a loss on the last step only; a loss on the first step only (does the error go back in time?)."""
+
+    def run(c):
+        return _student_backward(backward, c, cache_for(c))
+
+    def ref(c):
+        return _reference_backward(c)
+
+    def one_hot(case, s):
+        dH = np.zeros_like(case["dH"])
+        dH[:, s] = case["dH"][:, s]
+        return _with(case, dH=dH)
+
+    def one_step(case, got):
+        if _T(case) < 2:
+            return None
+        c = _cut(case, 1)
+        out = attempt(lambda: run(c))
+        if out is None:
+            return None
+        expected = ref(c)
+        bad = [k for k in expected if not all_close(expected[k], out[k])]
+        if not bad:
+            return Finding("with one step (T=1) your dX, dh0 and grads match the reference, so the error is in how "
+                           "the steps are chained")
+        return Finding(f"already with one step (T=1) your {', '.join(_label(k) for k in bad)} differ")
+
+    def last_only(case, got):
+        T = _T(case)
+        if T < 2:
+            return None
+        c = one_hot(case, T - 1)
+        out = attempt(lambda: run(c))
+        if out is None:
+            return None
+        e = ref(c)["dX"]
+        bad = differs(e, out["dX"]).any(axis=(0, 2))
+        if not bad.any():
+            return None
+        silent = np.abs(out["dX"][:, :-1]).max() <= 1e-12 < np.abs(e[:, :-1]).max()
+        if silent:
+            return Finding(f"with a loss on the last step only, your dX is zero at {steps_text(range(T - 1))}: "
+                           "nothing flows back in time", "missing accumulation of dh from the next step",
+                           "the gradient from step t+1 is not added to dH[:, t]", BACKWARD_LINE)
+        if not bad[-1]:
+            return Finding(f"with a loss on the last step only, your dX matches at t={T - 1} and differs at "
+                           f"{steps_text(np.flatnonzero(bad))}: the gradient carried back from step t+1 is wrong",
+                           "wrong gradient carried back", "the dh_next passed from step t+1 to step t is wrong",
+                           BACKWARD_LINE)
+        return Finding(f"with a loss on the last step only, your dX already differs at t={T - 1}")
+
+    def first_only(case, got):
+        T = _T(case)
+        if T < 2:
+            return None
+        c = one_hot(case, 0)
+        out = attempt(lambda: run(c))
+        if out is None:
+            return None
+        later = np.abs(out["dX"][:, 1:]).max(axis=(0, 2)) > 1e-12  # the reference's are exactly 0
+        if later.any():
+            return Finding(f"with a loss on step 0 only, your dX is nonzero at {steps_text(1 + np.flatnonzero(later))}"
+                           ", which step 0 cannot influence: your gradient travels forward in time",
+                           "BPTT walked forward in time", "the backward loop runs t = 0 .. T-1",
+                           "for t in reversed(range(T)): dh = dH[:, t] + dh_next")
+        e = ref(c)
+        if all_close(e["dX"], out["dX"]) and not all_close(e["dh0"], out["dh0"]):
+            return Finding("with a loss on step 0 only, your dX matches but dh0 differs", "wrong initial-state "
+                           "gradient", "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
+        return None
+
+    return [Probe("one step", one_step), Probe("last step only", last_only), Probe("first step only", first_only)]
+
+
+def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
+    """Which outputs are wrong tells which part of BPTT is (no probe call needed)."""
+    params_ok = all(v is None for k, v in by_key.items() if k not in ("dX", "dh0"))
+    if by_key["dX"] is None and by_key["dh0"] is None:
+        return Finding("dX and dh0 match, only the parameter gradients differ", "parameter gradients not summed "
+                       "over time", "the parameter gradients are not the sum of every step's", SUM_LINE)
+    if by_key["dX"] is None and params_ok:
+        return Finding("dX and every parameter gradient match, only dh0 differs", "wrong initial-state gradient",
+                       "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
+    return None
+
+
+# ----------------------------------------------------------------------------- calling the student
+def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward", suspects=None, head: str = ""):
+    out = call(rnn_forward, name, (case["X"], case["h0"], case["params"]), names=("X", "h0", "params"))
+    H, cache = as_tuple(out, 2, f"{name} returned", "H, cache")
+    B, T, _ = case["X"].shape
+    shape = (B, T, case["h0"].shape[1])
+    if suspects is not None and (odd := wrong_shape(H, shape)) is not None:
+        message = diagnose(head, [f"H has shape {odd.shape}, expected {shape}"], {"H": odd}, case, suspects)
+        if "likely bug" in message:
+            fail(message)
+    return as_array(H, f"{name}: H", shape), cache
+
+
+def _label(key: str) -> str:
+    return key if key in ("dX", "dh0") else f"grads[{key!r}]"
+
+
+def _student_backward(rnn_backward: Callable, case: dict, cache, suspects=None, head: str = "") -> dict:
+    out = call(rnn_backward, "rnn_backward", (case["dH"],), tail=(cache,), names=("dH",))
+    dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
+    if suspects is not None and (odd := wrong_shape(dX, case["X"].shape)) is not None:
+        message = diagnose(head, [f"dX has shape {odd.shape}, expected {case['X'].shape}"], {"dX": odd}, case,
+                           suspects)
+        if "likely bug" in message:
+            fail(message)
+    return {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
+            "dh0": as_array(dh0, "rnn_backward: dh0", case["h0"].shape),
+            **as_array_dict(grads, "rnn_backward: grads", {n: v.shape for n, v in case["params"].items()})}
+
+
+def _reference_backward(case: dict) -> dict:
+    _, cache = bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])
+    dX, dh0, grads = bptt_answers.rnn_backward(case["dH"], cache)
+    return _grads(dX, dh0, grads)
+
+
+def _forward_cache(rnn_forward: Callable, case: dict):
+    return _student_forward(rnn_forward, case)[1]
+
+
+def _own_cache(rnn_forward: Callable, case: dict):
+    """The student's own cache if their rnn_forward matches the reference on ``case``, else None."""
+    try:
+        H, cache = _student_forward(rnn_forward, case)
+    except Exception:  # noqa: BLE001 - a forward that fails in any way is graded by its own test
+        return None
+    return cache if all_close(_ref_H(case), H) else None
+
+
+# ----------------------------------------------------------------------------- public checks
 def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
     """Does ``rnn_forward(X, h0, params)`` return the reference ``(H, cache)``?"""
     cases = case_sets.sequence_cases(hidden)
-    hyps = hyp.rnn_forward_hypotheses()
+    suspects = rnn_forward_suspects()
     for k, case in enumerate(cases):
-        H, _ = _student_forward(rnn_forward, case)
-        expected, _ = bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])
-        problems = _problems([("H", expected, H, SEQUENCE)])
+        head = header("rnn_forward", k, len(cases), case, hidden)
+        H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head)
+        problems = _problems([("H", _ref_H(case), H, SEQUENCE)])
         if problems:
-            _fail(header("rnn_forward", k, len(cases), case, hidden), problems, {"H": H}, case, hyps)
+            fail(diagnose(head, problems, {"H": H}, case, suspects, _forward_probes(rnn_forward)))
     ok(f"rnn_forward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 
 
 def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bool = False) -> None:
     """Does ``rnn_backward(dH, cache)`` return the reference ``(dX, dh0, grads)``?
 
-    The cache comes from the student's own ``rnn_forward`` and is passed back untouched.
+    The cache is the one the student's ``rnn_forward`` returned when that forward is right on the case, else
+    the prescribed list of step caches built from the reference, so a wrong forward costs only its own test.
     """
     cases = case_sets.sequence_cases(hidden)
-    hyps = hyp.rnn_backward_hypotheses()
+    suspects = rnn_backward_suspects()
+    prescribed = []
     for k, case in enumerate(cases):
         head = header("rnn_backward", k, len(cases), case, hidden)
-        H, cache = _student_forward(rnn_forward, case)
-        ref_H, ref_cache = bptt_answers.rnn_forward(case["X"], case["h0"], case["params"])
-        if not all_close(ref_H, H):
-            fail(f"{head}: cannot be checked yet because rnn_forward differs from the reference; "
-                 "make rnn_forward pass its test first.")
-        out = call(rnn_backward, "rnn_backward", (case["dH"],), tail=(cache,), names=("dH",))
-        dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
-        got = {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
-               "dh0": as_array(dh0, "rnn_backward: dh0", case["h0"].shape),
-               **as_array_dict(grads, "rnn_backward: grads", {n: v.shape for n, v in case["params"].items()})}
-        e_dX, e_dh0, e_grads = bptt_answers.rnn_backward(case["dH"], ref_cache)
-        pairs = [("dX", e_dX, got["dX"], SEQUENCE_GRAD), ("dh0", e_dh0, got["dh0"], STATE)]
-        pairs += [(f"grads[{n!r}]", e_grads[n], got[n], PARAM_LAYOUT) for n in e_grads]
-        problems = _problems(pairs)
+        own = _own_cache(rnn_forward, case)
+        if own is None:
+            cache_for = step_caches
+            prescribed.append(k + 1)
+            try:
+                got = _student_backward(rnn_backward, case, step_caches(case), suspects, head)
+            except AssertionError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - say which cache the student's code could not read
+                fail(f"{head}: your rnn_forward differs from the reference here, so rnn_backward was called with "
+                     "the cache the notebook prescribes, built from the reference (a list of the T caches "
+                     f"rnn_step returned, caches[t] for step t); on it your rnn_backward raised "
+                     f"{type(exc).__name__}: {str(exc)[:300]}")
+        else:
+            cache_for = functools.partial(_forward_cache, rnn_forward)
+            got = _student_backward(rnn_backward, case, own, suspects, head)
+        expected = _reference_backward(case)
+        layouts = {"dX": SEQUENCE_GRAD, "dh0": STATE}
+        by_key = {key: describe_mismatch(_label(key), expected[key], got[key], layouts.get(key, PARAM_LAYOUT))
+                  for key in expected}
+        problems = [m for m in by_key.values() if m is not None]
         if problems:
-            _fail(head, problems, got, case, hyps)
-    ok(f"rnn_backward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
+            probes = [Probe("parts", lambda c, g, by_key=by_key: _parts_finding(by_key)),
+                      *_backward_probes(rnn_backward, cache_for)]
+            fail(diagnose(head, problems, got, case, suspects, probes))
+    note = ""
+    if prescribed:
+        note = (f"; your rnn_forward differs from the reference on cases {prescribed}, so there rnn_backward was "
+                "checked on the prescribed cache built from the reference")
+    ok(f"rnn_backward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()}){note}")
 
 
 def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None:
     """Does ``clip_gradients(grads, max_norm)`` return the reference ``(clipped, norm)``?"""
     cases = case_sets.clip_cases(hidden)
-    hyps = hyp.clip_gradients_hypotheses()
+    suspects = clip_suspects()
     for k, case in enumerate(cases):
         out = call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]), names=("grads", "max_norm"))
         clipped, norm = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
@@ -93,14 +528,56 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
         pairs.append(("norm", np.array(e_norm), got["norm"], None))
         problems = _problems(pairs)
         if problems:
-            _fail(header("clip_gradients", k, len(cases), case, hidden), problems, got, case, hyps)
+            probes = [Probe("parts", _clip_parts),
+                      Probe("no clipping needed", lambda c, g: _clip_unneeded(clip_gradients, c))]
+            fail(diagnose(header("clip_gradients", k, len(cases), case, hidden), problems, got, case, suspects,
+                          probes))
     ok(f"clip_gradients matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
+
+
+def _clip_parts(case: dict, got: dict) -> Finding | None:
+    """Which of the two outputs is wrong, and whether the student rescaled by one common factor."""
+    e_clipped, e_norm = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
+    norm_ok = all_close(np.array(e_norm), got["norm"])
+    ratios = np.concatenate([(got[k] / np.where(g == 0, np.nan, g)).ravel() for k, g in case["grads"].items()])
+    ratios = ratios[np.isfinite(ratios)]
+    common = ratios.size > 0 and np.allclose(ratios, ratios[0], rtol=1e-6)
+    scale = min(1.0, case["max_norm"] / e_norm)
+    if norm_ok and common:
+        return Finding(f"your norm is right and you rescale every gradient by one factor, {ratios[0]:.6g}, but the "
+                       f"reference's is min(1, max_norm / norm) = {scale:.6g}", "wrong scale",
+                       "the scale is not min(1, max_norm / norm)", CLIP_LINE)
+    if norm_ok:
+        return Finding("your norm is right but your gradients are not one common rescaling of the inputs",
+                       "not one common factor", "the gradients are not all multiplied by the same factor", CLIP_LINE)
+    if all(all_close(e_clipped[k], got[k]) for k in case["grads"]):
+        return Finding("your clipped gradients are right and only the returned norm differs", "wrong norm returned",
+                       "the returned norm is not the global norm before clipping", CLIP_LINE)
+    return None
+
+
+def _clip_unneeded(clip_gradients: Callable, case: dict) -> Finding | None:
+    """With max_norm far above the norm nothing may change: does the student's code leave the gradients alone?"""
+    m = 10.0 * bptt_answers.clip_gradients(case["grads"], 1.0)[1]
+
+    def run():
+        out = call(clip_gradients, "clip_gradients", (case["grads"], m), names=("grads", "max_norm"))
+        clipped, _ = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
+        return as_array_dict(clipped, "clip_gradients: clipped", {n: v.shape for n, v in case["grads"].items()})
+
+    clipped = attempt(run)
+    if clipped is None:
+        return None
+    if all(all_close(g, clipped[k]) for k, g in case["grads"].items()):
+        return Finding("with max_norm ten times the norm your gradients come back unchanged, as they should")
+    return Finding("with max_norm ten times the norm (no clipping needed) your gradients still change",
+                   "rescaled without need", "gradients below max_norm are changed", CLIP_LINE)
 
 
 def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -> None:
     """Does ``hidden_grad_norms(X, h0, params, dh_last)`` return the reference (T,) norms?"""
     cases = case_sets.sequence_cases(hidden)
-    hyps = hyp.hidden_grad_norms_hypotheses()
+    suspects = norms_suspects()
     for k, case in enumerate(cases):
         out = call(hidden_grad_norms, "hidden_grad_norms", (case["X"], case["h0"], case["params"], case["dh_last"]),
                    names=("X", "h0", "params", "dh_last"))
@@ -109,19 +586,63 @@ def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -
         expected = bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
         problems = _problems([("norms", expected, got["norms"], TIME)])
         if problems:
-            _fail(header("hidden_grad_norms", k, len(cases), case, hidden), problems, got, case, hyps)
+            fail(diagnose(header("hidden_grad_norms", k, len(cases), case, hidden), problems, got, case, suspects,
+                          _norms_probes(hidden_grad_norms)))
     ok(f"hidden_grad_norms matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
+
+
+def _norms_probes(fn: Callable) -> list[Probe]:
+    def run(c):
+        out = call(fn, "hidden_grad_norms", (c["X"], c["h0"], c["params"], c["dh_last"]),
+                   names=("X", "h0", "params", "dh_last"))
+        return as_array(out, "hidden_grad_norms returned", (_T(c),))
+
+    def last_entry(case, got):
+        e = bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
+        if all_close(e[-1:], got["norms"][-1:]):
+            return Finding(f"norms[{_T(case) - 1}] = ||dh_last|| matches; the entries before it differ, so the step "
+                           "back in time is wrong")
+        return Finding(f"already norms[{_T(case) - 1}] differs, which must be ||dh_last||", "wrong last norm",
+                       "norms[T-1] is not the norm of dh_last itself", NORMS_LINE)
+
+    def no_recurrence(case, got):
+        c = _with(case, params=_params(case, W_hh=np.zeros_like(case["params"]["W_hh"])))
+        norms = attempt(lambda: run(c))
+        if norms is None or _T(case) < 2:
+            return None
+        e = bptt_answers.hidden_grad_norms(c["X"], c["h0"], c["params"], c["dh_last"])
+        if all_close(e, norms):
+            return Finding("with W_hh = 0 (every earlier norm is 0) your norms match the reference")
+        return Finding(f"with W_hh = 0 your norms differ at {steps_text(np.flatnonzero(differs(e, norms)))}, where "
+                       "the reference has 0 before the last step")
+
+    return [Probe("last entry", last_entry), Probe("no recurrence", no_recurrence)]
 
 
 def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> None:
     """Does ``spectral_radius(W)`` return the reference ``max |eigenvalue|``?"""
     cases = case_sets.matrix_cases(hidden)
-    hyps = hyp.spectral_radius_hypotheses()
+    suspects = radius_suspects()
     for k, case in enumerate(cases):
         out = call(spectral_radius, "spectral_radius", (case["W"],), names=("W",))
         got = {"rho": np.array(as_float(out, "spectral_radius returned"))}
         expected = np.array(bptt_answers.spectral_radius(case["W"]))
         problems = _problems([("the spectral radius", expected, got["rho"], None)])
         if problems:
-            _fail(header("spectral_radius", k, len(cases), case, hidden), problems, got, case, hyps)
+            fail(diagnose(header("spectral_radius", k, len(cases), case, hidden), problems, got, case, suspects,
+                          [Probe("diagonal", lambda c, g: _radius_diagonal(spectral_radius, c))]))
     ok(f"spectral_radius matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
+
+
+def _radius_diagonal(fn: Callable, case: dict) -> Finding | None:
+    """On a diagonal matrix with one negative entry the radius is its largest |entry|: a sign or a norm slip shows."""
+    n = case["W"].shape[0]
+    W = np.diag(np.linspace(0.5, 1.5, n) * np.where(np.arange(n) == n - 1, -1.0, 1.0))
+    out = attempt(lambda: as_float(call(fn, "spectral_radius", (W,), names=("W",)), "spectral_radius returned"))
+    if out is None:
+        return None
+    if np.isclose(out, bptt_answers.spectral_radius(W)):
+        return Finding("on a diagonal matrix your radius is right, so the error shows only when eigenvalues are "
+                       "complex or W is not symmetric")
+    return Finding("even on a diagonal matrix with a negative eigenvalue your radius differs: check the modulus "
+                   "|lambda|", "modulus missing", "the largest |lambda| is not taken", RADIUS_LINE)

@@ -1,0 +1,251 @@
+"""Diagnosis for the architectures exercise: which step reads or emits what, and which wiring bug explains ``Y``.
+
+Suspects run the reference cells of ``simulator.cells`` wired differently (the cell state read instead of
+``h``, the state reset at every step, only ``h`` handed to the decoder, inputs or outputs reversed in time) or
+recombine the reference's ``Y`` (a time-major stack, an activation on the readout). Probes re-run the
+student's function on grader-chosen variants of the failed case: one input changed (which outputs follow
+it?), one output step (is the first step right?), input weights switched off (is the state carried right?).
+A case is ``{"kind", "args", ...}`` with ``args`` the positional inputs before ``step`` (see
+``autograder.architecture_checks``).
+
+Not covered: bugs in the student's own helpers the notebook gives (``run_step``, ``zero_state``) are
+reported as the architecture's; an argmax tie in the fed-back output is not diagnosed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from autograder.sequence_probes import Finding, Probe, Suspect, attempt, differs, same, steps_text
+from simulator import architectures, cells
+from simulator.losses import softmax
+
+READOUT_LINE = "y_t = h_t W_hy + b_y (no activation on the readout)"
+STATE_LINE = "h_t = cell(x_t, h_{t-1}): each step starts from the previous step's state"
+FEEDBACK_LINE = "x_t = one_hot_argmax(y_{t-1}) for t >= 1"
+LAST_LINE = "y = h_{T-1} W_hy + b_y, read after the last step"
+ORDER_LINE = "step t reads X[:, t] and emits Y[:, t]"
+DECODER_LINE = "the decoder starts from the encoder's final state: (h, c) for an LSTM"
+TIMED = ("one_to_many", "many_to_many", "encoder_decoder")
+
+
+# ----------------------------------------------------------------------------- the reference, rewired
+def _reference(name: str, case: dict) -> np.ndarray:
+    return architectures.FORWARD[name](*case["args"], cells.STEP_FUNCTIONS[case["kind"]][0])[0]
+
+
+def _cell(case: dict, prefix: str = "") -> dict:
+    return {k: case["args"][1][prefix + k] for k in architectures.CELL_KEYS[case["kind"]]}
+
+
+def _zero(case: dict, B: int) -> tuple:
+    H = case["args"][1]["W_hy"].shape[0]
+    return tuple(np.zeros((B, H)) for _ in range(2 if case["kind"] == "lstm" else 1))
+
+
+def _step(case: dict, x: np.ndarray, state: tuple, cp: dict) -> tuple:
+    """One reference step: the new state, (h,) or (h, c)."""
+    out = cells.STEP_FUNCTIONS[case["kind"]][0](x, *state, cp)
+    return tuple(out[:-1])
+
+
+def _run(case: dict, cp: dict, state: tuple, T: int, inputs: np.ndarray | None = None, x0: np.ndarray | None = None,
+         read: int = 0, reset: bool = False) -> tuple[np.ndarray, tuple]:
+    """Chain ``T`` reference steps from ``state``: inputs ``inputs[:, t]`` or, without them, ``x0`` then the fed-back
+    outputs; ``read`` picks the state part the readout reads (0: h, 1: c); ``reset`` starts every step from zeros.
+    Returns Y (B, T, K) and the final state.
+    """
+    p = case["args"][1]
+    B = (inputs if inputs is not None else x0).shape[0]
+    x, ys = x0, []
+    for t in range(T):
+        if inputs is not None:
+            x = inputs[:, t]
+        state = _step(case, x, _zero(case, B) if reset else state, cp)
+        y = state[read] @ p["W_hy"] + p["b_y"]
+        ys.append(y)
+        x = architectures.feed_back(y, "argmax")
+    return np.stack(ys, axis=1), state  # T x (B, K) -> (B, T, K)
+
+
+def _wired(name: str, case: dict, read: int = 0, reset: bool = False, handover: Callable | None = None) -> np.ndarray:
+    """The architecture ``name`` with the reference cell, rewired (see ``_run``; ``handover`` maps the encoder's
+    final state to the decoder's first).
+    """
+    x, cp = case["args"][0], _cell(case)
+    B = x.shape[0]
+    if name == "one_to_one":
+        return _run(case, cp, _zero(case, B), 1, x0=x, read=read, reset=reset)[0][:, 0]
+    if name == "one_to_many":
+        return _run(case, cp, _zero(case, B), case["args"][2], x0=x, read=read, reset=reset)[0]
+    if name in ("many_to_one", "many_to_many"):
+        Y, _ = _run(case, cp, _zero(case, B), x.shape[1], inputs=x, read=read, reset=reset)
+        return Y[:, -1] if name == "many_to_one" else Y
+    _, state = _run(case, cp, _zero(case, B), x.shape[1], inputs=x)
+    state = handover(state) if handover else state
+    K = case["args"][1]["W_hy"].shape[1]
+    dec = _cell(case, architectures.DECODER_PREFIX)
+    return _run(case, dec, state, case["args"][2], x0=np.zeros((B, K)), read=read, reset=reset)[0]
+
+
+def _args(case: dict, **changes) -> dict:
+    """The case with positional inputs replaced: ``x`` (first), ``params`` updates, ``T`` (third)."""
+    args = list(case["args"])
+    if "x" in changes:
+        args[0] = changes["x"]
+    if "params" in changes:
+        args[1] = {**args[1], **changes["params"]}
+    if "T" in changes:
+        args[2] = changes["T"]
+    return {**case, "args": tuple(args)}
+
+
+def _lstm_only(fn: Callable[[dict], dict]) -> Callable[[dict], dict | None]:
+    return lambda c: fn(c) if c["kind"] == "lstm" else None
+
+
+def suspects(name: str) -> list[Suspect]:
+    """Wiring and layout bugs of architecture ``name`` (after the catalogue in ``architecture_checks``)."""
+
+    def ref(c):
+        return _reference(name, c)
+
+    out = [Suspect("activation on the readout", "tanh is applied to the readout, y = tanh(h W_hy + b_y)",
+                   lambda c: {"Y": np.tanh(ref(c))}, READOUT_LINE),
+           Suspect("activation on the readout", "softmax is applied to the readout, y = softmax(h W_hy + b_y)",
+                   lambda c: {"Y": softmax(ref(c), axis=-1)}, READOUT_LINE)]
+    if name in TIMED:
+        out.append(Suspect("time-major output", "Y is stacked time first, (T, B, K) (np.stack(ys, axis=0))",
+                           lambda c: {"Y": ref(c).swapaxes(0, 1)}, "Y = np.stack(ys, axis=1)  # (B, T, K)"))
+    if name != "one_to_one":
+        out.append(Suspect("cell state read", "the readout reads the LSTM's cell state c instead of h",
+                           _lstm_only(lambda c: {"Y": _wired(name, c, read=1)}), READOUT_LINE))
+        out.append(Suspect("state reset at every step", "every step starts from the zero state instead of the "
+                           "previous step's", lambda c: {"Y": _wired(name, c, reset=True)}, STATE_LINE))
+    if name == "many_to_one":
+        out.append(Suspect("wrong state read", "y is read from the state before the last step (h_{T-2})",
+                           lambda c: {"Y": _run(c, _cell(c), _zero(c, c["args"][0].shape[0]), c["args"][0].shape[1],
+                                                inputs=c["args"][0])[0][:, -2]}
+                           if c["args"][0].shape[1] > 1 else None, LAST_LINE))
+    if name == "many_to_many":
+        X = 0  # the input's position in args
+
+        def rev(c, inputs: bool, outputs: bool):
+            Y = ref(_args(c, x=c["args"][X][:, ::-1]) if inputs else c)
+            return {"Y": Y[:, ::-1] if outputs else Y}
+
+        out += [Suspect("time reversed", "the inputs are read from last to first (step t reads X[:, T-1-t])",
+                        lambda c: rev(c, True, False), ORDER_LINE),
+                Suspect("time reversed", "the outputs are stored from last to first (Y[:, T-1-t] holds y_t)",
+                        lambda c: rev(c, False, True), ORDER_LINE),
+                Suspect("time reversed", "the steps run from t=T-1 down to 0", lambda c: rev(c, True, True),
+                        ORDER_LINE)]
+    if name == "encoder_decoder":
+        out.append(Suspect("only h passed to the decoder", "the decoder starts from (h_T, 0): the encoder's cell "
+                           "state c is not handed over", _lstm_only(lambda c: {"Y": _wired(
+                               name, c, handover=lambda s: (s[0], np.zeros_like(s[1])))}), DECODER_LINE))
+    return out
+
+
+# ----------------------------------------------------------------------------- probes
+def probes(name: str, run: Callable[[dict], np.ndarray]) -> list[Probe]:
+    """The probes of architecture ``name``; ``run(case)`` is the student's ``Y`` on a probe case (one call)."""
+    if name in ("many_to_one", "many_to_many"):
+        return [Probe("which outputs read which inputs", lambda c, g: _reads(name, run, c, g))]
+    if name in ("one_to_many", "encoder_decoder"):
+        return [Probe("first output, then inputs off", lambda c, g: _generation(name, run, c))]
+    return [Probe("readout", lambda c, g: _readout(run, c))]
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(T,) steps where two outputs (B, T, K) differ, or (1,) for (B, K)."""
+    d = np.abs(a - b) > 1e-9
+    return d.any(axis=(0, 2)) if d.ndim == 3 else d.any(keepdims=True).reshape(1)
+
+
+def _reads(name: str, run: Callable, case: dict, got: dict) -> Finding | None:
+    """Change one input step (x_0, then x_{T-1}) and see which of the student's outputs follow it."""
+    X = case["args"][0]
+    T = X.shape[1]
+    seen = []
+    for s in sorted({T - 1, 0}, reverse=True):
+        Xs = X.copy()
+        Xs[:, s] += 1.0
+        c = _args(case, x=Xs)
+        Ys = attempt(lambda c=c: run(c))
+        if Ys is None:
+            return None
+        mine, theirs = _changed(Ys, got["Y"]), _changed(_reference(name, c), _reference(name, case))
+        if name == "many_to_one":
+            if theirs[0] and not mine[0]:
+                if s == T - 1:
+                    return Finding(f"changing x_{s} leaves your y unchanged, but y must read the state after the "
+                                   "last step", "wrong state read", "y is read before the last step", LAST_LINE)
+                return Finding(f"changing x_{s} leaves your y unchanged: the first input does not reach the last "
+                               "state", "state not carried between steps", "the state is not carried from step to "
+                               "step", STATE_LINE)
+            seen.append(f"changing x_{s} changes your y, as in the reference")
+            continue
+        early = np.flatnonzero(mine[:s])
+        if early.size:
+            return Finding(f"changing x_{s} changes your Y at {steps_text(early)}, before step {s} reads it: "
+                           "outputs read later inputs", "time reversed", "the steps do not run t = 0 .. T-1 in "
+                           "order", ORDER_LINE)
+        if T > 1 and s == 0 and mine[0] and not mine[1:].any() and theirs[1:].any():
+            return Finding("changing x_0 changes only your y_0: nothing is carried to later steps",
+                           "state not carried between steps", "the state is not carried from step to step",
+                           STATE_LINE)
+        if theirs[s] and not mine[s] and mine[s + 1:].any():
+            return Finding(f"changing x_{s} leaves your y_{s} unchanged and changes later outputs: each output is "
+                           "emitted before its step reads its input", "off by one step", "Y[:, t] is read from the "
+                           "state before step t", ORDER_LINE)
+        seen.append(f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, as in the reference"
+                    if np.array_equal(mine, theirs) else
+                    f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, the reference's at "
+                    f"{steps_text(np.flatnonzero(theirs))}")
+    return Finding("; ".join(seen)) if seen else None
+
+
+def _generation(name: str, run: Callable, case: dict) -> Finding | None:
+    """One output step first; if it is right, switch the (decoder's) input weights off: feedback or state?"""
+    first = _args(case, T=1)
+    Y1 = attempt(lambda: run(first))
+    if Y1 is None:
+        return None
+    start = "the encoder's final state or the decoder's first step" if name == "encoder_decoder" else \
+        "the first step (x from the zero state) or the readout"
+    if not same(_reference(name, first), Y1):
+        return Finding(f"already with one output step your Y differs, so {start} is wrong")
+    if case["args"][2] < 2:
+        return Finding("with one output step your Y matches the reference")
+    prefix = architectures.DECODER_PREFIX if name == "encoder_decoder" else ""
+    key = prefix + architectures.CELL_KEYS[case["kind"]][0]
+    off = _args(case, params={key: np.zeros_like(case["args"][1][key])})
+    Y0 = attempt(lambda: run(off))
+    if Y0 is None:
+        return None
+    bad = np.flatnonzero(differs(_reference(name, off), Y0).any(axis=(0, 2)))
+    if bad.size == 0:
+        return Finding(f"with one output step your Y matches; with {key} = 0 (inputs switched off) every output "
+                       "matches too, so the state is carried right and the input a later step reads is what "
+                       "differs", "wrong feedback", "a later step does not read one_hot_argmax(y_{t-1})",
+                       FEEDBACK_LINE)
+    return Finding(f"with one output step your Y matches; with {key} = 0 (inputs switched off) your Y still differs "
+                   f"at {steps_text(bad)}, so the state passed from step to step is wrong",
+                   "state not carried between steps", "the state is not carried from step to step", STATE_LINE)
+
+
+def _readout(run: Callable, case: dict) -> Finding | None:
+    """With W_hy = 0 the output is b_y whatever the cell does: is the readout's bias right?"""
+    W = case["args"][1]["W_hy"]
+    c = _args(case, params={"W_hy": np.zeros_like(W)})
+    y = attempt(lambda: run(c))
+    if y is None:
+        return None
+    if same(_reference("one_to_one", c), y):
+        return Finding("with W_hy = 0 your y is b_y, as it should be, so the readout's bias is right and h or its "
+                       "product with W_hy differs")
+    return Finding("with W_hy = 0 your y is not b_y", "wrong readout", "the readout is not h W_hy + b_y",
+                   READOUT_LINE)

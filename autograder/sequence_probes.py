@@ -1,0 +1,167 @@
+"""Diagnosis for sequence, architecture and CRNN checks: suspects reproduce a wrong result, probes locate it.
+
+A check that has already failed calls :func:`diagnose` to write its message. Two layers explain the failure:
+
+1. **Suspects** (a :class:`Suspect` is a :class:`autograder.hypotheses.Hypothesis` with the equation line to
+   check). Each is the reference in ``simulator/`` run on *changed inputs* (a reversed or truncated sequence,
+   a zeroed or transposed weight, permuted rows), in a *changed order* (steps chained forward instead of
+   backward, a step skipped), or with its outputs recombined (a time-major stack, a squared norm), never a
+   second copy of the math (DESIGN invariant 1). A suspect that reproduces the student's arrays, of any shape,
+   is named as the likely bug.
+2. **Probes** (:class:`Probe`). Each runs the student's function once more, through ``calling.call`` like
+   every student call, on a grader-chosen variant of the failed case (one time step, one-hot upstream
+   gradients on one step, an identity kernel, switched-off input weights) and compares that single return with
+   the reference on the same variant. What matches and what does not locates the faulty term; a probe may
+   add a guess, phrased as one.
+
+Probes only explain (DESIGN invariant 7): they run after the score is decided (the check has failed), a probe
+that raises or returns nonsense says nothing, and no probe result reaches a score. A student's function may
+keep state and answer a probe differently; then the explanation may be wrong, never the score.
+
+Message (one format for visible and hidden cases): ``<where>: <likely cause, with the equation line>.
+Evidence: <first differing entries>; <probe findings>. [Inputs: <recipe, visible cases only>] Tolerance: ...``.
+
+Not covered: a function that raises on the check's own inputs is reported by the check as raised (no
+probe runs); probes cannot see inside a student's function, so two bugs in one function are located by the
+first one the probes reach; a result no suspect reproduces and no probe narrows down gets the evidence only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.compare import all_close, close, tolerance_text
+from autograder.hypotheses import Hypothesis, hypothesis_text
+
+# A student's buggy code is compared with our rendition of the bug, so the match is looser than the check.
+MATCH_RTOL = 1e-5
+MATCH_ATOL = 1e-7
+
+
+@dataclass(frozen=True)
+class Suspect(Hypothesis):
+    """A named bug with the equation line it breaks: ``line`` is shown as "check <line>"."""
+
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one probe showed: ``evidence`` always; ``bug``, ``cause`` and ``line`` when it supports a guess."""
+
+    evidence: str
+    bug: str = ""
+    cause: str = ""
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """``run(case, got)`` returns a :class:`Finding` or None (nothing to say, or the probe could not run)."""
+
+    name: str
+    run: Callable[[dict, dict], Finding | None]
+
+
+def same(expected, got, rtol: float = MATCH_RTOL, atol: float = MATCH_ATOL) -> bool:
+    """True if ``got`` is an array of ``expected``'s shape with equal values (a suspect's tolerance)."""
+    e = np.asarray(expected, dtype=np.float64)
+    return type(got) is np.ndarray and got.shape == e.shape and all_close(e, got, rtol, atol)
+
+
+def differs(expected: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Elementwise "not close", with the check's tolerance (arrays of one shape)."""
+    return ~close(np.asarray(expected, dtype=np.float64), got)
+
+
+def suspect_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[Hypothesis]) -> Hypothesis | None:
+    """The first suspect under which the reference returns every array in ``got`` (any shape), or None."""
+    for s in suspects:
+        try:
+            expected = s.outputs(case)
+        except (ValueError, IndexError, np.linalg.LinAlgError):
+            continue  # the bug cannot be expressed on this case's shapes
+        if expected is None or any(k not in expected for k in got):
+            continue
+        if all(same(expected[k], got[k]) for k in got):
+            return s
+    return None
+
+
+def attempt(thunk: Callable[[], object]):
+    """Run one probe call; None if the student's code raises, loops, or returns something unreadable.
+
+    Any exception is swallowed on purpose: a probe explains a failure the check has already scored, so a
+    probe that cannot run says nothing rather than replacing the check's message.
+    """
+    try:
+        return thunk()
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+
+
+def run_probes(probes: Sequence[Probe], case: dict, got: dict) -> list[Finding]:
+    """Every probe's finding, in order; a probe that raises in the grader's own code is skipped too."""
+    out = []
+    for p in probes:
+        found = attempt(lambda p=p: p.run(case, got))
+        if isinstance(found, Finding):
+            out.append(found)
+    return out
+
+
+def steps_text(steps) -> str:
+    """``[0, 1, 2, 4]`` -> ``"t=0..2, 4"``; empty -> ``"no step"``."""
+    steps = sorted(int(s) for s in steps)
+    if not steps:
+        return "no step"
+    runs, start = [], steps[0]
+    for a, b in zip(steps, [*steps[1:], None], strict=True):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}..{a}")
+            start = b
+    return "t=" + ", ".join(runs)
+
+
+def _cause(suspect: Hypothesis | None, findings: list[Finding], case: dict) -> str:
+    if suspect is not None:
+        line = getattr(suspect, "line", "")
+        check = f"; check {line}" if line else ""
+        return (f"Your result matches the reference if {hypothesis_text(suspect, case)} "
+                f"(likely bug: {suspect.bug}){check}.")
+    guess = next((f for f in findings if f.bug), None)
+    if guess is not None:
+        check = f"; check {guess.line}" if guess.line else ""
+        return f"Probably {guess.cause} (likely bug: {guess.bug}){check}."
+    return "No common bug reproduces your result and the probes below do not single out one term."
+
+
+def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],
+             probes: Sequence[Probe] = ()) -> str:
+    """The failure message: the likely cause with its equation line, then the evidence (module docstring).
+
+    ``problems`` are the check's ``describe_mismatch`` sentences; probes run only when no suspect matches.
+    A visible case's ``recipe`` is appended; a hidden case has none (DESIGN invariant 8).
+    """
+    suspect = suspect_matching(got, case, suspects)
+    findings = [] if suspect is not None else run_probes(probes, case, got)
+    evidence = "; ".join([*problems, *(f.evidence for f in findings)])
+    text = f"{head}: {_cause(suspect, findings, case)} Evidence: {evidence}."
+    if "recipe" in case and suspect is None:
+        text += f" Inputs: `from autograder.cases import {case['recipe'].split('(')[0]}; case = {case['recipe']}`."
+    return f"{text} Tolerance: {tolerance_text()}."
+
+
+def wrong_shape(value, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A private float64 copy of ``value`` if it is an exact finite float ndarray whose shape is not ``shape``.
+
+    Lets a check name the bug behind a wrong-shaped output (a time-major stack, a skipped step) before it
+    reports the shape; anything else returns None and the strict reader reports it as usual.
+    """
+    if type(value) is not np.ndarray or value.dtype.kind != "f" or value.shape == tuple(shape):
+        return None
+    arr = np.array(value, dtype=np.float64)
+    return arr if np.isfinite(arr).all() and arr.size <= 10**6 else None
