@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger("simulator.app")
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message (at file.py:line in function)``, the innermost frame, on one line for the log."""
+    message = " ".join(str(exc).split())  # a multi-line message stays one log line
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,8 @@ class ChunkedTraining:
             result = self.train(progress=self._progress, **self.kwargs)
         except ValueError as exc:
             error = f"{self.name}: {exc}"
-        except Exception as exc:  # the page must keep serving; the log keeps the details
-            log.exception("%s failed", self.name)
+        except Exception as exc:  # the page must keep serving; the log gets one line saying what and where
+            log.error("%s failed: %s", self.name, _one_line(exc))
             error = f"{self.name} failed ({type(exc).__name__}: {exc}); try another seed or cell."
         with self._cond:
             self._result, self._error, self._done = result, error, True

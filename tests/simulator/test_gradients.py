@@ -107,6 +107,17 @@ def test_products_of_step_jacobians(kind, opts):
     np.testing.assert_allclose(gradients.jacobian_norms(Jh, "fro"), np.linalg.norm(Jh, axis=(-2, -1)), rtol=1e-12)
 
 
+@pytest.mark.parametrize(("kind", "opts"), CASES, ids=IDS)
+def test_jacobians_of_a_readable_step_cache_equal_the_fused_ones(kind, opts):
+    """Do the Jacobians of a cache made by the readable step functions equal those of the fused path?"""
+    cell, X, cache = run(kind, opts, seed=4)
+    step, back = cells.STEP_FUNCTIONS[kind]
+    stepped = Cell(kind, cell.params, **opts, step=step, step_backward=back)
+    _, cache_r = sequence.forward(stepped, X, cache["state0"] if kind == "lstm" else cache["state0"][0])
+    np.testing.assert_allclose(gradients.state_jacobians(cache_r), gradients.state_jacobians(cache),
+                               rtol=1e-12, atol=1e-14)
+
+
 def test_rnn_step_jacobian_formula():
     """For the tanh RNN, is J_t = diag(1 - h_t^2) W_hh^T (column convention of the lesson)?"""
     cell, _, cache = run("rnn", {"activation": "tanh"}, seed=3)

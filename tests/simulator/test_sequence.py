@@ -147,7 +147,7 @@ def _generic(cell: Cell) -> Cell:
 
 @pytest.mark.parametrize(("kind", "opts"), CASES, ids=IDS)
 def test_fast_path_equals_generic_path(kind, opts):
-    """Do the fused fast path and the step-by-step path (reference step functions) give the same numbers?"""
+    """Do the fused fast path and the step-by-step path (the readable reference steps) give the same numbers?"""
     rng = np.random.default_rng(30)
     for B, T, D, H in [(3, 6, 4, 5), (1, 1, 1, 1)]:
         cell = random_cell(kind, D, H, rng, **opts)
@@ -178,6 +178,41 @@ def test_fast_path_equals_generic_path(kind, opts):
         tr1, tr2 = sequence.trace(c1), sequence.trace(c2)
         for name in ("h", "h_prev") + cells.GATES[kind]:
             np.testing.assert_allclose(tr1[name], tr2[name], rtol=1e-12, atol=1e-14, err_msg=f"trace {name}")
+
+
+def test_bptt_hands_each_step_its_cache_and_the_carried_gradient():
+    """Does BPTT call the step backward once per step, t = T-1 down to 0, with that step's cache and
+    dL/dh_t = dH_t + (dh_prev of step t+1), dL/dc_t = (dc_prev of step t+1), starting from dstate_T?"""
+    rng = np.random.default_rng(35)
+    B, T, D, H = 2, 4, 3, 2
+    calls = []
+
+    def spy(dh, dc, cache):
+        out = cells.lstm_step_backward(dh, dc, cache)
+        calls.append((cache, dh.copy(), dc.copy(), out))
+        return out
+
+    cell = random_cell("lstm", D, H, rng)
+    spied = Cell("lstm", cell.params, step=cells.lstm_step, step_backward=spy)
+    X = rng.standard_normal((B, T, D))
+    dH = rng.standard_normal((B, T, H))
+    dstate_T = random_state("lstm", B, H, rng)
+    _, cache = sequence.forward(spied, X)
+    dX, dparams, dstate0 = sequence.backward(dH, cache, dstate_T)
+    assert [id(c[0]) for c in calls] == [id(s) for s in reversed(cache["steps"])], "each step's own cache, last first"
+    carried = dstate_T
+    for t, (_, dh, dc, out) in zip(reversed(range(T)), calls, strict=True):
+        np.testing.assert_array_equal(dh, dH[:, t] + carried[0], err_msg=f"dL/dh_{t}")
+        np.testing.assert_array_equal(dc, carried[1], err_msg=f"dL/dc_{t}")
+        np.testing.assert_array_equal(dX[:, t], out[0], err_msg=f"dX[:, {t}] is the step's dx")
+        carried = out[1:3]
+    for a, b in zip(dstate0, carried, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for k in dparams:
+        np.testing.assert_allclose(dparams[k], sum(c[3][-1][k] for c in calls), rtol=1e-13, err_msg=k)
+    _, fused_cache = sequence.forward(cell, X)
+    dX_f, dparams_f, _ = sequence.backward(dH, fused_cache, dstate_T)
+    np.testing.assert_allclose(dX_f, dX, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize(("kind", "opts"), CASES, ids=IDS)

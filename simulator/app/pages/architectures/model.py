@@ -87,9 +87,7 @@ def run_architecture(architecture: str, kind: str, H: int, seed: int, item: int,
     else:
         params = arch.init_params(kind, D, H, K, decoder=architecture == "encoder_decoder", seed=seed)
     forward = arch.FORWARD[architecture]
-    if architecture == "one_to_many":
-        Y, cache = forward(ex.x, params, ex.T_out, feedback="argmax")
-    elif architecture == "encoder_decoder":
+    if architecture in ("one_to_many", "encoder_decoder"):  # they generate T_out steps, reading back their argmax
         Y, cache = forward(ex.x, params, ex.T_out, feedback="argmax")
     else:
         Y, cache = forward(ex.x, params)
