@@ -358,18 +358,24 @@ class LoadedModel:
                              f"{int(arr.min())} .. {int(arr.max())}")
         return self.embedding.params["E"][arr]  # (B, T) -> (B, T, E)
 
-    def run(self, inputs) -> StackRun:
+    def run(self, inputs, cells: dict[int, Cell] | None = None) -> StackRun:
         """Forward through every recurrent layer (each takes the previous one's full sequence), then the
         Dense head applied to the top layer's ``h_t`` at every step: for a many-to-one model, the head at
         step ``t`` is what the model outputs for the sequence cut after ``t``.
 
-        Inputs: integer ids ``(B, T)`` or ``(T,)`` when the model has an Embedding, else ``X (B, T, D)``.
+        Inputs: integer ids ``(B, T)`` or ``(T,)`` when the model has an Embedding, else ``X (B, T, D)`` (also
+        with an Embedding: float inputs then go straight to the first recurrent layer). ``cells`` replaces
+        recurrent layer ``k``'s cell by another one of the same sizes (e.g. a copy with edited weights).
         """
-        X = self.embed(inputs) if self.embedding is not None else np.asarray(inputs, dtype=self.dtype)
+        arr = np.asarray(inputs)
+        if self.embedding is not None and arr.dtype.kind in "iu":
+            X = self.embed(arr)
+        else:
+            X = arr.astype(self.dtype, copy=False)
         xs, hs, caches = [], [], []
-        for layer in self.recurrent:
+        for k, layer in enumerate(self.recurrent):
             xs.append(X)
-            X, cache = sequence.forward(layer.cell, X)
+            X, cache = sequence.forward((cells or {}).get(k, layer.cell), X)
             hs.append(X)
             caches.append(cache)
         head = None

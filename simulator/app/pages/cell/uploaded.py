@@ -1,0 +1,303 @@
+"""The Cell page's "Your model" section: animate an uploaded Keras or PyTorch cell with its own weights.
+
+``UploadedCellModel`` is a ``CellModel`` whose runs come from the uploaded stack (``interop.LoadedModel.run``)
+instead of a seeded preset cell: the chosen recurrent layer is drawn with its input (the layers below it run
+first), and the Dense head's output is read at every step (for a many-to-one classifier, the probability the
+model would give if the sentence ended at step ``t``). Inputs: the page's presets (fed to the lowest recurrent
+layer, bypassing an Embedding), a typed sentence through the uploaded Embedding and a vocabulary, or an uploaded
+CSV sequence. ``UploadedSection`` is the view. Nothing here computes a gate: every number is from the caches.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, Div, Span
+from bokeh.plotting import figure
+
+from simulator import sequence
+from simulator.app.components.diagram import LABELS, CellDiagram
+from simulator.app.components.doclock import locked
+from simulator.app.components.equations import Equations
+from simulator.app.components.errors import MessageBox
+from simulator.app.components.heatmap import HeatmapGrid
+from simulator.app.components.model_upload import MAX_CSV_BYTES, FilePicker, ModelUpload, read_csv_sequence
+from simulator.app.components.player import Player
+from simulator.app.pages.cell import presets
+from simulator.app.pages.cell.model import SERIES, VECTORS, CellModel, Run
+from simulator.cells import Cell
+from simulator.interop import LoadedModel
+from simulator.lessons import data
+
+SOURCES = ("preset", "sentence", "csv")
+MAX_STEPS = 200  # the page's T bound
+MAX_SIZE = 4096
+UNKNOWN = ("<unk>", "[UNK]")
+TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
+          "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
+          "r": "reset gate rₜ", "n": "candidate nₜ"}
+
+
+def encode_sentence(text: str, vocabulary: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Word ids ``(1, T)`` of ``text`` (``data.tokenize``); unknown words map to ``<unk>`` / ``[UNK]`` if the
+    vocabulary has one, else they are an error naming them. Returns the ids and the tokens.
+    """
+    words = data.tokenize(text)
+    if not words:
+        raise ValueError("sentence: expected at least one word, got an empty sentence")
+    if len(words) > MAX_STEPS:
+        raise ValueError(f"sentence: {len(words)} words; expected at most {MAX_STEPS}")
+    index = {w: k for k, w in enumerate(vocabulary)}
+    unk = next((index[u] for u in UNKNOWN if u in index), None)
+    missing = [w for w in words if w not in index]
+    if missing and unk is None:
+        raise ValueError(f"sentence: {', '.join(repr(w) for w in missing[:5])} not in the vocabulary, which has "
+                         "no <unk> entry; expected words of the vocabulary")
+    return np.array([[index.get(w, unk) for w in words]], dtype=np.int64), words
+
+
+class UploadedCellModel(CellModel):
+    """A ``CellModel`` showing recurrent layer ``layer`` of an uploaded model, with the model's own weights."""
+
+    loaded = param.ClassSelector(class_=LoadedModel, default=None, allow_None=True,
+                                 doc="The uploaded model (None: the ordinary seeded preset cell).")
+    layer = param.Integer(default=0, bounds=(0, None), doc="Which recurrent layer of the stack is shown.")
+    source = param.Selector(objects=list(SOURCES), default="preset",
+                            doc="Input: a preset sequence, a typed sentence (needs an Embedding and a vocabulary) "
+                                "or an uploaded CSV sequence.")
+    sentence = param.String(default="the movie was not good", doc="Sentence typed through the Embedding.")
+    vocabulary = param.ClassSelector(class_=tuple, default=None, allow_None=True, doc="Word k is Embedding row k.")
+    csv = param.Array(default=None, allow_None=True, doc="Uploaded sequence (T, D) of the lowest layer's inputs.")
+    head = param.Array(default=None, allow_None=True, doc="The Dense head's output at every step, (T, O).")
+    words = param.List(default=[], doc="The typed sentence's tokens, one per step (source='sentence').")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        for name in ("D", "H"):
+            self.param[name].bounds = (1, MAX_SIZE)
+
+    @param.depends("loaded", "layer", "source", "sentence", "vocabulary", "csv", watch=True)
+    def _sync(self) -> None:
+        """Fit kind, D, H (and T for sentence/CSV) to the chosen layer, then recompute once."""
+        if self.loaded is None:
+            return
+        layers = self.loaded.recurrent
+        if not 0 <= self.layer < len(layers):
+            self.error = f"layer: got {self.layer}; expected 0 to {len(layers) - 1}"
+            return
+        cell = layers[self.layer].cell
+        with param.parameterized.discard_events(self):
+            # runs of the previous layer or file must not be shown if these inputs fail
+            self.param.update(kind=cell.kind, compare=False, H=cell.hidden_size, D=cell.input_size, runs={})
+            if self.inputs == "word":
+                self.inputs = "sine"  # one-hot characters do not fit an uploaded layer's inputs
+        self._recompute()
+
+    # ------------------------------------------------------------------ CellModel hooks
+    def _inputs(self) -> np.ndarray | None:
+        if self.loaded is None:
+            return super()._inputs()
+        D0 = self.loaded.recurrent[0].cell.input_size
+        if self.source == "sentence":
+            if self.loaded.embedding is None:
+                raise ValueError("sentence: this model has no Embedding layer; choose a preset or a CSV sequence")
+            if self.vocabulary is None:
+                raise ValueError("sentence: no vocabulary yet; upload one (one word per line, line k = id k)")
+            ids, words = encode_sentence(self.sentence, self.vocabulary)
+            self.words = words
+            return ids
+        self.words = []
+        if self.source == "csv":
+            if self.csv is None:
+                raise ValueError("csv: no sequence uploaded yet; expected a CSV of T rows of "
+                                 f"{D0} numbers")
+            if self.csv.ndim != 2 or self.csv.shape[1] != D0:
+                raise ValueError(f"csv: shape {self.csv.shape}; expected (T, {D0}) for this model")
+            return self.csv[None].astype(self.loaded.dtype)  # (T, D) -> (1, T, D)
+        return presets.make_inputs(self.inputs, D0, self.T, seed=self.seed).astype(self.loaded.dtype)
+
+    def _run(self, kind: str, X: np.ndarray, edits: str) -> Run:
+        if self.loaded is None:
+            return super()._run(kind, X, edits)
+        original = self.loaded.recurrent[self.layer].cell
+        cell = Cell(original.kind, {k: v.copy() for k, v in original.params.items()}, activation=original.activation,
+                    reset_after=original.reset_after, name=original.name)
+        presets.apply_edits(cell.params, presets.parse_edits(edits))
+        stack = self.loaded.run(X, cells={self.layer: cell})
+        cache = stack.caches[self.layer]
+        self.head = None if stack.head is None else stack.head[0]  # (1, T, O) -> (T, O)
+        tr = sequence.trace(cache)
+        return Run(kind, stack.inputs[self.layer], cache, {k: v[0] for k, v in tr.items()})
+
+
+class UploadedSection(pn.viewable.Viewer):
+    """Upload, layer and input choosers, then the chosen cell's diagram, equations, heatmaps and head output."""
+
+    model = param.ClassSelector(class_=UploadedCellModel, doc="The section's settings and runs.")
+
+    def __init__(self, model: UploadedCellModel | None = None, upload: ModelUpload | None = None, **params):
+        super().__init__(model=model or UploadedCellModel(), **params)
+        m = self.model
+        self.upload = upload or ModelUpload()
+        self.messages = MessageBox(extra=lambda: [m.error] if m.loaded is not None else [])
+        self.player = Player(m, "t", label="Time step t (your model)")
+        self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
+        self.equations = Equations(width=820)
+        self.readout = Div(text="", css_classes=["rnn-upload-readout"], width=900, styles={"font-size": "14px"})
+        self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
+        self.head_source = ColumnDataSource({"t": [], "y": [], "unit": []})
+        self.head_figure = figure(width=660, height=220, title="Dense head output at each step", tools="",
+                                  toolbar_location=None, x_axis_label="t", y_axis_label="output")
+        self.head_figure.scatter("t", "y", source=self.head_source, size=6)
+        self.head_lines = ColumnDataSource({"xs": [], "ys": []})
+        self.head_figure.multi_line("xs", "ys", source=self.head_lines, line_width=2)
+        self.head_cursor = Span(location=0, dimension="height", line_color="black", line_dash="dashed")
+        self.head_figure.add_layout(self.head_cursor)
+        self.csv_picker = FilePicker(self._load_csv, accept=".csv,text/csv,text/plain", max_bytes=MAX_CSV_BYTES,
+                                     label="Upload a CSV sequence (one row of D numbers per time step)")
+        self.csv_picker.visible = False
+        self.controls = self._controls()
+        self.body = pn.Column(
+            self.player, pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.diagram.figure),
+            pn.pane.Bokeh(self.head_figure), self.equations.pane,
+            pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3), visible=False)
+        self._layout_key = None
+        self.upload.param.watch(self._on_upload, ["loaded", "layer", "vocabulary"])
+        m.param.watch(self._on_runs, ["runs"])
+        m.param.watch(self._on_step, ["t", "unit", "gate"])
+        m.param.watch(self.messages.refresh, ["error"])
+        if self.upload.loaded is not None:
+            self._on_upload()
+
+    # ------------------------------------------------------------------ controls
+    def _controls(self) -> pn.Column:
+        m = self.model
+        source = pn.widgets.RadioButtonGroup.from_param(
+            m.param.source, options={"Preset": "preset", "Typed sentence": "sentence", "CSV sequence": "csv"},
+            button_type="primary", button_style="outline", name="")
+        self.sentence = pn.widgets.TextInput.from_param(m.param.sentence, name="Sentence (through the Embedding)",
+                                                        width=280, visible=False)
+        inputs = pn.widgets.Select.from_param(m.param.inputs, name="Preset input (to the lowest recurrent layer)",
+                                              options={"sine wave": "sine", "step": "step", "impulse": "impulse",
+                                                       "random": "random"}, width=280)
+        steps = pn.widgets.IntInput.from_param(m.param.T, name="T (preset steps)", width=120)
+        unit = pn.widgets.IntInput.from_param(m.param.unit, name="Unit j in the equations", width=120)
+        self.gate_select = pn.widgets.Select(name="Selected vector", options=[], width=280)
+        self.gate_select.param.watch(lambda e: self._select(e.new), "value")
+        m.param.watch(self._show_source, ["source"])
+        self._show_source()
+        return pn.Column(source, inputs, steps, self.sentence, self.csv_picker, self.gate_select, unit, width=300)
+
+    def _show_source(self, *events) -> None:
+        self.sentence.visible = self.model.source == "sentence"
+        self.csv_picker.visible = self.model.source == "csv"
+
+    def _select(self, name: str) -> None:
+        if name in VECTORS[self.model.kind]:
+            self.model.gate = name
+
+    def _load_csv(self, name: str, content: bytes | None, size: int) -> None:
+        report = self.messages.reporter("input")
+        if content is None:
+            report([f"{name}: {size:,} bytes; expected at most {MAX_CSV_BYTES:,} (the CSV size cap)"])
+            return
+        m = self.model
+        if m.loaded is None:
+            report([f"{name}: upload a model first; the CSV must have as many columns as its input size"])
+            return
+        try:
+            X = read_csv_sequence(name, content, m.loaded.recurrent[0].cell.input_size, MAX_STEPS)
+        except ValueError as exc:
+            report([str(exc)])
+            return
+        report([])
+        m.csv = X
+
+    # ------------------------------------------------------------------ updates
+    def _on_upload(self, *events) -> None:
+        u, m = self.upload, self.model
+        with param.parameterized.discard_events(m):
+            m.param.update(layer=u.layer if u.loaded is not None else 0, vocabulary=u.vocabulary, t=0)
+            if u.loaded is not None and u.loaded.embedding is not None and u.vocabulary is not None:
+                m.source = "sentence"
+            elif m.source == "sentence" and (u.loaded is None or u.loaded.embedding is None):
+                m.source = "preset"
+        m.loaded = u.loaded
+        m._sync()
+        self._show_source()
+        self.body.visible = m.loaded is not None
+        self.messages.refresh()
+
+    @locked
+    def _on_runs(self, *events) -> None:
+        self._refresh_runs()
+
+    def _refresh_runs(self) -> None:
+        m = self.model
+        if m.loaded is None or m.kind not in m.runs:
+            self.readout.text = ""
+            return
+        run = m.run
+        key = (m.kind, run.X.shape[2], m.H)
+        if key != self._layout_key:
+            self.diagram.set_layout(m.kind, {n: (run.X.shape[2] if n == "x" else m.H) for n in VECTORS[m.kind]},
+                                    VECTORS[m.kind])
+            self.gate_select.options = {LABELS[n]: n for n in VECTORS[m.kind]}
+            self._layout_key = key
+        self.heatmaps.set_series({n: run.series[n] for n in SERIES[m.kind]}, TITLES)
+        head = m.head
+        if head is None:
+            self.head_source.data = {"t": [], "y": [], "unit": []}
+            self.head_lines.data = {"xs": [], "ys": []}
+        else:
+            T, O = head.shape
+            ts = list(range(T))
+            self.head_lines.data = {"xs": [ts] * O, "ys": [head[:, k].tolist() for k in range(O)]}
+            self.head_source.data = {"t": ts * O, "y": head.T.ravel().tolist(), "unit": [k for k in range(O)
+                                                                                      for _ in ts]}
+        self._on_step()
+
+    @locked
+    def _on_step(self, *events) -> None:
+        m = self.model
+        if m.loaded is None or m.kind not in m.runs:
+            return
+        run, t, selected = m.run, m.t, m.selected
+        if self.gate_select.value != selected and selected in self.gate_select.options.values():
+            self.gate_select.value = selected
+        self.diagram.set_values({n: run.vector(n, t) for n in VECTORS[m.kind]})
+        self.diagram.set_selected(selected)
+        self.heatmaps.set_t(t)
+        self.head_cursor.location = t
+        step = run.cache["steps"][t]
+        self.equations.update(m.kind, step, t, m.unit, selected, run.cache["cell"].options())
+        self._update_readout(step, t)
+
+    def _update_readout(self, step: dict, t: int) -> None:
+        m = self.model
+        j = min(m.unit, m.H - 1)
+        h = float(step["h"][0, j])
+        word = f' (word <b>{html.escape(m.words[t])}</b>)' if m.words and t < len(m.words) else ""
+        head = ""
+        if m.head is not None:
+            values = ", ".join(repr(float(v)) for v in m.head[t])
+            act = m.loaded.dense[-1].options["activation"]
+            head = (f' &nbsp;·&nbsp; Dense head ({html.escape(act)}) output '
+                    f'<code class="rnn-upload-head">[{values}]</code>')
+        layer = m.loaded.recurrent[m.layer]
+        self.readout.text = (
+            f"<div><b>{html.escape(m.loaded.file)}</b>, layer {m.layer} <b>{html.escape(layer.name)}</b> "
+            f"({m.kind.upper()}), step <b class=\"rnn-t\">t = {t}</b> of {m.run.T - 1}{word} &nbsp;·&nbsp; "
+            f'hₜ[{j}] = <code class="rnn-upload-h">{h!r}</code>{head}</div>')
+
+    def __panel__(self):
+        return pn.Column(
+            pn.pane.Markdown("## Your model\nUpload a recurrent model you trained (Keras or PyTorch) and watch its "
+                             "own weights work, step by step.", sizing_mode="stretch_width"),
+            self.messages.pane,
+            pn.Row(pn.Column(self.upload, self.controls, width=320), self.body),
+            sizing_mode="stretch_width", css_classes=["rnn-your-model"])
+
