@@ -31,8 +31,8 @@ VISIBLE = [("rnn", 2, 3, 3, 4, 3), ("lstm", 1, 4, 2, 3, 2)]  # kind, B, T, D, H,
 
 
 def _hidden_shapes() -> list[tuple]:
-    """Seeded random (kind, B, T, D, H, K): every cell kind, the first case all ones, sizes 1 .. 5."""
-    rng = np.random.default_rng(case_sets.HIDDEN_SEED + 1)
+    """Random (kind, B, T, D, H, K) from the hidden-case secret: every kind, the first case all ones, sizes 1 .. 5."""
+    rng = case_sets.hidden_rng("architecture shapes", 0)
     kinds = ("rnn", "gru", "lstm", "lstm", "gru")
     out = [("rnn", 1, 1, 1, 1, 1)]
     for kind in kinds[1:]:
@@ -40,16 +40,13 @@ def _hidden_shapes() -> list[tuple]:
     return out
 
 
-HIDDEN = _hidden_shapes()
-
-
 def _cases(name: str, hidden: bool) -> list[dict]:
     seq, length, _ = SIGNATURES[name]
     out = []
-    for k, (kind, B, T, D, H, K) in enumerate(HIDDEN if hidden else VISIBLE):
+    for k, (kind, B, T, D, H, K) in enumerate(_hidden_shapes() if hidden else VISIBLE):
         if name == "one_to_many":
             D = K  # outputs are fed back as inputs
-        rng = np.random.default_rng((case_sets.HIDDEN_SEED if hidden else 11) + 31 * k)
+        rng = case_sets.hidden_rng("architectures", k) if hidden else np.random.default_rng(11 + 31 * k)
         params = case_sets.random_params(kind, D, H, rng)
         if name == "encoder_decoder":
             params.update({f"{architectures.DECODER_PREFIX}{n}": v

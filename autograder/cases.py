@@ -1,25 +1,151 @@
-"""Inputs the checks choose: small fixed cases for visible tests, seeded random shapes for hidden tests.
+"""Inputs the checks choose: small fixed cases for visible tests, secret-seeded random cases for hidden tests.
 
 Every case has random (never zero) biases and random upstream gradients, since zero biases and
 all-ones gradients hide bugs. Hidden cases include size-1 batch, input and hidden dimensions.
+
+Visible cases come from fixed seeds and carry a ``recipe`` (how to rebuild them), so a student can
+reproduce a failing visible case. Hidden cases come from the instructor's secret (DESIGN.md,
+invariant 8): ``<course>/.autograder/secret``, 32 random bytes written on first use with mode 0600,
+outside ``source/`` and ``release/``, so ``nbgrader generate_assignment`` never copies it. The grader
+hands it to the checks (:func:`hidden_secret`) around the test cells it runs; a case stream ``s``,
+trial ``k`` is drawn from ``default_rng(int(BLAKE2b_secret(f"{s}:{k}")))``. Without a secret,
+:func:`hidden_rng` (and so every ``hidden=True``) raises :class:`HiddenCasesUnavailableError`. Hidden cases
+carry no recipe and their labels give shapes only.
 """
 
 from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
 
 import numpy as np
 
 from simulator.cells import param_shapes
 
 VISIBLE_SHAPES = [(2, 3, 4), (1, 2, 3)]
-HIDDEN_SEED = 20_241
 HIDDEN_TRIALS = 5
+SECRET_DIR = ".autograder"
+SECRET_FILE = "secret"
+SECRET_BYTES = 32
+
+_SECRET: ContextVar[bytes | None] = ContextVar("autograder_hidden_secret", default=None)
 
 
-def hidden_shapes(n: int = HIDDEN_TRIALS, seed: int = HIDDEN_SEED, high: int = 5) -> list[tuple[int, int, int]]:
-    """``n`` seeded random ``(B, D, H)``: the first all ones, the second with ``D == H`` (so a transposed
-    ``W_xh`` type-checks and can be diagnosed), the rest drawn from ``1 .. high`` with one size forced to 1.
+class HiddenCasesUnavailableError(RuntimeError):
+    """Hidden cases were asked for without the instructor's secret."""
+
+
+# ----------------------------------------------------------------------------- the secret
+def secret_path(course: Path | str) -> Path:
+    """Where a course keeps its hidden-case secret: ``<course>/.autograder/secret``."""
+    return Path(course) / SECRET_DIR / SECRET_FILE
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise HiddenCasesUnavailableError(f"cannot read the hidden-case secret {path}: {exc.strerror} "
+                                     "(expected a regular file, not a symlink)") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise HiddenCasesUnavailableError(f"the hidden-case secret {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise HiddenCasesUnavailableError(f"the hidden-case secret {path} is readable by other users (mode "
+                                         f"{stat.S_IMODE(info.st_mode):o}); expected 600: run chmod 600 {path}")
+        data = stream.read(4 * SECRET_BYTES)
+    if len(data) < 16:
+        raise HiddenCasesUnavailableError(f"the hidden-case secret {path} holds {len(data)} bytes; expected "
+                                     f"{SECRET_BYTES} (delete it to have a new one made)")
+    return data
+
+
+def course_secret(course: Path | str, create: bool = True) -> bytes:
+    """The course's secret, made on first use (mode 0600, in a 0700 folder that git ignores).
+
+    Creation is atomic (written under a temporary name, then hard-linked into place), so two
+    grading processes starting together agree on one secret.
     """
-    rng = np.random.default_rng(seed)
+    path = secret_path(course)
+    if not os.path.lexists(path):
+        if not create:
+            raise HiddenCasesUnavailableError(f"the course has no hidden-case secret yet ({path})")
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# the instructor's hidden-case secret: never commit or publish it\n*\n")
+        tmp = path.parent / f".secret-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(secrets.token_bytes(SECRET_BYTES))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink()
+    return _read_secret(path)
+
+
+def find_course(start: Path | str | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the working directory) that is an nbgrader
+    course: it holds ``nbgrader_config.py`` and ``source/``. A student's folder has no ``source/``.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir():
+            return folder
+    return None
+
+
+@contextlib.contextmanager
+def hidden_secret(secret: bytes | str | None) -> Iterator[None]:
+    """Make ``secret`` the one hidden cases come from inside the block (``None``: no secret at all)."""
+    value = secret.encode() if isinstance(secret, str) else secret
+    token = _SECRET.set(value if value is not None else b"")
+    try:
+        yield
+    finally:
+        _SECRET.reset(token)
+
+
+def _secret() -> bytes:
+    value = _SECRET.get()
+    if value is None:
+        # Not inside the grader: a kernel that nbgrader runs in the course (stock ``autograde``,
+        # ``validate`` of the source) or the instructor's Jupyter finds the course it runs in.
+        course = find_course()
+        if course is not None:
+            value = course_secret(course)
+    if not value:
+        raise HiddenCasesUnavailableError(
+            "hidden cases are made from the instructor's secret, which only the grader has; they cannot be "
+            "built here. The visible tests (hidden=False) use fixed cases you can rebuild yourself. "
+            "(Instructors: docs/autograder.md, 'Hidden cases'.)")
+    return value
+
+
+def hidden_rng(stream: str, k: int) -> np.random.Generator:
+    """The generator of trial ``k`` of the hidden case stream ``stream`` (needs the secret)."""
+    digest = hashlib.blake2b(f"{stream}:{k}".encode(), key=_secret()[:64], digest_size=16).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))
+
+
+# ----------------------------------------------------------------------------- shapes and cases
+def hidden_shapes(n: int = HIDDEN_TRIALS, seed: int | None = None, high: int = 5) -> list[tuple[int, int, int]]:
+    """``n`` random ``(B, D, H)``: the first all ones, the second with ``D == H`` (so a transposed
+    ``W_xh`` type-checks and can be diagnosed), the rest drawn from ``1 .. high`` with one size forced to 1.
+
+    Drawn from ``seed`` if given, else from the secret (hidden stream ``"shapes"``).
+    """
+    rng = hidden_rng("shapes", 0) if seed is None else np.random.default_rng(seed)
     shapes = [(1, 1, 1)]
     B, D = (int(v) for v in rng.integers(2, high + 1, size=2))
     shapes.append((B, D, D))
@@ -30,11 +156,12 @@ def hidden_shapes(n: int = HIDDEN_TRIALS, seed: int = HIDDEN_SEED, high: int = 5
     return shapes[:n]
 
 
-HIDDEN_SHAPES = hidden_shapes()
+def _shapes(hidden: bool) -> list[tuple[int, int, int]]:
+    return hidden_shapes() if hidden else VISIBLE_SHAPES
 
 
 def _rng(hidden: bool, k: int) -> np.random.Generator:
-    return np.random.default_rng((HIDDEN_SEED if hidden else 7) + 101 * k)
+    return hidden_rng("cases", k) if hidden else np.random.default_rng(7 + 101 * k)
 
 
 def random_params(kind: str, D: int, H: int, rng: np.random.Generator, scale: float = 0.6) -> dict:
@@ -45,7 +172,7 @@ def random_params(kind: str, D: int, H: int, rng: np.random.Generator, scale: fl
 def step_cases(kind: str, hidden: bool, T: int | None = None) -> list[dict]:
     """Cases for one step of ``kind``: x (B, D), h_prev (B, H) [c_prev], params, dh [dc] (B, H)."""
     out = []
-    for k, (B, D, H) in enumerate(HIDDEN_SHAPES if hidden else VISIBLE_SHAPES):
+    for k, (B, D, H) in enumerate(_shapes(hidden)):
         rng = _rng(hidden, k)
         case = {"label": f"B={B}, D={D}, H={H}", "x": rng.standard_normal((B, D)),
                 "h_prev": 0.8 * rng.standard_normal((B, H)), "params": random_params(kind, D, H, rng),
@@ -53,7 +180,8 @@ def step_cases(kind: str, hidden: bool, T: int | None = None) -> list[dict]:
         if kind == "lstm":
             case["c_prev"] = rng.standard_normal((B, H))
             case["dc"] = rng.standard_normal((B, H))
-        case["recipe"] = f"step_cases({kind!r}, hidden={hidden})[{k}]"
+        if not hidden:
+            case["recipe"] = f"step_cases({kind!r}, hidden=False)[{k}]"
         out.append(case)
     return out
 
@@ -62,12 +190,14 @@ def sequence_cases(hidden: bool) -> list[dict]:
     """Cases for an RNN over time: X (B, T, D), h0 (B, H), params, dH (B, T, H), dh_last (B, H)."""
     out = []
     Ts = [5, 1, 6, 3, 4] if hidden else [4, 3]
-    for k, ((B, D, H), T) in enumerate(zip(HIDDEN_SHAPES if hidden else VISIBLE_SHAPES, Ts, strict=False)):
+    for k, ((B, D, H), T) in enumerate(zip(_shapes(hidden), Ts, strict=False)):
         rng = _rng(hidden, 50 + k)
-        out.append({"label": f"B={B}, T={T}, D={D}, H={H}", "X": rng.standard_normal((B, T, D)),
-                    "h0": 0.8 * rng.standard_normal((B, H)), "params": random_params("rnn", D, H, rng),
-                    "dH": rng.standard_normal((B, T, H)), "dh_last": rng.standard_normal((B, H)),
-                    "recipe": f"sequence_cases(hidden={hidden})[{k}]"})
+        case = {"label": f"B={B}, T={T}, D={D}, H={H}", "X": rng.standard_normal((B, T, D)),
+                "h0": 0.8 * rng.standard_normal((B, H)), "params": random_params("rnn", D, H, rng),
+                "dH": rng.standard_normal((B, T, H)), "dh_last": rng.standard_normal((B, H))}
+        if not hidden:
+            case["recipe"] = f"sequence_cases(hidden=False)[{k}]"
+        out.append(case)
     return out
 
 
@@ -82,8 +212,9 @@ def clip_cases(hidden: bool) -> list[dict]:
                  "b_h": rng.standard_normal(H)}
         norm = float(np.sqrt(sum((g * g).sum() for g in grads.values())))
         max_norm = norm * (0.3 if k % 2 == 0 else 2.0)
-        out.append({"label": f"D={D}, H={H}, norm {norm:.3g}, max_norm {max_norm:.3g}", "grads": grads,
-                    "max_norm": max_norm})
+        # A hidden case's label gives shapes only (its norms would tell its inputs).
+        label = f"D={D}, H={H}" + ("" if hidden else f", norm {norm:.3g}, max_norm {max_norm:.3g}")
+        out.append({"label": label, "grads": grads, "max_norm": max_norm})
     return out
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder import cases as case_sets
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.diagnose import explain, matching_hypothesis
@@ -29,14 +30,13 @@ from simulator import architectures, cells, conv, crnn
 __all__ = ["check_choice", "check_conv2d_forward", "check_crnn_forward", "check_frame_features",
            "check_maxpool_forward", "check_probe_accuracies"]
 
-HIDDEN_SEED = 31_415
 MAPS = Layout(("image", "channel", "row", "column"))
 ROWS = Layout(("row", "feature"))
 OUTPUTS = Layout(("batch", "output"))
 
 
 def _rng(hidden: bool, k: int) -> np.random.Generator:
-    return np.random.default_rng((HIDDEN_SEED if hidden else 5) + 97 * k)
+    return case_sets.hidden_rng("crnn", k) if hidden else np.random.default_rng(5 + 97 * k)
 
 
 def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, hidden: bool, expected: np.ndarray,

@@ -1,13 +1,15 @@
-"""The grading pipeline: one notebook from file to scored report, one single-purpose step per function.
+"""The grading pipeline: one notebook from file to scored report, declared as an ordered list of steps.
 
-``load_notebook`` -> ``load_source`` -> ``restore_cells`` (nbgrader checksums; the source's locked and
-test cells replace the student's, deleted or retyped ones still count) -> ``plan`` (the student's code
-and the test cells in notebook order) -> ``Runner`` (student code in the sandbox, each test cell in
-this process with the student's names resolved through the channel) -> ``score`` -> (the caller)
-``gradebook.record`` -> ``feedback.write_feedback``.
+:data:`STEPS` (as nbgrader declares its preprocessors), each a function of the :class:`Grading` state:
+``read_source`` (the instructor's notebook, classified) -> ``read_secret`` (the course's hidden-case
+secret) -> ``read_submission`` -> ``restore`` (the SOURCE's cells in the source's order; locked and test
+cells from the source, the student's answers placed by ``grade_id``; nbgrader checksums) -> ``plan_steps``
+(student code to the sandbox, test cells here, locked cells both) -> ``run_steps`` (:class:`Runner`) ->
+``note_failed_cells``; then (the caller) ``gradebook.record`` -> ``feedback.write_feedback``.
 
 Invariant (DESIGN.md, 5): nothing here executes the student's code; test cells run here and see the
 student's functions only as :class:`channel.RemoteRef` and the student's data only as plain values.
+A name that a locked cell of the source defines is never taken from the student.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import dataclasses
 import functools
+import importlib
 import io
 import json
 import re
@@ -28,7 +32,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import compute_checksum
 
-from autograder import channel
+from autograder import cases, channel
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
@@ -112,6 +116,7 @@ class Step:
     grade_id: str | None = None
     points: float = 0.0
     grader_code: str = ""
+    defines: frozenset[str] = frozenset()
 
 
 # ----------------------------------------------------------------------------- load
@@ -203,49 +208,112 @@ def _student_checksum(cell) -> str | None:
         return None
 
 
-def restore_cells(student_nb, source: list[SourceCell]) -> tuple[list[dict], list[str]]:
-    """The notebook to grade: the student's cells, with every locked and test cell taken from the source.
+def _grade_id(cell) -> str | None:
+    meta = cell.metadata.get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
 
-    Student cells are matched to source cells by ``grade_id``. Locked and test cells always come from
-    the source (with hidden tests); one the student changed (checksum differs from the release),
-    deleted or turned into another type is restored and noted. Solution cells keep the student's text.
-    Returns (cells as ``{"kind", "source", "grade_id", "points", "cell_type"}``, notes).
+
+def _moved(order: list[int]) -> set[int]:
+    """The entries of ``order`` outside one longest increasing run: the cells a student moved."""
+    if not order:
+        return set()
+    best = [1] * len(order)
+    prev = [-1] * len(order)
+    for j in range(len(order)):
+        for i in range(j):
+            if order[i] < order[j] and best[i] + 1 > best[j]:
+                best[j], prev[j] = best[i] + 1, i
+    j, kept = max(range(len(order)), key=best.__getitem__), set()
+    while j >= 0:
+        kept.add(order[j])
+        j = prev[j]
+    return set(order) - kept
+
+
+def restore_cells(student_nb, source: list[SourceCell]) -> tuple[list[dict], list[str]]:
+    """The notebook to grade: the SOURCE notebook's cells in the source's order, the student's answers
+    placed by ``grade_id``.
+
+    Locked and test cells always come from the source (with hidden tests); one the student changed
+    (checksum differs from the release), deleted, retyped or duplicated is restored and noted, and a
+    copy anywhere else in the submission is ignored. Each answer (solution) cell holds the student's
+    cell of that ``grade_id`` (every copy, in the submission's order, if it was duplicated). A code cell
+    the student added runs just before the source cell that follows it in the submission (at the end if
+    none does). Notes say when cells were reordered, duplicated, added or are missing.
+    Returns (cells as ``{"kind", "source", "grade_id", "points", "cell_type", "index", "position"}``, notes).
     """
     by_id = {c.grade_id: c for c in source if c.grade_id}
-    out, notes, seen = [], [], set()
-
-    def emit(src: SourceCell, text: str | None = None) -> None:
-        seen.add(src.grade_id)
-        out.append({"kind": src.kind, "source": src.source if text is None else text, "grade_id": src.grade_id,
-                    "points": src.points, "cell_type": src.cell_type, "index": src.index})
-
-    def emit_missing_before(index: int) -> None:
-        for src in source:
-            if src.index < index and src.grade_id and src.grade_id not in seen and src.kind in ("test", "locked"):
-                notes.append(f"cell {src.grade_id} was missing from the submission; restored from the source")
-                emit(src)
-
-    for cell in student_nb.cells:
-        meta = cell.metadata.get("nbgrader") if isinstance(cell.metadata, dict) else None
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
-        src = by_id.get(grade_id) if isinstance(grade_id, str) else None
-        if src is None or src.grade_id in seen:
+    plain_code = {c.source.strip() for c in source if c.kind == "plain" and c.cell_type == "code"}
+    copies: dict[str, list] = {}
+    added_before: dict[int | None, list[tuple[int, str]]] = {}
+    pending: list[tuple[int, str]] = []
+    added: list[int] = []
+    first_order: list[int] = []
+    for position, cell in enumerate(student_nb.cells, start=1):
+        src = by_id.get(_grade_id(cell))
+        if src is None:
             # A cell the student added (or one whose nbgrader metadata was removed): the student's code.
-            if cell.get("cell_type") == "code":
-                out.append({"kind": "student", "source": cell.source, "grade_id": None, "points": 0.0,
-                            "cell_type": "code", "index": None})
+            if cell.get("cell_type") == "code" and cell.source.strip():
+                pending.append((position, cell.source))
+                if cell.source.strip() not in plain_code:
+                    added.append(position)
             continue
-        emit_missing_before(src.index)
+        added_before.setdefault(src.index, []).extend(pending)
+        pending = []
+        if src.grade_id not in copies:
+            first_order.append(src.index)
+        copies.setdefault(src.grade_id, []).append(cell)
+    added_before.setdefault(None, []).extend(pending)
+
+    out, notes = [], []
+
+    def emit(kind: str, text: str, src: SourceCell | None = None, position: int | None = None) -> None:
+        out.append({"kind": kind, "source": text, "grade_id": src.grade_id if src else None,
+                    "points": src.points if src else 0.0, "cell_type": src.cell_type if src else "code",
+                    "index": src.index if src else None, "position": position})
+
+    for src in source:
+        for position, text in added_before.get(src.index, []):
+            emit("student", text, position=position)
+        if not src.grade_id:
+            continue  # the source's untracked cells: the student's copy, if any, ran as the student's code
+        found = copies.get(src.grade_id, [])
         if src.kind in ("test", "locked"):
-            if _student_checksum(cell) != src.release_checksum or cell.get("cell_type") != src.cell_type:
+            if not found:
+                notes.append(f"cell {src.grade_id} was missing from the submission; restored from the source")
+            elif any(_student_checksum(c) != src.release_checksum or c.get("cell_type") != src.cell_type
+                     for c in found):
                 notes.append(f"cell {src.grade_id} was modified in the submission; restored from the source")
-            emit(src)
-        elif src.kind == "solution" and src.cell_type == "code" and cell.get("cell_type") != "code":
-            notes.append(f"answer cell {src.grade_id} was turned into {cell.get('cell_type')}; it holds no code")
-            emit(src, "")
-        else:
-            emit(src, cell.source)
-    emit_missing_before(len(source) + 1)
+            if len(found) > 1:
+                notes.append(f"cell {src.grade_id} appears {len(found)} times in the submission; the source's "
+                             "copy was graded at its place and the others were ignored")
+            emit(src.kind, src.source, src)
+            continue
+        if not found:
+            notes.append(f"answer cell {src.grade_id} is missing from the submission; graded as empty")
+            emit(src.kind, "", src)
+            continue
+        if len(found) > 1:
+            notes.append(f"answer cell {src.grade_id} appears {len(found)} times in the submission; every copy "
+                         "ran at its place, in the submission's order")
+        for cell in found:
+            if src.cell_type == "code" and cell.get("cell_type") != "code":
+                notes.append(f"answer cell {src.grade_id} was turned into {cell.get('cell_type')}; it holds no code")
+                emit(src.kind, "", src)
+            else:
+                emit(src.kind, cell.source, src)
+    for position, text in added_before.get(None, []):
+        emit("student", text, position=position)
+    moved = _moved(first_order)
+    if moved:
+        ids = [c.grade_id for c in source if c.index in moved]
+        notes.append(f"cells were reordered in the submission (moved: {', '.join(ids)}); every cell was graded "
+                     "in the source notebook's order")
+    if added:
+        notes.append(f"code cells were added to the submission (cell{'s' if len(added) > 1 else ''} "
+                     f"{', '.join(f'#{k}' for k in added)} there); each ran just before the source cell that "
+                     "follows it in the submission")
     return out, notes
 
 
@@ -317,18 +385,78 @@ def warm_imports(source: list[SourceCell]) -> None:
             exec(compile(line, "<warm imports>", "exec"), {})  # noqa: S102 - the source's own imports
 
 
+def _bound_names(node: ast.AST) -> set[str]:
+    """Module-level names one top-level statement may bind: every branch counts, function and class
+    bodies only through their ``global`` declarations, a comprehension only through ``:=``.
+    """
+    names: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        names.add(node.name)
+        names.update(n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names)
+        return names
+    if isinstance(node, ast.Lambda):
+        return names
+    if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+        return {sub.target.id for sub in ast.walk(node) if isinstance(sub, ast.NamedExpr)}
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        names.add(node.id)
+    elif isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            if alias.name == "*":
+                names.update(_star_names(node))
+            else:
+                names.add(alias.asname or alias.name.split(".")[0])
+    elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+        names.add(node.name)
+    elif isinstance(node, ast.MatchMapping) and node.rest:
+        names.add(node.rest)
+    for child in ast.iter_child_nodes(node):
+        names |= _bound_names(child)
+    return names
+
+
+def _star_names(node: ast.ImportFrom) -> set[str]:
+    # ``from m import *`` in the instructor's locked cell: what it binds is what the grader's import gives.
+    try:
+        module = importlib.import_module(node.module or "")
+    except Exception:  # noqa: BLE001 - a failing import binds nothing
+        return set()
+    return set(getattr(module, "__all__", [n for n in vars(module) if not n.startswith("_")]))
+
+
+def defined_names(code: str) -> frozenset[str]:
+    """The names a cell of the source defines at top level, read from its text alone (``ast``)."""
+    try:
+        tree = ast.parse(_strip_magics(code))
+    except SyntaxError:
+        return frozenset()
+    return frozenset().union(*(_bound_names(stmt) for stmt in tree.body))
+
+
+def used_names(code: str) -> frozenset[str]:
+    """The names a cell reads that it does not define itself (the names a test cell depends on)."""
+    try:
+        tree = ast.parse(_strip_magics(code))
+    except SyntaxError:
+        return frozenset()
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return frozenset(loaded - defined_names(code))
+
+
 def plan(cells: list[dict]) -> list[Step]:
-    """What to run, in notebook order: the student's code goes to the sandbox, tests run here, locked cells both."""
+    """What to run, in the restored (source) order: the student's code goes to the sandbox, tests run
+    here, locked cells both; each locked step carries the names its source text defines.
+    """
     steps = []
     for k, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        label = cell["grade_id"] or f"#{k + 1}"
+        label = cell["grade_id"] or f"#{cell.get('position') or k + 1}"
         if cell["kind"] == "test":
             steps.append(Step("test", _strip_magics(cell["source"]), label, cell["grade_id"], cell["points"]))
         elif cell["kind"] == "locked" and cell["source"].strip():
             steps.append(Step("locked", sandbox_code(cell["source"]), label,
-                              grader_code=_strip_magics(cell["source"])))
+                              grader_code=_strip_magics(cell["source"]), defines=defined_names(cell["source"])))
         elif cell["source"].strip():  # solution cells, manually graded code answers, cells the student added
             steps.append(Step("student", sandbox_code(cell["source"]), label))
     return steps
@@ -353,7 +481,27 @@ def _failure_message(exc: BaseException) -> str:
         where = f" (cell {frames[-1][0]}, line {frames[-1][1]}, in {frames[-1][2]})" if frames else ""
         detail = f": {exc.args[1]}" if str(exc.args[1]).strip() else ""
         return f"your code raised {exc.kind}{detail}{where}"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, cases.HiddenCasesUnavailableError):
+        return str(exc)
+    tail = traceback.format_exception(exc)[-2:]
+    return "".join(tail).strip() if tail else f"{type(exc).__name__}: {exc}"
+
+
+def _failed_statement(exc: BaseException, filename: str, tree: ast.Module) -> int:
+    """The index of the top-level statement of ``tree`` (compiled as ``filename``) that raised ``exc``;
+    0 (every statement) if the traceback does not reach the cell's own code.
+    """
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename and tb.tb_frame.f_code.co_name == "<module>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None:
+        return 0
+    for k, stmt in enumerate(tree.body):
+        if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+            return k
+    return 0
 
 
 class Runner:
@@ -362,41 +510,65 @@ class Runner:
     If the sandbox dies (crash, timeout, memory), the step in which it died fails with the reason and
     the next step gets a fresh sandbox that has re-run the student's code so far (except the cells
     that killed it).
+
+    Locked cells' names are the grader's (DESIGN.md, invariant 5): every name a locked cell of the plan
+    defines (read from the source's text) is never fetched from the student, and if that cell fails
+    here, every test that uses one of the names it did not get to define fails with the cell's reason.
+
+    The notebook budget (``Limits.notebook``) is a hard bound: every request to the sandbox, including
+    starting one and replaying the student's cells after a crash, gets at most the time left.
     """
 
     def __init__(self, limits: Limits | None = None, level: str = "auto", unsafe: bool = False):
-        self.sandbox = Sandbox(limits, level, unsafe)
+        self.limits = limits or Limits()
+        self.sandbox = Sandbox(self.limits, level, unsafe)
         self.history: list[Step] = []
         self.failed: dict[str, str] = {}
+        self.grader_names: frozenset[str] = frozenset()
+        self.broken: dict[str, tuple[str, str]] = {}  # name -> (locked cell, why it failed here)
+        self.budget_end = float("inf")
 
-    def _ensure_sandbox(self) -> None:
-        if not self.sandbox.dead:
-            return
-        self.sandbox.start()
-        for step in self.history:
-            try:
-                self.sandbox.exec_cell(step.code, step.label)
-            except channel.RemoteError:
-                continue
+    # ------------------------------------------------------------------ budget
+    def _cap(self) -> None:
+        """Give the sandbox's next request no more than the notebook's time left (at least 1 ms)."""
+        left = max(self.budget_end - time.monotonic(), 1e-3)
+        self.sandbox.limits = dataclasses.replace(self.limits, wall=min(self.limits.wall, left),
+                                                  startup=min(self.limits.startup, left))
 
+    def _spent(self) -> bool:
+        return time.monotonic() >= self.budget_end
+
+    def _budget_text(self) -> str:
+        return f"the notebook used up its {self.limits.notebook:g} s grading budget"
+
+    def _message(self, exc: BaseException) -> str:
+        if isinstance(exc, SandboxFailure) and self._spent():
+            return f"not finished: {self._budget_text()} (the sandbox was stopped)"
+        return _failure_message(exc)
+
+    # ------------------------------------------------------------------ steps
     def run(self, steps: list[Step], prelude: str, report: Report) -> None:
         """Run every step, appending a :class:`TestResult` per test and a record per cell to ``report``."""
         namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         exec(compile(prelude, "<grader prelude>", "exec"), namespace)  # noqa: S102 - the source's own imports
+        self.grader_names = frozenset().union(*(s.defines for s in steps if s.kind == "locked"))
         report.sandbox = self.sandbox.level
-        budget_end = time.monotonic() + self.sandbox.limits.notebook
+        self.budget_end = time.monotonic() + self.limits.notebook
         try:
             for step in steps:
-                if time.monotonic() > budget_end:
-                    why = f"not run: the notebook used up its {self.sandbox.limits.notebook:g} s grading budget"
+                if self._spent():
+                    why = f"not run: {self._budget_text()}"
                     if step.kind == "test":
                         report.tests.append(TestResult(step.grade_id, 0.0, step.points, why))
                     report.cells.append({"label": step.label, "kind": step.kind, "ok": False, "message": why})
                     continue
                 if step.kind in ("student", "locked"):
-                    report.cells.append(self._run_student(step))
+                    record = self._run_student(step)
                     if step.kind == "locked":
-                        self._run_locked_here(step, namespace)
+                        here = self._run_locked_here(step, namespace)
+                        if here and record["ok"]:
+                            record.update(ok=False, message=f"failed in the grader: {here}")
+                    report.cells.append(record)
                 else:
                     result = self._run_test(step, namespace)
                     report.tests.append(result)
@@ -405,91 +577,204 @@ class Runner:
         finally:
             self.sandbox.close()
 
+    def _ensure_sandbox(self) -> None:
+        if not self.sandbox.dead:
+            return
+        self._cap()
+        self.sandbox.start()
+        for step in self.history:
+            # NB: the replay is charged to the notebook's budget like any other request.
+            self._cap()
+            try:
+                self.sandbox.exec_cell(step.code, step.label)
+            except channel.RemoteError:
+                continue
+
     def _run_student(self, step: Step) -> dict:
         try:
             self._ensure_sandbox()
+            self._cap()
             self.sandbox.exec_cell(step.code, step.label)
         except (channel.RemoteError, SandboxFailure) as exc:
             if isinstance(exc, channel.RemoteError):
                 self.history.append(step)
-            self.failed[step.label] = _failure_message(exc)
+            self.failed[step.label] = self._message(exc)
             return {"label": step.label, "kind": step.kind, "ok": False, "message": self.failed[step.label]}
         self.history.append(step)
         return {"label": step.label, "kind": step.kind, "ok": True, "message": ""}
 
-    def _run_locked_here(self, step: Step, namespace: dict) -> None:
-        """Run the instructor's locked cell in the test cells' namespace (not scored, output dropped)."""
+    def _exec_here(self, text: str, filename: str, what: str, namespace: dict,
+                   out: io.StringIO) -> BaseException | None:
+        """Compile, arm, resolve, exec and clean up one instructor cell in the test namespace; the failure or None.
+
+        The student's names the cell uses (not the grader's own) are fetched afresh and removed again
+        afterwards; what the cell itself assigned stays.
+        """
         fetched: dict = {}
         try:
-            code = compile(step.grader_code, f"<locked cell {step.label}>", "exec")
+            code = compile(text, filename, "exec")
             self._ensure_sandbox()
-            self.sandbox.arm(f"the student's code called by locked cell {step.label}")
+            self._cap()
+            self.sandbox.arm(what)
             fetched = self._resolve(code, namespace)
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(out):
                 exec(code, namespace)  # noqa: S102 - the instructor's cell, restored from the source
-        except (Exception, SandboxFailure):  # noqa: BLE001, S110 - setup errors show up in the tests that need it
-            pass
+        except (Exception, SandboxFailure) as exc:  # noqa: BLE001 - any failure is the cell's result
+            return exc
         finally:
             for name, value in fetched.items():
                 if namespace.get(name) is value:
                     del namespace[name]
+        return None
 
     def _resolve(self, code, namespace: dict) -> dict:
-        """Put the student's names that the test cell uses (and the grader does not define) into ``namespace``."""
+        """Put the student's names that the cell uses (and the grader does not define) into ``namespace``."""
         wanted = {n for n in _names_used(code) if n not in namespace and not hasattr(builtins, n)}
+        wanted -= self.grader_names  # NB: a locked cell's names come from the grader or not at all
         if not wanted:
             return {}
+        self._cap()
         available = self.sandbox.names()
         fetched = {}
         for name in sorted(wanted & set(available)):
+            self._cap()
             namespace[name] = fetched[name] = self.sandbox.get(name)
         return fetched
 
-    def _run_test(self, step: Step, namespace: dict) -> TestResult:
-        out = io.StringIO()
-        fetched: dict = {}
+    def _run_locked_here(self, step: Step, namespace: dict) -> str:
+        """Run the instructor's locked cell in the test cells' namespace (not scored, output dropped).
+
+        Returns "" or why it failed; the names it did not get to define are marked broken.
+        """
+        filename = f"<locked cell {step.label}>"
+        exc = self._exec_here(step.grader_code, filename, f"the student's code called by locked cell {step.label}",
+                              namespace, io.StringIO())
+        if exc is None:
+            for name in step.defines:
+                self.broken.pop(name, None)
+            return ""
+        why = self._message(exc)
         try:
-            code = compile(step.code, f"<test cell {step.label}>", "exec")
-            self._ensure_sandbox()
-            self.sandbox.arm(f"the student's code called by test {step.label}")
-            fetched = self._resolve(code, namespace)
-            with contextlib.redirect_stdout(out):
-                exec(code, namespace)  # noqa: S102 - the instructor's test cell, restored from the source
-        except (Exception, SandboxFailure) as exc:  # noqa: BLE001 - any failure of a test cell is its score
-            message = _failure_message(exc)
-            if not isinstance(exc, AssertionError | SandboxFailure | channel.RemoteError):
-                tail = traceback.format_exception(exc)[-2:]
-                message = "".join(tail).strip() if tail else message
+            tree = ast.parse(step.grader_code)
+        except SyntaxError:
+            tree = ast.Module(body=[], type_ignores=[])
+        failed = _failed_statement(exc, filename, tree)
+        done = frozenset().union(*(_bound_names(s) for s in tree.body[:failed]))
+        missing = frozenset().union(*(_bound_names(s) for s in tree.body[failed:])) or step.defines
+        for name in step.defines:
+            if name in missing:
+                self.broken[name] = (step.label, why)
+            elif name in done:
+                self.broken.pop(name, None)
+        return why
+
+    def _run_test(self, step: Step, namespace: dict) -> TestResult:
+        needs = sorted(n for n in used_names(step.code) if n in self.broken)
+        if needs:
+            cells = {self.broken[n][0]: self.broken[n][1] for n in needs}
+            message = "; ".join(f"not run: it uses {', '.join(n for n in needs if self.broken[n][0] == label)}, "
+                                f"which locked cell {label} should have defined, but that cell failed: {why}"
+                                for label, why in cells.items())
+            return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE])
+        out = io.StringIO()
+        exc = self._exec_here(step.code, f"<test cell {step.label}>", f"the student's code called by test {step.label}",
+                              namespace, out)
+        if exc is not None:
+            message = self._message(exc)
             if isinstance(exc, NameError) and self.failed:
                 message += "\n(earlier cells of yours failed: " + "; ".join(
                     f"{label}: {why.splitlines()[0]}" for label, why in self.failed.items()) + ")"
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE], out.getvalue()[-MAX_MESSAGE:])
-        finally:
-            # The student's names are fetched afresh for every cell; what the test cell itself assigned stays.
-            for name, value in fetched.items():
-                if namespace.get(name) is value:
-                    del namespace[name]
         printed = out.getvalue()
         return TestResult(step.grade_id, step.points, step.points, printed.strip()[-MAX_MESSAGE:] or "passed",
                           printed[-MAX_MESSAGE:])
 
 
-# ----------------------------------------------------------------------------- whole notebook
+# ----------------------------------------------------------------------------- the pipeline
+@dataclass
+class Grading:
+    """What the steps of one notebook's grading read and write (nbgrader's ``resources``)."""
+
+    path: Path
+    course: Path
+    assignment: str
+    limits: Limits | None = None
+    level: str = "auto"
+    unsafe: bool = False
+    report: Report | None = None
+    source: list[SourceCell] = field(default_factory=list)
+    secret: bytes = b""
+    student_nb: nbformat.NotebookNode | None = None
+    cells: list[dict] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    done: bool = False  # a step decided the report is final (a malformed submission)
+
+
+def read_source(g: Grading) -> None:
+    """The instructor's source notebook, classified (:class:`CourseError` if the course lacks it)."""
+    g.source = load_source(g.course, g.assignment, g.path.stem)
+    g.report = Report(notebook=g.path.stem)
+
+
+def read_secret(g: Grading) -> None:
+    """The course's hidden-case secret, made on first use (:class:`CourseError` if it cannot be read)."""
+    try:
+        g.secret = cases.course_secret(g.course)
+    except (OSError, cases.HiddenCasesUnavailableError) as exc:
+        raise CourseError(f"hidden-case secret: {exc}") from None
+
+
+def read_submission(g: Grading) -> None:
+    """The student's notebook; a malformed one earns 0 on every test with the reason, and grading stops."""
+    try:
+        g.student_nb = load_notebook(g.path)
+    except NotebookError as exc:
+        g.report.notes.append(str(exc))
+        g.report.tests = [TestResult(c.grade_id, 0.0, c.points, f"not graded: {exc}")
+                          for c in g.source if c.kind == "test"]
+        g.done = True
+
+
+def restore(g: Grading) -> None:
+    """The source's cells in the source's order, the student's answers placed by ``grade_id``, with notes."""
+    g.cells, notes = restore_cells(g.student_nb, g.source)
+    g.report.notes += notes
+
+
+def plan_steps(g: Grading) -> None:
+    """What runs where: student code in the sandbox, test cells here, locked cells in both."""
+    g.steps = plan(g.cells)
+
+
+def run_steps(g: Grading) -> None:
+    """Run the plan; the test cells see the course's secret, so their hidden cases are the course's."""
+    with cases.hidden_secret(g.secret):
+        Runner(g.limits, g.level, g.unsafe).run(g.steps, grader_prelude(g.source), g.report)
+
+
+def note_failed_cells(g: Grading) -> None:
+    """A note for every student or locked cell that failed, so the student reads why."""
+    g.report.notes += [f"cell {c['label']}: {c['message']}" for c in g.report.cells
+                       if c["kind"] in ("student", "locked") and not c["ok"]]
+
+
+STEPS = (
+    read_source,
+    read_secret,  # NB: read_secret must come after read_source: a missing assignment is the first error
+    read_submission,  # NB: read_submission must come after read_source: a malformed submission lists every test
+    restore,  # NB: restore must come after read_submission
+    plan_steps,  # NB: plan_steps must come after restore
+    run_steps,  # NB: run_steps must come after plan_steps and read_secret
+    note_failed_cells,  # NB: note_failed_cells must come after run_steps
+)
+
+
 def grade_notebook(path: Path | str, course: Path | str, assignment: str, limits: Limits | None = None,
                    level: str = "auto", unsafe: bool = False) -> Report:
-    """Grade one submitted notebook against the course's source; a malformed notebook earns 0 with the reason."""
-    path = Path(path)
-    source = load_source(course, assignment, path.stem)
-    report = Report(notebook=path.stem)
-    try:
-        student_nb = load_notebook(path)
-    except NotebookError as exc:
-        report.notes.append(str(exc))
-        report.tests = [TestResult(c.grade_id, 0.0, c.points, f"not graded: {exc}") for c in source if c.kind == "test"]
-        return report
-    cells, notes = restore_cells(student_nb, source)
-    report.notes += notes
-    Runner(limits, level, unsafe).run(plan(cells), grader_prelude(source), report)
-    report.notes += [f"cell {c['label']}: {c['message']}" for c in report.cells
-                     if c["kind"] in ("student", "locked") and not c["ok"]]
-    return report
+    """Grade one submitted notebook against the course's source: :data:`STEPS` in order, until one is final."""
+    g = Grading(Path(path), Path(course), assignment, limits, level, unsafe)
+    for step in STEPS:
+        step(g)
+        if g.done:
+            break
+    return g.report
