@@ -13,7 +13,7 @@ from simulator.app.task_sizes import TASKS
 from simulator.lessons import applications, data
 
 from .conftest import screenshot
-from .test_pages import text_of, wait_text
+from .test_pages import exact_of, text_of, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_crnn_page_steps_shows_the_reference_trains_and_keeps_the_url(server, op
     wait_text(page, ".rnn-t", "t = 1")
     page.get_by_role("button", name="Step ▶").click()
     wait_text(page, ".rnn-t", "t = 2")
-    assert float(text_of(page, ".rnn-h")) == reference_h("gru", 2, 2)
+    assert exact_of(page, ".rnn-h") == reference_h("gru", 2, 2)
     assert hovered_value(page, ".rnn-vectors", "hₜ[0]") == reference_h("gru", 2, 2)
     page.wait_for_function("() => window.location.search.includes('t=2')", timeout=20000)
     query = {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}

@@ -21,6 +21,16 @@ def text_of(page, selector: str) -> str:
     return page.locator(selector).first.inner_text(timeout=40000).strip()
 
 
+def exact_of(page, selector: str) -> float:
+    """The exact number behind a readout (the page prints 4 significant digits and keeps ``repr`` in data-exact)."""
+    el = page.locator(selector).first
+    shown = el.inner_text(timeout=40000).strip()
+    exact = float(el.get_attribute("data-exact"))
+    assert len(shown) <= 10, f"the readout prints too many digits: {shown}"
+    assert abs(float(shown) - exact) <= 1e-3 * max(abs(exact), 1e-4), (shown, exact)
+    return exact
+
+
 def wait_text(page, selector: str, expected: str, contains: bool = False) -> None:
     """Wait until the element matching ``selector`` (searched through shadow roots) shows ``expected``."""
     page.wait_for_function(
@@ -63,8 +73,8 @@ def test_cell_page_steps_shows_the_reference_and_round_trips_the_url(server, ope
     wait_text(page, ".rnn-t", "t = 3")
     X = presets.make_inputs("random", 3, 12, seed=7)
     _, cache = sequence.forward(presets.make_cell("gru", 3, 5, seed=7), X)
-    assert float(text_of(page, ".rnn-h")) == cache["steps"][3]["h"][0, 0]
-    assert float(text_of(page, ".rnn-selected")) == cache["steps"][3]["z"][0, 0]
+    assert exact_of(page, ".rnn-h") == cache["steps"][3]["h"][0, 0]
+    assert exact_of(page, ".rnn-selected") == cache["steps"][3]["z"][0, 0]
     wait_query(page, "t", "3")
     q = query(page)
     assert (q["kind"], q["H"], q["T"], q["t"], q["gate"], q["inputs"], q["seed"]) == (
@@ -74,7 +84,7 @@ def test_cell_page_steps_shows_the_reference_and_round_trips_the_url(server, ope
     wait_query(page, "t", "4")
     again = open_page(page.url)  # the shared link reproduces the state
     wait_text(again, ".rnn-t", "t = 4")
-    assert float(text_of(again, ".rnn-h")) == cache["steps"][4]["h"][0, 0]
+    assert exact_of(again, ".rnn-h") == cache["steps"][4]["h"][0, 0]
 
 
 def test_cell_page_screenshot_and_compare(server, open_page):
@@ -105,7 +115,7 @@ def test_architectures_page_steps_and_round_trips(server, open_page):
     ex = examples.example("encoder_decoder", 1)
     params = arch.init_params("lstm", 7, 6, len(ex.classes), decoder=True, seed=0)
     _, cache = arch.encoder_decoder_forward(ex.x, params, ex.T_out)
-    assert float(text_of(page, ".rnn-h")) == cache["H"][0, 1, 0]
+    assert exact_of(page, ".rnn-h") == cache["H"][0, 1, 0]
     page.keyboard.press("End")
     last = len(cache["phase"]) - 1
     wait_text(page, ".rnn-s", str(last))

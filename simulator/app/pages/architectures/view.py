@@ -15,6 +15,7 @@ from simulator.app.components.diagram import CellDiagram
 from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
+from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
 from simulator.app.components.unrolled_diagram import UnrolledDiagram
 from simulator.app.components.urlstate import UrlState
@@ -125,7 +126,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         lines = [f'<div><b>Step <span class="rnn-s">{s}</span></b> of {run.S - 1}'
                  f'{"" if phase == "cell" else f" ({phase})"}: {SOURCES[cache["input_source"][s]]}.</div>']
         h = cache["H"][0, s]
-        lines.append(f'<div>h[0] after this step = <code class="rnn-h">{float(h[0])!r}</code></div>')
+        lines.append(f'<div>h[0] after this step = {number_html(h[0], "rnn-h")}</div>')
         n = m.output_index(s)
         if n is None:
             lines.append("<div>No output at this step, so no loss term.</div>")

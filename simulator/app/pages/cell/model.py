@@ -110,6 +110,13 @@ class CellModel(param.Parameterized):
             self.param.update(t=min(self.t, T - 1), unit=min(self.unit, self.H - 1), runs=runs,
                               error=" ".join(errors))
 
+    def override_reason(self, name: str) -> str:
+        """Why a typed ``D`` or ``T`` was not kept ('' when nothing overrides it): the word fixes both."""
+        if self.inputs == "word" and name in ("D", "T"):
+            return (f"with the input 'characters of a word', T is the length of the word {self.word!r} and D the "
+                    "size of its alphabet; change the word, or choose another input sequence to set D and T")
+        return ""
+
     def _inputs(self) -> np.ndarray | None:
         if self.inputs == "word":
             X = presets.make_inputs("word", 1, 1, word=self.word)

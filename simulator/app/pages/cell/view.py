@@ -18,6 +18,7 @@ from simulator.app.components.equations import Equations
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid, TimeHeatmap
+from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
 from simulator.app.components.trajectory import Trajectory
 from simulator.app.components.urlstate import UrlState
@@ -241,12 +242,16 @@ class CellPage(pn.viewable.Viewer):
         j = min(m.unit, len(step[selected][0]) - 1)
         value = float(step[selected][0, j])
         h = float(step["h"][0, m.unit])
+        if selected == "h" and j == m.unit:  # the same number: say it once
+            numbers = f'hₜ[{m.unit}] = {number_html(h, "rnn-selected rnn-h")}'
+        else:
+            numbers = (f'{html.escape(LABELS[selected])}[{j}] = {number_html(value, "rnn-selected")} &nbsp;·&nbsp; '
+                       f'hₜ[{m.unit}] = {number_html(h, "rnn-h")}')
         self.readout.text = (
             f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1} &nbsp;·&nbsp; '
-            f'{html.escape(LABELS[selected])}[{j}] = <code class="rnn-selected">{value!r}</code> &nbsp;·&nbsp; '
-            f'hₜ[{m.unit}] = <code class="rnn-h">{h!r}</code></div>'
-            '<div style="color:#666;font-size:12px">Click a box, circle or column to select it; hover a cell '
-            'for its exact value. Keys: ← → step, Space play, Home/End.</div>'
+            f'{numbers}</div>'
+            '<div style="color:#595959;font-size:12px">Click a box, circle or column to select it; hover a number '
+            'or a cell for its exact value. Keys: ← → step, Space play, Home/End.</div>'
         )
 
     # ------------------------------------------------------------------ view

@@ -15,6 +15,7 @@ import param
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import TimeHeatmap
+from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
 from simulator.app.components.tiles import Bars, ImageTiles, VectorRows
 from simulator.app.components.training_control import TrainingControl
@@ -167,7 +168,7 @@ class CrnnPage(pn.viewable.Viewer):
                    if last else f"the prediction appears at the last frame (t = {T - 1}); press Step ▶")
         self.readout.object = (
             f'<div>Frame <b class="rnn-t">t = {t}</b> of {T - 1}: {verdict}</div>'
-            f'<div>hₜ[0] = <code class="rnn-h">{float(view["h"][0])!r}</code></div>'
+            f'<div>hₜ[0] = {number_html(view["h"][0], "rnn-h")}</div>'
             '<div style="color:#666;font-size:12px">Hover any pixel or cell for its exact value. '
             "Keys: ← → step, Space play, Home/End.</div>")
 

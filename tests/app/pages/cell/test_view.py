@@ -104,10 +104,10 @@ def test_hostile_url_shows_messages_and_keeps_defaults():
 def test_bad_fields_show_messages_and_revert():
     page = CellPage(query={})
     h_field = page.controls.select(lambda w: getattr(w, "label", "") == "H (hidden)")[0]
-    h_field.value = 99
-    assert page.model.H == 4 and h_field.value == 4 and "H" in page.messages.pane.object
-    h_field.value = None  # what the browser sends for text typed into a number field
-    assert page.model.H == 4 and h_field.value == 4 and "not a number" in page.messages.pane.object
+    h_field.value = "99"  # number fields are text fields: the server parses what was typed
+    assert page.model.H == 4 and h_field.value == "4" and "H" in page.messages.pane.object
+    h_field.value = ""
+    assert page.model.H == 4 and h_field.value == "4" and "not a number" in page.messages.pane.object
     page.value_input.value = "twelve"
     page._set_weight()
     assert "not a number" in page.messages.pane.object and page.model.edits == ""
@@ -151,3 +151,19 @@ def test_slow_play_lights_every_vector_of_a_step_before_moving_on():
     page.slow = False
     page.player.tick()
     assert (page.model.t, page.model.gate) == (2, "x")
+
+
+def test_readout_prints_short_numbers_and_says_each_once():
+    """Does the readout show 4 significant digits (exact value in data-exact) and h_t only once when h is selected?"""
+    import re
+
+    page = CellPage(CellModel(kind="lstm", T=6, seed=3), query={})
+    m = page.model
+    m.param.update(t=3, gate="h")
+    h = float(m.run.cache["steps"][3]["h"][0, 0])
+    text = page.readout.text
+    assert text.count("data-exact") == 1 and f'data-exact="{h!r}"' in text
+    visible = re.sub(r"<[^>]+>", " ", text)
+    assert repr(h) not in visible and not re.search(r"\d{6,}", visible)
+    m.gate = "f"
+    assert page.readout.text.count("data-exact") == 2 and "rnn-selected" in page.readout.text
