@@ -103,7 +103,7 @@ class ModelUpload(pn.viewable.Viewer):
         self.picker = FilePicker(self.load, max_bytes=max_bytes, label="Upload a trained model file")
         self.vocab_picker = FilePicker(self.load_vocabulary, accept=".txt,text/plain", max_bytes=MAX_VOCAB_BYTES,
                                        label="Upload a vocabulary file (one word per line)")
-        self.layer_select = pn.widgets.Select(name="Recurrent layer shown", options={"(none)": 0}, width=280,
+        self.layer_select = pn.widgets.Select(label="Recurrent layer shown", options={"(none)": 0}, width=280,
                                               disabled=True)
         self.layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["rnn-model-summary"])

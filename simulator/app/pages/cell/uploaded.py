@@ -177,15 +177,15 @@ class UploadedSection(pn.viewable.Viewer):
         m = self.model
         source = pn.widgets.RadioButtonGroup.from_param(
             m.param.source, options={"Preset": "preset", "Typed sentence": "sentence", "CSV sequence": "csv"},
-            button_type="primary", button_style="outline", name="")
-        self.sentence = pn.widgets.TextInput.from_param(m.param.sentence, name="Sentence (through the Embedding)",
+            color="primary", variant="outline", label="")
+        self.sentence = pn.widgets.TextInput.from_param(m.param.sentence, label="Sentence (through the Embedding)",
                                                         width=280, visible=False)
-        inputs = pn.widgets.Select.from_param(m.param.inputs, name="Preset input (to the lowest recurrent layer)",
+        inputs = pn.widgets.Select.from_param(m.param.inputs, label="Preset input (to the lowest recurrent layer)",
                                               options={"sine wave": "sine", "step": "step", "impulse": "impulse",
                                                        "random": "random"}, width=280)
-        steps = pn.widgets.IntInput.from_param(m.param.T, name="T (preset steps)", width=120)
-        unit = pn.widgets.IntInput.from_param(m.param.unit, name="Unit j in the equations", width=120)
-        self.gate_select = pn.widgets.Select(name="Selected vector", options=[], width=280)
+        steps = pn.widgets.IntInput.from_param(m.param.T, label="T (preset steps)", width=120)
+        unit = pn.widgets.IntInput.from_param(m.param.unit, label="Unit j in the equations", width=120)
+        self.gate_select = pn.widgets.Select(label="Selected vector", options=[], width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
         m.param.watch(self._show_source, ["source"])
         self._show_source()
