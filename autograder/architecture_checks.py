@@ -13,10 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder import cases as case_sets
+from autograder.architecture_diagnosis import probes, suspects
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
-from autograder.diagnose import explain
 from autograder.hypotheses import Hypothesis
+from autograder.sequence_probes import diagnose, wrong_shape
 from autograder.values import as_array, as_tuple, fail
 from simulator import architectures, cells
 
@@ -114,7 +115,7 @@ def hypotheses(name: str) -> list[Hypothesis]:
                        if _encoder_as_decoder(c) else None),
         ],
     }
-    return [zero_b, *extra.get(name, [])]
+    return [zero_b, *extra.get(name, []), *suspects(name)]
 
 
 def _decoder_alone(case: dict) -> np.ndarray:
@@ -142,18 +143,33 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
     cases = _cases(name, hidden)
     hyps = hypotheses(name)
     for k, case in enumerate(cases):
-        names = ("X" if SIGNATURES[name][0] else "x", "params", "T_out" if name == "encoder_decoder" else "T")
-        out = call(fn, fname, case["args"], tail=(_step(case),), names=names[: len(case["args"])])
-        Y, _ = as_tuple(out, 2, f"{fname} returned", "Y, cache")
+        head = header(fname, k, len(cases), case, hidden)
         expected = _reference(name, case)
+        Y = _student_Y(name, fn, case)
+        if (odd := wrong_shape(Y, expected.shape)) is not None:
+            message = diagnose(head, [f"Y has shape {odd.shape}, expected {expected.shape}"], {"Y": odd}, case, hyps)
+            if "likely bug" in message:
+                fail(message)
         got = {"Y": as_array(Y, f"{fname}: Y", expected.shape)}
         layout = TIMED_OUTPUTS if SIGNATURES[name][2] else OUTPUTS
         problem = describe_mismatch("Y", expected, got["Y"], layout)
         if problem:
-            fail(f"{header(fname, k, len(cases), case, hidden)}: {problem}. {explain(got, case, hyps)} "
-                 f"Tolerance: {tolerance_text()}.")
+            fail(diagnose(head, [problem], got, case, hyps, probes(name, lambda c: _student_array(name, fn, c))))
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
+
+
+def _student_array(name: str, fn: Callable, case: dict) -> np.ndarray:
+    """The student's Y on a probe case, read strictly (a probe that cannot read it says nothing)."""
+    return as_array(_student_Y(name, fn, case), f"{name}_forward: Y", _reference(name, case).shape)
+
+
+def _student_Y(name: str, fn: Callable, case: dict):
+    fname = f"{name}_forward"
+    names = ("X" if SIGNATURES[name][0] else "x", "params", "T_out" if name == "encoder_decoder" else "T")
+    out = call(fn, fname, case["args"], tail=(_step(case),), names=names[: len(case["args"])])
+    Y, _ = as_tuple(out, 2, f"{fname} returned", "Y, cache")
+    return Y
 
 
 def check_one_to_one_forward(one_to_one_forward: Callable, hidden: bool = False) -> None:

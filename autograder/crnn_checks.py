@@ -21,9 +21,19 @@ import numpy as np
 from autograder import cases as case_sets
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
-from autograder.diagnose import explain, matching_hypothesis
+from autograder.crnn_diagnosis import (
+    conv_probes,
+    conv_suspects,
+    crnn_probes,
+    crnn_suspects,
+    feature_probes,
+    feature_suspects,
+    pool_probes,
+    pool_suspects,
+)
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
+from autograder.sequence_probes import diagnose, wrong_shape
 from autograder.values import as_array, as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
@@ -40,25 +50,35 @@ def _rng(hidden: bool, k: int) -> np.random.Generator:
 
 
 def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, hidden: bool, expected: np.ndarray,
-                       got: np.ndarray, layout: Layout, hyps: list[Hypothesis]) -> None:
+                       got: np.ndarray, layout: Layout, hyps: list[Hypothesis], probes=()) -> None:
     problem = describe_mismatch(what, expected, got, layout)
     if problem:
-        fail(f"{header(fname, k, len(cases), case, hidden)}: {problem}. {explain({what: got}, case, hyps)} "
-             f"Tolerance: {tolerance_text()}.")
+        fail(diagnose(header(fname, k, len(cases), case, hidden), [problem], {what: got}, case, hyps, probes))
 
 
-def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis]) -> np.ndarray:
-    """``as_array`` of a student's output; a wrong shape that one of the named bugs produces (a stride
-    ignored changes the output's size) also names that bug, since the values cannot be compared.
+def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis],
+            head: str = "") -> np.ndarray:
+    """``as_array`` of a student's output; a wrong shape that one of the named bugs produces (a stride or a
+    padding ignored changes the output's size) also names that bug, since the values cannot be compared.
     """
-    try:
-        return as_array(value, what, expected.shape)
-    except AssertionError as exc:
-        if type(value) is np.ndarray and value.dtype.kind == "f" and value.shape != expected.shape:
-            got = {key: np.array(value, dtype=np.float64)}
-            if matching_hypothesis(got, case, hyps) is not None:
-                fail(f"{exc}. {explain(got, case, hyps)}")
-        raise
+    if (odd := wrong_shape(value, expected.shape)) is not None:
+        message = diagnose(head or what, [f"{key} has shape {odd.shape}, expected {expected.shape}"], {key: odd},
+                           case, hyps)
+        if "likely bug" in message:
+            fail(message)
+    return as_array(value, what, expected.shape)
+
+
+def _reader(fn: Callable, fname: str, key: str, reference: Callable[[dict], np.ndarray], tail=None):
+    """The student's output on a probe case, read strictly (one call)."""
+
+    def run(case: dict) -> np.ndarray:
+        args = case["args"]
+        extra = () if tail is None else (tail(case),)
+        out, _ = as_tuple(call(fn, fname, args, tail=extra), 2, f"{fname} returned", f"{key}, cache")
+        return as_array(out, f"{fname}: {key}", reference(case).shape)
+
+    return run
 
 
 # ----------------------------------------------------------------------------- conv2d
@@ -95,12 +115,14 @@ def conv_hypotheses() -> list[Hypothesis]:
 def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None:
     """Does ``conv2d_forward(x, K, b, stride, padding)`` return the reference output (N, F, OH, OW)?"""
     fname = "conv2d_forward"
-    cases, hyps = _conv_cases(hidden), conv_hypotheses()
+    cases, hyps = _conv_cases(hidden), [*conv_hypotheses(), *conv_suspects()]
+    probes = conv_probes(_reader(conv2d_forward, fname, "out", _conv))
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = _conv(case)
-        got = _output(out, f"{fname}: out", "out", expected, case, hyps)
-        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
+        head = header(fname, k, len(cases), case, hidden)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(strides and padding; {tolerance_text()})")
 
@@ -135,12 +157,14 @@ def pool_hypotheses() -> list[Hypothesis]:
 def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> None:
     """Does ``maxpool_forward(x, size, stride)`` return the reference output (N, C, OH, OW)?"""
     fname = "maxpool_forward"
-    cases, hyps = _pool_cases(hidden), pool_hypotheses()
+    cases, hyps = _pool_cases(hidden), [*pool_hypotheses(), *pool_suspects()]
+    probes = pool_probes(_reader(maxpool_forward, fname, "out", lambda c: conv.maxpool_forward(*c["args"])[0]))
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(maxpool_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = conv.maxpool_forward(*case["args"])[0]
-        got = _output(out, f"{fname}: out", "out", expected, case, hyps)
-        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps)
+        head = header(fname, k, len(cases), case, hidden)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(overlapping windows too; {tolerance_text()})")
 
@@ -177,12 +201,13 @@ def feature_hypotheses() -> list[Hypothesis]:
 def check_frame_features(frame_features: Callable, hidden: bool = False) -> None:
     """Does ``frame_features(frames, params)`` return the features of conv1 -> ReLU -> pool -> dense1 -> ReLU?"""
     fname = "frame_features"
-    cases, hyps = _feature_cases(hidden), feature_hypotheses()
+    cases, hyps = _feature_cases(hidden), [*feature_hypotheses(), *feature_suspects()]
+    probes = feature_probes(_reader(frame_features, fname, "features", lambda c: crnn.frame_features(*c["args"])[0]))
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(frame_features, fname, case["args"]), 2, f"{fname} returned", "features, cache")
         expected = crnn.frame_features(*case["args"])[0]
         got = as_array(out, f"{fname}: features", expected.shape)
-        _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps)
+        _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps, probes)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases ({tolerance_text()})")
 
 
@@ -196,6 +221,8 @@ def _crnn_cases(hidden: bool) -> list[dict]:
         rng = _rng(hidden, 120 + k)
         M = 3
         params = _cnn_params(rng, C, H, W, F, 3, M)
+        # Features that ReLU zeroes for every frame would hide every frame-order bug: keep them mostly positive.
+        params["dense1.b"] = 0.5 + np.abs(params["dense1.b"])
         params.update({n: 0.6 * rng.standard_normal(s) for n, s in cells.param_shapes(kind, M, Hs).items()})
         params["W_hy"] = rng.standard_normal((Hs, K))
         params["b_y"] = rng.standard_normal(K)
@@ -237,13 +264,15 @@ def crnn_hypotheses() -> list[Hypothesis]:
 def check_crnn_forward(crnn_forward: Callable, hidden: bool = False) -> None:
     """Does ``crnn_forward(X, params, step)`` return the reference ``y`` (B, K) for RNN, LSTM and GRU cells?"""
     fname = "crnn_forward"
-    cases, hyps = _crnn_cases(hidden), crnn_hypotheses()
+    cases, hyps = _crnn_cases(hidden), [*crnn_hypotheses(), *crnn_suspects()]
+    probes = crnn_probes(_reader(crnn_forward, fname, "y", lambda c: crnn.crnn_forward(*c["args"], _step(c))[0],
+                                 tail=_step))
     for k, case in enumerate(cases):
         out = call(crnn_forward, fname, case["args"], tail=(_step(case),))
         y, _ = as_tuple(out, 2, f"{fname} returned", "y, cache")
         expected = crnn.crnn_forward(*case["args"], _step(case))[0]
         got = as_array(y, f"{fname}: y", expected.shape)
-        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps)
+        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps, probes)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
 

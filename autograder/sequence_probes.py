@@ -77,8 +77,9 @@ def differs(expected: np.ndarray, got: np.ndarray) -> np.ndarray:
     return ~close(np.asarray(expected, dtype=np.float64), got)
 
 
-def suspect_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[Hypothesis]) -> Hypothesis | None:
-    """The first suspect under which the reference returns every array in ``got`` (any shape), or None."""
+def suspects_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[Hypothesis]) -> list[Hypothesis]:
+    """Every suspect under which the reference returns every array in ``got`` (any shape), in order."""
+    out = []
     for s in suspects:
         try:
             expected = s.outputs(case)
@@ -87,8 +88,8 @@ def suspect_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[
         if expected is None or any(k not in expected for k in got):
             continue
         if all(same(expected[k], got[k]) for k in got):
-            return s
-    return None
+            out.append(s)
+    return out
 
 
 def attempt(thunk: Callable[[], object]):
@@ -126,12 +127,19 @@ def steps_text(steps) -> str:
     return "t=" + ", ".join(runs)
 
 
-def _cause(suspect: Hypothesis | None, findings: list[Finding], case: dict) -> str:
-    if suspect is not None:
-        line = getattr(suspect, "line", "")
+def _cause(matches: list[Hypothesis], findings: list[Finding], case: dict) -> str:
+    if matches:
+        first = matches[0]
+        line = getattr(first, "line", "")
         check = f"; check {line}" if line else ""
-        return (f"Your result matches the reference if {hypothesis_text(suspect, case)} "
-                f"(likely bug: {suspect.bug}){check}.")
+        text = f"Your result matches the reference if {hypothesis_text(first, case)} (likely bug: {first.bug})"
+        others = [m for m in matches[1:] if m.bug != first.bug]
+        others = [m for k, m in enumerate(others) if m.bug not in {o.bug for o in others[:k]}]
+        if others:
+            # Two different bugs give the same result on this case: name both rather than pick one.
+            text += "; it matches equally if " + "; or if ".join(
+                f"{hypothesis_text(m, case)} (likely bug: {m.bug})" for m in others)
+        return f"{text}{check}."
     guess = next((f for f in findings if f.bug), None)
     if guess is not None:
         check = f"; check {guess.line}" if guess.line else ""
@@ -146,11 +154,11 @@ def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Se
     ``problems`` are the check's ``describe_mismatch`` sentences; probes run only when no suspect matches.
     A visible case's ``recipe`` is appended; a hidden case has none (DESIGN invariant 8).
     """
-    suspect = suspect_matching(got, case, suspects)
-    findings = [] if suspect is not None else run_probes(probes, case, got)
+    matches = suspects_matching(got, case, suspects)
+    findings = [] if matches else run_probes(probes, case, got)
     evidence = "; ".join([*problems, *(f.evidence for f in findings)])
-    text = f"{head}: {_cause(suspect, findings, case)} Evidence: {evidence}."
-    if "recipe" in case and suspect is None:
+    text = f"{head}: {_cause(matches, findings, case)} Evidence: {evidence}."
+    if "recipe" in case and not matches:
         text += f" Inputs: `from autograder.cases import {case['recipe'].split('(')[0]}; case = {case['recipe']}`."
     return f"{text} Tolerance: {tolerance_text()}."
 

@@ -1,0 +1,320 @@
+"""Diagnosis for the crnn exercise: which stage (conv, pool, features, recurrence, readout) first differs, and why.
+
+Suspects hand the reference in ``simulator.conv`` / ``simulator.crnn`` changed inputs (a flipped or transposed
+kernel, zeroed channels, a wrong padding, permuted dense rows for a wrong flatten order, videos with their
+frames re-ordered) or a changed layer list (a ReLU left out, an average pool), never a second copy of the
+math. Probes re-run the student's function on grader-chosen variants that make every stage but one
+transparent: an identity kernel and an identity dense layer (only pooling and flattening remain), frames
+whose 2x2 blocks are constant (max and mean agree), a kernel of zeros (only the bias remains), one video,
+a still video (order no longer matters), one frame, a switched-off readout.
+
+Not covered: ``frame_features`` and ``crnn_forward`` call the student's own ``conv2d_forward`` /
+``maxpool_forward`` / ``frame_features``, so a bug there also fails them (their probes then name the stage);
+a ``frame_features`` that raises on the probe's identity layers (e.g. sizes hard-coded) gets no stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from autograder.sequence_probes import Finding, Probe, Suspect, attempt, same
+from simulator import cells, conv, crnn
+
+CONV_LINE = "out[n, f, i, j] = b[f] + sum_{c, u, v} K[f, c, u, v] xp[n, c, i*stride + u, j*stride + v]"
+PAD_LINE = "xp = x with `padding` zeros on every side; OH = (H + 2*padding - KH) // stride + 1"
+POOL_LINE = "out[n, c, i, j] = max over u, v < size of x[n, c, i*stride + u, j*stride + v]"
+FEATURES_LINE = "f = relu(flatten(maxpool(relu(conv(x, K, b)))) W + b_d)"
+FLATTEN_LINE = "flatten channel, then row, then column: p.reshape(N, -1)"
+CRNN_LINE = "f_t = frame_features(x_t); h_t = cell(f_t, h_{t-1}) for t = 0 .. T-1; y = h_{T-1} W_hy + b_y"
+RESHAPE_LINE = "F.reshape(B, T, M): frames (B*T, ...) are ordered video by video, (b, t) -> b*T + t"
+
+
+# ----------------------------------------------------------------------------- conv2d
+def _conv(case: dict, **changes) -> np.ndarray:
+    x, K, b, stride, padding = case["args"]
+    a = {"x": x, "K": K, "b": b, "stride": stride, "padding": padding, **changes}
+    return conv.conv2d_forward(a["x"], a["K"], a["b"], stride=a["stride"], padding=a["padding"])[0]
+
+
+def _channels_kept(K: np.ndarray, keep: int) -> np.ndarray | None:
+    if K.shape[1] < 2:
+        return None
+    out = np.zeros_like(K)
+    out[:, keep] = K[:, keep]
+    return out
+
+
+def conv_suspects() -> list[Suspect]:
+    """Padding, kernel-layout and channel-sum bugs of conv2d (after the catalogue in ``crnn_checks``)."""
+
+    def kept(keep):
+        def run(c):
+            K = _channels_kept(c["args"][1], keep)
+            return None if K is None else {"out": _conv(c, K=K)}
+        return run
+
+    return [
+        Suspect("padding ignored", "the input is not padded (padding 0)",
+                lambda c: {"out": _conv(c, padding=0)} if c["args"][4] else None, PAD_LINE),
+        Suspect("wrong padding", "padding is applied twice (2*padding zeros on every side)",
+                lambda c: {"out": _conv(c, padding=2 * c["args"][4])} if c["args"][4] else None, PAD_LINE),
+        Suspect("kernel transposed", "the kernel's rows and columns are swapped (K[f, c, v, u] instead of "
+                "K[f, c, u, v])", lambda c: {"out": _conv(c, K=c["args"][1].transpose(0, 1, 3, 2).copy())},
+                CONV_LINE),
+        Suspect("channels not summed", "only the last input channel is used (the sum over c is overwritten by "
+                "each channel)", kept(-1), CONV_LINE),
+        Suspect("channels not summed", "only the first input channel is used", kept(0), CONV_LINE),
+        Suspect("bias added per channel", "the bias is added once per input channel (C * b[f])",
+                lambda c: {"out": _conv(c, b=c["args"][2] * c["args"][1].shape[1])} if c["args"][1].shape[1] > 1
+                else None, CONV_LINE),
+    ]
+
+
+def conv_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
+    """A zero kernel (only the bias is left), one input channel, one kernel tap (only the window positions)."""
+
+    def with_args(case, **changes):
+        x, K, b, stride, padding = case["args"]
+        a = {"x": x, "K": K, "b": b, "stride": stride, "padding": padding, **changes}
+        return {**case, "args": (a["x"], a["K"], a["b"], a["stride"], a["padding"])}
+
+    def probe(case, got):
+        x, K, b, _, _ = case["args"]
+        zero = with_args(case, K=np.zeros_like(K))
+        out = attempt(lambda: run(zero))
+        if out is not None and not same(_conv(zero), out):
+            return Finding("with K = 0 your out is not b[f] everywhere", "bias term wrong",
+                           "the bias is not added once per filter", CONV_LINE)
+        tap = np.zeros_like(K)
+        tap[:, :, 0, 0] = 1.0
+        one = with_args(case, K=tap, b=np.zeros_like(b))
+        out = attempt(lambda: run(one))
+        if out is not None and not same(_conv(one), out):
+            return Finding("with a kernel whose only tap is K[:, :, 0, 0] = 1 your out differs, so the windows are "
+                           "misplaced", "windows misplaced", "the window of out[i, j] does not start at xp[i*stride, "
+                           "j*stride]", PAD_LINE)
+        if x.shape[1] > 1:
+            single = with_args(case, x=x[:, :1].copy(), K=K[:, :1].copy())
+            out = attempt(lambda: run(single))
+            if out is not None and same(_conv(single), out):
+                return Finding("with one input channel your out matches: the sum over the channels c is wrong",
+                               "channels not summed", "the sum over c is not taken", CONV_LINE)
+        return Finding("with K = 0 your out is the bias and with a one-tap kernel the windows are right, so the "
+                       "kernel's taps are combined wrongly") if out is not None else None
+
+    return [Probe("bias, windows, channels", probe)]
+
+
+# ----------------------------------------------------------------------------- max-pool
+def pool_suspects() -> list[Suspect]:
+    """Reductions and window steps of max-pooling (after the catalogue)."""
+    return [
+        Suspect("minimum instead of max", "each window's minimum is taken",
+                lambda c: {"out": -conv.maxpool_forward(-c["args"][0], c["args"][1], c["args"][2])[0]}, POOL_LINE),
+        Suspect("wrong stride", "the windows move by the window size instead of the stride",
+                lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], c["args"][1])[0]}
+                if c["args"][1] != c["args"][2] else None, POOL_LINE),
+    ]
+
+
+def pool_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
+    """Every pixel of an image-channel equal: any reduction over any window gives that value."""
+
+    def probe(case, got):
+        x, size, stride = case["args"]
+        flat = np.broadcast_to(x[:, :, :1, :1], x.shape).copy()
+        c = {**case, "args": (flat, size, stride)}
+        out = attempt(lambda: run(c))
+        if out is None:
+            return None
+        if same(conv.maxpool_forward(flat, size, stride)[0], out):
+            return Finding("when every pixel of a channel is equal your out matches, so the windows are right and "
+                           "the reduction over a window is not the maximum", "not the maximum",
+                           "the window's maximum is not taken", POOL_LINE)
+        return Finding("even when every pixel of a channel is equal your out differs: the windows or the output "
+                       "size are wrong", "windows misplaced", "the window of out[i, j] does not start at "
+                       "x[i*stride, j*stride]", POOL_LINE)
+
+    return [Probe("constant channels", probe)]
+
+
+# ----------------------------------------------------------------------------- the CNN of one frame
+def _layers(params: dict, drop_first_relu: bool = False) -> tuple[dict, ...]:
+    layers = crnn.standard_layers(params)
+    return tuple(layer for k, layer in enumerate(layers) if not (drop_first_relu and k == 1))
+
+
+def _features(frames: np.ndarray, params: dict, **changes) -> np.ndarray:
+    return crnn.frame_features(frames, {**params, **changes})[0]
+
+
+def _nhwc_rows(params: dict, frames: np.ndarray) -> np.ndarray:
+    """dense1.W with rows re-ordered so that the reference's (channel, row, column) flatten reads what a
+    (row, column, channel) flatten would: W'[c, i, j] = W[i, j, c].
+    """
+    F = params["conv1.K"].shape[0]
+    _, _, H, W = frames.shape
+    h, w = H // 2, W // 2
+    idx = np.arange(F * h * w).reshape(h, w, F).transpose(2, 0, 1).ravel()  # (c, i, j) -> index in (i, j, c)
+    return params["dense1.W"][idx]
+
+
+def _average_pooled(frames: np.ndarray, params: dict) -> np.ndarray:
+    """The CNN with the reference's layers, but the 2x2 pool averages (im2col windows, mean)."""
+    layers = crnn.standard_layers(params)
+    a, _ = crnn.cnn_forward(layers[:2], params, frames)  # conv1 -> ReLU
+    N, F, H, W = a.shape
+    win = conv.im2col(a.reshape(N * F, 1, H, W), 2, 2, 2, 0)
+    p = win.mean(axis=1).reshape(N, F * (H // 2) * (W // 2))  # (N*F*h*w,) -> (N, D), channel-major
+    return crnn.cnn_forward(layers[4:], params, p)[0]  # dense1 -> ReLU
+
+
+def feature_suspects() -> list[Suspect]:
+    """Stage bugs of the frame CNN (after the catalogue)."""
+
+    def f(c, **changes):
+        return {"features": _features(c["args"][0], c["args"][1], **changes)}
+
+    def p(c):
+        return c["args"][1]
+
+    return [
+        Suspect("first ReLU missing", "the ReLU after conv1 is left out",
+                lambda c: {"features": crnn.cnn_forward(_layers(p(c), True), p(c), c["args"][0])[0]},
+                FEATURES_LINE),
+        Suspect("flatten order wrong", "the pooled maps are flattened row, column, channel (channels last) "
+                "instead of channel, row, column", lambda c: f(c, **{"dense1.W": _nhwc_rows(p(c), c["args"][0])})
+                if p(c)["conv1.K"].shape[0] > 1 else None, FLATTEN_LINE),
+        Suspect("kernel flipped", "conv1's kernel is flipped (true convolution)",
+                lambda c: f(c, **{"conv1.K": p(c)["conv1.K"][:, :, ::-1, ::-1].copy()}), CONV_LINE),
+        Suspect("bias dropped", "the dense1 bias b_d is left out",
+                lambda c: f(c, **{"dense1.b": np.zeros_like(p(c)["dense1.b"])}), FEATURES_LINE),
+        Suspect("bias dropped", "the conv1 bias is left out",
+                lambda c: f(c, **{"conv1.b": np.zeros_like(p(c)["conv1.b"])}), CONV_LINE),
+        Suspect("average instead of max", "the 2x2 pool averages its window instead of taking the maximum",
+                lambda c: {"features": _average_pooled(c["args"][0], p(c))}, POOL_LINE),
+    ]
+
+
+def _identity_dense(params: dict, frames: np.ndarray, F: int) -> dict:
+    _, _, H, W = frames.shape
+    D = F * (H // 2) * (W // 2)
+    return {**params, "dense1.W": np.eye(D), "dense1.b": np.zeros(D)}
+
+
+def _identity_conv(params: dict, C: int) -> dict:
+    k = params["conv1.K"].shape[2]
+    K = np.zeros((C, C, k, k))
+    K[np.arange(C), np.arange(C), k // 2, k // 2] = 1.0
+    return {**params, "conv1.K": K, "conv1.b": np.zeros(C)}
+
+
+def feature_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
+    """Make every stage but one transparent and see which one the student's error survives in."""
+
+    def probe(case, got):
+        frames, params = case["args"]
+        C, F = frames.shape[1], params["conv1.K"].shape[0]
+
+        def ok(frames_, params_):
+            out = attempt(lambda: run({**case, "args": (frames_, params_)}))
+            return None if out is None else same(_features(frames_, params_), out)
+
+        dense_id = _identity_dense(params, frames, F)
+        a = ok(frames, dense_id)
+        if a:
+            return Finding("with dense1.W = I and b_d = 0 your features (the flattened pooled maps) match, so conv, "
+                           "ReLU, pool and flatten are right and dense1 or its ReLU is not", "dense stage wrong",
+                           "dense1 or the final ReLU is wrong", "f = relu(p W + b_d)")
+        both = _identity_dense(_identity_conv(params, C), frames, C)
+        positive = np.abs(frames)
+        b = ok(positive, both)
+        if a is False and b:
+            return Finding("with an identity kernel and dense1 = I your features match, so the convolution stage is "
+                           "wrong", "convolution stage wrong", "conv1 is wrong", CONV_LINE)
+        blocks = np.repeat(np.repeat(positive[:, :, ::2, ::2], 2, axis=2), 2, axis=3)[:, :, : frames.shape[2],
+                                                                                       : frames.shape[3]]
+        if b is False and ok(blocks, both):
+            return Finding("with identity conv and dense layers your features match only when every 2x2 block is "
+                           "constant (max = mean): the pooling stage is wrong", "pooling stage wrong",
+                           "the 2x2 max-pool is wrong", POOL_LINE)
+        if b is False and C > 1 and ok(positive[:, :1].copy(), _identity_dense(_identity_conv(params, 1), frames, 1)):
+            return Finding("with identity conv and dense layers your features match for one channel only: the "
+                           "flatten order is wrong", "flatten order wrong", "the pooled maps are not flattened "
+                           "channel first", FLATTEN_LINE)
+        return None
+
+    return [Probe("stages", probe)]
+
+
+# ----------------------------------------------------------------------------- the CRNN over frames
+def _crnn(case: dict, X: np.ndarray | None = None, **changes) -> np.ndarray:
+    X0, params = case["args"]
+    return crnn.crnn_forward(X0 if X is None else X, {**params, **changes}, cells.STEP_FUNCTIONS[case["kind"]][0])[0]
+
+
+def _batch_time_mixed(X: np.ndarray) -> np.ndarray:
+    """The videos a ``reshape(T, B, M)`` reads: video b, frame t is flat frame t*B + b (flat order is b*T + t)."""
+    B, T = X.shape[:2]
+    flat = X.reshape(B * T, *X.shape[2:])  # (B, T, C, H, W) -> (B*T, C, H, W)
+    return flat.reshape(T, B, *X.shape[2:]).swapaxes(0, 1).copy()  # (T, B, ...) -> (B, T, ...)
+
+
+def crnn_suspects() -> list[Suspect]:
+    """Frame-order, state and readout bugs of the CRNN (after the catalogue)."""
+
+    def cell_state(c):
+        if c["kind"] != "lstm":
+            return None
+        X, params = c["args"]
+        C = crnn.crnn_forward(X, params, cells.STEP_FUNCTIONS["lstm"][0])[1]["rnn"]["C"]
+        return {"y": C[:, -1] @ params["W_hy"] + params["b_y"]}
+
+    return [
+        Suspect("batch and time mixed", "the features are reshaped as (T, B, M) (frames of different videos mixed)",
+                lambda c: {"y": _crnn(c, _batch_time_mixed(c["args"][0]))}
+                if min(c["args"][0].shape[:2]) > 1 else None, RESHAPE_LINE),
+        Suspect("cell state read", "y is read from the LSTM's cell state c instead of h", cell_state, CRNN_LINE),
+        Suspect("state reset at every step", "every step starts from the zero state, so only the last frame counts",
+                lambda c: {"y": _crnn(c, c["args"][0][:, -1:].copy())} if c["args"][0].shape[1] > 1 else None,
+                CRNN_LINE),
+        Suspect("bias dropped", "the readout bias b_y is left out",
+                lambda c: {"y": _crnn(c, b_y=np.zeros_like(c["args"][1]["b_y"]))}, CRNN_LINE),
+    ]
+
+
+def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
+    """One video; a still video (every frame equal); one frame; the readout switched off."""
+
+    def probe(case, got):
+        X, params = case["args"]
+        B, T = X.shape[:2]
+
+        def ok(X_, **changes):
+            c = {**case, "args": (X_, {**params, **changes})}
+            out = attempt(lambda: run(c))
+            return None if out is None else same(_crnn(c), out)
+
+        if B > 1 and T > 1 and ok(X[:1].copy()):
+            return Finding("with one video your y matches: frames of different videos are mixed",
+                           "batch and time mixed", "the features of video b are not frames b*T .. b*T+T-1",
+                           RESHAPE_LINE)
+        still = np.repeat(X[:, :1], T, axis=1)
+        if T > 1 and ok(still):
+            return Finding("when every frame of a video is the same your y matches: the frames are read in the wrong "
+                           "order or not all of them", "frames in the wrong order", "the cell does not read f_0 .. "
+                           "f_{T-1} in order", CRNN_LINE)
+        one = ok(X[:, :1].copy())
+        if one is False:
+            head = ok(X[:, :1].copy(), W_hy=np.zeros_like(params["W_hy"]))
+            if head is False:
+                return Finding("already with one frame your y differs, and with W_hy = 0 your y is not b_y: the "
+                               "readout is wrong", "wrong readout", "the readout is not h W_hy + b_y", CRNN_LINE)
+            return Finding("already with one frame your y differs while the readout's bias is right: the features "
+                           "or the cell step of frame 0 differ")
+        return None
+
+    return [Probe("videos, frames, readout", probe)]
+
