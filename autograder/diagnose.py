@@ -1,27 +1,38 @@
-"""Name the likely bug: test which hypothesis from the bug catalogue reproduces a student's wrong outputs."""
+"""Name the likely bug: the bug catalogue where it is certain, else the ablation probes' localisation.
+
+Two layers (docs/diagnosis.md):
+
+1. The named catalogue (``autograder.hypotheses``): a hypothesis names the bug only if it reproduces
+   the student's outputs (and the intermediates the student cached) on the failing case *and* on the
+   grader's probe case, where it differs from the reference. So a coincidence of one case's shapes
+   (a 1x1x1 case, a square weight) never names a bug, and visible and hidden cases get the same name.
+2. The probes (``autograder.probes``): which term or equation line differs, phrased as a likely cause
+   with its evidence.
+
+Neither layer awards points: the extra student calls only explain (DESIGN.md, invariant 7).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from autograder import probes
+from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import all_close
 from autograder.hypotheses import Hypothesis, hypothesis_text
 
 # Looser than the check's own tolerance: a student's buggy code is compared with our rendition of the bug.
 MATCH_RTOL = 1e-5
 MATCH_ATOL = 1e-7
+NO_NAME = "No common bug reproduces your result; print your intermediates next to the equations for this case."
 
 
 def matching_hypothesis(got: dict[str, np.ndarray], case: dict, hypotheses: list[Hypothesis]) -> Hypothesis | None:
     """The first hypothesis under which the reference returns every array in ``got``, or None."""
     for hyp in hypotheses:
-        try:
-            expected = hyp.outputs(case)
-        except (ValueError, np.linalg.LinAlgError):
-            continue  # the bug is not expressible on this case's shapes
-        if expected is None or any(k not in expected for k in got):
-            continue
-        if all(all_close(np.asarray(expected[k], dtype=np.float64), got[k], MATCH_RTOL, MATCH_ATOL) for k in got):
+        if _reproduces(hyp, case, got, tuple(got)):
             return hyp
     return None
 
@@ -30,11 +41,106 @@ def explain(got: dict[str, np.ndarray], case: dict, hypotheses: list[Hypothesis]
     """A sentence naming the likely bug, or advice to compare intermediates when no hypothesis fits."""
     hyp = matching_hypothesis(got, case, hypotheses)
     if hyp is None:
-        text = "No common bug reproduces your result; print your intermediates next to the equations for this case."
-        if "recipe" in case:
-            inputs = ", ".join(k for k in case if k not in ("label", "recipe", "reset_after"))
-            recipe = case["recipe"]
-            text += (f" Its inputs: `from autograder.cases import {recipe.split('(')[0]}; case = {recipe}` "
-                     f"(keys {inputs}).")
-        return text
+        return NO_NAME + _recipe(case)
     return f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})."
+
+
+def _recipe(case: dict) -> str:
+    if "recipe" not in case:  # hidden cases carry none (invariant 8)
+        return ""
+    inputs = ", ".join(k for k in case if k not in ("label", "recipe", "reset_after", "cache"))
+    recipe = case["recipe"]
+    return f" Its inputs: `from autograder.cases import {recipe.split('(')[0]}; case = {recipe}` (keys {inputs})."
+
+
+def _flat(expected: dict) -> dict:
+    """A hypothesis' outputs with its cache's arrays beside them: ``{"h", "cache": {"i"}}`` -> ``{"h", "i"}``."""
+    cache = expected.get("cache")
+    flat = {k: v for k, v in expected.items() if k != "cache"}
+    if isinstance(cache, dict):
+        flat.update({k: v for k, v in cache.items() if k not in flat and isinstance(v, np.ndarray)})
+    return flat
+
+
+def _reproduces(hyp: Hypothesis, case: dict, got: dict, required: tuple[str, ...]) -> bool:
+    """Does ``hyp`` give every ``required`` key of ``got``, and agree on the other keys of ``got`` it has?"""
+    try:
+        expected = hyp.outputs(case)
+    except (ValueError, np.linalg.LinAlgError):
+        return False  # the bug is not expressible on this case's shapes
+    if expected is None:
+        return False
+    flat = _flat(expected)
+    if any(k not in flat for k in required):
+        return False
+    for k, v in got.items():
+        if k in flat:
+            want = np.asarray(flat[k], dtype=np.float64)
+            if want.shape != v.shape or not all_close(want, v, MATCH_RTOL, MATCH_ATOL):
+                return False
+    return True
+
+
+def _differs(hyp: Hypothesis, case: dict, reference: dict, required: tuple[str, ...]) -> bool:
+    try:
+        flat = _flat(hyp.outputs(case) or {})
+    except (ValueError, np.linalg.LinAlgError):
+        return False
+    return any(k in flat and not all_close(reference[k], np.asarray(flat[k], dtype=np.float64)) for k in required)
+
+
+def certain_hypothesis(case: dict, got: dict, hypotheses: list[Hypothesis], required: tuple[str, ...],
+                       probe_cases: list[dict], run_student: Callable[[dict], dict],
+                       run_reference: Callable[[dict], dict]) -> Hypothesis | None:
+    """The first hypothesis that reproduces ``got`` on ``case`` and the student's result on a probe case.
+
+    The probe case is the first of ``probe_cases`` on which the hypothesis can be expressed (a
+    transposed ``W_xh`` needs a square one); there it must also differ from the reference, else it
+    proves nothing. The student runs at most once per probe case.
+    """
+    on_probe: dict[int, dict | None] = {}
+    for hyp in hypotheses:
+        if not _reproduces(hyp, case, got, required):
+            continue
+        for k, probe in enumerate(probe_cases):
+            try:
+                if hyp.outputs(probe) is None:
+                    continue
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if k not in on_probe:
+                try:
+                    on_probe[k] = run_student(probe)
+                except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
+                    raise
+                except Exception:  # noqa: BLE001 - a student that fails on the probe case gets no name
+                    on_probe[k] = None
+            student = on_probe[k]
+            if (student is not None and _differs(hyp, probe, run_reference(probe), required)
+                    and _reproduces(hyp, probe, student, required)):
+                return hyp
+            break
+    return None
+
+
+def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: tuple[str, ...],
+                 probe_cases: list[dict], run_student: Callable[[dict], dict], run_reference: Callable[[dict], dict],
+                 find: Callable[[], probes.Finding | None]) -> str:
+    """The message's explanation for a step function: a certain name, else the probes' finding, else advice.
+
+    ``got`` holds the student's outputs on ``case`` (``required`` keys) and any intermediates read from
+    its cache; ``run_student`` / ``run_reference`` map a case (a probe case here) to the same keys;
+    ``find`` runs the probes.
+    """
+    hyp = certain_hypothesis(case, got, hypotheses, required, probe_cases, run_student, run_reference)
+    if hyp is not None:
+        return f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})."
+    try:
+        finding = find()
+    except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
+        raise
+    except Exception:  # noqa: BLE001 - the probes explain; their failure must not hide the check's message
+        finding = None
+    if finding is None:
+        return NO_NAME + _recipe(case)
+    return finding.text() + _recipe(case)

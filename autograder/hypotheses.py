@@ -1,12 +1,15 @@
 """The bug catalogue: for each graded function, what the reference would return under each common bug.
 
-Each hypothesis is computed in the grader from the reference in ``simulator/`` by one of three moves:
-changing the reference's inputs (permuted gate blocks, transposed or zeroed weights, dropped biases,
-the other GRU convention), recombining the reference's cached intermediates differently (an activation
-swapped for another), or changing how the reference's steps are chained (BPTT without the carried
-``dh``). A student's outputs that match a hypothesis name the bug. Functions take the check's case
-(a dict of inputs) and return the outputs under the bug, or None when the bug cannot be told apart
-from the reference on this case's shapes.
+Every hypothesis is the reference in ``simulator/`` run with something changed, never a second copy
+of correct math (DESIGN.md, invariant 1): changed inputs (permuted gate blocks, transposed or zeroed
+weights, dropped biases, a zeroed upstream gradient, the other GRU convention, a cache entry swapped
+for another), changed activations through the step functions' hooks (``sigmoid=``, ``tanh=`` forward,
+``dsigmoid=``, ``dtanh=`` backward; ``at_use`` and ``on`` change one site), or changed chaining of the
+reference's steps (BPTT without the carried ``dh``). A few rearrange what the reference returns (a
+transposed or zeroed gradient). A student's outputs that match a hypothesis name the bug; gate-order
+literals come from ``cells.GATES``. Functions take the check's case (a dict of inputs; a backward case
+also holds the reference's ``cache``) and return the outputs under the bug, or None when the bug cannot
+be expressed on this case's shapes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import numpy as np
 
 from exercises.answers import bptt as bptt_answers
 from simulator import cells
-from simulator.cells import sigmoid
 
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output",
               "z": "update", "r": "reset", "n": "candidate"}
@@ -37,12 +39,58 @@ class Hypothesis:
     outputs: Callable[[dict], dict | None]
 
 
+# ----------------------------------------------------------------------------- hooks: one changed activation
+def at_use(k: int, replacement: Callable, default: Callable) -> Callable:
+    """An activation hook that is ``replacement`` at its ``k``-th call (from 0) and ``default`` elsewhere.
+
+    The reference calls its forward hooks in equation order: ``lstm_step`` calls ``tanh`` for ``g``
+    then for ``tanh(c)`` and ``sigmoid`` for ``i, f, o``; ``gru_step`` calls ``sigmoid`` for ``z, r``.
+    Make a fresh hook for every run (it counts its calls).
+    """
+    calls = [0]
+
+    def hook(a):
+        calls[0] += 1
+        return replacement(a) if calls[0] - 1 == k else default(a)
+
+    return hook
+
+
+def on(target: np.ndarray, replacement: Callable, default: Callable) -> Callable:
+    """A derivative hook that is ``replacement`` when called on the cache's array ``target`` itself.
+
+    The reference backward calls ``dtanh(cache["g"])``, ``dsigmoid(cache["z"])`` ... on the cache's own
+    arrays, so a hook can change one site's derivative (e.g. only the candidate's).
+    """
+    return lambda y: replacement(y) if y is target else default(y)
+
+
+def identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
 def _with(params: dict, **changes) -> dict:
     return {**params, **changes}
 
 
 def _zeros_like(params: dict, *names: str) -> dict:
     return _with(params, **{k: np.zeros_like(params[k]) for k in names})
+
+
+def _block(params: dict, keys: tuple[str, ...], kind: str, gate: str, change: Callable) -> dict:
+    """``params`` with ``change`` applied to gate ``gate``'s column block of each of ``keys``."""
+    out = dict(params)
+    k = cells.GATES[kind].index(gate)
+    for key in keys:
+        W = params[key].copy()
+        width = W.shape[-1] // len(cells.GATES[kind])
+        W[..., k * width:(k + 1) * width] = change(W[..., k * width:(k + 1) * width])
+        out[key] = W
+    return out
 
 
 def permute_blocks(params: dict, keys: tuple[str, ...], student_order: tuple[str, ...],
@@ -55,7 +103,7 @@ def permute_blocks(params: dict, keys: tuple[str, ...], student_order: tuple[str
     for key in keys:
         W = params[key]
         width = W.shape[-1] // n
-        blocks = [W[..., k * width : (k + 1) * width] for k in range(n)]
+        blocks = [W[..., k * width:(k + 1) * width] for k in range(n)]
         out[key] = np.concatenate([blocks[student_order.index(g)] for g in reference_order], axis=-1)
     return out
 
@@ -70,243 +118,15 @@ def _order_text(order: tuple[str, ...], reference: tuple[str, ...]) -> str:
     return f"the gate blocks are read in the order {', '.join(order)}{note} instead of {', '.join(reference)}"
 
 
-def _order_hypotheses(step: Callable, keys: tuple[str, ...], reference: tuple[str, ...],
-                      outputs: Callable) -> list[Hypothesis]:
+def _order_hypotheses(kind: str, keys: tuple[str, ...], run: Callable) -> list[Hypothesis]:
+    reference = cells.GATES[kind]
     hyps = []
     for order in itertools.permutations(reference):
-        if order == reference:
-            continue
-
-        def run(case, order=order):
-            return outputs(step(case, permute_blocks(case["params"], keys, order, reference)))
-
-        hyps.append(Hypothesis("gate order swapped", _order_text(order, reference), run))
+        if order != reference:
+            hyps.append(Hypothesis("gate order swapped", _order_text(order, reference),
+                                   lambda c, o=order: run(c, params=permute_blocks(c["params"], keys, o, reference))))
     # Single swaps first: the likeliest slips, and the message names two gates.
     return sorted(hyps, key=lambda h: "swapped (" not in h.text)
-
-
-# ----------------------------------------------------------------------------- RNN step
-def _rnn(case, params=None, h_prev=None):
-    h, cache = cells.rnn_step(case["x"], case["h_prev"] if h_prev is None else h_prev, params or case["params"])
-    return h, cache
-
-
-def _square(name: str) -> Callable[[dict], bool]:
-    return lambda case: case["params"][name].shape[0] == case["params"][name].shape[1]
-
-
-def rnn_step_hypotheses() -> list[Hypothesis]:
-    def act(f):
-        return lambda case: {"h": f(_rnn(case)[1]["a"])}
-
-    return [
-        Hypothesis("transposed weights", "W_hh is used transposed (h_prev @ W_hh.T)",
-                   lambda c: {"h": _rnn(c, _with(c["params"], W_hh=c["params"]["W_hh"].T))[0]}),
-        Hypothesis("transposed weights", "W_xh is used transposed (x @ W_xh.T)",
-                   lambda c: {"h": _rnn(c, _with(c["params"], W_xh=c["params"]["W_xh"].T))[0]}
-                   if _square("W_xh")(c) else None),
-        Hypothesis("bias dropped", "the bias b_h is left out",
-                   lambda c: {"h": _rnn(c, _zeros_like(c["params"], "b_h"))[0]}),
-        Hypothesis("sigmoid/tanh confused", "sigmoid is used where tanh belongs (h = sigmoid(a))", act(sigmoid)),
-        Hypothesis("wrong activation", "relu is used instead of tanh", act(lambda a: np.maximum(a, 0))),
-        Hypothesis("no activation", "tanh is left out (h = a)", act(lambda a: a)),
-        Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_hh term is missing)",
-                   lambda c: {"h": _rnn(c, _zeros_like(c["params"], "W_hh"))[0]}),
-    ]
-
-
-def _rnn_back_from_da(case, da, dh_prev=None):
-    p = case["params"]
-    return {"dx": da @ p["W_xh"].T, "dh_prev": da @ p["W_hh"].T if dh_prev is None else dh_prev,
-            "W_xh": case["x"].T @ da, "W_hh": case["h_prev"].T @ da, "b_h": da.sum(axis=0)}
-
-
-def rnn_step_backward_hypotheses() -> list[Hypothesis]:
-    def ref(case):
-        h, cache = _rnn(case)
-        return h, cache, case["dh"] * (1.0 - h * h)
-
-    def transposed_dh_prev(case):
-        _, _, da = ref(case)
-        return _rnn_back_from_da(case, da, dh_prev=da @ case["params"]["W_hh"])
-
-    def transposed_dW(case):
-        _, _, da = ref(case)
-        out = _rnn_back_from_da(case, da)
-        out["W_hh"] = out["W_hh"].T
-        return out
-
-    def with_da(f):
-        def run(case):
-            h, cache, _ = ref(case)
-            return _rnn_back_from_da(case, f(case["dh"], h, cache["a"]))
-        return run
-
-    def no_db(case):
-        out = _rnn_back_from_da(case, ref(case)[2])
-        out["b_h"] = np.zeros_like(out["b_h"])
-        return out
-
-    return [
-        Hypothesis("transposed weights", "dh_prev is computed with W_hh instead of W_hh.T (da @ W_hh)",
-                   transposed_dh_prev),
-        Hypothesis("transposed weights", "grads['W_hh'] is transposed (da.T @ h_prev instead of h_prev.T @ da)",
-                   transposed_dW),
-        Hypothesis("missing derivative", "the tanh derivative is left out (da = dh)", with_da(lambda dh, h, a: dh)),
-        Hypothesis("sigmoid/tanh confused", "the sigmoid derivative h*(1-h) is used instead of tanh's (1-h^2)",
-                   with_da(lambda dh, h, a: dh * h * (1 - h))),
-        Hypothesis("wrong derivative", "the tanh derivative is taken of the pre-activation, (1-a^2) instead of (1-h^2)",
-                   with_da(lambda dh, h, a: dh * (1 - a * a))),
-        Hypothesis("bias dropped", "the bias gradient grads['b_h'] is left at zero", no_db),
-    ]
-
-
-# ----------------------------------------------------------------------------- LSTM step
-def _lstm_step(case, params):
-    h, c, cache = cells.lstm_step(case["x"], case["h_prev"], case["c_prev"], params)
-    return h, c, cache
-
-
-def _lstm_combine(case, i, f, g, o, squash=np.tanh):
-    c = f * case["c_prev"] + i * g
-    return {"h": o * squash(c), "c": c}
-
-
-def lstm_step_hypotheses() -> list[Hypothesis]:
-    def pre(case):
-        return _lstm_step(case, case["params"])[2]
-
-    def g_sigmoid(case):
-        k = pre(case)
-        return _lstm_combine(case, k["i"], k["f"], sigmoid(k["a_g"]), k["o"])
-
-    def gates_tanh(case):
-        k = pre(case)
-        return _lstm_combine(case, np.tanh(k["a_i"]), np.tanh(k["a_f"]), k["g"], np.tanh(k["a_o"]))
-
-    def all_swapped(case):
-        k = pre(case)
-        return _lstm_combine(case, np.tanh(k["a_i"]), np.tanh(k["a_f"]), sigmoid(k["a_g"]), np.tanh(k["a_o"]))
-
-    def no_tanh_c(case):
-        k = pre(case)
-        return _lstm_combine(case, k["i"], k["f"], k["g"], k["o"], squash=lambda c: c)
-
-    def sigmoid_c(case):
-        k = pre(case)
-        return _lstm_combine(case, k["i"], k["f"], k["g"], k["o"], squash=sigmoid)
-
-    def outputs(res):
-        return {"h": res[0], "c": res[1]}
-
-    return [
-        *_order_hypotheses(_lstm_step, ("W_x", "W_h", "b"), ("i", "f", "g", "o"), outputs),
-        Hypothesis("sigmoid/tanh confused", "the candidate g uses sigmoid instead of tanh", g_sigmoid),
-        Hypothesis("sigmoid/tanh confused", "the gates i, f, o use tanh instead of sigmoid", gates_tanh),
-        Hypothesis("sigmoid/tanh confused", "sigmoid and tanh are exchanged everywhere in the gates", all_swapped),
-        Hypothesis("missing activation", "tanh of the cell state is left out (h = o * c)", no_tanh_c),
-        Hypothesis("sigmoid/tanh confused", "h = o * sigmoid(c) instead of o * tanh(c)", sigmoid_c),
-        Hypothesis("bias dropped", "the bias b is left out",
-                   lambda c: outputs(_lstm_step(c, _zeros_like(c["params"], "b")))),
-        Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_h term is missing)",
-                   lambda c: outputs(_lstm_step(c, _zeros_like(c["params"], "W_h")))),
-    ]
-
-
-def _lstm_back_from_da(case, da, dc_prev):
-    p = case["params"]
-    return {"dx": da @ p["W_x"].T, "dh_prev": da @ p["W_h"].T, "dc_prev": dc_prev,
-            "W_x": case["x"].T @ da, "W_h": case["h_prev"].T @ da, "b": da.sum(axis=0)}
-
-
-def lstm_step_backward_hypotheses() -> list[Hypothesis]:
-    def ref(case, dh=None, dc=None):
-        _, _, cache = _lstm_step(case, case["params"])
-        dh = case["dh"] if dh is None else dh
-        dc = case["dc"] if dc is None else dc
-        da, _, dc_prev, _ = cells.lstm_core_backward(dh, dc, cache, case["params"])
-        return cache, da, dc_prev
-
-    def ignore_dc(case):
-        _, da, dc_prev = ref(case, dc=np.zeros_like(case["dc"]))
-        return _lstm_back_from_da(case, da, dc_prev)
-
-    def dc_prev_without_f(case):
-        cache, da, dc_prev = ref(case)
-        return _lstm_back_from_da(case, da, dc_prev / cache["f"])
-
-    def order(student):
-        def run(case):
-            _, da, dc_prev = ref(case)
-            # The student's da has the reference's gate gradients in the student's block order.
-            moved = permute_blocks({"da": da}, ("da",), ("i", "f", "g", "o"), student)["da"]
-            return _lstm_back_from_da(case, moved, dc_prev)
-        return run
-
-    swaps = [("f", "i", "g", "o"), ("i", "f", "o", "g"), ("i", "o", "g", "f"), ("g", "f", "i", "o")]
-    return [
-        Hypothesis("missing dc", "the incoming dc is ignored (dc_total should be dc + dh * o * (1 - tanh(c)^2))",
-                   ignore_dc),
-        Hypothesis("missing factor", "dc_prev is dc_total instead of dc_total * f", dc_prev_without_f),
-        *[Hypothesis("gate order swapped", "the gradient blocks of da are stacked in the order "
-                     f"{', '.join(s)} instead of i, f, g, o", order(s)) for s in swaps],
-    ]
-
-
-# ----------------------------------------------------------------------------- GRU step
-def _gru_step(case, params=None, reset_after=None):
-    ra = case["reset_after"] if reset_after is None else reset_after
-    return cells.gru_step(case["x"], case["h_prev"], params or case["params"], reset_after=ra)
-
-
-def gru_step_hypotheses() -> list[Hypothesis]:
-    def cached(case):
-        return _gru_step(case)[1]
-
-    def flipped_update(case):
-        k = cached(case)
-        return {"h": (1 - k["z"]) * case["h_prev"] + k["z"] * k["n"]}
-
-    def n_sigmoid(case):
-        k = cached(case)
-        return {"h": k["z"] * case["h_prev"] + (1 - k["z"]) * sigmoid(k["a_n"])}
-
-    def gates_tanh(case):
-        k, H = cached(case), case["h_prev"].shape[1]
-        a = k["xw"] + k["hw"]  # the z and r blocks are the gates' pre-activations in both conventions
-        z, r = np.tanh(a[:, :H]), np.tanh(a[:, H : 2 * H])
-        if case["reset_after"]:
-            n = np.tanh(k["xw"][:, 2 * H :] + r * k["hw"][:, 2 * H :])
-        else:
-            p = case["params"]
-            n = np.tanh(k["xw"][:, 2 * H :] + (r * case["h_prev"]) @ p["W_h"][:, 2 * H :] + p["b_h"][2 * H :])
-        return {"h": z * case["h_prev"] + (1 - z) * n}
-
-    def other(case):
-        ra = case["reset_after"]
-        name = "before" if ra else "after"
-        return f"the reset gate is applied {name} the recurrent product (the other GRU convention)"
-
-    def other_convention(case):
-        return {"h": _gru_step(case, reset_after=not case["reset_after"])[0]}
-
-    def outputs(res):
-        return {"h": res[0]}
-
-    return [
-        Hypothesis("other GRU convention", other, other_convention),
-        Hypothesis("update convention flipped", "h = (1 - z) * h_prev + z * n instead of z * h_prev + (1 - z) * n",
-                   flipped_update),
-        *_order_hypotheses(lambda c, p: _gru_step(c, p), ("W_x", "W_h", "b_x", "b_h"), ("z", "r", "n"), outputs),
-        Hypothesis("sigmoid/tanh confused", "the candidate n uses sigmoid instead of tanh", n_sigmoid),
-        Hypothesis("sigmoid/tanh confused", "the gates z and r use tanh instead of sigmoid", gates_tanh),
-        Hypothesis("bias dropped", "the bias b_x is left out",
-                   lambda c: outputs(_gru_step(c, _zeros_like(c["params"], "b_x")))),
-        Hypothesis("bias dropped", "the bias b_h is left out",
-                   lambda c: outputs(_gru_step(c, _zeros_like(c["params"], "b_h")))),
-        Hypothesis("bias dropped", "both biases b_x and b_h are left out",
-                   lambda c: outputs(_gru_step(c, _zeros_like(c["params"], "b_x", "b_h")))),
-    ]
 
 
 def hypothesis_text(h: Hypothesis, case: dict) -> str:
@@ -314,14 +134,247 @@ def hypothesis_text(h: Hypothesis, case: dict) -> str:
     return h.text if isinstance(h.text, str) else h.text(case)
 
 
-def gru_step_backward_hypotheses() -> list[Hypothesis]:
-    def no_direct(case):
-        h, cache = _gru_step(case)
-        dx, dh_prev, grads = cells.gru_step_backward(case["dh"], cache)
-        return {"dx": dx, "dh_prev": dh_prev - case["dh"] * cache["z"], **grads}
+# ----------------------------------------------------------------------------- forward steps
+# A forward hypothesis returns {"h": .., ["c": ..], "cache": the reference's cache under the bug}, so a
+# student's cached intermediates can confirm or refute it.
+def _rnn(case, params=None, **hooks) -> dict:
+    h, cache = cells.rnn_step(case["x"], case["h_prev"], params or case["params"], **hooks)
+    return {"h": h, "cache": cache}
 
-    return [Hypothesis("missing term", "dh_prev misses the direct path z * dh (from h = z * h_prev + ...)",
-                       no_direct)]
+
+def _square(case, name: str) -> bool:
+    return case["params"][name].shape[0] == case["params"][name].shape[1]
+
+
+def rnn_step_hypotheses() -> list[Hypothesis]:
+    return [
+        Hypothesis("transposed weights", "W_hh is used transposed (h_prev @ W_hh.T)",
+                   lambda c: _rnn(c, _with(c["params"], W_hh=c["params"]["W_hh"].T))),
+        Hypothesis("transposed weights", "W_xh is used transposed (x @ W_xh.T)",
+                   lambda c: _rnn(c, _with(c["params"], W_xh=c["params"]["W_xh"].T)) if _square(c, "W_xh") else None),
+        Hypothesis("bias dropped", "the bias b_h is left out", lambda c: _rnn(c, _zeros_like(c["params"], "b_h"))),
+        Hypothesis("sigmoid/tanh confused", "sigmoid is used where tanh belongs (h = sigmoid(a))",
+                   lambda c: _rnn(c, tanh=cells.sigmoid)),
+        Hypothesis("wrong activation", "relu is used instead of tanh", lambda c: _rnn(c, tanh=relu)),
+        Hypothesis("no activation", "tanh is left out (h = a)", lambda c: _rnn(c, tanh=identity)),
+        Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_hh term is missing)",
+                   lambda c: _rnn(c, _zeros_like(c["params"], "W_hh"))),
+    ]
+
+
+def _lstm(case, params=None, c_prev=None, **hooks) -> dict:
+    h, c, cache = cells.lstm_step(case["x"], case["h_prev"], case["c_prev"] if c_prev is None else c_prev,
+                                  params or case["params"], **hooks)
+    return {"h": h, "c": c, "cache": cache}
+
+
+def lstm_step_hypotheses() -> list[Hypothesis]:
+    sig, tanh = cells.sigmoid, np.tanh
+
+    def state_from_c_prev(case):
+        # tanh's second use is tanh(c): hand it c_prev instead (h = o * tanh(c_prev)); c itself is right
+        return _lstm(case, tanh=at_use(1, lambda _c: np.tanh(case["c_prev"]), tanh))
+
+    return [
+        *_order_hypotheses("lstm", ("W_x", "W_h", "b"), _lstm),
+        Hypothesis("sigmoid/tanh confused", "the candidate g uses sigmoid instead of tanh",
+                   lambda c: _lstm(c, tanh=at_use(0, sig, tanh))),
+        Hypothesis("sigmoid/tanh confused", "the gates i, f, o use tanh instead of sigmoid",
+                   lambda c: _lstm(c, sigmoid=tanh)),
+        Hypothesis("sigmoid/tanh confused", "sigmoid and tanh are exchanged everywhere in the gates",
+                   lambda c: _lstm(c, sigmoid=tanh, tanh=at_use(0, sig, tanh))),
+        Hypothesis("missing activation", "tanh of the cell state is left out (h = o * c)",
+                   lambda c: _lstm(c, tanh=at_use(1, identity, tanh))),
+        Hypothesis("sigmoid/tanh confused", "h = o * sigmoid(c) instead of o * tanh(c)",
+                   lambda c: _lstm(c, tanh=at_use(1, sig, tanh))),
+        Hypothesis("bias dropped", "the bias b is left out", lambda c: _lstm(c, _zeros_like(c["params"], "b"))),
+        Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_h term is missing)",
+                   lambda c: _lstm(c, _zeros_like(c["params"], "W_h"))),
+        Hypothesis("forget bias offset", "1 is added to the forget gate's bias (f = sigmoid(a_f + 1)), as TensorFlow's "
+                   "forget_bias does; here the initial forget bias is already in b",
+                   lambda c: _lstm(c, _block(c["params"], ("b",), "lstm", "f", lambda b: b + 1.0))),
+        Hypothesis("cell state dropped", "c_prev is left out of the cell update (c = i * g)",
+                   lambda c: _lstm(c, c_prev=np.zeros_like(c["c_prev"]))),
+        Hypothesis("previous cell state used", "h is built from the previous cell state (h = o * tanh(c_prev))",
+                   state_from_c_prev),
+    ]
+
+
+def _gru(case, params=None, reset_after=None, **hooks) -> dict:
+    ra = case["reset_after"] if reset_after is None else reset_after
+    h, cache = cells.gru_step(case["x"], case["h_prev"], params or case["params"], reset_after=ra, **hooks)
+    return {"h": h, "cache": cache}
+
+
+GRU_SIDES = ("W_x", "W_h", "b_x", "b_h")
+
+
+def gru_step_hypotheses() -> list[Hypothesis]:
+    def other(case):
+        name = "before" if case["reset_after"] else "after"
+        return f"the reset gate is applied {name} the recurrent product (the other GRU convention)"
+
+    def flipped(case):
+        # sigmoid(-a) = 1 - sigmoid(a): negated z blocks make the reference's z the student's 1 - z
+        return _gru(case, _block(case["params"], GRU_SIDES, "gru", "z", lambda w: -w))
+
+    def no_reset(case):
+        # r = 1 exactly: zero r weights, and an r bias far in sigmoid's saturation
+        p = _block(case["params"], ("W_x", "W_h", "b_h"), "gru", "r", np.zeros_like)
+        return _gru(case, _block(p, ("b_x",), "gru", "r", lambda b: np.full_like(b, 60.0)))
+
+    return [
+        Hypothesis("other GRU convention", other, lambda c: _gru(c, reset_after=not c["reset_after"])),
+        Hypothesis("update convention flipped", "h = (1 - z) * h_prev + z * n instead of z * h_prev + (1 - z) * n",
+                   flipped),
+        *_order_hypotheses("gru", GRU_SIDES, _gru),
+        Hypothesis("sigmoid/tanh confused", "the candidate n uses sigmoid instead of tanh",
+                   lambda c: _gru(c, tanh=cells.sigmoid)),
+        Hypothesis("sigmoid/tanh confused", "the gates z and r use tanh instead of sigmoid",
+                   lambda c: _gru(c, sigmoid=np.tanh)),
+        Hypothesis("bias dropped", "the bias b_x is left out", lambda c: _gru(c, _zeros_like(c["params"], "b_x"))),
+        Hypothesis("bias dropped", "the bias b_h is left out", lambda c: _gru(c, _zeros_like(c["params"], "b_h"))),
+        Hypothesis("bias dropped", "both biases b_x and b_h are left out",
+                   lambda c: _gru(c, _zeros_like(c["params"], "b_x", "b_h"))),
+        Hypothesis("reset gate dropped", "the reset gate is left out of the candidate (n computed as if r = 1)",
+                   no_reset),
+    ]
+
+
+FORWARD = {"rnn": rnn_step_hypotheses, "lstm": lstm_step_hypotheses, "gru": gru_step_hypotheses}
+
+
+# ----------------------------------------------------------------------------- backward steps
+# A backward hypothesis runs the reference backward on a changed cache, changed upstream gradients or
+# changed derivative hooks, and returns {"dx", "dh_prev", ["dc_prev"], <param names>}.
+def _backward(kind: str, upstream: tuple, cache: dict, **hooks) -> dict:
+    out = cells.STEP_FUNCTIONS[kind][1](*upstream, cache, **hooks)
+    names = {"rnn": ("dx", "dh_prev"), "lstm": ("dx", "dh_prev", "dc_prev"), "gru": ("dx", "dh_prev")}[kind]
+    return {**dict(zip(names, out[:-1], strict=True)), **out[-1]}
+
+
+def _ups(kind: str, case: dict) -> tuple:
+    return (case["dh"], case["dc"]) if kind == "lstm" else (case["dh"],)
+
+
+def _back(kind: str, change_cache: Callable | None = None, hooks: Callable | None = None,
+          upstream: Callable | None = None, after: Callable | None = None) -> Callable[[dict], dict]:
+    """A backward hypothesis: the reference backward on ``change_cache(cache)``, ``upstream(case)`` and
+    ``hooks(cache)``; ``after(result, case)`` rearranges the reference's returned gradients.
+    """
+    def run(case):
+        cache = case["cache"]
+        cache = change_cache(cache) if change_cache else cache
+        ups = upstream(case) if upstream else _ups(kind, case)
+        out = _backward(kind, ups, cache, **(hooks(cache) if hooks else {}))
+        return after(out, case) if after else out
+    return run
+
+
+def _one_minus(t):
+    return 1.0 - t
+
+
+def rnn_step_backward_hypotheses() -> list[Hypothesis]:
+    def transposed_dW(out, case):
+        return {**out, "W_hh": out["W_hh"].T}
+
+    def no_db(out, case):
+        return {**out, "b_h": np.zeros_like(out["b_h"])}
+
+    def W_T(cache):
+        return {**cache, "params": _with(cache["params"], W_hh=cache["params"]["W_hh"].T)}
+
+    return [
+        Hypothesis("transposed weights", "dh_prev is computed with W_hh instead of W_hh.T (da @ W_hh)",
+                   _back("rnn", change_cache=W_T)),
+        Hypothesis("transposed weights", "grads['W_hh'] is transposed (da.T @ h_prev instead of h_prev.T @ da)",
+                   _back("rnn", after=transposed_dW)),
+        Hypothesis("missing derivative", "the tanh derivative is left out (da = dh)",
+                   _back("rnn", hooks=lambda c: {"dtanh": np.ones_like})),
+        Hypothesis("sigmoid/tanh confused", "the sigmoid derivative h*(1-h) is used instead of tanh's (1-h^2)",
+                   _back("rnn", hooks=lambda c: {"dtanh": cells.dsigmoid})),
+        Hypothesis("wrong derivative", "the tanh derivative is taken of the pre-activation, (1-a^2) instead of (1-h^2)",
+                   _back("rnn", hooks=lambda c: {"dtanh": lambda t: 1.0 - c["a"] ** 2})),
+        Hypothesis("wrong derivative", "tanh's derivative is written with h instead of h^2: (1 - h) instead of "
+                   "(1 - h^2)", _back("rnn", hooks=lambda c: {"dtanh": _one_minus})),
+        Hypothesis("bias dropped", "the bias gradient grads['b_h'] is left at zero", _back("rnn", after=no_db)),
+        Hypothesis("new state used", "grads['W_hh'] uses the new state h instead of h_prev (h.T @ da)",
+                   _back("rnn", change_cache=lambda c: {**c, "h_prev": c["h"]})),
+    ]
+
+
+def lstm_step_backward_hypotheses() -> list[Hypothesis]:
+    def dc_prev_without_f(out, case):
+        return {**out, "dc_prev": out["dc_prev"] / case["cache"]["f"]}
+
+    def order(student):
+        # The student stacks the reference's gate gradients in ``student``'s block order: the reference
+        # on weights permuted back gives dx and dh_prev; its weight gradients come out permuted.
+        ref = cells.GATES["lstm"]
+
+        def change(cache):
+            return {**cache, "params": permute_blocks(cache["params"], ("W_x", "W_h", "b"), ref, student)}
+
+        def after(out, case):
+            return {**out, **permute_blocks({k: out[k] for k in ("W_x", "W_h", "b")}, ("W_x", "W_h", "b"), ref,
+                                            student)}
+        return _back("lstm", change_cache=change, after=after)
+
+    def zero_dc(case):
+        return case["dh"], np.zeros_like(case["dc"])
+
+    swaps = [("f", "i", "g", "o"), ("i", "f", "o", "g"), ("i", "o", "g", "f"), ("g", "f", "i", "o")]
+    sig, tanh = cells.dsigmoid, cells.dtanh
+    return [
+        Hypothesis("missing dc", "the incoming dc is ignored (dc_total should be dc + dh * o * (1 - tanh(c)^2))",
+                   _back("lstm", upstream=zero_dc)),
+        Hypothesis("missing factor", "dc_prev is dc_total instead of dc_total * f",
+                   _back("lstm", after=dc_prev_without_f)),
+        *[Hypothesis("gate order swapped", "the gradient blocks of da are stacked in the order "
+                     f"{', '.join(s)} instead of i, f, g, o", order(s)) for s in swaps],
+        Hypothesis("wrong derivative", "the candidate's derivative is sigmoid's, g*(1-g), instead of tanh's (1-g^2)",
+                   _back("lstm", hooks=lambda c: {"dtanh": on(c["g"], sig, tanh)})),
+        Hypothesis("wrong derivative", "tanh's derivative is written with t instead of t^2: (1 - g) and (1 - tanh(c)) "
+                   "instead of (1 - g^2) and (1 - tanh(c)^2)", _back("lstm", hooks=lambda c: {"dtanh": _one_minus})),
+        Hypothesis("wrong derivative", "the derivative of tanh(c) is written with tanh(c) instead of its square: "
+                   "(1 - tanh(c)) instead of (1 - tanh(c)^2)",
+                   _back("lstm", hooks=lambda c: {"dtanh": on(c["tanh_c"], _one_minus, tanh)})),
+        Hypothesis("wrong derivative", "the candidate's derivative is written with g instead of g^2: (1 - g) instead "
+                   "of (1 - g^2)", _back("lstm", hooks=lambda c: {"dtanh": on(c["g"], _one_minus, tanh)})),
+        Hypothesis("wrong derivative", "the gates' derivative is tanh's (1 - s^2) instead of sigmoid's s*(1-s)",
+                   _back("lstm", hooks=lambda c: {"dsigmoid": tanh})),
+        Hypothesis("new state used", "grads['W_h'] uses the new state h instead of h_prev (h.T @ da)",
+                   _back("lstm", change_cache=lambda c: {**c, "h_prev": c["h"]})),
+    ]
+
+
+def gru_step_backward_hypotheses() -> list[Hypothesis]:
+    def no_direct(out, case):
+        return {**out, "dh_prev": out["dh_prev"] - case["dh"] * case["cache"]["z"]}
+
+    def flip_z(cache):
+        return {"dsigmoid": on(cache["z"], lambda s: -sig(s), sig)}
+
+    sig, tanh = cells.dsigmoid, cells.dtanh
+    return [
+        Hypothesis("missing term", "dh_prev misses the direct path z * dh (from h = z * h_prev + ...)",
+                   _back("gru", after=no_direct)),
+        Hypothesis("sign flipped", "the update gate's gradient has the wrong sign (dz = dh * (n - h_prev) instead of "
+                   "dh * (h_prev - n))", _back("gru", hooks=flip_z)),
+        Hypothesis("wrong derivative", "tanh's derivative is written with n instead of n^2: (1 - n) instead of "
+                   "(1 - n^2)", _back("gru", hooks=lambda c: {"dtanh": _one_minus})),
+        Hypothesis("wrong derivative", "the candidate's derivative is sigmoid's, n*(1-n), instead of tanh's (1-n^2)",
+                   _back("gru", hooks=lambda c: {"dtanh": sig})),
+        Hypothesis("wrong derivative", "the gates' derivative is tanh's (1 - s^2) instead of sigmoid's s*(1-s)",
+                   _back("gru", hooks=lambda c: {"dsigmoid": tanh})),
+        Hypothesis("missing derivative", "the candidate's derivative is left out (da_n = dh * (1 - z))",
+                   _back("gru", hooks=lambda c: {"dtanh": np.ones_like})),
+    ]
+
+
+BACKWARD = {"rnn": rnn_step_backward_hypotheses, "lstm": lstm_step_backward_hypotheses,
+            "gru": gru_step_backward_hypotheses}
 
 
 # ----------------------------------------------------------------------------- BPTT

@@ -17,7 +17,10 @@ def gru_step(x, h_prev, params, reset_after=True):
 
     Returns:
     - h: (B, H) new hidden state (a new array).
-    - cache: whatever your gru_step_backward needs; the grader never looks inside it.
+    - cache: a dict with (at least) the keys x, h_prev, z, r, n, hw (B, 3H), reset_after and params,
+      where hw = [h_prev W_hz + b_hz | h_prev W_hr + b_hr | hw_n] and hw_n is the recurrent term of n.
+      The tests check them, and gru_step_backward is graded on the reference's cache, which holds
+      these keys (and a few more): read only these in your backward.
     """
 '''
 STEP_BODY = '''
@@ -34,7 +37,8 @@ else:
     hw_n = (r * h_prev) @ W_h[:, 2 * H:] + b_h[2 * H:]  # (B, H)
     n = np.tanh(xw[:, 2 * H:] + hw_n)
 h = z * h_prev + (1.0 - z) * n
-cache = {"x": x, "h_prev": h_prev, "z": z, "r": r, "n": n, "hw_n": hw_n, "reset_after": reset_after,
+hw = np.concatenate([hw_zr, hw_n], axis=1)  # (B, 2H) and (B, H) -> (B, 3H)
+cache = {"x": x, "h_prev": h_prev, "z": z, "r": r, "n": n, "hw": hw, "reset_after": reset_after,
          "params": params}
 return h, cache
 '''
@@ -52,10 +56,11 @@ def gru_step_backward(dh, cache):
     """
 '''
 BACKWARD_BODY = '''
-x, h_prev, z, r, n, hw_n = cache["x"], cache["h_prev"], cache["z"], cache["r"], cache["n"], cache["hw_n"]
+x, h_prev, z, r, n = cache["x"], cache["h_prev"], cache["z"], cache["r"], cache["n"]
 params = cache["params"]
 W_h = params["W_h"]
 H = h_prev.shape[1]
+hw_n = cache["hw"][:, 2 * H:]  # (B, H): the recurrent term of n
 da_n = dh * (1.0 - z) * (1.0 - n * n)  # (B, H)
 da_z = dh * (h_prev - n) * z * (1.0 - z)
 dh_prev = dh * z  # the direct path h = z * h_prev + ...
@@ -128,17 +133,25 @@ def build():
 
         Compute the input projection `x W_x + b_x` once (B, 3H), then the z and r gates, then the
         candidate in the convention `reset_after` asks for.
+
+        **The cache** is a dict with the keys `x`, `h_prev`, `z`, `r`, `n`, `hw`, `reset_after` and
+        `params` (the reference's names), where `hw (B, 3H)` holds the three recurrent terms
+        $[h_{t-1} W_{hz} + b_{hz} \mid h_{t-1} W_{hr} + b_{hr} \mid hw_n]$ and $hw_n$ is the one inside $n$
+        ($h_{t-1} W_{hn} + b_{hn}$ reset after, $(r \odot h_{t-1}) W_{hn} + b_{hn}$ reset before). The
+        forward's tests check them; the backward's tests call your `gru_step_backward` with the
+        reference's cache (same keys), so a bug in `gru_step` never costs the backward's points.
         """),
         solution("gru_step", function(STEP_HEADER, STEP_BODY)),
         *check_pair("test_gru_step", "check_gru_step", "gru_step",
                     ("Does gru_step (reset after) match the reference on small fixed cases?",
-                     "Does gru_step (reset after) match the reference on random shapes?"), points=(1, 2)),
+                     "Does gru_step (reset after) match the reference on random shapes?"), points=(1, 2),
+                    options="cache=True"),
         tests("test_gru_step_reset_before", 2, "Does gru_step with reset_after=False match the reference?", '''
         from autograder.checks import check_gru_step
 
-        check_gru_step(gru_step, reset_after=False)
+        check_gru_step(gru_step, reset_after=False, cache=True)
         ''', hidden='''
-        check_gru_step(gru_step, hidden=True, reset_after=False)
+        check_gru_step(gru_step, hidden=True, reset_after=False, cache=True)
         '''),
         md(r"""
         ## Backward: `gru_step_backward`

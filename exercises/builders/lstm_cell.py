@@ -15,7 +15,9 @@ def lstm_step(x, h_prev, c_prev, params):
 
     Returns:
     - h, c: (B, H) new hidden and cell states (new arrays).
-    - cache: whatever your lstm_step_backward needs; the grader never looks inside it.
+    - cache: a dict with (at least) the keys x, h_prev, c_prev, i, f, g, o, c, tanh_c and params.
+      The tests check them, and lstm_step_backward is graded on the reference's cache, which
+      holds these keys (and a few more): read only these in your backward.
     """
 '''
 STEP_BODY = '''
@@ -28,7 +30,7 @@ o = sigmoid(a[:, 3 * H:])
 c = f * c_prev + i * g
 tanh_c = np.tanh(c)
 h = o * tanh_c
-cache = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "i": i, "f": f, "g": g, "o": o,
+cache = {"x": x, "h_prev": h_prev, "c_prev": c_prev, "i": i, "f": f, "g": g, "o": o, "c": c,
          "tanh_c": tanh_c, "params": params}
 return h, c, cache
 '''
@@ -105,11 +107,16 @@ def build():
         ## Forward: `lstm_step`
 
         `sigmoid` is defined in the setup cell. Slice the four blocks of `a` in the order i, f, g, o.
+
+        **The cache** is a dict with the keys `x`, `h_prev`, `c_prev`, `i`, `f`, `g`, `o`, `c`,
+        `tanh_c` and `params` (the reference's names). The forward's tests check them; the backward's
+        tests call your `lstm_step_backward` with the reference's cache (same keys), so a bug in
+        `lstm_step` never costs the backward's points. Read only these keys in your backward.
         """),
         solution("lstm_step", function(STEP_HEADER, STEP_BODY)),
         *check_pair("test_lstm_step", "check_lstm_step", "lstm_step",
                     ("Does lstm_step match the reference on small fixed cases?",
-                     "Does lstm_step match the reference on random shapes?"), points=(1, 2)),
+                     "Does lstm_step match the reference on random shapes?"), points=(1, 2), options="cache=True"),
         md(r"""
         ## Backward: `lstm_step_backward`
 
@@ -124,9 +131,8 @@ def build():
         backward of `rnn_cell`: `dx = da W_x^T`, `dh_prev = da W_h^T`, `dW_x = x^T da`, `dW_h = h_prev^T da`,
         `db = sum over the batch of da`.
 
-        If your `lstm_step` still fails, these tests check your backward against *your* forward by
-        finite differences, when the grader recognises the forward's bug: a correct gradient of a
-        slightly wrong cell still earns the backward points.
+        These tests hand your backward the reference's cache, so they grade `lstm_step_backward`
+        alone, whatever the state of your `lstm_step`.
         """),
         solution("lstm_step_backward", function(BACKWARD_HEADER, BACKWARD_BODY)),
         *check_pair("test_lstm_step_backward_inputs", "check_lstm_step_backward", "lstm_step, lstm_step_backward",

@@ -26,6 +26,12 @@ h = np.tanh(a) if activation == "tanh" else np.maximum(a, 0.0)
 cache = {"x": x, "h_prev": h_prev, "a": a, "h": h, "activation": activation, "params": params}
 return h, cache
 '''
+# In this assignment the cache's keys are prescribed (the bptt notebook, which gives rnn_step, keeps STEP_HEADER).
+GRADED_STEP_HEADER = STEP_HEADER.replace(
+    "    - cache: whatever your rnn_step_backward needs; the grader never looks inside it.\n",
+    "    - cache: a dict with (at least) the keys x, h_prev, a (the pre-activation), h, activation\n"
+    "      and params. The tests check them, and rnn_step_backward is graded on the reference's cache,\n"
+    "      which holds these keys (and a few more): read only these in your backward.\n")
 BACKWARD_HEADER = '''
 def rnn_step_backward(dh, cache):
     """Backward pass of rnn_step.
@@ -94,14 +100,19 @@ def build():
         md(r"""
         ## Forward: `rnn_step`
 
-        Write `rnn_step` following the equation above. Keep the intermediates you will need for the
-        backward pass in `cache` (a dict is convenient). Return new arrays: the tests check that your
+        Write `rnn_step` following the equation above. Return new arrays: the tests check that your
         function leaves its inputs unchanged.
+
+        **The cache.** `cache` is a dict with the keys `x`, `h_prev`, `a` (the pre-activation),
+        `h`, `activation` and `params`: the names the simulator's reference uses. The forward's tests
+        check these keys; the backward's tests call your `rnn_step_backward` with the *reference's*
+        cache (same keys), so each function earns its points on its own: a bug in `rnn_step` never
+        costs the backward's points. Read only these keys in your backward.
         """),
-        solution("rnn_step", function(STEP_HEADER, STEP_BODY)),
+        solution("rnn_step", function(GRADED_STEP_HEADER, STEP_BODY)),
         *check_pair("test_rnn_step", "check_rnn_step", "rnn_step",
                     ("Does rnn_step match the reference on small fixed cases?",
-                     "Does rnn_step match the reference on random shapes?"), points=(1, 2)),
+                     "Does rnn_step match the reference on random shapes?"), points=(1, 2), options="cache=True"),
         md(r"""
         ## Backward: `rnn_step_backward`
 
