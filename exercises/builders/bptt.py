@@ -16,7 +16,9 @@ def rnn_forward(X, h0, params):
 
     Returns:
     - H: (B, T, H), H[:, t] is h_t, the state after step t.
-    - cache: whatever your rnn_backward needs (e.g. the list of step caches).
+    - cache: the list of the T caches rnn_step returned, cache[t] for step t.
+      (Keep this format: when rnn_forward is wrong, rnn_backward is graded on this
+      list built from the reference, so a forward bug does not cost the backward's points.)
     """
 '''
 FORWARD_BODY = '''
@@ -35,7 +37,7 @@ def rnn_backward(dH, cache):
 
     Inputs:
     - dH: (B, T, H), dL/dh_t coming from the loss at every step (not yet from later steps).
-    - cache: what your rnn_forward returned.
+    - cache: the list of step caches rnn_forward returns (cache[t] from rnn_step at step t).
 
     Returns:
     - dX: (B, T, D), dh0: (B, H),
