@@ -36,7 +36,9 @@ TASKS: dict[str, TaskSettings] = {
         "next term (16). A CNN reads each digit image, an RNN the sequence; tested on unseen handwriting."),
     "sentiment": TaskSettings(
         applications.train_sentiment,
-        {"n": 1200, "iterations": 400},
+        # NB: 16-dimensional word vectors: with 8, the fixed random vectors of 'good' and 'bad' were too alike and
+        # the model read "the food was not bad" as negative (p = 0.40) while the page says word order is learned
+        {"n": 1200, "iterations": 400, "embedding": 16},
         "Sentiment of short texts",
         "Templated sentences where word order matters: 'the movie was not bad' is positive, and 'good , not bad' "
         "has the same words as 'bad , not good'. Texts are written by simulator.lessons.data from word lists."),

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import panel as pn
 import param
 
-MAX_VALUE_CHARS = 200
+MAX_VALUE_CHARS = 1000  # above every text a page accepts (a sentence: 300), so a written URL reopens
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -106,6 +106,8 @@ class UrlState:
 
     On creation the query is applied (bad values reported to ``on_messages``); afterwards every change
     rewrites the query (Panel's location pushes a history entry, so Back walks through the steps).
+    A value ``parse_value`` would refuse is left out of the query, so the page never writes a URL it
+    refuses when reopened (the parameter then keeps its default there, as for any missing key).
     """
 
     def __init__(self, obj: param.Parameterized, keys: Mapping[str, str],
@@ -123,5 +125,11 @@ class UrlState:
         if location is None:
             return
         query = {k: v for k, v in parse_qsl(location.search.lstrip("?")) if k not in self.keys.values()}
-        query.update(query_of(self.obj, self.keys))
+        names = {key: name for name, key in self.keys.items()}
+        for key, text in query_of(self.obj, self.keys).items():
+            try:
+                parse_value(self.obj.param[names[key]], key, text)
+            except ValueError:
+                continue
+            query[key] = text
         location.search = "?" + urlencode(query, quote_via=quote)

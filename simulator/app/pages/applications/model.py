@@ -23,9 +23,11 @@ from simulator.app.training import ChunkedTraining
 from simulator.cells import KINDS
 from simulator.lessons import applications, data
 
-# Sentences where word order or a negation decides the sentiment (the templates of ``simulator.lessons.data``).
-CONTRASTS = ("the movie was good , not bad", "the movie was bad , not good", "the food was not bad",
-             "the food was bad", "the hotel was not good at all", "the hotel was good")
+# Sentences where word order or a negation decides the sentiment (the templates of ``simulator.lessons.data``),
+# with the label the templates give them (1 positive, 0 negative).
+CONTRAST_LABELS = {"the movie was good , not bad": 1, "the movie was bad , not good": 0, "the food was not bad": 1,
+                   "the food was bad": 0, "the hotel was not good at all": 0, "the hotel was good": 1}
+CONTRASTS = tuple(CONTRAST_LABELS)
 
 
 class ApplicationsModel(param.Parameterized):
@@ -43,6 +45,8 @@ class ApplicationsModel(param.Parameterized):
     order = param.Selector(objects=["recorded", "reversed", "shuffled"], default="recorded",
                            doc="Frame order fed to the video model: as recorded, played backwards, or shuffled.")
     sentence = param.String(default="the movie was not bad", doc="A sentence for the sentiment model.")
+    trained = param.Boolean(default=False, doc="The current task has a trained model (in the URL: a reopened "
+                                                "page trains it again, with the same seed, hence the same result).")
     results = param.Dict(default={}, doc="task -> applications.Result of the last finished training.")
     digits = param.Dict(default={}, doc="slot -> (8, 8) digit image drawn or uploaded by the visitor.")
 
@@ -70,6 +74,11 @@ class ApplicationsModel(param.Parameterized):
                 self.param.slot.bounds = (0, T - 1)
                 self.slot = min(self.slot, T - 1)
         self.results = results
+        self.trained = self.result is not None
+
+    @param.depends("task", watch=True)
+    def _on_task(self) -> None:
+        self.trained = self.result is not None
 
     @property
     def result(self) -> applications.Result | None:

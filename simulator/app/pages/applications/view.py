@@ -21,14 +21,14 @@ from simulator.app.components.tiles import Bars, DrawingGrid, ImageTiles
 from simulator.app.components.training_control import TrainingControl
 from simulator.app.components.upload import ImageUpload
 from simulator.app.components.urlstate import UrlState
-from simulator.app.pages.applications.model import ApplicationsModel
+from simulator.app.pages.applications.model import CONTRAST_LABELS, ApplicationsModel
 from simulator.app.task_sizes import TASKS
 
 TITLE = "Applications"
 SUMMARY = "Train a CRNN on videos and handwritten digits, an LSTM on sentiment, a forecaster on stock prices; try them."
 
 URL_KEYS = {"task": "task", "kind": "kind", "seed": "seed", "symbol": "symbol", "mode": "mode", "sample": "sample",
-            "slot": "slot", "window": "window", "order": "order", "sentence": "text"}
+            "slot": "slot", "window": "window", "order": "order", "sentence": "text", "trained": "trained"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 MODES = {"many-to-one": "many_to_one", "many-to-many": "many_to_many"}
 COLORS = {"actual": "#222222", "forecast": "#d62728", "naive": "#7f7f7f"}
@@ -58,6 +58,26 @@ def _fit(fig, dates: np.ndarray, values) -> None:
     fig.y_range.update(start=float(y.min()) - pad_y, end=float(y.max()) + pad_y)
 
 
+def reading_summary(words: list[str], unknown: list[str]) -> str:
+    """What the model read, as HTML: how many words, which it knows, which become ``<unk>`` and why.
+
+    Only ``,`` and ``.`` are split off by ``data.tokenize``; other punctuation stays on its word ("movie!!!"),
+    which is then unknown, so the summary names the known word it would have been.
+    """
+    known = [w for w in words if w not in unknown]
+    head = f"Read {len(words)} word{'s' if len(words) != 1 else ''}: " + " ".join(
+        f"<code>{html.escape(w)}</code>" for w in words) + "."
+    if not unknown:
+        return head + " The model knows all of them."
+    listed = ", ".join(f"'{html.escape(w)}'" for w in unknown)
+    hints = [f"'{html.escape(w)}' would be '{html.escape(bare)}' without its punctuation"
+             for w in unknown if (bare := "".join(ch for ch in w if ch.isalnum())) and bare != w]
+    return (head + f" It knows {len(known)} of them; <span class='rnn-unknown' style='color:#6b4f1d'>"
+            f"{len(unknown)} it has never seen are read as &lt;unk&gt; (they say nothing to it): {listed}"
+            + (f" ({'; '.join(hints)}: only , and . are split off)" if hints else "")
+            + "</span>. The model only knows the words of its training sentences.")
+
+
 class ApplicationsPage(pn.viewable.Viewer):
     """Task and training controls on the left; on the right, what to try with the trained model."""
 
@@ -83,6 +103,8 @@ class ApplicationsPage(pn.viewable.Viewer):
                                                                     "order"])
         self._refresh()
         self.url = UrlState(m, URL_KEYS, on_messages=self.messages.reporter("url", append=True), query=query)
+        if m.trained and m.result is None:  # a shared URL of a trained page: train again (same seed, same result)
+            self.training.start()
 
     # ------------------------------------------------------------------ controls
     def _controls(self) -> pn.Column:
@@ -294,17 +316,28 @@ class ApplicationsPage(pn.viewable.Viewer):
         labels = list(s["probs"])
         p = np.array([s["probs"][k] for k in labels])
         self.sentiment_bars.set_probs(labels, p)
-        unknown = ""
-        if s["unknown"]:
-            words = ", ".join(f"'{html.escape(w)}'" for w in s["unknown"])
-            unknown = (f"<p class='rnn-unknown' style='color:#8a6d3b'>Unknown words, read as &lt;unk&gt;: {words}. "
-                       "The model only knows the words of its training sentences.</p>")
-        rows = "".join(f"<tr><td>{html.escape(text)}</td><td style='text-align:right'>{p['positive']:.3f}</td></tr>"
-                       for text, p in self.model.sentiment_contrasts())
-        self.contrasts.object = ("<p><b>Word order and negation</b> (p(positive) from the trained model):</p>"
-                                 f"<table class='rnn-contrasts'>{rows}</table>")
-        self.sentiment_text.object = (f"<p>Read {len(s['words'])} words: <b class='rnn-prediction'>"
-                                      f"{labels[int(np.argmax(p))]}</b> (p = {float(np.max(p)):.3f}).</p>{unknown}")
+        self.contrasts.object = self._contrasts_html()
+        self.sentiment_text.object = (f"<p>{reading_summary(s['words'], s['unknown'])} The model says "
+                                      f"<b class='rnn-prediction'>{labels[int(np.argmax(p))]}</b> "
+                                      f"(p = {float(np.max(p)):.3f}).</p>")
+
+    def _contrasts_html(self) -> str:
+        """p(positive) of the contrast sentences, each marked right or wrong against its template's label."""
+        rows, right = [], 0
+        for text, p in self.model.sentiment_contrasts():
+            want = CONTRAST_LABELS[text]
+            ok = (p["positive"] > 0.5) == bool(want)
+            right += ok
+            verdict = "right" if ok else "<b>wrong</b>"
+            rows.append(f"<tr><td>{html.escape(text)}</td><td style='text-align:right'>{p['positive']:.3f}</td>"
+                        f"<td>{'positive' if want else 'negative'}</td><td>{verdict}</td></tr>")
+        n = len(rows)
+        claim = ("it has learned these negations and word orders" if right == n else
+                 f"it gets {n - right} of them wrong: it has <b>not</b> fully learned negation and word order")
+        return ("<p><b>Word order and negation</b>: p(positive) from the trained model, and the label of the "
+                f"template; the model is right on <span class='rnn-contrast-score'>{right} of {n}</span>, so "
+                f"{claim}.</p><table class='rnn-contrasts'><tr><th>sentence</th><th>p(positive)</th><th>label</th>"
+                "<th>model</th></tr>" + "".join(rows) + "</table>")
 
     def _show_forecast(self) -> None:
         f = self.model.forecast()

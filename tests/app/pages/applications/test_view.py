@@ -219,3 +219,59 @@ def test_url_holds_the_controls_and_bad_values_become_messages():
     bad = ApplicationsPage(query={"task": "chess", "symbol": "TSLA", "seed": "-1"}, background=False)
     text = bad.messages.pane.object
     assert "URL task" in text and "URL symbol" in text and "URL seed" in text and bad.model.task == "video"
+
+
+def test_the_reading_names_every_word_it_ignores_and_why(sentiment_result):
+    """Does "I absolutely loved this movie!!!" name its unknown words (and the punctuation that hid 'movie')?"""
+    page = page_with(sentiment_result, task="sentiment")
+    page.model.sentence = "I absolutely loved this movie!!!"
+    text = page.sentiment_text.object
+    assert "Read 5 words" in text and "It knows 1 of them" in text
+    for word in ("'i'", "'absolutely'", "'loved'", "'movie!!!'"):
+        assert word in text.split("&lt;unk&gt;")[1], word
+    assert "'movie!!!' would be 'movie' without its punctuation" in text
+    page.model.sentence = "<b>wow</b> the film"
+    assert "<b>wow" not in page.sentiment_text.object and "&lt;b&gt;wow" in page.sentiment_text.object
+
+
+def test_the_contrast_table_says_right_or_wrong_instead_of_claiming(sentiment_result):
+    """Does the page judge each contrast against its label (a weakly trained model is called wrong)?"""
+    from simulator.app.pages.applications.model import CONTRAST_LABELS
+
+    page = page_with(sentiment_result, task="sentiment")
+    right = sum((p["positive"] > 0.5) == bool(CONTRAST_LABELS[t]) for t, p in page.model.sentiment_contrasts())
+    text = page.contrasts.object
+    assert f"right on <span class='rnn-contrast-score'>{right} of 6</span>" in text
+    assert text.count("<b>wrong</b>") == 6 - right
+    assert ("not</b> fully learned" in text) == (right < 6)
+
+
+def test_the_page_sizes_learn_every_contrast():
+    """At the page's own training sizes, does the sentiment model get every contrast right (the claim holds)?"""
+    from simulator.app.pages.applications.model import CONTRAST_LABELS
+    from simulator.app.task_sizes import TASKS
+
+    s = TASKS["sentiment"]
+    for kind, seed in (("lstm", 0), ("rnn", 1)):
+        r = s.train(**s.kwargs, kind=kind, seed=seed)
+        for text, label in CONTRAST_LABELS.items():
+            p = applications.classify_text(r, text)["positive"]
+            assert (p > 0.5) == bool(label), (kind, seed, text, p)
+
+
+def test_a_trained_page_is_in_the_url_and_a_reopened_url_trains_again():
+    """Does ?trained=true reproduce the trained model (same seed, same result) and does the flag follow the task?"""
+    from simulator.app.components.urlstate import query_of
+    from simulator.app.pages.applications.view import URL_KEYS
+
+    page = ApplicationsPage(ApplicationsModel(), query={"task": "sentiment", "seed": "2", "trained": "true",
+                                                        "text": "the film was good"}, background=False)
+    m = page.model
+    assert m.result is not None and m.trained and query_of(m, URL_KEYS)["trained"] == "true"
+    again = ApplicationsPage(ApplicationsModel(), query=query_of(m, URL_KEYS), background=False)
+    assert again.model.result is not None and not again.messages.messages
+    assert again.model.sentiment()["probs"] == m.sentiment()["probs"]
+    m.task = "video"
+    assert not m.trained and query_of(m, URL_KEYS)["trained"] == "false"
+    m.task = "sentiment"
+    assert m.trained
