@@ -26,6 +26,7 @@ from simulator.app.components.errors import MessageBox
 from simulator.app.components.heatmap import HeatmapGrid
 from simulator.app.components.model_upload import MAX_CSV_BYTES, FilePicker, ModelUpload, read_csv_sequence
 from simulator.app.components.player import Player
+from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
 from simulator.app.pages.cell.model import SERIES, VECTORS, CellModel, Run
 from simulator.cells import Cell
@@ -35,6 +36,8 @@ from simulator.lessons import data
 SOURCES = ("preset", "sentence", "csv")
 MAX_STEPS = 200  # the page's T bound
 MAX_SIZE = 4096
+MAX_DRAWN = 128  # vectors longer than this are not drawn (a column of 300 boxes says nothing)
+URL_KEYS = {"file": "model"}  # the URL names the file, which it cannot carry
 UNKNOWN = ("<unk>", "[UNK]")
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
@@ -73,6 +76,7 @@ class UploadedCellModel(CellModel):
     csv = param.Array(default=None, allow_None=True, doc="Uploaded sequence (T, D) of the lowest layer's inputs.")
     head = param.Array(default=None, allow_None=True, doc="The Dense head's output at every step, (T, O).")
     words = param.List(default=[], doc="The typed sentence's tokens, one per step (source='sentence').")
+    file = param.String(default="", doc="Name of the model file this view shows (kept in the URL as a reminder).")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -89,6 +93,11 @@ class UploadedCellModel(CellModel):
             self.error = f"layer: got {self.layer}; expected 0 to {len(layers) - 1}"
             return
         cell = layers[self.layer].cell
+        if max(cell.input_size, cell.hidden_size) > MAX_DRAWN:
+            self.runs, self.error = {}, (
+                f"layer {self.layer}: D={cell.input_size}, H={cell.hidden_size}; this page draws layers with at "
+                f"most {MAX_DRAWN} inputs and units (interop.load_file computes any size)")
+            return
         with param.parameterized.discard_events(self):
             # runs of the previous layer or file must not be shown if these inputs fail
             self.param.update(kind=cell.kind, compare=False, H=cell.hidden_size, D=cell.input_size, runs={})
@@ -138,11 +147,12 @@ class UploadedSection(pn.viewable.Viewer):
 
     model = param.ClassSelector(class_=UploadedCellModel, doc="The section's settings and runs.")
 
-    def __init__(self, model: UploadedCellModel | None = None, upload: ModelUpload | None = None, **params):
+    def __init__(self, model: UploadedCellModel | None = None, upload: ModelUpload | None = None,
+                 query: dict[str, str] | None = None, **params):
         super().__init__(model=model or UploadedCellModel(), **params)
         m = self.model
         self.upload = upload or ModelUpload()
-        self.messages = MessageBox(extra=lambda: [m.error] if m.loaded is not None else [])
+        self.messages = MessageBox(extra=self._notes)
         self.player = Player(m, "t", label="Time step t (your model)")
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
@@ -160,8 +170,10 @@ class UploadedSection(pn.viewable.Viewer):
                                      label="Upload a CSV sequence (one row of D numbers per time step)")
         self.csv_picker.visible = False
         self.controls = self._controls()
+        p = self.player  # its buttons without its keyboard shortcuts, which belong to the page's own player
         self.body = pn.Column(
-            self.player, pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.diagram.figure),
+            pn.Row(p.first, p.back, p.play, p.forward, p.last, p.slider, p.speed_select, align="center"),
+            pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.diagram.figure),
             pn.pane.Bokeh(self.head_figure), self.equations.pane,
             pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3), visible=False)
         self._layout_key = None
@@ -169,8 +181,18 @@ class UploadedSection(pn.viewable.Viewer):
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
         m.param.watch(self.messages.refresh, ["error"])
+        self.url = UrlState(m, URL_KEYS, on_messages=self.messages.reporter("url"), query=query)
         if self.upload.loaded is not None:
             self._on_upload()
+        self.messages.refresh()
+
+    def _notes(self) -> list[str]:
+        m = self.model
+        notes = [m.error] if m.loaded is not None else []
+        if m.file and (m.loaded is None or m.loaded.file != m.file):
+            notes.append(f"This view was made with the model file {m.file!r}: a link cannot carry the file, so "
+                         "upload it below to see the same view.")
+        return notes
 
     # ------------------------------------------------------------------ controls
     def _controls(self) -> pn.Column:
@@ -226,6 +248,8 @@ class UploadedSection(pn.viewable.Viewer):
             elif m.source == "sentence" and (u.loaded is None or u.loaded.embedding is None):
                 m.source = "preset"
         m.loaded = u.loaded
+        if u.loaded is not None:
+            m.file = u.loaded.file
         m._sync()
         self._show_source()
         self.body.visible = m.loaded is not None

@@ -1,5 +1,6 @@
 """The Cell page's "Your model" section, driven without a browser: uploaded files shown with the frameworks' numbers."""
 
+import html
 import io
 import json
 
@@ -226,3 +227,25 @@ def test_uploaded_model_is_per_session():
     data = safetensors_numpy.save(t)
     a.upload.load("a.safetensors", data, len(data))
     assert a.model.loaded is not None and b.model.loaded is None and isinstance(b.model, UploadedCellModel)
+
+
+def test_the_url_names_the_file_it_cannot_carry():
+    """Opened from a link naming a model file: does the section say the file must be uploaded, until it is?"""
+    section = UploadedSection(query={"model": "sent.keras"})
+    assert "'sent.keras': a link cannot carry the file" in html.unescape(section.messages.pane.object)
+    t = {"rnn.weight_ih_l0": np.ones((2, 1), np.float32), "rnn.weight_hh_l0": np.ones((2, 2), np.float32) * 0.1}
+    data = safetensors_numpy.save(t)
+    section.upload.load("sent.keras", data, len(data))
+    assert section.model.file == "sent.keras" and not section.messages.pane.visible
+    hostile = UploadedSection(query={"model": "<script>x</script>\x00"})
+    assert "control characters" in hostile.messages.pane.object and "<script>" not in hostile.messages.pane.object
+
+
+def test_layers_too_large_to_draw_are_named():
+    """Is a layer wider than the drawing cap refused for drawing with its sizes, not drawn as 300 boxes?"""
+    t = {"rnn.weight_ih_l0": np.ones((200, 3), np.float32), "rnn.weight_hh_l0": np.ones((200, 200), np.float32)}
+    data = safetensors_numpy.save(t)
+    section = UploadedSection()
+    section.upload.load("wide.safetensors", data, len(data))
+    assert "D=3, H=200" in section.model.error and "at most 128" in section.messages.pane.object
+    assert section.model.runs == {}
