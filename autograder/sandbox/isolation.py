@@ -3,9 +3,10 @@
 Three levels, strongest first:
 
 * ``"bwrap"``: bubblewrap with the network, PID, IPC and UTS namespaces unshared (no network, own
-  process tree), a filesystem that holds only the OS libraries, the Python standard library, NumPy,
-  the worker and a private writable home; plus the resource limits of :mod:`.limits` and an
-  unprivileged user (the worker drops to it when the grader runs as root).
+  process tree), a filesystem constructed by :mod:`.runtime` (the Python standard library, NumPy,
+  the worker and the OS libraries they load, at neutral paths under ``/sandbox``) and a private
+  writable home; plus the resource limits of :mod:`.limits` and an unprivileged user (the worker
+  drops to it when the grader runs as root).
 * ``"rlimits"``: no bubblewrap; network and PID namespaces via ``unshare -r -n -p`` when available,
   the resource limits and an unprivileged user. The filesystem is not hidden (files readable by every user stay
   readable), so this level is weaker and :func:`detect` says so.
@@ -17,20 +18,19 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import site
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from autograder.sandbox import runtime
+
 HERE = Path(__file__).resolve().parent
 CHANNEL = HERE.parent / "channel.py"
 WORKER = HERE / "worker.py"
 LEVELS = ("bwrap", "rlimits", "none")
 SANDBOX_HOME = "/home/student"
-SANDBOX_LIB = "/grader/lib"
-SANDBOX_WORKER = "/grader/worker.py"
 UID_BASE = 61000
 UID_SPAN = 4000
 ENV = {
@@ -49,12 +49,6 @@ def sandbox_uid() -> int | None:
     if os.geteuid() != 0:
         return None
     return UID_BASE + os.getpid() % UID_SPAN
-
-
-def numpy_dirs() -> list[Path]:
-    """NumPy's package directory and, when the wheel has one, its ``numpy.libs`` of shared libraries."""
-    pkg = Path(np.__file__).resolve().parent
-    return [p for p in (pkg, pkg.parent / "numpy.libs") if p.exists()]
 
 
 @functools.lru_cache(maxsize=1)
@@ -127,51 +121,43 @@ def _interpreter_readable_by(uid: int | None) -> bool:
     return True
 
 
-def _bind_system(args: list[str]) -> None:
-    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        path = Path(top)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), top]
-        elif path.is_dir():
-            args += ["--ro-bind", top, top]
-    for name in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
-        args += ["--ro-bind-try", name, name]
+def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int,
+                  disk: int) -> tuple[list[str], list[str]]:
+    """``(options, command)`` of ``bwrap OPTIONS -- python -I -S worker.py``.
 
-
-def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int, disk: int) -> list[str]:
-    """``bwrap ... python -I -S worker.py``: the sandbox sees only what this list binds.
+    The sandbox sees only the tree of :mod:`.runtime` and two tmpfs.
 
     Started as root, the worker switches to ``uid`` before it reads any student code. bubblewrap
     writes the PID of the sandbox's init process to ``info_fd``: killing it ends every process inside.
     The only writable places are the home and ``/tmp``, two tmpfs of ``disk`` bytes each (memory the
     address-space limit does not count, so they are capped here; RLIMIT_FSIZE caps single files).
+    Nothing of the host's ``/usr``, ``/etc`` or the interpreter's prefix is mounted: the OS libraries
+    the interpreter needs are copies inside the tree. The list is handed to bubblewrap through
+    :func:`args_pipe` (``--args FD``), so the sandbox's ``/proc/1/cmdline`` shows no host path; the
+    command itself names only paths inside the sandbox.
     """
-    args = [bwrap_path(), "--die-with-parent", "--new-session", "--info-fd", str(info_fd), *_unshare_flags()]
-    _bind_system(args)
-    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
-    for prefix in sorted(prefixes):
-        if not str(prefix).startswith("/usr"):
-            # Parents such as /root may be private on the host; inside they only lead to the interpreter.
-            for parent in reversed(prefix.parents[:-1]):
-                args += ["--perms", "0755", "--dir", str(parent)]
-            args += ["--ro-bind", str(prefix), str(prefix)]
-    # NB: the site-packages tmpfs must come after the prefix bind, so it hides the grader's packages.
-    for sp in {*site.getsitepackages(), site.getusersitepackages()}:
-        if Path(sp).is_dir() and any(Path(sp).resolve().is_relative_to(p) for p in [*prefixes, Path("/usr")]):
-            args += ["--tmpfs", str(Path(sp).resolve())]
-    args += ["--tmpfs", "/grader", "--dir", SANDBOX_LIB]
-    for path in numpy_dirs():
-        args += ["--ro-bind", str(path), f"{SANDBOX_LIB}/{path.name}"]
-    args += ["--ro-bind", str(CHANNEL), f"{SANDBOX_LIB}/channel.py", "--ro-bind", str(WORKER), SANDBOX_WORKER]
+    args = ["--die-with-parent", "--new-session", "--info-fd", str(info_fd), *_unshare_flags()]
+    args += runtime.bwrap_binds()
     for private in ("/tmp", SANDBOX_HOME):
         args += ["--perms", "0755", "--dir", str(Path(private).parent)] if private == SANDBOX_HOME else []
         args += ["--perms", "1777", "--size", str(int(disk)), "--tmpfs", private]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
-    for key, value in ENV.items():
+    for key, value in {**ENV, **runtime.ENV}.items():
         args += ["--setenv", key, value]
-    args += ["--", interpreter(), "-I", "-S", SANDBOX_WORKER, SANDBOX_LIB, str(cmd_fd), str(reply_fd)]
-    return args + ([str(uid)] if uid is not None else [])
+    command = [*runtime.command(), runtime.WORKER_PATH, runtime.LIB, str(cmd_fd), str(reply_fd)]
+    return args, command + ([str(uid)] if uid is not None else [])
+
+
+def args_pipe(args: list[str]) -> int:
+    """A pipe's read end holding ``args`` NUL-separated, for ``bwrap --args FD``."""
+    data = b"".join(a.encode() + b"\0" for a in args)
+    r, w = os.pipe()
+    if len(data) > 65536:
+        raise RuntimeError("bubblewrap's argument list does not fit a pipe")
+    os.write(w, data)
+    os.close(w)
+    return r
 
 
 def interpreter() -> str:
@@ -188,7 +174,7 @@ def lib_dir(workdir: Path) -> Path:
     lib.mkdir(exist_ok=True)
     shutil.copy(CHANNEL, lib / "channel.py")
     shutil.copy(WORKER, lib / "worker.py")
-    for path in numpy_dirs():
+    for path in runtime.numpy_dirs():
         if not (lib / path.name).exists():
             (lib / path.name).symlink_to(path)
     return lib
@@ -201,6 +187,10 @@ def plain_command(level: str, workdir: Path, cmd_fd: int, reply_fd: int) -> list
     return [unshare_path(), "-r", "-n", "-p", "-f", "--kill-child", *cmd] if level == "rlimits" else cmd
 
 
-def environment(workdir: Path) -> dict[str, str]:
-    """The scrubbed environment of the sandbox (bubblewrap sets the same one inside)."""
-    return {**ENV, "HOME": str(workdir)}
+def environment(level: str, workdir: Path) -> dict[str, str]:
+    """The scrubbed environment of the sandbox's first process (bubblewrap then sets the same one inside).
+
+    Under bubblewrap the home is the neutral ``SANDBOX_HOME``: bubblewrap's own process stays inside the
+    sandbox as its init, and its environment is readable there.
+    """
+    return {**ENV, "HOME": SANDBOX_HOME if level == "bwrap" else str(workdir)}

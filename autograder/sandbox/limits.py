@@ -12,8 +12,11 @@ class Limits:
     """What one student's sandbox may use.
 
     ``wall`` bounds each request (one cell, or every call a test cell makes), in seconds;
-    ``cpu`` is the CPU time of the whole sandbox process (RLIMIT_CPU, seconds); ``memory`` its address
-    space (RLIMIT_AS, bytes); ``processes`` the processes and threads of its user (RLIMIT_NPROC);
+    ``cpu`` is the CPU time of the whole sandbox process (RLIMIT_CPU, seconds); ``memory`` the memory of
+    all the sandbox's processes together (a cgroup's ``memory.max``, see :mod:`.cgroups`) and of each
+    process's address space (RLIMIT_AS, bytes, which also turns one huge allocation into a MemoryError);
+    ``processes`` the processes and threads of the whole sandbox (a cgroup's ``pids.max``, plus the
+    sandbox's own launcher processes) and of its user (RLIMIT_NPROC);
     ``file_size`` the largest file it may write (RLIMIT_FSIZE, bytes); ``open_files`` RLIMIT_NOFILE;
     ``output`` how much of its stdout and stderr the grader keeps (the rest is read and dropped);
     ``disk`` the size of each of its two writable tmpfs (home and ``/tmp``) under bubblewrap;
@@ -71,15 +74,20 @@ def rlimits(limits: Limits, already: int = 0) -> dict[int, int]:
     }
 
 
-def make_preexec(limits: Limits, uid: int | None, already: int = 0):
-    """A ``preexec_fn``: new session (so the grader can kill the process group), limits, then drop to ``uid``.
+def make_preexec(limits: Limits, uid: int | None, already: int = 0, join=None):
+    """A ``preexec_fn``: join the sandbox's cgroup, new session (so the grader can kill the process group),
+    limits, then drop to ``uid``.
 
-    RLIMIT_NPROC counts every process of a user and is ignored for root, so the sandbox runs as an
-    otherwise unused ``uid`` whose only processes are this sandbox's.
+    ``join`` (from :meth:`.cgroups.Cgroup.joiner`) runs first, while the process is still privileged, so
+    the whole sandbox is inside its cgroup from the start. RLIMIT_NPROC counts every process of a user and
+    is ignored for root, so the sandbox runs as an otherwise unused ``uid`` whose only processes are this
+    sandbox's.
     """
     values = rlimits(limits, already)
 
     def preexec() -> None:
+        if join is not None:
+            join()
         os.setsid()
         for which, value in values.items():
             resource.setrlimit(which, (value, value))

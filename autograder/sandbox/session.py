@@ -12,10 +12,11 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from autograder import channel
-from autograder.sandbox import isolation
+from autograder.sandbox import cgroups, isolation
 from autograder.sandbox.limits import Limits, make_preexec, user_tasks
 
 SIGNALS = {
@@ -27,6 +28,12 @@ SIGNALS = {
     signal.SIGBUS: "crashed with a bus error (SIGBUS)",
     signal.SIGFPE: "crashed with a floating point exception (SIGFPE)",
 }
+
+
+# Tasks of the sandbox's cgroup that are not the student's: bubblewrap and the init of its PID namespace,
+# or unshare and its forked child.
+LAUNCHER_TASKS = {"bwrap": 2, "rlimits": 1, "none": 0}
+_warned: list[bool] = []
 
 
 class SandboxFailure(BaseException):
@@ -109,6 +116,8 @@ class Sandbox:
         self._dropped = [0]
         self._tmp: Path | None = None
         self._init_pid: int | None = None
+        self.cgroup: cgroups.Cgroup | None = None
+        self.limits_used = "not started"
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -124,19 +133,25 @@ class Sandbox:
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
         info_r, info_w = os.pipe() if self.level == "bwrap" else (None, None)
+        args_r = None
         if self.level == "bwrap":
-            argv = isolation.bwrap_command(cmd_r, reply_w, uid, info_w, self.limits.disk)
+            options, command = isolation.bwrap_command(cmd_r, reply_w, uid, info_w, self.limits.disk)
+            args_r = isolation.args_pipe(options)
+            argv = [isolation.bwrap_path(), "--args", str(args_r), "--", *command]
         else:
             argv = isolation.plain_command(self.level, workdir, cmd_r, reply_w)
-        passed = tuple(fd for fd in (cmd_r, reply_w, info_w) if fd is not None)
+        passed = tuple(fd for fd in (cmd_r, reply_w, info_w, args_r) if fd is not None)
         switch = uid if self.level == "rlimits" else None
         # Without a user of its own (grader not root) the sandbox shares RLIMIT_NPROC with the grader's user.
         already = user_tasks(os.geteuid()) if uid is None else 0
-        preexec = make_preexec(self.limits, switch, already) if self.level != "none" else os.setsid
+        self.cgroup = self._make_cgroup()
+        join = self.cgroup.joiner() if self.cgroup is not None else None
+        preexec = make_preexec(self.limits, switch, already, join) if self.level != "none" else os.setsid
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=passed,
-                cwd=workdir, env=isolation.environment(workdir), preexec_fn=preexec, close_fds=True)
+                cwd="/" if self.level == "bwrap" else workdir, env=isolation.environment(self.level, workdir),
+                preexec_fn=preexec, close_fds=True)
         finally:
             for fd in (*passed, out_w):
                 os.close(fd)
@@ -155,6 +170,27 @@ class Sandbox:
         if header.get("op") != "ready":
             self.kill("the sandbox did not start properly")
             raise SandboxFailure(self.dead)
+
+    def _make_cgroup(self) -> cgroups.Cgroup | None:
+        """The kernel limits of the whole sandbox, or ``None`` (and a loud fallback) where there are none.
+
+        ``limits_used`` says which applied, for ``grade``'s output.
+        """
+        if self.level == "none":
+            self.limits_used = "none (--unsafe-no-sandbox)"
+            return None
+        group = cgroups.create(self.limits.memory, self.limits.processes + LAUNCHER_TASKS[self.level])
+        if group is not None:
+            self.limits_used = group.describe
+            return group
+        self.limits_used = (f"rlimits per process only: memory {self.limits.memory / 2**20:g} MiB per process, "
+                            f"{self.limits.processes} processes of the sandbox user (no writable cgroup "
+                            "memory and pids controllers on this machine)")
+        if not _warned:
+            _warned.append(True)
+            warnings.warn(f"sandbox limits: {self.limits_used}; a student's forked children can together use "
+                          "more memory than --memory", cgroups.LimitWarning, stacklevel=3)
+        return None
 
     def _read_init_pid(self, fd: int) -> int | None:
         """Bubblewrap's ``{"child-pid": N}`` (``None`` outside bubblewrap or if it did not say)."""
@@ -194,6 +230,9 @@ class Sandbox:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return f"the student's code closed the channel {when}"
+        if (code == -signal.SIGKILL or code == 128 + signal.SIGKILL) and self.cgroup and self.cgroup.oom_kills():
+            return (f"the student's code went over the sandbox's memory limit ({self.limits.memory / 2**20:g} MiB "
+                    f"for all its processes together) and was killed (SIGKILL) {when}")
         if code < 0:
             sig = signal.Signals(-code)
             return f"the student's code {SIGNALS.get(sig, f'was killed by {sig.name}')} {when}"
@@ -219,6 +258,8 @@ class Sandbox:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        if self.cgroup is not None:
+            self.cgroup.kill()  # anything that left the process group (setsid) is still in the cgroup
 
     def close(self) -> None:
         """Stop the interpreter and delete its private directory."""
@@ -232,6 +273,9 @@ class Sandbox:
                 except OSError:
                     pass
             self.peer = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

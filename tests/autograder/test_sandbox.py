@@ -157,6 +157,211 @@ def test_cannot_import_grader_packages_or_see_the_repository(sandbox):
     assert sandbox.get("errors") == ["simulator", "autograder", "nbgrader", "torch"]
 
 
+# ----------------------------------------------------------------------------- what the sandbox can see
+PROBE = r'''
+import os, sys, stat
+
+def _probe(forbidden, content_forbidden):
+    hits = []
+    fb = [f.encode() for f in content_forbidden]
+
+    def check(where, text):
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        for f in forbidden:
+            if f in text:
+                hits.append((where, f))
+
+    def check_bytes(where, data):
+        for f in fb:
+            if f in data:
+                hits.append((where, f.decode()))
+
+    names = 0
+    for top, dirs, files in os.walk("/", followlinks=False):
+        if top in ("/proc", "/dev", "/sys"):
+            dirs[:] = []
+            continue
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            names += 1
+            check("name " + path, path)
+            if os.path.islink(path):
+                check("link " + path, os.readlink(path))
+        for name in files:
+            path = os.path.join(top, name)
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+                with open(path, "rb") as f:
+                    check_bytes("file " + path, f.read())
+            except OSError:
+                pass
+    for pid in [p for p in os.listdir("/proc") if p.isdigit()] + ["self", "thread-self"]:
+        base = "/proc/" + pid
+        for entry in ("cmdline", "environ", "mountinfo", "mounts", "maps", "cgroup", "status", "stat",
+                      "mountstats", "smaps", "comm", "sched"):
+            try:
+                with open(base + "/" + entry, "rb") as f:
+                    check(base + "/" + entry, f.read())
+            except OSError:
+                pass
+        for link in ("cwd", "exe", "root"):
+            try:
+                check(base + "/" + link, os.readlink(base + "/" + link))
+            except OSError:
+                pass
+        try:
+            for fd in os.listdir(base + "/fd"):
+                check(base + "/fd/" + fd, os.readlink(base + "/fd/" + fd))
+        except OSError:
+            pass
+    for entry in ("cmdline", "mounts", "self/mountinfo", "filesystems", "swaps", "modules", "version"):
+        try:
+            with open("/proc/" + entry, "rb") as f:
+                check("/proc/" + entry, f.read())
+        except OSError:
+            pass
+    import sysconfig
+    check("sys.path", repr(sys.path))
+    for attr in ("executable", "prefix", "base_prefix", "exec_prefix", "base_exec_prefix", "_base_executable",
+                 "platlibdir", "_stdlib_dir", "argv", "orig_argv"):
+        check("sys." + attr, repr(getattr(sys, attr, "")))
+    check("environ", repr(dict(os.environ)))
+    check("cwd", os.getcwd())
+    check("sysconfig paths", repr(sysconfig.get_paths()))
+    check("sysconfig vars", repr(sysconfig.get_config_vars()))
+    for name, mod in list(sys.modules.items()):
+        check("module " + name, repr(getattr(mod, "__file__", "")) + repr(getattr(mod, "__path__", "")))
+        for value in list(vars(mod).values())[:500]:
+            code = getattr(value, "__code__", None)
+            if type(code).__name__ == "code":
+                check("code " + name, code.co_filename)
+        spec = getattr(mod, "__spec__", None)
+        check("spec " + name, repr(getattr(spec, "origin", "")))
+    return names, hits
+'''
+
+HOST_PACKAGES = ("IPython", "traitlets", "jinja2", "nbgrader", "torch", "panel", "bokeh", "param", "pytest",
+                 "nbformat", "simulator", "autograder", "keras", "pip", "setuptools")
+
+IMPORTS = r'''
+import importlib, importlib.util, pkgutil, sys
+
+def _imports(names, host_dirs):
+    # Every trick to reach a host package: plain import, host directories on sys.path, a spec from a file.
+    reached = []
+    sys.path.extend(host_dirs)
+    for name in names:
+        try:
+            importlib.import_module(name)
+            reached.append(name)
+        except Exception:
+            pass
+        for d in host_dirs:
+            try:
+                spec = importlib.util.spec_from_file_location(name, d + "/" + name + "/__init__.py")
+                if spec is not None:
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                    reached.append(name + " from " + d)
+            except Exception:
+                pass
+    del sys.path[-len(host_dirs):]
+    top = sorted({m.name for m in pkgutil.iter_modules()})
+    return reached, top
+'''
+
+
+def _content_strings(strings):
+    # A bare top-level home such as /root also occurs in innocent text (a test's "/root" literal); inside
+    # files we look for what lies under it (/root/.pyenv, /root/.cache, ...).
+    home = str(os.path.expanduser("~"))
+    return [s for s in strings if s != home] + [home if home.count("/") >= 2 else home + "/."]
+
+
+def _host_strings(extra=()):
+    """Computed here, not by the code under test: repository, interpreter prefixes, NumPy's directory, home."""
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    found = {repo, os.path.expanduser("~"), os.path.dirname(os.path.dirname(np.__file__)), *extra}
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        found |= {prefix, os.path.realpath(prefix)}
+    return sorted(s for s in found if s not in ("/", "/usr", "/usr/local", ""))
+
+
+def test_nothing_a_student_can_read_names_a_host_path():
+    """Does walking /, reading every file and /proc, and asking Python where it lives reveal no host path?"""
+    with Sandbox(Limits(wall=120, cpu=120, memory=2 * 2**30)) as sb:
+        strings = _host_strings([str(sb._tmp), os.getcwd()])  # the session's private directory on the host too
+        sb.exec_cell(PROBE + "import numpy\n", "probe")
+        names, hits = sb.get("_probe")(strings, _content_strings(strings))
+    assert names > 1000, "the walk saw too little to mean anything"
+    assert hits == [], hits[:20]
+
+
+def test_only_the_standard_library_and_numpy_are_importable(sandbox):
+    """Do the grader's packages stay out of reach, even with the host's site-packages put on sys.path?"""
+    import pkgutil
+    import site
+    import sys
+
+    host_dirs = sorted({*site.getsitepackages(), site.getusersitepackages(), *[p for p in sys.path if p]})
+    sandbox.exec_cell(IMPORTS, "imports")
+    reached, top = sandbox.get("_imports")(list(HOST_PACKAGES), host_dirs)
+    assert reached == []
+    stdlib_dirs = [sys._stdlib_dir, *[p for p in sys.path if p.endswith("lib-dynload")]]
+    stdlib = {m.name for m in pkgutil.iter_modules(stdlib_dirs)}
+    assert sorted(set(top) - stdlib) == ["channel", "numpy"]
+
+
+VENV_SCRIPT = r'''
+import json, site, sys, sysconfig
+sys.path.insert(0, sys.argv[1])
+from autograder.sandbox import Limits, Sandbox
+exec(sys.argv[2])
+exec(sys.argv[3])
+strings = json.loads(sys.argv[4]) + [sys.prefix]
+base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_prefix})
+host_dirs = sorted({*site.getsitepackages(), site.getusersitepackages(), base["purelib"], base["platlib"]})
+with Sandbox(Limits(wall=120, cpu=120, memory=2 * 2**30)) as sb:
+    sb.exec_cell(PROBE + IMPORTS, "probe")
+    names, hits = sb.get("_probe")(strings, strings)
+    reached, top = sb.get("_imports")(json.loads(sys.argv[5]), host_dirs)
+print(json.dumps({"names": names, "hits": hits, "reached": reached, "prefix": sys.prefix}))
+'''
+
+
+@pytest.mark.parametrize("system_site", [True, False], ids=["venv-with-base-packages", "isolated-venv"])
+def test_a_grader_in_a_venv_shows_neither_the_venv_nor_the_base_packages(tmp_path, system_site):
+    """From a venv (seeing the base's packages, or only a NumPy of its own), do base packages and paths stay hidden?"""
+    import json
+    import subprocess
+    import sys
+
+    venv = tmp_path / "grader-venv"
+    flags = ["--system-site-packages"] if system_site else []
+    subprocess.run([sys.executable, "-m", "venv", *flags, "--without-pip", str(venv)], check=True)
+    if not system_site:
+        # The venv's own NumPy (linked from the base, as a wheel installed into the venv would be there).
+        site_dir = next(venv.glob("lib/python*/site-packages"))
+        for pkg in ("numpy", "numpy.libs"):
+            source = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), pkg)
+            if os.path.exists(source):
+                (site_dir / pkg).symlink_to(source)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    strings = _content_strings(_host_strings([str(venv)]))
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", VENV_SCRIPT, repo, f"PROBE = {PROBE!r}", f"IMPORTS = {IMPORTS!r}",
+         json.dumps(strings), json.dumps(list(HOST_PACKAGES))],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.splitlines()[-1])
+    assert report["prefix"] == str(venv)
+    assert report["reached"] == [] and report["hits"] == [], report
+
+
 def test_environment_is_scrubbed_and_user_unprivileged():
     """Does student code see a minimal environment, a private home and a non-root user?"""
     os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
