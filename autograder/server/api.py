@@ -119,8 +119,6 @@ class SubmissionsHandler(ApiHandler):
         limit = MAX_UPLOAD + 64 * 1024  # the multipart envelope around the notebook
         if length and length.isdigit() and int(length) > limit:
             self.refuse(413, f"upload of {int(length) / 2**20:.1f} MiB is over the {MAX_UPLOAD // 2**20} MiB limit")
-            return
-        self.request.connection.set_max_body_size(limit + 1)
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
