@@ -392,7 +392,8 @@ def _backward_probes(backward: Callable, cache_for: Callable[[dict], object]) ->
                            "gradient", "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
         return None
 
-    return [Probe("one step", one_step), Probe("last step only", last_only), Probe("first step only", first_only)]
+    # NB: first_only comes before last_only: a forward walk also leaves earlier steps silent.
+    return [Probe("one step", one_step), Probe("first step only", first_only), Probe("last step only", last_only)]
 
 
 def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
