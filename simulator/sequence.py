@@ -93,9 +93,9 @@ def _fused_step(cell: Cell, X: np.ndarray, params: dict) -> Callable:
     opts = cell.options()
 
     def step(t: int, state: tuple) -> tuple[tuple, dict]:
-        *state, step_cache = core(XW[:, t], *state, params, **opts)
-        step_cache["x"] = X[:, t]
-        return tuple(state), step_cache
+        out = core(XW[:, t], *state, params, **opts)
+        out[-1]["x"] = X[:, t]
+        return out[:-1], out[-1]
 
     return step
 
@@ -155,7 +155,7 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
     dH = dH.astype(X.dtype, copy=False)
     lstm = cell.kind == "lstm"
     carry = _initial_carry(dstate_T, lstm, B, Hs, X.dtype)
-    step = _FusedBackward(cache, record) if cell.is_reference else _GivenBackward(cache)
+    step, finish = _fused_backward(cache, record) if cell.is_reference else _given_backward(cache)
     rec_dh = np.empty_like(dH) if record else None
     rec_dc = np.empty_like(dH) if record and lstm else None
     contrib = [None] * T if record else None
@@ -168,80 +168,75 @@ def backward(dH, cache: dict, dstate_T=None, *, record: bool = False) -> tuple[n
         carry, grads = step(t, dh, *carry[1:])
         if record:
             contrib[t] = grads
-    dX, dparams = step.finish()
+    dX, dparams = finish()
     if record:
         cache["grads"] = {"dh": rec_dh, "contrib": contrib, **({"dc": rec_dc} if lstm else {})}
     dstate0 = tuple(carry) if lstm else carry[0]
     return dX, dparams, dstate0
 
 
-class _GivenBackward:
-    """BPTT step through the cell's own step-backward function: ``step(t, dh[, dc]) -> (carry, grads)``."""
+def _given_backward(cache: dict) -> tuple[Callable, Callable]:
+    """BPTT through the cell's own step-backward function: ``step(t, dh[, dc]) -> (carry, grads)``, ``finish()``."""
+    _, step_backward = cache["cell"].step_functions()
+    steps = cache["steps"]
+    dX = np.empty_like(cache["X"])
+    dparams = {k: np.zeros_like(v) for k, v in cache["params"].items()}
 
-    def __init__(self, cache: dict) -> None:
-        _, self.step_backward = cache["cell"].step_functions()
-        self.steps = cache["steps"]
-        self.dX = np.empty_like(cache["X"])
-        self.dparams = {k: np.zeros_like(v) for k, v in cache["params"].items()}
-
-    def __call__(self, t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict]:
-        out = self.step_backward(dh, *dstate, self.steps[t])
-        self.dX[:, t], carry, grads = out[0], tuple(out[1:-1]), out[-1]
-        for k in self.dparams:
-            self.dparams[k] += grads[k]
+    def step(t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict]:
+        out = step_backward(dh, *dstate, steps[t])
+        dX[:, t], carry, grads = out[0], tuple(out[1:-1]), out[-1]
+        for k in dparams:
+            dparams[k] += grads[k]
         return carry, grads
 
-    def finish(self) -> tuple[np.ndarray, dict]:
-        """``dX (B, T, D)`` and the summed parameter gradients."""
-        return self.dX, self.dparams
-
-
-class _FusedBackward:
-    """BPTT step through ``fused``'s backward core, writing each step's ``dxw`` into one ``(B, T, nH)`` buffer.
-
-    ``finish`` turns the buffer into ``dX = dXW W_x^T`` and ``dW_x = X^T dXW``, ``db = sum dXW`` in one
-    product each, and (without ``record``) ``dW_h = sum_t h_{t-1}^T dhw_t`` likewise. With ``record`` each
-    step also returns its own parameter gradients, the recurrent ones summed as they come.
-    """
-
-    def __init__(self, cache: dict, record: bool) -> None:
-        cell, X, params = cache["cell"], cache["X"], cache["params"]
-        B, T, _ = X.shape
-        self.cell, self.X, self.params, self.steps, self.record = cell, X, params, cache["steps"], record
-        self.in_w, self.in_b = cells.INPUT_PARAMS[cell.kind]
-        self.core_backward = fused.CORE_BACKWARDS[cell.kind]
-        rec = "W_hh" if cell.kind == "rnn" else "W_h"
-        self.W_hT = np.ascontiguousarray(params[rec].T)  # (nH, H), once instead of a strided operand per step
-        self.DXW = np.empty((B, T, params[self.in_w].shape[1]), dtype=X.dtype)  # (B, T, nH)
-        # dhw differs from dxw only for the reset-after GRU; elsewhere W_h's gradient uses dxw itself
-        self.gru_after = cell.kind == "gru" and cell.reset_after
-        self.DHW = np.empty_like(self.DXW) if self.gru_after else self.DXW
-        self.dparams = {k: np.zeros_like(v) for k, v in params.items()}
-
-    def __call__(self, t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict | None]:
-        extra = {"dhw": self.DHW[:, t]} if self.gru_after else {}
-        out = self.core_backward(dh, *dstate, self.steps[t], self.params, W_hT=self.W_hT, dxw=self.DXW[:, t],
-                                 param_grads=self.record, **extra)
-        carry, grads = out[1:-1], out[-1]
-        if not self.record:
-            return carry, None
-        for k, g in grads.items():
-            self.dparams[k] += g
-        _, grads[self.in_w], grads[self.in_b] = fused.input_grads(self.X[:, t], self.DXW[:, t],
-                                                                  self.params[self.in_w])
-        return carry, grads
-
-    def finish(self) -> tuple[np.ndarray, dict]:
-        """``dX (B, T, D)`` and the summed parameter gradients."""
-        B, T, D = self.X.shape
-        W_x, dparams = self.params[self.in_w], self.dparams
-        DXW2 = self.DXW.reshape(B * T, -1)  # (B, T, nH) -> (B*T, nH)
-        dX = (DXW2 @ W_x.T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
-        dparams[self.in_w] += self.X.reshape(B * T, D).T @ DXW2
-        dparams[self.in_b] += DXW2.sum(axis=0)
-        if not self.record:
-            _recurrent_grads(self.cell, self.steps, self.DHW, dparams)
+    def finish() -> tuple[np.ndarray, dict]:
         return dX, dparams
+
+    return step, finish
+
+
+def _fused_backward(cache: dict, record: bool) -> tuple[Callable, Callable]:
+    """BPTT through ``fused``'s backward core: ``step(t, dh[, dc]) -> (carry, grads or None)``, ``finish()``.
+
+    Each step writes its ``dxw`` into one ``(B, T, nH)`` buffer; ``finish`` turns it into ``dX = dXW W_x^T``,
+    ``dW_x = X^T dXW`` and ``db = sum dXW`` in one product each, and (without ``record``)
+    ``dW_h = sum_t h_{t-1}^T dhw_t`` likewise. With ``record`` each step also returns its own parameter
+    gradients, the recurrent ones summed as they come.
+    """
+    cell, X, params, steps = cache["cell"], cache["X"], cache["params"], cache["steps"]
+    B, T, D = X.shape
+    in_w, in_b = cells.INPUT_PARAMS[cell.kind]
+    W_x = params[in_w]
+    core_backward = fused.CORE_BACKWARDS[cell.kind]
+    rec = "W_hh" if cell.kind == "rnn" else "W_h"
+    W_hT = np.ascontiguousarray(params[rec].T)  # (nH, H), once instead of a strided operand per step
+    DXW = np.empty((B, T, W_x.shape[1]), dtype=X.dtype)  # (B, T, nH)
+    # dhw differs from dxw only for the reset-after GRU; elsewhere W_h's gradient uses dxw itself
+    gru_after = cell.kind == "gru" and cell.reset_after
+    DHW = np.empty_like(DXW) if gru_after else DXW
+    dparams = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict | None]:
+        extra = {"dhw": DHW[:, t]} if gru_after else {}
+        out = core_backward(dh, *dstate, steps[t], params, W_hT=W_hT, dxw=DXW[:, t], param_grads=record, **extra)
+        if not record:
+            return out[1:-1], None
+        grads = out[-1]
+        for k, g in grads.items():
+            dparams[k] += g
+        _, grads[in_w], grads[in_b] = fused.input_grads(X[:, t], DXW[:, t], W_x)
+        return out[1:-1], grads
+
+    def finish() -> tuple[np.ndarray, dict]:
+        DXW2 = DXW.reshape(B * T, -1)  # (B, T, nH) -> (B*T, nH)
+        dX = (DXW2 @ W_x.T).reshape(B, T, D)  # (B*T, D) -> (B, T, D)
+        dparams[in_w] += X.reshape(B * T, D).T @ DXW2
+        dparams[in_b] += DXW2.sum(axis=0)
+        if not record:
+            _recurrent_grads(cell, steps, DHW, dparams)
+        return dX, dparams
+
+    return step, finish
 
 
 def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) -> None:
