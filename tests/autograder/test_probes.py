@@ -1,0 +1,349 @@
+"""The cell checks grade each function on its own, resist hostile students, and explain bugs nobody listed.
+
+Independent credit and invariant 7 (a score rests only on single student returns compared with trusted
+values); hostile payloads of our own (stateful forwards, lying calls, look-alike arrays, mutating
+caches); the ablation probes' localisation; and the bug catalogue's caught / located / named rates.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder import cell_checks, checks, probes
+from simulator import cells
+from tests.autograder.bugs import cells as bug_catalogue
+
+KINDS = ("rnn", "lstm", "gru")
+BACKWARD_CHECK = {"rnn": checks.check_rnn_step_backward, "lstm": checks.check_lstm_step_backward,
+                  "gru": checks.check_gru_step_backward}
+FORWARD_CHECK = {"rnn": checks.check_rnn_step, "lstm": checks.check_lstm_step, "gru": checks.check_gru_step}
+OPTIONS = {"rnn": [{}], "lstm": [{}], "gru": [{}, {"reset_after": False}]}
+
+
+def _zero_grads(kind):
+    def backward(*args):
+        cache = args[-1]
+        states = [np.zeros_like(cache["h_prev"])] * (2 if kind == "lstm" else 1)
+        return (np.zeros_like(cache["x"]), *states, {k: np.zeros_like(v) for k, v in cache["params"].items()})
+    return backward
+
+
+def _wrong_forwards(kind):
+    """Forwards that are wrong in different ways: zeros with no cache, a crash, and a stateful liar."""
+    n_out = 2 if kind == "lstm" else 1
+
+    def zeros(x, h_prev, *rest, **kw):
+        return (*[np.zeros_like(h_prev)] * n_out, None)
+
+    def crash(*args, **kw):
+        raise ValueError("my forward is broken")
+
+    seen = []
+
+    def liar(*args, **kw):
+        # right on the first call of each input, garbage on any repeated or perturbed call
+        seen.append(args[0].tobytes())
+        out = cells.STEP_FUNCTIONS[kind][0](*args, **kw)
+        if len(seen) > 1:
+            return (*[np.full_like(o, 7.0) for o in out[:-1]], {})
+        return out
+
+    return [zeros, crash, liar]
+
+
+# ----------------------------------------------------------------------------- independent credit
+@pytest.mark.parametrize("kind", KINDS)
+def test_correct_backward_with_wrong_forward_earns_the_backward_points(kind):
+    """Correct backward + wrong forward: does every backward test pass, and does a zero backward fail them all?"""
+    backward = cells.STEP_FUNCTIONS[kind][1]
+    for forward in _wrong_forwards(kind):
+        for opts in OPTIONS[kind]:
+            for hidden in (False, True):
+                for wrt in ("inputs", "params", "all"):
+                    BACKWARD_CHECK[kind](forward, backward, hidden=hidden, wrt=wrt, **opts)
+                    with pytest.raises(AssertionError, match="differs"):
+                        BACKWARD_CHECK[kind](forward, _zero_grads(kind), hidden=hidden, wrt=wrt, **opts)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stateful_forward_cannot_buy_backward_points(kind):
+    """Is an all-zero backward refused even when the forward remembers inputs and lies on repeated calls?
+
+    The old checks fell back to finite differences of the student's own forward, which such a forward
+    fools; now the forward is not called by the backward's test at all.
+    """
+    calls = []
+
+    def forward(*args, **kw):
+        calls.append(1)
+        outs = cells.STEP_FUNCTIONS[kind][0](*args, **kw)
+        return (*[np.zeros_like(o) for o in outs[:-1]], outs[-1]) if len(calls) > 1 else outs
+
+    for wrt in ("inputs", "params"):
+        with pytest.raises(AssertionError):
+            BACKWARD_CHECK[kind](forward, _zero_grads(kind), hidden=True, wrt=wrt)
+    assert calls == []
+
+
+def test_forward_that_lies_on_its_first_call_fails():
+    """Is the forward graded on the one call per case (a function right only when asked twice fails)?"""
+    seen = set()
+
+    def forward(x, h_prev, params):
+        key = x.tobytes()
+        h, cache = cells.rnn_step(x, h_prev, params)
+        if key not in seen:
+            seen.add(key)
+            return h + 1.0, cache
+        return h, cache
+
+    with pytest.raises(AssertionError, match="h differs"):
+        checks.check_rnn_step(forward)
+
+
+def test_a_passing_check_calls_the_student_once_per_case():
+    """Do probes run only when a check fails (so a passing grade rests on one call per case)?"""
+    calls = []
+
+    def forward(x, h_prev, c_prev, params):
+        calls.append(1)
+        return cells.lstm_step(x, h_prev, c_prev, params)
+
+    checks.check_lstm_step(forward, hidden=True, cache=True)
+    assert len(calls) == 5
+
+
+def test_cache_missing_a_key_points_at_the_forward():
+    """Does a forward whose cache misses a key fail its own test, naming the key, while the backward passes?"""
+    def forward(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+        return h, c, {k: v for k, v in cache.items() if k != "c_prev"}
+
+    with pytest.raises(AssertionError, match=r"cache has no key 'c_prev'.*bug of lstm_step, not of the backward"):
+        checks.check_lstm_step(forward, cache=True)
+    checks.check_lstm_step_backward(forward, cells.lstm_step_backward, hidden=True)
+
+
+def test_cache_value_wrong_fails_the_forward():
+    """Is a cache entry that differs from the reference's reported with its key?"""
+    def forward(x, h_prev, params):
+        h, cache = cells.rnn_step(x, h_prev, params)
+        return h, {**cache, "a": h}
+
+    with pytest.raises(AssertionError, match=r"rnn_step's cache\['a'\] differs"):
+        checks.check_rnn_step(forward, cache=True)
+
+
+def test_shape_and_dtype_problems_cost_only_their_own_test():
+    """A bias gradient shaped as a column, or a float32 dx: does only the test that reads it fail?"""
+    def column_bias(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        return dx, dh_prev, {**grads, "b_h": grads["b_h"][:, None]}
+
+    checks.check_rnn_step_backward(None, column_bias, hidden=True, wrt="inputs")
+    with pytest.raises(AssertionError, match=r"shaped as a column \(likely bug: bias shaped as a column\)"):
+        checks.check_rnn_step_backward(None, column_bias, wrt="params")
+
+    def float32_dx(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        return dx.astype(np.float32), dh_prev, grads
+
+    checks.check_rnn_step_backward(None, float32_dx, hidden=True, wrt="params")
+    with pytest.raises(AssertionError, match="dtype float32"):
+        checks.check_rnn_step_backward(None, float32_dx, wrt="inputs")
+
+
+# ----------------------------------------------------------------------------- hostile payloads
+def test_backward_that_mutates_the_handed_cache_is_caught():
+    """Is an in-place change to the cache the grader hands the backward reported, naming the entry?"""
+    def backward(dh, dc, cache):
+        out = cells.lstm_step_backward(dh, dc, cache)
+        cache["f"] *= 0.0
+        return out
+
+    with pytest.raises(AssertionError, match=r"changed its input in place: cache\['f'\] was modified"):
+        checks.check_lstm_step_backward(None, backward)
+
+
+def test_backward_reading_an_unprescribed_key_gets_a_clear_message():
+    """Does a KeyError from the backward name the prescribed keys instead of a traceback?"""
+    def backward(dh, cache):
+        cache["my_own_key"]
+
+    with pytest.raises(AssertionError, match=r"KeyError 'my_own_key'.*prescribed keys are x, h_prev, z, r, n, hw"):
+        checks.check_gru_step_backward(None, backward)
+
+
+class LookAlike:
+    """Pretends to be every array; records any use."""
+
+    used: list[str] = []
+
+    def __array__(self, *a, **k):
+        LookAlike.used.append("__array__")
+        return np.zeros(1)
+
+    def __eq__(self, other):
+        LookAlike.used.append("__eq__")
+        return True
+
+    def __getattr__(self, name):
+        LookAlike.used.append(name)
+        raise AttributeError(name)
+
+    __hash__ = object.__hash__
+
+
+@pytest.mark.parametrize("where", ["dx", "grads", "grad entry"])
+def test_backward_returning_look_alikes_is_refused_untouched(where):
+    LookAlike.used = []
+
+    def backward(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        if where == "dx":
+            return LookAlike(), dh_prev, grads
+        if where == "grads":
+            return dx, dh_prev, LookAlike()
+        return dx, dh_prev, {**grads, "W_hh": LookAlike()}
+
+    with pytest.raises(AssertionError, match="got an object of type LookAlike"):
+        checks.check_rnn_step_backward(None, backward, wrt="all")
+    assert LookAlike.used == []
+
+
+def test_forward_cache_that_mutates_later_is_read_at_its_own_call():
+    """A forward that rewrites its previous caches on every call: is each cache judged as returned?"""
+    caches = []
+
+    def forward(x, h_prev, params):
+        for old in caches:
+            old["a"][...] = 99.0
+        h, cache = cells.rnn_step(x, h_prev, params)
+        cache = {**cache, "a": cache["a"].copy()}
+        caches.append(cache)
+        return h, cache
+
+    checks.check_rnn_step(forward, hidden=True, cache=True)
+
+
+def test_probe_inputs_cannot_change_a_grade():
+    """A right function that lies on probe-shaped inputs still passes; a wrong one right on them still fails."""
+    W_probe = probes.probe_case("rnn")["params"]["W_hh"]
+
+    def right_but_lies_on_probes(x, h_prev, params):
+        h, cache = cells.rnn_step(x, h_prev, params)
+        is_probe = params["W_hh"].shape == W_probe.shape and np.array_equal(params["W_hh"], W_probe)
+        return (h * 0.0 if is_probe else h), cache
+
+    checks.check_rnn_step(right_but_lies_on_probes, hidden=True)
+
+    def wrong_but_right_on_probes(x, h_prev, params):
+        h, cache = cells.rnn_step(x, h_prev, params)
+        is_probe = params["W_hh"].shape == W_probe.shape and np.array_equal(params["W_hh"], W_probe)
+        return (h if is_probe else h + 1.0), cache
+
+    with pytest.raises(AssertionError) as err:
+        checks.check_rnn_step(wrong_but_right_on_probes)
+    assert "depends on this case's shapes" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- probes localise and do not overclaim
+def _step_message(kind, forward, hidden=False, **opts) -> str:
+    with pytest.raises(AssertionError) as err:
+        FORWARD_CHECK[kind](forward, hidden=hidden, **opts)
+    return str(err.value)
+
+
+def test_saturated_gates_are_exactly_open_or_shut():
+    case = probes.probe_case("lstm")
+    for gate, value, want in (("f", -probes.SATURATION, 0.0), ("o", probes.SATURATION, 1.0)):
+        _, _, cache = cells.lstm_step(case["x"], case["h_prev"], case["c_prev"], probes.saturate(case, "lstm", gate,
+                                                                                                value)["params"])
+        assert np.abs(cache[gate] - want).max() < 1e-20
+
+
+def test_if_swap_in_the_c_line_is_not_called_a_block_order():
+    """i and f exchanged only in c = f*c_prev + i*g: h and c equal the block-swap's, yet no block order is named."""
+    def forward(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+        c = cache["i"] * c_prev + cache["f"] * cache["g"]
+        return cache["o"] * np.tanh(c), c, {**cache, "c": c, "tanh_c": np.tanh(c)}
+
+    for hidden in (False, True):
+        msg = _step_message("lstm", forward, hidden)
+        assert "you read the blocks" not in msg and "likely bug" not in msg
+        assert "which gate multiplies c_prev" in msg
+
+
+def test_gru_convention_mix_is_not_named_by_a_one_by_one_coincidence():
+    """r applied to W_hn's product but not to b_hn equals reset-before when H = 1 only: never named so."""
+    def forward(x, h_prev, params, reset_after=True):
+        H = h_prev.shape[1]
+        _, cache = cells.gru_step(x, h_prev, params, reset_after=reset_after)
+        hw_n = h_prev @ params["W_h"][:, 2 * H:]
+        n = np.tanh(cache["xw"][:, 2 * H:] + cache["r"] * hw_n + params["b_h"][2 * H:])
+        return cache["z"] * h_prev + (1 - cache["z"]) * n, cache
+
+    msg = _step_message("gru", forward, hidden=True)
+    assert "hidden case 1 of 5 (B=1, D=1, H=1)" in msg  # the coincidence is there to be fallen for
+    assert "other GRU convention" not in msg and "where the reset gate enters" in msg
+
+
+def _cause(message: str) -> str:
+    """The explanation of a failure message, without the case-specific numbers."""
+    m = re.search(r"(Your result matches the reference if .*?\(likely bug: [^)]*\)|Likely cause .*?\. Evidence:)",
+                  message)
+    return m.group(1) if m else message.split("): ", 1)[-1]
+
+
+TUNE = [b for b in bug_catalogue.BUGS if b.half == "tune"]
+
+
+@pytest.mark.parametrize("bug", TUNE, ids=[b.name for b in TUNE])
+def test_same_explanation_on_visible_and_hidden_cases(bug):
+    """Does the same bug get the same explanation on its visible and its hidden test?"""
+    failing = bug_catalogue.score(bug)["failing"]
+    by_test = {}
+    for test_id, msg in failing.items():
+        base = test_id.removesuffix("_visible").removesuffix("_hidden")
+        by_test.setdefault(base, []).append(_cause(msg))
+    pairs = [causes for causes in by_test.values() if len(causes) == 2]
+    assert all(a == b for a, b in pairs), pairs
+
+
+def test_tune_half_is_caught_located_and_named():
+    """On the bugs the diagnosis was tuned on: all caught and located, at least 90% named, per assignment."""
+    for assignment, row in bug_catalogue.measure("tune").items():
+        assert row["bugs"] >= 5
+        assert row["caught"] == row["located"] == row["bugs"], (assignment, row)
+        assert row["named"] >= 0.9 * row["bugs"], (assignment, row)
+
+
+def test_catalogue_is_large_enough_and_split_by_name():
+    """At least 25 bug classes over the three cells, forward and backward, both halves non-empty per cell."""
+    bugs = bug_catalogue.BUGS
+    assert len({b.name for b in bugs}) == len(bugs) >= 25
+    for assignment in bug_catalogue.ASSIGNMENTS:
+        mine = [b for b in bugs if b.assignment == assignment]
+        assert {b.half for b in mine} == {"tune", "held-out"}
+        assert {b.function.endswith("_backward") for b in mine} == {True, False}
+    assert all(b.half == cell_checks_half(b.name) for b in bugs)
+
+
+def cell_checks_half(name: str) -> str:
+    import hashlib
+
+    return "tune" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
+
+
+def test_backward_probes_use_the_reference_cache_of_each_probe():
+    """Is the cache handed to a backward the reference forward's, with every prescribed key?"""
+    for kind in KINDS:
+        for ra in (True, False):
+            case = probes.probe_case(kind, ra)
+            cache = cell_checks.backward_cache(kind, case)
+            assert set(cell_checks.CACHE_KEYS[kind]) <= set(cache)
+            assert cell_checks.cache_problem(cell_checks.SPECS[kind], cache, cache) is None
