@@ -197,10 +197,11 @@ def _reads(name: str, run: Callable, case: dict, got: dict) -> Finding | None:
             return Finding("changing x_0 changes only your y_0: nothing is carried to later steps",
                            "state not carried between steps", "the state is not carried from step to step",
                            STATE_LINE)
-        if theirs[s] and not mine[s] and mine[s + 1:].any():
-            return Finding(f"changing x_{s} leaves your y_{s} unchanged and changes later outputs: each output is "
-                           "emitted before its step reads its input", "off by one step", "Y[:, t] is read from the "
-                           "state before step t", ORDER_LINE)
+        if theirs[s] and not mine[s]:
+            later = " and changes later outputs" if mine[s + 1:].any() else ""
+            return Finding(f"changing x_{s} leaves your y_{s} unchanged{later}: each output is emitted before its "
+                           "step reads its input", "off by one step", "Y[:, t] is read from the state before step t",
+                           ORDER_LINE)
         seen.append(f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, as in the reference"
                     if np.array_equal(mine, theirs) else
                     f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, the reference's at "
