@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder.feedback import write_feedback
+import nbformat
+
+from autograder.feedback import write_autograded
+from autograder.gradebook import GradebookError
 from autograder.pipeline import (
     CourseError,
     Report,
@@ -21,8 +25,20 @@ from autograder.pipeline import (
     warm_imports,
 )
 from autograder.sandbox import Limits, SandboxUnavailableError
+from autograder.submission_files import (
+    Submission,
+    SubmissionFileError,
+    check_against_inbound,
+    check_student_id,
+    inbound_folder,
+    list_students,
+    read_metadata,
+    read_regular,
+    read_submission,
+)
 
 DEFAULT_COURSE = Path(__file__).resolve().parent.parent / "exercises"
+DEFAULT_EXCHANGE = "/srv/nbgrader/exchange"  # nbgrader's default Exchange.root
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -55,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument("--assignment", required=True)
     many.add_argument("--workers", type=int, default=1, help="grading processes (default 1)")
     many.add_argument("--db-url", default=None, help="gradebook URL (default: the course's, SQLite)")
+    many.add_argument("--exchange", default=None,
+                      help="the nbgrader exchange collect read from (default: the course's Exchange.root, "
+                           f"else {DEFAULT_EXCHANGE}); its inbound is checked for planted links")
     many.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _sandbox_options(many)
     return parser
@@ -72,10 +91,20 @@ def _print_report(report: Report) -> None:
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    """``grade``: exit 0 whenever grading finished, 2 when the grader could not grade."""
+    """``grade``: exit 0 whenever grading finished, 2 when the grader could not grade.
+
+    The notebook is read once, without following a link (a link, pipe or device earns 0 with the reason).
+    """
     level = "none" if args.unsafe_no_sandbox else "auto"
-    report = grade_notebook(args.notebook, args.course, args.assignment, _limits(args), level,
-                            unsafe=args.unsafe_no_sandbox)
+    name = args.notebook.name
+    try:
+        data = read_regular(args.notebook)
+    except SubmissionFileError as exc:
+        load_source(args.course, args.assignment, args.notebook.stem)  # a missing course is exit 2, as before
+        report = _not_graded(args.course, args.assignment, name, str(exc))
+    else:
+        report = grade_submission(args.course, args.assignment, name, data, _limits(args), level,
+                                  args.unsafe_no_sandbox)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
@@ -83,63 +112,148 @@ def grade_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def grade_submission(course: Path, assignment: str, student: str, limits: Limits, level: str,
+def grade_submission(course: Path, assignment: str, name: str, data: bytes | None, limits: Limits, level: str,
                      unsafe: bool) -> Report:
-    """Grade ``submitted/<student>/<assignment>/``: runs in a worker process (or on a Dask worker)."""
-    name = source_notebook_path(course, assignment).name
-    path = Path(course) / "submitted" / student / assignment / name
-    if not path.is_file():
-        source = load_source(course, assignment)
-        report = Report(notebook=path.stem, notes=[f"{name} is missing from the submission"])
-        report.tests = [TestResult(c.grade_id, 0.0, c.points, f"not graded: {name} was not submitted")
-                        for c in source if c.kind == "test"]
-        return report
-    return grade_notebook(path, course, assignment, limits, level, unsafe)
+    """Grade the verified bytes ``data`` of notebook ``name``: runs in a worker process (or on a Dask worker).
+
+    The bytes are graded from a private copy; the submission's own path is never opened here.
+    """
+    if data is None:
+        return _not_graded(course, assignment, name, f"{name} was not submitted",
+                           f"{name} is missing from the submission")
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return grade_notebook(path, course, assignment, limits, level, unsafe)
+
+
+def _not_graded(course: Path, assignment: str, name: str, reason: str, note: str | None = None) -> Report:
+    """A report of zeros on every test, each saying why nothing was graded."""
+    report = Report(notebook=Path(name).stem, notes=[note or reason])
+    report.tests = [TestResult(c.grade_id, 0.0, c.points, f"not graded: {reason}")
+                    for c in load_source(course, assignment) if c.kind == "test"]
+    return report
+
+
+def _parse(data: bytes | None) -> nbformat.NotebookNode | None:
+    """The student's notebook for the feedback page (None when it is not notebook JSON)."""
+    try:
+        return nbformat.reads(data.decode("utf-8"), as_version=4) if data is not None else None
+    except Exception:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
+        return None
+
+
+def find_inbound(course: Path, exchange: Path | str | None) -> Path | None:
+    """The exchange's inbound folder of this course: ``exchange`` or the course config's ``Exchange.root``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.gradebook import course_settings
+
+    if exchange is None and (course / "nbgrader_config.py").is_file():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        exchange = config.get("Exchange", {}).get("root") or None
+    folder = inbound_folder(exchange or DEFAULT_EXCHANGE, course_settings(course)[1])
+    return folder if folder.is_dir() else None
+
+
+def verify_submissions(course: Path, assignment: str, name: str, exchange: Path | str | None = None,
+                       ) -> tuple[dict[str, Submission], dict[str, str], dict[str, str]]:
+    """Read every submission without following links: ``(verified, refused, bad_ids)``, each by student.
+
+    A submission that came through an exchange (it holds ``submission_secret.txt``) must also match the
+    student's inbound folder (:func:`submission_files.check_against_inbound`). Raises
+    :class:`CourseError` before anything is graded when such submissions exist and no inbound is found.
+    """
+    verified, refused, bad_ids = {}, {}, {}
+    for student in list_students(course, assignment):
+        try:
+            check_student_id(student)
+        except SubmissionFileError as exc:
+            bad_ids[student] = str(exc)
+            continue
+        try:
+            verified[student] = read_submission(course, student, assignment)
+        except SubmissionFileError as exc:
+            refused[student] = str(exc)
+    via_exchange = [s for s, sub in verified.items() if sub.secret is not None]
+    if via_exchange:
+        inbound = find_inbound(course, exchange)
+        if inbound is None:
+            raise CourseError(f"{len(via_exchange)} submissions came through an nbgrader exchange (they hold "
+                              "submission_secret.txt) but its inbound folder was not found: pass --exchange DIR, "
+                              "the --Exchange.root that collect used, so they can be checked for links")
+        for student in via_exchange:
+            try:
+                check_against_inbound(verified[student], inbound)
+            except SubmissionFileError as exc:
+                refused[student] = str(exc)
+                del verified[student]
+    return verified, refused, bad_ids
+
+
+def _timestamp(sub: Submission | None):
+    from nbgrader.utils import parse_utc
+
+    return parse_utc(sub.timestamp) if sub is not None and sub.timestamp else None
 
 
 def grade_course(course: Path | str, assignment: str, executor: Executor | None = None, workers: int = 1,
                  limits: Limits | None = None, unsafe: bool = False, db_url: str | None = None,
-                 progress: bool = True) -> dict[str, Report | str]:
+                 progress: bool = True, exchange: Path | str | None = None) -> dict[str, Report | str]:
     """Grade every submission of ``assignment``, record scores and write autograded notebooks.
 
+    Before anything is graded: the gradebook is opened once (a wrong ``db_url`` or a missing driver
+    raises :class:`gradebook.GradebookError`), the sandbox is started once, and every submission is read
+    and verified (:func:`verify_submissions`); a refused one earns 0 with the reason.
+
     ``executor`` is any ``concurrent.futures.Executor``: by default a local ``ProcessPoolExecutor`` with
-    ``workers`` processes; a Dask cluster works too (``distributed.Client(...).get_executor()``). The
-    gradebook is written here, in this process only. Returns ``{student: Report or error text}``.
+    ``workers`` processes; a Dask cluster works too (``distributed.Client(...).get_executor()``). Workers
+    receive the verified bytes, never a path into the submission. The gradebook is written here, in this
+    process only. Returns ``{student: Report or error text}``.
     """
     from tqdm import tqdm
 
-    from autograder.gradebook import ensure_assignment, open_gradebook, record
+    from autograder.gradebook import check_gradebook, ensure_assignment, open_gradebook, record
 
     course = Path(course).resolve()
     source = load_source(course, assignment)
-    notebook = source_notebook_path(course, assignment).stem
-    students = sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    name = source_notebook_path(course, assignment).name
+    check_gradebook(course, db_url)  # NB: before grading, so a wrong URL or driver costs nothing
     limits = limits or Limits()
     level = "none" if unsafe else "auto"
     if not unsafe:
         from autograder.sandbox import Sandbox
 
         Sandbox(limits, level)  # fail now, not once per student, when there is no sandbox
+    verified, refused, bad_ids = verify_submissions(course, assignment, name, exchange)
+    results: dict[str, Report | str] = {s: f"not graded: {why}" for s, why in bad_ids.items()}
+    verified_meta: dict[str, Submission | None] = {}
     own = executor is None
     if own:
         warm_imports(source)  # NB: before the pool forks, so every worker starts with the checks imported
         executor = ProcessPoolExecutor(max_workers=max(1, workers))
-    results: dict[str, Report | str] = {}
-    futures = {executor.submit(grade_submission, course, assignment, s, limits, level, unsafe): s for s in students}
+    futures = {executor.submit(grade_submission, course, assignment, name, sub.files.get(name), limits, level,
+                               unsafe): s for s, sub in verified.items()}
     # NB: the gradebook is opened after the workers started, so no worker inherits its database connection.
     gb = open_gradebook(course, db_url)
     try:
-        ensure_assignment(gb, assignment, notebook, source)
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment}",
-                           unit="notebook", disable=not progress, file=sys.stderr):
-            student = futures[future]
+        ensure_assignment(gb, assignment, Path(name).stem, source)
+        done = [(s, None, _not_graded(course, assignment, name, why)) for s, why in refused.items()]
+        exchanged = any(sub.secret for sub in verified.values())
+        for student in refused:
+            # A refused submission keeps only its checked timestamp and secret, so its page can be released.
+            meta = read_metadata(course, student, assignment)
+            verified_meta[student] = meta if meta.timestamp and (meta.secret or not exchanged) else None
+        for future in tqdm(itertools.chain(done, as_completed(futures)), total=len(futures) + len(done),
+                           desc=f"grading {assignment}", unit="notebook", disable=not progress, file=sys.stderr):
+            student = future[0] if isinstance(future, tuple) else futures[future]
+            sub = verified.get(student) or verified_meta.get(student)
             try:
-                report = future.result()
-                record(gb, report, assignment, student)
-                write_feedback(report, course, assignment, student)
-                stamp = course / "submitted" / student / assignment / "timestamp.txt"
-                if stamp.is_file():
-                    shutil.copy(stamp, course / "autograded" / student / assignment / "timestamp.txt")
+                report = future[2] if isinstance(future, tuple) else future.result()
+                record(gb, report, assignment, student, _timestamp(sub))
+                if student in verified or verified_meta.get(student) is not None:
+                    write_autograded(report, course, assignment, sub, _parse(verified.get(student) and
+                                                                             sub.files.get(name)), student)
                 results[student] = report
             except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
                 gb.db.rollback()
@@ -151,15 +265,29 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
     return results
 
 
+def zero_reason(report: Report) -> str:
+    """Why a report scored nothing, on one line: the refusal, the first failed cell of the student, or test."""
+    failed = [t.message for t in report.tests if t.score < t.max_score]
+    reasons = [m.removeprefix("not graded: ") for m in failed if m.startswith("not graded: ")]
+    reasons += [n for n in report.notes if n.startswith("cell ") and "was modified" not in n
+                and "was missing" not in n]
+    reasons += [f"{t.grade_id}: {t.message}" for t in report.tests if t.score < t.max_score]
+    reasons += report.notes
+    line = " ".join((reasons[0] if reasons else "no test passed").split())
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 def grade_course_command(args: argparse.Namespace) -> int:
-    """``grade-course``: a line per student, then a summary; exit 0 when every submission was processed."""
+    """``grade-course``: a line per student (each zero with its reason), then a summary; exit 0 when done."""
     results = grade_course(args.course, args.assignment, workers=args.workers, limits=_limits(args),
-                           unsafe=args.unsafe_no_sandbox, db_url=args.db_url, progress=not args.no_progress)
+                           unsafe=args.unsafe_no_sandbox, db_url=args.db_url, progress=not args.no_progress,
+                           exchange=args.exchange)
     for student, result in sorted(results.items()):
         if isinstance(result, Report):
-            print(f"{student}: {result.score:g}/{result.max_score:g}")
+            why = f" ({zero_reason(result)})" if result.score == 0 and result.max_score > 0 else ""
+            print(f"{student}: {result.score:g}/{result.max_score:g}{why}")
         else:
-            print(f"{student}: not graded ({result})")
+            print(f"{student}: {' '.join(result.split())}")
     print(f"graded {sum(isinstance(r, Report) for r in results.values())} of {len(results)} submissions")
     return 0
 
@@ -171,6 +299,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "grade":
             return grade_command(args)
         return grade_course_command(args)
-    except (CourseError, SandboxUnavailableError, ValueError, OSError) as exc:
+    except (CourseError, GradebookError, SandboxUnavailableError, ValueError, OSError) as exc:
         print(f"autograder: cannot grade: {exc}", file=sys.stderr)
         return 2

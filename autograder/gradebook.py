@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from sqlalchemy.exc import SAWarning
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SAWarning, SQLAlchemyError
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.pipeline import Report, SourceCell
@@ -24,10 +25,54 @@ def course_settings(course: Path | str) -> tuple[str, str]:
     return db_url, course_id
 
 
+class GradebookError(ValueError):
+    """The gradebook cannot be opened (bad URL, missing database driver, no connection); nothing was graded."""
+
+
+DRIVERS = {"postgresql": "pip install 'rnn-simulator[postgres]' (the psycopg 3 driver SQLAlchemy uses by default)",
+           "mysql": "pip install mysqlclient"}
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return repr(url)
+
+
 def open_gradebook(course: Path | str, db_url: str | None = None) -> Gradebook:
-    """The course's gradebook (SQLite in the course directory unless the config or ``db_url`` says otherwise)."""
+    """The course's gradebook (SQLite in the course directory unless the config or ``db_url`` says otherwise).
+
+    Raises :class:`GradebookError` with a one-line reason when the URL is malformed, its database driver
+    is not installed, or the database cannot be reached.
+    """
     default_url, course_id = course_settings(course)
-    return Gradebook(db_url or default_url, course_id=course_id)
+    url = db_url or default_url
+    try:
+        return Gradebook(url, course_id=course_id)
+    except NoSuchModuleError:
+        raise GradebookError(f"gradebook URL {_shown(url)}: SQLAlchemy knows no such database dialect "
+                             "(expected e.g. sqlite:///path/gradebook.db or postgresql://user@host/db)") from None
+    except ArgumentError as exc:
+        raise GradebookError(f"gradebook URL {_shown(url)} is not a database URL ({exc}); expected e.g. "
+                             "sqlite:///path/gradebook.db or postgresql://user@host/db") from None
+    except ImportError as exc:
+        dialect = url.split(":", 1)[0].split("+", 1)[0]
+        hint = DRIVERS.get(dialect, f"install the Python driver of {dialect}")
+        raise GradebookError(f"gradebook URL {_shown(url)} needs the database driver {exc.name or exc}, "
+                             f"which is not installed: {hint}") from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise GradebookError(f"cannot open the gradebook {_shown(url)}: "
+                             f"{reason[0] if reason else type(exc).__name__}") from None
+
+
+def check_gradebook(course: Path | str, db_url: str | None = None) -> None:
+    """Open and close the gradebook once, so a wrong URL or driver is refused before any grading."""
+    open_gradebook(course, db_url).close()
 
 
 def ensure_assignment(gb: Gradebook, assignment: str, notebook: str, source: list[SourceCell]) -> None:
@@ -50,16 +95,21 @@ def ensure_assignment(gb: Gradebook, assignment: str, notebook: str, source: lis
                                         checksum=cell.release_checksum)
 
 
-def record(gb: Gradebook, report: Report, assignment: str, student: str) -> None:
-    """Store the autograded scores of ``report`` for ``student`` (manually graded cells are left to the grader)."""
+def record(gb: Gradebook, report: Report, assignment: str, student: str, timestamp: datetime | None = None) -> None:
+    """Store the autograded scores of ``report`` for ``student`` (manually graded cells are left to the grader).
+
+    ``timestamp`` is the submission time (UTC, naive, as nbgrader stores it); the gradebook computes
+    lateness from it and the assignment's due date, and ``nbgrader export`` writes both.
+    """
     gb.update_or_create_student(student)
     try:
-        gb.find_submission(assignment, student)
+        submission = gb.find_submission(assignment, student)
     except MissingEntry:
         with warnings.catch_warnings():
             # nbgrader's own add_submission triggers SQLAlchemy autoflush warnings; they are harmless.
             warnings.simplefilter("ignore", SAWarning)
-            gb.add_submission(assignment, student)
+            submission = gb.add_submission(assignment, student)
+    submission.timestamp = timestamp
     for test in report.tests:
         try:
             grade = gb.find_grade(test.grade_id, report.notebook, assignment, student)
