@@ -2,6 +2,7 @@
 earns full marks through the sandboxed pipeline while its release earns none."""
 
 import copy
+import re
 from pathlib import Path
 
 import nbformat
@@ -10,9 +11,11 @@ import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from autograder import crnn_checks as checks
+from autograder import crnn_diagnosis as diagnosis
 from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, isolation
-from simulator import architectures, conv, crnn
+from simulator import architectures, cells, conv, crnn
+from tests.autograder.bugs.sequences import BUGS, half, outcome
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 SOURCE = EXERCISES / "source" / "crnn" / "crnn.ipynb"
@@ -155,3 +158,102 @@ def test_buggy_pooling_loses_its_points_with_the_bug_named(tmp_path):
     assert scores["test_conv2d_forward_visible"] == scores["test_conv2d_forward_hidden"] == scores["test_q1"] == 1
     message = next(t.message for t in report.tests if t.grade_id == "test_maxpool_forward_visible")
     assert "likely bug: average instead of max" in message
+
+
+# ----------------------------------------------------------------------------- suspects and stage probes
+SUSPECTS = [("conv", checks.check_conv2d_forward, s) for s in diagnosis.conv_suspects()] + \
+    [("pool", checks.check_maxpool_forward, s) for s in diagnosis.pool_suspects()] + \
+    [("features", checks.check_frame_features, s) for s in diagnosis.feature_suspects()] + \
+    [("crnn", checks.check_crnn_forward, s) for s in diagnosis.crnn_suspects()]
+REFERENCE = {"conv": lambda x, K, b, s, p: conv.conv2d_forward(x, K, b, stride=s, padding=p)[0],
+             "pool": lambda x, size, s: conv.maxpool_forward(x, size, s)[0],
+             "features": lambda frames, params: crnn.frame_features(frames, params)[0]}
+
+
+def _kind(step) -> str:
+    return next(k for k, (s, _) in cells.STEP_FUNCTIONS.items() if s is step)
+
+
+def _suspect_student(stage, s):
+    def student(*args):
+        if stage == "crnn":
+            *inputs, step = args
+            case = {"args": tuple(inputs), "kind": _kind(step)}
+            out = s.outputs(case)
+            return (crnn.crnn_forward(*args)[0] if out is None else out["y"]), None
+        out = s.outputs({"args": args})
+        return (REFERENCE[stage](*args) if out is None else next(iter(out.values()))), None
+    return student
+
+
+@pytest.mark.parametrize(("stage", "check", "s"), SUSPECTS, ids=[f"{st}-{s.text[:30]}" for st, _, s in SUSPECTS])
+def test_suspect_is_named(stage, check, s):
+    """Does a function returning a suspect's output (of another shape too) fail its hidden check with its name?"""
+    with pytest.raises(AssertionError, match=re.escape(f"(likely bug: {s.bug})")):
+        check(_suspect_student(stage, s), True)
+
+
+def _flipped_features(frames, params):
+    return crnn.frame_features(frames, {**params, "conv1.K": params["conv1.K"][:, :, ::-1].copy()})  # rows only
+
+
+def _pool_then_scale(frames, params):
+    layers = crnn.standard_layers(params)
+    p, _ = crnn.cnn_forward(layers[:3], params, frames)  # conv1 -> ReLU -> pool
+    p = np.sqrt(p)  # a stray transform between pooling and flattening
+    return crnn.cnn_forward(layers[3:], params, p)[0], None
+
+
+def _dense_squared(frames, params):
+    return crnn.frame_features(frames, {**params, "dense1.W": params["dense1.W"] ** 2})
+
+
+def _videos_mixed(X, params, step):
+    B = X.shape[0]
+    return crnn.crnn_forward(np.roll(X, 1, axis=0) if B > 1 else X, params, step)[0], None  # another video's frames
+
+
+def _frames_shuffled(X, params, step):
+    T = X.shape[1]
+    order = [(t * 2) % T for t in range(T)] if T % 2 else [*range(1, T), 0]  # frames out of order
+    return crnn.crnn_forward(X[:, order].copy(), params, step)
+
+
+@pytest.mark.parametrize(("check", "fn", "bug"), [
+    (checks.check_frame_features, _flipped_features, "convolution stage wrong"),
+    (checks.check_frame_features, _dense_squared, "dense stage wrong"),
+    (checks.check_crnn_forward, _videos_mixed, "batch and time mixed"),
+    (checks.check_crnn_forward, _frames_shuffled, "frames in the wrong order"),
+], ids=["features-conv", "features-dense", "crnn-videos", "crnn-order"])
+def test_stage_probes_name_bugs_without_suspects(check, fn, bug, monkeypatch):
+    """With every suspect removed, do the stage probes (identity layers, one video, a still video) name the stage?"""
+    for name in ("feature_hypotheses", "crnn_hypotheses"):
+        monkeypatch.setattr(checks, name, lambda: [])
+    for name in ("feature_suspects", "crnn_suspects"):
+        monkeypatch.setattr(checks, name, lambda: [])
+    with pytest.raises(AssertionError) as err:
+        check(fn, True)
+    assert "Probably" in str(err.value) and f"(likely bug: {bug})" in str(err.value), str(err.value)
+
+
+def test_a_stage_after_pooling_is_not_blamed_on_the_convolution(monkeypatch):
+    """Does a transform between pooling and dense, with no suspect for it, avoid naming the conv or pool stage?"""
+    for name in ("feature_hypotheses", "feature_suspects"):
+        monkeypatch.setattr(checks, name, lambda: [])
+    with pytest.raises(AssertionError) as err:
+        checks.check_frame_features(_pool_then_scale, True)
+    assert "convolution stage wrong" not in str(err.value) and "pooling stage wrong" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- the catalogue
+@pytest.mark.parametrize("bug", [b for b in BUGS if b.assignment == "crnn"], ids=lambda b: f"{half(b)}-{b.name}")
+def test_catalogue_bug_is_caught_and_located(bug):
+    """Does every crnn bug of the catalogue fail the edited function's check with a located message?"""
+    result = outcome(bug)
+    assert result.caught and result.located, result.message
+
+
+def test_tune_half_is_named():
+    """Are at least 90% of the tune half's crnn bugs named?"""
+    results = [outcome(b) for b in BUGS if b.assignment == "crnn" and half(b) == "tune"]
+    assert sum(r.named for r in results) >= 0.9 * len(results), [r.bug.name for r in results if not r.named]
