@@ -2,14 +2,19 @@
 own test, probes never change a score, and the catalogue of student bugs is caught, located and named."""
 
 import re
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
 from autograder import bptt_checks as checks
+from autograder.pipeline import grade_notebook
+from autograder.sandbox import Limits, isolation
 from exercises.answers import bptt as answers
 from tests.autograder.bugs.sequences import BUGS, half, namespace, outcome
 
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 SOLUTION = namespace("bptt")
 CAUSE = re.compile(r"\): (.*?) Evidence:")
 
@@ -192,3 +197,22 @@ def test_tune_half_is_named():
     """Are at least 90% of the tune half's bptt bugs named (the held-out rate is reported in docs/diagnosis.md)?"""
     results = [outcome(b) for b in BUGS if b.assignment == "bptt" and half(b) == "tune"]
     assert sum(r.named for r in results) >= 0.9 * len(results), [r.bug.name for r in results if not r.named]
+
+
+@pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
+def test_through_the_sandbox_a_forward_bug_leaves_the_backward_points(tmp_path):
+    """Graded through the sandboxed pipeline, does a notebook whose rnn_forward skips step 0 lose the forward's
+    points (with the bug named) and keep every rnn_backward point?"""
+    bug = next(b for b in BUGS if b.name == "forward_skips_step_0")
+    nb = nbformat.read(EXERCISES / "source" / "bptt" / "bptt.ipynb", as_version=4)
+    for gid, old, new in bug.edits:
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+        cell.source = cell.source.replace(old, new)
+    path = tmp_path / "bptt.ipynb"
+    nbformat.write(nb, path)
+    report = grade_notebook(path, EXERCISES, "bptt", Limits(wall=60.0, cpu=120, memory=1024 * 2**20, processes=16))
+    tests = {t.grade_id: t for t in report.tests}
+    assert tests["test_rnn_forward_visible"].score == 0 and tests["test_rnn_forward_hidden"].score == 0
+    assert "(likely bug: step 0 skipped)" in tests["test_rnn_forward_visible"].message
+    for gid in ("test_rnn_backward_visible", "test_rnn_backward_hidden"):
+        assert tests[gid].score == tests[gid].max_score > 0, tests[gid].message
