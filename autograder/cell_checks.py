@@ -256,7 +256,7 @@ def cached_intermediates(spec: CellSpec, cache, case: dict) -> dict:
             and np.isfinite(items[k]).all()}
 
 
-def _explain_forward(spec: CellSpec, fn: Callable, case: dict, got: dict, cache) -> str:
+def _explain_forward(spec: CellSpec, fn: Callable, case: dict, got: dict, cache, problems: list[str]) -> str:
     kind = spec.kind
 
     def run_student(c: dict) -> dict:
@@ -271,10 +271,10 @@ def _explain_forward(spec: CellSpec, fn: Callable, case: dict, got: dict, cache)
     seen = {**got, **cached_intermediates(spec, cache, case)}
     return diagnose.explain_step(
         case, seen, hyp.FORWARD[kind](), spec.outputs, probes.probe_cases(kind, ra), run_student, run_reference,
-        lambda: probes.forward_finding(kind, run_student, run_reference, spec.layout, ra))
+        lambda: probes.forward_finding(kind, run_student, run_reference, spec.layout, ra), problems)
 
 
-def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt: str) -> str:
+def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt: str, problems: list[str]) -> str:
     kind = spec.kind
     keys = _read_keys(spec, case, wrt)
 
@@ -295,7 +295,7 @@ def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt
     return diagnose.explain_step(
         with_cache(case), got, hyp.BACKWARD[kind](), tuple(keys), [with_cache(p) for p in probes.probe_cases(kind, ra)],
         run_student, run_reference,
-        lambda: probes.backward_finding(kind, run_student, run_reference, spec.layout, keys, ra))
+        lambda: probes.backward_finding(kind, run_student, run_reference, spec.layout, keys, ra), problems)
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -323,8 +323,8 @@ def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = 
         expected, _ = reference_forward(spec, case)
         problems = _mismatches(spec, case, expected, got, spec.outputs)
         if problems:
-            why = _explain_forward(spec, fn, case, got, student_cache)
-            fail(f"{head}: {'; '.join(problems)}. {why} Tolerance: {tolerance_text()}.")
+            why = _explain_forward(spec, fn, case, got, student_cache, problems)
+            fail(f"{head}: {why} Tolerance: {tolerance_text()}.")
         if cache and (problem := cache_problem(spec, student_cache, backward_cache(spec.kind, case))):
             fail(f"{head}: {problem}. Tolerance: {tolerance_text()}.")
     option = "" if reset_after else " with reset_after=False"
@@ -343,8 +343,8 @@ def _check_step_backward(spec: CellSpec, fn_b: Callable, hidden: bool, wrt: str,
         expected = reference_backward(spec, case)
         problems = _mismatches(spec, case, expected, got, _read_keys(spec, case, wrt))
         if problems:
-            why = _explain_backward(spec, fn_b, case, got, wrt)
-            fail(f"{head}: {'; '.join(problems)}. {why} Tolerance: {tolerance_text()}.")
+            why = _explain_backward(spec, fn_b, case, got, wrt, problems)
+            fail(f"{head}: {why} Tolerance: {tolerance_text()}.")
     part = {"all": "all gradients", "inputs": "gradients with respect to the inputs and states",
             "params": "gradients with respect to the parameters"}[wrt]
     ok(f"{spec.backward_name}: {part} match on {len(cases)} {'hidden' if hidden else 'visible'} cases, computed "

@@ -125,16 +125,21 @@ def certain_hypothesis(case: dict, got: dict, hypotheses: list[Hypothesis], requ
 
 def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: tuple[str, ...],
                  probe_cases: list[dict], run_student: Callable[[dict], dict], run_reference: Callable[[dict], dict],
-                 find: Callable[[], probes.Finding | None]) -> str:
-    """The message's explanation for a step function: a certain name, else the probes' finding, else advice.
+                 find: Callable[[], probes.Finding | None], problems: list[str]) -> str:
+    """A step function's failure message after its header: the likely cause first, then the evidence.
 
-    ``got`` holds the student's outputs on ``case`` (``required`` keys) and any intermediates read from
-    its cache; ``run_student`` / ``run_reference`` map a case (a probe case here) to the same keys;
-    ``find`` runs the probes.
+    "<one sentence: the likely cause, with the equation line> Evidence: <first bad entries on this
+    case>; <what the probes showed>." The cause is a certain name from the catalogue (``(likely
+    bug: <class>)``), else the probes' finding phrased as a guess, else advice. ``got`` holds the
+    student's outputs on ``case`` (``required`` keys) and intermediates read from its cache;
+    ``run_student`` / ``run_reference`` map a case (a probe case here) to the same keys; ``find`` runs
+    the probes; ``problems`` are the check's mismatch sentences for this case.
     """
+    evidence = "; ".join(problems)
     hyp = certain_hypothesis(case, got, hypotheses, required, probe_cases, run_student, run_reference)
     if hyp is not None:
-        return f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})."
+        return (f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug}), also on "
+                f"the grader's probe case. Evidence: {evidence}.{_recipe(case)}")
     try:
         finding = find()
     except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
@@ -142,5 +147,5 @@ def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: 
     except Exception:  # noqa: BLE001 - the probes explain; their failure must not hide the check's message
         finding = None
     if finding is None:
-        return NO_NAME + _recipe(case)
-    return finding.text() + _recipe(case)
+        return f"{NO_NAME} Evidence: {evidence}.{_recipe(case)}"
+    return f"{finding.sentence()} Evidence: {evidence}; {finding.evidence}.{_recipe(case)}"

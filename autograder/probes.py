@@ -74,8 +74,11 @@ class Finding:
     cause: str
     evidence: str
 
+    def sentence(self) -> str:
+        return f"Likely cause (a guess from probes the grader ran): {self.cause}."
+
     def text(self) -> str:
-        return f"Likely cause (from probes the grader ran): {self.cause}. Evidence: {self.evidence}."
+        return f"{self.sentence()} Evidence: {self.evidence}."
 
 
 def run_probes(probes: list[Probe], base: dict, student: Callable[[dict], dict], reference: Callable[[dict], dict],
@@ -379,7 +382,7 @@ DA_LINES = {
 }
 
 
-def _single_lines(kind: str, full: Outcome, keys: list[str], reset_after: bool, bias: str) -> Finding:
+def _single_lines(kind: str, full: Outcome, keys: list[str], reset_after: bool, bias: str, sums: str) -> Finding:
     lines = dict(LINES[kind])
     if kind == "gru":
         lines["W_h"] = ("dW_h = [h_prev^T da_z | h_prev^T da_r | " +
@@ -389,7 +392,7 @@ def _single_lines(kind: str, full: Outcome, keys: list[str], reset_after: bool, 
     named = "; ".join(lines.get(k, k) for k in bad)
     lines_word = "lines" if len(bad) > 1 else "line"
     if bias in full.compared and bias not in full.bad:
-        return Finding(f"{bias}'s gradient (the sum over the batch of da) matches, so da is likely right: check the "
+        return Finding(f"the bias gradient {sums} matches, so {sums.split()[-1]} is likely right: check the "
                        f"{lines_word} {named}", full.evidence(*bad))
     return Finding(f"check the {lines_word} {named}", full.evidence(*bad))
 
@@ -399,7 +402,7 @@ def _rnn_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
     if "b_h" in full.bad and ("dx" in full.bad or "W_xh" in full.bad):
         return Finding("da differs (db_h = sum_B da and the gradients built from it all differ): check "
                        "da = dh * (1 - h^2), the tanh derivative written with the output h", full.evidence("b_h"))
-    return _single_lines("rnn", full, keys, True, "b_h")
+    return _single_lines("rnn", full, keys, True, "b_h", "db_h = sum_B da")
 
 
 def _lstm_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
@@ -423,7 +426,7 @@ def _lstm_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
                        f"{'s' * (len(gates) > 1)}: check {lines}", full.evidence("b"))
     if "dc_prev" in full.bad and not [k for k in full.bad if k != "dc_prev"]:
         return Finding("only dc_prev differs while da is right: check dc_prev = dc_total * f", full.evidence("dc_prev"))
-    return _single_lines("lstm", full, keys, True, "b")
+    return _single_lines("lstm", full, keys, True, "b", "db = sum_B da")
 
 
 def _gru_backward(out: dict[str, Outcome], keys: list[str], reset_after: bool) -> Finding:
@@ -442,7 +445,7 @@ def _gru_backward(out: dict[str, Outcome], keys: list[str], reset_after: bool) -
         n_term = "(da_n * r) W_hn^T" if reset_after else "(da_n W_hn^T) * r"
         return Finding(f"dh_prev's direct term dh * z is right (it matches with W_h = 0): check the recurrent terms "
                        f"da_z W_hz^T + da_r W_hr^T + {n_term}", full.evidence("dh_prev"))
-    return _single_lines("gru", full, keys, reset_after, "b_x")
+    return _single_lines("gru", full, keys, reset_after, "b_x", "db_x = sum_B dxw")
 
 
 def backward_finding(kind: str, student: Callable[[dict], dict], reference: Callable[[dict], dict],

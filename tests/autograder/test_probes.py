@@ -294,7 +294,7 @@ def test_gru_convention_mix_is_not_named_by_a_one_by_one_coincidence():
 
 def _cause(message: str) -> str:
     """The explanation of a failure message, without the case-specific numbers."""
-    m = re.search(r"(Your result matches the reference if .*?\(likely bug: [^)]*\)|Likely cause .*?\. Evidence:)",
+    m = re.search(r"(Your result matches the reference if .*?\(likely bug: [^)]*\)|Likely cause .*? Evidence:)",
                   message)
     return m.group(1) if m else message.split("): ", 1)[-1]
 
@@ -347,3 +347,31 @@ def test_backward_probes_use_the_reference_cache_of_each_probe():
             cache = cell_checks.backward_cache(kind, case)
             assert set(cell_checks.CACHE_KEYS[kind]) <= set(cache)
             assert cell_checks.cache_problem(cell_checks.SPECS[kind], cache, cache) is None
+
+
+# ----------------------------------------------------------------------------- through the sandbox
+def test_probes_and_independent_credit_through_the_sandbox(tmp_path):
+    """Graded in the sandbox, where every student call crosses the channel: does an lstm_cell notebook with a
+    forward bug (i and f exchanged in the c line) lose only the forward's points, with the probes' explanation?"""
+    import nbformat
+
+    from autograder.pipeline import grade_notebook
+    from autograder.sandbox import Limits, isolation
+
+    if isolation.detect() is None:
+        pytest.skip("no sandbox isolation on this machine")
+    exercises = bug_catalogue.ROOT / "exercises"
+    nb = nbformat.read(exercises / "source" / "lstm_cell" / "lstm_cell.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "lstm_step")
+    assert cell.source.count("c = f * c_prev + i * g") == 1
+    cell.source = cell.source.replace("c = f * c_prev + i * g", "c = i * c_prev + f * g")
+    path = tmp_path / "lstm_cell.ipynb"
+    nbformat.write(nb, path)
+    report = grade_notebook(path, exercises, "lstm_cell", Limits(wall=20.0, cpu=60, memory=1024 * 2**20,
+                                                                   processes=16))
+    scores = {t.grade_id: (t.score, t.max_score) for t in report.tests}
+    forward = {t for t in scores if t.startswith("test_lstm_step_") and "backward" not in t}
+    assert forward and all(scores[t][0] == 0 for t in forward)
+    assert all(s == m > 0 for t, (s, m) in scores.items() if t not in forward), scores
+    message = next(t.message for t in report.tests if t.grade_id == "test_lstm_step_visible")
+    assert "which gate multiplies c_prev" in message and "you read the blocks" not in message
