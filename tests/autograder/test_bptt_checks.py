@@ -128,6 +128,24 @@ def test_forward_probes_locate_the_input_and_the_state():
     assert "(likely bug: previous state read wrongly)" in _message(checks.check_rnn_forward, half_state, True)
 
 
+def _clip_with(scale_of, norm_of=lambda n: n):
+    def student(grads, max_norm):
+        clipped, n = answers.clip_gradients(grads, max_norm)
+        s = scale_of(n, max_norm)
+        return ({k: g * s for k, g in grads.items()} if s is not None else clipped), norm_of(n)
+    return student
+
+
+@pytest.mark.parametrize(("student", "bug"), [
+    (_clip_with(lambda n, m: 0.9 * min(1.0, m / n)), "wrong scale"),
+    (_clip_with(lambda n, m: None, norm_of=lambda n: 1.1 * n), "wrong norm returned"),
+], ids=["scale", "norm"])
+def test_clip_probes_tell_the_scale_from_the_norm(student, bug, monkeypatch):
+    """With no suspect, does the check say whether the scale or the returned norm is wrong?"""
+    monkeypatch.setattr(checks, "clip_suspects", lambda: [])
+    assert f"(likely bug: {bug})" in _message(checks.check_clip_gradients, student, True)
+
+
 # ----------------------------------------------------------------------------- independent credit, probes never score
 @pytest.mark.parametrize("forward", [
     lambda X, h0, params: (SOLUTION["rnn_forward"](X, h0, params)[0] + 1.0, None),
