@@ -232,8 +232,9 @@ def feature_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
         positive = np.abs(frames)
         b = ok(positive, both)
         if a is False and b:
-            return Finding("with an identity kernel and dense1 = I your features match, so the convolution stage is "
-                           "wrong", "convolution stage wrong", "conv1 is wrong", CONV_LINE)
+            return Finding("with an identity kernel on nonnegative frames and dense1 = I your features match, so the "
+                           "convolution stage is wrong", "convolution stage wrong", "conv1 (or the ReLU after it, "
+                           "which nonnegative frames do not exercise) is wrong", CONV_LINE)
         blocks = np.repeat(np.repeat(positive[:, :, ::2, ::2], 2, axis=2), 2, axis=3)[:, :, : frames.shape[2],
                                                                                        : frames.shape[3]]
         if b is False and ok(blocks, both):
