@@ -165,28 +165,20 @@ def _scaled(case: dict, s: float, *names: str) -> dict:
     return out
 
 
-BIAS = {"rnn": ("b_h",), "lstm": ("b",), "gru": ("b_x", "b_h")}
-STATES = {"rnn": ("h_prev",), "lstm": ("h_prev", "c_prev"), "gru": ("h_prev",)}
-PRE = {"rnn": "a = x W_xh + h_prev W_hh + b_h", "lstm": "a = x W_x + h_prev W_h + b",
-       "gru": "the gates' pre-activations x W_x + b_x + h_prev W_h + b_h"}
 TERM = {"rnn": {"x": "x W_xh", "h": "h_prev W_hh", "b": "b_h"},
         "lstm": {"x": "x W_x", "h": "h_prev W_h", "b": "b"},
-        "gru": {"x": "x W_x", "h": "h_prev W_h", "b": "b_x and b_h"}}
+        "gru": {"x": "x W_x + b_x", "h": "h_prev W_h", "b": "b_h"}}
+# What each single-term probe sets to zero so that only that term of the pre-activations is left.
+ISOLATE = {"rnn": {"x": ("h_prev", "b_h"), "h": ("x", "b_h"), "b": ("x", "h_prev")},
+           "lstm": {"x": ("h_prev", "c_prev", "b"), "h": ("x", "c_prev", "b"), "b": ("x", "h_prev", "c_prev")},
+           "gru": {"x": ("h_prev", "b_h"), "h": ("x", "b_x", "b_h"), "b": ("x", "h_prev", "b_x")}}
 
 
 def _isolates(kind: str) -> list[Probe]:
-    """Probes where one term of the pre-activation stands alone (the cell state zero as well)."""
-    bias, states, t = BIAS[kind], STATES[kind], TERM[kind]
-    extra = [s for s in states if s != "h_prev"]
-    c0 = ", c_prev = 0" if extra else ""
-    return [
-        Probe("x_only", f"with h_prev = 0{c0} and {' = '.join(bias)} = 0 (only {t['x']} is non-zero)",
-              lambda c: _zero(c, *states, *bias)),
-        Probe("h_only", f"with x = 0{c0} and {' = '.join(bias)} = 0 (only {t['h']} is non-zero)",
-              lambda c: _zero(c, "x", *extra, *bias)),
-        Probe("b_only", f"with x = 0 and h_prev = 0{c0} (only {t['b']} is non-zero)",
-              lambda c: _zero(c, "x", *states)),
-    ]
+    """Probes where one term of the pre-activations stands alone (the LSTM's cell state zero as well)."""
+    return [Probe(f"{t}_only", f"with {' = '.join(zeroed)} = 0 (only {TERM[kind][t]} is non-zero)",
+                  lambda c, zeroed=zeroed: _zero(c, *zeroed))
+            for t, zeroed in ISOLATE[kind].items()]
 
 
 FULL = Probe("full", "on the grader's probe case", lambda c: c)
@@ -230,7 +222,7 @@ def _gate_line(kind: str, gate: str) -> str:
 
 
 def _terms_text(kind: str, names: list[str]) -> str:
-    return " and ".join(TERM[kind][n] for n in names)
+    return " and ".join(TERM[kind][n] for n in names) + (" terms" if len(names) > 1 else " term")
 
 
 def _term_finding(kind: str, out: dict[str, Outcome], key: str, what: str, line: str) -> Finding:
@@ -241,9 +233,10 @@ def _term_finding(kind: str, out: dict[str, Outcome], key: str, what: str, line:
                        f"culprit: the activation or the columns read in {line}", out["b_only"].evidence(key))
     if bad:
         good = [n for n in ("x", "h", "b") if n not in bad]
-        return Finding(f"{what} differs when only {_terms_text(kind, bad)} is non-zero and matches when "
+        return Finding(f"{what} differs when only the {_terms_text(kind, bad[:1])} is non-zero"
+                       f"{' (or only the ' + _terms_text(kind, bad[1:]) + ')' if bad[1:] else ''} and matches when "
                        f"{' or '.join(TERM[kind][n] for n in good)} stands alone: check the {_terms_text(kind, bad)} "
-                       f"term of {line}", out[f"{bad[0]}_only"].evidence(key))
+                       f"of {line}", out[f"{bad[0]}_only"].evidence(key))
     return Finding(f"each term alone gives the right {what} but their sum does not: check that the terms of {line} "
                    "are added before the activation", out["full"].evidence(key))
 
