@@ -45,7 +45,7 @@ GEOMETRY = {
                   [(640, 493), (640, 457)], [(562, 440), (623, 440)],
                   [(640, 423), (640, 370), (860, 370)], [(740, 370), (740, 612)]],
         "texts": [("cₜ₋₁", 4, 590, "left"), ("hₜ₋₁", 4, 380, "left"), ("xₜ", 160, 340, "left"),
-                  ("cₜ", 856, 590, "right"), ("hₜ", 856, 380, "right"), ("hₜ", 750, 605, "left")],
+                  ("cₜ", 856, 590, "right"), ("hₜ", 856, 380, "right"), ("hₜ", 730, 612, "right")],
     },
     "gru": {
         "boxes": [("r", "σ", 240, 440), ("z", "σ", 340, 440), ("n", "tanh", 520, 440)],
@@ -59,7 +59,7 @@ GEOMETRY = {
                   [(520, 458), (520, 480), (680, 480), (680, 513)], [(680, 547), (680, 563)],
                   [(780, 580), (780, 612)]],
         "texts": [("hₜ₋₁", 4, 590, "left"), ("xₜ", 180, 340, "left"), ("hₜ", 856, 590, "right"),
-                  ("hₜ", 790, 605, "left")],
+                  ("hₜ", 770, 612, "right")],
     },
 }
 
@@ -107,8 +107,9 @@ class CellDiagram:
         fig.text("x", "y", "label", source=self.ops, text_align="center", text_baseline="middle",
                  text_font_size=f"{op_font}px")
         self.texts = ColumnDataSource(_empty("x", "y", "label", "align"))
+        self.label_px = max(9, round(13 * width / 640))  # wire labels shrink with the drawing, so they never collide
         fig.text("x", "y", "label", source=self.texts, text_align="align", text_baseline="middle",
-                 text_font_size="13px", text_font_style="italic")
+                 text_font_size=f"{self.label_px}px", text_font_style="italic")
         self.cells = ColumnDataSource(_empty("x", "y", "w", "h", "name", "label", "j", "value", "text",
                                              "text_color", "exact"))
         cells = fig.rect("x", "y", "w", "h", source=self.cells, line_color="white",
@@ -116,8 +117,9 @@ class CellDiagram:
         self.numbers = fig.text("x", "y", "text", source=self.cells, text_align="center", text_baseline="middle",
                                 text_font_size="9px", text_color="text_color")
         self.heads = ColumnDataSource(_empty("x", "y", "label", "name", "color"))
+        self.head_px = max(8, round(12 * width / 640))
         fig.text("x", "y", "label", source=self.heads, text_align="center", text_baseline="bottom",
-                 text_font_size="12px", text_color="color", text_font_style="bold")
+                 text_font_size=f"{self.head_px}px", text_color="color", text_font_style="bold")
         self.highlight = ColumnDataSource(_empty("x", "y", "w", "h"))
         fig.rect("x", "y", "w", "h", source=self.highlight, fill_alpha=0, line_color="#d35400", line_width=3)
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[("", "@label[@j] = @exact")]))

@@ -36,6 +36,7 @@ URL_KEYS = {"kind": "kind", "compare": "compare", "inputs": "inputs", "word": "w
 PLAYER_KEYS = {"speed": "speed"}
 VIEW_KEYS = {"slow": "slow"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+COMPARE_SIZE = (600, 440)  # each compare diagram, in pixels: beside its heatmap within a 1400 px window
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
           "r": "reset gate rₜ", "n": "candidate nₜ"}
@@ -65,7 +66,7 @@ class CellPage(pn.viewable.Viewer):
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
-        self.compare_view = pn.Row(visible=False)
+        self.compare_view = pn.Column(visible=False)
         self.single_view = pn.Row(pn.pane.Bokeh(self.diagram.figure), pn.pane.Bokeh(self.trajectory.figure))
         self.heat_section = pn.Column(
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
@@ -201,14 +202,16 @@ class CellPage(pn.viewable.Viewer):
         if not m.compare:
             return
         if not self.compare_diagrams:
+            w, h = COMPARE_SIZE
             for kind in KINDS:
-                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=360, height=300,
+                self.compare_diagrams[kind] = CellDiagram(on_select=self._select, width=w, height=h,
                                                           title=NAMES[kind])
-                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=360,
-                                                          height=150)
+                self.compare_heatmaps[kind] = TimeHeatmap(title=f"{NAMES[kind]}: hₜ over time", width=420,
+                                                          height=180)
+            # one row per cell, so each diagram is drawn as large as the single view and its numbers stay legible
             self.compare_view.objects = [
-                pn.Column(pn.pane.Bokeh(self.compare_diagrams[k].figure),
-                          pn.pane.Bokeh(self.compare_heatmaps[k].figure))
+                pn.Row(pn.pane.Bokeh(self.compare_diagrams[k].figure),
+                       pn.pane.Bokeh(self.compare_heatmaps[k].figure), align="center")
                 for k in KINDS]
         for kind in KINDS:
             self.compare_diagrams[kind].set_layout(kind, sizes_of(m, kind), VECTORS[kind])

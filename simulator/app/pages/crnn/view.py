@@ -44,16 +44,17 @@ class CrnnPage(pn.viewable.Viewer):
         m = self.model
         self.messages = MessageBox()
         self.player = Player(m, "t", label="Frame t")
-        self.frames = ImageTiles("Frames xₜ (red box: the current frame t)", width=700, height=150)
-        self.maps = ImageTiles("Feature maps of frame t, one tile per filter", ink=False, width=700, height=150)
-        self.vectors = VectorRows("Frame t: feature vector fₜ = cnn(xₜ), then the cell's state", width=980,
+        # NB: controls 300 + frames 640 + readout 380 (+ margins) fit a 1400 px window
+        self.frames = ImageTiles("Frames xₜ (red box: the current frame t)", width=640, height=150)
+        self.maps = ImageTiles("Feature maps of frame t, one tile per filter", ink=False, width=640, height=150)
+        self.vectors = VectorRows("Frame t: feature vector fₜ = cnn(xₜ), then the cell's state", width=1000,
                                   height=150)
         self.feature_map = TimeHeatmap("feature vectors fₜ over time (rows: features)", width=480, height=210)
         self.state_map = TimeHeatmap("hidden states hₜ over time (rows: units)", width=480, height=210,
                                      cursor=self.feature_map.cursor)  # one shared cursor: one update per step
         self.bars = Bars("Prediction: softmax(y), read out after the last frame", width=360, height=230)
         self.pipeline = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "14px"})
-        self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=560, styles={"font-size": "14px"})
+        self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=380, styles={"font-size": "14px"})
         self.training = TrainingControl(self._make_job, self._trained, self.messages.reporter("training"),
                                         background=background, label="Train the CRNN")
         self.controls = self._controls()
