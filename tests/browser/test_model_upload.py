@@ -49,16 +49,16 @@ def test_lesson_model_upload_shows_keras_h_t_and_bad_files_get_messages(server, 
     bad = tmp_path / "notes.keras"
     bad.write_text("this is not a model")
     model_input.set_input_files(str(bad))
-    wait_text(page, ".rnn-model-message", "notes.keras: is not a model file", contains=True)
+    wait_text(page, ".rnn-model-message-text", "notes.keras: is not a model file", contains=True)
 
     model_input.set_input_files(str(lesson_model["model"]))
-    wait_text(page, ".rnn-model-summary", "sentiment_lstm.keras", contains=True)
+    wait_text(page, ".rnn-model-summary-text", "sentiment_lstm.keras", contains=True)
     page.get_by_label("Upload a vocabulary file (one word per line)").set_input_files(str(lesson_model["vocabulary"]))
-    wait_text(page, ".rnn-upload-readout", "(word the)", contains=True)
+    wait_text(page, ".rnn-upload-text", "(word the)", contains=True)
     words = "the movie was not good".split()
     for t in (1, 2, 3):
         section.get_by_role("button", name="Step ▶").click()
-        wait_text(page, ".rnn-upload-readout", f"t = {t} of 4 (word {words[t]})", contains=True)
+        wait_text(page, ".rnn-upload-text", f"t = {t} of 4 (word {words[t]})", contains=True)
     shown = float(text_of(page, ".rnn-upload-h"))
     expected = float(keras_h(lesson_model["model"], words, 3)[0])
     assert abs(shown - expected) <= 1e-5 * max(1.0, abs(expected)), (shown, expected)

@@ -7,6 +7,7 @@ Every refusal becomes one message naming the file and the problem; the page keep
 
 from __future__ import annotations
 
+import html
 import logging
 
 import numpy as np
@@ -106,7 +107,7 @@ class ModelUpload(pn.viewable.Viewer):
         self.layer_select = pn.widgets.Select(label="Recurrent layer shown", options={"(none)": 0}, width=280,
                                               disabled=True)
         self.layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
-        self.summary = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["rnn-model-summary"])
+        self.summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["rnn-model-summary"])
         self.alert = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width",
                                    css_classes=["rnn-model-message"])
 
@@ -182,28 +183,30 @@ class ModelUpload(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ view
     def _show(self) -> None:
-        self.alert.object = self.message
+        text = html.escape(self.message)
+        self.alert.object = f'<div class="rnn-model-message-text">{text}</div>' if text else ""
         self.alert.visible = bool(self.message)
         model = self.loaded
         if model is None:
-            self.summary.object = "*No model loaded yet.*"
+            self.summary.object = "<i>No model loaded yet.</i>"
             return
         rows = []
         for x in model:
             if x.role == "embedding":
                 V, E = x.params["E"].shape
-                rows.append(f"Embedding `{x.name}`: {V} words -> {E} numbers")
+                rows.append(f"Embedding {x.name!r}: {V} words -> {E} numbers")
             elif x.role == "recurrent":
-                rows.append(f"{x.cell.kind.upper()} `{x.name}`: D={x.cell.input_size}, H={x.cell.hidden_size}"
+                rows.append(f"{x.cell.kind.upper()} {x.name!r}: D={x.cell.input_size}, H={x.cell.hidden_size}"
                             + (f", {x.cell.activation}" if x.cell.kind == "rnn" else "")
                             + (f", reset_after={x.cell.reset_after}" if x.cell.kind == "gru" else ""))
             else:
-                rows.append(f"Dense `{x.name}`: {x.params['W'].shape[0]} -> {x.params['W'].shape[1]}, "
+                rows.append(f"Dense {x.name!r}: {x.params['W'].shape[0]} -> {x.params['W'].shape[1]}, "
                             f"{x.options['activation']}")
         vocab = (f"vocabulary of {len(self.vocabulary)} words" if self.vocabulary is not None
                  else "no vocabulary (upload one to type sentences)" if model.embedding is not None else "")
-        self.summary.object = (f"**{model.file}** ({model.format}): " + " -> ".join(rows)
-                               + (f"; {vocab}" if vocab else ""))
+        self.summary.object = ('<span class="rnn-model-summary-text">'
+                               f"<b>{html.escape(model.file)}</b> ({model.format}): "
+                               + html.escape(" -> ".join(rows) + (f"; {vocab}" if vocab else "")) + "</span>")
 
     def __panel__(self):
         self._show()

@@ -202,10 +202,10 @@ class UploadedSection(pn.viewable.Viewer):
             color="primary", variant="outline", label="")
         self.sentence = pn.widgets.TextInput.from_param(m.param.sentence, label="Sentence (through the Embedding)",
                                                         width=280, visible=False)
-        inputs = pn.widgets.Select.from_param(m.param.inputs, label="Preset input (to the lowest recurrent layer)",
-                                              options={"sine wave": "sine", "step": "step", "impulse": "impulse",
-                                                       "random": "random"}, width=280)
-        steps = pn.widgets.IntInput.from_param(m.param.T, label="T (preset steps)", width=120)
+        self.preset = inputs = pn.widgets.Select.from_param(
+            m.param.inputs, label="Preset input (to the lowest recurrent layer)", width=280,
+            options={"sine wave": "sine", "step": "step", "impulse": "impulse", "random": "random"})
+        self.steps = steps = pn.widgets.IntInput.from_param(m.param.T, label="T (preset steps)", width=120)
         unit = pn.widgets.IntInput.from_param(m.param.unit, label="Unit j in the equations", width=120)
         self.gate_select = pn.widgets.Select(label="Selected vector", options=[], width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
@@ -214,6 +214,7 @@ class UploadedSection(pn.viewable.Viewer):
         return pn.Column(source, inputs, steps, self.sentence, self.csv_picker, self.gate_select, unit, width=300)
 
     def _show_source(self, *events) -> None:
+        self.preset.visible = self.steps.visible = self.model.source == "preset"
         self.sentence.visible = self.model.source == "sentence"
         self.csv_picker.visible = self.model.source == "csv"
 
@@ -241,16 +242,16 @@ class UploadedSection(pn.viewable.Viewer):
     # ------------------------------------------------------------------ updates
     def _on_upload(self, *events) -> None:
         u, m = self.upload, self.model
-        with param.parameterized.discard_events(m):
-            m.param.update(layer=u.layer if u.loaded is not None else 0, vocabulary=u.vocabulary, t=0)
-            if u.loaded is not None and u.loaded.embedding is not None and u.vocabulary is not None:
-                m.source = "sentence"
-            elif m.source == "sentence" and (u.loaded is None or u.loaded.embedding is None):
-                m.source = "preset"
-        m.loaded = u.loaded
+        source = m.source
+        if u.loaded is not None and u.loaded.embedding is not None and u.vocabulary is not None:
+            source = "sentence"
+        elif source == "sentence" and (u.loaded is None or u.loaded.embedding is None):
+            source = "preset"
+        changes = {"loaded": u.loaded, "layer": u.layer if u.loaded is not None else 0, "vocabulary": u.vocabulary,
+                   "source": source, "t": 0}
         if u.loaded is not None:
-            m.file = u.loaded.file
-        m._sync()
+            changes["file"] = u.loaded.file
+        m.param.update(**changes)  # one _sync for all of them
         self._show_source()
         self.body.visible = m.loaded is not None
         self.messages.refresh()
@@ -280,6 +281,7 @@ class UploadedSection(pn.viewable.Viewer):
             T, O = head.shape
             ts = list(range(T))
             self.head_lines.data = {"xs": [ts] * O, "ys": [head[:, k].tolist() for k in range(O)]}
+            self.head_figure.xaxis.major_label_overrides = {k: w for k, w in enumerate(m.words)}
             self.head_source.data = {"t": ts * O, "y": head.T.ravel().tolist(), "unit": [k for k in range(O)
                                                                                       for _ in ts]}
         self._on_step()
@@ -313,7 +315,8 @@ class UploadedSection(pn.viewable.Viewer):
                     f'<code class="rnn-upload-head">[{values}]</code>')
         layer = m.loaded.recurrent[m.layer]
         self.readout.text = (
-            f"<div><b>{html.escape(m.loaded.file)}</b>, layer {m.layer} <b>{html.escape(layer.name)}</b> "
+            f"<div class=\"rnn-upload-text\"><b>{html.escape(m.loaded.file)}</b>, "
+            f"layer {m.layer} <b>{html.escape(layer.name)}</b> "
             f"({m.kind.upper()}), step <b class=\"rnn-t\">t = {t}</b> of {m.run.T - 1}{word} &nbsp;·&nbsp; "
             f'hₜ[{j}] = <code class="rnn-upload-h">{h!r}</code>{head}</div>')
 
