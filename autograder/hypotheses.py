@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exercises.answers import bptt as bptt_answers
-from simulator import cells
+from simulator import cells, sequence
 
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output",
               "z": "update", "r": "reset", "n": "candidate"}
@@ -378,47 +378,53 @@ BACKWARD = {"rnn": rnn_step_backward_hypotheses, "lstm": lstm_step_backward_hypo
 
 
 # ----------------------------------------------------------------------------- BPTT
-def _steps(case, h0=None, carry=True, params=None):
-    """Reference steps chained over time; ``carry=False`` starts every step from ``h0``."""
-    params = params or case["params"]
-    h = case["h0"] if h0 is None else h0
-    start, Hs, caches = h, [], []
-    for t in range(case["X"].shape[1]):
-        h, cache = cells.rnn_step(case["X"][:, t], h if carry else start, params)
-        Hs.append(h)
-        caches.append(cache)
-    return np.stack(Hs, axis=1), caches  # T x (B, H) -> (B, T, H)
+# The reference's own loop (``simulator.sequence``) with a changed step function, initial state,
+# parameters or upstream gradient; a few rearrange what it returns or records.
+def _unroll(case, h0=None, params=None, step=None) -> tuple[np.ndarray, dict]:
+    """``sequence.forward`` of an RNN cell on ``case`` (``step`` replaces the reference's step function)."""
+    cell = cells.Cell("rnn", params or case["params"], step=step)
+    return sequence.forward(cell, case["X"], case["h0"] if h0 is None else h0)
 
 
 def rnn_forward_hypotheses() -> list[Hypothesis]:
     p = "params"
+
+    def from_h0(case):
+        # every step is handed h0 instead of the previous step's state
+        return _unroll(case, step=lambda x, h_prev, params: cells.rnn_step(x, case["h0"], params))[0]
+
     return [
         Hypothesis("initial state ignored", "h0 is ignored (the first step starts from zeros)",
-                   lambda c: {"H": _steps(c, h0=np.zeros_like(c["h0"]))[0]}),
+                   lambda c: {"H": _unroll(c, h0=np.zeros_like(c["h0"]))[0]}),
         Hypothesis("recurrence dropped", "every step starts from h0 instead of the previous step's h",
-                   lambda c: {"H": _steps(c, carry=False)[0]}),
+                   lambda c: {"H": from_h0(c)}),
         Hypothesis("off by one step", "H[:, t] holds h_{t-1} (the state before step t) instead of h_t",
-                   lambda c: {"H": np.concatenate([c["h0"][:, None], _steps(c)[0][:, :-1]], axis=1)}),
+                   lambda c: {"H": np.concatenate([c["h0"][:, None], _unroll(c)[0][:, :-1]], axis=1)}),
         Hypothesis("transposed weights", "W_hh is used transposed",
-                   lambda c: {"H": _steps(c, params=_with(c[p], W_hh=c[p]["W_hh"].T))[0]}),
+                   lambda c: {"H": _unroll(c, params=_with(c[p], W_hh=c[p]["W_hh"].T))[0]}),
         Hypothesis("bias dropped", "the bias b_h is left out",
-                   lambda c: {"H": _steps(c, params=_zeros_like(c[p], "b_h"))[0]}),
+                   lambda c: {"H": _unroll(c, params=_zeros_like(c[p], "b_h"))[0]}),
     ]
 
 
 def _bptt(case, accumulate=True, keep="all"):
-    _, caches = _steps(case)
-    dH = case["dH"]
-    B, T, _ = dH.shape
-    carry = np.zeros_like(case["h0"])
-    dX = np.empty_like(case["X"])
-    grads = {k: np.zeros_like(v) for k, v in case["params"].items()}
-    for t in reversed(range(T)):
-        dh = dH[:, t] + carry if accumulate else dH[:, t]
-        dX[:, t], carry, g = cells.rnn_step_backward(dh, caches[t])
-        for k in grads:
-            grads[k] = grads[k] + g[k] if keep == "all" else g[k]
-    return {"dX": dX, "dh0": carry, **grads}
+    """``sequence.backward`` of the reference unroll; ``accumulate=False`` drops the ``dh`` carried from step
+    t+1 (each step then sees only ``dH[:, t]``), ``keep="last"`` keeps only step 0's parameter gradients.
+    """
+    carried: list[np.ndarray] = []
+
+    def no_carry(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        carried.append(dh_prev)  # what the student returns as dh0 at the last call (t = 0)
+        return dx, np.zeros_like(dh_prev), grads
+
+    _, cache = _unroll(case, step=None if accumulate else cells.rnn_step)  # the step's own named caches
+    if not accumulate:
+        cache["cell"] = cells.Cell("rnn", case["params"], step=cells.rnn_step, step_backward=no_carry)
+    dX, grads, dh0 = sequence.backward(case["dH"], cache, record=keep != "all")
+    if keep != "all":
+        grads = cache["grads"]["contrib"][0]
+    return {"dX": dX, "dh0": carried[-1] if carried else dh0, **grads}
 
 
 def rnn_backward_hypotheses() -> list[Hypothesis]:
@@ -464,15 +470,14 @@ def hidden_grad_norms_hypotheses() -> list[Hypothesis]:
         return bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
 
     def shifted(case):
-        # norms of dL/dh_{t-1}: what reaches the step's input state, one step earlier
-        _, caches = _steps(case)
-        T = case["X"].shape[1]
-        carry = case["dh_last"]
-        out = np.empty(T)
-        for t in reversed(range(T)):
-            _, carry, _ = cells.rnn_step_backward(carry, caches[t])
-            out[t] = np.sqrt((carry * carry).sum())
-        return {"norms": out}
+        # norms of dL/dh_{t-1}: what reaches the step's input state, one step earlier; the reference's
+        # recorded dL/dh_t (only dh_last upstream) shifted by one step, with dL/dh0 first
+        _, cache = _unroll(case)
+        _, _, dh0 = sequence.backward(np.zeros((*case["X"].shape[:2], case["h0"].shape[1])), cache,
+                                      case["dh_last"], record=True)
+        dh = cache["grads"]["dh"]  # (B, T, H)
+        before = np.concatenate([dh0[:, None], dh[:, :-1]], axis=1)  # dL/dh_{t-1} for t = 0 .. T-1
+        return {"norms": np.sqrt((before * before).sum(axis=(0, 2)))}
 
     return [
         Hypothesis("time reversed", "the norms are listed from t=T-1 down to 0 instead of t=0 up to T-1",
