@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
+import os
+import secrets
 from pathlib import Path
 
 import panel as pn
@@ -19,17 +22,41 @@ from autograder.server import api
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
 from simulator.app.layout import framed
+from simulator.app.pages.course import context
+from simulator.app.pages.course.auth import CourseAuth
 from simulator.app.registry import available_pages
 
 COURSE = Path(__file__).resolve().parent / "exercises"
+WEBSOCKET_BYTES = 24 * 2**20  # a 16 MiB notebook, base64-encoded by the upload, fits in one message
 
 
-def routes() -> dict[str, object]:
-    """URL path -> function building that page in its frame."""
-    def factory(slug, module):
-        return lambda: framed(slug, module.create())
+def routes(course: bool = False) -> dict[str, object]:
+    """URL path -> function building that page in its frame (with the course pages when ``course``)."""
+    def factory(slug, module, current=None):
+        return lambda: framed(current or slug, module.create())
 
-    return {f"/{slug}": factory(slug, module) for slug, module in available_pages()}
+    pages = {f"/{slug}": factory(slug, module) for slug, module in available_pages() if slug != "course" or course}
+    if course:
+        from simulator.app.pages.course import dashboard, feedback
+
+        pages["/course/feedback"] = factory("course/feedback", feedback, "course")
+        pages["/course/dashboard"] = factory("course/dashboard", dashboard, "course")
+    return pages
+
+
+def cookie_secret(course: Path) -> str:
+    """``RNN_COOKIE_SECRET`` (the same on every server behind a proxy), else one kept in the course (mode 0600)."""
+    if os.environ.get("RNN_COOKIE_SECRET"):
+        return os.environ["RNN_COOKIE_SECRET"]
+    path = course / ".autograder" / "cookie_secret"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 class NotFound(RequestHandler):
@@ -61,10 +88,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="course server database (default: SQLite course_server.db in the course directory)")
     parser.add_argument("--grading-workers", type=int, default=1, help="grading processes per server process")
     parser.add_argument("--no-course", action="store_true", help="serve the simulator pages only")
+    parser.add_argument("--oauth-provider", default=None,
+                        help="sign in through Panel's OAuth provider (generic, azure, google, ...); key and secret "
+                             "from RNN_OAUTH_KEY / RNN_OAUTH_SECRET, extra parameters (JSON) from RNN_OAUTH_EXTRA")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     origins = args.allow_websocket_origin or [f"{args.address}:{args.port}", f"localhost:{args.port}"]
-    extra, handle = [], None
+    extra, handle, auth = [], None, {}
     if not args.no_course:
         if not (args.course / "source").is_dir():
             parser.error(f"--course {args.course}: expected an nbgrader course directory with a source/ folder")
@@ -74,9 +104,17 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(exc))
         handle = CourseHandle(args.course, args.db_url, workers=args.grading_workers)
         extra = api.routes(handle)
-    server = pn.serve(routes(), port=args.port, address=args.address, num_procs=args.num_procs,
+        context.HANDLE = handle
+        auth = {"cookie_secret": cookie_secret(args.course)}
+        if args.oauth_provider:  # university single sign-on: Panel's provider; accounts give each name its role
+            auth.update(oauth_provider=args.oauth_provider, oauth_key=os.environ.get("RNN_OAUTH_KEY"),
+                        oauth_secret=os.environ.get("RNN_OAUTH_SECRET"), oauth_optional=True,
+                        oauth_extra_params=json.loads(os.environ.get("RNN_OAUTH_EXTRA", "{}")))
+        else:
+            auth["auth_provider"] = CourseAuth(handle)
+    server = pn.serve(routes(course=handle is not None), port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
-                      extra_patterns=extra, start=False)
+                      extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES, **auth)
     if handle is not None:
         # NB: after pn.serve, which forks --num-procs processes: each builds its own course server and dispatcher.
         server.io_loop.add_callback(handle)

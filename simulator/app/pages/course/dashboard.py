@@ -1,0 +1,167 @@
+"""Instructor dashboard (``/course/dashboard?assignment=NAME``): scores, per-test pass rates, the class's
+misconceptions (each diagnosed bug class with the students who hit it), submissions against the deadline,
+regrading, exports, and the assignment's settings.
+
+Numbers come from ``CourseServer.analytics`` (each student's latest graded submission); a student who opens
+this page is told it is for instructors, and sees nothing of anyone's work.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import UTC, datetime
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, Span
+from bokeh.plotting import figure
+
+from autograder.server.submissions import LATE_POLICIES, RefusedError, released, settings
+from simulator.app.pages.course import context
+from simulator.app.pages.course.view import TABLE_CSS, sign_in_prompt
+
+TITLE = "Dashboard"
+SUMMARY = "For instructors: scores, pass rates and the class's misconceptions per assignment."
+REFRESH_MS = 5000
+
+
+def bug_table(bugs: list[dict]) -> str:
+    if not bugs:
+        return "<p>No failing test yet.</p>"
+    rows = "".join(f"<tr><td>{html.escape(b['bug_class'])}</td><td>{b['count']}</td>"
+                   f"<td>{html.escape(', '.join(b['students']))}</td></tr>" for b in bugs)
+    return ("<table class='rnn-table'><caption>Misconceptions: the bug classes the feedback named, with the "
+            "students who hit them (latest submission each)</caption><thead><tr><th scope='col'>Bug class</th>"
+            f"<th scope='col'>Students</th><th scope='col'>Who</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+class Dashboard:
+    def __init__(self, assignment: str | None):
+        self.server, self.user = context.server(), context.current_user()
+        self.layout = pn.Column(sizing_mode="stretch_width")
+        if self.server is None:
+            self.layout.append(pn.pane.Markdown("This server has no course."))
+            return
+        if self.user is None:
+            self.layout.append(sign_in_prompt("/course/dashboard"))
+            return
+        if not self.user.is_instructor:
+            self.layout.append(pn.pane.Markdown("## Dashboard\nThis page is for instructors. "
+                                                "[Your submissions](/course) are on the course page."))
+            return
+        names = released(self.server.course)
+        self.assignment = pn.widgets.Select(name="Assignment", options=names,
+                                            value=assignment if assignment in names else (names[0] if names else None))
+        self.summary = pn.pane.Markdown("")
+        self.message = pn.pane.Alert("", visible=False)
+        self.bugs = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width")
+        self._figures()
+        regrade = pn.widgets.Button(name="Regrade all", button_type="warning", height=40)
+        regrade.on_click(self._regrade)
+        export = pn.widgets.Button(name="Export to nbgrader's gradebook", height=40)
+        export.on_click(self._export)
+        self.csv = pn.widgets.FileDownload(callback=self._csv, filename="grades.csv", label="Download grades.csv",
+                                           height=40, button_type="light")
+        self.closed = pn.widgets.Checkbox(name="Closed for submissions")
+        self.deadline = pn.widgets.DatetimeInput(name="Deadline (UTC)", value=None, width=220)
+        self.late = pn.widgets.Select(name="Late submissions", options=list(LATE_POLICIES), width=120)
+        self.max_subs = pn.widgets.IntInput(name="Maximum submissions (0 = no limit)", start=0, value=0, width=220)
+        save = pn.widgets.Button(name="Save settings", height=40)
+        save.on_click(self._save)
+        self.assignment.param.watch(lambda _e: self.refresh(load_settings=True), "value")
+        self.layout.extend([
+            pn.pane.Markdown("## Dashboard · [Course](/course)"),
+            pn.Row(self.assignment, regrade, export, self.csv),
+            self.message, self.summary,
+            pn.Row(self.hist, self.rates),
+            self.bugs,
+            self.timeline,
+            pn.pane.Markdown("### Settings"),
+            pn.Row(self.closed, self.deadline, self.late, self.max_subs, save),
+        ])
+        self.refresh(load_settings=True)
+        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+
+    def _figures(self) -> None:
+        self.hist_src = ColumnDataSource({"x": [], "width": [], "count": []})
+        self.hist = figure(title="Scores (latest submission per student)", height=260, width=420,
+                           x_axis_label="score", y_axis_label="students", toolbar_location=None)
+        self.hist.vbar(x="x", width="width", top="count", source=self.hist_src, color="#3b6ea5")
+        self.rate_src = ColumnDataSource({"test": [], "rate": [], "label": []})
+        self.rates = figure(title="Pass rate per test", height=260, width=520, y_range=[], x_range=(0, 1),
+                            x_axis_label="share of students who pass", toolbar_location=None)
+        self.rates.hbar(y="test", right="rate", height=0.7, source=self.rate_src, color="#4c9a5b")
+        self.time_src = ColumnDataSource({"t": [], "n": []})
+        self.timeline = figure(title="Submissions over time", height=240, width=960, x_axis_type="datetime",
+                               y_axis_label="submissions so far", toolbar_location=None)
+        self.timeline.step(x="t", y="n", source=self.time_src, mode="after", line_width=2)
+        self.deadline_span = Span(location=0, dimension="height", line_color="#b00020", line_dash="dashed",
+                                  line_width=2, visible=False)
+        self.timeline.add_layout(self.deadline_span)
+
+    def refresh(self, load_settings: bool = False) -> None:
+        name = self.assignment.value
+        if not name:
+            self.summary.object = "No assignment has been released yet (`nbgrader generate_assignment NAME`)."
+            return
+        n = self.server.analytics(self.user, name)
+        edges, counts = n["histogram"]["edges"], n["histogram"]["counts"]
+        self.hist_src.data = {"x": [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                              "width": [(b - a) * 0.9 for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                              "count": counts}
+        tests = n["tests"]
+        self.rates.y_range.factors = [t["grade_id"] for t in tests]
+        self.rate_src.data = {"test": [t["grade_id"] for t in tests], "rate": [t["pass_rate"] for t in tests],
+                              "label": [f"{t['passed']}/{t['students']}" for t in tests]}
+        times = n["submissions_over_time"]
+        self.time_src.data = {"t": [t * 1000 for t in times], "n": list(np.arange(1, len(times) + 1))}
+        self.deadline_span.visible = n["deadline"] is not None
+        if n["deadline"] is not None:
+            self.deadline_span.location = n["deadline"] * 1000
+        mean = "" if n["mean_score"] is None else f", mean score {n['mean_score']:.2f} / {n['max_score']:g}"
+        status = ", ".join(f"{v} {k}" for k, v in sorted(n["status"].items())) or "no submissions"
+        self.summary.object = f"**{html.escape(name)}**: {n['students']} students graded{mean} · {status}"
+        self.bugs.object = bug_table(n["bug_classes"])
+        if load_settings:
+            s = settings(self.server.engine, name)
+            self.closed.value, self.late.value = s.closed, s.late_policy
+            self.max_subs.value = s.max_submissions or 0
+            self.deadline.value = (datetime.fromtimestamp(s.deadline, tz=UTC).replace(tzinfo=None)
+                                   if s.deadline else None)
+
+    def _say(self, text: str, kind: str) -> None:
+        self.message.object, self.message.alert_type, self.message.visible = text, kind, True
+
+    def _regrade(self, _event=None) -> None:
+        n = self.server.regrade(self.user, self.assignment.value)
+        self._say(f"{n} submissions queued for regrading.", "info")
+
+    def _export(self, _event=None) -> None:
+        try:
+            n = self.server.export_gradebook(self.user, self.assignment.value)
+        except (RefusedError, ValueError, OSError) as exc:
+            self._say(f"Export failed: {html.escape(str(exc))}", "danger")
+            return
+        self._say(f"Recorded {n} students' latest grades in nbgrader's gradebook (`nbgrader export` and formgrader "
+                  "read them).", "success")
+
+    def _csv(self) -> io.StringIO:
+        return io.StringIO(self.server.export_csv(self.user, self.assignment.value))
+
+    def _save(self, _event=None) -> None:
+        deadline = self.deadline.value.replace(tzinfo=UTC).timestamp() if self.deadline.value else None
+        try:
+            self.server.configure(self.user, self.assignment.value, closed=bool(self.closed.value), deadline=deadline,
+                                  late_policy=self.late.value, max_submissions=self.max_subs.value or None)
+        except ValueError as exc:
+            self._say(html.escape(str(exc)), "danger")
+            return
+        self._say("Settings saved.", "success")
+        self.refresh()
+
+
+def create():
+    args = pn.state.session_args or {}
+    raw = args.get("assignment", [b""])[0]
+    return Dashboard(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).layout

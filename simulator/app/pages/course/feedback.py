@@ -1,0 +1,119 @@
+"""Feedback page (``/course/feedback?id=N``): the score, each test's points and message, and for each failing
+function a link that opens the simulator page where that function is drawn.
+
+Only the submission's owner and instructors see it; any other id reads "no submission N of yours", the
+same words as an id that does not exist. Messages are the grader's text, shown escaped in the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlencode
+
+import panel as pn
+
+from autograder.server.submissions import RefusedError
+from simulator.app.pages.course import context
+from simulator.app.pages.course.view import TABLE_CSS, sign_in_prompt, status_text, when
+
+TITLE = "Feedback"
+SUMMARY = "One graded submission: each test's points and message, with links into the simulator."
+
+CELL_FUNCTIONS = re.compile(r"^(rnn|lstm|gru)_step")
+ARCHITECTURES = ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_decoder")
+BPTT_FUNCTIONS = ("rnn_forward", "rnn_backward", "clip_gradients", "hidden_grad_norms", "spectral_radius")
+CRNN_FUNCTIONS = ("conv2d", "maxpool", "frame_features", "crnn", "probe")
+VECTOR = re.compile(r"\b(h|c|f|i|g|o|z|r|n|a)(?:_t)? differs\b")
+UNIT = re.compile(r"\bunit (\d{1,2})\b")
+
+
+def simulator_link(grade_id: str, message: str) -> tuple[str, str] | None:
+    """(URL, label) of the simulator view of the function a test checks, or None when no page draws it.
+
+    Cell tests open the Cell page with that cell, and with the vector and unit the message names first.
+    """
+    name = grade_id.removeprefix("test_")
+    if match := CELL_FUNCTIONS.match(name):
+        query = {"kind": match.group(1)}
+        if vector := VECTOR.search(message or ""):
+            query["gate"] = vector.group(1)
+        if unit := UNIT.search(message or ""):
+            query["unit"] = unit.group(1)
+        return f"/cell?{urlencode(query)}", f"watch the {match.group(1).upper()} cell step by step"
+    for arch in ARCHITECTURES:
+        if name.startswith(arch):
+            return f"/architectures?{urlencode({'arch': arch})}", f"see {arch.replace('_', '-')} unrolled"
+    if name.startswith(BPTT_FUNCTIONS):
+        return "/bptt", "walk the gradient back through time in the BPTT lab"
+    if name.startswith(CRNN_FUNCTIONS):
+        return "/crnn", "see the CRNN's stages frame by frame"
+    return None
+
+
+def tests_table(tests: list[dict]) -> str:
+    rows = []
+    for t in tests:
+        passed = t["score"] >= t["max_score"]
+        link = "" if passed else simulator_link(t["grade_id"], t.get("message", ""))
+        more = f"<br><a href='{html.escape(link[0], quote=True)}'>{html.escape(link[1])}</a>" if link else ""
+        text = "passed" if passed and t.get("message", "passed") == "passed" else t.get("message", "")
+        rows.append(f"<tr><td>{html.escape(t['grade_id'])}</td><td>{t['score']:g} / {t['max_score']:g}"
+                    f"{' ✓' if passed else ' ✗'}</td><td><pre style='white-space:pre-wrap;margin:0'>"
+                    f"{html.escape(text)}</pre>{more}</td></tr>")
+    return ("<table class='rnn-table'><caption>Tests, in notebook order</caption><thead><tr><th scope='col'>Test"
+            "</th><th scope='col'>Points</th><th scope='col'>What the grader found</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+class FeedbackPage:
+    def __init__(self, submission_id: str | None):
+        self.server, self.user = context.server(), context.current_user()
+        self.layout = pn.Column(sizing_mode="stretch_width")
+        self.body = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width")
+        self.sid = submission_id
+        self._poll = None
+        if self.server is None:
+            self.layout.append(pn.pane.Markdown("This server has no course."))
+        elif self.user is None:
+            self.layout.append(sign_in_prompt(f"/course/feedback?id={html.escape(submission_id or '')}"))
+        else:
+            self.layout.extend([pn.pane.Markdown("## Feedback · [All your submissions](/course)"), self.body])
+            self.refresh()
+
+    def refresh(self) -> None:
+        if not (self.sid or "").isdigit() or len(self.sid) > 12:
+            self.body.object = f"<p>No submission {html.escape(self.sid or '(none given)')} of yours.</p>"
+            return
+        try:
+            row = self.server.submission(self.user, int(self.sid))
+        except RefusedError as exc:
+            self.body.object = f"<p>{html.escape(exc.message)}.</p>"
+            return
+        score = (f"<p style='font-size:20px;margin:.4em 0'>Score: <strong>{row['score']:g} / {row['max_score']:g}"
+                 "</strong></p>" if row["status"] == "graded" else "")
+        head = score + (f"<p><strong>#{row['id']}</strong> · {html.escape(row['assignment'])} · "
+                f"{html.escape(row['student'])} · submitted {when(row['created'])}{' (late)' if row['late'] else ''}"
+                f" · <strong>{html.escape(status_text(row))}</strong></p>")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in row["notes"])
+        parts = [head]
+        if row["error"]:
+            parts.append(f"<p>Grading could not run: {html.escape(row['error'])}. Your instructor has been told; "
+                         "submit again later.</p>")
+        if row["tests"]:
+            parts.append(tests_table(row["tests"]))
+        if notes:
+            parts.append(f"<p>Notes on your notebook:</p><ul>{notes}</ul>")
+        self.body.object = "<div aria-live='polite'>" + "".join(parts) + "</div>"
+        waiting = row["status"] in ("queued", "running")
+        if waiting and self._poll is None:
+            self._poll = pn.state.add_periodic_callback(self.refresh, period=1000)
+        elif not waiting and self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+
+
+def create():
+    args = pn.state.session_args or {}
+    raw = args.get("id", [b""])[0]
+    return FeedbackPage(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).layout

@@ -1,0 +1,158 @@
+"""Course page: sign in, submit a notebook for an open assignment, watch it queue and grade, open the feedback.
+
+The page never grades: ``CourseServer.submit`` checks and queues the upload, the server's grading workers
+run the sandboxed pipeline, and this page polls the queue once a second while something of yours is
+waiting. Everything shown comes from the student's own submissions (the server refuses any other).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import UTC, datetime
+
+import panel as pn
+
+from autograder.server.submissions import RefusedError, released, settings
+from simulator.app.pages.course import context
+from simulator.app.pages.course.upload import NotebookUpload
+
+TITLE = "Course"
+SUMMARY = "Sign in, submit your notebook, watch it being graded and read where your code goes wrong."
+POLL_MS = 1000
+log = logging.getLogger(__name__)
+
+
+def when(t: float | None) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if t else ""
+
+
+def status_text(row: dict) -> str:
+    if row["status"] == "queued":
+        return f"queued (number {row['position']} in the queue)" if row["position"] else "queued"
+    if row["status"] == "running":
+        return "being graded"
+    if row["status"] == "failed":
+        return "could not be graded"
+    return f"graded: {row['score']:g} / {row['max_score']:g}"
+
+
+def submissions_table(rows: list[dict], student_column: bool = False) -> str:
+    """An HTML table (readable by screen readers) of submissions with links to their feedback."""
+    if not rows:
+        return "<p>No submissions yet.</p>"
+    head = "<th scope='col'>Student</th>" if student_column else ""
+    body = []
+    for row in rows:
+        who = f"<td>{html.escape(row['student'])}</td>" if student_column else ""
+        late = " (late)" if row["late"] else ""
+        body.append(f"<tr><td><a href='/course/feedback?id={row['id']}'>#{row['id']}</a></td>{who}"
+                    f"<td>{html.escape(row['assignment'])}</td><td>{when(row['created'])}{late}</td>"
+                    f"<td>{html.escape(status_text(row))}</td></tr>")
+    return ("<table class='rnn-table'><caption>Your submissions, newest first</caption><thead><tr>"
+            f"<th scope='col'>Submission</th>{head}<th scope='col'>Assignment</th><th scope='col'>Submitted</th>"
+            f"<th scope='col'>Status</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+TABLE_CSS = """
+.rnn-table{border-collapse:collapse;font-size:15px;margin-top:.5em}
+.rnn-table caption{text-align:left;font-weight:bold;padding:.3em 0}
+.rnn-table th,.rnn-table td{border-bottom:1px solid #c8ced3;padding:.35em .8em;text-align:left;vertical-align:top}
+.rnn-table a{color:#1f4f99}
+"""
+
+
+def sign_in_prompt(next_url: str) -> pn.pane.HTML:
+    return pn.pane.HTML(f"<p>Sign in to submit your notebooks and read your feedback: "
+                        f"<a href='/login?next={html.escape(next_url, quote=True)}'>sign in</a>. "
+                        "The simulator's pages need no account.</p>")
+
+
+class CoursePage:
+    """What one student sees: the open assignments, an upload, and their submissions with live status."""
+
+    def __init__(self):
+        self.server = context.server()
+        self.user = context.current_user()
+        self.message = pn.pane.Alert("", alert_type="info", visible=False)
+        self.status = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width")
+        self._poll = None
+        self.layout = pn.Column(sizing_mode="stretch_width")
+        if self.server is None:
+            self.layout.append(pn.pane.Markdown("This server has no course (started with `--no-course`)."))
+            return
+        if self.user is None:
+            self.layout.extend([pn.pane.Markdown("## Course"), sign_in_prompt("/course")])
+            return
+        self.pending: tuple[str, bytes] | None = None
+        self.assignment = pn.widgets.Select(name="Assignment", options=self._open_assignments(), width=260)
+        self.upload = NotebookUpload(on_file=self._picked)
+        self.picked = pn.pane.Markdown("No notebook chosen yet.")
+        self.submit = pn.widgets.Button(name="Submit", button_type="primary", disabled=True, width=140, height=40)
+        self.submit.on_click(self._submit)
+        links = "[Dashboard](/course/dashboard) · " if self.user.is_instructor else ""
+        self.layout.extend([
+            pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}) · "
+                             f"{links}[Sign out](/logout)"),
+            pn.pane.Markdown("### Submit a notebook\nChoose the assignment and your `.ipynb` (at most 16 MiB). "
+                             "It is graded in a sandbox within seconds; your feedback says where your code first "
+                             "leaves the reference and why."),
+            pn.Row(self.assignment, pn.Column(self.upload, self.picked), self.submit),
+            self.message,
+            self.status,
+        ])
+        self.refresh()
+
+    def _open_assignments(self) -> list[str]:
+        return [a for a in released(self.server.course) if not settings(self.server.engine, a).closed]
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.message.object, self.message.alert_type, self.message.visible = text, kind, True
+
+    def _picked(self, name: str, content: bytes | None, size: int) -> None:
+        if content is None:
+            self.pending = None
+            self.submit.disabled = True
+            self._say(f"{html.escape(name)}: {size / 2**20:.1f} MiB is over the 16 MiB limit; it was not sent.",
+                      "danger")
+            return
+        self.pending = (name, content)
+        self.picked.object = f"Chosen: **{html.escape(name)}** ({size / 1024:.0f} KiB)"
+        self.submit.disabled = False
+        self.message.visible = False
+
+    def _submit(self, _event=None) -> None:
+        if self.pending is None or not self.assignment.value:
+            self._say("Choose an open assignment and a notebook first.", "warning")
+            return
+        name, data = self.pending
+        try:
+            sid = self.server.submit(self.user, self.assignment.value, name, data)
+        except RefusedError as exc:
+            self._say(html.escape(exc.message), "danger")
+            return
+        self.pending = None
+        self.submit.disabled = True
+        self.picked.object = "No notebook chosen yet."
+        self._say(f"Submission #{sid} is queued. This page shows its status as it is graded; "
+                  f"[its feedback](/course/feedback?id={sid}) opens when it is done.", "success")
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            rows = self.server.submissions_of(self.user)
+        except Exception as exc:  # noqa: BLE001 - a database hiccup becomes a line in the page, not a traceback
+            log.warning("course page: cannot read submissions: %s", exc)
+            self.status.object = "<p>Your submissions cannot be read right now; this page tries again.</p>"
+            return
+        self.status.object = f"<div aria-live='polite'>{submissions_table(rows)}</div>"
+        waiting = any(r["status"] in ("queued", "running") for r in rows)
+        if waiting and self._poll is None:
+            self._poll = pn.state.add_periodic_callback(self.refresh, period=POLL_MS)
+        elif not waiting and self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+
+
+def create():
+    return CoursePage().layout
