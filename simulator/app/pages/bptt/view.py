@@ -15,9 +15,9 @@ from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.player import Player
-from simulator.app.components.urlstate import UrlState
+from simulator.app.components.urlstate import UrlState, parse_value, session_query
 from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
-from simulator.app.pages.bptt.model import BPTTLab
+from simulator.app.pages.bptt.model import NETWORK, BPTTLab
 from simulator.app.workpool import POOL, BusyError, return_memory
 from simulator.cells import KINDS
 from simulator.lessons.bptt_lab import INPUT_KEY, RECURRENT_KEY
@@ -37,6 +37,26 @@ TICK_MS = 150  # period of the training callback; each tick runs ``iterations_pe
 MAX_ROWS = 400  # the iteration heatmaps show at most this many (evenly spaced) iterations
 TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "adding"}
 KIND_OPTIONS = {v: k for k, v in NAMES.items()}
+
+
+def lab_from_query(query: dict[str, str]) -> BPTTLab:
+    """A lab built at once at the URL's network settings: one computation per page load, not one per URL key.
+
+    Values that do not parse are skipped here; ``UrlState`` applies the query afterwards and reports them
+    (the good values it sets again are unchanged, so nothing is recomputed).
+    """
+    kwargs = {}
+    for name in (*NETWORK, "kind", "iterations_per_tick"):
+        key = URL_KEYS[name]
+        if key in query:
+            try:
+                kwargs[name] = parse_value(BPTTLab.param[name], key, query[key])
+            except ValueError:
+                continue
+    try:
+        return BPTTLab(**kwargs)
+    except ValueError:
+        return BPTTLab()
 
 
 def sigma_verdict(sigma: float, digits: int = 4) -> str:
@@ -64,7 +84,7 @@ class BPTTPage(pn.viewable.Viewer):
         """``background``: training batches run in the worker pool from a periodic callback (the served page);
         False runs them at once on each tick (tests without a server).
         """
-        super().__init__(lab=lab or BPTTLab(), **params)
+        super().__init__(lab=lab or lab_from_query(session_query() if query is None else query), **params)
         self.messages = MessageBox(extra=lambda: [self.lab.error])
         self.background = background and pn.state.curdoc is not None
         self._callback = None

@@ -247,3 +247,18 @@ def test_a_batch_of_a_replaced_run_is_not_published():
     run, job = lab.steps_job()
     lab.finish_steps(run, job())
     assert lab.iteration == 2 and page.train_status.object.count("bptt-iteration'>2<") == 1
+
+
+def test_a_page_load_at_the_largest_settings_computes_once(monkeypatch):
+    """Does a URL with every network setting cost one comparison (it cost one per key: 12 loads stalled 66 s)?"""
+    calls = []
+    real = bptt_lab.compare_cells
+    monkeypatch.setattr(bptt_lab, "compare_cells", lambda config: calls.append(config) or real(config))
+    query = {"T": "100", "H": "64", "task": "adding", "seed": "3", "scale": "1.5", "init": "identity",
+             "act": "relu", "gate_bias": "1", "kind": "gru", "per_tick": "50"}
+    page = bptt.BPTTPage(query=query)
+    lab = page.lab
+    assert len(calls) == 1 and (calls[0].T, calls[0].hidden, calls[0].task) == (100, 64, "adding")
+    assert (lab.T, lab.hidden, lab.kind, lab.iterations_per_tick, lab.recurrent_scale) == (100, 64, "gru", 50, 1.5)
+    bad = bptt.BPTTPage(query={"T": "1e9", "H": "<b>", "seed": "4"})
+    assert bad.lab.seed == 4 and bad.lab.T == 30 and "URL T" in bad.messages.pane.object
