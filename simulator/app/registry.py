@@ -16,6 +16,7 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("bptt", "simulator.app.pages.bptt.view"),
     ("crnn", "simulator.app.pages.crnn.view"),
     ("applications", "simulator.app.pages.applications.view"),
+    ("course", "simulator.app.pages.course.view"),
 )
 
 
