@@ -17,6 +17,7 @@ import param
 from simulator import interop
 from simulator.app.components.upload import ImageUpload
 from simulator.interop import LoadedModel
+from simulator.lessons import data
 
 log = logging.getLogger("simulator.app")
 MAX_MODEL_BYTES = 8 * 1024 * 1024  # base64 over the websocket: 8 MiB becomes ~11 MB, under Bokeh's 20 MB frame
@@ -104,6 +105,11 @@ class ModelUpload(pn.viewable.Viewer):
         self.picker = FilePicker(self.load, max_bytes=max_bytes, label="Upload a trained model file")
         self.vocab_picker = FilePicker(self.load_vocabulary, accept=".txt,text/plain", max_bytes=MAX_VOCAB_BYTES,
                                        label="Upload a vocabulary file (one word per line)")
+        self.lesson_vocab = pn.widgets.Button(
+            label="Use the lesson's vocabulary", width=220, visible=False,
+            description="simulator.lessons.data.build_vocab(): the words of the lesson's sentiment sentences, "
+                        "as examples/train_sentiment_lstm.py saves them")
+        self.lesson_vocab.on_click(lambda event: self.use_lesson_vocabulary())
         self.layer_select = pn.widgets.Select(label="Recurrent layer shown", options={"(none)": 0}, width=280,
                                               disabled=True)
         self.layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
@@ -167,6 +173,17 @@ class ModelUpload(pn.viewable.Viewer):
         self.message = ""
         self._show()
 
+    def use_lesson_vocabulary(self) -> None:
+        """The lesson's vocabulary (``data.build_vocab()``), the one ``examples/train_sentiment_lstm.py`` trains on."""
+        words = data.build_vocab()
+        problem = self._fits(words, self.loaded)
+        if problem:
+            self._refuse(f"the lesson's vocabulary: {problem}")
+            return
+        self.vocabulary = words
+        self.message = ""
+        self._show()
+
     @staticmethod
     def _fits(words: tuple[str, ...], model: LoadedModel | None) -> str | None:
         if model is None or model.embedding is None:
@@ -183,6 +200,9 @@ class ModelUpload(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ view
     def _show(self) -> None:
+        model = self.loaded
+        self.lesson_vocab.visible = (model is not None and model.embedding is not None and self.vocabulary is None
+                                     and model.embedding.params["E"].shape[0] == len(data.build_vocab()))
         text = html.escape(self.message)
         self.alert.object = f'<div class="rnn-model-message-text">{text}</div>' if text else ""
         self.alert.visible = bool(self.message)
@@ -217,5 +237,5 @@ class ModelUpload(pn.viewable.Viewer):
             self.picker, self.alert, self.summary, self.layer_select,
             pn.pane.Markdown("Vocabulary for typed sentences (one word per line, line k = word id k):",
                              margin=(4, 5, 0, 5)),
-            self.vocab_picker, sizing_mode="stretch_width",
+            self.vocab_picker, self.lesson_vocab, sizing_mode="stretch_width",
         )

@@ -249,3 +249,22 @@ def test_layers_too_large_to_draw_are_named():
     section.upload.load("wide.safetensors", data, len(data))
     assert "D=3, H=200" in section.model.error and "at most 128" in section.messages.pane.object
     assert section.model.runs == {}
+
+
+def test_lesson_vocabulary_button_appears_only_for_a_fitting_embedding(tmp_path):
+    """Is the lesson-vocabulary shortcut offered only when the Embedding has the lesson's size, and does it type?"""
+    from simulator.lessons import data
+
+    V = len(data.build_vocab())
+    for rows, offered in ((V, True), (V + 1, False)):
+        model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(rows, 3),
+                                  keras.layers.GRU(2), keras.layers.Dense(1, activation="sigmoid")])
+        path = tmp_path / f"v{rows}.keras"
+        model.save(path)
+        section = UploadedSection()
+        upload(section, path)
+        assert section.upload.lesson_vocab.visible is offered
+    section.upload.use_lesson_vocabulary()  # on the V + 1 model: fewer words than rows is allowed
+    m = section.model
+    assert m.source == "sentence" and m.words == ["the", "movie", "was", "not", "good"]
+    assert "many-to-one" in section.head_figure.title.text
