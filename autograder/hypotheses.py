@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exercises.answers import bptt as bptt_answers
-from simulator import cells, sequence
+from simulator import cells, gradients, sequence
 
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output",
               "z": "update", "r": "reset", "n": "candidate"}
@@ -439,21 +439,23 @@ def rnn_backward_hypotheses() -> list[Hypothesis]:
 
 
 def clip_gradients_hypotheses() -> list[Hypothesis]:
+    clip = bptt_answers.clip_gradients
+
     def per_tensor(case):
+        # the reference clipping each tensor alone (a dict of one gradient); the norm returned is the global one
         m = case["max_norm"]
-        out = {}
-        for k, g in case["grads"].items():
-            n = float(np.sqrt((g * g).sum()))
-            out[k] = g * min(1.0, m / n) if n > 0 else g
-        return {**out, "norm": bptt_answers.clip_gradients(case["grads"], m)[1]}
+        return {**{k: clip({k: g}, m)[0][k] for k, g in case["grads"].items()}, "norm": clip(case["grads"], m)[1]}
 
     def always(case):
-        _, norm = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
-        return {**{k: g * (case["max_norm"] / norm) for k, g in case["grads"].items()}, "norm": norm}
+        # the reference on gradients scaled up past max_norm: its scale max_norm / norm then always applies
+        norm = clip(case["grads"], case["max_norm"])[1]
+        big = 2.0 * case["max_norm"] / norm if norm > 0 else 1.0
+        scaled = clip({k: big * g for k, g in case["grads"].items()}, case["max_norm"])[0]
+        return {**scaled, "norm": norm}
 
     def norm_after(case):
-        clipped, _ = bptt_answers.clip_gradients(case["grads"], case["max_norm"])
-        return {**clipped, "norm": float(np.sqrt(sum((g * g).sum() for g in clipped.values())))}
+        clipped, _ = clip(case["grads"], case["max_norm"])
+        return {**clipped, "norm": gradients.global_norm(clipped)}  # the reference's norm, of the clipped
 
     return [
         Hypothesis("per-tensor clipping", "each gradient is clipped by its own norm instead of the global norm",
