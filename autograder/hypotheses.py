@@ -324,7 +324,9 @@ def lstm_step_backward_hypotheses() -> list[Hypothesis]:
     def zero_dc(case):
         return case["dh"], np.zeros_like(case["dc"])
 
-    swaps = [("f", "i", "g", "o"), ("i", "f", "o", "g"), ("i", "o", "g", "f"), ("g", "f", "i", "o")]
+    ref = cells.GATES["lstm"]
+    swaps = [tuple(ref[b] if k == a else ref[a] if k == b else g for k, g in enumerate(ref))
+             for a, b in itertools.combinations(range(len(ref)), 2)]  # every order with two gates exchanged
     sig, tanh = cells.dsigmoid, cells.dtanh
     return [
         Hypothesis("missing dc", "the incoming dc is ignored (dc_total should be dc + dh * o * (1 - tanh(c)^2))",
@@ -332,7 +334,7 @@ def lstm_step_backward_hypotheses() -> list[Hypothesis]:
         Hypothesis("missing factor", "dc_prev is dc_total instead of dc_total * f",
                    _back("lstm", after=dc_prev_without_f)),
         *[Hypothesis("gate order swapped", "the gradient blocks of da are stacked in the order "
-                     f"{', '.join(s)} instead of i, f, g, o", order(s)) for s in swaps],
+                     f"{', '.join(s)} instead of {', '.join(ref)}", order(s)) for s in swaps],
         Hypothesis("wrong derivative", "the candidate's derivative is sigmoid's, g*(1-g), instead of tanh's (1-g^2)",
                    _back("lstm", hooks=lambda c: {"dtanh": on(c["g"], sig, tanh)})),
         Hypothesis("wrong derivative", "tanh's derivative is written with t instead of t^2: (1 - g) and (1 - tanh(c)) "
