@@ -23,17 +23,33 @@ in a table and sends ``{"t": "ref", "o": owner, "id": n, "call": bool, "n": name
 The receiving side decodes a reference to its own object back to that object, and a reference owned by the peer to a
 :class:`RemoteRef` (callable through the channel when ``call`` is true). Decoding only ever builds the
 plain types above, so nothing the peer sends can run code on the decoding side.
+
+**Guarded callables.** A function the grader hands to the student (a reference ``step``, a locked cell's
+helper) computes in the trusted process on arguments the student chooses. On a peer made with
+``guard_seconds`` (the grader's), every callable exported in a request is wrapped in a
+:class:`GuardedFunction` whose :class:`Budget` is derived from that request's own payload, i.e. from
+the case: with ``N`` the largest array sent, ``S`` the total elements sent and ``b`` the bytes sent,
+each array argument may hold at most ``max(4 N, 2**16)`` elements, one call at most ``max(4 S, 2**18)``,
+each integer at most ``max(4 n, 2**16)`` in size (``n`` the largest integer or dimension sent), and the
+call runs under an address-space cap of ``16 b + 256 MiB`` above what the grader uses (RLIMIT_AS, so a
+broadcast that would allocate gigabytes raises ``MemoryError`` instead); arguments must be plain values;
+``MAX_CALLS`` calls and ``guard_seconds`` of grader-side time per request. A refused call raises in the
+student's code, and the request that exposed the function then fails with :class:`GuardError`, whatever
+the student did with that error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import resource
 import select
 import struct
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,6 +59,7 @@ MAX_BLOB = 256 * 2**20
 MAX_BLOBS = 4096
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+MAX_CALLS = 100_000  # calls of guarded functions per request
 ARRAY_KINDS = "biufc"
 KEY_TYPES = (str, int, float, bool, type(None))
 ERROR_TYPES = {
@@ -92,6 +109,172 @@ def remote_error(kind: str, message: str, remote_traceback: str = "") -> RemoteE
         cls = type(f"Remote{kind}", (RemoteError, base), {"__str__": lambda self: str(self.args[1])})
         _REMOTE_ERROR_CLASSES[kind] = cls
     return cls(kind, message, remote_traceback)
+
+
+class GuardError(AssertionError):
+    """The student's code made a grader-side function compute outside the bounds of the case."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one request's guarded functions may be made to compute (module docstring)."""
+
+    max_elements: int
+    max_total: int
+    max_int: int
+    memory: int
+    max_calls: int
+    seconds: float
+
+    @classmethod
+    def for_payload(cls, payload, seconds: float) -> Budget:
+        """The bounds derived from the arrays, dimensions and integers of ``payload`` (the case)."""
+        sizes, ints, nbytes = [], [0], [0]
+        _measure(payload, sizes, ints, nbytes, 0)
+        largest = max(sizes, default=0)
+        return cls(max_elements=max(4 * largest, 2**16), max_total=max(4 * sum(sizes), 2**18),
+                   max_int=max(4 * max(ints), 2**16), memory=16 * nbytes[0] + 256 * 2**20,
+                   max_calls=MAX_CALLS, seconds=float(seconds))
+
+
+def _measure(value, sizes: list, ints: list, nbytes: list, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        return
+    t = type(value)
+    if t is np.ndarray or isinstance(value, np.generic):
+        arr = np.asarray(value)
+        sizes.append(int(arr.size))
+        ints.extend(int(d) for d in arr.shape)
+        nbytes[0] += int(arr.nbytes)
+    elif t is int:
+        ints.append(abs(value))
+    elif t in (list, tuple):
+        for item in value:
+            _measure(item, sizes, ints, nbytes, depth + 1)
+    elif t is dict:
+        for item in value.values():
+            _measure(item, sizes, ints, nbytes, depth + 1)
+
+
+class Guard:
+    """The bounds of one request and what its guarded functions have used; the first refusal is kept."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.calls = 0
+        self.spent = 0.0
+        self.refused: str | None = None
+
+    def refuse(self, message: str) -> GuardError:
+        """Record (the first) refusal and return the error to raise in the guarded call."""
+        if self.refused is None:
+            self.refused = message
+        return GuardError(message)
+
+    def admit(self, name: str, args: tuple, kwargs: dict) -> None:
+        """Raise :class:`GuardError` unless a call of ``name`` on these arguments fits the budget."""
+        b = self.budget
+        self.calls += 1
+        if self.calls > b.max_calls:
+            raise self.refuse(f"{name}() (a grader-side function) was called more than {b.max_calls} times "
+                              "in one test call")
+        if self.spent > b.seconds:
+            raise self.refuse(f"{name}() (a grader-side function) used more than its {b.seconds:g} s of "
+                              "grader time in one test call")
+        total = 0
+        for where, value in _leaves(args, kwargs):
+            t = type(value)
+            if t is np.ndarray or isinstance(value, np.generic):
+                size = int(np.asarray(value).size)
+                total += size
+                if size > b.max_elements:
+                    raise self.refuse(
+                        f"{name}() (a grader-side function) got {where} of shape {np.shape(value)} "
+                        f"({size} elements); the case allows at most {b.max_elements} elements per array: "
+                        "pass arrays the size of the case's")
+            elif t is int:
+                if abs(value) > b.max_int:
+                    raise self.refuse(f"{name}() (a grader-side function) got {where} = {value}; the case "
+                                      f"allows integers up to {b.max_int}")
+            elif value is not None and t not in (bool, float, str, bytes):
+                raise self.refuse(f"{name}() (a grader-side function) got {where} of type {t.__name__}; "
+                                  "it takes plain values only (arrays, numbers, strings, dicts, lists, tuples)")
+        if total > b.max_total:
+            raise self.refuse(f"{name}() (a grader-side function) got {total} array elements in one call; the "
+                              f"case allows at most {b.max_total}")
+
+
+def _leaves(args: tuple, kwargs: dict):
+    """``(where, value)`` of every non-container value in a call's arguments."""
+    stack = [(f"argument {k + 1}", v, 0) for k, v in enumerate(args)]
+    stack += [(f"keyword argument {k!r}", v, 0) for k, v in kwargs.items()]
+    while stack:
+        where, value, depth = stack.pop()
+        t = type(value)
+        if depth > MAX_DEPTH:
+            yield where, object()
+        elif t in (list, tuple):
+            stack += [(f"{where}[{k}]", v, depth + 1) for k, v in enumerate(value)]
+        elif t is dict:
+            stack += [(f"{where}[{k!r}]", v, depth + 1) for k, v in value.items()]
+        else:
+            yield where, value
+
+
+@contextlib.contextmanager
+def address_space_cap(extra: int):
+    """Lower RLIMIT_AS to the current address space plus ``extra`` bytes while the block runs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cap = size + int(extra)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+_WARM: list[bool] = []
+
+
+def _warm_up() -> None:
+    # BLAS allocates its buffers on first use; that must not happen under a cap meant for the student's input.
+    if not _WARM:
+        a = np.ones((512, 512))
+        a @ a  # noqa: B018
+        _WARM.append(True)
+
+
+class GuardedFunction:
+    """A grader-side callable as the student's code sees it: each call admitted by its :class:`Guard`."""
+
+    __slots__ = ("fn", "guard", "__name__")
+
+    def __init__(self, fn, guard: Guard):
+        self.fn, self.guard = fn, guard
+        name = getattr(fn, "__name__", None)
+        self.__name__ = name if type(name) is str else type(fn).__name__
+
+    def __call__(self, *args, **kwargs):
+        self.guard.admit(self.__name__, args, kwargs)
+        start = time.monotonic()
+        try:
+            with address_space_cap(self.guard.budget.memory):
+                return self.fn(*args, **kwargs)
+        except MemoryError:
+            raise self.guard.refuse(
+                f"{self.__name__}() (a grader-side function) ran out of its memory budget "
+                f"({self.guard.budget.memory / 2**20:.0f} MiB) on the arguments the student's code passed "
+                f"(shapes {[np.shape(v) for _, v in _leaves(args, kwargs) if type(v) is np.ndarray][:6]})"
+            ) from None
+        finally:
+            self.guard.spent += time.monotonic() - start
 
 
 class RemoteRef:
@@ -234,11 +417,13 @@ class Peer:
     go into ``self.objects`` and travel as references.
     """
 
-    def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str):
+    def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str, guard_seconds: float | None = None):
         self.rfd, self.wfd, self.owner, self.remote_name = rfd, wfd, owner, remote_name
         self.objects: dict[int, object] = {}
         self._next_id = 0
         self.deadline: float | None = None
+        self.guard_seconds = guard_seconds
+        self._guards: list[Guard] = []
 
     # -- encoding
     def export(self, obj) -> int:
@@ -281,6 +466,8 @@ class Peer:
         kind = t.__name__ if type(t.__name__) is str else "object"
         name = getattr(v, "__name__", None) if callable(v) else None
         name = name if type(name) is str else kind
+        if callable(v) and self._guards and type(v) is not GuardedFunction:
+            v = GuardedFunction(v, self._guards[-1])  # NB: bounded by the request that exposes it
         return {"t": "ref", "o": self.owner, "id": self.export(v), "call": callable(v), "n": name[:100],
                 "k": kind[:100]}
 
@@ -369,7 +556,29 @@ class Peer:
         return header, self.decode(header.get("value"), blobs)
 
     def request(self, header: dict, payload=None):
-        """Send a request and serve the peer's nested calls until its answer arrives."""
+        """Send a request and serve the peer's nested calls until its answer arrives.
+
+        On a guarding peer, a refusal by a function this request exposed fails the request
+        (:class:`GuardError`), even if the student's code caught the error it got.
+        """
+        if self.guard_seconds is None:
+            return self._request(header, payload)
+        _warm_up()
+        guard = Guard(Budget.for_payload(payload, self.guard_seconds))
+        self._guards.append(guard)
+        try:
+            result = self._request(header, payload)
+        except RemoteError:
+            if guard.refused is not None:
+                raise GuardError(guard.refused) from None
+            raise
+        finally:
+            self._guards.pop()
+        if guard.refused is not None:
+            raise GuardError(guard.refused)
+        return result
+
+    def _request(self, header: dict, payload=None):
         self.send(header, payload)
         while True:
             reply, value = self.receive()

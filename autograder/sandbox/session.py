@@ -52,7 +52,9 @@ class _GraderPeer(channel.Peer):
     """The grader's end: every request runs under the session's deadline; a broken sandbox is killed."""
 
     def __init__(self, session: Sandbox, rfd: int, wfd: int):
-        super().__init__(rfd, wfd, owner="grader", remote_name="sandbox")
+        # Grader-side functions handed to the student are bounded by the case they came with (channel.Guard);
+        # half the wall time, so that the refusal, not the timeout, names the cause.
+        super().__init__(rfd, wfd, owner="grader", remote_name="sandbox", guard_seconds=session.limits.wall / 2)
         self.session = session
         self.depth = 0
         self.what = "the student's code"

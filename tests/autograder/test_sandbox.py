@@ -169,12 +169,12 @@ def _probe(forbidden, content_forbidden):
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         for f in forbidden:
-            if f in text:
+            if f in text and len(hits) < 200:
                 hits.append((where, f))
 
     def check_bytes(where, data):
         for f in fb:
-            if f in data:
+            if f in data and len(hits) < 200:
                 hits.append((where, f.decode()))
 
     names = 0
