@@ -360,6 +360,15 @@ def _blocks_bad(mismatch: str | None) -> list[str]:
     return [g.strip() for g in mismatch.split("gates that differ: ")[1].split(",")]
 
 
+def _da_blocks(outcome: Outcome, bias: str, weight: str) -> list[str]:
+    """Gate blocks where ``da`` itself differs: both ``d<bias> = sum_B da`` and ``d<weight> = x^T da`` show them.
+
+    One witness alone is the line of that gradient, not ``da``.
+    """
+    in_weight = _blocks_bad(outcome.bad.get(weight))
+    return [g for g in _blocks_bad(outcome.bad.get(bias)) if g in in_weight]
+
+
 LINES = {
     "rnn": {"dx": "dx = da W_xh^T", "dh_prev": "dh_prev = da W_hh^T", "W_xh": "dW_xh = x^T da",
             "W_hh": "dW_hh = h_prev^T da", "b_h": "db_h = sum over the batch of da"},
@@ -400,9 +409,9 @@ def _rnn_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
 
 def _lstm_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
     full = out["full"]
-    gates = _blocks_bad(full.bad.get("b"))
+    gates = _da_blocks(full, "b", "W_x")
     if gates:
-        on_dh, on_dc = _blocks_bad(out["dh_only"].bad.get("b")), _blocks_bad(out["dc_only"].bad.get("b"))
+        on_dh, on_dc = _da_blocks(out["dh_only"], "b", "W_x"), _da_blocks(out["dc_only"], "b", "W_x")
         c_gates = [g for g in gates if g != "o"]
         dc_total = "dc_total = dc + dh * o * (1 - tanh(c)^2)"
         if len(c_gates) == 3 and not on_dc:
@@ -424,7 +433,7 @@ def _lstm_backward(out: dict[str, Outcome], keys: list[str]) -> Finding:
 
 def _gru_backward(out: dict[str, Outcome], keys: list[str], reset_after: bool) -> Finding:
     full = out["full"]
-    gates = _blocks_bad(full.bad.get("b_x"))
+    gates = _da_blocks(full, "b_x", "W_x")
     dr = ("dr = da_n * hw_n, da_r = dr * r (1 - r)" if reset_after
           else "dr = (da_n W_hn^T) * h_prev, da_r = dr * r (1 - r)")
     for gate in ("n", "z", "r"):
