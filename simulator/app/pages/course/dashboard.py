@@ -28,11 +28,11 @@ REFRESH_MS = 5000
 
 def bug_table(bugs: list[dict]) -> str:
     if not bugs:
-        return "<p>No failing test yet.</p>"
+        return "<h3>Misconceptions</h3><p>No failing test yet.</p>"
     rows = "".join(f"<tr><td>{html.escape(b['bug_class'])}</td><td>{b['count']}</td>"
                    f"<td>{html.escape(', '.join(b['students']))}</td></tr>" for b in bugs)
-    return ("<table class='rnn-table'><caption>Misconceptions: the bug classes the feedback named, with the "
-            "students who hit them (latest submission each)</caption><thead><tr><th scope='col'>Bug class</th>"
+    return ("<h3>Misconceptions</h3><p>The bug classes the feedback named, with the students who hit them (latest "
+            "submission each).</p><table class='rnn-table'><thead><tr><th scope='col'>Bug class</th>"
             f"<th scope='col'>Students</th><th scope='col'>Who</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
@@ -96,6 +96,7 @@ class Dashboard:
         self.timeline = figure(title="Submissions over time", height=240, width=960, x_axis_type="datetime",
                                y_axis_label="submissions so far", toolbar_location=None)
         self.timeline.step(x="t", y="n", source=self.time_src, mode="after", line_width=2)
+        self.timeline.scatter(x="t", y="n", source=self.time_src, size=7)
         self.deadline_span = Span(location=0, dimension="height", line_color="#b00020", line_dash="dashed",
                                   line_width=2, visible=False)
         self.timeline.add_layout(self.deadline_span)
@@ -121,7 +122,8 @@ class Dashboard:
             self.deadline_span.location = n["deadline"] * 1000
         mean = "" if n["mean_score"] is None else f", mean score {n['mean_score']:.2f} / {n['max_score']:g}"
         status = ", ".join(f"{v} {k}" for k, v in sorted(n["status"].items())) or "no submissions"
-        self.summary.object = f"**{html.escape(name)}**: {n['students']} students graded{mean} · {status}"
+        who = f"{n['students']} student{'s' if n['students'] != 1 else ''} graded"
+        self.summary.object = f"**{html.escape(name)}**: {who}{mean} · {status}"
         self.bugs.object = bug_table(n["bug_classes"])
         if load_settings:
             s = settings(self.server.engine, name)
