@@ -216,8 +216,11 @@ def _fused_backward(cache: dict, record: bool) -> tuple[Callable, Callable]:
     DHW = np.empty_like(DXW) if gru_after else DXW
     dparams = {k: np.zeros_like(v) for k, v in params.items()}
 
+    extra = {}  # the reset-after GRU's dhw slice, set per step
+
     def step(t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict | None]:
-        extra = {"dhw": DHW[:, t]} if gru_after else {}
+        if gru_after:
+            extra["dhw"] = DHW[:, t]
         out = core_backward(dh, *dstate, steps[t], params, W_hT=W_hT, dxw=DXW[:, t], param_grads=record, **extra)
         if not record:
             return out[1:-1], None
@@ -243,7 +246,8 @@ def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) ->
     """Add ``dW_h = sum_t h_{t-1}^T dhw_t`` (and the GRU's ``db_h``) to ``dparams`` as one product over all steps."""
     B, T, nH = DHW.shape
     H = cell.hidden_size
-    Hprev = np.stack([s["h_prev"] for s in steps], axis=1).reshape(B * T, H)  # (B, T, H) -> (B*T, H)
+    # T x (B, H) side by side is (B, T*H), the memory of (B, T, H): cheaper than np.stack's per-array views
+    Hprev = np.concatenate([s["h_prev"] for s in steps], axis=1).reshape(B * T, H)  # (B, T*H) -> (B*T, H)
     DHW2 = DHW.reshape(B * T, nH)  # (B, T, nH) -> (B*T, nH)
     if cell.kind == "rnn":
         dparams["W_hh"] += Hprev.T @ DHW2
@@ -251,7 +255,7 @@ def _recurrent_grads(cell: Cell, steps: list, DHW: np.ndarray, dparams: dict) ->
     if cell.kind == "gru":
         dparams["b_h"] += DHW2.sum(axis=0)
         if not cell.reset_after:  # the n block multiplies r * h_prev, not h_prev
-            RH = np.stack([s["rh"] for s in steps], axis=1).reshape(B * T, H)  # (B, T, H) -> (B*T, H)
+            RH = np.concatenate([s["rh"] for s in steps], axis=1).reshape(B * T, H)  # (B, T*H) -> (B*T, H)
             dparams["W_h"][:, : 2 * H] += Hprev.T @ DHW2[:, : 2 * H]
             dparams["W_h"][:, 2 * H :] += RH.T @ DHW2[:, 2 * H :]
             return
