@@ -284,13 +284,28 @@ def _config_layers(config, file: str) -> list[dict]:
     return layers
 
 
+def _inbound_names(node) -> list[str]:
+    """Names of the layers feeding a layer: Keras 3 writes ``{"keras_history": [name, 0, 0]}`` inside its
+    ``inbound_nodes``; Keras 2 writes ``[[name, 0, 0, {}], ...]`` per node.
+    """
+    if isinstance(node, dict):
+        history = (node.get("config") or {}).get("keras_history") if isinstance(node.get("config"), dict) else None
+        if isinstance(history, list) and history and isinstance(history[0], str):
+            return [history[0]]
+        return [n for v in node.values() for n in _inbound_names(v)]
+    if isinstance(node, list):
+        if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
+            return [node[0]]
+        return [n for v in node for n in _inbound_names(v)]
+    return []
+
+
 def _check_chain(layers: list[dict], file: str) -> None:
     """A Functional model is read only when it is a chain: each layer takes the previous layer's output."""
     previous = None
     for entry in layers:
         name = entry.get("name") or (entry.get("config") or {}).get("name")
-        inbound = entry.get("inbound_nodes") or []
-        sources = re.findall(r"'keras_history': \['([^']*)'", str(inbound))
+        sources = _inbound_names(entry.get("inbound_nodes") or [])
         if previous is not None and sources != [previous]:
             raise fail(file, f"layer {name!r} takes its input from {sources or 'nothing'}, not from {previous!r}; "
                              "expected a chain of layers (branching models are not shown here)")
