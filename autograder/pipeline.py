@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import dataclasses
 import functools
 import importlib
 import io
@@ -504,6 +503,29 @@ def _failed_statement(exc: BaseException, filename: str, tree: ast.Module) -> in
     return 0
 
 
+class _Budgeted:
+    """``Limits`` as the sandbox reads them, with ``wall`` and ``startup`` never reaching past ``end``.
+
+    The sandbox sets each deadline as ``time.monotonic() + limits.wall`` (the clock read first), so with
+    ``wall = min(wall, end - now)`` every deadline is at most ``end``: starting a sandbox, replaying the
+    student's cells after a crash and a test's calls all stop when the notebook's budget does.
+    """
+
+    def __init__(self, base: Limits, end: float):
+        self._base, self.end = base, end
+
+    def __getattr__(self, name: str):
+        return getattr(self._base, name)
+
+    @property
+    def wall(self) -> float:
+        return min(self._base.wall, self.end - time.monotonic())
+
+    @property
+    def startup(self) -> float:
+        return min(self._base.startup, self.end - time.monotonic())
+
+
 class Runner:
     """Runs a plan: the student's code in a sandbox, each test cell here with proxies for the student's names.
 
@@ -529,20 +551,15 @@ class Runner:
         self.budget_end = float("inf")
 
     # ------------------------------------------------------------------ budget
-    def _cap(self) -> None:
-        """Give the sandbox's next request no more than the notebook's time left (at least 1 ms)."""
-        left = max(self.budget_end - time.monotonic(), 1e-3)
-        self.sandbox.limits = dataclasses.replace(self.limits, wall=min(self.limits.wall, left),
-                                                  startup=min(self.limits.startup, left))
-
-    def _spent(self) -> bool:
-        return time.monotonic() >= self.budget_end
+    def _spent(self, slack: float = 0.0) -> bool:
+        return time.monotonic() >= self.budget_end - slack
 
     def _budget_text(self) -> str:
         return f"the notebook used up its {self.limits.notebook:g} s grading budget"
 
     def _message(self, exc: BaseException) -> str:
-        if isinstance(exc, SandboxFailure) and self._spent():
+        # A request cut short by the budget ends a hair before budget_end (see _Budgeted).
+        if isinstance(exc, SandboxFailure) and self._spent(slack=0.05):
             return f"not finished: {self._budget_text()} (the sandbox was stopped)"
         return _failure_message(exc)
 
@@ -554,6 +571,7 @@ class Runner:
         self.grader_names = frozenset().union(*(s.defines for s in steps if s.kind == "locked"))
         report.sandbox = self.sandbox.level
         self.budget_end = time.monotonic() + self.limits.notebook
+        self.sandbox.limits = _Budgeted(self.limits, self.budget_end)
         try:
             for step in steps:
                 if self._spent():
@@ -580,11 +598,9 @@ class Runner:
     def _ensure_sandbox(self) -> None:
         if not self.sandbox.dead:
             return
-        self._cap()
         self.sandbox.start()
         for step in self.history:
-            # NB: the replay is charged to the notebook's budget like any other request.
-            self._cap()
+            # NB: the replay is charged to the notebook's budget (_Budgeted) like any other request.
             try:
                 self.sandbox.exec_cell(step.code, step.label)
             except channel.RemoteError:
@@ -593,7 +609,6 @@ class Runner:
     def _run_student(self, step: Step) -> dict:
         try:
             self._ensure_sandbox()
-            self._cap()
             self.sandbox.exec_cell(step.code, step.label)
         except (channel.RemoteError, SandboxFailure) as exc:
             if isinstance(exc, channel.RemoteError):
@@ -614,7 +629,6 @@ class Runner:
         try:
             code = compile(text, filename, "exec")
             self._ensure_sandbox()
-            self._cap()
             self.sandbox.arm(what)
             fetched = self._resolve(code, namespace)
             with contextlib.redirect_stdout(out):
@@ -633,11 +647,9 @@ class Runner:
         wanted -= self.grader_names  # NB: a locked cell's names come from the grader or not at all
         if not wanted:
             return {}
-        self._cap()
         available = self.sandbox.names()
         fetched = {}
         for name in sorted(wanted & set(available)):
-            self._cap()
             namespace[name] = fetched[name] = self.sandbox.get(name)
         return fetched
 

@@ -1,8 +1,11 @@
 """Hostile submissions: each scores 0 on what it attacks, and the rest of its notebook is still graded."""
 
+import copy
 import json
 import os
 import socket
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, isolation
 from tests.autograder.fixtures import course as fx
+from tests.autograder.hostile import courses
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
 
@@ -203,3 +207,214 @@ def test_malformed_notebook_earns_zero_with_the_reason(course, tmp_path, text):
     report = _grade(course, tmp_path, text)
     assert report.score == 0.0 and report.max_score == sum(fx.TESTS.values())
     assert report.notes and all("not graded" in t.message for t in report.tests)
+
+
+# ----------------------------------------------------------------------------- a locked cell that fails in the grader
+LOCKED = [
+    ("locked", "setup", "import numpy as np", 0),
+    ("solution", "model", "def train(data):\n    ### BEGIN SOLUTION\n    return float(np.mean(data))\n"
+                          "    ### END SOLUTION", 0),
+    ("locked", "run", "data = np.arange(4.0)\nscore = train(data)\nlabel = 'trained on ' + str(len(data))", 0),
+    ("test", "test_score", '"""Is the score the mean?"""\nassert abs(score - 1.5) < 1e-9, f"score {score}"', 1),
+    ("test", "test_label", '"""Is the label set?"""\nassert label == "trained on 4", "label"', 1),
+    ("test", "test_data", '"""Is the data there?"""\nassert data.shape == (4,), "data"', 1),
+    ("solution", "other", "def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION", 0),
+    ("test", "test_double", '"""Does double double?"""\nassert double(3) == 6, "double(3)"', 1),
+]
+STUB_NAMES = "\nscore = 1.5\nlabel = 'trained on 4'\n"
+DOUBLE = "def double(v):\n    return 2 * v\n"
+# Each: the student's `model` cell (and optional changes), and a word the failing tests' reason must contain.
+# The first three were written with the fix; the rest are held out (not used to tune it).
+LOCKED_PAYLOADS = {
+    "raises": ({"model": "def train(data):\n    raise ValueError('no training')\n" + STUB_NAMES}, "ValueError"),
+    "crashes the sandbox": ({"model": "import os\ndef train(data):\n    os._exit(1)\n" + STUB_NAMES}, "exited"),
+    "loops forever": ({"model": "def train(data):\n    while True:\n        pass\n" + STUB_NAMES}, "timed out"),
+    "stub left, names in an added cell": ({"model": "def train(data):\n    raise NotImplementedError()\n",
+                                           "+after run": STUB_NAMES}, "NotImplementedError"),
+    "names through globals()": ({"model": "def train(data):\n    raise KeyError('x')\n"
+                                          "globals().update(score=1.5, label='trained on 4')\n"}, "KeyError"),
+    "locked cell rewritten": ({"model": "def train(data):\n    raise RuntimeError('no')\n",
+                               "run": "data = __import__('numpy').arange(4.0)" + STUB_NAMES}, "RuntimeError"),
+    "raises a BaseException": ({"model": "def train(data):\n    raise KeyboardInterrupt\n" + STUB_NAMES},
+                               "KeyboardInterrupt"),
+    "segfault": ({"model": "import ctypes\ndef train(data):\n    ctypes.string_at(0)\n" + STUB_NAMES}, "segmentation"),
+}
+
+
+@pytest.fixture(scope="module")
+def locked_course(tmp_path_factory):
+    return courses.write_course(tmp_path_factory.mktemp("locked"), LOCKED)
+
+
+def _locked_submission(changes: dict[str, str]):
+    nb = courses.answered(LOCKED, {"other": DOUBLE, **{k: v for k, v in changes.items() if not k.startswith("+")}})
+    for key, code in changes.items():
+        if key.startswith("+after "):
+            after = nb.cells.index(courses.by_id(nb, key.split()[1]))
+            nb.cells.insert(after + 1, courses.nbformat.v4.new_code_cell(code))
+    return nb
+
+
+@pytest.mark.parametrize("payload", list(LOCKED_PAYLOADS))
+def test_a_failed_locked_cell_fails_the_tests_that_need_its_names(payload, locked_course, tmp_path):
+    """Does a locked cell that fails in the grader fail the tests using names it should have defined, with the
+    reason, even when the student defines those names, while the names it did define still count?"""
+    changes, reason = LOCKED_PAYLOADS[payload]
+    path = courses.write(tmp_path / f"{courses.ASSIGNMENT}.ipynb", _locked_submission(changes))
+    report = grade_notebook(path, locked_course, courses.ASSIGNMENT, LIMITS)
+    scores, messages = _scores(report), {t.grade_id: t.message for t in report.tests}
+    assert scores == {"test_score": 0.0, "test_label": 0.0, "test_data": 1.0, "test_double": 1.0}, messages
+    for grade_id, name in (("test_score", "score"), ("test_label", "label")):
+        assert "locked cell run" in messages[grade_id] and name in messages[grade_id], messages[grade_id]
+        assert reason in messages[grade_id], messages[grade_id]
+    assert any("cell run" in n and reason in n for n in report.notes), report.notes
+
+
+def test_a_working_locked_cell_still_gives_the_tests_its_names(locked_course, tmp_path):
+    """Does the solved notebook earn every point (the locked cell's names come from the grader's own run)?"""
+    nb = courses.answered(LOCKED, {"model": "def train(data):\n    return float(np.mean(data))\n", "other": DOUBLE})
+    report = grade_notebook(courses.write(tmp_path / "probe.ipynb", nb), locked_course, courses.ASSIGNMENT, LIMITS)
+    assert report.score == report.max_score == 4.0, [(t.grade_id, t.message) for t in report.tests]
+
+
+# ----------------------------------------------------------------------------- cell order
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _copy(cell):
+    new = copy.deepcopy(cell)
+    new["id"] = uuid.uuid4().hex[:8]  # a copy made in Jupyter gets a cell id of its own
+    return new
+
+
+def _move_before(nb, grade_ids, target, keep=False):
+    """``nb`` with the cells ``grade_ids`` moved (or, with ``keep``, copied) just before the cell ``target``."""
+    nb = copy.deepcopy(nb)
+    moving = [_copy(_cell(nb, g)) if keep else _cell(nb, g) for g in grade_ids]
+    if not keep:
+        nb.cells = [c for c in nb.cells if all(c is not m for m in moving)]
+    at = nb.cells.index(_cell(nb, target))
+    nb.cells[at:at] = moving
+    return nb
+
+
+def _edited_copy_at_end(nb, grade_id, text):
+    nb = copy.deepcopy(nb)
+    extra = _copy(_cell(nb, grade_id))
+    extra.source = text
+    nb.cells.append(extra)
+    return nb
+
+
+def _answer_copy_before(nb, code):
+    nb = copy.deepcopy(nb)
+    extra = _copy(_cell(nb, "rnn_step"))
+    extra.source = code
+    nb.cells.insert(nb.cells.index(_cell(nb, "rnn_step")), extra)
+    return nb
+
+
+WRONG_RNN = fx.RNN_STEP.replace("np.tanh(a)", "1 / (1 + np.exp(-a))").replace("    ### BEGIN SOLUTION\n", "") \
+    .replace("    ### END SOLUTION", "")
+# Each transform rearranges a notebook without changing any answer, and the note it must leave.
+# The first two were written with the fix; the rest are held out.
+REORDERINGS = {
+    "test copies above the answer": (lambda nb: _move_before(nb, fx.RNN_TESTS, "rnn_step", keep=True),
+                                     "appears 2 times"),
+    "tests moved above the answer": (lambda nb: _move_before(nb, fx.RNN_TESTS, "rnn_step"), "reordered"),
+    "answer moved below everything": (lambda nb: _move_before(nb, ["imports", "rnn_step"], "explain"), "reordered"),
+    "notebook reversed": (lambda nb: fx.nbformat.from_dict({**nb, "cells": nb.cells[::-1]}), "reordered"),
+    "edited locked copy at the end": (lambda nb: _edited_copy_at_end(nb, "imports", "close = lambda a, b: True"),
+                                      "appears 2 times"),
+    "edited test copy at the end": (lambda nb: _edited_copy_at_end(nb, "test_q1", "answer_q1 = 'B'"),
+                                    "appears 2 times"),
+    "answer copy (a wrong one) before it": (lambda nb: _answer_copy_before(nb, WRONG_RNN), "appears 2 times"),
+}
+
+
+@pytest.mark.parametrize("base", ["solved", "wrong rnn_step"])
+@pytest.mark.parametrize("name", list(REORDERINGS))
+def test_reordering_cells_does_not_change_the_grade(name, base, course, tmp_path):
+    """Is a notebook graded by the source's order, answers placed by grade_id, so that moving, copying or
+    reversing cells changes no score, and does a note say what was done?"""
+    transform, note = REORDERINGS[name]
+    nb = fx.solved_notebook()
+    if base == "wrong rnn_step":
+        nb = fx.with_code(nb, "rnn_step", WRONG_RNN)
+    expected = _scores(_grade(course, tmp_path, nb))
+    report = _grade(course, tmp_path, transform(nb))
+    assert _scores(report) == expected, [(t.grade_id, t.message) for t in report.tests]
+    assert any(note in n for n in report.notes), report.notes
+
+
+def test_a_duplicated_answer_runs_every_copy_in_the_submissions_order(course, tmp_path):
+    """Does the last copy of a duplicated answer cell win, as it does when the student runs the notebook?"""
+    nb = fx.solved_notebook()
+    late_wrong = copy.deepcopy(nb)
+    extra = _copy(_cell(late_wrong, "rnn_step"))
+    extra.source = WRONG_RNN
+    late_wrong.cells.insert(late_wrong.cells.index(_cell(late_wrong, "rnn_step")) + 1, extra)
+    scores = _scores(_grade(course, tmp_path, late_wrong))
+    assert scores["test_rnn_step_visible"] == 0.0 and scores["test_q1"] == 1.0
+
+
+# ----------------------------------------------------------------------------- the notebook budget after crashes
+def _crash_course(root, n_tests: int):
+    cells = [("locked", "setup", "import numpy as np", 0),
+             ("solution", "slow", "### BEGIN SOLUTION\nx = 1\n### END SOLUTION", 0),
+             ("solution", "work", "def work():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", 0)]
+    cells += [("test", f"test_{k}", f'"""Does work() work? ({k})"""\nassert work() == 1, "work()"', 1)
+              for k in range(n_tests)]
+    return courses.write_course(root, cells), cells
+
+
+# The slow cell is replayed after every crash; `work` crashes (or hangs) the sandbox on every call.
+# The first was written with the fix; the others are held out.
+CRASHERS = {
+    "os._exit": "import os\ndef work():\n    os._exit(3)\n",
+    "segfault": "import ctypes\ndef work():\n    ctypes.string_at(0)\n",
+    "hang": "def work():\n    while True:\n        pass\n",
+    "SIGKILL": "import os, signal\ndef work():\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+    "channel closed": "import os\ndef work():\n    for fd in range(3, 64):\n        try:\n            os.close(fd)\n"
+                      "        except OSError:\n            pass\n    return 1\n",
+}
+
+
+@pytest.mark.parametrize("crasher", list(CRASHERS))
+def test_notebook_budget_is_a_hard_bound_when_the_sandbox_crashes_repeatedly(crasher, tmp_path, monkeypatch):
+    """Is the replay of earlier cells after each crash charged to --notebook-budget, so that no request to the
+    sandbox (starting one, replaying a cell, a test's calls) may run past the budget?"""
+    from autograder import channel, pipeline
+
+    course, cells = _crash_course(tmp_path / "course", 10)
+    nb = courses.answered(cells, {"slow": "import time\ntime.sleep(0.4)\n", "work": CRASHERS[crasher]})
+    deadlines, starts = [], []
+    read_frame = channel.read_frame
+
+    def spy(fd, deadline=None):
+        deadlines.append(deadline)
+        return read_frame(fd, deadline)
+
+    monkeypatch.setattr(channel, "read_frame", spy)
+    limits = Limits(wall=1.0, cpu=20, memory=1024 * 2**20, processes=16, notebook=4.0)
+    source = pipeline.load_source(course, courses.ASSIGNMENT)
+    restored, _ = pipeline.restore_cells(nb, source)
+    runner = pipeline.Runner(limits)
+    start = runner.sandbox.start
+
+    def counted_start():
+        starts.append(1)
+        start()
+
+    monkeypatch.setattr(runner.sandbox, "start", counted_start)
+    report = pipeline.Report(notebook=courses.ASSIGNMENT)
+    began = time.monotonic()
+    runner.run(pipeline.plan(restored), pipeline.grader_prelude(source), report)
+    end = getattr(runner, "budget_end", began + limits.notebook)  # the runner's own clock, if it tells
+    assert end >= began + limits.notebook
+    assert len(starts) >= 2, "the sandbox should have been restarted (and the slow cell replayed)"
+    late = [d - end for d in deadlines if d is not None and d > end]
+    assert late == [], f"requests allowed to run past the notebook budget by {late} s"
+    assert report.score == 0.0 and len(report.tests) == 10
+    assert any("grading budget" in t.message for t in report.tests), [t.message for t in report.tests]
