@@ -15,9 +15,25 @@ def server() -> CourseServer | None:
 
 
 def current_user() -> User | None:
-    """The signed-in user of this browser session, or None for a guest (or an account that was removed)."""
-    name = pn.state.user
+    """The signed-in user of this browser session, or None for a guest, an expired session or a removed account.
+
+    The session cookie is checked here with the session's lifetime (``pn.state.user`` would accept any cookie
+    signed in the last 31 days) and with the OAuth provider's user name when single sign-on is configured.
+    """
+    from tornado.web import decode_signed_value
+
+    from simulator.app.pages.course.auth import COOKIE, SESSION_HOURS
+
     srv = server()
-    if not name or name == "guest" or srv is None:
+    if srv is None:
+        return None
+    if pn.config.oauth_provider:
+        name = pn.state.user
+    else:
+        raw = (pn.state.cookies or {}).get(COOKIE)
+        value = decode_signed_value(pn.config.cookie_secret, COOKIE, raw, max_age_days=SESSION_HOURS / 24) if (
+            raw and pn.config.cookie_secret) else None
+        name = value.decode() if value else None
+    if not name or name == "guest":
         return None
     return srv.user(name)
