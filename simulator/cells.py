@@ -430,7 +430,7 @@ class Cell:
 
     @property
     def is_reference(self) -> bool:
-        """True when the reference step functions are used (``sequence`` then takes its fast path)."""
+        """True when no step functions were given (``sequence`` then runs ``fused``'s cores, not the steps above)."""
         return self.step is None and self.step_backward is None
 
     @property
