@@ -20,6 +20,7 @@ run more student calls but only explain: no score depends on them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -142,7 +143,24 @@ def run_student(fn: Callable, name: str, args: tuple, kwargs: dict | None = None
         fail(f"{name} raised KeyError {exc}: it reads a key that its input does not hold")
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind}: {str(exc)[:500]}")
+        fail(f"{name} raised {kind}: {str(exc)[:500]}{_broadcast_hint(str(exc))}")
+
+
+def _broadcast_hint(message: str) -> str:
+    """A guess for numpy's broadcast error when one operand is a column ``(n, 1)``."""
+    if "could not be broadcast" in message and re.search(r"\(\d+,\s*1\)", message):
+        return (". One operand is a column (n, 1): a bias or vector reshaped as a column would do this "
+                "(likely bug: bias shaped as a column); keep biases 1-D, shape (n,)")
+    return ""
+
+
+def _column_hint(value, B: int, H: int) -> str:
+    """A guess when an output of shape (H, H) or (n, H) comes back where (B, H) was expected."""
+    if type(value) is np.ndarray and value.ndim == 2 and value.shape != (B, H) and value.shape[1] == H and (
+            value.shape[0] == H or B == 1):
+        return (f" ({value.shape} is what a ({H}, 1) column broadcast against (B, H) = ({B}, {H}) gives; likely bug: "
+                "bias shaped as a column)")
+    return ""
 
 
 def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None = None) -> tuple[dict, object]:
@@ -151,7 +169,12 @@ def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None =
     out = run_student(fn, name, forward_args(spec, case), options(spec, case), names=("x", *spec.states, "params"))
     items = as_tuple(out, len(spec.outputs) + 1, f"{name} returned", ", ".join((*spec.outputs, "cache")))
     B, H = case["h_prev"].shape
-    got = {o: as_array(v, f"{name}: {o}", (B, H)) for o, v in zip(spec.outputs, items, strict=False)}
+    got = {}
+    for o, v in zip(spec.outputs, items, strict=False):
+        try:
+            got[o] = as_array(v, f"{name}: {o}", (B, H))
+        except AssertionError as exc:
+            fail(f"{exc}{_column_hint(v, B, H)}")
     return got, items[-1]
 
 
@@ -315,11 +338,19 @@ def step_cases(spec: CellSpec, hidden: bool, reset_after: bool = True) -> list[d
     return out
 
 
+def _with_head(head: str, run: Callable):
+    """``run()``, with a failure's message prefixed by the case's header (which function, which case)."""
+    try:
+        return run()
+    except AssertionError as exc:
+        fail(f"{head}: {exc}")
+
+
 def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = True, cache: bool = False) -> None:
     cases = step_cases(spec, hidden, reset_after)
     for k, case in enumerate(cases):
         head = header(spec.step_name, k, len(cases), case, hidden)
-        got, student_cache = student_forward(spec, fn, case)
+        got, student_cache = _with_head(head, lambda c=case: student_forward(spec, fn, c))
         expected, _ = reference_forward(spec, case)
         problems = _mismatches(spec, case, expected, got, spec.outputs)
         if problems:
@@ -339,7 +370,7 @@ def _check_step_backward(spec: CellSpec, fn_b: Callable, hidden: bool, wrt: str,
     cases = step_cases(spec, hidden, reset_after)
     for k, case in enumerate(cases):
         head = header(spec.backward_name, k, len(cases), case, hidden)
-        got = student_backward(spec, fn_b, case, backward_cache(spec.kind, case), wrt)
+        got = _with_head(head, lambda c=case: student_backward(spec, fn_b, c, backward_cache(spec.kind, c), wrt))
         expected = reference_backward(spec, case)
         problems = _mismatches(spec, case, expected, got, _read_keys(spec, case, wrt))
         if problems:

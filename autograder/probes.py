@@ -97,7 +97,7 @@ def run_probes(probes: list[Probe], base: dict, student: Callable[[dict], dict],
         except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
             raise
         except Exception as exc:  # noqa: BLE001 - a probe that fails only explains less
-            out[probe.name] = Outcome(probe, error=f"your function failed here ({str(exc)[:200]})")
+            out[probe.name] = Outcome(probe, error=f"your function failed here ({str(exc)[:400]})")
             continue
         bad, compared = {}, tuple(k for k in expected if k in got)
         for key in compared:
@@ -328,7 +328,8 @@ def forward_finding(kind: str, student: Callable[[dict], dict], reference: Calla
     out = run_probes(forward_probes(kind), probe_case(kind, reset_after), student, reference, layout)
     full = out["full"]
     if full.error:
-        return Finding("the probes could not run your function on the grader's probe case", full.evidence())
+        return Finding("your function fails on the grader's probe case (other shapes than this case's), so the "
+                       "difference likely depends on the shapes", full.evidence())
     if full.ok:
         return Finding("on the grader's probe case your function matches the reference, so the difference depends "
                        "on this case's shapes: look for code that depends on a size (broadcasting, a fixed index, "
