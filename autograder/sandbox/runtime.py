@@ -55,7 +55,7 @@ VERSION_DIR = f"python{sys.version_info.major}.{sys.version_info.minor}"
 SKIP_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip",
                "__phello__"}
 FORMAT = 3  # bump when the layout or the rewriting changes, so stale cached trees are not reused
-KEEP_UNUSED = 2 * 86400  # seconds after which another tree in the cache is deleted
+KEEP_UNUSED = 86400  # seconds unused after which another tree in the cache is deleted
 
 
 # ----------------------------------------------------------------------------- what must not leak
@@ -315,7 +315,11 @@ def _prune(root: Path, keep: Path) -> None:
 def bwrap_binds() -> list[str]:
     """The bubblewrap arguments that mount the tree at ``/sandbox`` and the loader where the binary wants it."""
     built = tree()
-    return ["--ro-bind", str(built), ROOT, "--ro-bind", str(built / "os" / "ld.so"), loader_path()]
+    os.utime(built)  # in use: not pruned by another grader
+    parents = [str(p) for p in reversed(Path(loader_path()).parents) if str(p) != "/"]
+    # NB: the loader's directories must be listed by the sandbox user too (for exec of a new interpreter).
+    dirs = [a for p in parents for a in ("--perms", "0755", "--dir", p)]
+    return ["--ro-bind", str(built), ROOT, *dirs, "--ro-bind", str(built / "os" / "ld.so"), loader_path()]
 
 
 def command() -> list[str]:

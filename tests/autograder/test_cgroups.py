@@ -221,3 +221,40 @@ def test_v2_files_are_written_as_the_kernel_expects(tmp_path):
     assert (path / "memory.max").read_text() == str(LIMIT) and (path / "pids.max").read_text() == "18"
     assert (path / "memory.swap.max").read_text() == "0"
     assert group.describe.startswith("cgroup v2: memory 512 MiB and 18 tasks")
+
+
+# ----------------------------------------------------------------------------- held out
+# Written after the cgroup limits, run once, not tuned on: other ways to hold memory in several processes.
+HELD_OUT = {
+    "fresh interpreters started with subprocess": (
+        "import subprocess, sys\nprocs = [subprocess.Popen([sys.executable, '-c', 'import numpy as np, time; "
+        "b = np.ones(300 * 2**20 // 8); time.sleep(3)']) for _ in range(4)]\ncodes = [p.wait() for p in procs]\n"),
+    "shared anonymous memory touched by each child": (
+        "import mmap, os\ncodes = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+        "        m = mmap.mmap(-1, 300 * 2**20)\n        m.write(b'x' * (300 * 2**20))\n        import time\n"
+        "        time.sleep(3)\n        os._exit(0)\n    codes.append(pid)\n"
+        "codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in codes]\n"),
+    "files in both private tmpfs plus children": (
+        "import os, time\nfor d in ('/tmp', os.path.expanduser('~')):\n    try:\n"
+        "        open(d + '/fill', 'wb').write(b'x' * (60 * 2**20))\n    except OSError:\n        pass\n"
+        "codes = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n        import numpy as np\n"
+        "        b = np.ones(200 * 2**20 // 8)\n        time.sleep(3)\n        os._exit(0)\n    codes.append(pid)\n"
+        "codes = [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in codes]\n"),
+}
+
+
+@needs_cgroups
+@pytest.mark.parametrize("payload", list(HELD_OUT))
+def test_held_out_ways_to_hold_memory_in_many_processes(payload):
+    """Does the whole-sandbox limit hold for ways of spreading memory the limit was not written for?"""
+    uid = isolation.sandbox_uid()
+    with Sandbox(Limits(wall=60, memory=LIMIT, processes=32)) as sb:
+        with PeakSampler(uid) as sampler:
+            try:
+                sb.exec_cell(HELD_OUT[payload], "payload")
+                codes = sb.get("codes")
+            except (SandboxFailure, MemoryError) as exc:  # killed, or refused by the per-process limit
+                codes = [str(exc)]
+        peak = sb.cgroup.peak_memory()
+    assert set(codes) - {0}, f"every block was held: {codes}"
+    assert sampler.peak < LIMIT + 96 * MIB and peak <= LIMIT, (sampler.peak / MIB, peak / MIB)

@@ -205,3 +205,25 @@ def test_budget_follows_the_case():
     assert big.max_total == 4 * 160_000 and small.max_int == 2**16 and big.max_int == 2**16
     assert big.memory == 16 * 160_000 * 8 + 256 * 2**20
     assert json.dumps(small.max_calls) == str(channel.MAX_CALLS)
+
+
+# ----------------------------------------------------------------------------- held out
+# Written after the guard, run once, not tuned on: other shapes of "make the grader compute".
+HELD_OUT = {
+    "np.add itself handed over": (lambda: np.add, "lambda step: step(np.ones((N, 1)), np.ones((1, N)))"),
+    "np.zeros with a huge shape": (lambda: np.zeros, "lambda step: step((60000, 60000))"),
+    "np.zeros with a shape over the integer bound": (lambda: np.zeros, "lambda step: step((10**6, 10**6))"),
+    "a factory whose returned function bombs": (
+        lambda: (lambda: broadcast_add), "lambda step: step()(np.ones((N, 1)), np.ones((1, N)))"),
+    "a Python list turned into an outer product": (
+        lambda: (lambda a: np.outer(np.array(a), np.array(a))), "lambda step: step([1.0] * 150000)"),
+}
+
+
+@pytest.mark.parametrize("payload", list(HELD_OUT))
+def test_held_out_ways_to_make_the_grader_compute(payload, sandbox):
+    """Are grader computations the guard was not written for refused too, with a reason?"""
+    maker, how = HELD_OUT[payload]
+    sandbox.exec_cell(STUDENT + f"N = {N}\nhow = {how}\n", "student")
+    with pytest.raises(channel.GuardError, match="grader-side function"):
+        sandbox.get("attack")(maker(), np.ones(3), sandbox.get("how"))

@@ -362,6 +362,37 @@ def test_a_grader_in_a_venv_shows_neither_the_venv_nor_the_base_packages(tmp_pat
     assert report["reached"] == [] and report["hits"] == [], report
 
 
+# Written after the constructed filesystem, run once, not tuned on: other places a host path could show.
+HELD_OUT_VIEWS = r'''
+import ctypes.util, inspect, os, subprocess, sys
+import numpy as np
+views = []
+for root in ("/proc/1/root", "/proc/self/root", "/proc/1/cwd"):
+    try:
+        views.append(repr(sorted(os.listdir(root))))
+    except OSError:
+        pass
+views.append(inspect.getsourcefile(np.ones) or "")
+views.append(repr(getattr(np, "__config__", None) and np.__config__.CONFIG))
+views.append(repr(ctypes.util.find_library("c")))
+with open("/proc/self/exe", "rb") as f:
+    views.append(f.read().decode("latin-1"))
+child = subprocess.run([sys.executable, "-c", "import sys, os; print(sys.path, sys.prefix, os.environ)"],
+                       capture_output=True, text=True)
+views.append(child.stdout + child.stderr)
+views.append(repr([m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)]))
+'''
+
+
+def test_held_out_views_of_the_filesystem(sandbox):
+    """Do views the sandbox's filesystem was not written for (other roots, a child interpreter, config) stay clean?"""
+    sandbox.exec_cell(HELD_OUT_VIEWS, "views")
+    views = sandbox.get("views")
+    strings = _content_strings(_host_strings())
+    hits = [(k, s) for k, text in enumerate(views) for s in strings if s in text]
+    assert len(views) >= 6 and hits == [], hits  # /proc/1 (root's) may be unreadable
+
+
 def test_environment_is_scrubbed_and_user_unprivileged():
     """Does student code see a minimal environment, a private home and a non-root user?"""
     os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
