@@ -322,6 +322,14 @@ def test_tune_half_is_caught_located_and_named():
         assert row["named"] >= 0.9 * row["bugs"], (assignment, row)
 
 
+def test_held_out_half_keeps_its_measured_rates():
+    """The held-out half, run once after tuning (docs/diagnosis.md): a floor, so the rates cannot silently fall."""
+    for assignment, row in bug_catalogue.measure("held-out").items():
+        assert row["bugs"] >= 5
+        assert row["caught"] == row["bugs"], (assignment, row)
+        assert row["located"] >= 0.8 * row["bugs"] and row["named"] >= 0.8 * row["bugs"], (assignment, row)
+
+
 def test_catalogue_is_large_enough_and_split_by_name():
     """At least 25 bug classes over the three cells, forward and backward, both halves non-empty per cell."""
     bugs = bug_catalogue.BUGS
