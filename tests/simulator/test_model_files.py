@@ -263,3 +263,51 @@ def test_held_out_payloads(tmp_path):
     t = {"a.weight_ih_l0": np.ones((3, 2), np.float32), "a.weight_hh_l0": np.ones((3, 3), np.float32),
          "b.weight_ih_l0": np.ones((4, 5), np.float32), "b.weight_hh_l0": np.ones((4, 4), np.float32)}
     refused(safetensors_numpy.save(t), "do not chain", name="gap.safetensors")
+
+
+def test_held_out_payloads_second_batch(tmp_path):
+    """More payloads written without looking at the code: one per class, different from the ones above."""
+    # bounded memory: a gzip-compressed HDF5 dataset that declares 4 GB of zeros in a few kB
+    _, path = keras_model(tmp_path, [keras.layers.SimpleRNN(2)], fname="m.h5")
+    with h5py.File(path, "r+") as f:
+        group = f["model_weights"][f["model_weights"].attrs["layer_names"][0]]
+        name = group.attrs["weight_names"][0]
+        name = name.decode() if isinstance(name, bytes) else name
+        del group[name]
+        group.create_dataset(name, shape=(1_000_000_000,), dtype="float32", compression="gzip", chunks=(1_000_000,))
+    refused(path, "unpack past", "zip bomb")
+    # bounded memory: too many zip members
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k in range(10_001):
+            z.writestr(f"{k}.npy", b"")
+    refused(buf.getvalue(), "zip members", name="many.npz")
+    # only float weights: a string dataset in an HDF5 file, an int64 torch tensor, a list instead of a dict
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "SimpleRNN", "config": {"name": "r", "units": 2}}]}})
+        f.create_group("model_weights/r").attrs["weight_names"] = [b"k"]
+        f["model_weights/r/k"] = np.array([b"abc"])
+    refused(path, "dtype", "float")
+    pt = tmp_path / "int.pt"
+    torch.save({"rnn.weight_ih_l0": torch.ones(3, 2, dtype=torch.int64)}, pt)
+    refused(pt, "int64")
+    torch.save([torch.ones(2)], pt)
+    refused(pt, "list", "state_dict")
+    # only what we compute: a gelu head, a nested Sequential, a 1-D recurrent weight, a non-integer unit count
+    _, p = keras_model(tmp_path, [keras.layers.GRU(2), keras.layers.Dense(1, activation="gelu")], fname="gelu.keras")
+    refused(p, "activation='gelu'")
+    inner = keras.Sequential([keras.layers.LSTM(2)])
+    _, p = keras_model(tmp_path, [inner], fname="nested.keras")
+    refused(p, "sequential", "does not compute")
+    refused(safetensors_numpy.save({"r.weight_ih_l0": np.ones(6, np.float32), "r.weight_hh_l0": np.ones((6, 2),
+                                                                                                       np.float32)}),
+            "do not fit", name="flat.safetensors")
+    _, p = keras_model(tmp_path, [keras.layers.LSTM(3)], fname="u.keras")
+
+    def units(layers):
+        layers[1]["config"]["units"] = "3"  # layers[0] is the InputLayer
+    refused(edit_config(p, tmp_path / "u2.keras", units), "units='3'")
+    # no code: config.json that is not UTF-8 text
+    out = rewrite_zip(p, tmp_path / "bin.keras", lambda n, d: b"\xff\xfe" + d if n == "config.json" else d)
+    refused(out, "config.json", "json")
