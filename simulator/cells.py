@@ -25,8 +25,14 @@ every candidate and state activation (``tanh``); every backward step takes keywo
 ``dsigmoid(s) = s * (1 - s)``, ``dtanh(t) = 1 - t**2``. The defaults are this module's ``sigmoid``,
 ``numpy.tanh``, ``dsigmoid`` and ``dtanh``, so a call without them is the reference. The RNN accepts
 ``sigmoid=`` and ``dsigmoid=`` too (it has no gate, so they are unused), so that one set of overrides
-fits every kind; with ``activation="relu"`` the RNN uses neither ``tanh`` nor ``dtanh``. The hooks are
-for trusted callers: their results are not validated, and students' step functions need not take them.
+fits every kind; with ``activation="relu"`` the RNN uses neither ``tanh`` nor ``dtanh``.
+Part of the contract, so that a hook can change one site only: each hook is called once per site;
+the forward hooks in equation order (LSTM ``sigmoid`` for ``i, f, o`` and ``tanh`` for ``g`` then
+``tanh(c)``; GRU ``sigmoid`` for ``z`` then ``r``, ``tanh`` for ``n``; RNN ``tanh`` for ``h``); the
+backward hooks on the cache's own arrays (``dsigmoid(cache["i"])``, ``dtanh(cache["g"])``,
+``dtanh(cache["tanh_c"])``, ``dsigmoid(cache["z"])``, ...), so a hook can tell the sites apart by identity.
+The hooks are for trusted callers: their results are not validated, and students' step functions need
+not take them.
 """
 
 from __future__ import annotations

@@ -285,3 +285,49 @@ def test_hooked_steps_drop_into_sequence(kind, opts):
     np.testing.assert_allclose(dX, numerical_gradient(loss, X), rtol=1e-6, atol=1e-8, err_msg="dX")
     for k, p in params.items():
         np.testing.assert_allclose(dparams[k], numerical_gradient(loss, p), rtol=1e-6, atol=1e-8, err_msg=f"d{k}")
+
+
+def counting(values):
+    """A hook returning ``values[k](a)`` at its k-th call, and the list of arguments it was called with."""
+    seen = []
+
+    def hook(a):
+        seen.append(a)
+        return values[len(seen) - 1](a)
+
+    return hook, seen
+
+
+@pytest.mark.parametrize(("kind", "opts"), CASES, ids=IDS)
+def test_hook_call_order_and_arguments_are_the_contract(kind, opts):
+    """Is each hook called once per site, forward in equation order, backward on the cache's own arrays?
+    (autograder/hypotheses.py changes one site by counting calls or by identity.)"""
+    rng = np.random.default_rng(17)
+    params, x, states, up = random_case(kind, 2, 3, 4, rng)
+    consts = [lambda a, v=v: np.full_like(a, v) for v in (0.1, 0.2, 0.3)]
+    scales = [lambda a, k=k: (3 + 2 * k) * a for k in range(2)]
+    sigmoid, sig_seen = counting(consts)
+    tanh, tanh_seen = counting(scales)
+    new, cache = readable(kind, x, states, params, opts, sigmoid=sigmoid, tanh=tanh)
+    gates = {"rnn": "", "lstm": "ifo", "gru": "zr"}[kind]
+    assert len(sig_seen) == len(gates)
+    for k, name in enumerate(gates):
+        np.testing.assert_array_equal(cache[name], (0.1, 0.2, 0.3)[k], err_msg=f"sigmoid call {k} is {name}")
+    if kind == "lstm":
+        assert len(tanh_seen) == 2
+        np.testing.assert_allclose(cache["g"], 3 * cache["a_g"], rtol=1e-12, err_msg="tanh call 0 is g")
+        np.testing.assert_allclose(cache["tanh_c"], 5 * new[1], rtol=1e-12, err_msg="tanh call 1 is tanh(c)")
+    elif kind == "gru":
+        assert len(tanh_seen) == 1
+        np.testing.assert_allclose(cache["n"], 3 * cache["a_n"], rtol=1e-12)
+    else:
+        assert len(tanh_seen) == (1 if opts["activation"] == "tanh" else 0)
+
+    _, cache = readable(kind, x, states, params, opts)
+    dsigmoid, dsig_seen = counting([cells.dsigmoid] * 3)
+    dtanh, dtanh_seen = counting([cells.dtanh] * 2)
+    readable_backward(kind, up, cache, dsigmoid=dsigmoid, dtanh=dtanh)
+    tanh_sites = {"rnn": ("h",) if opts.get("activation") == "tanh" else (), "lstm": ("tanh_c", "g"),
+                  "gru": ("n",)}[kind]
+    assert [id(a) for a in dsig_seen] == [id(cache[name]) for name in gates], "dsigmoid on cache[i], [f], [o] ..."
+    assert [id(a) for a in dtanh_seen] == [id(cache[name]) for name in tanh_sites], f"dtanh on {tanh_sites}"
