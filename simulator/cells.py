@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator import fused
 from simulator.validation import as_float_array, check_finite, check_option, check_params, check_shape
 
 KINDS = ("rnn", "lstm", "gru")
@@ -81,10 +80,6 @@ def param_shapes(kind: str, input_size: int, hidden_size: int) -> dict[str, tupl
 
 # Which parameters act on the input ``x`` (their gradients are ``x^T dxw``) and which on the state.
 INPUT_PARAMS = {"rnn": ("W_xh", "b_h"), "lstm": ("W_x", "b"), "gru": ("W_x", "b_x")}
-
-# Transitional: autograder/hypotheses.py still calls ``cells.lstm_core_backward``; it goes once the
-# hypotheses use the ``dsigmoid=`` / ``dtanh=`` hooks of ``lstm_step_backward``.
-lstm_core_backward = fused.lstm_core_backward
 
 
 # ----------------------------------------------------------------------------- validation
