@@ -102,11 +102,24 @@ def detect() -> str | None:
     """The strongest isolation level available, or ``None`` if none enforces limits."""
     if sys.platform != "linux":
         return None
-    if bwrap_path():
+    if bwrap_path() and _runtime_ready():
         return "bwrap"
     if unshare_path() and _interpreter_readable_by(sandbox_uid()):
         return "rlimits"
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _runtime_ready() -> bool:
+    """Whether the constructed filesystem of :mod:`.runtime` could be built (bubblewrap runs nothing else)."""
+    try:
+        runtime.tree()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        import warnings
+
+        warnings.warn(f"bubblewrap is here but the sandbox's filesystem could not be built: {exc}", stacklevel=2)
+        return False
+    return True
 
 
 def _interpreter_readable_by(uid: int | None) -> bool:
