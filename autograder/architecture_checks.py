@@ -17,7 +17,7 @@ from autograder.architecture_diagnosis import probes, suspects
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
-from autograder.sequence_probes import diagnose, wrong_shape
+from autograder.sequence_probes import diagnose, layout_probe, wrong_shape
 from autograder.values import as_array, as_tuple, fail
 from simulator import architectures, cells
 
@@ -147,7 +147,9 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
         expected = _reference(name, case)
         Y = _student_Y(name, fn, case)
         if (odd := wrong_shape(Y, expected.shape)) is not None:
-            message = diagnose(head, [f"Y has shape {odd.shape}, expected {expected.shape}"], {"Y": odd}, case, hyps)
+            names = ("batch", "t", "output") if SIGNATURES[name][2] else ("batch", "output")
+            message = diagnose(head, [f"Y has shape {odd.shape}, expected {expected.shape}"], {"Y": odd}, case, hyps,
+                               [layout_probe("Y", lambda c: _reference(name, c), names)])
             if "likely bug" in message:
                 fail(message)
         got = {"Y": as_array(Y, f"{fname}: Y", expected.shape)}

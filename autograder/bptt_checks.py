@@ -19,7 +19,17 @@ from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
-from autograder.sequence_probes import Finding, Probe, Suspect, attempt, diagnose, differs, steps_text, wrong_shape
+from autograder.sequence_probes import (
+    Finding,
+    Probe,
+    Suspect,
+    attempt,
+    diagnose,
+    differs,
+    layout_probe,
+    steps_text,
+    wrong_shape,
+)
 from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail
 from exercises.answers import bptt as bptt_answers
 from simulator import cells, sequence
@@ -388,8 +398,10 @@ def _backward_probes(backward: Callable, cache_for: Callable[[dict], object]) ->
                            "for t in reversed(range(T)): dh = dH[:, t] + dh_next")
         e = ref(c)
         if all_close(e["dX"], out["dX"]) and not all_close(e["dh0"], out["dh0"]):
-            return Finding("with a loss on step 0 only, your dX matches but dh0 differs", "wrong initial-state "
-                           "gradient", "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
+            if all_close(_reference_backward(case)["dX"], got["dX"]):  # only dh0 is wrong, on the case too
+                return Finding("with a loss on step 0 only, your dX matches but dh0 differs", "wrong initial-state "
+                               "gradient", "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
+            return Finding("with a loss on step 0 only, your dX matches but dh0 differs")
         return None
 
     # NB: first_only comes before last_only: a forward walk also leaves earlier steps silent.
@@ -415,7 +427,8 @@ def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward
     B, T, _ = case["X"].shape
     shape = (B, T, case["h0"].shape[1])
     if suspects is not None and (odd := wrong_shape(H, shape)) is not None:
-        message = diagnose(head, [f"H has shape {odd.shape}, expected {shape}"], {"H": odd}, case, suspects)
+        message = diagnose(head, [f"H has shape {odd.shape}, expected {shape}"], {"H": odd}, case, suspects,
+                           [layout_probe("H", _ref_H, ("batch", "t", "unit"))])
         if "likely bug" in message:
             fail(message)
     return as_array(H, f"{name}: H", shape), cache
@@ -430,12 +443,16 @@ def _student_backward(rnn_backward: Callable, case: dict, cache, suspects=None, 
     dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
     if suspects is not None and (odd := wrong_shape(dX, case["X"].shape)) is not None:
         message = diagnose(head, [f"dX has shape {odd.shape}, expected {case['X'].shape}"], {"dX": odd}, case,
-                           suspects)
+                           suspects, [layout_probe("dX", _reference_dX, ("batch", "t", "input"))])
         if "likely bug" in message:
             fail(message)
     return {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
             "dh0": as_array(dh0, "rnn_backward: dh0", case["h0"].shape),
             **as_array_dict(grads, "rnn_backward: grads", {n: v.shape for n, v in case["params"].items()})}
+
+
+def _reference_dX(case: dict) -> np.ndarray:
+    return _reference_backward(case)["dX"]
 
 
 def _reference_backward(case: dict) -> dict:
@@ -529,8 +546,8 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
         pairs.append(("norm", np.array(e_norm), got["norm"], None))
         problems = _problems(pairs)
         if problems:
-            probes = [Probe("parts", _clip_parts),
-                      Probe("no clipping needed", lambda c, g: _clip_unneeded(clip_gradients, c))]
+            probes = [Probe("no clipping needed", lambda c, g: _clip_unneeded(clip_gradients, c)),
+                      Probe("parts", _clip_parts)]
             fail(diagnose(header("clip_gradients", k, len(cases), case, hidden), problems, got, case, suspects,
                           probes))
     ok(f"clip_gradients matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
@@ -600,9 +617,15 @@ def _norms_probes(fn: Callable) -> list[Probe]:
 
     def last_entry(case, got):
         e = bptt_answers.hidden_grad_norms(case["X"], case["h0"], case["params"], case["dh_last"])
+        last = f"norms[{_T(case) - 1}]"
         if all_close(e[-1:], got["norms"][-1:]):
-            return Finding(f"norms[{_T(case) - 1}] = ||dh_last|| matches; the entries before it differ, so the step "
-                           "back in time is wrong")
+            return Finding(f"{last} = ||dh_last|| matches; the entries before it differ, so the step back in time is "
+                           "wrong")
+        n, size = e[-1], case["dh_last"].size
+        for value, what, bug in ((n * n, "||dh_last||^2", "squared norm"),
+                                 (n / np.sqrt(size), "sqrt(mean(dh_last^2))", "mean instead of sum in the norm")):
+            if np.isclose(got["norms"][-1], value):
+                return Finding(f"your {last} is {what} instead of ||dh_last||", bug, f"the norm is {what}", NORMS_LINE)
         return Finding(f"already norms[{_T(case) - 1}] differs, which must be ||dh_last||", "wrong last norm",
                        "norms[T-1] is not the norm of dh_last itself", NORMS_LINE)
 
@@ -636,14 +659,23 @@ def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> No
 
 
 def _radius_diagonal(fn: Callable, case: dict) -> Finding | None:
-    """On a diagonal matrix with one negative entry the radius is its largest |entry|: a sign or a norm slip shows."""
+    """On a diagonal matrix whose largest |entry| is negative, the radius is that |entry|: is the modulus taken?"""
     n = case["W"].shape[0]
-    W = np.diag(np.linspace(0.5, 1.5, n) * np.where(np.arange(n) == n - 1, -1.0, 1.0))
-    out = attempt(lambda: as_float(call(fn, "spectral_radius", (W,), names=("W",)), "spectral_radius returned"))
+    d = np.linspace(0.5, 1.5, n) * np.where(np.arange(n) == n - 1, -1.0, 1.0)
+    out = attempt(lambda: as_float(call(fn, "spectral_radius", (np.diag(d),), names=("W",)),
+                                   "spectral_radius returned"))
     if out is None:
         return None
-    if np.isclose(out, bptt_answers.spectral_radius(W)):
+    if np.isclose(out, bptt_answers.spectral_radius(np.diag(d))):
         return Finding("on a diagonal matrix your radius is right, so the error shows only when eigenvalues are "
                        "complex or W is not symmetric")
-    return Finding("even on a diagonal matrix with a negative eigenvalue your radius differs: check the modulus "
-                   "|lambda|", "modulus missing", "the largest |lambda| is not taken", RADIUS_LINE)
+    known = [(d.max(), "you return the largest eigenvalue itself", "modulus missing", "the largest |lambda| is "
+              "not taken"),
+             (np.abs(d).min(), "you return the smallest |eigenvalue|", "smallest modulus", "the smallest |lambda| is "
+              "taken"),
+             (np.abs(d).max() ** 2, "you return the square of the radius", "squared radius", "rho is squared")]
+    for value, what, bug, cause in known:
+        if np.isclose(out, value):
+            return Finding(f"on a diagonal matrix (eigenvalues on the diagonal, the largest |lambda| negative) {what}",
+                           bug, cause, RADIUS_LINE)
+    return Finding("even on a diagonal matrix your radius differs")

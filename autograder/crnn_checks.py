@@ -23,6 +23,7 @@ from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.crnn_diagnosis import (
     conv_probes,
+    conv_shape_finding,
     conv_suspects,
     crnn_probes,
     crnn_suspects,
@@ -33,7 +34,7 @@ from autograder.crnn_diagnosis import (
 )
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
-from autograder.sequence_probes import diagnose, wrong_shape
+from autograder.sequence_probes import Probe, diagnose, layout_probe, wrong_shape
 from autograder.values import as_array, as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
@@ -57,13 +58,13 @@ def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, h
 
 
 def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis],
-            head: str = "") -> np.ndarray:
+            head: str = "", probes=()) -> np.ndarray:
     """``as_array`` of a student's output; a wrong shape that one of the named bugs produces (a stride or a
     padding ignored changes the output's size) also names that bug, since the values cannot be compared.
     """
     if (odd := wrong_shape(value, expected.shape)) is not None:
         message = diagnose(head or what, [f"{key} has shape {odd.shape}, expected {expected.shape}"], {key: odd},
-                           case, hyps)
+                           case, hyps, probes)
         if "likely bug" in message:
             fail(message)
     return as_array(value, what, expected.shape)
@@ -121,7 +122,8 @@ def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None
         out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = _conv(case)
         head = header(fname, k, len(cases), case, hidden)
-        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head,
+                      [Probe("size", conv_shape_finding), layout_probe("out", _conv, MAPS.axes)])
         _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(strides and padding; {tolerance_text()})")

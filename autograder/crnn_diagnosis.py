@@ -72,6 +72,19 @@ def conv_suspects() -> list[Suspect]:
     ]
 
 
+def conv_shape_finding(case: dict, got: dict) -> Finding | None:
+    """Which padding or stride would give the student's output size (no student call)."""
+    x, K, _, stride, padding = case["args"]
+    (H, W), (KH, KW) = x.shape[2:], K.shape[2:]
+    shape = got["out"].shape[2:]
+    for p, s, bug, what in ((0, stride, "padding ignored", "no padding"), (2 * padding, stride, "wrong padding",
+                             "twice the padding"), (padding, 1, "wrong stride", "stride 1")):
+        if (p, s) != (padding, stride) and shape == (conv.output_size(H, KH, s, p), conv.output_size(W, KW, s, p)):
+            return Finding(f"your output size {shape} is the size {what} gives", bug, f"the convolution uses {what}",
+                           PAD_LINE)
+    return None
+
+
 def conv_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
     """A zero kernel (only the bias is left), one input channel, one kernel tap (only the window positions)."""
 
@@ -204,11 +217,15 @@ def _identity_dense(params: dict, frames: np.ndarray, F: int) -> dict:
     return {**params, "dense1.W": np.eye(D), "dense1.b": np.zeros(D)}
 
 
-def _identity_conv(params: dict, C: int) -> dict:
+def _identity_conv(params: dict, C: int, F: int) -> dict:
+    """conv1 that copies its input: filter f is the centre tap of channel f % C, zero bias.
+
+    ``F >= 2`` filters keep the flatten order visible.
+    """
     k = params["conv1.K"].shape[2]
-    K = np.zeros((C, C, k, k))
-    K[np.arange(C), np.arange(C), k // 2, k // 2] = 1.0
-    return {**params, "conv1.K": K, "conv1.b": np.zeros(C)}
+    K = np.zeros((F, C, k, k))
+    K[np.arange(F), np.arange(F) % C, k // 2, k // 2] = 1.0
+    return {**params, "conv1.K": K, "conv1.b": np.zeros(F)}
 
 
 def feature_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
@@ -228,7 +245,7 @@ def feature_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
             return Finding("with dense1.W = I and b_d = 0 your features (the flattened pooled maps) match, so conv, "
                            "ReLU, pool and flatten are right and dense1 or its ReLU is not", "dense stage wrong",
                            "dense1 or the final ReLU is wrong", "f = relu(p W + b_d)")
-        both = _identity_dense(_identity_conv(params, C), frames, C)
+        both = _identity_dense(_identity_conv(params, C, 2 * C), frames, 2 * C)
         positive = np.abs(frames)
         b = ok(positive, both)
         if a is False and b:
@@ -241,10 +258,10 @@ def feature_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
             return Finding("with identity conv and dense layers your features match only when every 2x2 block is "
                            "constant (max = mean): the pooling stage is wrong", "pooling stage wrong",
                            "the 2x2 max-pool is wrong", POOL_LINE)
-        if b is False and C > 1 and ok(positive[:, :1].copy(), _identity_dense(_identity_conv(params, 1), frames, 1)):
-            return Finding("with identity conv and dense layers your features match for one channel only: the "
-                           "flatten order is wrong", "flatten order wrong", "the pooled maps are not flattened "
-                           "channel first", FLATTEN_LINE)
+        if b is False and ok(positive[:, :1].copy(), _identity_dense(_identity_conv(params, 1, 1), frames, 1)):
+            return Finding("with identity conv and dense layers your features match for one channel and one filter "
+                           "only: the flatten order is wrong", "flatten order wrong",
+                           "the pooled maps are not flattened channel first", FLATTEN_LINE)
         return None
 
     return [Probe("stages", probe)]
@@ -308,6 +325,11 @@ def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
                            "order or not all of them", "frames in the wrong order", "the cell does not read f_0 .. "
                            "f_{T-1} in order", CRNN_LINE)
         one = ok(X[:, :1].copy())
+        if one and T > 1 and ok(still) is False:
+            return Finding("with one frame your y matches, and with every frame equal it still differs (so the order "
+                           "of frames is not the cause): the state passed from frame to frame is wrong",
+                           "state not carried between steps", "the state is not carried from frame to frame",
+                           CRNN_LINE)
         if one is False:
             head = ok(X[:, :1].copy(), W_hy=np.zeros_like(params["W_hy"]))
             if head is False:

@@ -28,6 +28,7 @@ first one the probes reach; a result no suspect reproduces and no probe narrows 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -147,6 +148,24 @@ def _cause(matches: list[Hypothesis], findings: list[Finding], case: dict) -> st
     return "No common bug reproduces your result and the probes below do not single out one term."
 
 
+def permuted_axes(expected: np.ndarray, got: np.ndarray, names: Sequence[str]) -> Finding | None:
+    """A finding if ``got`` is ``expected`` with its axes in another order (any permutation), else None.
+
+    Swapping the batch and time axes is named "time-major output"; any other order "axes in the wrong order".
+    """
+    if got.ndim != expected.ndim or got.shape == expected.shape or sorted(got.shape) != sorted(expected.shape):
+        return None
+    for perm in itertools.permutations(range(expected.ndim)):
+        if same(expected.transpose(perm), got):
+            order = ", ".join(names[a] for a in perm)
+            swapped = {names[a] for a, b in zip(perm, range(len(perm)), strict=True) if a != b}
+            bug = "time-major output" if swapped == {"batch", "t"} else "axes in the wrong order"
+            return Finding(f"your array holds the right values with its axes ordered ({order})", bug,
+                           f"the axes are stacked as ({order}) instead of ({', '.join(names)})",
+                           f"the result's axes are ({', '.join(names)})")
+    return None
+
+
 def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],
              probes: Sequence[Probe] = ()) -> str:
     """The failure message: the likely cause with its equation line, then the evidence (module docstring).
@@ -161,6 +180,11 @@ def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Se
     if "recipe" in case and not matches:
         text += f" Inputs: `from autograder.cases import {case['recipe'].split('(')[0]}; case = {case['recipe']}`."
     return f"{text} Tolerance: {tolerance_text()}."
+
+
+def layout_probe(key: str, reference: Callable[[dict], np.ndarray], names: Sequence[str]) -> Probe:
+    """A probe (no student call): is a wrong-shaped ``got[key]`` the reference's values with the axes re-ordered?"""
+    return Probe("axes", lambda case, got: permuted_axes(reference(case), got[key], names))
 
 
 def wrong_shape(value, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -4,8 +4,8 @@ Each bug edits the solution cells of the source notebook (``(grade_id, old text,
 occur exactly once in that cell), names the function whose check must catch it and the bug classes a message
 may name for it. ``half(bug)`` splits the catalogue by a fixed hash of the bug's name into a half the
 diagnosis was tuned on (``"tune"``) and a held-out half (``"held-out"``) that was not looked at while tuning.
-``python -m tests.autograder.bugs.sequences [tune|held-out|all]`` prints caught / located / named per
-assignment and half (see ``outcome``).
+``python -m tests.autograder.bugs.sequences [tune|held-out|all] [--probes-only]`` prints caught / located /
+named per assignment and half (see ``outcome``); ``--probes-only`` empties every suspect list first.
 Written as student edits, independently of the suspects in ``autograder``: a class here need not be one the
 grader knows.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import cases, checks, crnn_checks
+from autograder import architecture_checks, bptt_checks, cases, checks, crnn_checks
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ CHECKS = {
 FUNCTIONS = {"bptt": ("rnn_forward", "rnn_backward", "clip_gradients", "spectral_radius", "hidden_grad_norms"),
              "architectures": ("one_to_one", "one_to_many", "many_to_one", "many_to_many", "encoder_decoder"),
              "crnn": ("conv2d_forward", "maxpool_forward", "frame_features", "crnn_forward")}
-LOCATED = re.compile(r"differs (from step t=|at )|has shape")
+LOCATED = re.compile(r"differs (from step t=|at )|shape \(")
 
 
 def solution_cells(assignment: str) -> list[tuple[str | None, str]]:
@@ -323,9 +323,30 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(rows)
 
 
+SUSPECT_LISTS = ((bptt_checks, ("rnn_forward_suspects", "rnn_backward_suspects", "clip_suspects", "norms_suspects",
+                                 "radius_suspects")),
+                 (crnn_checks, ("conv_hypotheses", "conv_suspects", "pool_hypotheses", "pool_suspects",
+                                "feature_hypotheses", "feature_suspects", "crnn_hypotheses", "crnn_suspects")))
+
+
+@contextlib.contextmanager
+def probes_only():
+    """Every suspect list empty (the catalogue's too), so that only the probes can name a bug."""
+    saved = [(m, n, getattr(m, n)) for m, names in SUSPECT_LISTS for n in names]
+    saved.append((architecture_checks, "hypotheses", architecture_checks.hypotheses))
+    try:
+        for m, n, _ in saved:
+            setattr(m, n, (lambda name: []) if n == "hypotheses" else (lambda: []))
+        yield
+    finally:
+        for m, n, f in saved:
+            setattr(m, n, f)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "tune"
-    with cases.hidden_secret(b"the autograder's test suite: not a course secret"):
+    mode = probes_only() if "--probes-only" in sys.argv else contextlib.nullcontext()
+    with cases.hidden_secret(b"the autograder's test suite: not a course secret"), mode:
         results = [outcome(b) for b in BUGS if which == "all" or half(b) == which]
     print(table(results))
     for o in results:
