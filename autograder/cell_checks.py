@@ -227,7 +227,13 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
 # ----------------------------------------------------------------------------- the forward's cache
 def cache_problem(spec: CellSpec, cache, reference: dict, name: str | None = None) -> str | None:
     """None if the student's ``cache`` holds every prescribed key with the reference's value, else why not."""
-    name = name or spec.step_name
+    try:
+        return _cache_problem(spec, cache, reference, name or spec.step_name)
+    except AssertionError as exc:  # an entry that is not a float array of the right shape
+        return str(exc)
+
+
+def _cache_problem(spec: CellSpec, cache, reference: dict, name: str) -> str | None:
     keys = CACHE_KEYS[spec.kind]
     listing = ", ".join(keys)
     if type(cache) is not dict:

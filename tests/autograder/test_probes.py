@@ -127,6 +127,22 @@ def test_cache_missing_a_key_points_at_the_forward():
     checks.check_lstm_step_backward(forward, cells.lstm_step_backward, hidden=True)
 
 
+@pytest.mark.parametrize("entry,pattern", [
+    ("a", r"rnn_step's cache\['a'\]: shape \(2, 3\), expected \(2, 4\)"),
+    ("params", r"rnn_step's cache\['params'\]: keys \['W_hh'\], expected"),
+    ("activation", r"rnn_step's cache\['activation'\]: expected 'tanh'"),
+])
+def test_malformed_cache_entries_are_named(entry, pattern):
+    """Is a cache entry of the wrong shape, keys or type reported with the case and the key?"""
+    def forward(x, h_prev, params):
+        h, cache = cells.rnn_step(x, h_prev, params)
+        bad = {"a": cache["a"][:, :-1], "params": {"W_hh": params["W_hh"]}, "activation": 1}[entry]
+        return h, {**cache, entry: bad}
+
+    with pytest.raises(AssertionError, match=r"rnn_step, visible case 1 of 2 \(B=2, D=3, H=4\): " + pattern):
+        checks.check_rnn_step(forward, cache=True)
+
+
 def test_cache_value_wrong_fails_the_forward():
     """Is a cache entry that differs from the reference's reported with its key?"""
     def forward(x, h_prev, params):
