@@ -53,10 +53,11 @@ def _read_secret(path: Path) -> bytes:
     except OSError as exc:
         raise HiddenCasesUnavailableError(f"cannot read the hidden-case secret {path}: {exc.strerror} "
                                      "(expected a regular file, not a symlink)") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise HiddenCasesUnavailableError(f"the hidden-case secret {path} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise HiddenCasesUnavailableError(f"the hidden-case secret {path} is not a regular file")
         if info.st_mode & 0o077:
             raise HiddenCasesUnavailableError(f"the hidden-case secret {path} is readable by other users (mode "
                                          f"{stat.S_IMODE(info.st_mode):o}); expected 600: run chmod 600 {path}")

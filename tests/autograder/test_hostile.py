@@ -53,6 +53,10 @@ ATTACKS = {
         "found += [p for p in [COURSE_SOURCE] if os.path.exists(p)]\n"
         "answer_q1 = 'A' if any('BEGIN SOLUTION' in open(p).read() for p in found) else 'not found'\n"),
         ("test_q1",)),
+    "reading the hidden-case secret": ("answers", (
+        "import glob\nfound = [p for p in [SECRET_FILE] + glob.glob('/**/.autograder/secret', recursive=True)]\n"
+        "def readable(p):\n    try:\n        return len(open(p, 'rb').read()) > 0\n    except OSError:\n"
+        "        return False\nanswer_q1 = 'A' if any(readable(p) for p in found) else 'not found'\n"), ("test_q1",)),
     "sys.exit": ("rnn_step", "import sys\n" + rnn_step_with("    sys.exit(0)\n"), fx.RNN_TESTS),
     "os._exit": ("rnn_step", "import os\n" + rnn_step_with("    os._exit(0)\n"), fx.RNN_TESTS),
     "KeyboardInterrupt": ("rnn_step", rnn_step_with("    raise KeyboardInterrupt\n"), fx.RNN_TESTS),
@@ -124,6 +128,7 @@ def test_attack_scores_zero_on_its_target_only(attack, course, tmp_path, listene
     source_path = course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
     before = source_path.read_bytes()
     code = (code.replace("COURSE_SOURCE", repr(str(source_path))).replace("MARKER", repr(MARKER))
+            .replace("SECRET_FILE", repr(str(course / ".autograder" / "secret")))
             .replace("PORT", str(listener.getsockname()[1])))
     report = reports[attack] = _grade(course, tmp_path, fx.with_code(fx.solved_notebook(), cell, code))
     scores = _scores(report)

@@ -1,13 +1,16 @@
 """The grading pipeline step by step, and whole notebooks of the fixture course and the real exercises."""
 
 import copy
+import re
+import shutil
+import stat
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from autograder import pipeline
+from autograder import cases, pipeline
 from autograder.feedback import write_feedback
 from autograder.pipeline import (
     CourseError,
@@ -192,9 +195,178 @@ def _release(source_path: Path) -> nbformat.NotebookNode:
 @pytest.mark.parametrize("assignment", ["rnn_cell", "architectures"])
 def test_exercise_solutions_earn_full_marks_and_releases_zero(assignment, tmp_path):
     """Does each real exercise's source earn every point through the sandbox, and its release 0?"""
-    source_path = EXERCISES / "source" / assignment / f"{assignment}.ipynb"
-    solved = _grade(EXERCISES, tmp_path, nbformat.read(source_path, as_version=4), assignment)
+    course = tmp_path / "course"  # a copy: grading makes the course's secret, which the repository must not get
+    shutil.copytree(EXERCISES / "source" / assignment, course / "source" / assignment)
+    shutil.copy(EXERCISES / "nbgrader_config.py", course)
+    source_path = course / "source" / assignment / f"{assignment}.ipynb"
+    solved = _grade(course, tmp_path, nbformat.read(source_path, as_version=4), assignment)
     failed = [(t.grade_id, t.message) for t in solved.tests if t.score < t.max_score]
     assert failed == [] and solved.max_score > 0
-    release = _grade(EXERCISES, tmp_path, _release(source_path), assignment)
+    release = _grade(course, tmp_path, _release(source_path), assignment)
     assert release.score == 0.0
+
+
+# ----------------------------------------------------------------------------- names a cell defines and uses
+def test_defined_names_reads_every_binding_form_from_the_text():
+    """Does defined_names find what a locked cell binds at top level, in every form, and nothing inside functions?"""
+    code = """
+import numpy as np, os.path
+from math import pi as PI
+a = b, c = 1, 2
+d += 1
+e: int = 3
+for f, (g, h) in []:
+    pass
+with open("x") as i:
+    pass
+try:
+    pass
+except ValueError as j:
+    pass
+if (k := 5):
+    del l
+[m := v for v in range(3)]
+def fn(arg):
+    inner = 1
+    global n
+    n = arg
+class C:
+    attribute = 1
+lambda q: (r := q)
+match a:
+    case {"k": s, **t}:
+        pass
+    case [u, *w]:
+        pass
+"""
+    expected = {"np", "os", "PI", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "fn", "n", "C",
+                "s", "t", "u", "w"}
+    assert pipeline.defined_names(code) == expected
+    assert pipeline.defined_names("from math import *") >= {"pi", "sqrt"}
+    assert pipeline.defined_names("def broken(:") == frozenset()
+
+
+def test_used_names_are_the_names_a_cell_reads_but_does_not_define():
+    """Does used_names list what a test cell depends on, without its own assignments or attribute names?"""
+    code = "x = probe_accuracy + 1\nassert np.isclose(x, expected), label\nexpected = 2"
+    assert pipeline.used_names(code) == {"probe_accuracy", "np", "label"}
+
+
+def test_plan_records_the_names_each_locked_cell_defines(course):
+    """Does every locked step carry the names its source text defines (and no other step any)?"""
+    cells, _ = restore_cells(fx.solved_notebook(), load_source(course, fx.ASSIGNMENT))
+    steps = plan(cells)
+    locked = next(s for s in steps if s.kind == "locked")
+    assert locked.defines == {"np", "check_rnn_step", "close"}
+    assert all(not s.defines for s in steps if s.kind != "locked")
+
+
+# ----------------------------------------------------------------------------- restore in the source's order
+def test_restore_follows_the_source_order_and_notes_what_changed(course):
+    """Are cells emitted in the source's order whatever the submission's, with notes for moved, copied, added
+    and missing cells?"""
+    nb = fx.solved_notebook()
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    added = nbformat.v4.new_code_cell("helper = 2")
+    nb.cells = [by_id["test_q1"], by_id["imports"], added, by_id["rnn_step"], copy.deepcopy(by_id["test_q1"]),
+                by_id["test_rnn_step_visible"], by_id["test_rnn_step_hidden"], by_id["answers"],
+                by_id["test_apply_twice"], by_id["explain"]]
+    cells, notes = restore_cells(nb, load_source(course, fx.ASSIGNMENT))
+    order = [c["grade_id"] or c["source"] for c in cells]
+    assert order == ["imports", "helper = 2", "rnn_step", "test_rnn_step_visible", "test_rnn_step_hidden",
+                     "answers", "test_q1", "apply_twice", "test_apply_twice", "explain"]
+    assert next(c for c in cells if c["source"] == "helper = 2")["position"] == 3
+    joined = "\n".join(notes)
+    assert "reordered in the submission (moved: test_q1)" in joined
+    assert "cell test_q1 appears 2 times" in joined
+    assert "added to the submission (cell #3 there)" in joined
+    assert "answer cell apply_twice is missing" in joined
+
+
+# ----------------------------------------------------------------------------- the pipeline, one step at a time
+def _grading(course, path=Path("rnn_cell.ipynb")):
+    return pipeline.Grading(Path(path), Path(course), fx.ASSIGNMENT, LIMITS)
+
+
+def test_steps_are_declared_in_order():
+    """Is the pipeline the declared list of steps, each after what its NB comment says it needs?"""
+    names = [s.__name__ for s in pipeline.STEPS]
+    assert names == ["read_source", "read_secret", "read_submission", "restore", "plan_steps", "run_steps",
+                     "note_failed_cells"]
+    text = Path(pipeline.__file__).read_text()
+    for after, before in re.findall(r"# NB: (\w+) must come after (\w+)", text):
+        if after in names and before in names:
+            assert names.index(before) < names.index(after), (after, before)
+
+
+def test_step_read_source(course):
+    """Does read_source classify the source's cells and start the report under the notebook's name?"""
+    g = _grading(course)
+    pipeline.read_source(g)
+    assert [c.grade_id for c in g.source if c.kind == "test"] == list(fx.TESTS)
+    assert g.report.notebook == "rnn_cell" and g.report.tests == []
+
+
+def test_step_read_secret(course, tmp_path):
+    """Does read_secret hand over the course's secret, and make a course error of an unusable one?"""
+    g = _grading(course)
+    pipeline.read_secret(g)
+    assert g.secret == cases.course_secret(course)
+    broken = fx.write_course(tmp_path / "broken")
+    cases.course_secret(broken)
+    cases.secret_path(broken).chmod(0o644)
+    with pytest.raises(CourseError, match="chmod 600"):
+        pipeline.read_secret(_grading(broken))
+    assert stat.S_IMODE(cases.secret_path(broken).stat().st_mode) == 0o644  # refused, not silently changed
+
+
+def test_step_read_submission(course, tmp_path):
+    """Does read_submission load a notebook, and end grading with 0 on every test for a malformed one?"""
+    g = _grading(course, fx.write_notebook(tmp_path / "rnn_cell.ipynb", fx.solved_notebook()))
+    pipeline.read_source(g)
+    pipeline.read_submission(g)
+    assert not g.done and len(g.student_nb.cells) == len(fx.solved_notebook().cells)
+    bad = _grading(course, fx.write_notebook(tmp_path / "bad" / "rnn_cell.ipynb", "{oops"))
+    pipeline.read_source(bad)
+    pipeline.read_submission(bad)
+    assert bad.done and [t.score for t in bad.report.tests] == [0.0] * len(fx.TESTS)
+    assert "not a valid notebook" in bad.report.notes[0]
+
+
+def test_step_restore_and_plan_steps(course):
+    """Do restore and plan_steps turn the submission into source-ordered cells and then steps, noting changes?"""
+    g = _grading(course)
+    pipeline.read_source(g)
+    g.student_nb = fx.release_notebook()
+    g.student_nb.cells = g.student_nb.cells[::-1]
+    pipeline.restore(g)
+    assert [c["grade_id"] for c in g.cells if c["kind"] == "test"] == list(fx.TESTS)
+    assert any("reordered" in n for n in g.report.notes)
+    pipeline.plan_steps(g)
+    assert [s.label for s in g.steps if s.kind == "test"] == list(fx.TESTS)
+
+
+@needs_sandbox
+def test_step_run_steps_hands_the_course_secret_to_the_test_cells(course):
+    """Do the test cells that run_steps executes draw their hidden cases from the course's secret (and only there)?"""
+    g = _grading(course)
+    pipeline.read_source(g)
+    pipeline.read_secret(g)
+    g.steps = [pipeline.Step("test", "from autograder import cases\n"
+                                     "print(repr(float(cases.step_cases('rnn', hidden=True)[2]['x'].sum())))",
+                             "probe", "probe", 1.0)]
+    pipeline.run_steps(g)
+    with cases.hidden_secret(g.secret):
+        expected = repr(float(cases.step_cases("rnn", hidden=True)[2]["x"].sum()))
+    assert g.report.tests[0].score == 1.0 and g.report.tests[0].output.strip() == expected
+
+
+def test_step_note_failed_cells(course):
+    """Does note_failed_cells add a note for each failed student or locked cell, and none for tests?"""
+    g = _grading(course)
+    g.report = pipeline.Report(notebook="rnn_cell", cells=[
+        {"label": "rnn_step", "kind": "student", "ok": False, "message": "your code raised ValueError"},
+        {"label": "imports", "kind": "locked", "ok": True, "message": ""},
+        {"label": "test_q1", "kind": "test", "ok": False, "message": "q1: wrong answer"}])
+    pipeline.note_failed_cells(g)
+    assert g.report.notes == ["cell rnn_step: your code raised ValueError"]
