@@ -11,7 +11,7 @@ import pytest
 from simulator.lessons import data
 
 from .conftest import SCREENSHOTS
-from .test_pages import text_of, wait_text
+from .test_pages import exact_of, wait_text
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")]
@@ -59,7 +59,7 @@ def test_lesson_model_upload_shows_keras_h_t_and_bad_files_get_messages(server, 
     for t in (1, 2, 3):
         section.get_by_role("button", name="Step ▶").click()
         wait_text(page, ".rnn-upload-text", f"t = {t} of 4 (word {words[t]})", contains=True)
-    shown = float(text_of(page, ".rnn-upload-h"))
+    shown = exact_of(page, ".rnn-upload-h")
     expected = float(keras_h(lesson_model["model"], words, 3)[0])
     assert abs(shown - expected) <= 1e-5 * max(1.0, abs(expected)), (shown, expected)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from simulator.app.components.equations import Equations
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.heatmap import HeatmapGrid
 from simulator.app.components.model_upload import MAX_CSV_BYTES, FilePicker, ModelUpload, read_csv_sequence
+from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
@@ -314,16 +315,15 @@ class UploadedSection(pn.viewable.Viewer):
         word = f' (word <b>{html.escape(m.words[t])}</b>)' if m.words and t < len(m.words) else ""
         head = ""
         if m.head is not None:
-            values = ", ".join(repr(float(v)) for v in m.head[t])
+            values = ", ".join(number_html(v, "rnn-upload-head") for v in m.head[t])
             act = m.loaded.dense[-1].options["activation"]
-            head = (f' &nbsp;·&nbsp; Dense head ({html.escape(act)}) output '
-                    f'<code class="rnn-upload-head">[{values}]</code>')
+            head = f" &nbsp;·&nbsp; Dense head ({html.escape(act)}) output [{values}]"
         layer = m.loaded.recurrent[m.layer]
         self.readout.text = (
             f"<div class=\"rnn-upload-text\"><b>{html.escape(m.loaded.file)}</b>, "
             f"layer {m.layer} <b>{html.escape(layer.name)}</b> "
             f"({m.kind.upper()}), step <b class=\"rnn-t\">t = {t}</b> of {m.run.T - 1}{word} &nbsp;·&nbsp; "
-            f'hₜ[{j}] = <code class="rnn-upload-h">{h!r}</code>{head}</div>')
+            f"hₜ[{j}] = {number_html(h, 'rnn-upload-h')}{head}</div>")
 
     def __panel__(self):
         return pn.Column(
