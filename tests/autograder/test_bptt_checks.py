@@ -12,7 +12,7 @@ from autograder import bptt_checks as checks
 from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, isolation
 from exercises.answers import bptt as answers
-from tests.autograder.bugs.sequences import BUGS, half, namespace, outcome
+from tests.autograder.bugs.sequences import BUGS, half, messages, namespace, outcome
 
 EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
 SOLUTION = namespace("bptt")
@@ -236,3 +236,11 @@ def test_through_the_sandbox_a_forward_bug_leaves_the_backward_points(tmp_path):
     assert "(likely bug: step 0 skipped)" in tests["test_rnn_forward_visible"].message
     for gid in ("test_rnn_backward_visible", "test_rnn_backward_hidden"):
         assert tests[gid].score == tests[gid].max_score > 0, tests[gid].message
+
+
+@pytest.mark.parametrize("bug", [b for b in BUGS if half(b) == "tune"], ids=lambda b: b.name)
+def test_visible_and_hidden_cases_get_the_same_cause(bug):
+    """For every tune-half bug of the three assignments that fails both tests, is the stated cause the same?"""
+    found = messages(namespace(bug.assignment, bug.edits), bug.function)
+    causes = [m.group(1) for text in found if (m := CAUSE.search(text))]
+    assert len(set(causes)) <= 1, causes
