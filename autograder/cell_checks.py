@@ -294,7 +294,8 @@ def _explain_forward(spec: CellSpec, fn: Callable, case: dict, got: dict, cache,
 
     def run_reference(c: dict) -> dict:
         ref = backward_cache(kind, c)
-        return {**reference_forward(spec, c)[0], **{k: ref[k] for k in INTERMEDIATES[kind]}}
+        return {**reference_forward(spec, c)[0], **{k: ref[k] for k in INTERMEDIATES[kind]},
+                **probes.pre_activations(kind, ref)}
 
     ra = case.get("reset_after", True)
     seen = {**got, **cached_intermediates(spec, cache, case)}

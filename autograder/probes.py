@@ -17,7 +17,8 @@ sandboxed channel as the graded calls), and no score depends on them (DESIGN.md,
 A student function that lies on probe inputs can only mislead its own explanation.
 
 Public API (stable; other checks may build on it): ``Probe``, ``Outcome``, ``Finding``, ``run_probes``,
-``probe_case``, ``probe_cases``, ``saturate``, ``forward_finding``, ``backward_finding``.
+``probe_case``, ``probe_cases``, ``saturate``, ``pre_activations``, ``identify``, ``forward_finding``,
+``backward_finding``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
-from autograder.compare import Layout, describe_mismatch
+from autograder.compare import Layout, all_close, describe_mismatch
 from simulator import cells
 
 PROBE_SHAPE = (3, 2, 4)  # (B, D, H): all different, H > 1, so no transposition or broadcast coincides
@@ -54,6 +55,8 @@ class Outcome:
     bad: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     compared: tuple[str, ...] = ()
+    got: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +109,7 @@ def run_probes(probes: list[Probe], base: dict, student: Callable[[dict], dict],
                 bad[key] = f"{key} has shape {have.shape}, expected {want.shape}"
             elif (m := describe_mismatch(key, want, have, layout(key))) is not None:
                 bad[key] = m
-        out[probe.name] = Outcome(probe, bad, compared=compared)
+        out[probe.name] = Outcome(probe, bad, compared=compared, got=got, expected=expected)
     return out
 
 
@@ -225,10 +228,65 @@ def _terms_text(kind: str, names: list[str]) -> str:
     return " and ".join(TERM[kind][n] for n in names) + (" terms" if len(names) > 1 else " term")
 
 
+# ----------------------------------------------------------------------------- which function of which block
+FUNCTIONS = {"sigmoid": cells.sigmoid, "tanh": np.tanh, "the identity": lambda a: a,
+             "relu": lambda a: np.maximum(a, 0.0)}
+ACTIVATION = {"i": "sigmoid", "f": "sigmoid", "o": "sigmoid", "g": "tanh", "z": "sigmoid", "r": "sigmoid",
+              "n": "tanh", "h": "tanh"}
+
+
+def pre_activations(kind: str, cache: dict) -> dict[str, np.ndarray]:
+    """The reference's pre-activation of each gate (of ``h`` for the RNN) in its cache, keyed ``"pre:<gate>"``.
+
+    A reference function for the probes' ``reference`` may add them: they are never compared (no
+    student returns such keys), only used by ``identify``.
+    """
+    if kind == "rnn":
+        return {"pre:h": cache["a"]}
+    if kind == "lstm":
+        return {f"pre:{g}": cache[f"a_{g}"] for g in cells.GATES["lstm"]}
+    H = cache["z"].shape[1]
+    pre = cache["xw"][:, :2 * H] + cache["hw"][:, :2 * H]  # (B, 2H): the z and r pre-activations
+    return {"pre:z": pre[:, :H], "pre:r": pre[:, H:], "pre:n": cache["a_n"]}
+
+
+def identify(outcome: Outcome, key: str) -> tuple[str, str] | None:
+    """The one (gate, function) such that function(the reference's pre-activation of gate) is the student's ``key``.
+
+    None when no pair or several pairs reproduce it on this probe.
+    """
+    got = outcome.got.get(key)
+    if type(got) is not np.ndarray:
+        return None
+    found = []
+    for name, pre in outcome.expected.items():
+        if name.startswith("pre:") and pre.shape == got.shape:
+            found += [(name[4:], f) for f, fn in FUNCTIONS.items() if all_close(fn(pre), got, 1e-5, 1e-7)]
+    return found[0] if len(found) == 1 else None
+
+
+def _identified(kind: str, out: dict[str, Outcome], key: str, what: str, line: str) -> Finding | None:
+    """A finding naming the function or the block the student's ``key`` is, when the probe case pins it down."""
+    match = identify(out["full"], key)
+    if match is None or match == (key, ACTIVATION.get(key)):
+        return None
+    gate, fn = match
+    if gate == key:
+        return Finding(f"{what} is {fn} of its pre-activation: {key} uses {fn} instead of {ACTIVATION[key]} in "
+                       f"{line}", out["full"].evidence(key))
+    blocks = cells.GATES[kind]
+    where = (f"block {blocks.index(gate) + 1} (the {gate} block) instead of block {blocks.index(key) + 1}"
+             if gate in blocks and key in blocks else f"the pre-activation of {gate}")
+    return Finding(f"{what} equals {fn} of {gate}'s pre-activation: {key} reads the columns of {where} in {line}",
+                   out["full"].evidence(key))
+
+
 def _term_finding(kind: str, out: dict[str, Outcome], key: str, what: str, line: str) -> Finding:
     """Which single-term probes make ``key`` differ: all (the activation or the block), some (those terms), none."""
     bad = [n[0] for n in ("x_only", "h_only", "b_only") if key in out[n].bad]
     if len(bad) == 3:
+        if (found := _identified(kind, out, key, what, line)) is not None:
+            return found
         return Finding(f"{what} differs even when only one term is non-zero, so the shared part is the likely "
                        f"culprit: the activation or the columns read in {line}", out["b_only"].evidence(key))
     if bad:
@@ -247,6 +305,8 @@ def _rnn_forward(out: dict[str, Outcome]) -> Finding:
         return Finding(f"h is not tanh(0) = 0 when a = 0: the activation of {line} is likely not tanh (or something "
                        "is added after it)", out["zero"].evidence("h"))
     full = out["full"]
+    if "a" not in full.bad and (found := _identified("rnn", out, "h", "h", line)) is not None:
+        return found
     if "a" in full.compared and "a" not in full.bad:
         return Finding(f"your cache['a'] matches the reference but h does not: check the activation of {line}",
                        full.evidence("h"))
@@ -310,6 +370,8 @@ def _gru_forward(out: dict[str, Outcome], reset_after: bool) -> Finding:
         if "hw" in full.bad:
             return Finding(f"your cache['hw'] differs: check the recurrent terms hw = h_prev W_h + b_h (n block: "
                            f"the recurrent term of {n_line})", full.evidence("hw"))
+        if (found := _identified("gru", out, "n", "your cache['n']", n_line)) is not None:
+            return found
         return Finding(f"n differs even with r = 1: check the candidate line {n_line}, its terms and its tanh",
                        r1.evidence("n", "h"))
     if "h" in z1.bad:

@@ -399,3 +399,26 @@ def test_probes_and_independent_credit_through_the_sandbox(tmp_path):
     assert all(s == m > 0 for t, (s, m) in scores.items() if t not in forward), scores
     message = next(t.message for t in report.tests if t.grade_id == "test_lstm_step_visible")
     assert "which gate multiplies c_prev" in message and "you read the blocks" not in message
+
+
+@pytest.mark.parametrize("kind,gate,make,expected", [
+    ("lstm", "f", lambda c: {**c, "f": np.tanh(c["a_f"])}, "f uses tanh instead of sigmoid"),
+    ("lstm", "i", lambda c: {**c, "i": c["o"]}, "i reads the columns of block 4 (the o block) instead of block 1"),
+    ("gru", "z", lambda c: {**c, "z": np.maximum(c["xw"][:, :c["z"].shape[1]] + c["hw"][:, :c["z"].shape[1]], 0.0)},
+     "z uses relu instead of sigmoid"),
+])
+def test_one_gate_with_another_function_or_block_is_identified(kind, gate, make, expected):
+    """A single gate computed with another activation, or from another gate's columns: is it named exactly?"""
+    def forward(*args, **kw):
+        out = cells.STEP_FUNCTIONS[kind][0](*args, **kw)
+        cache = make(out[-1])
+        if kind == "lstm":
+            c = cache["f"] * cache["c_prev"] + cache["i"] * cache["g"]
+            cache.update(c=c, tanh_c=np.tanh(c))
+            return cache["o"] * np.tanh(c), c, cache
+        n, z = cache["n"], cache["z"]
+        return z * cache["h_prev"] + (1 - z) * n, cache
+
+    for hidden in (False, True):
+        msg = _step_message(kind, forward, hidden)
+        assert expected in msg and f"your cache['{gate}']" in msg
