@@ -51,6 +51,11 @@ def test_lesson_model_upload_shows_keras_h_t_and_bad_files_get_messages(server, 
     model_input.set_input_files(str(bad))
     wait_text(page, ".rnn-model-message-text", "notes.keras: is not a model file", contains=True)
 
+    huge = tmp_path / "huge.keras"
+    huge.write_bytes(bytes(9 * 1024 * 1024))  # over the cap: the browser sends its size, not its bytes
+    model_input.set_input_files(str(huge))
+    wait_text(page, ".rnn-model-message-text", "huge.keras: 9,437,184 bytes; expected at most", contains=True)
+
     model_input.set_input_files(str(lesson_model["model"]))
     wait_text(page, ".rnn-model-summary-text", "sentiment_lstm.keras", contains=True)
     page.get_by_label("Upload a vocabulary file (one word per line)").set_input_files(str(lesson_model["vocabulary"]))
