@@ -68,6 +68,13 @@ results = sa.Table(
 )
 
 
+options = sa.Table(
+    "options", metadata,  # course-wide switches set by instructors, e.g. anonymous_compare
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+
 def default_url(course: Path | str) -> str:
     return f"sqlite:///{Path(course).resolve() / 'course_server.db'}"
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
-from concurrent.futures import Executor, ProcessPoolExecutor
+import threading
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,6 +25,8 @@ from autograder.server.submissions import RefusedError
 
 RATE_WINDOW = 60.0
 RATE_LIMIT = 10  # submissions per user per RATE_WINDOW
+COMPARE_LIMIT = 20  # compare runs per user (or per anonymous session) per RATE_WINDOW
+COMPARE_SLOTS = 2  # compare runs at once, over all users (each is one sandbox)
 
 
 class CourseServer:
@@ -41,11 +45,16 @@ class CourseServer:
             # NB: forkserver, not fork: the server process has threads (tornado, the dispatcher, sessions).
             executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context(
                 "forkserver"))
+        self._compare_pool = ThreadPoolExecutor(max_workers=COMPARE_SLOTS, thread_name_prefix="compare")
+        self._compare_seen: dict[str, list[float]] = {}
+        self._compare_running: set[str] = set()
+        self._compare_lock = threading.Lock()
         self.dispatcher = (Dispatcher(self.engine, self.course, executor, capacity=workers, limits=limits,
                                       unsafe=unsafe).start() if grade else None)
         self.executor = executor
 
     def close(self) -> None:
+        self._compare_pool.shutdown(wait=False, cancel_futures=True)
         if self.dispatcher:
             self.dispatcher.stop()
         if self._own_executor and self.executor:
@@ -166,6 +175,55 @@ class CourseServer:
         finally:
             gb.close()
         return len(latest)
+
+    # ------------------------------------------------------------------ compare with my implementation
+    def option(self, key: str, default: str = "") -> str:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(db.options.c.value).where(db.options.c.key == key)).first()
+        return row.value if row else default
+
+    def set_option(self, user: User, key: str, value: str) -> None:
+        self._instructor(user)
+        with self.engine.begin() as conn:
+            conn.execute(db.options.delete().where(db.options.c.key == key))
+            conn.execute(db.options.insert().values(key=key, value=value))
+
+    def compare(self, user: User | None, who: str, kind: str, X, h0, c0, params: dict,
+                submission_id: int | None = None, code: str | None = None) -> Future:
+        """Queue a trace of the student's ``{kind}_step`` (a submission's, or pasted code) on the page's inputs.
+
+        ``who`` identifies the asker for the rate limit (the user name, or the browser session for a guest).
+        Pasted code from a guest is refused unless an instructor turned ``anonymous_compare`` on. Returns a
+        future of :func:`autograder.server.trace.trace`'s result; the work runs in a sandbox, off the event loop.
+        """
+        from autograder.server import trace
+
+        if submission_id is not None:
+            if user is None:
+                raise RefusedError(401, "sign in to compare one of your submissions")
+            filename, notebook = self.notebook(user, submission_id)
+            row = self.submission(user, submission_id)
+            cells = trace.student_code(notebook, self.course, row["assignment"])
+        elif code is not None:
+            if user is None and self.option("anonymous_compare", "off") != "on":
+                raise RefusedError(403, "sign in to run your own code here (an instructor can allow guests)")
+            if len(code) > trace.MAX_CODE:
+                raise RefusedError(413, f"the code is {len(code) // 1024} KiB; at most {trace.MAX_CODE // 1024} KiB")
+            cells = [("pasted code", code)]
+        else:
+            raise RefusedError(422, "give a submission or some code to compare")
+        now = time.monotonic()
+        with self._compare_lock:
+            seen = [t for t in self._compare_seen.get(who, []) if t > now - RATE_WINDOW]
+            if len(seen) >= COMPARE_LIMIT:
+                raise RefusedError(429, f"at most {COMPARE_LIMIT} comparisons a minute: wait a moment")
+            if who in self._compare_running:
+                raise RefusedError(429, "your previous comparison is still running")
+            self._compare_seen[who] = [*seen, now]
+            self._compare_running.add(who)
+        future = self._compare_pool.submit(trace.trace, cells, kind, X, h0, c0, params)
+        future.add_done_callback(lambda _f: self._compare_running.discard(who))
+        return future
 
     # ------------------------------------------------------------------ accounts
     def user_by_token(self, token: str) -> User | None:
