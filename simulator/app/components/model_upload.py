@@ -20,7 +20,7 @@ from simulator.interop import LoadedModel
 from simulator.lessons import data
 
 log = logging.getLogger("simulator.app")
-MAX_MODEL_BYTES = 8 * 1024 * 1024  # base64 over the websocket: 8 MiB becomes ~11 MB, under Bokeh's 20 MB frame
+MAX_MODEL_BYTES = 8 * 1024 * 1024  # base64: ~11 MB over the websocket, under serve.py's 24 MiB message cap
 MAX_VOCAB_BYTES = 2 * 1024 * 1024
 MAX_CSV_BYTES = 1024 * 1024
 MODEL_ACCEPT = ".keras,.h5,.hdf5,.safetensors,.npz,.pt,.pth"
