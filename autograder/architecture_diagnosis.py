@@ -152,11 +152,45 @@ def suspects(name: str) -> list[Suspect]:
 # ----------------------------------------------------------------------------- probes
 def probes(name: str, run: Callable[[dict], np.ndarray]) -> list[Probe]:
     """The probes of architecture ``name``; ``run(case)`` is the student's ``Y`` on a probe case (one call)."""
+    gate = Probe("output gate closed", lambda c, g: _closed_gate(name, run, c))
     if name in ("many_to_one", "many_to_many"):
-        return [Probe("which outputs read which inputs", lambda c, g: _reads(name, run, c, g))]
+        return [gate, Probe("which outputs read which inputs", lambda c, g: _reads(name, run, c, g))]
     if name in ("one_to_many", "encoder_decoder"):
-        return [Probe("first output, then inputs off", lambda c, g: _generation(name, run, c))]
-    return [Probe("readout", lambda c, g: _readout(run, c))]
+        return [gate, Probe("first output, then inputs off", lambda c, g: _generation(name, run, c))]
+    return [gate, Probe("readout", lambda c, g: _readout(run, c))]
+
+
+CLOSED = -40.0  # an output-gate bias that makes o = sigmoid(...) ~ 4e-18, so h = o * tanh(c) ~ 0
+
+
+def closed_output_gate(params: dict, prefix: str = "") -> dict:
+    """LSTM params whose output gate is shut: the o block of ``b`` (gate order ``cells.GATES``) set to CLOSED."""
+    b = params[prefix + "b"].copy()
+    H = b.shape[0] // 4
+    k = cells.GATES["lstm"].index("o")
+    b[k * H : (k + 1) * H] = CLOSED
+    return {prefix + "b": b}
+
+
+def reads_cell_state(run: Callable, reference: Callable, closed: dict, moved: dict) -> Finding | None:
+    """With h ~ 0 everywhere (output gate shut), outputs that still follow the inputs read the cell state."""
+    a, b = attempt(lambda: run(closed)), attempt(lambda: run(moved))
+    if a is None or b is None or same(reference(closed), a):
+        return None
+    if np.abs(a - b).max() > 1e-6:
+        return Finding("with the output gate shut (o ~ 0, so h ~ 0 and y ~ b_y) your outputs still differ and "
+                       "follow the inputs: they read the cell state", "cell state read", "the readout reads c "
+                       "instead of h = o * tanh(c)", READOUT_LINE)
+    return None
+
+
+def _closed_gate(name: str, run: Callable, case: dict) -> Finding | None:
+    if case["kind"] != "lstm":
+        return None
+    prefix = architectures.DECODER_PREFIX if name == "encoder_decoder" else ""
+    closed = _args(case, params=closed_output_gate(case["args"][1], prefix))
+    moved = _args(closed, x=case["args"][0] + 1.0)
+    return reads_cell_state(run, lambda c: _reference(name, c), closed, moved)
 
 
 def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:

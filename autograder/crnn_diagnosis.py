@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder.architecture_diagnosis import closed_output_gate, reads_cell_state
 from autograder.sequence_probes import Finding, Probe, Suspect, attempt, same
 from simulator import cells, conv, crnn
 
@@ -304,7 +305,15 @@ def crnn_suspects() -> list[Suspect]:
 
 
 def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
-    """One video; a still video (every frame equal); one frame; the readout switched off."""
+    """The output gate shut (LSTM); one video; a still video (every frame equal); one frame; no readout."""
+
+    def gate(case, got):
+        if case["kind"] != "lstm":
+            return None
+        X, params = case["args"]
+        closed = {**case, "args": (X, {**params, **closed_output_gate(params)})}
+        moved = {**closed, "args": (X + 1.0, closed["args"][1])}
+        return reads_cell_state(run, _crnn, closed, moved)
 
     def probe(case, got):
         X, params = case["args"]
@@ -339,5 +348,5 @@ def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
                            "or the cell step of frame 0 differ")
         return None
 
-    return [Probe("videos, frames, readout", probe)]
+    return [Probe("output gate closed", gate), Probe("videos, frames, readout", probe)]
 

@@ -86,6 +86,17 @@ def test_probes_name_wiring_bugs_without_suspects(name, fn, bug, monkeypatch):
     assert "Probably" in message and f"(likely bug: {bug})" in message, message
 
 
+def _reads_c(X, params, step):
+    C = architectures.many_to_many_forward(X, params, step)[1]["C"]
+    return (_reference("many_to_many")(X, params, step)[0] if C is None else 0.5 * C @ params["W_hy"]), None
+
+
+def test_shut_output_gate_tells_a_cell_state_read(monkeypatch):
+    """With no suspect, does shutting the LSTM's output gate (h ~ 0) expose outputs that read c?"""
+    monkeypatch.setattr(checks, "hypotheses", lambda n: [])
+    assert "(likely bug: cell state read)" in _message("many_to_many", _reads_c)
+
+
 def test_decoder_state_probe(monkeypatch):
     """Does an encoder-decoder whose decoder forgets its state between steps get 'state not carried'?"""
     monkeypatch.setattr(checks, "hypotheses", lambda n: [])
