@@ -194,9 +194,19 @@ def lib_dir(workdir: Path) -> Path:
 
 
 def plain_command(level: str, workdir: Path, cmd_fd: int, reply_fd: int) -> list[str]:
-    """The interpreter command for ``"rlimits"`` (inside ``unshare``'s namespaces) or ``"none"``."""
-    lib = lib_dir(workdir)
-    cmd = [interpreter(), "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
+    """The interpreter command for ``"rlimits"`` (inside ``unshare``'s namespaces) or ``"none"``.
+
+    ``"rlimits"`` runs the interpreter of the :mod:`.runtime` tree from where the tree lies on the host, so
+    its ``sys.path`` holds the standard library and NumPy only (the host's files stay readable at this
+    level); ``"none"`` runs the grader's own interpreter with a private copy of the worker's library.
+    """
+    if level == "rlimits" and _runtime_ready():
+        built = runtime.tree()
+        cmd = [str(built / "python" / "bin" / runtime.interpreter_name()), *runtime.command()[1:],
+               str(built / "worker.py"), str(built / "lib"), str(cmd_fd), str(reply_fd)]
+    else:
+        lib = lib_dir(workdir)
+        cmd = [interpreter(), "-I", "-S", str(lib / "worker.py"), str(lib), str(cmd_fd), str(reply_fd)]
     return [unshare_path(), "-r", "-n", "-p", "-f", "--kill-child", *cmd] if level == "rlimits" else cmd
 
 
@@ -204,6 +214,11 @@ def environment(level: str, workdir: Path) -> dict[str, str]:
     """The scrubbed environment of the sandbox's first process (bubblewrap then sets the same one inside).
 
     Under bubblewrap the home is the neutral ``SANDBOX_HOME``: bubblewrap's own process stays inside the
-    sandbox as its init, and its environment is readable there.
+    sandbox as its init, and its environment is readable there. At ``"rlimits"`` the tree's interpreter
+    finds its libraries in the tree.
     """
-    return {**ENV, "HOME": SANDBOX_HOME if level == "bwrap" else str(workdir)}
+    env = {**ENV, "HOME": SANDBOX_HOME if level == "bwrap" else str(workdir)}
+    if level == "rlimits" and _runtime_ready():
+        built = runtime.tree()
+        env["LD_LIBRARY_PATH"] = f"{built / 'python' / 'lib'}:{built / 'os'}"
+    return env

@@ -538,9 +538,11 @@ def test_rlimits_level_without_bubblewrap(monkeypatch):
     with Sandbox(LIMITS, level="rlimits") as sb:
         code = ("import socket, os\ntry:\n    socket.create_connection(('127.0.0.1', 9), timeout=1)\n    net = 'open'\n"
                 "except OSError as exc:\n    net = 'closed'\ntry:\n    import autograder\n    imported = True\n"
-                "except ImportError:\n    imported = False\npid = os.getpid()\n")
+                "except ImportError:\n    imported = False\npid = os.getpid()\nimport sys\npaths = sys.path\n")
         sb.exec_cell(code, "probe")
         assert sb.get("net") == "closed" and sb.get("imported") is False and sb.get("pid") == 1
+        leaks = [p for p in sb.get("paths") for s in _host_strings() if s in p]
+        assert leaks == []  # the host's files stay readable at this level, but sys.path holds only the tree
         with pytest.raises(MemoryError):
             sb.exec_cell("import numpy as np\nblock = np.ones(3 * 2**30 // 8)", "mem")
         with pytest.raises(SandboxFailure, match="timed out"):
