@@ -461,10 +461,9 @@ def _from_keras_layers(raw) -> LoadedModel:
             notes.append(f"{cls} layer {name!r} skipped: it changes nothing at inference")
             continue
         if cls == "TextVectorization" and not layers:
-            vocab = cfg.get("vocabulary")
-            if isinstance(vocab, list) and all(isinstance(w, str) for w in vocab):
-                vocabulary = ("", "[UNK]", *vocab)  # TextVectorization's ids: 0 padding, 1 out of vocabulary
-            notes.append(f"TextVectorization layer {name!r}: its vocabulary is used to encode typed sentences")
+            vocabulary = _text_vectorization_vocabulary(rl, file)
+            notes.append(f"TextVectorization layer {name!r}: " + ("its vocabulary is used to encode typed sentences"
+                                                                  if vocabulary else "it holds no vocabulary"))
             continue
         dtype = _keras_dtype(cfg, file, name)
         if cls == "Embedding":
@@ -477,6 +476,24 @@ def _from_keras_layers(raw) -> LoadedModel:
             raise model_files.fail(file, f"layer {name!r} is a {cls}, which this page does not compute; "
                                          f"expected {FILE_SUPPORTED}")
     return LoadedModel(file, raw.format, layers, notes, vocabulary)
+
+
+def _text_vectorization_vocabulary(rl, file: str) -> tuple[str, ...] | None:
+    """The words of a TextVectorization layer, id k = entry k: ``vocabulary.txt`` from the file's assets (Keras
+    writes the special tokens ``""`` and ``[UNK]`` first), else the config's ``vocabulary`` list with them added.
+    """
+    if "vocabulary.txt" in rl.assets:
+        try:
+            lines = rl.assets["vocabulary.txt"].decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            raise model_files.fail(file, f"layer {rl.name!r}: its vocabulary.txt is not UTF-8 text") from None
+        while lines and lines[-1] == "" and len(lines) > 1:
+            lines.pop()
+        return tuple(lines)
+    vocab = rl.config.get("vocabulary")
+    if isinstance(vocab, list) and all(isinstance(w, str) for w in vocab):
+        return ("", "[UNK]", *vocab)  # TextVectorization's ids: 0 padding, 1 out of vocabulary
+    return None
 
 
 def _count(file: str, rl, n: int) -> None:

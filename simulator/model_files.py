@@ -4,7 +4,8 @@ What each format gives (``read`` tells them apart by their first bytes, not by t
 
 * Keras 3 ``.keras``: a zip with ``config.json`` (the layers, in order) and ``model.weights.h5``, where the
   weights of the k-th layer of a class sit under ``layers/<snake_case class>[_k]/vars/<i>`` (recurrent layers
-  under ``.../cell/vars/<i>``). Read with ``zipfile``, ``json`` and h5py; Keras is never imported.
+  under ``.../cell/vars/<i>``), and a lookup layer's words in ``assets/layers/<...>/vocabulary.txt``.
+  Read with ``zipfile``, ``json`` and h5py; Keras is never imported.
 * Legacy Keras ``.h5``: the config in the ``model_config`` attribute, the weights under
   ``model_weights/<layer name>`` in the order of that group's ``weight_names`` attribute.
 * ``.safetensors`` and ``.npz``: a flat ``name -> array`` dict (a PyTorch ``state_dict``), plus string
@@ -65,6 +66,7 @@ class RawLayer:
     weights: list[np.ndarray]
     module: str = "keras.layers"
     registered_name: str | None = None
+    assets: dict[str, bytes] = field(default_factory=dict)  # e.g. a TextVectorization's ``vocabulary.txt``
 
 
 @dataclass
@@ -349,7 +351,11 @@ def _read_keras_zip(zf: zipfile.ZipFile, file: str, budget: _Budget) -> RawModel
                         if dataset is None:
                             raise fail(file, f"HDF5 entry {where!r} is missing; expected weights numbered 0, 1, ...")
                         weights.append(_h5_array(dataset, where, file, budget))
-            layers.append(RawLayer(cls, name, cfg, weights, module, registered))
+            assets = {}
+            vocab = f"assets/{path}/vocabulary.txt"  # where Keras's save_assets puts a lookup's words
+            if vocab in zf.namelist():
+                assets["vocabulary.txt"] = _member(zf, vocab, file)
+            layers.append(RawLayer(cls, name, cfg, weights, module, registered, assets))
     return RawModel(file, "keras", layers=layers)
 
 

@@ -358,3 +358,36 @@ def test_load_file_chains_separate_modules_by_shape_and_reads_metadata(tmp_path)
         h2, _ = upper(h1)
         y = torch.sigmoid(fc(h2))
     assert_every_step(run.head, y.numpy(), "sigmoid head")
+
+
+@pytest.mark.parametrize("where", ["assets", "config"])
+def test_load_file_takes_a_text_vectorization_vocabulary(tmp_path, where):
+    """A TextVectorization first (vocabulary in the zip's assets or inline in its config): are its words read?
+
+    TensorFlow, which TextVectorization needs, is not installed, so the layer's entry and asset are written here
+    into a .keras file Keras saved, in the places Keras's saving code puts them.
+    """
+    import zipfile
+
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(6, 2),
+                              keras.layers.GRU(2)])
+    src = tmp_path / "m.keras"
+    model.save(src)
+    words = ["good", "bad", "movie", "not"]
+    entry = {"module": "keras.layers", "class_name": "TextVectorization", "registered_name": None,
+             "config": {"name": "text_vectorization", "vocabulary": words if where == "config" else None}}
+    out = tmp_path / "tv.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "config.json":
+                cfg = json.loads(data)
+                cfg["config"]["layers"].insert(1, entry)
+                data = json.dumps(cfg).encode()
+            zout.writestr(info.filename, data)
+        if where == "assets":
+            zout.writestr("assets/layers/text_vectorization/vocabulary.txt", "\n".join(["", "[UNK]", *words]))
+    loaded = interop.load_file(out)
+    assert loaded.vocabulary == ("", "[UNK]", *words)
+    assert [x.role for x in loaded] == ["embedding", "recurrent"]
+    assert any("TextVectorization" in n for n in loaded.notes)
