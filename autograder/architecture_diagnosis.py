@@ -269,7 +269,8 @@ def _generation(name: str, run: Callable, case: dict) -> Finding | None:
                        FEEDBACK_LINE)
     return Finding(f"with one output step your Y matches; with {key} = 0 (inputs switched off) your Y still differs "
                    f"at {steps_text(bad)}, so the state passed from step to step is wrong",
-                   "state not carried between steps", "the state is not carried from step to step", STATE_LINE)
+                   "state not carried between steps", "the state passed from step to step (or the cell a later step "
+                   "runs) is wrong", STATE_LINE)
 
 
 def _readout(run: Callable, case: dict) -> Finding | None:

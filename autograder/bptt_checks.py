@@ -324,8 +324,9 @@ def _forward_probes(fn: Callable) -> list[Probe]:
                            "wrong input step", "step t does not read X[:, t] or does not write H[:, t]", FORWARD_LINE)
         first = "with one step (T=1) your H matches; " if H1 is not None else ""
         return Finding(f"{first}with W_hh = 0 (no recurrence) your H matches, so each x_t is read and stored at the "
-                       "right t and the state carried between steps is what differs", "previous state read wrongly",
-                       "a step reads a wrong h_{t-1}", FORWARD_LINE)
+                       "right t and the recurrent term is what differs", "recurrent term wrong",
+                       "the recurrent term h_{t-1} W_hh of the steps after the first is wrong (a wrong h_{t-1}, or "
+                       "W_hh used wrongly)", FORWARD_LINE)
 
     return [Probe("chain", chain)]
 

@@ -125,7 +125,7 @@ def test_forward_probes_locate_the_input_and_the_state():
         return np.stack(out, axis=1), None
 
     assert "(likely bug: wrong input step)" in _message(checks.check_rnn_forward, last_input, True)
-    assert "(likely bug: previous state read wrongly)" in _message(checks.check_rnn_forward, half_state, True)
+    assert "(likely bug: recurrent term wrong)" in _message(checks.check_rnn_forward, half_state, True)
 
 
 def _clip_with(scale_of, norm_of=lambda n: n):
