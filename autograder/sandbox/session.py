@@ -62,6 +62,8 @@ class _GraderPeer(channel.Peer):
     def request(self, header: dict, payload=None):
         if self.session.dead:
             raise SandboxFailure(self.session.dead)
+        if self.depth == 0 and self.session.cgroup is not None:
+            self.session.oom_before = self.session.cgroup.oom_kills()
         self.depth += 1
         try:
             return super().request(header, payload)
@@ -119,6 +121,7 @@ class Sandbox:
         self._tmp: Path | None = None
         self._init_pid: int | None = None
         self.cgroup: cgroups.Cgroup | None = None
+        self.oom_before = 0  # the cgroup's OOM kills before the current request
         self.limits_used = "not started"
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,7 +235,8 @@ class Sandbox:
             code = self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return f"the student's code closed the channel {when}"
-        if (code == -signal.SIGKILL or code == 128 + signal.SIGKILL) and self.cgroup and self.cgroup.oom_kills():
+        killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        if killed and self.cgroup is not None and self.cgroup.oom_kills() > self.oom_before:
             return (f"the student's code went over the sandbox's memory limit ({self.limits.memory / 2**20:g} MiB "
                     f"for all its processes together) and was killed (SIGKILL) {when}")
         if code < 0:

@@ -150,6 +150,17 @@ def test_the_worker_killed_for_memory_says_so():
 
 
 @needs_cgroups
+def test_an_earlier_memory_kill_does_not_explain_a_later_crash():
+    """After a child was killed for memory, is the worker's own later SIGKILL reported as a SIGKILL?"""
+    with Sandbox(Limits(wall=20, memory=LIMIT)) as sb:
+        sb.exec_cell(FORK, "payload")
+        assert set(sb.get("_children")(3, 300, 1.0)) - {0}
+        with pytest.raises(SandboxFailure, match="SIGKILL") as info:
+            sb.exec_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "crash")
+        assert "went over the sandbox's memory limit" not in str(info.value)
+
+
+@needs_cgroups
 def test_tasks_of_the_whole_sandbox_are_capped():
     """Do processes and threads of every process in the sandbox count against one pids.max?"""
     code = ("import os, threading, time\nstarted = 0\nfor _ in range(60):\n    try:\n        pid = os.fork()\n"
