@@ -20,9 +20,12 @@ run more student calls but only explain: no score depends on them).
 
 from __future__ import annotations
 
+import os
 import re
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -143,7 +146,20 @@ def run_student(fn: Callable, name: str, args: tuple, kwargs: dict | None = None
         fail(f"{name} raised KeyError {exc}: it reads a key that its input does not hold")
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind}: {str(exc)[:500]}{_broadcast_hint(str(exc))}")
+        fail(f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_broadcast_hint(str(exc))}")
+
+
+_LIBRARY_DIRS = tuple(str(Path(m.__file__).parent) + os.sep for m in (np, cells, diagnose))  # numpy, the packages
+
+
+def _where_raised(exc: BaseException) -> str:
+    """`` (cell C, line N, in F)``: the last frame of the student's code in ``exc``'s traceback, if any."""
+    remote = getattr(exc, "remote_traceback", None)
+    if isinstance(remote, str):
+        frames = re.findall(r'File "<cell ([^>]*)>", line (\d+), in (\S+)', remote)
+        return f" (cell {frames[-1][0]}, line {frames[-1][1]}, in {frames[-1][2]})" if frames else ""
+    own = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_LIBRARY_DIRS)]
+    return f" ({own[-1].filename}, line {own[-1].lineno}, in {own[-1].name})" if own else ""
 
 
 def _broadcast_hint(message: str) -> str:
@@ -197,7 +213,8 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
              f"{', '.join(CACHE_KEYS[spec.kind])}: read only those")
     except Exception as exc:  # noqa: BLE001
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind} on the reference's cache: {str(exc)[:500]}")
+        fail(f"{name} raised {kind} on the reference's cache: {str(exc)[:500]}{_where_raised(exc)}"
+             f"{_broadcast_hint(str(exc))}")
     names = (*spec.input_grads, "grads")
     items = as_tuple(out, len(names), f"{name} returned", ", ".join(names))
     B, H = case["h_prev"].shape

@@ -172,6 +172,19 @@ def test_shape_and_dtype_problems_cost_only_their_own_test():
         checks.check_rnn_step_backward(None, float32_dx, wrt="inputs")
 
 
+def test_a_crash_names_the_students_line():
+    """Does an exception in the student's code say where it was raised (not a traceback into the grader)?"""
+    def forward(x, h_prev, params):
+        a = x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"].reshape(-1, 1)
+        return np.tanh(a), {}
+
+    with pytest.raises(AssertionError) as err:
+        checks.check_rnn_step(forward)
+    msg = str(err.value)
+    assert msg.startswith("rnn_step, visible case 1 of 2 (B=2, D=3, H=4): rnn_step raised ValueError")
+    assert "test_probes.py, line" in msg and "in forward" in msg and "bias shaped as a column" in msg
+
+
 # ----------------------------------------------------------------------------- hostile payloads
 def test_backward_that_mutates_the_handed_cache_is_caught():
     """Is an in-place change to the cache the grader hands the backward reported, naming the entry?"""
