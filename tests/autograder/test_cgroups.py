@@ -7,10 +7,16 @@ import warnings
 
 import pytest
 
-from autograder.sandbox import Limits, Sandbox, SandboxFailure, cgroups, isolation, session
+from autograder.sandbox import Limits, Sandbox, SandboxFailure, isolation, session
+
+try:
+    from autograder.sandbox import cgroups
+except ImportError:  # a grader without whole-sandbox limits: the measurements below still run, and fail
+    cgroups = None
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
-needs_cgroups = pytest.mark.skipif(cgroups.detect() is None, reason="no writable cgroup memory+pids controllers")
+needs_cgroups = pytest.mark.skipif(cgroups is not None and cgroups.detect() is None,
+                                   reason="no writable cgroup memory+pids controllers")
 
 MIB = 2**20
 LIMIT = 512 * MIB
@@ -129,12 +135,12 @@ def _run_payload(function: str, *args):
 def test_forked_children_share_one_memory_limit(function, args):
     """Do all of the sandbox's processes together stay under --memory, however they fork and allocate?"""
     codes, sampled_peak, cgroup_peak, used = _run_payload(function, *args)
-    assert used.startswith("cgroup v"), used
-    # Killed (-9, or 9 for a grandchild) or refused (2: MemoryError): not every block can be held.
-    assert set(codes) - {0}, f"every block was held although {args[0]} x {args[1]} MiB exceed {LIMIT // MIB} MiB"
     # Proportional resident set of all the sandbox's processes; the slack covers file pages (NumPy's
     # libraries) that were first read, and so are charged, outside this sandbox.
     assert sampled_peak < LIMIT + 96 * MIB, f"{sampled_peak / MIB:.0f} MiB resident under a {LIMIT // MIB} MiB limit"
+    # Killed (-9, or 9 for a grandchild) or refused (2: MemoryError): not every block can be held.
+    assert set(codes) - {0}, f"every block was held although {args[0]} x {args[1]} MiB exceed {LIMIT // MIB} MiB"
+    assert used.startswith("cgroup v"), used
     assert cgroup_peak is not None and cgroup_peak <= LIMIT
 
 
