@@ -215,7 +215,6 @@ def _fused_backward(cache: dict, record: bool) -> tuple[Callable, Callable]:
     gru_after = cell.kind == "gru" and cell.reset_after
     DHW = np.empty_like(DXW) if gru_after else DXW
     dparams = {k: np.zeros_like(v) for k, v in params.items()}
-
     extra = {}  # the reset-after GRU's dhw slice, set per step
 
     def step(t: int, dh: np.ndarray, *dstate: np.ndarray) -> tuple[tuple, dict | None]:
