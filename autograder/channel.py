@@ -45,13 +45,17 @@ import io
 import json
 import math
 import os
-import resource
 import select
 import struct
 import time
 from dataclasses import dataclass
 
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # not a Unix: guarded calls run without the address-space cap
+    resource = None
 
 MAGIC = b"RNNG"
 MAX_HEADER = 16 * 2**20
@@ -223,10 +227,17 @@ def _leaves(args: tuple, kwargs: dict):
 
 @contextlib.contextmanager
 def address_space_cap(extra: int):
-    """Lower RLIMIT_AS to the current address space plus ``extra`` bytes while the block runs."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    with open("/proc/self/statm") as f:
-        size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    """Lower RLIMIT_AS to the current address space plus ``extra`` bytes while the block runs.
+
+    Where the address space cannot be read (no ``/proc``) or limited, the block runs without a cap.
+    """
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
     cap = size + int(extra)
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)

@@ -26,6 +26,7 @@ Not covered: the tree's own host location (``/var/tmp/autograder-runtime-UID/KEY
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -283,6 +284,7 @@ def tree() -> Path:
         # Someone else's (or a group-writable) directory: build privately, never reuse.
         root = Path(tempfile.mkdtemp(prefix="autograder-runtime-"))
         root.chmod(0o755)
+        atexit.register(shutil.rmtree, root, True)
     final = root / _key()
     if not (final / ".complete").exists():
         work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))

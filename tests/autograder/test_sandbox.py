@@ -291,6 +291,28 @@ def _host_strings(extra=()):
     return sorted(s for s in found if s not in ("/", "/usr", "/usr/local", ""))
 
 
+def test_host_prefixes_are_rewritten_in_text_code_and_c_strings():
+    """Does the tree builder relocate text, .pyc code objects and NUL-terminated strings without moving bytes?"""
+    import marshal
+
+    from autograder.sandbox import runtime
+
+    pairs = [("/home/alice/venv", "/sandbox/python")]
+    text = runtime._rewrite_bytes(b"prefix = '/home/alice/venv/lib'\n", pairs)
+    assert text == b"prefix = '/sandbox/python/lib'\n"
+    blob = b"\x7fELF\0" + b"/home/alice/venv/lib\0" + b"next\0"
+    out = runtime._rewrite_bytes(blob, pairs)
+    assert len(out) == len(blob) and out.endswith(b"next\0")
+    assert out[5:].split(b"\0")[0] == b"/sandbox/python/lib"
+    longer = runtime._rewrite_bytes(b"\0/v/lib\0", [("/v", "/sandbox/python")])
+    assert longer == b"\0///lib\0"  # a neutral path that does not fit becomes slashes (the root)
+    code = compile("def f():\n    return 1\n", "/home/alice/venv/lib/m.py", "exec")
+    pyc = runtime._rewrite_pyc(b"\0" * 16 + marshal.dumps(code), pairs)
+    relocated = marshal.loads(pyc[16:])
+    inner = next(c for c in relocated.co_consts if hasattr(c, "co_filename"))
+    assert relocated.co_filename == inner.co_filename == "/sandbox/python/lib/m.py"
+
+
 def test_nothing_a_student_can_read_names_a_host_path():
     """Does walking /, reading every file and /proc, and asking Python where it lives reveal no host path?"""
     with Sandbox(Limits(wall=120, cpu=120, memory=2 * 2**30)) as sb:
