@@ -418,6 +418,11 @@ def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
     if by_key["dX"] is None and params_ok:
         return Finding("dX and every parameter gradient match, only dh0 differs", "wrong initial-state gradient",
                        "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
+    if by_key["dh0"] is None and params_ok:
+        # The chain of steps is right (dh0 and the sums over steps are): only where each dx lands is not.
+        return Finding("dh0 and every parameter gradient match, only dX differs", "dX stored in the wrong order",
+                       "each step's dx is right but stored at the wrong t (or stacked wrongly)",
+                       "dX[:, t] = the dx that step t returns")
     return None
 
 

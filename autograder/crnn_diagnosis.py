@@ -336,9 +336,9 @@ def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
         one = ok(X[:, :1].copy())
         if one and T > 1 and ok(still) is False:
             return Finding("with one frame your y matches, and with every frame equal it still differs (so the order "
-                           "of frames is not the cause): the state passed from frame to frame is wrong",
-                           "state not carried between steps", "the state is not carried from frame to frame",
-                           CRNN_LINE)
+                           "of frames is not the cause): the recurrence over the frames is wrong",
+                           "recurrence over frames wrong", "a frame is skipped or the state is not carried from "
+                           "frame to frame", CRNN_LINE)
         if one is False:
             head = ok(X[:, :1].copy(), W_hy=np.zeros_like(params["W_hy"]))
             if head is False:

@@ -112,6 +112,18 @@ def test_backward_probes_name_what_no_suspect_reproduces(student, bug):
     assert "Probably" in message and f"(likely bug: {bug})" in message
 
 
+def test_dx_misplaced_is_not_called_a_forward_walk():
+    """A backward that computes every step right but stores dX reversed: is it blamed on dX's placement, not on
+    the direction of BPTT (a one-hot probe alone cannot tell them apart)?"""
+    def reversed_dx(dH, caches):
+        dX, dh0, grads = SOLUTION["rnn_backward"](dH, caches)
+        return dX[:, ::-1].copy(), dh0, grads
+
+    message = _message(checks.check_rnn_backward, SOLUTION["rnn_forward"], reversed_dx, True)
+    assert "walked forward" not in message.split("Evidence:")[0]
+    assert "(likely bug: dX stored in the wrong order)" in message or "(likely bug: time reversed)" in message
+
+
 def test_forward_probes_locate_the_input_and_the_state():
     """Do T=1 and W_hh = 0 runs tell a wrong input step from a wrong previous state?"""
     def last_input(X, h0, params):

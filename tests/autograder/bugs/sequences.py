@@ -4,7 +4,7 @@ Each bug edits the solution cells of the source notebook (``(grade_id, old text,
 occur exactly once in that cell), names the function whose check must catch it and the bug classes a message
 may name for it. ``half(bug)`` splits the catalogue by a fixed hash of the bug's name into a half the
 diagnosis was tuned on (``"tune"``) and a held-out half (``"held-out"``) that was not looked at while tuning.
-``python -m tests.autograder.bugs.sequences [tune|held-out|all] [--probes-only]`` prints caught / located /
+``python -m tests.autograder.bugs.sequences [tune|held-out|all|fresh] [--probes-only]`` prints caught / located /
 named per assignment and half (see ``outcome``); ``--probes-only`` empties every suspect list first.
 Written as student edits, independently of the suspects in ``autograder``: a class here need not be one the
 grader knows.
@@ -231,6 +231,40 @@ BUGS = [
 ]
 
 
+# Written after all tuning and measured once (docs/diagnosis.md): a check on how far the tuned mechanism reaches.
+FRESH = [
+    _bug("fresh_forward_store_before_step", "bptt", "rnn_forward",
+         [("rnn_forward", "h, cache = rnn_step(X[:, t], h, params)\n        states.append(h)",
+           "states.append(h)\n        h, cache = rnn_step(X[:, t], h, params)")], "off by one step"),
+    _bug("fresh_backward_carry_sign", "bptt", "rnn_backward",
+         [("rnn_backward", "dh = dH[:, t] + dh_next", "dh = dH[:, t] - dh_next")], "wrong gradient carried back"),
+    _bug("fresh_backward_dx_stored_reversed", "bptt", "rnn_backward",
+         [("rnn_backward", "dxs[t] = dx", "dxs[T - 1 - t] = dx")], "time reversed", "dX stored in the wrong order"),
+    _bug("fresh_clip_ratio_inverted", "bptt", "clip_gradients",
+         [("clip_gradients", "min(1.0, max_norm / norm)", "min(1.0, norm / max_norm)")], "wrong scale"),
+    _bug("fresh_norms_mean_of_example_norms", "bptt", "hidden_grad_norms",
+         [("hidden_grad_norms", "norms[t] = np.sqrt((dh * dh).sum())",
+           "norms[t] = np.sqrt((dh * dh).sum(axis=1)).mean()")],
+         "wrong last norm", "mean instead of sum in the norm"),
+    _bug("fresh_radius_of_gram", "bptt", "spectral_radius",
+         [("spectral_radius", "np.linalg.eigvals(W)", "np.linalg.eigvals(W.T @ W)")], "squared radius"),
+    _bug("fresh_many_to_many_no_bias", "architectures", "many_to_many",
+         [("many_to_many_forward", f"ys.append(h @ {_W})", 'ys.append(h @ params["W_hy"])')], "bias dropped"),
+    _bug("fresh_one_to_many_repeats_x", "architectures", "one_to_many",
+         [("one_to_many_forward", "inp = one_hot_argmax(y)", "inp = x")], "input repeated", "wrong feedback"),
+    _bug("fresh_many_to_one_skips_last", "architectures", "many_to_one",
+         [("many_to_one_forward", "for t in range(X.shape[1]):", "for t in range(max(X.shape[1] - 1, 1)):")],
+         "wrong state read"),
+    _bug("fresh_features_reshape_transposed", "crnn", "frame_features",
+         [("frame_features", "p.reshape(len(p), -1)", "p.reshape(-1, len(p)).T")], "flatten order wrong"),
+    _bug("fresh_crnn_frames_time_major", "crnn", "crnn_forward",
+         [("crnn_forward", "X.reshape(B * T, *X.shape[2:])", "X.swapaxes(0, 1).reshape(B * T, *X.shape[2:])")],
+         "batch and time mixed"),
+    _bug("fresh_crnn_skips_first_frame", "crnn", "crnn_forward",
+         [("crnn_forward", "for t in range(T):", "for t in range(1, T) if T > 1 else range(T):")],
+         "first frame skipped", "frames in the wrong order"),
+]
+
 # ----------------------------------------------------------------------------- measuring
 ROOT = Path(__file__).resolve().parents[3]
 SKIPPED_CELLS = ("training_run", "worked_example")  # a training run and printouts no check needs
@@ -311,12 +345,16 @@ def outcome(bug: SequenceBug) -> Outcome:
     return Outcome(bug, caught, located, named, own[0] if own else "")
 
 
+def _half(bug: SequenceBug) -> str:
+    return "fresh" if bug in FRESH else half(bug)
+
+
 def table(outcomes: list[Outcome]) -> str:
     """Markdown rows: assignment, half, bugs, caught, located, named."""
     rows = ["| assignment | half | bugs | caught | located | named |", "|---|---|---|---|---|---|"]
     for assignment in FUNCTIONS:
-        for h in ("tune", "held-out"):
-            sel = [o for o in outcomes if o.bug.assignment == assignment and half(o.bug) == h]
+        for h in ("tune", "held-out", "fresh"):
+            sel = [o for o in outcomes if o.bug.assignment == assignment and _half(o.bug) == h]
             if sel:
                 rows.append(f"| {assignment} | {h} | {len(sel)} | {sum(o.caught for o in sel)} | "
                             f"{sum(o.located for o in sel)} | {sum(o.named for o in sel)} |")
@@ -347,7 +385,10 @@ if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "tune"
     mode = probes_only() if "--probes-only" in sys.argv else contextlib.nullcontext()
     with cases.hidden_secret(b"the autograder's test suite: not a course secret"), mode:
-        results = [outcome(b) for b in BUGS if which == "all" or half(b) == which]
+        if which == "fresh":
+            results = [outcome(b) for b in FRESH]
+        else:
+            results = [outcome(b) for b in BUGS if which == "all" or half(b) == which]
     print(table(results))
     for o in results:
         if not (o.caught and o.located and o.named):
