@@ -2,14 +2,18 @@
 
 import csv
 import json
+import os
+import re
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from autograder import cli
-from autograder.gradebook import open_gradebook
+from autograder import cli, submission_files
+from autograder.gradebook import GradebookError, open_gradebook
 from autograder.sandbox import isolation
 from tests.autograder.fixtures import course as fx
 
@@ -100,3 +104,252 @@ def test_grade_course_accepts_any_executor(tmp_path):
     with ThreadPoolExecutor(1) as pool:
         results = cli.grade_course(course, "rnn_cell", executor=pool, progress=False)
     assert results["alice"].score == 7.0
+
+
+# ----------------------------------------------------------------------------- item 8: links and special files
+SECRET = "INSTRUCTOR-ONLY-4b1e"
+ALLOWED = {"rnn_cell.ipynb", "timestamp.txt", "submission_secret.txt"}
+
+
+def _sub(course: Path, student: str) -> Path:
+    return course / "submitted" / student / fx.ASSIGNMENT
+
+
+def _source(course: Path) -> Path:
+    return course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+
+
+# student -> (how to plant it, the file the message must name, what it must call it)
+DESIGNED = {
+    "abs_link": (lambda c, d: _relink(d / "rnn_cell.ipynb", _source(c)), "rnn_cell/rnn_cell.ipynb", "symbolic link"),
+    "rel_link": (lambda c, d: _relink(d / "rnn_cell.ipynb", Path("../../../source/rnn_cell/rnn_cell.ipynb")),
+                 "rnn_cell/rnn_cell.ipynb", "symbolic link"),
+    "linked_folder": (lambda c, d: (shutil.rmtree(d), d.symlink_to(_source(c).parent)),
+                      "submitted/linked_folder/rnn_cell is", "symbolic link"),
+    "linked_timestamp": (lambda c, d: _relink(d / "timestamp.txt", c / "instructor_only.txt"), "timestamp.txt",
+                         "symbolic link"),
+    "linked_extra": (lambda c, d: (d / "notes.txt").symlink_to(c / "instructor_only.txt"), "notes.txt",
+                     "symbolic link"),
+    "fifo": (lambda c, d: os.mkfifo(d / "notes.txt"), "notes.txt", "named pipe"),
+    "hardlink": (lambda c, d: ((d / "rnn_cell.ipynb").unlink(), os.link(_source(c), d / "rnn_cell.ipynb")),
+                 "rnn_cell/rnn_cell.ipynb", "hard link"),
+}
+HELD_OUT = {
+    "dangling": (lambda c, d: (d / "data.npy").symlink_to("/nonexistent/data.npy"), "data.npy", "symbolic link"),
+    "loop": (lambda c, d: (d / "loop").symlink_to("loop"), "rnn_cell/loop", "symbolic link"),
+    "nested": (lambda c, d: ((d / "a" / "b").mkdir(parents=True), (d / "a" / "b" / "c.txt").symlink_to(
+        c / "instructor_only.txt")), "a/b/c.txt", "symbolic link"),
+    "socket": (lambda c, d: _socket(d / "sock"), "rnn_cell/sock", "socket"),
+    "device": (lambda c, d: os.mknod(d / "null", 0o600 | stat.S_IFCHR, os.makedev(1, 3)), "rnn_cell/null",
+               "character device"),
+    "linked_subfolder": (lambda c, d: (d / "data").symlink_to(c / "source"), "rnn_cell/data", "symbolic link"),
+    "linked_student": (lambda c, d: (shutil.move(d.parent, c / "elsewhere"), d.parent.symlink_to(c / "elsewhere")),
+                       "submitted/linked_student is", "symbolic link"),
+    "bad_timestamp": (lambda c, d: (d / "timestamp.txt").write_text(SECRET), "timestamp.txt", "timestamp"),
+    "bad_secret": (lambda c, d: (d / "submission_secret.txt").write_text("<script>alert(1)</script>"),
+                   "submission_secret.txt", "hexadecimal"),
+}
+
+
+def _relink(path: Path, target: Path) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """One course: a healthy student and one per planted link or special file, graded by one grade-course."""
+    cases = {**DESIGNED, **HELD_OUT}
+    if os.geteuid() != 0:
+        cases.pop("device")
+    course = fx.write_course(tmp_path_factory.mktemp("planted") / "course",
+                             {s: fx.solved_notebook() for s in ["alice", *cases, "bad<img src=x onerror=alert(1)>"]})
+    (course / "instructor_only.txt").write_text(SECRET)
+    for student, (plant, _, _) in cases.items():
+        plant(course, _sub(course, student))
+    results = cli.grade_course(course, fx.ASSIGNMENT, workers=2, progress=False,
+                               limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
+    return course, results, cases
+
+
+def _check_refused(planted, student: str) -> None:
+    course, results, cases = planted
+    if student not in cases:
+        pytest.skip(f"{student} needs root")
+    _, named, kind = cases[student]
+    report = results[student]
+    assert isinstance(report, cli.Report) and report.score == 0 and report.max_score > 0, (student, report)
+    why = cli.zero_reason(report)
+    assert named in why and kind in why, (student, why)
+    folder = course / "autograded" / student / fx.ASSIGNMENT
+    for path in folder.rglob("*") if folder.is_dir() else []:
+        assert path.name in ALLOWED and not path.is_symlink(), (student, path)
+        text = path.read_text(errors="replace")
+        assert SECRET not in text and "reference_step" not in text and "BEGIN SOLUTION" not in text, (student, path)
+
+
+@pytest.mark.parametrize("student", list(DESIGNED))
+def test_links_and_special_files_are_refused(planted, student):
+    """Is a submission with a link, pipe or hard link refused with a message naming it, leaking nothing?"""
+    _check_refused(planted, student)
+
+
+@pytest.mark.parametrize("student", list(HELD_OUT))
+def test_held_out_links_and_special_files_are_refused(planted, student):
+    """Held out: dangling links, loops, nested links, sockets, devices, linked folders, forged metadata."""
+    _check_refused(planted, student)
+
+
+def test_healthy_submission_next_to_planted_ones_is_graded(planted):
+    """Is the healthy student graded as usual, with her timestamp, and the unsafe student id refused?"""
+    from nbgrader.utils import parse_utc
+
+    course, results, _ = planted
+    assert {t.grade_id: t.score for t in results["alice"].tests}["test_q1"] == 1.0
+    written = sorted(p.name for p in (course / "autograded" / "alice" / fx.ASSIGNMENT).iterdir())
+    assert written == ["rnn_cell.ipynb", "timestamp.txt"]
+    bad = "bad<img src=x onerror=alert(1)>"
+    assert isinstance(results[bad], str) and "student id" in results[bad]
+    assert not (course / "autograded" / bad).exists()
+    with open_gradebook(course) as gb:
+        assert gb.find_submission(fx.ASSIGNMENT, "alice").timestamp == parse_utc("2026-11-26 12:00:00.000000 UTC")
+        assert bad not in {s.id for s in gb.students}
+
+
+@pytest.mark.parametrize("plant", ["link", "fifo"])
+def test_grade_refuses_a_linked_or_special_notebook(tmp_path, capsys, plant):
+    """Does `grade` on a link or a FIFO give 0 with the reason (no hang, the source not graded)?"""
+    course = fx.write_course(tmp_path / "course")
+    nb = tmp_path / "rnn_cell.ipynb"
+    nb.symlink_to(_source(course)) if plant == "link" else os.mkfifo(nb)
+    code = cli.main(["grade", str(nb), "--assignment", "rnn_cell", "--course", str(course), "--json", *FAST])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["score"] == 0.0
+    assert ("symbolic link" if plant == "link" else "named pipe") in result["notes"][0]
+
+
+def _inbound_course(tmp_path: Path) -> tuple[Path, Path]:
+    course = fx.write_course(tmp_path / "course", {"bob": fx.solved_notebook()})
+    (_sub(course, "bob") / "submission_secret.txt").write_text("ab" * 64)
+    inbound = tmp_path / "exchange" / "rnn-test" / "inbound"
+    shutil.copytree(_sub(course, "bob"), inbound / "bob+rnn_cell+2026-11-26 12:00:00.000000 UTC")
+    return course, inbound
+
+
+def test_inbound_check_accepts_a_faithful_copy(tmp_path):
+    """Does a collected submission equal to its inbound folder pass the check?"""
+    course, inbound = _inbound_course(tmp_path)
+    submission_files.check_against_inbound(submission_files.read_submission(course, "bob", "rnn_cell"), inbound)
+
+
+@pytest.mark.parametrize("attack", ["linked_inbound_folder", "content_differs", "link_in_older", "inbound_gone",
+                                    "fifo_in_inbound"])
+def test_inbound_check_refuses(tmp_path, attack):
+    """Is a submission refused when its inbound folders hold links or do not match what was collected?"""
+    course, inbound = _inbound_course(tmp_path)
+    folder = next(inbound.iterdir())
+    if attack == "linked_inbound_folder":
+        shutil.rmtree(folder)
+        folder.symlink_to(_source(course).parent)
+    elif attack == "content_differs":  # a link swapped back for a regular file after collect
+        (folder / "rnn_cell.ipynb").write_text(json.dumps(fx.release_notebook()))
+    elif attack == "link_in_older":
+        older = inbound / "bob+rnn_cell+2026-11-25 12:00:00.000000 UTC"
+        older.mkdir()
+        (older / "rnn_cell.ipynb").symlink_to(_source(course))
+    elif attack == "fifo_in_inbound":
+        os.mkfifo(folder / "pipe")
+    else:
+        shutil.rmtree(folder)
+    sub = submission_files.read_submission(course, "bob", "rnn_cell")
+    with pytest.raises(submission_files.SubmissionFileError, match="inbound"):
+        submission_files.check_against_inbound(sub, inbound)
+
+
+def test_exchange_submissions_without_an_exchange_are_refused_before_grading(tmp_path, capsys):
+    """Are submissions that came through an exchange refused at once when grade-course cannot see its inbound?"""
+    course, _ = _inbound_course(tmp_path)
+    code = cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--exchange", str(tmp_path / "none"),
+                     "--no-progress", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and "--exchange" in err and len(err.strip().splitlines()) == 1
+    assert not (course / "autograded").exists()
+
+
+# ----------------------------------------------------------------------------- item 11: gradebook URL, zeros
+@pytest.mark.parametrize("url, expected", [
+    ("not a url", "is not a database URL"),
+    ("nosuchdialect://host/db", "no such database dialect"),
+    ("postgresql+pg8000://user@localhost/db", "pg8000"),
+    ("sqlite:////nonexistent/folder/gradebook.db", "cannot open the gradebook"),
+    ("postgresql://user:hunter2@127.0.0.1:1/db", "cannot open the gradebook"),  # held out: no server
+])
+def test_wrong_db_url_is_refused_before_grading(tmp_path, capsys, url, expected):
+    """Is a wrong --db-url refused with one line (password hidden), before any submission is graded?"""
+    course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook()})
+    code = cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--db-url", url, "--no-progress",
+                     *FAST])
+    out, err = capsys.readouterr()
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert "hunter2" not in err and "Traceback" not in err and out == ""
+    assert not (course / "autograded").exists()
+    pool = _Recorder()
+    with pytest.raises(GradebookError):
+        cli.grade_course(course, "rnn_cell", executor=pool, db_url=url, progress=False)
+    assert pool.submitted == [], "grading started before the gradebook was checked"
+
+
+class _Recorder:
+    """An executor that records what it was asked to run and runs nothing."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args)
+        raise AssertionError("nothing should be graded")
+
+
+def test_missing_postgres_driver_names_the_extra(tmp_path, capsys, monkeypatch):
+    """Without the PostgreSQL driver, does grade-course say which extra to install, before grading?"""
+    course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook()})
+    for module in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, module, None)
+    code = cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--db-url",
+                     "postgresql://user@localhost/db", "--no-progress", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and "[postgres]" in err and "not installed" in err and len(err.strip().splitlines()) == 1
+    assert not (course / "autograded").exists()
+
+
+def test_wrong_db_url_from_the_command_line_prints_no_traceback(tmp_path):
+    """Does the real command exit 2 with one line on stderr for a bad URL?"""
+    course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook()})
+    done = _run("grade-course", str(course), "--assignment", "rnn_cell", "--db-url", "oops://", "--no-progress",
+                *FAST)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("autograder: cannot grade: gradebook URL")
+
+
+def test_summary_gives_each_zero_its_reason(tmp_path, capsys):
+    """Does every 0 in grade-course's summary say why (malformed, missing, link, failing cell)?"""
+    failing = fx.with_code(fx.release_notebook(), "rnn_step", "h = undefined_in_rnn_step")
+    course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook(), "carol": "{bad json",
+                                                   "dan": failing, "eve": fx.solved_notebook()})
+    (_sub(course, "erin")).mkdir(parents=True)
+    _relink(_sub(course, "eve") / "rnn_cell.ipynb", _source(course))
+    assert cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--no-progress", *FAST]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line)
+    assert "(" not in lines["alice"]
+    assert re.fullmatch(r"0/7 \(.*not a valid notebook.*\)", lines["carol"]), lines["carol"]
+    assert re.fullmatch(r"0/7 \(cell rnn_step: your code raised NameError.*undefined_in_rnn_step.*\)", lines["dan"])
+    assert re.fullmatch(r"0/7 \(.*rnn_cell\.ipynb is a symbolic link.*\)", lines["eve"]), lines["eve"]
+    assert re.fullmatch(r"0/7 \(rnn_cell\.ipynb was not submitted\)", lines["erin"]), lines["erin"]
