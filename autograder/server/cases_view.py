@@ -1,0 +1,23 @@
+"""The visible grading cases, for the simulator's pages: a feedback link can open the exact case that failed.
+
+Only visible cases: they are in every student's notebook already. Hidden cases need the course's secret and
+are never shown (DESIGN invariant 8).
+"""
+
+from __future__ import annotations
+
+from autograder import cases
+
+
+def visible_step_case(kind: str, k: int) -> dict:
+    """Visible case ``k`` of ``{kind}_step``: ``x`` (B, D), ``h_prev`` [``c_prev``] (B, H), ``params``, ``label``.
+
+    ``ValueError`` naming what was wrong for an unknown kind or case number.
+    """
+    if kind not in ("rnn", "lstm", "gru"):
+        raise ValueError(f"case: kind {kind!r}; expected rnn, lstm or gru")
+    visible = cases.step_cases(kind, hidden=False)
+    if not 0 <= k < len(visible):
+        raise ValueError(f"case: number {k + 1}; {kind}_step has visible cases 1 to {len(visible)}")
+    case = visible[k]
+    return {key: case[key] for key in ("x", "h_prev", "c_prev", "params", "label") if key in case}
