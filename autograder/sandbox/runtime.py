@@ -51,11 +51,11 @@ OS_LIBS = f"{ROOT}/os"
 LIB = f"{ROOT}/lib"
 WORKER_PATH = f"{ROOT}/worker.py"
 VERSION_DIR = f"python{sys.version_info.major}.{sys.version_info.minor}"
-# Left out of the stdlib copy: other packages (site-/dist-packages) by principle; the regression tests,
-# the build configuration and GUI/installer tools only for size (they are not what a student imports).
-SKIP_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip",
-               "__phello__"}
-FORMAT = 3  # bump when the layout or the rewriting changes, so stale cached trees are not reused
+# Left out of the stdlib copy: other packages by principle (site-/dist-packages, and ensurepip, whose
+# bundled pip and setuptools wheels zipimport could load); the regression suite ``test`` for size (123 MB)
+# and the build configuration (``config-*``: host paths, static library).
+SKIP_STDLIB = {"site-packages", "dist-packages", "ensurepip", "test"}
+FORMAT = 4  # bump when the layout or the rewriting changes, so stale cached trees are not reused
 KEEP_UNUSED = 86400  # seconds unused after which another tree in the cache is deleted
 
 
