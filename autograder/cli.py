@@ -26,6 +26,7 @@ from autograder.pipeline import (
 )
 from autograder.sandbox import Limits, SandboxUnavailableError
 from autograder.submission_files import (
+    STUDENT_ID,
     Submission,
     SubmissionFileError,
     check_against_inbound,
@@ -156,7 +157,7 @@ def find_inbound(course: Path, exchange: Path | str | None) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def verify_submissions(course: Path, assignment: str, name: str, exchange: Path | str | None = None,
+def verify_submissions(course: Path, assignment: str, exchange: Path | str | None = None,
                        ) -> tuple[dict[str, Submission], dict[str, str], dict[str, str]]:
     """Read every submission without following links: ``(verified, refused, bad_ids)``, each by student.
 
@@ -225,7 +226,7 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
         from autograder.sandbox import Sandbox
 
         Sandbox(limits, level)  # fail now, not once per student, when there is no sandbox
-    verified, refused, bad_ids = verify_submissions(course, assignment, name, exchange)
+    verified, refused, bad_ids = verify_submissions(course, assignment, exchange)
     results: dict[str, Report | str] = {s: f"not graded: {why}" for s, why in bad_ids.items()}
     verified_meta: dict[str, Submission | None] = {}
     own = executor is None
@@ -286,8 +287,9 @@ def grade_course_command(args: argparse.Namespace) -> int:
         if isinstance(result, Report):
             why = f" ({zero_reason(result)})" if result.score == 0 and result.max_score > 0 else ""
             print(f"{student}: {result.score:g}/{result.max_score:g}{why}")
-        else:
-            print(f"{student}: {' '.join(result.split())}")
+        else:  # an id refused as unsafe is shown quoted, so it cannot drive the terminal
+            shown = student if STUDENT_ID.fullmatch(student) else repr(student)
+            print(f"{shown}: {' '.join(result.split())}")
     print(f"graded {sum(isinstance(r, Report) for r in results.values())} of {len(results)} submissions")
     return 0
 

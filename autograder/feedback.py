@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 
-from autograder.pipeline import NotebookError, Report, source_notebook_path
-from autograder.submission_files import Submission, SubmissionFileError, read_regular
+from autograder.pipeline import Report, source_notebook_path
+from autograder.submission_files import Submission, SubmissionFileError, open_folder, read_file_at
 
 
 def markdown_as_text(text: str) -> str:
@@ -53,10 +53,14 @@ def _student_answers(notebook: nbformat.NotebookNode | None) -> dict[str, str]:
 
 def _read_submitted(course: Path, assignment: str, student: str, name: str) -> nbformat.NotebookNode | None:
     """The submitted notebook, read without following a link (a link or malformed file gives no answers)."""
-    path = course / "submitted" / student / assignment / name
     try:
-        return nbformat.reads(read_regular(path).decode("utf-8"), as_version=4)
-    except (SubmissionFileError, OSError, UnicodeDecodeError, ValueError, NotebookError):
+        fd = open_folder(course / "submitted", (student, assignment), "submitted")
+        try:
+            data = read_file_at(fd, name, f"submitted/{student}/{assignment}/{name}")
+        finally:
+            os.close(fd)
+        return nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (SubmissionFileError, OSError, UnicodeDecodeError):
         return None
     except Exception:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
         return None

@@ -353,3 +353,30 @@ def test_summary_gives_each_zero_its_reason(tmp_path, capsys):
     assert re.fullmatch(r"0/7 \(cell rnn_step: your code raised NameError.*undefined_in_rnn_step.*\)", lines["dan"])
     assert re.fullmatch(r"0/7 \(.*rnn_cell\.ipynb is a symbolic link.*\)", lines["eve"]), lines["eve"]
     assert re.fullmatch(r"0/7 \(rnn_cell\.ipynb was not submitted\)", lines["erin"]), lines["erin"]
+
+
+def test_grade_course_records_in_postgresql(tmp_path):
+    """With the [postgres] extra, do grade-course's scores and timestamps reach `nbgrader export` from PostgreSQL?"""
+    pytest.importorskip("psycopg", reason="the [postgres] extra (psycopg) is not installed")
+    from tests.autograder.server import postgres
+
+    if postgres._binaries() is None and not os.environ.get("TEST_POSTGRES_URL"):
+        pytest.skip("no PostgreSQL server binaries")
+    server = None if os.environ.get("TEST_POSTGRES_URL") else postgres.LocalPostgres()
+    try:
+        url = postgres.fresh_database(os.environ.get("TEST_POSTGRES_URL") or server.url)
+        wrong = fx.with_code(fx.solved_notebook(), "answers", "answer_q1 = 'B'")
+        course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook(), "dan": wrong})
+        results = cli.grade_course(course, "rnn_cell", db_url=url, progress=False,
+                                   limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
+        export = subprocess.run([sys.executable, "-m", "nbgrader", "export", f"--CourseDirectory.db_url={url}"],
+                                cwd=course, capture_output=True, text=True, timeout=300)
+        assert export.returncode == 0, export.stderr[-2000:]
+        with open(course / "grades.csv") as f:
+            rows = {r["student_id"]: r for r in csv.DictReader(f)}
+        assert {s: float(r["raw_score"]) for s, r in rows.items()} == {s: r.score for s, r in results.items()}
+        assert float(rows["alice"]["raw_score"]) == float(rows["dan"]["raw_score"]) + 1
+        assert rows["dan"]["timestamp"].startswith("2026-11-26 12:00:00")
+    finally:
+        if server is not None:
+            server.stop()
