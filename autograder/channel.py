@@ -212,15 +212,16 @@ def _leaves(args: tuple, kwargs: dict):
     """``(where, value)`` of every non-container value in a call's arguments."""
     stack = [(f"argument {k + 1}", v, 0) for k, v in enumerate(args)]
     stack += [(f"keyword argument {k!r}", v, 0) for k, v in kwargs.items()]
+    stack.reverse()  # NB: popped from the end, so the leaves come in argument order
     while stack:
         where, value, depth = stack.pop()
         t = type(value)
         if depth > MAX_DEPTH:
             yield where, object()
         elif t in (list, tuple):
-            stack += [(f"{where}[{k}]", v, depth + 1) for k, v in enumerate(value)]
+            stack += reversed([(f"{where}[{k}]", v, depth + 1) for k, v in enumerate(value)])
         elif t is dict:
-            stack += [(f"{where}[{k!r}]", v, depth + 1) for k, v in value.items()]
+            stack += reversed([(f"{where}[{k!r}]", v, depth + 1) for k, v in value.items()])
         else:
             yield where, value
 
