@@ -4,8 +4,9 @@
 - misconception counts: each diagnosed bug class with the students whose feedback named it;
 - submissions over time against the deadline.
 
-A bug class is read from the test messages the checks write (``likely bug: <class>``, or the probe
-layer's ``check the <term> term``); messages that name no class count under "not named".
+A bug class is read from the test messages the checks write: the named catalogue's ``likely bug: <class>``,
+else the probe layer's ``Likely cause (a guess ...): <cause>`` (counted as "probable: <cause>"); messages that
+name neither count under "not named".
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from sqlalchemy.engine import Engine
 from autograder.server import db
 from autograder.server.submissions import settings
 
-BUG = re.compile(r"likely bug: ([^)\n;]+)|(?:[Cc]heck|[Ll]ook at) the (\S+(?: \S+)?) term")
+NAMED = re.compile(r"likely bug: ([^)\n;]{1,80})")
+GUESSED = re.compile(r"Likely cause \(a guess[^)]*\): ([^\n]{1,160}?)(?:\.\s|\.$|$)")
 
 
 def bug_classes(message: str) -> list[str]:
-    """The bug classes a test message names (none if it names none)."""
-    found = []
-    for named, term in BUG.findall(message or ""):
-        label = named.strip() if named else f"{term.strip()} term"
-        if label and label not in found:
-            found.append(label)
+    """The bug classes a test message names: the catalogue's names, else the probes' guesses (none if neither)."""
+    found = list(dict.fromkeys(m.strip() for m in NAMED.findall(message or "")))
+    if not found:
+        found = list(dict.fromkeys(f"probable: {m.strip()}" for m in GUESSED.findall(message or "")))
     return found
 
 

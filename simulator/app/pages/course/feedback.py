@@ -26,16 +26,23 @@ BPTT_FUNCTIONS = ("rnn_forward", "rnn_backward", "clip_gradients", "hidden_grad_
 CRNN_FUNCTIONS = ("conv2d", "maxpool", "frame_features", "crnn", "probe")
 VECTOR = re.compile(r"\b(h|c|f|i|g|o|z|r|n|a)(?:_t)? differs\b")
 UNIT = re.compile(r"\bunit (\d{1,2})\b")
+VISIBLE_CASE = re.compile(r"\bvisible case (\d{1,2}) of \d+")
+BATCH = re.compile(r"\bbatch (\d{1,2})\b")
 
 
 def simulator_link(grade_id: str, message: str) -> tuple[str, str] | None:
     """(URL, label) of the simulator view of the function a test checks, or None when no page draws it.
 
-    Cell tests open the Cell page with that cell, and with the vector and unit the message names first.
+    Cell tests open the Cell page with that cell, and with the vector and unit the message names first; a
+    failure on a visible case opens that very case (its inputs, state and weights: ``case=kind:k:row``). Hidden
+    cases are never reproduced: their link opens the cell with the page's own inputs.
     """
     name = grade_id.removeprefix("test_")
     if match := CELL_FUNCTIONS.match(name):
         query = {"kind": match.group(1)}
+        if (case := VISIBLE_CASE.search(message or "")) and "hidden" not in name:
+            row = BATCH.search(message or "")
+            query["case"] = f"{match.group(1)}:{case.group(1)}:{row.group(1) if row else 0}"
         if vector := VECTOR.search(message or ""):
             query["gate"] = vector.group(1)
         if unit := UNIT.search(message or ""):
