@@ -214,12 +214,20 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
     """
     from tqdm import tqdm
 
-    from autograder.gradebook import check_gradebook, ensure_assignment, open_gradebook, record
+    from autograder.gradebook import (
+        assign_late_penalty,
+        check_gradebook,
+        course_config,
+        ensure_assignment,
+        open_gradebook,
+        record,
+    )
 
     course = Path(course).resolve()
     source = load_source(course, assignment)
     name = source_notebook_path(course, assignment).name
     check_gradebook(course, db_url)  # NB: before grading, so a wrong URL or driver costs nothing
+    config = course_config(course)
     limits = limits or Limits()
     level = "none" if unsafe else "auto"
     if not unsafe:
@@ -252,6 +260,7 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
             try:
                 report = future[2] if isinstance(future, tuple) else future.result()
                 record(gb, report, assignment, student, _timestamp(sub))
+                assign_late_penalty(gb, assignment, Path(name).stem, student, config)
                 if student in verified or verified_meta.get(student) is not None:
                     write_autograded(report, course, assignment, sub, _parse(verified.get(student) and
                                                                              sub.files.get(name)), student)

@@ -8,9 +8,18 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SAWarning, SQLAlchemyError
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.pipeline import Report, SourceCell
+
+
+def course_config(course: Path | str) -> Config:
+    """The course's ``nbgrader_config.py`` as a traitlets config (empty when there is none)."""
+    course = Path(course).resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
 
 
 def course_settings(course: Path | str) -> tuple[str, str]:
@@ -18,7 +27,7 @@ def course_settings(course: Path | str) -> tuple[str, str]:
     course = Path(course).resolve()
     db_url, course_id = f"sqlite:///{course / 'gradebook.db'}", "default_course"
     if (course / "nbgrader_config.py").is_file():
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        config = course_config(course)
         section = config.get("CourseDirectory", {})
         db_url = section.get("db_url", db_url) or db_url
         course_id = section.get("course_id", course_id) or course_id
@@ -117,4 +126,25 @@ def record(gb: Gradebook, report: Report, assignment: str, student: str, timesta
             continue
         grade.auto_score = test.score
         grade.needs_manual_grade = False
+    gb.db.commit()
+
+
+def assign_late_penalty(gb: Gradebook, assignment: str, notebook: str, student: str, config: Config) -> None:
+    """Apply the course's late-submission policy, as ``nbgrader autograde`` does (``AssignLatePenalties``).
+
+    The policy is the course's ``LateSubmissionPlugin`` (``penalty_method`` "none" by default, or "zero"),
+    or the plugin class ``AssignLatePenalties.plugin_class`` names; the penalty is kept between 0 and the
+    notebook's score. Called after :func:`record`, which stored the timestamp lateness is computed from.
+    """
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    step = AssignLatePenalties(config=config)
+    step.init_plugin()
+    submission = gb.find_submission(assignment, student)
+    nb = gb.find_submission_notebook(notebook, assignment, student)
+    nb.late_submission_penalty = None
+    if submission.total_seconds_late > 0:
+        penalty = step.plugin_inst.late_submission_penalty(student, nb.score, submission.total_seconds_late)
+        if penalty is not None:
+            nb.late_submission_penalty = step._check_late_penalty(nb, penalty)
     gb.db.commit()

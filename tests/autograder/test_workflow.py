@@ -64,6 +64,8 @@ def workflow(tmp_path_factory) -> dict:
     course, exchange = fx.write_course(root / "course"), root / "exchange"
     exchange.mkdir()
     (course / "instructor_only.txt").write_text(SECRET)
+    with open(course / "nbgrader_config.py", "a") as f:  # late work scores zero (nbgrader's own policy)
+        f.write('c.LateSubmissionPlugin.penalty_method = "zero"\n')
     solved = fx.solved_notebook()
     with open_gradebook(course) as gb:  # what `nbgrader db assignment add rnn_cell --duedate=...` does
         gb.update_or_create_assignment(fx.ASSIGNMENT, duedate=DUE)
@@ -141,7 +143,7 @@ def test_grades_reach_export_with_the_resubmission(workflow):
 
 
 def test_timestamps_and_lateness_are_recorded(workflow):
-    """Is each submission's time (bob's second) in the gradebook and grades.csv, late against the due date?"""
+    """Is each submission's time (bob's second) in the gradebook and grades.csv, late, with the course's penalty?"""
     from nbgrader.utils import parse_utc
 
     rows = {r["student_id"]: r for r in workflow["grades"]}
@@ -153,6 +155,10 @@ def test_timestamps_and_lateness_are_recorded(workflow):
             assert submission.total_seconds_late > 0, student
             assert parse_utc(rows[student]["timestamp"]) == parse_utc(stamps[student]), student
     assert parse_utc(rows["bob"]["timestamp"]) > parse_utc(stamps["bob_first"])
+    for student in ("alice", "bob"):  # the course's policy for late work: zero, the raw score kept
+        assert float(rows[student]["raw_score"]) > 0, student
+        assert float(rows[student]["late_submission_penalty"]) == float(rows[student]["raw_score"]), student
+        assert float(rows[student]["score"]) == 0.0, student
 
 
 def test_every_student_fetches_feedback_for_the_graded_submission(workflow):
