@@ -145,14 +145,23 @@ def _parse(data: bytes | None) -> nbformat.NotebookNode | None:
 
 
 def find_inbound(course: Path, exchange: Path | str | None) -> Path | None:
-    """The exchange's inbound folder of this course: ``exchange`` or the course config's ``Exchange.root``."""
-    from traitlets.config.loader import PyFileConfigLoader
+    """The exchange's inbound folder of this course: ``exchange``, else ``Exchange.root`` as nbgrader finds it.
+
+    nbgrader reads ``nbgrader_config.py`` from Jupyter's config folders, then from the course directory
+    (later ones win); so does this, falling back to nbgrader's default root.
+    """
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
     from autograder.gradebook import course_settings
 
-    if exchange is None and (course / "nbgrader_config.py").is_file():
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-        exchange = config.get("Exchange", {}).get("root") or None
+    if exchange is None:
+        for folder in [*reversed(jupyter_config_path()), str(course)]:
+            try:
+                config = PyFileConfigLoader("nbgrader_config.py", path=folder).load_config()
+            except (ConfigFileNotFound, OSError):
+                continue
+            exchange = config.get("Exchange", {}).get("root") or exchange
     folder = inbound_folder(exchange or DEFAULT_EXCHANGE, course_settings(course)[1])
     return folder if folder.is_dir() else None
 

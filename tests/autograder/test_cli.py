@@ -380,3 +380,14 @@ def test_grade_course_records_in_postgresql(tmp_path):
     finally:
         if server is not None:
             server.stop()
+
+
+def test_exchange_root_comes_from_the_course_config(tmp_path):
+    """Without --exchange, is the course config's Exchange.root used, so a faithful copy is graded?"""
+    course, inbound = _inbound_course(tmp_path)
+    with open(course / "nbgrader_config.py", "a") as f:
+        f.write(f"c.Exchange.root = {str(inbound.parent.parent)!r}\n")
+    results = cli.grade_course(course, "rnn_cell", progress=False,
+                               limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
+    assert {t.grade_id: t.score for t in results["bob"].tests}["test_q1"] == 1.0
+    assert (course / "autograded" / "bob" / "rnn_cell" / "submission_secret.txt").read_text() == "ab" * 64
