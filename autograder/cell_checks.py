@@ -34,7 +34,7 @@ from autograder import diagnose, probes
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
-from autograder.compare import STATE, Layout, describe_mismatch, tolerance_text
+from autograder.compare import STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.values import as_array, as_array_dict, as_tuple, fail, type_name
 from simulator import cells
 
@@ -163,10 +163,16 @@ def _where_raised(exc: BaseException) -> str:
 
 
 def _broadcast_hint(message: str) -> str:
-    """A guess for numpy's broadcast error when one operand is a column ``(n, 1)``."""
+    """A guess for numpy's broadcast error when one operand is a column ``(n, 1)``, and for a matrix product
+    whose inner sizes differ.
+    """
     if "could not be broadcast" in message and re.search(r"\(\d+,\s*1\)", message):
         return (". One operand is a column (n, 1): a bias or vector reshaped as a column would do this "
                 "(likely bug: bias shaped as a column); keep biases 1-D, shape (n,)")
+    if ("matmul" in message and "core dimension" in message) or "not aligned" in message:
+        return (". The inner sizes of a matrix product differ: a weight or input used without its transpose, or "
+                "with one too many, would do this (likely bug: transposed weights); in the backward, the gradient "
+                "of x @ W is da @ W.T for x and x.T @ da for W")
     return ""
 
 
@@ -237,7 +243,7 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
             if len(shape) == 1 and type(v) is np.ndarray and v.shape in ((shape[0], 1), (1, shape[0])):
                 kind = "column" if v.shape == (shape[0], 1) else "row"
                 fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: the bias gradient is shaped as a {kind} "
-                     "(likely bug: bias shaped as a column); sum da over the batch axis without keepdims")
+                     f"(likely bug: bias shaped as a {kind}); sum da over the batch axis without keepdims")
     return as_array_dict(value, what, shapes)
 
 
@@ -279,8 +285,19 @@ def _cache_problem(spec: CellSpec, cache, reference: dict, name: str) -> str | N
         else:
             arr = as_array(got, what, want.shape)
             if (m := describe_mismatch(what, want, arr, spec.layout(k))) is not None:
-                return f"{m} ({CACHE_MEANING[k]})"
+                return f"{m} ({CACHE_MEANING[k]}){_holds_other(k, arr, reference)}"
     return None
+
+
+def _holds_other(key: str, got: np.ndarray, reference: dict) -> str:
+    """A guess when a wrong cache entry equals another prescribed entry of the reference's cache."""
+    for other, want in reference.items():
+        if (other != key and other in CACHE_MEANING and type(want) is np.ndarray and want.shape == got.shape
+                and all_close(want, got)):
+            return (f"; it holds what the reference stores as {other!r} ({CACHE_MEANING[other]}): the wrong variable "
+                    f"stored, or the array stored as {key!r} overwritten afterwards, in place (out=, +=) (likely bug: "
+                    "cache entry holds another quantity)")
+    return ""
 
 
 def _short(value) -> str:

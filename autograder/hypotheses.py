@@ -134,6 +134,53 @@ def hypothesis_text(h: Hypothesis, case: dict) -> str:
     return h.text if isinstance(h.text, str) else h.text(case)
 
 
+# ----------------------------------------------------------------------------- forward: what is returned
+QUANTITY = {"h_prev": "h_prev", "c_prev": "c_prev", "h": "the new h", "c": "the new c",
+            "tanh_c": "tanh(c)", "i": "the input gate i", "f": "the forget gate f", "g": "the candidate g",
+            "o": "the output gate o", "z": "the update gate z", "r": "the reset gate r", "n": "the candidate n"}
+
+
+# An output equal to a cached quantity that is one factor of it: the other factor is missing.
+FACTOR_MISSING = {("h", "tanh_c"): ("output gate dropped", "h is tanh(c): the o factor of h = o * tanh(c) is missing")}
+
+
+def _returned_as(run: Callable, out: str, key: str) -> Callable[[dict], dict | None]:
+    """The reference's result with output ``out`` (and the cache's ``out``) replaced by its cache's ``key``."""
+    def outputs(case):
+        res = run(case)
+        value = res["cache"].get(key)
+        if type(value) is not np.ndarray or value.shape != res[out].shape:
+            return None
+        cache = {**res["cache"], **({out: value} if out in res["cache"] else {})}
+        return {**res, out: value, "cache": cache}
+    return outputs
+
+
+def returned_hypotheses(run: Callable, outputs: tuple[str, ...], keys: tuple[str, ...]) -> list[Hypothesis]:
+    """An output that is another quantity the step computes, one of its cache's ``keys`` (a variable overwritten
+    or reused before the return), or the outputs returned in another order: the reference's own values
+    rearranged, never recomputed. (The RNN's ``a`` is left out: h = a is "no activation".)
+    """
+    hyps = []
+    if len(outputs) == 2:
+        a, b = outputs
+
+        def swapped(case):
+            res = run(case)
+            return {**res, a: res[b], b: res[a]}
+        hyps.append(Hypothesis("outputs returned in another order",
+                               f"{a} and {b} are returned in the other order (return {b}, {a}, cache)", swapped))
+    for out in outputs:
+        for key in keys:
+            what = QUANTITY[key]
+            if (out, key) in FACTOR_MISSING:
+                hyps.append(Hypothesis(*FACTOR_MISSING[out, key], _returned_as(run, out, key)))
+            elif key != out:
+                hyps.append(Hypothesis("variable reused", f"the returned {out} is {what} instead of {out} (a variable "
+                                       f"overwritten or reused before the return?)", _returned_as(run, out, key)))
+    return hyps
+
+
 # ----------------------------------------------------------------------------- forward steps
 # A forward hypothesis returns {"h": .., ["c": ..], "cache": the reference's cache under the bug}, so a
 # student's cached intermediates can confirm or refute it.
@@ -159,6 +206,7 @@ def rnn_step_hypotheses() -> list[Hypothesis]:
         Hypothesis("no activation", "tanh is left out (h = a)", lambda c: _rnn(c, tanh=identity)),
         Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_hh term is missing)",
                    lambda c: _rnn(c, _zeros_like(c["params"], "W_hh"))),
+        *returned_hypotheses(_rnn, ("h",), ("h_prev",)),
     ]
 
 
@@ -197,6 +245,7 @@ def lstm_step_hypotheses() -> list[Hypothesis]:
                    lambda c: _lstm(c, c_prev=np.zeros_like(c["c_prev"]))),
         Hypothesis("previous cell state used", "h is built from the previous cell state (h = o * tanh(c_prev))",
                    state_from_c_prev),
+        *returned_hypotheses(_lstm, ("h", "c"), ("h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c", "h")),
     ]
 
 
@@ -238,6 +287,7 @@ def gru_step_hypotheses() -> list[Hypothesis]:
                    lambda c: _gru(c, _zeros_like(c["params"], "b_x", "b_h"))),
         Hypothesis("reset gate dropped", "the reset gate is left out of the candidate (n computed as if r = 1)",
                    no_reset),
+        *returned_hypotheses(_gru, ("h",), ("h_prev", "z", "r", "n")),
     ]
 
 
@@ -301,6 +351,10 @@ def rnn_step_backward_hypotheses() -> list[Hypothesis]:
         Hypothesis("bias dropped", "the bias gradient grads['b_h'] is left at zero", _back("rnn", after=no_db)),
         Hypothesis("new state used", "grads['W_hh'] uses the new state h instead of h_prev (h.T @ da)",
                    _back("rnn", change_cache=lambda c: {**c, "h_prev": c["h"]})),
+        Hypothesis("wrong derivative", "the ReLU derivative (a > 0) is used instead of tanh's (1 - h^2), as if the "
+                   "branches of the activation option were exchanged",
+                   _back("rnn", change_cache=lambda c: {**c, "activation": "relu" if c["activation"] == "tanh"
+                                                        else "tanh"})),
     ]
 
 

@@ -14,8 +14,8 @@ was seen:
 - ``cause``: a regular expression for the bug class a reviewer expects named (the faulty term or line).
 
 ``python -m tests.autograder.bugs.cells_independent [tune|held-out|all] [-v]`` measures caught / located /
-named per assignment with the runner of ``cells.py``. The split is a fixed hash of the name (``half``);
-the held-out half was run once, at the end.
+named per assignment with the runner of ``cells.py``, and ``exact``: the failing cells are ``failing``. The
+split is a fixed hash of the name (``half``); the held-out half was run once, at the end.
 """
 
 from __future__ import annotations
@@ -231,11 +231,42 @@ BUGS = [
 ]
 
 
-def main(argv: list[str]) -> None:
+def score(bug: IndependentBug) -> dict:
+    """caught / located / named (as ``cells.score``) and ``exact``: the failing cells are ``bug.failing``."""
     from tests.autograder.bugs import cells
 
+    s = cells.score(bug)
+    return {**s, "exact": set(s["failing"]) == set(bug.failing)}
+
+
+def measure(bugs: list[IndependentBug], verbose: bool = False) -> dict[str, dict[str, int]]:
+    """Counts per assignment over ``bugs``; ``verbose`` prints each bug's flags and failing messages."""
+    table = {a: {"bugs": 0, "caught": 0, "exact": 0, "located": 0, "named": 0} for a in ASSIGNMENTS}
+    for bug in bugs:
+        s = score(bug)
+        row = table[bug.assignment]
+        row["bugs"] += 1
+        for k in ("caught", "exact", "located", "named"):
+            row[k] += int(s[k])
+        if verbose:
+            flags = "".join(k[0].upper() if s[k] else "-" for k in ("caught", "exact", "located", "named"))
+            print(f"{flags} {bug.name}")
+            if not s["exact"]:
+                print(f"    expected failing {sorted(bug.failing)}")
+            for t, m in s["failing"].items():
+                print(f"    {t}: {m[:1500]}")
+    return table
+
+
+def main(argv: list[str]) -> None:
+    from autograder import cases
+
     half = next((a for a in argv if a in ("tune", "held-out", "all")), "tune")
-    cells.report([b for b in BUGS if half == "all" or b.half == half], verbose="-v" in argv)
+    with cases.hidden_secret(b"measuring the independent cell bug catalogue"):
+        table = measure([b for b in BUGS if half == "all" or b.half == half], verbose="-v" in argv)
+    print(f"{'assignment':12} {'half':9} bugs caught exact located named")
+    for a, row in table.items():
+        print(f"{a:12} {half:9} {row['bugs']:4} {row['caught']:6} {row['exact']:5} {row['located']:7} {row['named']:5}")
 
 
 if __name__ == "__main__":
