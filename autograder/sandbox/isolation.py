@@ -155,6 +155,7 @@ def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int,
         args += ["--perms", "0755", "--dir", str(Path(private).parent)] if private == SANDBOX_HOME else []
         args += ["--perms", "1777", "--size", str(int(disk)), "--tmpfs", private]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--hostname", "sandbox"]  # its own UTS namespace: not the host's name either
     args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
     for key, value in {**ENV, **runtime.ENV}.items():
         args += ["--setenv", key, value]

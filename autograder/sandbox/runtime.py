@@ -225,7 +225,7 @@ def _key() -> str:
     for path in (Path(sys.executable).resolve(), Path(np.__file__).resolve(), stdlib_dir() / "os.py"):
         st = path.stat()
         h.update(f"{path} {st.st_size} {st.st_mtime_ns}".encode())
-    for path in (CHANNEL, WORKER):
+    for path in (CHANNEL, WORKER, Path(__file__)):  # this builder too: a change in it means a new tree
         h.update(path.read_bytes())
     return h.hexdigest()[:20]
 
@@ -280,6 +280,8 @@ def tree() -> Path:
     root = cache_root()
     with contextlib.suppress(OSError):
         root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if _safe_dir(root):
+            root.chmod(0o755)  # whatever the umask: the sandbox user must reach the tree (level "rlimits")
     if not _safe_dir(root):
         # Someone else's (or a group-writable) directory: build privately, never reuse.
         root = Path(tempfile.mkdtemp(prefix="autograder-runtime-"))

@@ -429,6 +429,7 @@ child = subprocess.run([sys.executable, "-c", "import sys, os; print(sys.path, s
                        capture_output=True, text=True)
 views.append(child.stdout + child.stderr)
 views.append(repr([m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)]))
+views.append(os.uname().nodename)
 '''
 
 
@@ -436,8 +437,11 @@ def test_held_out_views_of_the_filesystem(sandbox):
     """Do views the sandbox's filesystem was not written for (other roots, a child interpreter, config) stay clean?"""
     sandbox.exec_cell(HELD_OUT_VIEWS, "views")
     views = sandbox.get("views")
+    import socket
+
     strings = _content_strings(_host_strings())
     hits = [(k, s) for k, text in enumerate(views) for s in strings if s in text]
+    assert views[-1] == "sandbox" != socket.gethostname()
     assert len(views) >= 6 and hits == [], hits  # /proc/1 (root's) may be unreadable
 
 
