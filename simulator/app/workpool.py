@@ -14,8 +14,10 @@ Admission control, the principle: work is admitted, never piled up.
 
 Not covered: a job already running cannot be interrupted (a training batch finishes, then its result is
 dropped when nobody wants it); threads share the interpreter, so pure-Python work still competes with the
-event loop for the GIL (NumPy's BLAS calls release it). Page building itself (Panel's ``create``) stays on
-the event loop.
+event loop for the GIL (NumPy's BLAS calls release it). To keep the event loop's waits short, the first
+worker lowers the interpreter's GIL switch interval to ``SWITCH_INTERVAL`` and caps glibc's malloc arenas
+(one per thread otherwise, which keeps freed memory out of reach of ``return_memory``). Page building itself
+(Panel's ``create``) stays on the event loop.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import ctypes.util
 import gc
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
 
 log = logging.getLogger("simulator.app")
 
-WORKERS = max(1, int(os.environ.get("RNN_APP_WORKERS", "2")))
+WORKERS = max(1, int(os.environ.get("RNN_APP_WORKERS", str(max(1, (os.cpu_count() or 2) // 2)))))
+SWITCH_INTERVAL = 0.001  # s; Python's default 0.005 makes the event loop wait up to 5 ms per GIL hand-over
 MAX_QUEUE = max(1, int(os.environ.get("RNN_APP_MAX_QUEUE", "64")))
 
 
@@ -116,6 +120,9 @@ class WorkPool:
 
     # ------------------------------------------------------------------ worker side
     def _start_threads(self) -> None:
+        if not self._threads:
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            _cap_malloc_arenas()
         while len(self._threads) < self.workers:
             t = threading.Thread(target=self._work, name=f"rnn-app-worker-{len(self._threads)}", daemon=True)
             self._threads.append(t)
@@ -146,12 +153,24 @@ class WorkPool:
 POOL = WorkPool()
 
 
+def _libc():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def _cap_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (``mallopt(M_ARENA_MAX, arenas)``) so worker threads share trimmable heaps."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(-8, arenas)  # M_ARENA_MAX
+
+
 def return_memory() -> None:
     """Collect garbage and hand freed heap pages back to the system (glibc ``malloc_trim``), after a session ends."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    if name:
-        try:
-            ctypes.CDLL(name).malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc: nothing to trim
-            pass
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

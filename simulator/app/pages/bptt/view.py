@@ -7,6 +7,8 @@ Jacobians and spectra of ``gradients``).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import panel as pn
 import param
@@ -33,6 +35,7 @@ URL_KEYS = {"task": "task", "T": "T", "hidden": "H", "kind": "kind", "lr": "lr",
             "gate_bias": "gate_bias", "seed": "seed", "iterations_per_tick": "per_tick", "anim_kind": "anim_kind",
             "anim_length": "anim_T", "anim_hidden": "anim_H", "anim_weight": "anim_weight",
             "anim_step": "anim_step"}
+log = logging.getLogger("simulator.app")
 TICK_MS = 150  # period of the training callback; each tick runs ``iterations_per_tick`` iterations
 MAX_ROWS = 400  # the iteration heatmaps show at most this many (evenly spaced) iterations
 TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "adding"}
@@ -367,8 +370,8 @@ class BPTTPage(pn.viewable.Viewer):
             run, ticket = self._ticket
             if not ticket.done:
                 place = ticket.position()
-                self._busy_note = (f" The server is busy: you are number {place} in the queue." if place
-                                   else "")
+                self._busy_note = (f" <span class='bptt-queue'>The server is busy: you are number {place} in the "
+                                   "queue.</span>" if place else "")
                 if place:
                     self._refresh_training()
                 return
@@ -397,7 +400,9 @@ class BPTTPage(pn.viewable.Viewer):
             self._callback = None
         POOL.release(id(self))
         self._ticket = None
+        self.lab.run = None  # the largest object of the page; drop it even if something still holds the page
         return_memory()
+        log.info("bptt session closed: training stopped, memory returned")
 
     # ------------------------------------------------------------------ updates
     # NB: these run from widget events too (a keyboard move of the slider arrives without the document lock),
