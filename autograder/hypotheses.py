@@ -412,8 +412,22 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
     def flip_z(cache):
         return {"dsigmoid": on(cache["z"], lambda s: -sig(s), sig)}
 
+    def without_r(case):
+        # r = 1 where the backward multiplies by r; da_r keeps the true r's derivative through the hook
+        cache = case["cache"]
+        ones = np.ones_like(cache["r"])
+        return _backward("gru", _ups("gru", case), {**cache, "r": ones},
+                         dsigmoid=on(ones, lambda _s: sig(cache["r"]), sig))
+
+    def r_site(case):
+        return ("the reset factor r is missing from the candidate's recurrent gradient (dhw_n = da_n instead of "
+                "da_n * r, used for dh_prev, W_hn and b_hn)" if case["reset_after"] else
+                "the reset factor r is missing from the n block's share of dh_prev (da_n W_hn^T instead of "
+                "(da_n W_hn^T) * r)")
+
     sig, tanh = cells.dsigmoid, cells.dtanh
     return [
+        Hypothesis("reset factor missing", r_site, without_r),
         Hypothesis("missing term", "dh_prev misses the direct path z * dh (from h = z * h_prev + ...)",
                    _back("gru", after=no_direct)),
         Hypothesis("sign flipped", "the update gate's gradient has the wrong sign (dz = dh * (n - h_prev) instead of "
