@@ -166,7 +166,7 @@ def find_inbound(course: Path, exchange: Path | str | None) -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def verify_submissions(course: Path, assignment: str, exchange: Path | str | None = None,
+def verify_submissions(course: Path, assignment: str, exchange: Path | str | None = None, notebook: str | None = None,
                        ) -> tuple[dict[str, Submission], dict[str, str], dict[str, str]]:
     """Read every submission without following links: ``(verified, refused, bad_ids)``, each by student.
 
@@ -182,7 +182,7 @@ def verify_submissions(course: Path, assignment: str, exchange: Path | str | Non
             bad_ids[student] = str(exc)
             continue
         try:
-            verified[student] = read_submission(course, student, assignment)
+            verified[student] = read_submission(course, student, assignment, notebook)
         except SubmissionFileError as exc:
             refused[student] = str(exc)
     via_exchange = [s for s, sub in verified.items() if sub.secret is not None]
@@ -243,7 +243,7 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
         from autograder.sandbox import Sandbox
 
         Sandbox(limits, level)  # fail now, not once per student, when there is no sandbox
-    verified, refused, bad_ids = verify_submissions(course, assignment, exchange)
+    verified, refused, bad_ids = verify_submissions(course, assignment, exchange, name)
     results: dict[str, Report | str] = {s: f"not graded: {why}" for s, why in bad_ids.items()}
     verified_meta: dict[str, Submission | None] = {}
     own = executor is None

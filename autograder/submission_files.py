@@ -16,22 +16,31 @@ the files of one of them.
 
 Not covered: ``nbgrader collect`` itself still follows links while copying (a link to ``/dev/zero`` in
 the inbound makes collect fill the disk before the grader ever runs); a student who deletes their own
-inbound folder after collect is refused (there is nothing left to verify against); files are read into
-memory up to :data:`MAX_FILE` bytes each and :data:`MAX_TOTAL` in all.
+inbound folder after collect is refused (there is nothing left to verify against). The notebook and the
+two metadata files are kept in memory (at most :data:`MAX_KEPT` bytes each); every other file is only
+hashed (SHA-256, at most :data:`MAX_FILE` bytes each, :data:`MAX_TOTAL` per folder), to compare with the
+inbound copy.
+
+Hard links: a hard link is the file itself under a second name, so nothing but ``st_nlink > 1`` tells
+it apart; ``nbgrader submit`` and ``collect`` copy every file, so a genuine submission's files have one
+name each, and a file with several is refused wherever the other name lives (inside the course or not).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_FILE = 64 * 2**20
-MAX_TOTAL = 256 * 2**20
+MAX_KEPT = 64 * 2**20
+MAX_FILE = 2**30
+MAX_TOTAL = 4 * 2**30
+METADATA = ("timestamp.txt", "submission_secret.txt")
 MAX_ENTRIES = 2000
 MAX_DEPTH = 16
 STUDENT_ID = re.compile(r"[\w.@-]+")
@@ -93,7 +102,8 @@ def open_folder(root: Path | str, parts: tuple[str, ...], label_root: str = "") 
     return fd
 
 
-def _read_fd(fd: int, label: str, limit: int) -> bytes:
+def _read_fd(fd: int, label: str, limit: int, keep: bool = True) -> tuple[bytes, str, int]:
+    """(bytes if ``keep`` else b"", SHA-256, size) of the open ``fd``, refused unless a one-name regular file."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         raise _refuse(label, _kind(info.st_mode))
@@ -101,19 +111,20 @@ def _read_fd(fd: int, label: str, limit: int) -> bytes:
         raise _refuse(label, f"a hard link (the same file has {info.st_nlink} names)")
     if info.st_size > limit:
         raise SubmissionFileError(f"{label} is {info.st_size} bytes, more than the {limit} the grader reads")
-    chunks, size = [], 0
+    chunks, size, digest = [], 0, hashlib.sha256()
     while chunk := os.read(fd, 1 << 20):
         size += len(chunk)
         if size > limit:
             raise SubmissionFileError(f"{label} is more than the {limit} bytes the grader reads")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        digest.update(chunk)
+        if keep:
+            chunks.append(chunk)
+    return b"".join(chunks), digest.hexdigest(), size
 
 
-def read_file_at(dir_fd: int | None, name: str, label: str, limit: int = MAX_FILE) -> bytes:
-    """The bytes of the regular file ``name`` in ``dir_fd``, opened without following a link."""
+def _open_file(dir_fd: int | None, name: str, label: str) -> int:
     try:
-        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        return os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):
             raise _refuse(label, "a symbolic link") from None
@@ -123,13 +134,18 @@ def read_file_at(dir_fd: int | None, name: str, label: str, limit: int = MAX_FIL
             mode = os.lstat(name, dir_fd=dir_fd).st_mode
             raise _refuse(label, _kind(mode)) from None
         raise SubmissionFileError(f"cannot open {label}: {exc.strerror}") from None
+
+
+def read_file_at(dir_fd: int | None, name: str, label: str, limit: int = MAX_KEPT) -> bytes:
+    """The bytes of the regular file ``name`` in ``dir_fd``, opened without following a link."""
+    fd = _open_file(dir_fd, name, label)
     try:
-        return _read_fd(fd, label, limit)
+        return _read_fd(fd, label, limit)[0]
     finally:
         os.close(fd)
 
 
-def read_regular(path: Path | str, limit: int = MAX_FILE) -> bytes:
+def read_regular(path: Path | str, limit: int = MAX_KEPT) -> bytes:
     """The bytes of ``path`` if it is a regular file with one name; its last component is not followed."""
     path = Path(path)
     try:
@@ -142,9 +158,13 @@ def read_regular(path: Path | str, limit: int = MAX_FILE) -> bytes:
         os.close(parent)
 
 
-def read_tree(dir_fd: int, label: str) -> dict[str, bytes]:
-    """Every file under the open folder ``dir_fd``: ``{relative path: bytes}``; refuses anything not regular."""
+def read_tree(dir_fd: int, label: str, keep=lambda rel: True) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Every file under the open folder ``dir_fd``, refusing anything not a one-name regular file.
+
+    Returns ``({relative path: bytes} for the paths ``keep`` accepts, {relative path: SHA-256} for all)``.
+    """
     files: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
     budget = {"entries": 0, "bytes": 0}
 
     def walk(fd: int, prefix: str, depth: int) -> None:
@@ -163,16 +183,22 @@ def read_tree(dir_fd: int, label: str) -> dict[str, bytes]:
                 finally:
                     os.close(child)
             elif stat.S_ISREG(mode):
-                data = read_file_at(fd, name, f"{label}/{rel}", MAX_FILE)
-                budget["bytes"] += len(data)
+                kept = keep(rel)
+                ffd = _open_file(fd, name, f"{label}/{rel}")
+                try:
+                    data, digests[rel], size = _read_fd(ffd, f"{label}/{rel}", MAX_KEPT if kept else MAX_FILE, kept)
+                finally:
+                    os.close(ffd)
+                budget["bytes"] += size
                 if budget["bytes"] > MAX_TOTAL:
                     raise SubmissionFileError(f"{label} holds more than {MAX_TOTAL} bytes")
-                files[rel] = data
+                if kept:
+                    files[rel] = data
             else:
                 raise _refuse(f"{label}/{rel}", _kind(mode))
 
     walk(dir_fd, "", 0)
-    return files
+    return files, digests
 
 
 @dataclass
@@ -181,7 +207,8 @@ class Submission:
 
     student: str
     assignment: str
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # the notebook(s) and the metadata files
+    digests: dict[str, str] = field(default_factory=dict)  # SHA-256 of every file, kept or not
 
     def text(self, name: str) -> str | None:
         data = self.files.get(name)
@@ -228,18 +255,24 @@ def _check_metadata(sub: Submission, label: str) -> None:
                                       "nbgrader submit writes")
 
 
-def read_submission(course: Path | str, student: str, assignment: str) -> Submission:
+def read_submission(course: Path | str, student: str, assignment: str, notebook: str | None = None) -> Submission:
     """Read ``course/submitted/<student>/<assignment>/`` without following any link, and check it.
 
-    Raises :class:`SubmissionFileError` naming the first file refused: a link or special file anywhere
-    (the student's and the assignment's folders included), a hard link, an oversized file, a malformed
-    ``timestamp.txt`` or ``submission_secret.txt``, or a student id outside the safe alphabet.
+    Keeps the bytes of ``notebook`` (default: every top-level ``.ipynb``) and of the metadata files;
+    every other file is verified and hashed only. Raises :class:`SubmissionFileError` naming the first
+    file refused: a link or special file anywhere (the student's and the assignment's folders
+    included), a hard link, an oversized file, a malformed ``timestamp.txt`` or
+    ``submission_secret.txt``, or a student id outside the safe alphabet.
     """
     check_student_id(student)
     label = f"submitted/{student}/{assignment}"
+
+    def keep(rel: str) -> bool:
+        return rel in METADATA or (rel == notebook if notebook else "/" not in rel and rel.endswith(".ipynb"))
+
     fd = open_folder(Path(course) / "submitted", (student, assignment), "submitted")
     try:
-        sub = Submission(student, assignment, read_tree(fd, label))
+        sub = Submission(student, assignment, *read_tree(fd, label, keep))
     finally:
         os.close(fd)
     _check_metadata(sub, label)
@@ -278,7 +311,7 @@ def check_against_inbound(sub: Submission, inbound: Path | str) -> None:
 
     Every ``<student>+<assignment>+*`` entry in ``inbound`` must be a real folder of regular files; the
     collected files (``sub.files``) must equal, byte for byte, the same files of one of those folders
-    (collect may leave some out: its ignore list and size limit).
+    (collect may leave some out: its ignore list and size limit); files are compared by SHA-256.
     """
     inbound = Path(inbound)
     prefix = f"{sub.student}+{sub.assignment}+"
@@ -290,10 +323,10 @@ def check_against_inbound(sub: Submission, inbound: Path | str) -> None:
     for name in names:
         fd = open_folder(inbound, (name,), "inbound")
         try:
-            files = read_tree(fd, f"inbound/{name}")
+            _, digests = read_tree(fd, f"inbound/{name}", keep=lambda rel: False)
         finally:
             os.close(fd)
-        matched = matched or all(files.get(rel) == data for rel, data in sub.files.items())
+        matched = matched or all(digests.get(rel) == digest for rel, digest in sub.digests.items())
     if not matched:
         raise SubmissionFileError(f"submitted/{sub.student}/{sub.assignment} differs from every "
                                   f"{prefix}* folder in the exchange's inbound (was a file of it a link "
