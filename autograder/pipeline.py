@@ -18,7 +18,6 @@ import ast
 import builtins
 import contextlib
 import functools
-import importlib
 import io
 import json
 import re
@@ -31,7 +30,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import compute_checksum
 
-from autograder import cases, channel
+from autograder import cases, cell_names, channel
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
@@ -317,8 +316,7 @@ def restore_cells(student_nb, source: list[SourceCell]) -> tuple[list[dict], lis
 
 
 # ----------------------------------------------------------------------------- extract
-def _strip_magics(code: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+_strip_magics = cell_names.strip_magics
 
 
 def _is_grader_import(node: ast.stmt) -> bool:
@@ -384,64 +382,6 @@ def warm_imports(source: list[SourceCell]) -> None:
             exec(compile(line, "<warm imports>", "exec"), {})  # noqa: S102 - the source's own imports
 
 
-def _bound_names(node: ast.AST) -> set[str]:
-    """Module-level names one top-level statement may bind: every branch counts, function and class
-    bodies only through their ``global`` declarations, a comprehension only through ``:=``.
-    """
-    names: set[str] = set()
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        names.add(node.name)
-        names.update(n for sub in ast.walk(node) if isinstance(sub, ast.Global) for n in sub.names)
-        return names
-    if isinstance(node, ast.Lambda):
-        return names
-    if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
-        return {sub.target.id for sub in ast.walk(node) if isinstance(sub, ast.NamedExpr)}
-    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-        names.add(node.id)
-    elif isinstance(node, ast.Import | ast.ImportFrom):
-        for alias in node.names:
-            if alias.name == "*":
-                names.update(_star_names(node))
-            else:
-                names.add(alias.asname or alias.name.split(".")[0])
-    elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-        names.add(node.name)
-    elif isinstance(node, ast.MatchMapping) and node.rest:
-        names.add(node.rest)
-    for child in ast.iter_child_nodes(node):
-        names |= _bound_names(child)
-    return names
-
-
-def _star_names(node: ast.ImportFrom) -> set[str]:
-    # ``from m import *`` in the instructor's locked cell: what it binds is what the grader's import gives.
-    try:
-        module = importlib.import_module(node.module or "")
-    except Exception:  # noqa: BLE001 - a failing import binds nothing
-        return set()
-    return set(getattr(module, "__all__", [n for n in vars(module) if not n.startswith("_")]))
-
-
-def defined_names(code: str) -> frozenset[str]:
-    """The names a cell of the source defines at top level, read from its text alone (``ast``)."""
-    try:
-        tree = ast.parse(_strip_magics(code))
-    except SyntaxError:
-        return frozenset()
-    return frozenset().union(*(_bound_names(stmt) for stmt in tree.body))
-
-
-def used_names(code: str) -> frozenset[str]:
-    """The names a cell reads that it does not define itself (the names a test cell depends on)."""
-    try:
-        tree = ast.parse(_strip_magics(code))
-    except SyntaxError:
-        return frozenset()
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return frozenset(loaded - defined_names(code))
-
-
 def plan(cells: list[dict]) -> list[Step]:
     """What to run, in the restored (source) order: the student's code goes to the sandbox, tests run
     here, locked cells both; each locked step carries the names its source text defines.
@@ -455,7 +395,8 @@ def plan(cells: list[dict]) -> list[Step]:
             steps.append(Step("test", _strip_magics(cell["source"]), label, cell["grade_id"], cell["points"]))
         elif cell["kind"] == "locked" and cell["source"].strip():
             steps.append(Step("locked", sandbox_code(cell["source"]), label,
-                              grader_code=_strip_magics(cell["source"]), defines=defined_names(cell["source"])))
+                              grader_code=_strip_magics(cell["source"]),
+                              defines=cell_names.defined_names(cell["source"])))
         elif cell["source"].strip():  # solution cells, manually graded code answers, cells the student added
             steps.append(Step("student", sandbox_code(cell["source"]), label))
     return steps
@@ -671,8 +612,8 @@ class Runner:
         except SyntaxError:
             tree = ast.Module(body=[], type_ignores=[])
         failed = _failed_statement(exc, filename, tree)
-        done = frozenset().union(*(_bound_names(s) for s in tree.body[:failed]))
-        missing = frozenset().union(*(_bound_names(s) for s in tree.body[failed:])) or step.defines
+        done = frozenset().union(*(cell_names.bound_names(s) for s in tree.body[:failed]))
+        missing = frozenset().union(*(cell_names.bound_names(s) for s in tree.body[failed:])) or step.defines
         for name in step.defines:
             if name in missing:
                 self.broken[name] = (step.label, why)
@@ -681,7 +622,7 @@ class Runner:
         return why
 
     def _run_test(self, step: Step, namespace: dict) -> TestResult:
-        needs = sorted(n for n in used_names(step.code) if n in self.broken)
+        needs = sorted(n for n in cell_names.used_names(step.code) if n in self.broken)
         if needs:
             cells = {self.broken[n][0]: self.broken[n][1] for n in needs}
             message = "; ".join(f"not run: it uses {', '.join(n for n in needs if self.broken[n][0] == label)}, "

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from autograder import cases, pipeline
+from autograder import cases, cell_names, pipeline
 from autograder.feedback import write_feedback
 from autograder.pipeline import (
     CourseError,
@@ -241,15 +241,15 @@ match a:
 """
     expected = {"np", "os", "PI", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "fn", "n", "C",
                 "s", "t", "u", "w"}
-    assert pipeline.defined_names(code) == expected
-    assert pipeline.defined_names("from math import *") >= {"pi", "sqrt"}
-    assert pipeline.defined_names("def broken(:") == frozenset()
+    assert cell_names.defined_names(code) == expected
+    assert cell_names.defined_names("from math import *") >= {"pi", "sqrt"}
+    assert cell_names.defined_names("def broken(:") == frozenset()
 
 
 def test_used_names_are_the_names_a_cell_reads_but_does_not_define():
     """Does used_names list what a test cell depends on, without its own assignments or attribute names?"""
     code = "x = probe_accuracy + 1\nassert np.isclose(x, expected), label\nexpected = 2"
-    assert pipeline.used_names(code) == {"probe_accuracy", "np", "label"}
+    assert cell_names.used_names(code) == {"probe_accuracy", "np", "label"}
 
 
 def test_plan_records_the_names_each_locked_cell_defines(course):
