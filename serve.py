@@ -30,6 +30,19 @@ COURSE = Path(__file__).resolve().parent / "exercises"
 WEBSOCKET_BYTES = 24 * 2**20  # a 16 MiB notebook, base64-encoded by the upload, fits in one message
 
 
+def http_limits() -> dict[str, float]:
+    """What one HTTP connection may make the server hold or wait for (tornado's ``HTTPServer`` options).
+
+    ``max_body_size``: any request body (a sign-in form, a regrade list) is read in full before its handler
+    runs, so it is small; the notebook upload raises it for itself once its sender is known
+    (``api.SubmissionsHandler.prepare``). ``idle_connection_timeout`` bounds a client that sends its headers
+    slowly or keeps an idle connection (slowloris); ``body_timeout`` one that sends its body slowly.
+    Websockets, once open, are not HTTP bodies and have their own message cap (``WEBSOCKET_BYTES``).
+    """
+    return {"max_body_size": api.REQUEST_BODY, "max_buffer_size": 2 * api.UPLOAD_BODY + 2**20,
+            "idle_connection_timeout": 60.0, "body_timeout": 300.0}
+
+
 def routes(course: bool = False) -> dict[str, object]:
     """URL path -> function building that page in its frame (with the course pages when ``course``)."""
     def factory(slug, module, current=None):
@@ -114,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
             auth["auth_provider"] = CourseAuth(handle)
     server = pn.serve(routes(course=handle is not None), port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
-                      extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES, **auth)
+                      extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,
+                      http_server_kwargs=http_limits(), **auth)
     if handle is not None:
         # NB: after pn.serve, which forks --num-procs processes: each builds its own course server and dispatcher.
         server.io_loop.add_callback(handle)

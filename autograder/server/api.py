@@ -25,22 +25,40 @@ from tornado.httputil import parse_body_arguments
 from tornado.ioloop import IOLoop
 
 from autograder.server.service import CourseServer
-from autograder.server.submissions import MAX_UPLOAD, RefusedError
+from autograder.server.submissions import MAX_UPLOAD, RefusedError, parse_id
 
-REQUESTS_PER_MINUTE = 240
+REQUESTS_PER_MINUTE = 240  # per user and process
+UPLOAD_BODY = MAX_UPLOAD + 64 * 1024  # the notebook and its multipart envelope
+BAD_TOKENS_PER_MINUTE = 30  # requests with an invalid token, per address and process
+REQUEST_BODY = 64 * 1024  # every API request but an upload: its body is read before the handler runs
 
 
 class RateLimiter:
-    """At most ``limit`` requests per ``window`` seconds per key (sliding window, this process)."""
+    """At most ``limit`` events per ``window`` seconds per key (sliding window, this process).
 
-    def __init__(self, limit: int = REQUESTS_PER_MINUTE, window: float = 60.0):
-        self.limit, self.window = limit, window
+    Its memory is bounded whatever the keys: keys whose events have all expired are swept, and when more
+    than ``max_keys`` are live the oldest are forgotten (an attacker who varies the key gains nothing but
+    being forgotten; a key is never blocked by another key's events).
+    """
+
+    def __init__(self, limit: int = REQUESTS_PER_MINUTE, window: float = 60.0, max_keys: int = 50_000):
+        self.limit, self.window, self.max_keys = limit, window, max_keys
         self._seen: dict[str, deque] = {}
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
+
+    def _sweep(self, now: float) -> None:
+        if now - self._swept > self.window or len(self._seen) > self.max_keys:
+            self._seen = {k: q for k, q in self._seen.items() if q and q[-1] >= now - self.window}
+            while len(self._seen) > self.max_keys:  # dicts keep insertion order: the oldest keys go first
+                self._seen.pop(next(iter(self._seen)))
+            self._swept = now
 
     def allow(self, key: str) -> bool:
+        """Count one event for ``key``; False (not counted) when it is over the limit."""
         now = time.monotonic()
         with self._lock:
+            self._sweep(now)
             q = self._seen.setdefault(key, deque())
             while q and q[0] < now - self.window:
                 q.popleft()
@@ -49,14 +67,25 @@ class RateLimiter:
             q.append(now)
             return True
 
+    def blocked(self, key: str) -> bool:
+        """Is ``key`` at its limit now (nothing counted)?"""
+        now = time.monotonic()
+        with self._lock:
+            q = self._seen.get(key)
+            return bool(q) and len([t for t in q if t >= now - self.window]) >= self.limit
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
 
 class ApiHandler(tornado.web.RequestHandler):
     """Common parts: JSON answers, the bearer token, refusals as their status."""
 
-    def initialize(self, server, limiter: RateLimiter):
+    def initialize(self, server, limiter: RateLimiter, bad_tokens: RateLimiter | None = None):
         # ``server`` is a CourseServer or a callable giving this process's one (autograder.server.handle).
         self.server: CourseServer = server() if callable(server) else server
         self.limiter, self.user = limiter, None
+        self.bad_tokens = bad_tokens if bad_tokens is not None else RateLimiter(BAD_TOKENS_PER_MINUTE)
 
     def check_xsrf_cookie(self) -> None:  # bearer tokens, not cookies: no cross-site request can carry one
         return
@@ -81,19 +110,32 @@ class ApiHandler(tornado.web.RequestHandler):
         self.finish(json.dumps({"error": self._reason, "status": status_code}))
 
     async def authenticate(self) -> bool:
+        """Find the caller by their token; False (answered 401 or 429) otherwise.
+
+        The request limit counts per *user*, after the token is found, so nobody can spend another user's
+        allowance; requests with a wrong token count per address, before the database is asked.
+        """
+        if self.user is not None:
+            return True
         header = self.request.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Bearer ") else ""
         if not token:
             self.refuse(401, "send your token: Authorization: Bearer <token> "
                              "(python -m autograder users add prints it)")
             return False
-        if not self.limiter.allow(token[:16]):
-            self.refuse(429, f"too many requests: at most {self.limiter.limit} a minute")
+        address = f"ip:{self.request.remote_ip}"
+        if self.bad_tokens.blocked(address):
+            self.refuse(429, f"too many requests with a wrong token: at most {self.bad_tokens.limit} a minute")
             return False
-        self.user = await IOLoop.current().run_in_executor(None, self.server.user_by_token, token)
-        if self.user is None:
+        user = await IOLoop.current().run_in_executor(None, self.server.user_by_token, token)
+        if user is None:
+            self.bad_tokens.allow(address)
             self.refuse(401, "this token is not valid (ask your instructor for a new one)")
             return False
+        if not self.limiter.allow(f"user:{user.id}"):
+            self.refuse(429, f"too many requests: at most {self.limiter.limit} a minute")
+            return False
+        self.user = user
         return True
 
     async def run(self, fn, *args, **kwargs):
@@ -111,18 +153,29 @@ class ApiHandler(tornado.web.RequestHandler):
 class SubmissionsHandler(ApiHandler):
     """Upload (POST, streamed with a size cap) and list (GET) the submissions of one assignment."""
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
+        """Before a byte of the body is read: who is sending it (401 otherwise) and is its size allowed (413).
+
+        Nothing of a request body is held in memory before its sender is known, so an anonymous client cannot
+        make the server buffer uploads.
+        """
         self._chunks, self._size, self._too_big = [], 0, False
         if self.request.method != "POST":
             return
+        if not await self.authenticate():
+            return
         length = self.request.headers.get("Content-Length")
-        limit = MAX_UPLOAD + 64 * 1024  # the multipart envelope around the notebook
+        limit = UPLOAD_BODY
         if length and length.isdigit() and int(length) > limit:
-            self.refuse(413, f"upload of {int(length) / 2**20:.1f} MiB is over the {MAX_UPLOAD // 2**20} MiB limit")
+            return self.refuse(413, f"upload of {int(length) / 2**20:.1f} MiB is over the "
+                                    f"{MAX_UPLOAD // 2**20} MiB limit")
+        # The server reads at most REQUEST_BODY for other requests; an upload may be this large (chunked
+        # bodies over the limit are counted and dropped below, then cut off by tornado at twice the limit).
+        self.request.connection.set_max_body_size(2 * limit)
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
-        if self._size > MAX_UPLOAD + 64 * 1024:
+        if self._size > UPLOAD_BODY:
             self._too_big, self._chunks = True, []
         elif not self._too_big:
             self._chunks.append(chunk)
@@ -133,7 +186,10 @@ class SubmissionsHandler(ApiHandler):
         if self._too_big:
             return self.refuse(413, f"the upload is over the {MAX_UPLOAD // 2**20} MiB limit")
         files: dict = {}
-        parse_body_arguments(self.request.headers.get("Content-Type", ""), b"".join(self._chunks), {}, files)
+        body, self._chunks = b"".join(self._chunks), []
+        # In a thread: 16 MiB of tiny multipart parts takes a while to split, and the event loop serves everyone.
+        await IOLoop.current().run_in_executor(None, parse_body_arguments,
+                                               self.request.headers.get("Content-Type", ""), body, {}, files)
         upload = (files.get("notebook") or [None])[0]
         if upload is None:
             return self.refuse(422, "expected a multipart/form-data upload with the notebook in the field 'notebook'")
@@ -161,7 +217,7 @@ class SubmissionHandler(ApiHandler):
     async def get(self, submission_id: str) -> None:
         if not await self.authenticate():
             return
-        row = await self.run(self.server.submission, self.user, int(submission_id))
+        row = await self.run(self.server.submission, self.user, parse_id(submission_id) or submission_id)
         if row is not None:
             self.answer(200, _public(row))
 
@@ -213,10 +269,10 @@ NAME = r"([A-Za-z0-9_.-]{1,64})"
 
 def routes(server, limiter: RateLimiter | None = None) -> list[tuple]:
     """Tornado URL patterns of the API (``pn.serve(..., extra_patterns=routes(server))``)."""
-    kw = {"server": server, "limiter": limiter or RateLimiter()}
+    kw = {"server": server, "limiter": limiter or RateLimiter(), "bad_tokens": RateLimiter(BAD_TOKENS_PER_MINUTE)}
     return [
         (rf"/api/v1/assignments/{NAME}/submissions", SubmissionsHandler, kw),
-        (r"/api/v1/submissions/(\d{1,12})", SubmissionHandler, kw),
+        (r"/api/v1/submissions/([0-9]{1,12})", SubmissionHandler, kw),
         (rf"/api/v1/assignments/{NAME}/analytics", AnalyticsHandler, kw),
         (rf"/api/v1/assignments/{NAME}/regrade", RegradeHandler, kw),
         (rf"/api/v1/assignments/{NAME}/grades\.csv", GradesCsvHandler, kw),

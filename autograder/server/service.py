@@ -72,7 +72,8 @@ class CourseServer:
                                "submit again (your earlier submissions are queued)")
         late = submissions.check_open(self.engine, self.course, assignment, user, db.now())
         submissions.check_notebook(data, filename, self.course, assignment)
-        sid = submissions.store(self.engine, user, assignment, filename, data, late)
+        # The counts above refuse early; store() counts again under the user's lock (parallel uploads race).
+        sid = submissions.store(self.engine, user, assignment, filename, data, late, self.rate_limit, RATE_WINDOW)
         if self.dispatcher:
             self.dispatcher.notify()
         return sid
@@ -80,6 +81,8 @@ class CourseServer:
     def submission(self, user: User, submission_id: int) -> dict:
         """Status, position in the queue, score and tests of one submission the user may see."""
         s, r = db.submissions, db.results
+        if submissions.parse_id(submission_id) is None:  # e.g. 2**40 would be an error on PostgreSQL, not a 404
+            raise RefusedError(404, f"no submission {str(submission_id)[:20]} of yours")
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.assignment, s.c.filename, s.c.created, s.c.late,
                                          s.c.status, s.c.started, s.c.finished, db.users.c.name, r.c.score,
@@ -130,6 +133,7 @@ class CourseServer:
         self._instructor(user)
         query = sa.select(db.submissions.c.id).where(db.submissions.c.assignment == assignment)
         if submission_ids is not None:
+            submission_ids = [i for i in submission_ids if submissions.parse_id(i) is not None]
             query = query.where(db.submissions.c.id.in_(submission_ids))
         with self.engine.connect() as conn:
             ids = [row.id for row in conn.execute(query)]

@@ -6,6 +6,7 @@ and what was expected; nothing is stored for a refused upload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,24 @@ from autograder.server.accounts import User
 
 MAX_UPLOAD = 16 * 1024 * 1024
 LATE_POLICIES = ("refuse", "accept")
+MAX_ID = 2**31 - 1  # ids are the database's INTEGER (32 bits on PostgreSQL): anything larger names nothing
+_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
+
+
+def parse_id(value) -> int | None:
+    """A submission id from a URL or a form (str, bytes or int), or None when it cannot name one.
+
+    One rule everywhere (API paths, page URLs, forms): 1 to 10 ASCII digits, at most :data:`MAX_ID`. Signs,
+    spaces, other scripts' digits, superscripts and numbers beyond a 32-bit integer name nothing.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value <= MAX_ID else None
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 class RefusedError(ValueError):
@@ -107,10 +126,32 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
                            "another assignment?")
 
 
-def store(engine: Engine, user: User, name: str, filename: str, data: bytes, late: bool) -> int:
-    """Queue the submission; returns its id."""
+def store(engine: Engine, user: User, name: str, filename: str, data: bytes, late: bool,
+          rate_limit: int | None = None, window: float = 60.0) -> int:
+    """Queue the submission; returns its id. The limits are checked again and the row inserted in one transaction
+    that first takes a write lock on the user's row, so concurrent uploads of one user are counted one after the
+    other (without it, N parallel requests all pass a count of N-1 and the rate limit and maximum mean nothing).
+
+    On SQLite the first write takes the database's write lock (others wait, ``busy_timeout``); on PostgreSQL the
+    ``UPDATE`` locks the user's row until commit, and each later statement (READ COMMITTED) sees what the
+    previous holder committed.
+    """
+    s = db.submissions
     with engine.begin() as conn:
-        return conn.execute(db.submissions.insert().values(
+        conn.execute(db.users.update().where(db.users.c.id == user.id).values(name=db.users.c.name))
+        if rate_limit is not None:
+            recent = conn.execute(sa.select(sa.func.count()).select_from(s).where(
+                (s.c.user_id == user.id) & (s.c.created > db.now() - window))).scalar_one()
+            if recent >= rate_limit:
+                raise RefusedError(429, f"too many submissions: at most {rate_limit} a minute; wait a minute and "
+                                   "submit again (your earlier submissions are queued)")
+        cap = conn.execute(sa.select(db.assignments.c.max_submissions).where(db.assignments.c.name == name)).first()
+        if cap is not None and cap.max_submissions is not None:
+            count = conn.execute(sa.select(sa.func.count()).select_from(s).where(
+                (s.c.user_id == user.id) & (s.c.assignment == name))).scalar_one()
+            if count >= cap.max_submissions:
+                raise RefusedError(403, f"you have used all {cap.max_submissions} submissions of {name!r}")
+        return conn.execute(s.insert().values(
             user_id=user.id, assignment=name, filename=Path(filename).name[:255], notebook=data, created=db.now(),
             late=late, status="queued", attempts=0)).inserted_primary_key[0]
 

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import panel as pn
 
-from autograder.server.submissions import RefusedError
+from autograder.server.submissions import RefusedError, parse_id
 from autograder.server.trace import SHOWN, STATES, TraceError, first_divergence
 from simulator.app.components.equations import step_latex
 from simulator.app.components.heatmap import TimeHeatmap
@@ -54,9 +54,9 @@ class MineSection:
         self.button = pn.widgets.Button(name="Compare", button_type="primary", width=140, height=40)
         self.button.on_click(lambda _e: self.run())
         self._fill_sources()
-        wanted = (query or {}).get("mine")
-        if wanted and str(wanted).isdigit() and int(wanted) in self.source.values:
-            self.source.value = int(wanted)
+        wanted = parse_id((query or {}).get("mine"))  # None for anything but 1-10 ASCII digits
+        if wanted is not None and wanted in self.source.values:
+            self.source.value = wanted
         model.param.watch(lambda _e: self._stale(), ["kind", "inputs", "word", "D", "H", "T", "seed", "weights",
                                                      "edits"])
         model.param.watch(lambda _e: self._show_step(), ["t"])

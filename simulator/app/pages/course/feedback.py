@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import panel as pn
 
-from autograder.server.submissions import RefusedError
+from autograder.server.submissions import RefusedError, parse_id
 from simulator.app.pages.course import context
 from simulator.app.pages.course.view import TABLE_CSS, sign_in_prompt, status_text, when
 
@@ -83,17 +83,18 @@ class FeedbackPage:
         if self.server is None:
             self.layout.append(pn.pane.Markdown("This server has no course."))
         elif self.user is None:
-            self.layout.append(sign_in_prompt(f"/course/feedback?id={html.escape(submission_id or '')}"))
+            self.layout.append(sign_in_prompt(f"/course/feedback?{urlencode({'id': (submission_id or '')[:40]})}"))
         else:
             self.layout.extend([pn.pane.Markdown("## Feedback · [All your submissions](/course)"), self.body])
             self.refresh()
 
     def refresh(self) -> None:
-        if not (self.sid or "").isdigit() or len(self.sid) > 12:
-            self.body.object = f"<p>No submission {html.escape(self.sid or '(none given)')} of yours.</p>"
+        number = parse_id(self.sid)
+        if number is None:
+            self.body.object = f"<p>No submission {html.escape((self.sid or '(none given)')[:40])} of yours.</p>"
             return
         try:
-            row = self.server.submission(self.user, int(self.sid))
+            row = self.server.submission(self.user, number)
         except RefusedError as exc:
             self.body.object = f"<p>{html.escape(exc.message)}.</p>"
             return
