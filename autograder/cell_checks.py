@@ -241,7 +241,8 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
         for k, shape in shapes.items():
             v = dict.get(value, k)
             if len(shape) == 1 and type(v) is np.ndarray and v.shape in ((shape[0], 1), (1, shape[0])):
-                kind = "column" if v.shape == (shape[0], 1) else "row"
+                # a (1, 1) gradient of a 1-unit bias cannot tell a row from a column
+                kind = "row or column" if shape[0] == 1 else "column" if v.shape == (shape[0], 1) else "row"
                 fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: the bias gradient is shaped as a {kind} "
                      f"(likely bug: bias shaped as a {kind}); sum da over the batch axis without keepdims")
     return as_array_dict(value, what, shapes)

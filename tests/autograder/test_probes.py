@@ -15,6 +15,7 @@ import pytest
 from autograder import cell_checks, checks, probes
 from simulator import cells
 from tests.autograder.bugs import cells as bug_catalogue
+from tests.autograder.bugs import cells_independent as independent
 
 KINDS = ("rnn", "lstm", "gru")
 BACKWARD_CHECK = {"rnn": checks.check_rnn_step_backward, "lstm": checks.check_lstm_step_backward,
@@ -435,3 +436,79 @@ def test_one_gate_with_another_function_or_block_is_identified(kind, gate, make,
     for hidden in (False, True):
         msg = _step_message(kind, forward, hidden)
         assert expected in msg and f"your cache['{gate}']" in msg
+
+
+# ----------------------------------------------------------------------------- generic names (tuned on a 2nd catalogue)
+def test_cache_entry_holding_another_quantity_is_named():
+    """A cache entry that holds another prescribed quantity (the pre-activation overwritten by tanh in place):
+    is the quantity it holds named, and only when it really equals it?"""
+    def overwritten(x, h_prev, params):
+        a = x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"]
+        h = np.tanh(a, out=a)
+        return h, {"x": x, "h_prev": h_prev, "a": a, "h": h, "activation": "tanh", "params": params}
+
+    for hidden in (False, True):
+        with pytest.raises(AssertionError, match=r"cache\['a'\] differs.*holds what the reference stores as 'h'"):
+            checks.check_rnn_step(overwritten, hidden=hidden, cache=True)
+
+    def off(x, h_prev, params):
+        h, cache = cells.rnn_step(x, h_prev, params)
+        return h, {**cache, "a": cache["a"] + 0.5}
+
+    with pytest.raises(AssertionError) as err:
+        checks.check_rnn_step(off, cache=True)
+    assert "holds what the reference stores" not in str(err.value)
+
+
+def test_a_variable_reused_before_the_return_is_named():
+    """c overwritten by tanh(c) before the return, or h and c returned in the other order: named, with h right?"""
+    def reused(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+        return h, cache["tanh_c"], {**cache, "c": cache["tanh_c"]}
+
+    def swapped(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+        return c, h, cache
+
+    for forward, pattern in ((reused, r"the returned c is tanh\(c\).*\(likely bug: variable reused\)"),
+                             (swapped, r"\(likely bug: outputs returned in another order\)")):
+        for hidden in (False, True):
+            with pytest.raises(AssertionError, match=pattern):
+                checks.check_lstm_step(forward, hidden=hidden)
+
+
+def test_a_product_with_mismatched_sizes_guesses_a_transpose():
+    """A backward that multiplies by W_h instead of W_h.T crashes on the inner sizes: is the transpose guessed?"""
+    def backward(dh, dc, cache):
+        dx, dh_prev, dc_prev, grads = cells.lstm_step_backward(dh, dc, cache)
+        return dx, np.concatenate([dh, dh, dh, dh], axis=1) @ cache["params"]["W_h"], dc_prev, grads
+
+    with pytest.raises(AssertionError, match=r"raised ValueError.*\(likely bug: transposed weights\)"):
+        checks.check_lstm_step_backward(None, backward, wrt="inputs")
+
+
+INDEPENDENT_TUNE = [b for b in independent.BUGS if b.half == "tune"]
+
+
+def test_second_catalogue_tune_half_is_caught_located_and_named():
+    """The catalogue written blind to the diagnosis (tune half): every bug fails exactly the tests written with it,
+    is located, and at least 90% are named, per assignment."""
+    for assignment, row in independent.measure(INDEPENDENT_TUNE).items():
+        assert row["bugs"] >= 5
+        assert row["caught"] == row["exact"] == row["located"] == row["bugs"], (assignment, row)
+        assert row["named"] >= 0.9 * row["bugs"], (assignment, row)
+
+
+@pytest.mark.parametrize("bug", INDEPENDENT_TUNE, ids=[b.name for b in INDEPENDENT_TUNE])
+def test_second_catalogue_same_explanation_on_visible_and_hidden(bug):
+    """Does each tuned bug of the second catalogue get the same explanation on its visible and hidden test?"""
+    def gist(message):
+        # The explanation with the case's numbers masked (values, sizes, indices, a batch index B = 1 leaves out),
+        # and a 2-D bias gradient's "row"/"column", which a (1, 1) gradient of a 1-unit bias cannot tell apart.
+        text = re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", _cause(message).split(" Its inputs:")[0])
+        return re.sub(r"row or column|row|column", "2-D", text.replace("batch #, ", ""))
+
+    by_test = {}
+    for test_id, msg in independent.score(bug)["failing"].items():
+        by_test.setdefault(test_id.removesuffix("_visible").removesuffix("_hidden"), []).append(gist(msg))
+    assert all(a == b for a, b in (c for c in by_test.values() if len(c) == 2)), by_test
