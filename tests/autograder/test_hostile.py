@@ -423,3 +423,27 @@ def test_notebook_budget_is_a_hard_bound_when_the_sandbox_crashes_repeatedly(cra
     assert late == [], f"requests allowed to run past the notebook budget by {late} s"
     assert report.score == 0.0 and len(report.tests) == 10
     assert any("grading budget" in t.message for t in report.tests), [t.message for t in report.tests]
+
+
+def test_the_crnn_training_run_point_cannot_be_earned_by_a_stub(tmp_path):
+    """The review's case: in the real crnn notebook, does a student who leaves crnn_forward a stub and sets
+    probe_accuracy and average_accuracy get 0 on the training run, with the locked cell's reason?"""
+    import shutil
+
+    import nbformat
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    exercises = Path(REPO) / "exercises"
+    course = tmp_path / "course"
+    shutil.copytree(exercises / "source" / "crnn", course / "source" / "crnn")
+    shutil.copy(exercises / "nbgrader_config.py", course)
+    nb = nbformat.read(course / "source" / "crnn" / "crnn.ipynb", as_version=4)
+    for pre in (ClearSolutions(), ClearHiddenTests()):
+        nb, _ = pre.preprocess(nb, {})
+    stub = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "crnn_forward")
+    stub.source += "\nprobe_accuracy, average_accuracy = 1.0, 0.5\n"  # the stub stays; the names are set
+    path = courses.write(tmp_path / "submitted" / "crnn.ipynb", nb)
+    report = grade_notebook(path, course, "crnn", Limits(wall=30.0, cpu=60, memory=2048 * 2**20, processes=16))
+    result = next(t for t in report.tests if t.grade_id == "test_training_run")
+    assert result.score == 0.0
+    assert "locked cell training_run" in result.message and "NotImplementedError" in result.message, result.message
