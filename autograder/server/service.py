@@ -27,6 +27,7 @@ RATE_WINDOW = 60.0
 RATE_LIMIT = 10  # submissions per user per RATE_WINDOW
 COMPARE_LIMIT = 20  # compare runs per user (or per anonymous session) per RATE_WINDOW
 COMPARE_SLOTS = 2  # compare runs at once, over all users (each is one sandbox)
+COMPARE_QUEUE = 8  # compare runs running or waiting, over all users: more are refused (429), not queued
 
 
 class CourseServer:
@@ -196,38 +197,62 @@ class CourseServer:
                 submission_id: int | None = None, code: str | None = None) -> Future:
         """Queue a trace of the student's ``{kind}_step`` (a submission's, or pasted code) on the page's inputs.
 
-        ``who`` identifies the asker for the rate limit (the user name, or the browser session for a guest).
-        Pasted code from a guest is refused unless an instructor turned ``anonymous_compare`` on. Returns a
-        future of :func:`autograder.server.trace.trace`'s result; the work runs in a sandbox, off the event loop.
+        The rate limit (``COMPARE_LIMIT`` a minute, one at a time) counts per account, and all guests together
+        count as one; at most ``COMPARE_QUEUE`` runs wait or run at once over everyone (``who`` is kept for
+        callers and ignored). Pasted code from a guest is refused unless an instructor turned
+        ``anonymous_compare`` on. Returns a future of :func:`autograder.server.trace.trace`'s result; reading the
+        notebook and the run happen in a compare thread and a sandbox, off the event loop.
         """
         from autograder.server import trace
 
         if submission_id is not None:
             if user is None:
                 raise RefusedError(401, "sign in to compare one of your submissions")
-            filename, notebook = self.notebook(user, submission_id)
-            row = self.submission(user, submission_id)
-            cells = trace.student_code(notebook, self.course, row["assignment"])
+            assignment = self.submission(user, submission_id)["assignment"]  # 404 unless the user may see it
+            sid = submissions.parse_id(submission_id)
+
+            def cells():  # in the compare thread: a 16 MiB notebook takes a while to read
+                _filename, notebook = self.notebook(user, sid)
+                return trace.student_code(notebook, self.course, assignment)
         elif code is not None:
             if user is None and self.option("anonymous_compare", "off") != "on":
                 raise RefusedError(403, "sign in to run your own code here (an instructor can allow guests)")
-            if len(code) > trace.MAX_CODE:
-                raise RefusedError(413, f"the code is {len(code) // 1024} KiB; at most {trace.MAX_CODE // 1024} KiB")
-            cells = [("pasted code", code)]
+            if not isinstance(code, str) or len(code) > trace.MAX_CODE:
+                raise RefusedError(413, f"the code is {len(str(code)) // 1024} KiB; at most "
+                                   f"{trace.MAX_CODE // 1024} KiB")
+
+            def cells():
+                return [("pasted code", code)]
         else:
             raise RefusedError(422, "give a submission or some code to compare")
+        # Who is asking is the server's decision, not the caller's: a signed-in user by their account, and every
+        # guest together as one (a new browser session must not be a new allowance). ``who`` names nothing more.
+        key = f"user:{user.id}" if user is not None else "guest"
         now = time.monotonic()
         with self._compare_lock:
-            seen = [t for t in self._compare_seen.get(who, []) if t > now - RATE_WINDOW]
+            seen = [t for t in self._compare_seen.get(key, []) if t > now - RATE_WINDOW]
             if len(seen) >= COMPARE_LIMIT:
                 raise RefusedError(429, f"at most {COMPARE_LIMIT} comparisons a minute: wait a moment")
-            if who in self._compare_running:
+            if key in self._compare_running:
                 raise RefusedError(429, "your previous comparison is still running")
-            self._compare_seen[who] = [*seen, now]
-            self._compare_running.add(who)
-        future = self._compare_pool.submit(trace.trace, cells, kind, X, h0, c0, params)
-        future.add_done_callback(lambda _f: self._compare_running.discard(who))
+            if len(self._compare_running) >= COMPARE_QUEUE:
+                raise RefusedError(429, f"the server is running {COMPARE_QUEUE} comparisons already: try again in a "
+                                   "moment")
+            self._compare_seen = {k: v for k, v in self._compare_seen.items() if v and v[-1] > now - RATE_WINDOW}
+            self._compare_seen[key] = [*seen, now]
+            self._compare_running.add(key)
+        try:
+            future = self._compare_pool.submit(lambda: trace.trace(cells(), kind, X, h0, c0, params))
+        except RuntimeError:  # the pool is shut down (the server is closing)
+            with self._compare_lock:
+                self._compare_running.discard(key)
+            raise RefusedError(503, "the server is shutting down") from None
+        future.add_done_callback(lambda _f: self._release_compare(key))
         return future
+
+    def _release_compare(self, key: str) -> None:
+        with self._compare_lock:
+            self._compare_running.discard(key)
 
     # ------------------------------------------------------------------ accounts
     def user_by_token(self, token: str) -> User | None:

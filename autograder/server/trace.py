@@ -10,6 +10,8 @@ the expected shape ends the trace with a message naming the step and what was ex
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from autograder import channel
@@ -23,6 +25,8 @@ STATES = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
 MAX_CODE = 64 * 1024
 MAX_STEPS = 64
 MAX_WIDTH = 64
+BUDGET = 30.0  # seconds for a whole trace (its cells and every step), checked before each call; each call has
+# the sandbox's own wall limit besides, so a trace ends within BUDGET + Limits.wall whatever the code does
 # The vectors the Cell page draws, per kind, besides the states (their cache keys in the reference).
 SHOWN = {kind: tuple(GATES[kind]) for kind in ("lstm", "gru")} | {"rnn": ("a",)}
 
@@ -71,7 +75,7 @@ def _read_step(out, kind: str, t: int, B: int, H: int) -> dict[str, np.ndarray]:
 
 
 def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limits: Limits | None = None,
-          unsafe: bool = False) -> dict:
+          unsafe: bool = False, budget: float = BUDGET) -> dict:
     """Run the student's ``{kind}_step`` over ``X`` (B, T, D) from ``h0`` [``c0``] in a sandbox.
 
     Returns ``{"steps": [{"h", ["c"], gates...} per step], "error": None or the reason the trace stopped,
@@ -88,9 +92,17 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
     sandbox = Sandbox(limits, "none" if unsafe else "auto", unsafe)
     steps: list[dict] = []
     result = {"steps": steps, "error": None, "stopped_at": None, "output": ""}
+    end = time.monotonic() + budget
+
+    def in_budget(what: str) -> None:
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: the comparison's {budget:g} s were used up before it (each call may "
+                                 f"take {limits.wall:g} s, the whole run {budget:g} s)")
+
     try:
         sandbox.start()
         for label, code in cells:
+            in_budget(f"cell {label}")
             try:
                 sandbox.exec_cell(code, label)
             except channel.RemoteError as exc:
@@ -104,6 +116,7 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
         state = [h0] + ([np.asarray(c0, dtype=np.float64)] if kind == "lstm" else [])
         for t in range(T):
             result["stopped_at"] = t
+            in_budget(f"step t={t}")
             sandbox.arm(f"{step_name} at step t={t}")
             out = fn(X[:, t].copy(), *(s.copy() for s in state), {k: v.copy() for k, v in params.items()})
             got = _read_step(out, kind, t, B, H)

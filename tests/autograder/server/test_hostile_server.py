@@ -159,3 +159,102 @@ def test_the_server_holds_http_connections_for_a_bounded_time():
     limits = serve.http_limits()
     assert 0 < limits["idle_connection_timeout"] <= 300 and 0 < limits["body_timeout"] <= 600
     assert limits["max_body_size"] <= 2**20
+
+
+# ---------------------------------------------------------------------------------------------- compare
+def _rnn_case(T=4, D=2, H=3):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    params = {"W_xh": rng.normal(size=(D, H)), "W_hh": rng.normal(size=(H, H)), "b_h": rng.normal(size=(H,))}
+    return rng.normal(size=(1, T, D)), np.zeros((1, H)), None, params
+
+
+@pytest.fixture
+def held_compares(quiet_server, monkeypatch):
+    """Compare runs that wait until the test lets them go (no sandbox: the accounting is under test)."""
+    from autograder.server import trace
+
+    gate, threads = threading.Event(), []
+
+    def fake_trace(cells, *args, **kwargs):
+        threads.append(threading.current_thread())
+        gate.wait(60)
+        return {"steps": [], "error": None, "stopped_at": None, "output": "", "cells": cells}
+
+    monkeypatch.setattr(trace, "trace", fake_trace)
+    yield gate, threads
+    gate.set()
+
+
+def test_guests_share_one_allowance_whatever_their_session(quiet_server, held_compares):
+    """Principle: the server decides who is asking; a new browser session is not a new allowance."""
+    gate, _ = held_compares
+    prof, _, _ = accounts.add_user(quiet_server.engine, "prof", "instructor")
+    quiet_server.set_option(prof, "anonymous_compare", "on")
+    code = "def rnn_step(x, h, p):\n    return h, {}\n"
+    first = quiet_server.compare(None, "session:1", "rnn", *_rnn_case(), code=code)
+    for who in ("session:2", "guest", "ada", "", "session:1"):  # whatever the caller claims
+        with pytest.raises(RefusedError) as err:
+            quiet_server.compare(None, who, "rnn", *_rnn_case(), code=code)
+        assert err.value.status == 429
+    gate.set()
+    first.result(30)
+
+
+def test_compare_runs_waiting_over_all_users_are_bounded(quiet_server, held_compares):
+    """Principle: a bounded queue over everyone; over it the answer is 429 at once, never an unbounded wait."""
+    from autograder.server.service import COMPARE_QUEUE
+
+    gate, threads = held_compares
+    users = [accounts.add_user(quiet_server.engine, f"s{k}", "student")[0] for k in range(COMPARE_QUEUE + 2)]
+    code = "def rnn_step(x, h, p):\n    return h, {}\n"
+    futures = [quiet_server.compare(u, u.name, "rnn", *_rnn_case(), code=code) for u in users[:COMPARE_QUEUE]]
+    with pytest.raises(RefusedError) as err:
+        quiet_server.compare(users[-1], users[-1].name, "rnn", *_rnn_case(), code=code)
+    assert err.value.status == 429 and "comparisons already" in err.value.message
+    gate.set()
+    for f in futures:
+        f.result(30)
+    assert quiet_server.compare(users[-1], "x", "rnn", *_rnn_case(), code=code).result(30)["error"] is None
+    assert threading.main_thread() not in threads
+
+
+def test_a_submissions_notebook_is_read_in_the_compare_thread(quiet_server, held_compares, monkeypatch):
+    """Principle: the caller (a page callback on the event loop) never parses a notebook for a comparison."""
+    from autograder.server import trace
+
+    gate, _ = held_compares
+    gate.set()
+    readers = []
+    monkeypatch.setattr(trace, "student_code", lambda nb, course, a: readers.append(threading.current_thread())
+                        or [("c", "pass")])
+    user, _, _ = accounts.add_user(quiet_server.engine, "ada", "student")
+    sid = quiet_server.submit(user, A, NAME, notebook_bytes(fx.solved_notebook()))
+    assert quiet_server.compare(user, "ada", "rnn", *_rnn_case(), submission_id=sid).result(30)["cells"] == [
+        ("c", "pass")]
+    assert readers and threading.current_thread() not in readers
+    other, _, _ = accounts.add_user(quiet_server.engine, "bo", "student")
+    for sid_try in (sid, -sid, 2**40, "1 OR 1=1", str(sid) + " "):
+        with pytest.raises(RefusedError) as err:
+            quiet_server.compare(other, "bo", "rnn", *_rnn_case(), submission_id=sid_try)
+        assert err.value.status == 404
+
+
+@needs_sandbox
+@pytest.mark.parametrize("code", [
+    "import time\ndef rnn_step(x, h, p):\n    time.sleep(0.8)\n    return h, {}\n",
+    # held out: the time goes in the cells, not in the steps
+    "import time\ntime.sleep(0.8)\n",
+])
+def test_a_whole_comparison_has_a_time_budget(code):
+    from autograder.sandbox import Limits
+    from autograder.server.trace import trace
+
+    cells = [(f"cell {k}", code) for k in range(6)] if "def" not in code else [("c", code)]
+    if "def" not in code:
+        cells.append(("last", "def rnn_step(x, h, p):\n    return h, {}\n"))
+    X, h0, c0, params = _rnn_case(T=40)
+    got = trace(cells, "rnn", X, h0, c0, params, limits=Limits(wall=2.0, notebook=20.0), budget=2.0)
+    assert got["error"] and "used up" in got["error"], got
+    assert len(got["steps"]) < 40

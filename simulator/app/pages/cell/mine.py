@@ -111,7 +111,7 @@ class MineSection:
             h0 = np.zeros((1, self.model.H))
         if self.model.kind == "lstm" and c0 is None:
             c0 = np.zeros((1, self.model.H))
-        who = self.user.name if self.user else f"session:{id(pn.state.curdoc)}"
+        who = self.user.name if self.user else "guest"  # the server counts guests together whatever this says
         code = None if self.source.value is not None else self.paste.value
         if self.source.value is None and not (code or "").strip():
             return self._say("Paste a step function first (or sign in and pick a submission).", "error")
@@ -137,6 +137,9 @@ class MineSection:
         except TraceError as exc:
             self.result = None
             return self._say(html.escape(str(exc)), "error")
+        except RefusedError as exc:
+            self.result = None
+            return self._say(html.escape(exc.message), "error")
         except Exception as exc:  # noqa: BLE001 - the reference view stays usable; the log gets one line
             log.warning("compare: the run failed: %s", exc)
             self.result = None
