@@ -447,3 +447,23 @@ def test_the_crnn_training_run_point_cannot_be_earned_by_a_stub(tmp_path):
     result = next(t for t in report.tests if t.grade_id == "test_training_run")
     assert result.score == 0.0
     assert "locked cell training_run" in result.message and "NotImplementedError" in result.message, result.message
+
+
+def test_the_rnn_cell_notebook_with_copied_tests_above_the_answers_keeps_its_grade(tmp_path):
+    """The review's case: in the real rnn_cell notebook, do copies of every test cell placed above the
+    answers (at the top) leave a correct notebook at full marks, with a note?"""
+    import shutil
+
+    import nbformat
+
+    exercises = Path(REPO) / "exercises"
+    course = tmp_path / "course"
+    shutil.copytree(exercises / "source" / "rnn_cell", course / "source" / "rnn_cell")
+    shutil.copy(exercises / "nbgrader_config.py", course)
+    nb = nbformat.read(course / "source" / "rnn_cell" / "rnn_cell.ipynb", as_version=4)
+    tests = [_copy(c) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    nb.cells[1:1] = tests
+    path = courses.write(tmp_path / "submitted" / "rnn_cell.ipynb", nb)
+    report = grade_notebook(path, course, "rnn_cell", LIMITS)
+    assert report.score == report.max_score == 9.0, [(t.grade_id, t.message) for t in report.tests]
+    assert any("appears 2 times" in n for n in report.notes)
