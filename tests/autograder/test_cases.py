@@ -222,6 +222,14 @@ WRONG = {
     "check_many_to_one_forward": lambda s: (s(architectures.FORWARD["many_to_one"]),),
     "check_conv2d_forward": lambda s: (s(conv.conv2d_forward),),
     "check_crnn_forward": lambda s: (s(_crnn_step),),
+    # held out: added after the fix, not used to tune it
+    "check_lstm_step_backward": lambda s: (cells.lstm_step, s(cells.lstm_step_backward)),
+    "check_gru_step_backward": lambda s: (cells.gru_step, s(cells.gru_step_backward)),
+    "check_rnn_backward": lambda s: (bptt_answers.rnn_forward, s(bptt_answers.rnn_backward)),
+    "check_hidden_grad_norms": lambda s: (s(bptt_answers.hidden_grad_norms),),
+    "check_encoder_decoder_forward": lambda s: (s(architectures.FORWARD["encoder_decoder"]),),
+    "check_maxpool_forward": lambda s: (s(conv.maxpool_forward),),
+    "check_frame_features": lambda s: (s(crnn.frame_features),),
 }
 
 
