@@ -35,6 +35,7 @@ from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
 MAX_MESSAGE = 4000
+MAX_LISTED = 12  # cells named in one note
 
 
 class NotebookError(ValueError):
@@ -309,9 +310,10 @@ def restore_cells(student_nb, source: list[SourceCell]) -> tuple[list[dict], lis
         notes.append(f"cells were reordered in the submission (moved: {', '.join(ids)}); every cell was graded "
                      "in the source notebook's order")
     if added:
-        notes.append(f"code cells were added to the submission (cell{'s' if len(added) > 1 else ''} "
-                     f"{', '.join(f'#{k}' for k in added)} there); each ran just before the source cell that "
-                     "follows it in the submission")
+        shown = ", ".join(f"#{k}" for k in added[:MAX_LISTED]) + (
+            f" and {len(added) - MAX_LISTED} more" if len(added) > MAX_LISTED else "")
+        notes.append(f"code cells were added to the submission (cell{'s' if len(added) > 1 else ''} {shown} "
+                     "there); each ran just before the source cell that follows it in the submission")
     return out, notes
 
 

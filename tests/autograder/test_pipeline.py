@@ -370,3 +370,13 @@ def test_step_note_failed_cells(course):
         {"label": "test_q1", "kind": "test", "ok": False, "message": "q1: wrong answer"}])
     pipeline.note_failed_cells(g)
     assert g.report.notes == ["cell rnn_step: your code raised ValueError"]
+
+
+def test_restore_notes_stay_short_for_a_flood_of_added_cells(course):
+    """Does a submission with thousands of added cells get one short note, not a list of thousands?"""
+    nb = fx.solved_notebook()
+    nb.cells += [nbformat.v4.new_code_cell(f"x{k} = {k}") for k in range(5000)]
+    cells, notes = restore_cells(nb, load_source(course, fx.ASSIGNMENT))
+    assert sum(c["kind"] == "student" and c["grade_id"] is None for c in cells) == 5000
+    added = [n for n in notes if "added" in n]
+    assert len(added) == 1 and "and 4988 more" in added[0] and len(added[0]) < 400
