@@ -623,20 +623,25 @@ class Runner:
                 self.broken.pop(name, None)
         return why
 
+    def _broken_text(self, needs: list[str], verb: str) -> str:
+        cells = {self.broken[n][0]: self.broken[n][1] for n in needs}
+        return "; ".join(f"{verb} {', '.join(n for n in needs if self.broken[n][0] == label)}, which locked cell "
+                         f"{label} should have defined, but that cell failed: {why}" for label, why in cells.items())
+
     def _run_test(self, step: Step, namespace: dict) -> TestResult:
         needs = sorted(n for n in cell_names.used_names(step.code) if n in self.broken)
         if needs:
-            cells = {self.broken[n][0]: self.broken[n][1] for n in needs}
-            message = "; ".join(f"not run: it uses {', '.join(n for n in needs if self.broken[n][0] == label)}, "
-                                f"which locked cell {label} should have defined, but that cell failed: {why}"
-                                for label, why in cells.items())
+            message = self._broken_text(needs, "not run: it uses")
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE])
         out = io.StringIO()
         exc = self._exec_here(step.code, f"<test cell {step.label}>", f"the student's code called by test {step.label}",
                               namespace, out)
         if exc is not None:
             message = self._message(exc)
-            if isinstance(exc, NameError) and self.failed:
+            if isinstance(exc, NameError) and getattr(exc, "name", None) in self.broken:
+                # Read at call time by a helper the test called (not in the test's own text).
+                message = self._broken_text([exc.name], "failed: it needed")
+            elif isinstance(exc, NameError) and self.failed:
                 message += "\n(earlier cells of yours failed: " + "; ".join(
                     f"{label}: {why.splitlines()[0]}" for label, why in self.failed.items()) + ")"
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE], out.getvalue()[-MAX_MESSAGE:])

@@ -225,6 +225,8 @@ LOCKED = [
     ("test", "test_data", '"""Is the data there?"""\nassert data.shape == (4,), "data"', 1),
     ("solution", "other", "def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION", 0),
     ("test", "test_double", '"""Does double double?"""\nassert double(3) == 6, "double(3)"', 1),
+    ("locked", "helpers", "def trained_well():\n    return abs(score - 1.5) < 1e-9", 0),
+    ("test", "test_indirect", '"""Does a helper that reads score see it?"""\nassert trained_well(), "score"', 1),
 ]
 STUB_NAMES = "\nscore = 1.5\nlabel = 'trained on 4'\n"
 DOUBLE = "def double(v):\n    return 2 * v\n"
@@ -268,8 +270,9 @@ def test_a_failed_locked_cell_fails_the_tests_that_need_its_names(payload, locke
     path = courses.write(tmp_path / f"{courses.ASSIGNMENT}.ipynb", _locked_submission(changes))
     report = grade_notebook(path, locked_course, courses.ASSIGNMENT, LIMITS)
     scores, messages = _scores(report), {t.grade_id: t.message for t in report.tests}
-    assert scores == {"test_score": 0.0, "test_label": 0.0, "test_data": 1.0, "test_double": 1.0}, messages
-    for grade_id, name in (("test_score", "score"), ("test_label", "label")):
+    assert scores == {"test_score": 0.0, "test_label": 0.0, "test_data": 1.0, "test_double": 1.0,
+                      "test_indirect": 0.0}, messages
+    for grade_id, name in (("test_score", "score"), ("test_label", "label"), ("test_indirect", "score")):
         assert "locked cell run" in messages[grade_id] and name in messages[grade_id], messages[grade_id]
         assert reason in messages[grade_id], messages[grade_id]
     assert any("cell run" in n and reason in n for n in report.notes), report.notes
@@ -279,7 +282,7 @@ def test_a_working_locked_cell_still_gives_the_tests_its_names(locked_course, tm
     """Does the solved notebook earn every point (the locked cell's names come from the grader's own run)?"""
     nb = courses.answered(LOCKED, {"model": "def train(data):\n    return float(np.mean(data))\n", "other": DOUBLE})
     report = grade_notebook(courses.write(tmp_path / "probe.ipynb", nb), locked_course, courses.ASSIGNMENT, LIMITS)
-    assert report.score == report.max_score == 4.0, [(t.grade_id, t.message) for t in report.tests]
+    assert report.score == report.max_score == 5.0, [(t.grade_id, t.message) for t in report.tests]
 
 
 # ----------------------------------------------------------------------------- cell order
