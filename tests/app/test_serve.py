@@ -1,3 +1,5 @@
+import pytest
+
 import serve
 from simulator.app.layout import framed, nav_bar
 from simulator.app.pages import home
@@ -22,15 +24,67 @@ def test_home_links_every_page_and_framed_puts_the_nav_first():
     assert 'href="/cell"' in body and 'href="/architectures"' in body and "Step" in body
 
 
-def test_serve_parses_the_documented_options():
-    seen = {}
-    serve.pn.serve, original = (lambda routes, **kw: seen.update(kw)), serve.pn.serve
+class FakeServer:
+    """What pn.serve(start=False) returns, without a socket: records the callbacks and the start."""
+
+    def __init__(self):
+        self.callbacks, self.started = [], False
+        self.io_loop = self
+
+    def add_callback(self, fn):
+        self.callbacks.append(fn)
+
+    def start(self):
+        self.started = True
+
+
+def _serve(argv):
+    seen, server = {}, FakeServer()
+
+    def fake(routes, **kw):
+        seen.update(kw, routes=routes)
+        return server
+
+    serve.pn.serve, original = fake, serve.pn.serve
     try:
-        serve.main(["--port", "5099", "--num-procs", "2", "--allow-websocket-origin", "example.org:80"])
+        serve.main(argv)
     finally:
         serve.pn.serve = original
+        serve.context.HANDLE = None  # no course server leaks into the other tests of this process
+    return seen, server
+
+
+def test_serve_parses_the_documented_options(tmp_path):
+    from tests.autograder.server.conftest import released_course
+
+    course = released_course(tmp_path / "course")
+    seen, server = _serve(["--port", "5099", "--num-procs", "2", "--allow-websocket-origin", "example.org:80",
+                           "--course", str(course)])
     assert seen["port"] == 5099 and seen["num_procs"] == 2 and seen["websocket_origin"] == ["example.org:80"]
-    assert seen["address"] == "127.0.0.1"
+    assert seen["address"] == "127.0.0.1" and seen["start"] is False and server.started
+    # The course server: its API, its sign-in, its pages, and one course server per process after the fork.
+    assert any(pattern.startswith("/api/v1/") for pattern, *_ in seen["extra_patterns"])
+    assert seen["auth_provider"].login_url == "/login" and seen["cookie_secret"]
+    assert {"/course", "/course/feedback", "/course/dashboard", "/cell"} <= set(seen["routes"])
+    assert len(server.callbacks) == 1
+
+
+def test_serve_without_a_course_serves_the_pages_only():
+    seen, server = _serve(["--no-course"])
+    assert seen["extra_patterns"] == [] and "auth_provider" not in seen and "/course" not in seen["routes"]
+    assert "/cell" in seen["routes"] and server.callbacks == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--course", "/nonexistent/course"], "expected an nbgrader course directory"),
+    (["--db-url", "nosuchdb://x/y"], "database URL"),
+    (["--db-url", "postgresql+nosuchdriver://u@h/d"], "database URL"),
+])
+def test_bad_course_options_are_refused_in_one_line(argv, words, capsys):
+    with pytest.raises(SystemExit):
+        _serve(argv)
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
 
 
 def test_locked_updates_run_now_outside_a_server_session():
