@@ -79,38 +79,50 @@ class CourseServer:
             self.dispatcher.notify()
         return sid
 
+    def _rows(self, where) -> list[dict]:
+        """Submissions matching ``where``, newest first, in two queries whatever their number (no query per row)."""
+        s, r = db.submissions, db.results
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.assignment, s.c.filename, s.c.created, s.c.late,
+                                          s.c.status, db.users.c.name, r.c.score, r.c.max_score, r.c.report,
+                                          r.c.error)
+                                .join(db.users, db.users.c.id == s.c.user_id)
+                                .outerjoin(r, r.c.submission_id == s.c.id).where(where)
+                                .order_by(s.c.id.desc())).all()
+            queued = ([row.id for row in conn.execute(sa.select(s.c.id).where(s.c.status == "queued")
+                                                      .order_by(s.c.id))]
+                      if any(row.status == "queued" for row in rows) else [])
+        place = {sid: k + 1 for k, sid in enumerate(queued)}  # 1 for the next submission to be graded
+        out = []
+        for row in rows:
+            report = row.report or {}
+            out.append({"id": row.id, "user_id": row.user_id, "assignment": row.assignment, "student": row.name,
+                        "filename": row.filename, "created": row.created, "late": row.late, "status": row.status,
+                        "position": place.get(row.id), "score": row.score, "max_score": row.max_score,
+                        "tests": report.get("tests", []), "notes": report.get("notes", []), "error": row.error})
+        return out
+
     def submission(self, user: User, submission_id: int) -> dict:
         """Status, position in the queue, score and tests of one submission the user may see."""
-        s, r = db.submissions, db.results
-        if submissions.parse_id(submission_id) is None:  # e.g. 2**40 would be an error on PostgreSQL, not a 404
+        number = submissions.parse_id(submission_id)
+        if number is None:  # e.g. 2**40 would be an error on PostgreSQL, not a 404
             raise RefusedError(404, f"no submission {str(submission_id)[:20]} of yours")
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.assignment, s.c.filename, s.c.created, s.c.late,
-                                         s.c.status, s.c.started, s.c.finished, db.users.c.name, r.c.score,
-                                         r.c.max_score, r.c.report, r.c.error)
-                               .join(db.users, db.users.c.id == s.c.user_id)
-                               .outerjoin(r, r.c.submission_id == s.c.id).where(s.c.id == submission_id)).first()
-        if row is None or (row.user_id != user.id and not user.is_instructor):
-            raise RefusedError(404, f"no submission {submission_id} of yours")
-        report = row.report or {}
-        return {"id": row.id, "assignment": row.assignment, "student": row.name, "filename": row.filename,
-                "created": row.created, "late": row.late, "status": row.status,
-                "position": queue.position(self.engine, row.id), "score": row.score, "max_score": row.max_score,
-                "tests": report.get("tests", []), "notes": report.get("notes", []), "error": row.error}
+        rows = self._rows(db.submissions.c.id == number)
+        if not rows or (rows[0]["user_id"] != user.id and not user.is_instructor):
+            raise RefusedError(404, f"no submission {number} of yours")
+        return rows[0]
 
     def submissions_of(self, user: User, assignment: str | None = None, student: str | None = None) -> list[dict]:
         """The user's own submissions (an instructor may name any student, or all), newest first."""
         s = db.submissions
-        query = sa.select(s.c.id).join(db.users, db.users.c.id == s.c.user_id).order_by(s.c.id.desc())
+        where = sa.true()
         if not user.is_instructor:
-            query = query.where(s.c.user_id == user.id)
+            where = s.c.user_id == user.id
         elif student:
-            query = query.where(db.users.c.name == student)
+            where = s.c.user_id == sa.select(db.users.c.id).where(db.users.c.name == student).scalar_subquery()
         if assignment:
-            query = query.where(s.c.assignment == assignment)
-        with self.engine.connect() as conn:
-            ids = [row.id for row in conn.execute(query)]
-        return [self.submission(user, i) for i in ids]
+            where = where & (s.c.assignment == assignment)
+        return self._rows(where)
 
     def notebook(self, user: User, submission_id: int) -> tuple[str, bytes]:
         """The submitted file (its owner's or any for an instructor)."""

@@ -258,3 +258,91 @@ def test_a_whole_comparison_has_a_time_budget(code):
     got = trace(cells, "rnn", X, h0, c0, params, limits=Limits(wall=2.0, notebook=20.0), budget=2.0)
     assert got["error"] and "used up" in got["error"], got
     assert len(got["steps"]) < 40
+
+
+# ---------------------------------------------------------------------------------------------- availability
+def test_listing_submissions_costs_a_fixed_number_of_queries(quiet_server):
+    """Principle: a page that polls every second must not cost one query per submission (N+1)."""
+    import sqlalchemy as sa
+
+    quiet_server.rate_limit = 1000
+    users = [accounts.add_user(quiet_server.engine, f"s{k}", "student")[0] for k in range(3)]
+    prof, _, _ = accounts.add_user(quiet_server.engine, "prof", "instructor")
+    data = notebook_bytes(fx.solved_notebook())
+    ids = [quiet_server.submit(users[k % 3], A, NAME, data) for k in range(24)]
+    statements = []
+    sa.event.listen(quiet_server.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    everyone = quiet_server.submissions_of(prof)
+    mine = quiet_server.submissions_of(users[0])
+    assert [r["id"] for r in everyone] == sorted(ids, reverse=True) and len(mine) == 8
+    assert len(statements) <= 4, statements
+    # ... and the positions are those of the queue, one by one.
+    assert [quiet_server.submission(prof, i)["position"] for i in ids] == list(range(1, 25))
+    assert {r["id"]: r["position"] for r in everyone} == {i: k + 1 for k, i in enumerate(ids)}
+
+
+def test_a_slow_sign_in_does_not_stop_the_server_answering(quiet_server, monkeypatch):
+    """Principle: password hashing (scrypt, costly by design) and its database work run off the event loop."""
+    import asyncio
+    import re
+    import urllib.parse
+    import urllib.request
+
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    from simulator.app.pages.course import auth
+
+    accounts.add_user(quiet_server.engine, "ada", "student")
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_authenticate(engine, name, password):
+        entered.set()
+        release.wait(60)
+        return None
+
+    monkeypatch.setattr(auth, "authenticate", slow_authenticate)
+    auth._Form.handle = staticmethod(lambda: quiet_server)
+    loop_ready, state = threading.Event(), {}
+
+    def serve():
+        async def main():
+            app = tornado.web.Application([(r"/login", auth.LoginHandler)], cookie_secret="s", xsrf_cookies=True)
+            server = tornado.httpserver.HTTPServer(app)
+            sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+            server.add_sockets(sockets)
+            state["port"], state["stop"], state["loop"] = (sockets[0].getsockname()[1], asyncio.Event(),
+                                                           asyncio.get_running_loop())
+            loop_ready.set()
+            await state["stop"].wait()
+            server.stop()
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert loop_ready.wait(30)
+    base = f"http://127.0.0.1:{state['port']}/login"
+    form = urllib.request.urlopen(base, timeout=30)
+    cookie = form.headers["Set-Cookie"].split(";")[0]
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.read().decode()).group(1)
+    body = urllib.parse.urlencode({"_xsrf": xsrf, "username": "ada", "password": "wrong-password"}).encode()
+    request = urllib.request.Request(base, data=body, headers={"Cookie": cookie})
+    poster = threading.Thread(target=lambda: _swallow(lambda: urllib.request.urlopen(request, timeout=60)))
+    poster.start()
+    try:
+        assert entered.wait(30)  # the sign-in is hashing now...
+        with urllib.request.urlopen(base, timeout=20) as again:  # ...and the server still answers others
+            assert again.status == 200 and b"Sign in" in again.read()
+    finally:
+        release.set()
+        poster.join(60)
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(10)
+
+
+def _swallow(fn):
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - the 401 of a wrong password is expected here
+        pass

@@ -83,7 +83,7 @@ class MineSection:
         options = {"pasted code": None}
         if self.server is not None and self.user is not None:
             try:
-                rows = self.server.submissions_of(self.user)
+                rows = self.server.submissions_of(self.user, student=self.user.name)
             except Exception as exc:  # noqa: BLE001 - the section says so; the page keeps working
                 log.warning("compare: cannot list submissions: %s", exc)
                 rows = []

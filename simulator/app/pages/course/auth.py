@@ -11,13 +11,13 @@ instead (``serve.py --oauth-provider ...``); the course's accounts then only giv
 from __future__ import annotations
 
 import html
-import time
-from collections import defaultdict, deque
 
 import tornado.web
 from bokeh.server.auth_provider import AuthProvider
+from tornado.ioloop import IOLoop
 
 from autograder.server.accounts import AccountError, authenticate, set_password_with_code
+from autograder.server.api import RateLimiter
 
 SESSION_HOURS = 12.0
 FAILED_LIMIT = 8  # failed sign-ins per name and per address in FAILED_WINDOW
@@ -42,26 +42,8 @@ def safe_next(url: str | None, default: str = "/course") -> str:
     return url
 
 
-class _Failures:
-    def __init__(self):
-        self._seen: dict[str, deque] = defaultdict(deque)
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            q = self._seen[key]
-            while q and q[0] < now - FAILED_WINDOW:
-                q.popleft()
-            if len(q) >= FAILED_LIMIT:
-                return True
-        return False
-
-    def add(self, *keys: str) -> None:
-        for key in keys:
-            self._seen[key].append(time.monotonic())
-
-
-FAILURES = _Failures()
+# Failed sign-ins and set-up attempts per name and per address; bounded memory whatever the names tried.
+FAILURES = RateLimiter(FAILED_LIMIT, FAILED_WINDOW)
 
 
 class _Form(tornado.web.RequestHandler):
@@ -108,17 +90,19 @@ class LoginHandler(_Form):
                 "<p>No password yet? Use the set-up link your instructor sent you.</p>")
         self.render_page("Sign in", body, error, status)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if not self.check_form():
             return
         name = self.get_argument("username", "")[:64]
         password = self.get_argument("password", "")[:200]
         keys = (f"name:{name}", f"ip:{self.request.remote_ip}")
-        if FAILURES.blocked(*keys):
+        if any(FAILURES.blocked(k) for k in keys):
             return self._form("Too many failed sign-ins: wait five minutes and try again.", name, 429)
-        user = authenticate(self.engine, name, password)
+        # scrypt costs ~16 MiB and tens of milliseconds by design: in a thread, so the event loop serves everyone.
+        user = await IOLoop.current().run_in_executor(None, authenticate, self.engine, name, password)
         if user is None:
-            FAILURES.add(*keys)
+            for k in keys:
+                FAILURES.allow(k)
             return self._form("Wrong user name or password.", name, 401)
         self.sign_in(user.name)
         self.redirect(safe_next(self.get_argument("next", None)))
@@ -144,7 +128,7 @@ class SetupHandler(_Form):
                 '<button type="submit">Set password and sign in</button></form>')
         self.render_page("Set your password", body, error, status)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if not self.check_form():
             return
         name, code = self.get_argument("user", "")[:64], self.get_argument("code", "")[:64]
@@ -154,9 +138,10 @@ class SetupHandler(_Form):
         if password != again:
             return self._form("The two passwords differ.", 422)
         try:
-            user = set_password_with_code(self.engine, name, code, password)
+            user = await IOLoop.current().run_in_executor(None, set_password_with_code, self.engine, name, code,
+                                                          password)
         except AccountError as exc:
-            FAILURES.add(f"ip:{self.request.remote_ip}")
+            FAILURES.allow(f"ip:{self.request.remote_ip}")
             return self._form(str(exc), 403)
         self.sign_in(user.name)
         self.redirect("/course")

@@ -140,7 +140,7 @@ class CoursePage:
 
     def refresh(self) -> None:
         try:
-            rows = self.server.submissions_of(self.user)
+            rows = self.server.submissions_of(self.user, student=self.user.name)  # "Your submissions", instructors too
         except Exception as exc:  # noqa: BLE001 - a database hiccup becomes a line in the page, not a traceback
             log.warning("course page: cannot read submissions: %s", exc)
             self.status.object = "<p>Your submissions cannot be read right now; this page tries again.</p>"
