@@ -10,9 +10,10 @@ private copy of those bytes and never opens the submission's path again.
 A submission collected from an nbgrader exchange is also compared with the student's folders in the
 exchange's ``inbound``: ``nbgrader collect`` copies with ``shutil.copytree``, which *follows* links, so a
 link the student planted in the inbound arrives in ``submitted/`` as a regular file holding whatever the
-link pointed to (the instructor's source notebook, say). Every inbound folder of that student and
-assignment must be free of links and special files, and the collected files must equal, byte for byte,
-the files of one of them.
+link pointed to (the instructor's source notebook, say). The collected files must equal, byte for byte,
+the files of one of the student's inbound folders that is itself free of links and special files (a
+link swapped back for a regular file after collect no longer matches: the student cannot write the
+bytes the link pointed to).
 
 Not covered: ``nbgrader collect`` itself still follows links while copying (a link to ``/dev/zero`` in
 the inbound makes collect fill the disk before the grader ever runs); a student who deletes their own
@@ -307,11 +308,13 @@ def inbound_folder(exchange: Path | str, course_id: str) -> Path:
 
 
 def check_against_inbound(sub: Submission, inbound: Path | str) -> None:
-    """Is the collected submission one of the student's inbound folders, with no link in any of them?
+    """Is the collected submission a faithful copy of one of the student's inbound folders, free of links?
 
-    Every ``<student>+<assignment>+*`` entry in ``inbound`` must be a real folder of regular files; the
-    collected files (``sub.files``) must equal, byte for byte, the same files of one of those folders
-    (collect may leave some out: its ignore list and size limit); files are compared by SHA-256.
+    Some ``<student>+<assignment>+*`` entry of ``inbound`` must be a real folder of one-name regular
+    files whose files include every collected one (``sub.digests``, SHA-256) with the same content
+    (collect may leave some out: its ignore list and size limit). Folders with links are not matches;
+    they refuse the submission only when no clean folder matches (the message names the first link), so
+    a folder another student planted under this student's name cannot get a faithful copy refused.
     """
     inbound = Path(inbound)
     prefix = f"{sub.student}+{sub.assignment}+"
@@ -319,18 +322,24 @@ def check_against_inbound(sub: Submission, inbound: Path | str) -> None:
     if not names:
         raise SubmissionFileError(f"submitted/{sub.student}/{sub.assignment} came from an exchange but the "
                                   f"exchange's inbound holds no {prefix}* folder to check it against")
-    matched = False
+    first_error: SubmissionFileError | None = None
     for name in names:
-        fd = open_folder(inbound, (name,), "inbound")
         try:
-            _, digests = read_tree(fd, f"inbound/{name}", keep=lambda rel: False)
-        finally:
-            os.close(fd)
-        matched = matched or all(digests.get(rel) == digest for rel, digest in sub.digests.items())
-    if not matched:
-        raise SubmissionFileError(f"submitted/{sub.student}/{sub.assignment} differs from every "
-                                  f"{prefix}* folder in the exchange's inbound (was a file of it a link "
-                                  "when it was collected?), so it was not graded")
+            fd = open_folder(inbound, (name,), "inbound")
+            try:
+                _, digests = read_tree(fd, f"inbound/{name}", keep=lambda rel: False)
+            finally:
+                os.close(fd)
+        except SubmissionFileError as exc:
+            first_error = first_error or exc
+            continue
+        if all(digests.get(rel) == digest for rel, digest in sub.digests.items()):
+            return
+    if first_error is not None:
+        raise first_error
+    raise SubmissionFileError(f"submitted/{sub.student}/{sub.assignment} differs from every {prefix}* folder "
+                              "in the exchange's inbound (was a file of it a link when it was collected?), so "
+                              "it was not graded")
 
 
 def read_metadata(course: Path | str, student: str, assignment: str) -> Submission:
