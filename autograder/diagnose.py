@@ -62,8 +62,16 @@ def _flat(expected: dict) -> dict:
     return flat
 
 
-def _reproduces(hyp: Hypothesis, case: dict, got: dict, required: tuple[str, ...]) -> bool:
-    """Does ``hyp`` give every ``required`` key of ``got``, and agree on the other keys of ``got`` it has?"""
+def _reproduces(hyp: Hypothesis, case: dict, got: dict, required: tuple[str, ...],
+                reference: dict | None = None) -> bool:
+    """Does ``hyp`` give every ``required`` key of ``got``, and agree on the other keys of ``got`` it has?
+
+    For a hypothesis about the line that builds an output (``hyp.output_line``) and with ``reference`` (the
+    reference's values on ``case``), another key (a cached intermediate) may match the reference's value
+    instead: a student can compute an intermediate right and still use something else in that line
+    (``tanh_c`` cached right, ``h = o * np.tanh(c_prev)`` returned). Other hypotheses claim an intermediate
+    is computed wrong, so a right cached value refutes them (an i/f swap in the ``c =`` line is no block order).
+    """
     try:
         expected = hyp.outputs(case)
     except (ValueError, np.linalg.LinAlgError):
@@ -74,11 +82,16 @@ def _reproduces(hyp: Hypothesis, case: dict, got: dict, required: tuple[str, ...
     if any(k not in flat for k in required):
         return False
     for k, v in got.items():
-        if k in flat:
-            want = np.asarray(flat[k], dtype=np.float64)
-            if want.shape != v.shape or not all_close(want, v, MATCH_RTOL, MATCH_ATOL):
+        if k in flat and not _same(flat[k], v):
+            if (k in required or not hyp.output_line or reference is None or k not in reference
+                    or not _same(reference[k], v)):
                 return False
     return True
+
+
+def _same(want, got: np.ndarray) -> bool:
+    want = np.asarray(want, dtype=np.float64)
+    return want.shape == got.shape and all_close(want, got, MATCH_RTOL, MATCH_ATOL)
 
 
 def _differs(hyp: Hypothesis, case: dict, reference: dict, required: tuple[str, ...]) -> bool:
@@ -99,8 +112,9 @@ def certain_hypothesis(case: dict, got: dict, hypotheses: list[Hypothesis], requ
     proves nothing. The student runs at most once per probe case.
     """
     on_probe: dict[int, dict | None] = {}
+    reference = run_reference(case)
     for hyp in hypotheses:
-        if not _reproduces(hyp, case, got, required):
+        if not _reproduces(hyp, case, got, required, reference):
             continue
         for k, probe in enumerate(probe_cases):
             try:
@@ -116,9 +130,10 @@ def certain_hypothesis(case: dict, got: dict, hypotheses: list[Hypothesis], requ
                 except Exception:  # noqa: BLE001 - a student that fails on the probe case gets no name
                     on_probe[k] = None
             student = on_probe[k]
-            if (student is not None and _differs(hyp, probe, run_reference(probe), required)
-                    and _reproduces(hyp, probe, student, required)):
-                return hyp
+            if student is not None:
+                expected = run_reference(probe)
+                if _differs(hyp, probe, expected, required) and _reproduces(hyp, probe, student, required, expected):
+                    return hyp
             break
     return None
 

@@ -37,6 +37,7 @@ class Hypothesis:
     bug: str
     text: str | Callable[[dict], str]
     outputs: Callable[[dict], dict | None]
+    output_line: bool = False  # the bug is in the line that builds an output, not in a cached intermediate
 
 
 # ----------------------------------------------------------------------------- hooks: one changed activation
@@ -169,15 +170,17 @@ def returned_hypotheses(run: Callable, outputs: tuple[str, ...], keys: tuple[str
             res = run(case)
             return {**res, a: res[b], b: res[a]}
         hyps.append(Hypothesis("outputs returned in another order",
-                               f"{a} and {b} are returned in the other order (return {b}, {a}, cache)", swapped))
+                               f"{a} and {b} are returned in the other order (return {b}, {a}, cache)", swapped,
+                               output_line=True))
     for out in outputs:
         for key in keys:
             what = QUANTITY[key]
             if (out, key) in FACTOR_MISSING:
-                hyps.append(Hypothesis(*FACTOR_MISSING[out, key], _returned_as(run, out, key)))
+                hyps.append(Hypothesis(*FACTOR_MISSING[out, key], _returned_as(run, out, key), output_line=True))
             elif key != out:
                 hyps.append(Hypothesis("variable reused", f"the returned {out} is {what} instead of {out} (a variable "
-                                       f"overwritten or reused before the return?)", _returned_as(run, out, key)))
+                                       f"overwritten or reused before the return?)", _returned_as(run, out, key),
+                                       output_line=True))
     return hyps
 
 
@@ -232,9 +235,9 @@ def lstm_step_hypotheses() -> list[Hypothesis]:
         Hypothesis("sigmoid/tanh confused", "sigmoid and tanh are exchanged everywhere in the gates",
                    lambda c: _lstm(c, sigmoid=tanh, tanh=at_use(0, sig, tanh))),
         Hypothesis("missing activation", "tanh of the cell state is left out (h = o * c)",
-                   lambda c: _lstm(c, tanh=at_use(1, identity, tanh))),
+                   lambda c: _lstm(c, tanh=at_use(1, identity, tanh)), output_line=True),
         Hypothesis("sigmoid/tanh confused", "h = o * sigmoid(c) instead of o * tanh(c)",
-                   lambda c: _lstm(c, tanh=at_use(1, sig, tanh))),
+                   lambda c: _lstm(c, tanh=at_use(1, sig, tanh)), output_line=True),
         Hypothesis("bias dropped", "the bias b is left out", lambda c: _lstm(c, _zeros_like(c["params"], "b"))),
         Hypothesis("recurrence dropped", "h_prev is ignored (the h_prev @ W_h term is missing)",
                    lambda c: _lstm(c, _zeros_like(c["params"], "W_h"))),
@@ -244,7 +247,7 @@ def lstm_step_hypotheses() -> list[Hypothesis]:
         Hypothesis("cell state dropped", "c_prev is left out of the cell update (c = i * g)",
                    lambda c: _lstm(c, c_prev=np.zeros_like(c["c_prev"]))),
         Hypothesis("previous cell state used", "h is built from the previous cell state (h = o * tanh(c_prev))",
-                   state_from_c_prev),
+                   state_from_c_prev, output_line=True),
         *returned_hypotheses(_lstm, ("h", "c"), ("h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c", "h")),
     ]
 

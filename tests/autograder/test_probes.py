@@ -512,3 +512,14 @@ def test_second_catalogue_same_explanation_on_visible_and_hidden(bug):
     for test_id, msg in independent.score(bug)["failing"].items():
         by_test.setdefault(test_id.removesuffix("_visible").removesuffix("_hidden"), []).append(gist(msg))
     assert all(a == b for a, b in (c for c in by_test.values() if len(c) == 2)), by_test
+
+
+def test_a_wrong_output_line_with_a_right_cache_is_named():
+    """tanh_c cached right but h built from tanh(c_prev): named, since the hypothesis blames only h's line?"""
+    def forward(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+        return cache["o"] * np.tanh(c_prev), c, cache
+
+    for hidden in (False, True):
+        with pytest.raises(AssertionError, match=r"\(likely bug: previous cell state used\)"):
+            checks.check_lstm_step(forward, hidden=hidden)
