@@ -80,14 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (but newlines) escaped: messages quote student values and names."""
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+
+
 def _print_report(report: Report) -> None:
     for test in report.tests:
         mark = "ok  " if test.score == test.max_score else "FAIL"
         print(f"{mark} {test.grade_id}: {test.score:g}/{test.max_score:g}")
         if test.score < test.max_score:
-            print("     " + test.message.replace("\n", "\n     "))
+            print("     " + printable(test.message).replace("\n", "\n     "))
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     print(f"score: {report.score:g}/{report.max_score:g} (sandbox: {report.sandbox or 'not started'})")
 
 
@@ -292,7 +297,7 @@ def zero_reason(report: Report) -> str:
                 and "was missing" not in n]
     reasons += [f"{t.grade_id}: {t.message}" for t in report.tests if t.score < t.max_score]
     reasons += report.notes
-    line = " ".join((reasons[0] if reasons else "no test passed").split())
+    line = " ".join(printable(reasons[0] if reasons else "no test passed").split())
     return line if len(line) <= 200 else line[:197] + "..."
 
 
@@ -307,7 +312,7 @@ def grade_course_command(args: argparse.Namespace) -> int:
             print(f"{student}: {result.score:g}/{result.max_score:g}{why}")
         else:  # an id refused as unsafe is shown quoted, so it cannot drive the terminal
             shown = student if STUDENT_ID.fullmatch(student) else repr(student)
-            print(f"{shown}: {' '.join(result.split())}")
+            print(f"{shown}: {' '.join(printable(result).split())}")
     print(f"graded {sum(isinstance(r, Report) for r in results.values())} of {len(results)} submissions")
     return 0
 

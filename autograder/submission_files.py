@@ -51,7 +51,14 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getatt
 
 
 class SubmissionFileError(ValueError):
-    """A submission holds something the grader refuses to open; the message names the file."""
+    r"""A submission holds something the grader refuses to open; the message names the file.
+
+    File names are the student's choice: control characters in them are shown escaped (as ``\x1b``), so a
+    message cannot drive the terminal it is printed on.
+    """
+
+    def __init__(self, message: str):
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 def _kind(mode: int) -> str:

@@ -341,12 +341,16 @@ def test_wrong_db_url_from_the_command_line_prints_no_traceback(tmp_path):
 def test_summary_gives_each_zero_its_reason(tmp_path, capsys):
     """Does every 0 in grade-course's summary say why (malformed, missing, link, failing cell)?"""
     failing = fx.with_code(fx.release_notebook(), "rnn_step", "h = undefined_in_rnn_step")
+    hostile = fx.with_code(fx.release_notebook(), "rnn_step", "raise ValueError('\\x1b]0;pwned\\x07\\x1b[2J')")
     course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook(), "carol": "{bad json",
-                                                   "dan": failing, "eve": fx.solved_notebook()})
+                                                   "dan": failing, "eve": fx.solved_notebook(), "fay": hostile})
     (_sub(course, "erin")).mkdir(parents=True)
     _relink(_sub(course, "eve") / "rnn_cell.ipynb", _source(course))
     assert cli.main(["grade-course", str(course), "--assignment", "rnn_cell", "--no-progress", *FAST]) == 0
-    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line)
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out, "a student's message drives the instructor's terminal"
+    lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    assert re.fullmatch(r"0/7 \(cell rnn_step: your code raised ValueError: \\x1b\]0;pwned.*\)", lines["fay"])
     assert "(" not in lines["alice"]
     assert re.fullmatch(r"0/7 \(.*not a valid notebook.*\)", lines["carol"]), lines["carol"]
     assert re.fullmatch(r"0/7 \(cell rnn_step: your code raised NameError.*undefined_in_rnn_step.*\)", lines["dan"])

@@ -53,6 +53,7 @@ HELD_OUT = {
     "comment_trick": "<!-- --><script>alert('y8')</script><!-- -->",
     "long_backticks": "````` `` `<b onmouseover=alert('y9')>y9</b>` ``````",
     "style_import": "<style>@import 'http://evil.invalid/y10.css';</style>",
+    "ansi_codes": "\x1b[31m<img src=x onerror=alert('y11')>\x1b[0m \x1b[1m\"><svg onload=alert('y11')>",
 }
 ALL = {**PAYLOADS, **HELD_OUT}
 SCRIPT_URL = re.compile(r"^\s*(javascript|vbscript|data)\s*:", re.IGNORECASE)
