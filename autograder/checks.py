@@ -6,8 +6,11 @@ Contract (the sandboxed grader relies on it):
   tuples and dicts of those, and callables (a reference step function handed to an architecture);
 - what they return is read strictly (``autograder.values``): exact float ``np.ndarray`` of the right
   shape and dtype, python floats, exact tuples/lists/dicts; no ``__eq__``/``__array__`` of a student
-  object is ever called; a student's cache is never inspected, only passed back unchanged to the
-  student's own backward;
+  object is ever called;
+- a cell's backward is graded on the reference's cache of the case (the notebooks prescribe its keys,
+  ``cell_checks.CACHE_KEYS``), never on the student's forward, so each function earns its points on its
+  own; the forward's cache is read strictly and its prescribed keys compared with the reference's when
+  the check is called with ``cache=True`` (as the course's notebooks do);
 - inputs are passed as copies and compared afterwards, so in-place changes are reported;
 - comparisons use the reference in ``simulator/``, in the grader's process, with the rtol/atol given in
   every message; a failure raises ``AssertionError`` that locates the first differing time step, gate
