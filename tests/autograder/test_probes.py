@@ -499,6 +499,23 @@ def test_second_catalogue_tune_half_is_caught_located_and_named():
         assert row["named"] >= 0.9 * row["bugs"], (assignment, row)
 
 
+def test_second_catalogue_held_out_half_keeps_its_measured_rates():
+    """The second catalogue's held-out half, run once after tuning (docs/diagnosis.md): a floor on its rates."""
+    for assignment, row in independent.measure([b for b in independent.BUGS if b.half == "held-out"]).items():
+        assert row["bugs"] >= 5
+        assert row["caught"] == row["exact"] == row["located"] == row["bugs"], (assignment, row)
+        assert row["named"] >= 0.9 * row["bugs"], (assignment, row)
+
+
+def test_second_catalogue_is_large_enough_and_covers_every_function():
+    """At least 40 bugs, and every graded function of the three cells has bugs in both halves."""
+    bugs = independent.BUGS
+    assert len({b.name for b in bugs}) == len(bugs) >= 40
+    for half in ("tune", "held-out"):
+        assert {b.function for b in bugs if b.half == half} == {
+            f"{k}_step{s}" for k in KINDS for s in ("", "_backward")}
+
+
 @pytest.mark.parametrize("bug", INDEPENDENT_TUNE, ids=[b.name for b in INDEPENDENT_TUNE])
 def test_second_catalogue_same_explanation_on_visible_and_hidden(bug):
     """Does each tuned bug of the second catalogue get the same explanation on its visible and hidden test?"""
