@@ -241,7 +241,7 @@ class RegradeHandler(ApiHandler):
                 ids = json.loads(self.request.body).get("ids")
                 if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
                     raise ValueError
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested thousands deep
                 return self.refuse(422, 'expected JSON {"ids": [submission ids]} or an empty body (regrade all)')
         n = await self.run(self.server.regrade, self.user, assignment, ids)
         if n is not None:

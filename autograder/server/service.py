@@ -166,7 +166,7 @@ class CourseServer:
         writer = csv.writer(out)
         writer.writerow(["student", "submission", "timestamp", "late", "score", "max_score"])
         for student, entry in sorted(latest_graded(self.engine, assignment).items()):
-            writer.writerow([student, entry["id"], f"{entry['created']:.3f}", int(bool(entry["late"])),
+            writer.writerow([_cell(student), entry["id"], f"{entry['created']:.3f}", int(bool(entry["late"])),
                              f"{entry['score']:g}", f"{entry['max_score']:g}"])
         return out.getvalue()
 
@@ -272,3 +272,13 @@ class CourseServer:
 
     def user(self, name: str) -> User | None:
         return accounts.find(self.engine, name)
+
+
+def _cell(text: str) -> str:
+    """A text cell of grades.csv that a spreadsheet shows as text, never runs as a formula (CSV injection).
+
+    Account names cannot start with these characters today (``accounts.NAME``); this holds whatever the
+    database was filled by (a roster, a migration, another tool).
+    """
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r", "|") else text
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import panel as pn
 
@@ -63,8 +64,10 @@ TABLE_CSS = """
 
 
 def sign_in_prompt(next_url: str) -> pn.pane.HTML:
+    """A link to sign in and come back to ``next_url`` (encoded as one parameter: its own ``&`` stay inside it)."""
+    link = "/login?" + urlencode({"next": next_url})
     return pn.pane.HTML(f"<p>Sign in to submit your notebooks and read your feedback: "
-                        f"<a href='/login?next={html.escape(next_url, quote=True)}'>sign in</a>. "
+                        f"<a href='{html.escape(link, quote=True)}'>sign in</a>. "
                         "The simulator's pages need no account.</p>")
 
 
