@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import itertools
+import functools
 import json
 import sys
 import tempfile
@@ -206,6 +206,22 @@ def verify_submissions(course: Path, assignment: str, exchange: Path | str | Non
     return verified, refused, bad_ids
 
 
+def _pages_of_refused(course: Path, assignment: str, refused: dict[str, str],
+                      verified: dict[str, Submission]) -> dict[str, Submission]:
+    """The checked timestamp and secret of each refused submission whose page of reasons can be released.
+
+    ``release_feedback`` needs both files next to every page (it stops at the first page without them),
+    so a refused submission gets a page only with a timestamp, and with a secret when others came by exchange.
+    """
+    exchanged = any(sub.secret for sub in verified.values())
+    pages = {}
+    for student in refused:
+        meta = read_metadata(course, student, assignment)
+        if meta.timestamp and (meta.secret or not exchanged):
+            pages[student] = meta
+    return pages
+
+
 def _timestamp(sub: Submission | None):
     from nbgrader.utils import parse_utc
 
@@ -250,7 +266,6 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
         Sandbox(limits, level)  # fail now, not once per student, when there is no sandbox
     verified, refused, bad_ids = verify_submissions(course, assignment, exchange, name)
     results: dict[str, Report | str] = {s: f"not graded: {why}" for s, why in bad_ids.items()}
-    verified_meta: dict[str, Submission | None] = {}
     own = executor is None
     if own:
         warm_imports(source)  # NB: before the pool forks, so every worker starts with the checks imported
@@ -261,23 +276,25 @@ def grade_course(course: Path | str, assignment: str, executor: Executor | None 
     gb = open_gradebook(course, db_url)
     try:
         ensure_assignment(gb, assignment, Path(name).stem, source)
-        done = [(s, None, _not_graded(course, assignment, name, why)) for s, why in refused.items()]
-        exchanged = any(sub.secret for sub in verified.values())
-        for student in refused:
-            # A refused submission keeps only its checked timestamp and secret, so its page can be released.
-            meta = read_metadata(course, student, assignment)
-            verified_meta[student] = meta if meta.timestamp and (meta.secret or not exchanged) else None
-        for future in tqdm(itertools.chain(done, as_completed(futures)), total=len(futures) + len(done),
-                           desc=f"grading {assignment}", unit="notebook", disable=not progress, file=sys.stderr):
-            student = future[0] if isinstance(future, tuple) else futures[future]
-            sub = verified.get(student) or verified_meta.get(student)
+        pages = _pages_of_refused(course, assignment, refused, verified)
+
+        def outcomes():
+            # Refused submissions first (nothing to wait for), then graded ones as they finish.
+            for student, why in refused.items():
+                yield student, functools.partial(_not_graded, course, assignment, name, why)
+            for future in as_completed(futures):
+                yield futures[future], future.result
+
+        for student, get_report in tqdm(outcomes(), total=len(futures) + len(refused), desc=f"grading {assignment}",
+                                        unit="notebook", disable=not progress, file=sys.stderr):
+            sub = verified.get(student) or pages.get(student)
             try:
-                report = future[2] if isinstance(future, tuple) else future.result()
+                report = get_report()
                 record(gb, report, assignment, student, _timestamp(sub))
                 assign_late_penalty(gb, assignment, Path(name).stem, student, config)
-                if student in verified or verified_meta.get(student) is not None:
-                    write_autograded(report, course, assignment, sub, _parse(verified.get(student) and
-                                                                             sub.files.get(name)), student)
+                if sub is not None:
+                    answers = _parse(sub.files.get(name)) if student in verified else None
+                    write_autograded(report, course, assignment, sub, answers, student)
                 results[student] = report
             except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the others
                 gb.db.rollback()
