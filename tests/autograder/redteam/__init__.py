@@ -1,0 +1,1 @@
+"""Red-team payloads against the autograder: hostile submissions built from the real release notebooks."""
