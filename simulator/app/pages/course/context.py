@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import panel as pn
 
 from autograder.server.accounts import User
 from autograder.server.service import CourseServer
 
 HANDLE = None  # serve.py sets it: a callable giving this process's CourseServer (autograder.server.handle)
+# Database work, notebook parsing and analytics for the course pages: never on the event loop, which serves
+# every session of this process (one student's 16 MiB upload must not freeze everyone's simulator).
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="course-page")
+
+
+async def off_loop(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in the course pages' thread pool, awaited from an async page callback."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
 
 
 def server() -> CourseServer | None:

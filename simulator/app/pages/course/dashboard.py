@@ -81,7 +81,7 @@ class Dashboard:
             pn.Row(self.closed, self.deadline, self.late, self.max_subs, save),
         ])
         self.refresh(load_settings=True)
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
 
     def _figures(self) -> None:
         self.hist_src = ColumnDataSource({"x": [], "width": [], "count": []})
@@ -101,12 +101,26 @@ class Dashboard:
                                   line_width=2, visible=False)
         self.timeline.add_layout(self.deadline_span)
 
+    def _fetch(self, name: str | None, load_settings: bool):
+        """The dashboard's numbers (and settings) for ``name``: database work, called in a thread by the poll."""
+        if not name:
+            return None, None
+        return self.server.analytics(self.user, name), (settings(self.server.engine, name) if load_settings else None)
+
     def refresh(self, load_settings: bool = False) -> None:
+        """Read and show the numbers now (the first drawing, a change of assignment, after saving settings)."""
+        self._render(self.assignment.value, *self._fetch(self.assignment.value, load_settings))
+
+    async def _tick(self) -> None:
         name = self.assignment.value
+        self._render(name, *(await context.off_loop(self._fetch, name, False)))
+
+    def _render(self, name: str | None, n: dict | None, s=None) -> None:
         if not name:
             self.summary.object = "No assignment has been released yet (`nbgrader generate_assignment NAME`)."
             return
-        n = self.server.analytics(self.user, name)
+        if name != self.assignment.value:  # the instructor picked another one while this was read
+            return
         edges, counts = n["histogram"]["edges"], n["histogram"]["counts"]
         self.hist_src.data = {"x": [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
                               "width": [(b - a) * 0.9 for a, b in zip(edges[:-1], edges[1:], strict=True)],
@@ -125,8 +139,7 @@ class Dashboard:
         who = f"{n['students']} student{'s' if n['students'] != 1 else ''} graded"
         self.summary.object = f"**{html.escape(name)}**: {who}{mean} · {status}"
         self.bugs.object = bug_table(n["bug_classes"])
-        if load_settings:
-            s = settings(self.server.engine, name)
+        if s is not None:
             self.closed.value, self.late.value = s.closed, s.late_policy
             self.max_subs.value = s.max_submissions or 0
             self.deadline.value = (datetime.fromtimestamp(s.deadline, tz=UTC).replace(tzinfo=None)
@@ -135,13 +148,13 @@ class Dashboard:
     def _say(self, text: str, kind: str) -> None:
         self.message.object, self.message.alert_type, self.message.visible = text, kind, True
 
-    def _regrade(self, _event=None) -> None:
-        n = self.server.regrade(self.user, self.assignment.value)
+    async def _regrade(self, _event=None) -> None:
+        n = await context.off_loop(self.server.regrade, self.user, self.assignment.value)
         self._say(f"{n} submissions queued for regrading.", "info")
 
-    def _export(self, _event=None) -> None:
+    async def _export(self, _event=None) -> None:
         try:
-            n = self.server.export_gradebook(self.user, self.assignment.value)
+            n = await context.off_loop(self.server.export_gradebook, self.user, self.assignment.value)
         except (RefusedError, ValueError, OSError) as exc:
             self._say(f"Export failed: {html.escape(str(exc))}", "danger")
             return
@@ -151,16 +164,18 @@ class Dashboard:
     def _csv(self) -> io.StringIO:
         return io.StringIO(self.server.export_csv(self.user, self.assignment.value))
 
-    def _save(self, _event=None) -> None:
+    async def _save(self, _event=None) -> None:
         deadline = self.deadline.value.replace(tzinfo=UTC).timestamp() if self.deadline.value else None
         try:
-            self.server.configure(self.user, self.assignment.value, closed=bool(self.closed.value), deadline=deadline,
-                                  late_policy=self.late.value, max_submissions=self.max_subs.value or None)
+            await context.off_loop(self.server.configure, self.user, self.assignment.value,
+                                   closed=bool(self.closed.value), deadline=deadline, late_policy=self.late.value,
+                                   max_submissions=self.max_subs.value or None)
         except ValueError as exc:
             self._say(html.escape(str(exc)), "danger")
             return
         self._say("Settings saved.", "success")
-        self.refresh()
+        name = self.assignment.value
+        self._render(name, *(await context.off_loop(self._fetch, name, False)))
 
 
 def create():

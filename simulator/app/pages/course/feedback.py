@@ -88,15 +88,26 @@ class FeedbackPage:
             self.layout.extend([pn.pane.Markdown("## Feedback · [All your submissions](/course)"), self.body])
             self.refresh()
 
-    def refresh(self) -> None:
+    def _fetch(self) -> dict | str:
+        """The submission's row, or the sentence to show instead (database work: called in a thread by the poll)."""
         number = parse_id(self.sid)
         if number is None:
-            self.body.object = f"<p>No submission {html.escape((self.sid or '(none given)')[:40])} of yours.</p>"
-            return
+            return f"No submission {(self.sid or '(none given)')[:40]} of yours."
         try:
-            row = self.server.submission(self.user, number)
+            return self.server.submission(self.user, number)
         except RefusedError as exc:
-            self.body.object = f"<p>{html.escape(exc.message)}.</p>"
+            return f"{exc.message}."
+
+    def refresh(self) -> None:
+        """Read and show the submission now (the page's first drawing)."""
+        self._render(self._fetch())
+
+    async def _tick(self) -> None:
+        self._render(await context.off_loop(self._fetch))
+
+    def _render(self, row: dict | str) -> None:
+        if isinstance(row, str):
+            self.body.object = f"<p>{html.escape(row)}</p>"
             return
         score = (f"<p style='font-size:20px;margin:.4em 0'>Score: <strong>{row['score']:g} / {row['max_score']:g}"
                  "</strong></p>" if row["status"] == "graded" else "")
@@ -115,11 +126,10 @@ class FeedbackPage:
         self.body.object = "<div aria-live='polite'>" + "".join(parts) + "</div>"
         waiting = row["status"] in ("queued", "running")
         if waiting and self._poll is None:
-            self._poll = pn.state.add_periodic_callback(self.refresh, period=1000)
+            self._poll = pn.state.add_periodic_callback(self._tick, period=1000)
         elif not waiting and self._poll is not None:
             self._poll.stop()
             self._poll = None
-
 
 def create():
     args = pn.state.session_args or {}

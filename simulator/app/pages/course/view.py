@@ -124,14 +124,18 @@ class CoursePage:
         self.submit.disabled = False
         self.message.visible = False
 
-    def _submit(self, _event=None) -> None:
+    async def _submit(self, _event=None) -> None:
+        """Check and queue the notebook (parsing up to 16 MiB) in a thread: the event loop serves everyone."""
         if self.pending is None or not self.assignment.value:
             self._say("Choose an open assignment and a notebook first.", "warning")
             return
         name, data = self.pending
+        self.submit.disabled = True
+        self._say("Checking your notebook…", "info")
         try:
-            sid = self.server.submit(self.user, self.assignment.value, name, data)
+            sid = await context.off_loop(self.server.submit, self.user, self.assignment.value, name, data)
         except RefusedError as exc:
+            self.submit.disabled = False
             self._say(html.escape(exc.message), "danger")
             return
         self.pending = None
@@ -139,19 +143,31 @@ class CoursePage:
         self.picked.object = "No notebook chosen yet."
         self._say(f"Submission #{sid} is queued. This page shows its status as it is graded; "
                   f"[its feedback](/course/feedback?id={sid}) opens when it is done.", "success")
-        self.refresh()
+        await self._tick()
 
-    def refresh(self) -> None:
+    def _fetch(self) -> list[dict] | None:
         try:
-            rows = self.server.submissions_of(self.user, student=self.user.name)  # "Your submissions", instructors too
+            return self.server.submissions_of(self.user, student=self.user.name)  # "Your submissions", instructors too
         except Exception as exc:  # noqa: BLE001 - a database hiccup becomes a line in the page, not a traceback
             log.warning("course page: cannot read submissions: %s", exc)
+            return None
+
+    def refresh(self) -> None:
+        """Read and show the submissions now (the page's first drawing)."""
+        self._render(self._fetch())
+
+    async def _tick(self) -> None:
+        """The poll: read in a thread, show on the loop."""
+        self._render(await context.off_loop(self._fetch))
+
+    def _render(self, rows: list[dict] | None) -> None:
+        if rows is None:
             self.status.object = "<p>Your submissions cannot be read right now; this page tries again.</p>"
             return
         self.status.object = f"<div aria-live='polite'>{submissions_table(rows)}</div>"
         waiting = any(r["status"] in ("queued", "running") for r in rows)
         if waiting and self._poll is None:
-            self._poll = pn.state.add_periodic_callback(self.refresh, period=POLL_MS)
+            self._poll = pn.state.add_periodic_callback(self._tick, period=POLL_MS)
         elif not waiting and self._poll is not None:
             self._poll.stop()
             self._poll = None

@@ -180,3 +180,42 @@ def test_grades_csv_never_starts_a_cell_with_a_formula(course_pages):
 
 
 pn.extension()
+
+
+def test_the_pages_read_and_submit_off_the_event_loop(course_pages, monkeypatch):
+    """Principle: a page callback awaits database work and notebook parsing in a thread; the loop serves everyone.
+
+    The caller's thread stands for the event loop; every service call the polls and buttons make must run
+    elsewhere.
+    """
+    import asyncio
+    import threading
+
+    from simulator.app.pages.course import view
+
+    server, people, who = course_pages
+    seen: list[tuple[str, threading.Thread]] = []
+    for name in ("submit", "submissions_of", "submission", "analytics", "regrade", "configure"):
+        real = getattr(server, name)
+        monkeypatch.setattr(server, name, lambda *a, _real=real, _name=name, **k: seen.append(
+            (_name, threading.current_thread())) or _real(*a, **k))
+    monkeypatch.setattr(pn.state, "add_periodic_callback", lambda *a, **k: None)
+    who["user"] = people["ada"]
+    page = view.CoursePage()
+    page.pending = ("rnn_cell.ipynb", notebook_bytes(fx.solved_notebook()))
+    page.assignment.value = A
+    loop_thread = threading.current_thread()
+    seen.clear()
+    asyncio.run(page._submit())
+    assert "is queued" in page.message.object
+    assert {n for n, _ in seen} == {"submit", "submissions_of"} and all(t is not loop_thread for _, t in seen)
+    sid = server.submissions_of(people["ada"])[0]["id"]
+    who["user"] = people["prof"]
+    fb, board = feedback.FeedbackPage(str(sid)), dashboard.Dashboard(A)
+    seen.clear()
+    asyncio.run(fb._tick())
+    asyncio.run(board._tick())
+    asyncio.run(board._regrade())
+    asyncio.run(board._save())
+    assert {n for n, _ in seen} == {"submission", "analytics", "regrade", "configure"}
+    assert seen and all(t is not loop_thread for _, t in seen), [(n, t.name) for n, t in seen]
