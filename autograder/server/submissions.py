@@ -120,7 +120,17 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
         source_ids = {c.grade_id for c in load_source(course, name) if c.grade_id}
     except CourseError as exc:
         raise RefusedError(404, str(exc)) from None
-    ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells if isinstance(c, dict)}
+    ids = set()
+    for k, cell in enumerate(nb.cells):
+        # The file is the student's: its shape is read by type, never assumed (a list where a dict belongs
+        # is a 422 that names the cell, not an AttributeError in the server).
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        grader = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+        grade_id = grader.get("grade_id") if isinstance(grader, dict) else None
+        if not isinstance(grader, dict) or not (grade_id is None or isinstance(grade_id, str)):
+            raise RefusedError(422, f"{filename}: cell {k} has malformed nbgrader metadata (expected "
+                               "{\"grade_id\": \"...\", ...}); download the assignment's notebook again")
+        ids.add(grade_id)
     if not ids & source_ids:
         raise RefusedError(422, f"{filename} has none of the cells of assignment {name!r}: is it the notebook of "
                            "another assignment?")

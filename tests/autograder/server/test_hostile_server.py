@@ -346,3 +346,43 @@ def _swallow(fn):
         fn()
     except Exception:  # noqa: BLE001 - the 401 of a wrong password is expected here
         pass
+
+
+# ---------------------------------------------------------------------------------------------- uploads
+def _nb(**cell) -> bytes:
+    import json
+
+    base = {"cell_type": "code", "source": "", "metadata": {}, "outputs": [], "execution_count": None, "id": "c0"}
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [base | cell]}).encode()
+
+
+UPLOADS = {  # name: (bytes, file name); the second half were written after the fix (held out)
+    "nbgrader a string": (_nb(metadata={"nbgrader": "x"}), NAME),
+    "grade_id a list": (_nb(metadata={"nbgrader": {"grade_id": [1]}}), NAME),
+    "JSON nested 100000 deep": (b"[" * 100_000 + b"]" * 100_000, NAME),
+    "UTF-16": ('{"cells": [], "nbformat": 4}'.encode("utf-16"), NAME),
+    "not .ipynb": (notebook_bytes(fx.solved_notebook()), "rnn_cell.ipynb\x00.py"),
+    # held out
+    "nbgrader a list": (_nb(metadata={"nbgrader": [{"grade_id": "rnn_step"}]}), NAME),
+    "grade_id an object": (_nb(metadata={"nbgrader": {"grade_id": {"$ne": None}}}), NAME),
+    "grade_id a number": (_nb(metadata={"nbgrader": {"grade_id": 7}}), NAME),
+    "cells an object": (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": {"0": {}}}', NAME),
+    "top level a list": (b"[1, 2, 3]", NAME),
+    "Latin-1 bytes": (b'{"cells": [], "metadata": {"x": "\xe9"}, "nbformat": 4, "nbformat_minor": 5}', NAME),
+    "NUL bytes": (b"\x00" * 4096, NAME),
+    "a 5000-digit number": (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {"x": ' + b"9" * 5000 + b'}, '
+                            b'"cells": []}', NAME),
+    "nbformat 99": (b'{"nbformat": 99, "nbformat_minor": 0, "metadata": {}, "cells": []}', NAME),
+    "empty": (b"", NAME),
+}
+
+
+@pytest.mark.parametrize("case", list(UPLOADS))
+def test_a_malformed_upload_is_a_clear_refusal_that_stores_nothing(quiet_server, case):
+    """Principle: the upload is the student's data, read by type; every shape is a 4xx naming the file."""
+    data, filename = UPLOADS[case]
+    user, _, _ = accounts.add_user(quiet_server.engine, "ada", "student")
+    with pytest.raises(RefusedError) as err:
+        quiet_server.submit(user, A, filename, data)
+    assert err.value.status in (404, 413, 422) and filename.split("\x00")[0] in err.value.message
+    assert _stored(quiet_server, user) == 0

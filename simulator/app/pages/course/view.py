@@ -138,6 +138,12 @@ class CoursePage:
             self.submit.disabled = False
             self._say(html.escape(exc.message), "danger")
             return
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the page; the log has the reason
+            log.warning("course page: submission of %r by %s not accepted: %r", name[:80], self.user.name, exc)
+            self.submit.disabled = False
+            self._say("Your notebook could not be checked (nothing was stored): try again, or ask your "
+                      "instructor.", "danger")
+            return
         self.pending = None
         self.submit.disabled = True
         self.picked.object = "No notebook chosen yet."
