@@ -17,8 +17,10 @@ Contract (the sandboxed grader relies on it):
   and unit and names the likely bug (``autograder.diagnose``); success prints one line starting ``ok:``.
 
 Every check takes ``hidden=False`` (small fixed cases, the notebook's visible tests) or ``hidden=True``
-(seeded random shapes including size-1 dimensions, random biases and upstream gradients, several
-trials). Backward checks of the cells take ``wrt="all" | "inputs" | "params"`` so that the gradients
+(random shapes including size-1 dimensions, random biases and upstream gradients, several trials, all
+drawn from the course's secret ``<course>/.autograder/secret``, which only the grader reads: without it
+a hidden check refuses, so nobody can rebuild the hidden cases from the public reference). Backward
+checks of the cells take ``wrt="all" | "inputs" | "params"`` so that the gradients
 with respect to the inputs and to the parameters can earn points separately.
 """
 
