@@ -120,7 +120,7 @@ class CellDiagram:
         self.head_px = max(8, round(12 * width / 640))
         fig.text("x", "y", "label", source=self.heads, text_align="center", text_baseline="bottom",
                  text_font_size=f"{self.head_px}px", text_color="color", text_font_style="bold")
-        self.highlight = ColumnDataSource(_empty("x", "y", "w", "h"))
+        self.highlight = ColumnDataSource(_empty("x", "y", "w", "h"), syncable=False)  # the browser moves it too
         fig.rect("x", "y", "w", "h", source=self.highlight, fill_alpha=0, line_color="#d35400", line_width=3)
         fig.add_tools(HoverTool(renderers=[cells], tooltips=[("", "@label[@j] = @exact")]))
         fig.add_tools(TapTool())
@@ -186,10 +186,13 @@ class CellDiagram:
 
     def set_selected(self, name: str) -> None:
         """Outline the selected vector's column and the box or operation that produces it."""
+        self.highlight.data = self.selection_rects(name)
+
+    def selection_rects(self, name: str) -> dict[str, list[float]]:
+        """The outline rectangles ``set_selected(name)`` draws (also sent to the browser for client-side steps)."""
         sl = self._slices.get(name)
         if sl is None:
-            self.highlight.data = _empty("x", "y", "w", "h")
-            return
+            return _empty("x", "y", "w", "h")
         d = self.cells.data
         ys = d["y"][sl]
         ch = d["h"][sl.start] / 0.94
@@ -202,7 +205,11 @@ class CellDiagram:
                     rects["y"].append(y)
                     rects["w"].append(w + 10)
                     rects["h"].append(h + 10)
-        self.highlight.data = rects
+        return rects
+
+    def slices(self) -> dict[str, tuple[int, int]]:
+        """Vector name -> (start, stop) of its cells in the ``cells`` source's columns."""
+        return {name: (sl.start, sl.stop) for name, sl in self._slices.items()}
 
     def _tapped(self, src: ColumnDataSource):
         def callback(attr, old, new):

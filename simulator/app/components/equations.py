@@ -20,7 +20,7 @@ def _n(v: float, lead: bool = False) -> str:
     return f"{v:.3f}" if v >= 0 or lead else f"({v:.3f})"
 
 
-def _rows(kind: str, s: Mapping, j: int, options: Mapping) -> list[tuple[str, str, str]]:
+def equation_rows(kind: str, s: Mapping, j: int, options: Mapping) -> list[tuple[str, str, str]]:
     """(vector name, symbolic equation, numeric equation for unit j) for each line of ``kind``'s step."""
     def v(name):
         return float(s[name][0, j])
@@ -70,7 +70,7 @@ def step_latex(kind: str, step_cache: Mapping, t: int, j: int, selected: str = "
     ``step_cache`` is ``cache["steps"][t]`` of ``sequence.forward`` for a batch of one sequence.
     """
     lines = []
-    for name, sym, num in _rows(kind, step_cache, j, options or {}):
+    for name, sym, num in equation_rows(kind, step_cache, j, options or {}):
         if name == selected:
             sym, num = rf"\textcolor{{{HIGHLIGHT}}}{{{sym}}}", rf"\textcolor{{{HIGHLIGHT}}}{{{num}}}"
         lines.append(rf"{sym} &\quad {num}")
@@ -81,8 +81,10 @@ def step_latex(kind: str, step_cache: Mapping, t: int, j: int, selected: str = "
 class Equations:
     """A LaTeX pane that shows ``step_latex``; ``update`` only replaces the text."""
 
-    def __init__(self, **kwargs):
-        self.pane = pn.pane.LaTeX("", renderer="katex", styles={"font-size": "15px"}, **kwargs)
+    def __init__(self, pane=None, **kwargs):
+        """``pane``: any view with a settable ``object`` (default a ``pn.pane.LaTeX`` with KaTeX)."""
+        self.pane = pane if pane is not None else pn.pane.LaTeX("", renderer="katex", styles={"font-size": "15px"},
+                                                                 **kwargs)
 
     def update(self, kind: str, step_cache: Mapping, t: int, j: int, selected: str = "",
                options: Mapping | None = None) -> None:

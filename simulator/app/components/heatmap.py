@@ -28,7 +28,8 @@ class TimeHeatmap:
                                                                    ("value", "@image{%.17g}")],
                                         formatters={"@image": "printf"}))
         # the cursor is a source that several heatmaps may share, so moving it is one update for all
-        self.cursor = cursor if cursor is not None else ColumnDataSource({"left": [-0.5], "right": [0.5]})
+        self.cursor = cursor if cursor is not None else ColumnDataSource({"left": [-0.5], "right": [0.5]},
+                                                                         syncable=False)
         self.figure.quad(left="left", right="right", bottom=-1e6, top=1e6, source=self.cursor, fill_alpha=0,
                          line_color="black", line_width=2)
 
@@ -50,7 +51,7 @@ class HeatmapGrid:
     """Up to ``capacity`` heatmaps reused across kinds (hidden when unused, never rebuilt)."""
 
     def __init__(self, capacity: int = 6, width: int = 420, height: int = 150):
-        self.cursor = ColumnDataSource({"left": [-0.5], "right": [0.5]})
+        self.cursor = ColumnDataSource({"left": [-0.5], "right": [0.5]}, syncable=False)  # moved by the browser too
         self.maps = [TimeHeatmap(width=width, height=height, cursor=self.cursor) for _ in range(capacity)]
 
     @property

@@ -53,7 +53,7 @@ class Player(pn.viewable.Viewer):
     speed = param.Selector(objects=list(SPEEDS), default=2.0, doc="Steps per second while playing.")
 
     def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t",
-                 substep: Callable[[], bool] | None = None, **params):
+                 substep: Callable[[], bool] | None = None, server_clicks: bool = True, **params):
         """``substep``, if given, is called at each tick first; when it returns True the tick is used up
         (e.g. lighting the next gate of the same step) and ``t`` does not move.
         """
@@ -70,7 +70,8 @@ class Player(pn.viewable.Viewer):
         self.last = pn.widgets.Button(label="▶|", description="Last step (End)", width=44, **button)
         for widget, command in ((self.first, "first"), (self.back, "back"), (self.play, "toggle"),
                                 (self.forward, "forward"), (self.last, "last")):
-            widget.on_click(lambda event, c=command: self.command(c))
+            if server_clicks:  # False: the browser handles the clicks itself (``ClientPlayer``)
+                widget.on_click(lambda event, c=command: self.command(c))
         self.slider = pn.widgets.IntSlider.from_param(target.param[name], label=label, width=320)
         self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Steps/s", width=80)
         self.keys = KeyShortcuts(self.command)

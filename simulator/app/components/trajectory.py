@@ -35,7 +35,7 @@ class Trajectory:
                                    fill_color={"field": "t", "transform": mapper})
         self._mapper = mapper
         self.figure.add_tools(HoverTool(renderers=[dots], tooltips=[("t", "@t"), ("h", "@h")]))
-        self.marker = ColumnDataSource({"x": [0.0], "y": [0.0]})
+        self.marker = ColumnDataSource({"x": [0.0], "y": [0.0]}, syncable=False)  # moved by the browser too
         self.figure.scatter("x", "y", source=self.marker, size=16, fill_alpha=0, line_color="#d35400",
                             line_width=3)
         self._xy = np.zeros((1, 2))
@@ -47,6 +47,10 @@ class Trajectory:
         self._mapper.high = max(T - 1, 1)
         self.path.data = {"x": self._xy[:, 0].tolist(), "y": self._xy[:, 1].tolist(), "t": list(range(T)),
                           "h": [np.array2string(row, precision=3, separator=", ") for row in h]}
+
+    def points(self) -> list[list[float]]:
+        """The ring's position at every step, ``(T, 2)`` as lists (for steps drawn in the browser)."""
+        return [[float(x), float(y)] for x, y in self._xy]
 
     def set_t(self, t: int) -> None:
         """Move the ring to step ``t``."""

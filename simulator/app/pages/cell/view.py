@@ -12,14 +12,14 @@ import panel as pn
 import param
 from bokeh.models import Div
 
+from simulator.app.components.client_player import ClientPlayer, client_latex
 from simulator.app.components.diagram import LABELS, CellDiagram
 from simulator.app.components.doclock import locked
-from simulator.app.components.equations import Equations
+from simulator.app.components.equations import HIGHLIGHT, Equations, equation_rows
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid, TimeHeatmap
 from simulator.app.components.numbers import number_html
-from simulator.app.components.player import Player
 from simulator.app.components.trajectory import Trajectory
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
@@ -36,6 +36,8 @@ URL_KEYS = {"kind": "kind", "compare": "compare", "inputs": "inputs", "word": "w
 PLAYER_KEYS = {"speed": "speed"}
 VIEW_KEYS = {"slow": "slow"}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+READOUT_HINT = ('<div style="color:#595959;font-size:12px">Click a box, circle or column to select it; hover a '
+                'number or a cell for its exact value. Keys: ← → step, Space play, Home/End.</div>')
 COMPARE_SIZE = (600, 440)  # each compare diagram, in pixels: beside its heatmap within a 1400 px window
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
@@ -58,10 +60,12 @@ class CellPage(pn.viewable.Viewer):
         super().__init__(model=model or CellModel(), **params)
         m = self.model
         self.messages = MessageBox(extra=lambda: [self.model.error])
-        self.player = Player(m, "t", substep=self._substep)
+        self.player = ClientPlayer(m, "t", substep=self._substep)
+        self._quiet = False  # True while applying the browser's report (it has drawn that step already)
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
-        self.equations = Equations(width=820)
-        self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"})
+        self.equations = Equations(width=820, pane=client_latex(width=820, styles={"font-size": "15px"}))
+        self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"},
+                           syncable=False)  # the browser rewrites it at each step
         self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
@@ -75,6 +79,10 @@ class CellPage(pn.viewable.Viewer):
         )
         self.controls = self._controls()
         self._layout_key = None
+        self._compare_bound = False
+        self.player.bind(keys=["single"], cells=[self.diagram.cells], highlights=[self.diagram.highlight],
+                         cursors=[self.heatmaps.cursor], marker=self.trajectory.marker, readout=self.readout,
+                         equations=self.equations.pane.model, on_report=self._reported)
         self._refresh_runs()
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
@@ -113,6 +121,7 @@ class CellPage(pn.viewable.Viewer):
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
         compare = pn.widgets.Checkbox.from_param(m.param.compare, label="Compare RNN, LSTM and GRU side by side")
         slow = pn.widgets.Checkbox.from_param(self.param.slow, label="Slow play: one vector after another")
+        self.param.watch(lambda e: self.player.set_slow(e.new), "slow")
         m.param.watch(lambda e: setattr(self.word, "visible", e.new == "word"), "inputs")
         return pn.Column(
             pn.pane.Markdown("**Cell**", margin=(0, 5)), kind, compare,
@@ -194,6 +203,7 @@ class CellPage(pn.viewable.Viewer):
         self.trajectory.set_states(run.series["h"])
         self._refresh_compare()
         self._on_step()
+        self._send_timeline()
 
     def _refresh_compare(self) -> None:
         m = self.model
@@ -213,17 +223,28 @@ class CellPage(pn.viewable.Viewer):
                 pn.Row(pn.pane.Bokeh(self.compare_diagrams[k].figure),
                        pn.pane.Bokeh(self.compare_heatmaps[k].figure), align="center")
                 for k in KINDS]
+            self.player.bind(keys=list(KINDS), cells=[self.compare_diagrams[k].cells for k in KINDS],
+                             highlights=[self.compare_diagrams[k].highlight for k in KINDS],
+                             cursors=[self.compare_heatmaps[k].cursor for k in KINDS])
         for kind in KINDS:
             self.compare_diagrams[kind].set_layout(kind, sizes_of(m, kind), VECTORS[kind])
             self.compare_heatmaps[kind].set_series(m.runs[kind].series["h"])
 
     @locked
     def _on_step(self, *events) -> None:
-        """The time step, unit or selection changed: patch values, move cursors, rewrite the equations."""
+        """The time step, unit or selection changed: patch values, move cursors, rewrite the equations.
+
+        A change the browser reported (``_quiet``) is already on the screen: only the selector follows.
+        """
         m = self.model
         t, selected = m.t, m.selected
         if self.gate_select.value != selected:
             self.gate_select.value = selected
+        if self._quiet:
+            return
+        self.player.show_step(t, m.run.T - 1)
+        if any(getattr(e, "name", "") in ("unit", "gate") for e in events):
+            self._send_timeline()
         if m.compare:
             for kind, diagram in self.compare_diagrams.items():
                 run = m.runs[kind]
@@ -240,6 +261,42 @@ class CellPage(pn.viewable.Viewer):
         self.equations.update(m.kind, step, t, m.unit, selected, m.run.cache["cell"].options())
         self._update_readout(step, t, selected)
 
+    # ------------------------------------------------------------------ steps in the browser
+    def timeline(self) -> dict:
+        """Everything the browser needs to draw any step of the current run itself (see ``ClientPlayer``).
+
+        Per diagram: every step's values in the cells' order, the selection outlines and the cells' slices;
+        the equations' rows of unit ``j`` per step (``equations.rows``), the trajectory's points, the labels.
+        """
+        m = self.model
+        diagrams = {}
+        shown = ({k: (self.compare_diagrams[k], m.runs[k]) for k in KINDS} if m.compare
+                 else {"single": (self.diagram, m.run)})
+        for key, (diagram, run) in shown.items():
+            order = VECTORS[run.kind]
+            diagrams[key] = {
+                "values": [np.concatenate([run.vector(n, t) for n in order]).tolist() for t in range(run.T)],
+                "rects": {n: diagram.selection_rects(n) for n in order}, "slices": diagram.slices()}
+        options = m.run.cache["cell"].options()
+        return {"T": m.run.T, "name": NAMES[m.kind], "unit": m.unit, "selected": m.selected,
+                "order": list(VECTORS[m.kind]), "labels": dict(LABELS), "main": m.kind if m.compare else "single",
+                "diagrams": diagrams, "highlight": HIGHLIGHT, "hint": READOUT_HINT,
+                "rows": [[list(r) for r in equation_rows(m.kind, step, m.unit, options)]
+                         for step in m.run.cache["steps"]],
+                "xy": None if m.compare else self.trajectory.points()}
+
+    def _send_timeline(self) -> None:
+        self.player.set_timeline(self.timeline())
+
+    def _reported(self, t: int, gate: str) -> None:
+        """The browser's throttled report of the step it shows: move the model quietly (the URL follows)."""
+        m = self.model
+        self._quiet = True
+        try:
+            m.param.update(t=int(np.clip(t, 0, m.run.T - 1)), gate=gate if gate in VECTORS[m.kind] else m.gate)
+        finally:
+            self._quiet = False
+
     def _update_readout(self, step: dict, t: int, selected: str) -> None:
         m = self.model
         j = min(m.unit, len(step[selected][0]) - 1)
@@ -252,10 +309,7 @@ class CellPage(pn.viewable.Viewer):
                        f'hₜ[{m.unit}] = {number_html(h, "rnn-h")}')
         self.readout.text = (
             f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1} &nbsp;·&nbsp; '
-            f'{numbers}</div>'
-            '<div style="color:#595959;font-size:12px">Click a box, circle or column to select it; hover a number '
-            'or a cell for its exact value. Keys: ← → step, Space play, Home/End.</div>'
-        )
+            f'{numbers}</div>' + READOUT_HINT)
 
     # ------------------------------------------------------------------ view
     def __panel__(self):

@@ -1,0 +1,282 @@
+"""A player whose steps cost no round trip: step, scrub, play and slow play run in the browser on a timeline.
+
+The server sends, once per run (and again when the unit, the selection or the layout changes), a *timeline*:
+every step's vector values, the equations' rows and the numbers the readout needs, as one JSON string in a
+``ColumnDataSource``. The browser's code (``RENDER_JS``) then draws step ``t`` itself: it rewrites the
+diagrams' cells, moves the heatmap cursors and the trajectory ring, fills the readout and the equations.
+The server learns the step only through a throttled report (``REPORT_MS`` after the last move), which moves
+the model's ``t`` quietly (the page does not redraw what the browser already drew) and so the URL follows.
+
+Every number the browser shows comes from the timeline, i.e. from the reference cache; the JavaScript only
+selects and formats (``short`` mirrors ``numbers.short``; the exact value is JavaScript's shortest
+round-trip text, which reads back to the same float64 as Python's ``repr``).
+
+Not covered: clicking a diagram column, changing the unit or any setting still goes to the server (a
+setting change, as intended); while the report is pending the server's ``t`` lags the screen by at most
+``REPORT_MS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+import panel as pn
+import param
+from bokeh.models import Button as BokehButton
+from bokeh.models import ColumnDataSource, CustomJS, Slider
+from panel.custom import JSComponent
+
+from simulator.app.components.player import Player
+
+REPORT_MS = 400  # the browser reports its step this long after the last move (a held arrow key sends one report)
+
+# Formatting shared by every callback (the callbacks cannot share a module, so the text is prepended).
+HELPERS_JS = r"""
+const short = (x) => {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return "0";
+  const a = Math.abs(x);
+  if (a >= 1e-4 && a < 1e6) {
+    const decimals = Math.max(3 - Math.floor(Math.log10(a)), 0);
+    let s = x.toFixed(decimals);
+    if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+    return s;
+  }
+  return x.toExponential(3);
+};
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const num = (v, cls) =>
+  `<code class="${cls}" data-exact="${String(v)}" title="exact value ${String(v)}">${short(v)}</code>`;
+const timelineOf = (src) => {
+  const text = src.data.json && src.data.json[0];
+  if (!text) return null;
+  if (src._rnn_text !== text) { src._rnn_text = text; src._rnn_value = JSON.parse(text); }
+  return src._rnn_value;
+};
+"""
+
+RENDER_JS = HELPERS_JS + r"""
+const tl = timelineOf(timeline);
+if (!tl) return;
+const t = Math.min(Math.max(Math.round(slider.value), 0), tl.T - 1);
+if (slider._rnn_sel === undefined || slider._rnn_timeline !== timeline._rnn_text) {
+  slider._rnn_sel = tl.selected; slider._rnn_timeline = timeline._rnn_text;
+}
+const sel = tl.order.includes(slider._rnn_sel) ? slider._rnn_sel : "h";
+keys.forEach((key, k) => {
+  const d = tl.diagrams[key];
+  if (!d) return;  // not shown in this mode
+  const src = cells[k], vals = d.values[t], data = src.data;
+  if (!data.value || data.value.length !== vals.length) return;  // a new layout is on its way
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i];
+    data.value[i] = v; data.text[i] = v.toFixed(2);
+    data.text_color[i] = Math.abs(v) > 0.62 ? "white" : "black"; data.exact[i] = String(v);
+  }
+  src.change.emit();
+  highlights[k].data = d.rects[sel] || {x: [], y: [], w: [], h: []};
+});
+for (const c of cursors) c.data = {left: [t - 0.5], right: [t + 0.5]};
+if (marker && tl.xy) marker.data = {x: [tl.xy[t][0]], y: [tl.xy[t][1]]};
+if (!readout) return;  // a binding of extra diagrams: the main one writes the text and reports
+if (!slider._rnn_command) { COMMAND_JS slider._rnn_command = run; }  // the keys use it from the first draw on
+const main = tl.diagrams[tl.main], vals = main.values[t], sl = main.slices;
+const j = Math.min(tl.unit, sl[sel][1] - sl[sel][0] - 1);
+const value = vals[sl[sel][0] + j], h = vals[sl.h[0] + tl.unit];
+const numbers = (sel === "h" && j === tl.unit) ? `hₜ[${tl.unit}] = ${num(h, "rnn-selected rnn-h")}`
+  : `${esc(tl.labels[sel])}[${j}] = ${num(value, "rnn-selected")} &nbsp;·&nbsp; hₜ[${tl.unit}] = ${num(h, "rnn-h")}`;
+readout.text = `<div><b>${esc(tl.name)}</b>, step <b class="rnn-t">t = ${t}</b> of ${tl.T - 1} &nbsp;·&nbsp; ` +
+  `${numbers}</div>` + tl.hint;
+const lines = tl.rows[t].map(([name, sym, nm]) => name === sel
+  ? `\\textcolor{${tl.highlight}}{${sym}} &\\quad \\textcolor{${tl.highlight}}{${nm}}` : `${sym} &\\quad ${nm}`);
+equations.text = "$$\\begin{aligned}" + `\\text{step } t = ${t},\\ \\text{unit } j = ${tl.unit}` + "\\\\[2pt]" +
+  lines.join("\\\\") + "\\end{aligned}$$";
+clearTimeout(slider._rnn_report);
+slider._rnn_report = setTimeout(() => {
+  if (report.data.t && report.data.t[0] === t && report.data.gate[0] === sel) return;
+  report.data = {t: [t], gate: [sel]};
+}, REPORT_MS);
+"""
+
+# One command of the player (cmd: back, forward, first, last, toggle) on the browser's slider.
+COMMAND_JS = r"""
+const run = (cmd) => {
+  const lo = slider.start, hi = slider.end, t = slider.value;
+  const stop = () => { clearInterval(slider._rnn_timer); slider._rnn_timer = null; play.label = "▶ Play"; };
+  if (cmd === "toggle") {
+    if (slider._rnn_timer) { stop(); return; }
+    if (t >= hi) slider.value = lo;
+    play.label = "❚❚ Pause";
+    slider._rnn_timer = setInterval(() => {
+      if (controls.data.slow[0]) {
+        const order = JSON.parse(timeline.data.json[0]).order, k = order.indexOf(slider._rnn_sel);
+        if (k >= 0 && k + 1 < order.length) { slider._rnn_sel = order[k + 1]; slider.tags = [Math.random()]; return; }
+        if (slider.value < slider.end) slider._rnn_sel = order[0];
+      }
+      if (slider.value >= slider.end) { stop(); return; }
+      slider.value = slider.value + 1;
+    }, 1000 / Number(controls.data.speed[0]));
+    return;
+  }
+  if (slider._rnn_timer && cmd !== "forward" && cmd !== "back") stop();
+  const target = {back: t - 1, forward: t + 1, first: lo, last: hi}[cmd];
+  slider.value = Math.min(Math.max(target, lo), hi);
+};
+"""
+
+
+class BrowserKeys(JSComponent):
+    """Left, Right, Space, Home and End anywhere on the page drive the player's buttons in the browser."""
+
+    target = param.String(default="", doc="Name of the player's Bokeh slider (the page finds it by name).")
+
+    _esm = """
+    export function render({ model }) {
+      const keys = {ArrowLeft: "back", ArrowRight: "forward", " ": "toggle", Home: "first", End: "last"};
+      const handler = (e) => {
+        const target = e.composedPath()[0] || {};
+        const tag = (target.tagName || "").toLowerCase();
+        if (["input", "textarea", "select"].includes(tag) || target.isContentEditable) return;
+        if (e.key === " " && tag === "button") return;  // the focused button's own click handles Space
+        if (target.classList && target.classList.contains("noUi-handle")) return;  // a focused slider moves itself
+        if (!(e.key in keys) || e.ctrlKey || e.metaKey || e.altKey) return;
+        for (const doc of Bokeh.documents) {
+          const slider = doc.get_model_by_name(model.target);
+          if (slider && slider._rnn_command) { e.preventDefault(); slider._rnn_command(keys[e.key]); return; }
+        }
+      };
+      document.addEventListener("keydown", handler);
+      // draw once in the browser as soon as the clock exists, which installs the command the keys call
+      let tries = 0;
+      const wake = () => {
+        for (const doc of Bokeh.documents) {
+          const slider = doc.get_model_by_name(model.target);
+          if (slider) { if (!slider._rnn_command) slider.tags = [Math.random()]; return; }
+        }
+        if (tries++ < 50) setTimeout(wake, 200);
+      };
+      setTimeout(wake, 0);
+      model.on("remove", () => document.removeEventListener("keydown", handler));
+      const el = document.createElement("span");
+      el.setAttribute("aria-hidden", "true");
+      return el;
+    }
+    """
+
+    def __init__(self, **params):
+        super().__init__(height=0, width=0, margin=0, **params)
+
+
+class ClientPlayer(Player):
+    """``Player`` (same Python API: ``command``, ``tick``, ``playing``, ``speed``) whose buttons, keys and slider
+    act in the browser. ``bind`` connects it to the sources a step changes; ``on_report(t, gate)`` receives
+    the browser's throttled report.
+    """
+
+    def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t",
+                 substep: Callable[[], bool] | None = None, **params):
+        super().__init__(target, name, label=label, substep=substep, server_clicks=False, **params)
+        # Bokeh's own buttons: a browser callback can hold them (Panel widgets exist only per rendered root)
+        style = {"height": 34, "margin": (4, 2)}
+        self.first = BokehButton(label="|◀", width=44, css_classes=["rnn-first"], **style)
+        self.back = BokehButton(label="◀ Back", width=78, css_classes=["rnn-back"], **style)
+        self.play = BokehButton(label="▶ Play", width=84, button_type="primary", css_classes=["rnn-play"], **style)
+        self.forward = BokehButton(label="Step ▶", width=78, css_classes=["rnn-step"], **style)
+        self.last = BokehButton(label="▶|", width=44, css_classes=["rnn-last"], **style)
+        self.controls = ColumnDataSource({"speed": [float(self.speed)], "slow": [False]})
+        self.param.watch(lambda e: self.controls.patch({"speed": [(0, float(e.new))]}), "speed")
+        lo, hi = target.param[name].bounds
+        self.slider = Slider(start=lo, end=max(hi, lo + 1), value=getattr(target, name), step=1, title=label,
+                             width=320, syncable=False, name=f"rnn-clock-{id(self)}",
+                             css_classes=["rnn-clock"])
+        self.timeline = ColumnDataSource({"json": [""]}, syncable=False)
+        self.report = ColumnDataSource({"t": [], "gate": []})
+        self.keys = BrowserKeys(target=self.slider.name)
+        self._bound = False
+
+    def bind(self, *, keys: Sequence[str], cells: Sequence, highlights: Sequence, cursors: Sequence = (),
+             marker=None, readout=None, equations=None,
+             on_report: Callable[[int, str], None] | None = None) -> None:
+        """Attach the browser code to the models a step changes; may be called again for more diagrams.
+
+        ``keys[k]`` names the timeline's diagram whose values ``cells[k]`` shows. The first call carries the
+        readout (a Bokeh ``Div``), the equations (``client_latex(...).model``) and ``on_report``; later calls add
+        diagrams and cursors only.
+        """
+        args = {"slider": self.slider, "timeline": self.timeline, "report": self.report, "keys": list(keys),
+                "cells": list(cells), "highlights": list(highlights), "cursors": list(cursors), "marker": marker,
+                "readout": readout, "equations": equations}
+        if not self._bound:
+            args.update(play=self.play, controls=self.controls)
+        render = CustomJS(args=args, code=RENDER_JS.replace("REPORT_MS", str(REPORT_MS))
+                          .replace("COMMAND_JS", COMMAND_JS))
+        if self._bound:  # more diagrams for the same clock
+            self.slider.js_on_change("value", render)
+            self.slider.js_on_change("tags", render)
+            return
+        # NB: ``tags`` is the redraw signal (a new timeline, a slow-play sub-step): the slider is not synced back
+        self.slider.js_on_change("value", render)
+        self.slider.js_on_change("tags", render)
+        # a new timeline (new run, unit or selection): redraw the browser's current step from it once the other
+        # models of the same message (a new layout) are in place
+        self.timeline.js_on_change("data", CustomJS(args={"slider": self.slider},
+                                                    code="setTimeout(() => { slider.tags = [Math.random()]; }, 0);"))
+        for widget, cmd in ((self.first, "first"), (self.back, "back"), (self.play, "toggle"),
+                            (self.forward, "forward"), (self.last, "last")):
+            widget.js_on_event("button_click", CustomJS(
+                args={"slider": self.slider, "play": self.play, "controls": self.controls,
+                      "timeline": self.timeline, "cmd": cmd},
+                code=COMMAND_JS + "slider._rnn_command = run; run(cmd);"))
+        if on_report is not None:
+            self.report.on_change("data", lambda attr, old, new: self._reported(new, on_report))
+        self._bound = True
+
+    def _reported(self, data: dict, on_report: Callable[[int, str], None]) -> None:
+        if data.get("t") and data.get("gate"):
+            on_report(int(data["t"][0]), str(data["gate"][0]))
+
+    def set_slow(self, slow: bool) -> None:
+        """Slow play (one vector after another within each step) on or off, for the browser's play loop."""
+        self.controls.patch({"slow": [(0, bool(slow))]})
+
+    def set_timeline(self, timeline: dict) -> None:
+        """Send the run's timeline to the browser (once per run or view setting)."""
+        self.timeline.data = {"json": [json.dumps(timeline, separators=(",", ":"), allow_nan=False)]}
+
+    def show_step(self, t: int, hi: int) -> None:
+        """The server moved ``t`` (URL, a test, a shorter run): move the browser's slider too."""
+        self.slider.update(end=max(hi, 1), value=int(t))
+
+    def __panel__(self):
+        buttons = [pn.pane.Bokeh(b) for b in (self.first, self.back, self.play, self.forward, self.last)]
+        return pn.Row(*buttons, pn.pane.Bokeh(self.slider), self.speed_select, self.keys, align="center")
+
+
+def client_latex(**kwargs) -> ClientLaTeX:
+    """A LaTeX view whose text the browser may rewrite without sending it back to the server."""
+    return ClientLaTeX(**kwargs)
+
+
+class ClientLaTeX(pn.viewable.Viewer):
+    """Panel's KaTeX model used directly (a browser callback needs the Bokeh model itself, not a pane).
+
+    ``object`` is the LaTeX text, as for ``pn.pane.LaTeX``; the model is not synced back to the server.
+    """
+
+    def __init__(self, width: int | None = None, styles: dict | None = None, **params):
+        super().__init__(**params)
+        from panel.models.katex import KaTeX
+
+        self.model = KaTeX(text="", width=width, styles=styles or {}, syncable=False)
+
+    @property
+    def object(self) -> str:
+        return self.model.text
+
+    @object.setter
+    def object(self, text: str) -> None:
+        self.model.text = text
+
+    def __panel__(self):
+        return pn.pane.Bokeh(self.model)

@@ -1,0 +1,43 @@
+"""Steps on the Cell page cost no round trip: the browser draws them from the run's timeline, the numbers are
+the reference's, keys work before any click, and the server hears only one throttled report."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator import sequence
+from simulator.app.pages.cell import presets
+
+from .test_pages import exact_of, wait_query, wait_text
+
+pytestmark = pytest.mark.browser
+
+
+def test_steps_are_drawn_in_the_browser_and_reported_once(server, open_page):
+    page = open_page(server + "/cell?kind=lstm&H=5&T=12&inputs=random&seed=7&gate=f")
+    sent = []  # message headers the browser sends (a Bokeh message is several frames; the first names its type)
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)
+                                          if '"msgtype"' in str(payload) else None))
+    page.reload()  # observe the websocket from its start
+    wait_text(page, ".rnn-t", "t = 0")
+    page.wait_for_timeout(1500)
+    before = len(sent)
+    page.keyboard.press("ArrowRight")  # keys work before any button was clicked
+    wait_text(page, ".rnn-t", "t = 1")
+    for t in (2, 3, 4, 5):
+        page.get_by_role("button", name="Step ▶").click()
+        wait_text(page, ".rnn-t", f"t = {t}")
+    page.keyboard.press("ArrowLeft")
+    wait_text(page, ".rnn-t", "t = 4")
+    during = len(sent) - before
+    wait_query(page, "t", "4")  # the URL follows the throttled report
+    X = presets.make_inputs("random", 3, 12, seed=7)
+    _, cache = sequence.forward(presets.make_cell("lstm", 3, 5, seed=7), X)
+    assert exact_of(page, ".rnn-h") == cache["steps"][4]["h"][0, 0]
+    assert exact_of(page, ".rnn-selected") == cache["steps"][4]["f"][0, 0]
+    assert during <= 1, f"{during} messages reached the server during 6 steps: {sent[before:]}"
+    assert len(sent) - before <= 2, sent[before:]  # the one report (two if the 400 ms pause fell mid-way)
+    latex = page.locator(".katex").first.inner_text()
+    assert "t=4" in latex.replace(" ", "") and f"{cache['steps'][4]['f'][0, 0]:.3f}" in latex
+    again = open_page(page.url)
+    wait_text(again, ".rnn-t", "t = 4")
