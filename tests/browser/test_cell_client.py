@@ -41,3 +41,25 @@ def test_steps_are_drawn_in_the_browser_and_reported_once(server, open_page):
     assert "t=4" in latex.replace(" ", "") and f"{cache['steps'][4]['f'][0, 0]:.3f}" in latex
     again = open_page(page.url)
     wait_text(again, ".rnn-t", "t = 4")
+
+
+def test_compare_mode_and_slow_play_run_in_the_browser(server, open_page):
+    """Do the three compare diagrams step in the browser, and does slow play light vectors before moving on?"""
+    page = open_page(server + "/cell?kind=gru&compare=true&T=6&gate=x&speed=8.0")
+    wait_text(page, ".rnn-t", "t = 0")
+    page.get_by_role("button", name="Step ▶").click()
+    wait_text(page, ".rnn-t", "t = 1")
+    slow = open_page(server + "/cell?kind=gru&T=3&gate=x&slow=true&speed=2.0")
+    wait_text(slow, ".rnn-t", "t = 0")
+    slow.get_by_role("button", name="▶ Play").click()
+    wait_text(slow, ".rnn-selected", "", contains=True)
+    seen = set()
+    for _ in range(150):  # GRU draws x, h_prev, z, r, n, h: slow play shows several of them at t = 0
+        text = slow.locator(".rnn-t").first.evaluate("el => el.parentElement.textContent")
+        if "t = 0" in text:
+            seen.add(text.split("·")[1].split("=")[0].strip())
+        if "t = 2" in text:
+            break
+        slow.wait_for_timeout(100)
+    assert len(seen) >= 3, seen
+    wait_text(slow, ".rnn-t", "t = 2")
