@@ -156,6 +156,34 @@ def set_password_with_code(engine: Engine, name: str, code: str, password: str) 
     return _row_user(row)
 
 
+def _session_tag(row) -> str:
+    """What a session cookie carries besides the name: it changes when the password changes or the account is
+    made anew (its id), so a password reset or a removal ends every session signed in before it.
+    """
+    return hashlib.sha256(f"{row.id}:{row.password_hash or ''}".encode()).hexdigest()[:24]
+
+
+def session_value(engine: Engine, name: str) -> str:
+    """The (then signed) cookie value of a new session of ``name``: ``name:tag``."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.users).where(db.users.c.name == name)).first()
+    if row is None:
+        raise AccountError(f"no user {name!r}")
+    return f"{row.name}:{_session_tag(row)}"
+
+
+def session_user(engine: Engine, value: str) -> User | None:
+    """The user of a session cookie's value, or None when it names nobody or was signed before a password change
+    or before the account was removed and made again.
+    """
+    name, _, tag = (value or "").partition(":")
+    if not tag or not NAME.match(name):
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(db.users).where(db.users.c.name == name)).first()
+    return _row_user(row) if row is not None and hmac.compare_digest(_session_tag(row), tag) else None
+
+
 def new_setup_code(engine: Engine, name: str) -> str:
     """A fresh one-time set-up code for ``name`` (an invitation or a password reset)."""
     code = secrets.token_urlsafe(16)

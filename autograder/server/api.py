@@ -113,7 +113,7 @@ class ApiHandler(tornado.web.RequestHandler):
         """Find the caller by their token; False (answered 401 or 429) otherwise.
 
         The request limit counts per *user*, after the token is found, so nobody can spend another user's
-        allowance; requests with a wrong token count per address, before the database is asked.
+        allowance; requests with a wrong token count per address (401, then 429 over the limit).
         """
         if self.user is not None:
             return True
@@ -123,14 +123,14 @@ class ApiHandler(tornado.web.RequestHandler):
             self.refuse(401, "send your token: Authorization: Bearer <token> "
                              "(python -m autograder users add prints it)")
             return False
-        address = f"ip:{self.request.remote_ip}"
-        if self.bad_tokens.blocked(address):
-            self.refuse(429, f"too many requests with a wrong token: at most {self.bad_tokens.limit} a minute")
-            return False
         user = await IOLoop.current().run_in_executor(None, self.server.user_by_token, token)
         if user is None:
-            self.bad_tokens.allow(address)
-            self.refuse(401, "this token is not valid (ask your instructor for a new one)")
+            # Counted per address only when wrong: a valid token is never refused for someone else's guesses
+            # (students behind one NAT or proxy share an address).
+            if not self.bad_tokens.allow(f"ip:{self.request.remote_ip}"):
+                self.refuse(429, f"too many requests with a wrong token: at most {self.bad_tokens.limit} a minute")
+            else:
+                self.refuse(401, "this token is not valid (ask your instructor for a new one)")
             return False
         if not self.limiter.allow(f"user:{user.id}"):
             self.refuse(429, f"too many requests: at most {self.limiter.limit} a minute")

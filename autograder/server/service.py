@@ -270,6 +270,10 @@ class CourseServer:
     def user_by_token(self, token: str) -> User | None:
         return accounts.by_token(self.engine, token)
 
+    def session_user(self, value: str) -> User | None:
+        """The user of a (verified) session cookie value; None after a password change or account removal."""
+        return accounts.session_user(self.engine, value)
+
     def user(self, name: str) -> User | None:
         return accounts.find(self.engine, name)
 

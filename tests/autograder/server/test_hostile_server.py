@@ -386,3 +386,42 @@ def test_a_malformed_upload_is_a_clear_refusal_that_stores_nothing(quiet_server,
         quiet_server.submit(user, A, filename, data)
     assert err.value.status in (404, 413, 422) and filename.split("\x00")[0] in err.value.message
     assert _stored(quiet_server, user) == 0
+
+
+# ---------------------------------------------------------------------------------------------- floods (last:
+# they spend this address's allowances on the shared live server)
+def test_guessing_tokens_is_limited_per_address_and_never_blocks_a_valid_token(live):
+    from autograder.server.api import BAD_TOKENS_PER_MINUTE
+    from tests.autograder.server import http
+
+    port, t = live["port"], live["tokens"]
+    codes = [http.call(port, "GET", "/api/v1/submissions/1", f"guess-{k}")[0]
+             for k in range(BAD_TOKENS_PER_MINUTE + 5)]
+    assert set(codes[:BAD_TOKENS_PER_MINUTE]) == {401} and set(codes[BAD_TOKENS_PER_MINUTE:]) == {429}
+    status, body = http.call(port, "GET", f"/api/v1/assignments/{A}/submissions", t["ada"])
+    assert status == 200 and "submissions" in body
+
+
+def test_the_sign_in_limit_is_per_connection_address_not_a_header(live):
+    """X-Forwarded-For is not believed (tornado's xheaders is off): a client cannot pick a fresh address."""
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from simulator.app.pages.course.auth import FAILED_LIMIT
+
+    base = f"http://127.0.0.1:{live['port']}/login"
+    form = urllib.request.urlopen(base, timeout=30)
+    cookie = form.headers["Set-Cookie"].split(";")[0]
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.read().decode()).group(1)
+    codes = []
+    for k in range(FAILED_LIMIT + 2):
+        body = urllib.parse.urlencode({"_xsrf": xsrf, "username": f"nobody{k}", "password": "wrong-password"})
+        request = urllib.request.Request(base, data=body.encode(), headers={
+            "Cookie": cookie, "X-Forwarded-For": f"10.0.{k}.1", "X-Real-Ip": f"10.1.{k}.1"})
+        try:
+            codes.append(urllib.request.urlopen(request, timeout=60).status)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+    assert codes[:FAILED_LIMIT] == [401] * FAILED_LIMIT and set(codes[FAILED_LIMIT:]) == {429}, codes

@@ -16,7 +16,7 @@ import tornado.web
 from bokeh.server.auth_provider import AuthProvider
 from tornado.ioloop import IOLoop
 
-from autograder.server.accounts import AccountError, authenticate, set_password_with_code
+from autograder.server.accounts import AccountError, authenticate, session_value, set_password_with_code
 from autograder.server.api import RateLimiter
 
 SESSION_HOURS = 12.0
@@ -61,8 +61,10 @@ class _Form(tornado.web.RequestHandler):
         shown = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
         self.finish(PAGE.format(title=html.escape(title), error=shown, body=body))
 
-    def sign_in(self, name: str) -> None:
-        self.set_signed_cookie(COOKIE, name, expires_days=SESSION_HOURS / 24, httponly=True, samesite="Lax")
+    async def sign_in(self, name: str) -> None:
+        """A fresh signed session cookie ``name:tag`` (the tag ends it when the password changes)."""
+        value = await IOLoop.current().run_in_executor(None, session_value, self.engine, name)
+        self.set_signed_cookie(COOKIE, value, expires_days=SESSION_HOURS / 24, httponly=True, samesite="Lax")
 
     def check_form(self) -> bool:
         try:
@@ -104,7 +106,7 @@ class LoginHandler(_Form):
             for k in keys:
                 FAILURES.allow(k)
             return self._form("Wrong user name or password.", name, 401)
-        self.sign_in(user.name)
+        await self.sign_in(user.name)
         self.redirect(safe_next(self.get_argument("next", None)))
 
 
@@ -143,7 +145,7 @@ class SetupHandler(_Form):
         except AccountError as exc:
             FAILURES.allow(f"ip:{self.request.remote_ip}")
             return self._form(str(exc), 403)
-        self.sign_in(user.name)
+        await self.sign_in(user.name)
         self.redirect("/course")
 
 
@@ -165,7 +167,7 @@ class CourseAuth(AuthProvider):
     def get_user(self):
         def get_user(handler):
             raw = handler.get_signed_cookie(COOKIE, max_age_days=SESSION_HOURS / 24)
-            return raw.decode() if raw else "guest"
+            return raw.decode("utf-8", "replace").partition(":")[0] if raw else "guest"
         return get_user
 
     @property

@@ -30,7 +30,8 @@ def current_user() -> User | None:
     """The signed-in user of this browser session, or None for a guest, an expired session or a removed account.
 
     The session cookie is checked here with the session's lifetime (``pn.state.user`` would accept any cookie
-    signed in the last 31 days) and with the OAuth provider's user name when single sign-on is configured.
+    signed in the last 31 days) and against the account as it is now (a password reset or a removal ends the
+    sessions signed in before it); with single sign-on, the OAuth provider's user name is used instead.
     """
     from tornado.web import decode_signed_value
 
@@ -41,11 +42,8 @@ def current_user() -> User | None:
         return None
     if pn.config.oauth_provider:
         name = pn.state.user
-    else:
-        raw = (pn.state.cookies or {}).get(COOKIE)
-        value = decode_signed_value(pn.config.cookie_secret, COOKIE, raw, max_age_days=SESSION_HOURS / 24) if (
-            raw and pn.config.cookie_secret) else None
-        name = value.decode() if value else None
-    if not name or name == "guest":
-        return None
-    return srv.user(name)
+        return srv.user(name) if name and name != "guest" else None
+    raw = (pn.state.cookies or {}).get(COOKIE)
+    value = decode_signed_value(pn.config.cookie_secret, COOKIE, raw, max_age_days=SESSION_HOURS / 24) if (
+        raw and pn.config.cookie_secret) else None
+    return srv.session_user(value.decode("utf-8", "replace")) if value else None

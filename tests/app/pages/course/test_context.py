@@ -13,12 +13,14 @@ from simulator.app.pages.course.auth import COOKIE, SESSION_HOURS, safe_next
 from tests.autograder.server.conftest import released_course
 
 SECRET = "test-cookie-secret"
+SESSIONS = {}  # name -> the session cookie value the server gives at sign-in (filled by the fixture)
 
 
 @pytest.fixture
 def signed_in(tmp_path, monkeypatch):
     server = CourseServer(released_course(tmp_path / "course"), grade=False)
     accounts.add_user(server.engine, "ada", "student")
+    SESSIONS["ada"] = accounts.session_value(server.engine, "ada")
     monkeypatch.setattr(context, "HANDLE", lambda: server)
     monkeypatch.setattr(pn.config, "cookie_secret", SECRET)
     jar = {}
@@ -28,7 +30,8 @@ def signed_in(tmp_path, monkeypatch):
 
 
 def _cookie(name: str, age_hours: float = 0.0, secret: str = SECRET) -> str:
-    return create_signed_value(secret, COOKIE, name, clock=lambda: time.time() - age_hours * 3600).decode()
+    value = SESSIONS.get(name, name)
+    return create_signed_value(secret, COOKIE, value, clock=lambda: time.time() - age_hours * 3600).decode()
 
 
 def test_a_fresh_session_is_its_user(signed_in):
@@ -45,6 +48,8 @@ def test_a_fresh_session_is_its_user(signed_in):
     lambda: _cookie("nobody"),                               # no such account (removed)
     lambda: _cookie("guest"),
     lambda: "",
+    lambda: _cookie("ada:" + "0" * 24),                      # a signed name with a made-up tag
+    lambda: _cookie("ada:"),
 ])
 def test_anything_else_is_a_guest(signed_in, make):
     jar, _ = signed_in
@@ -59,3 +64,21 @@ def test_anything_else_is_a_guest(signed_in, make):
 ])
 def test_sign_in_redirects_only_within_this_server(url, expected):
     assert safe_next(url) == expected
+
+
+def test_a_password_change_or_a_removal_ends_earlier_sessions(signed_in):
+    """Principle: a session is bound to the account as it was at sign-in (its id and password hash)."""
+    jar, server = signed_in
+    jar[COOKIE] = _cookie("ada")
+    assert context.current_user().name == "ada"
+    code = accounts.new_setup_code(server.engine, "ada")
+    assert context.current_user().name == "ada"  # an invitation alone changes nothing...
+    accounts.set_password_with_code(server.engine, "ada", code, "a new password")
+    assert context.current_user() is None  # ...the new password ends the old session
+    fresh = accounts.session_value(server.engine, "ada")
+    jar[COOKIE] = create_signed_value(SECRET, COOKIE, fresh).decode()
+    assert context.current_user().name == "ada"
+    accounts.remove_user(server.engine, "ada")
+    accounts.add_user(server.engine, "ada", "instructor")  # the same name, another account
+    assert context.current_user() is None
+
