@@ -425,3 +425,28 @@ def test_the_sign_in_limit_is_per_connection_address_not_a_header(live):
         except urllib.error.HTTPError as exc:
             codes.append(exc.code)
     assert codes[:FAILED_LIMIT] == [401] * FAILED_LIMIT and set(codes[FAILED_LIMIT:]) == {429}, codes
+
+
+@needs_sandbox
+def test_student_code_in_a_comparison_never_runs_in_the_server_process():
+    """Invariant 5: what the code does to its interpreter (numpy, builtins, its pid, printing floods) stays there."""
+    import os
+    import re
+
+    import numpy as np
+
+    from autograder.sandbox import Limits
+    from autograder.server.trace import trace
+
+    code = ("import os, builtins, numpy\n"
+            "numpy.tanh = lambda a: a * 0\nnumpy.float64 = int\nbuiltins.abs = None\n"
+            "print('PID', os.getpid())\nprint('x' * 5_000_000)\n"
+            "def rnn_step(x, h, p):\n    return h, {}\n")
+    X, h0, c0, params = _rnn_case(T=3)
+    got = trace([("c", code)], "rnn", X, h0, c0, params, limits=Limits(wall=10.0, notebook=20.0))
+    assert got["error"] is None and len(got["steps"]) == 3
+    assert len(got["output"]) <= 4000  # the flood was read and dropped, not kept
+    assert np.tanh(np.array([1.0]))[0] > 0.7 and len([1, 2]) == 2  # this process's numpy and builtins are its own
+    assert np.float64 is not int and abs(-1) == 1
+    pids = re.findall(r"PID (\d+)", got["output"])
+    assert not pids or int(pids[0]) != os.getpid()
