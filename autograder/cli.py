@@ -30,12 +30,14 @@ from autograder.submission_files import (
     Submission,
     SubmissionFileError,
     check_against_inbound,
+    check_provenance,
     check_student_id,
     inbound_folder,
     list_students,
     read_metadata,
     read_regular,
     read_submission,
+    solution_regions,
 )
 
 DEFAULT_COURSE = Path(__file__).resolve().parent.parent / "exercises"
@@ -175,9 +177,11 @@ def verify_submissions(course: Path, assignment: str, exchange: Path | str | Non
                        ) -> tuple[dict[str, Submission], dict[str, str], dict[str, str]]:
     """Read every submission without following links: ``(verified, refused, bad_ids)``, each by student.
 
-    A submission that came through an exchange (it holds ``submission_secret.txt``) must also match the
-    student's inbound folder (:func:`submission_files.check_against_inbound`). Raises
-    :class:`CourseError` before anything is graded when such submissions exist and no inbound is found.
+    Then, when the course has an exchange inbound, every submission must be a faithful copy of one of
+    the student's inbound folders (:func:`submission_files.check_against_inbound`); raises
+    :class:`CourseError` before anything is graded when submissions came through an exchange
+    (``submission_secret.txt``) and its inbound is not found. Last, a copy of the instructor's source
+    notebook is refused (:func:`submission_files.check_provenance`).
     """
     verified, refused, bad_ids = {}, {}, {}
     for student in list_students(course, assignment):
@@ -190,19 +194,23 @@ def verify_submissions(course: Path, assignment: str, exchange: Path | str | Non
             verified[student] = read_submission(course, student, assignment, notebook)
         except SubmissionFileError as exc:
             refused[student] = str(exc)
+    inbound = find_inbound(course, exchange)
     via_exchange = [s for s, sub in verified.items() if sub.secret is not None]
-    if via_exchange:
-        inbound = find_inbound(course, exchange)
-        if inbound is None:
-            raise CourseError(f"{len(via_exchange)} submissions came through an nbgrader exchange (they hold "
-                              "submission_secret.txt) but its inbound folder was not found: pass --exchange DIR, "
-                              "the --Exchange.root that collect used, so they can be checked for links")
-        for student in via_exchange:
-            try:
-                check_against_inbound(verified[student], inbound)
-            except SubmissionFileError as exc:
-                refused[student] = str(exc)
-                del verified[student]
+    if via_exchange and inbound is None:
+        raise CourseError(f"{len(via_exchange)} submissions came through an nbgrader exchange (they hold "
+                          "submission_secret.txt) but its inbound folder was not found: pass --exchange DIR, "
+                          "the --Exchange.root that collect used, so they can be checked for links")
+    regions = solution_regions([c.source for c in load_source(course, assignment)])
+    for student, sub in list(verified.items()):
+        try:
+            if inbound is not None:
+                check_against_inbound(sub, inbound)
+            for rel, data in sub.files.items():
+                if rel.endswith(".ipynb"):
+                    check_provenance(f"submitted/{student}/{assignment}/{rel}", data, regions)
+        except SubmissionFileError as exc:
+            refused[student] = str(exc)
+            del verified[student]
     return verified, refused, bad_ids
 
 

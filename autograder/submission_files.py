@@ -372,3 +372,54 @@ def read_metadata(course: Path | str, student: str, assignment: str) -> Submissi
     finally:
         os.close(fd)
     return sub
+
+
+SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION", re.M | re.S)
+
+
+def _normal(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def solution_regions(sources: list[str]) -> list[str]:
+    """The instructor's solution regions, nbgrader's markers included, each line stripped.
+
+    The release replaces every one of them by a stub, so no student receives them.
+    """
+    return [_normal(m.group(0)) for text in sources for m in SOLUTION_REGION.finditer(text)]
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ["".join(value)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def check_provenance(label: str, data: bytes, regions: list[str]) -> None:
+    """Refuse a notebook that is the instructor's source: it holds every solution region, markers included.
+
+    Principle (DESIGN.md, invariant 8): the release replaces each solution region (with its ``### BEGIN
+    SOLUTION`` / ``### END SOLUTION`` markers) by a stub, so a notebook holding all of them verbatim came
+    from the instructor's side, whatever route brought it (a link or hard link collect followed, a copied
+    file). Requiring all of them keeps a student who types the markers around an answer safe. Not
+    covered: a partial copy, or a source without solution regions.
+    """
+    if not regions:
+        return
+    try:
+        import json
+
+        texts = _strings(json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return  # not a notebook: grading reports that
+    body = "\n".join(_normal(t) for t in texts)
+    if all(region in body for region in regions):
+        raise SubmissionFileError(f"{label} is a copy of the instructor's source notebook (it holds every "
+                                  "solution with nbgrader's markers, which the release removes; was it a link?), "
+                                  "so it was not graded")

@@ -394,3 +394,56 @@ def test_exchange_root_comes_from_the_course_config(tmp_path):
                                limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
     assert {t.grade_id: t.score for t in results["bob"].tests}["test_q1"] == 1.0
     assert (course / "autograded" / "bob" / "rnn_cell" / "submission_secret.txt").read_text() == "ab" * 64
+
+
+# ----------------------------------------------------------------------------- provenance: the source's hidden tests
+def _source_as_student_file(course: Path, form: str) -> str:
+    nb = json.loads(_source(course).read_text())
+    if form == "lines":  # the file format's other spelling of a cell source: a list of lines
+        for cell in nb["cells"]:
+            cell["source"] = cell["source"].splitlines(keepends=True) if isinstance(cell["source"], str) else \
+                cell["source"]
+    elif form == "reordered":
+        nb["cells"] = nb["cells"][::-1]
+    elif form == "edited":  # the source with the student's name added and a test cell changed
+        nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": "by mallory"})
+        nb["cells"][4]["source"] = "pass"
+    return json.dumps(nb, indent=4 if form == "reindented" else None)
+
+
+@pytest.mark.parametrize("form", ["plain", "lines", "reordered", "reindented", "edited"])
+def test_a_copy_of_the_source_notebook_is_refused(tmp_path, form):
+    """Is a copy of the source notebook (however re-serialised or edited) refused, whatever brought it?"""
+    course = fx.write_course(tmp_path / "course", {"alice": fx.solved_notebook()})
+    (_sub(course, "alice") / "rnn_cell.ipynb").write_text(_source_as_student_file(course, form))
+    results = cli.grade_course(course, "rnn_cell", progress=False,
+                               limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
+    assert results["alice"].score == 0 and "source notebook" in cli.zero_reason(results["alice"])
+
+
+def test_markers_around_an_answer_are_not_refused(tmp_path):
+    """Is a student who writes nbgrader's markers around the very solution of one cell still graded?"""
+    marked = fx.with_code(fx.solved_notebook(), "answers", fx.ANSWER + '\n### BEGIN HIDDEN TESTS\nassert True\n'
+                          "### END HIDDEN TESTS")
+    course = fx.write_course(tmp_path / "course", {"alice": marked})
+    results = cli.grade_course(course, "rnn_cell", progress=False,
+                               limits=cli.Limits(wall=10, memory=1024 * 2**20, processes=16))
+    assert {t.grade_id: t.score for t in results["alice"].tests}["test_q1"] == 1.0
+
+
+@pytest.mark.parametrize("exchange_known", [True, False])
+def test_a_linked_inbound_folder_is_refused(tmp_path, exchange_known):
+    """Held out: an inbound folder that is a link to the source folder: refused with or without --exchange?"""
+    course = fx.write_course(tmp_path / "course")
+    inbound = tmp_path / "exchange" / "rnn-test" / "inbound"
+    inbound.mkdir(parents=True)
+    folder = inbound / "bob+rnn_cell+2026-11-26 12:00:00.000000 UTC"
+    folder.symlink_to(_source(course).parent)
+    shutil.copytree(folder, _sub(course, "bob"))  # what collect's copytree does: it follows the link
+    results = cli.grade_course(course, "rnn_cell", progress=False, exchange=inbound.parent.parent if exchange_known
+                               else tmp_path / "elsewhere", limits=cli.Limits(wall=10, memory=1024 * 2**20,
+                                                                              processes=16))
+    why = cli.zero_reason(results["bob"])
+    assert results["bob"].score == 0
+    assert ("inbound/bob+rnn_cell+2026-11-26 12:00:00.000000 UTC is a symbolic link" in why if exchange_known
+            else "source notebook" in why), why
