@@ -8,6 +8,8 @@ lease runs out any server puts the submission back in the queue. The result is i
 
 Claiming is one conditional ``UPDATE ... WHERE status = 'queued'`` checked by its row count, which is
 atomic on SQLite (one writer at a time) and on PostgreSQL (row locks), so two servers never both win.
+The next submission is chosen round-robin over students (:func:`_fair_order`), so one student's flood
+cannot starve the others.
 """
 
 from __future__ import annotations
@@ -45,23 +47,54 @@ def recover(engine: Engine) -> int:
             status="queued", claim=None, lease_until=None)).rowcount
 
 
-def claim(engine: Engine, owner: str, lease: float = LEASE) -> Job | None:
-    """Take the oldest queued submission for ``owner``, or None when the queue is empty."""
+SCAN = 5000  # queued submissions looked at per claim (the oldest): the fair order is computed over these
+
+
+def _fair_order(conn) -> list[tuple[int, int]]:
+    """Queued (id, attempts) in the order they are graded: round-robin over students, oldest first within each.
+
+    A student's k-th waiting submission comes after every other student's (k-1)-th, and each one being graded
+    counts as one of their turns: ten uploads of one student cannot hold the workers while another student's
+    single upload waits behind them (queue starvation). Ties go to the older submission.
+    """
     s = db.submissions
-    for _ in range(8):  # another server may win the same row; then try the next one
+    rows = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.attempts).where(s.c.status == "queued")
+                        .order_by(s.c.id).limit(SCAN)).all()
+    if not rows:
+        return []
+    # each submission being graded counts as one of its student's turns
+    seen: dict[int, int] = dict(conn.execute(sa.select(s.c.user_id, sa.func.count()).where(s.c.status == "running")
+                                             .group_by(s.c.user_id)).all())
+    keyed = []
+    for row in rows:
+        rank = seen.get(row.user_id, 0)
+        seen[row.user_id] = rank + 1
+        keyed.append((rank, row.id, row.attempts))
+    return [(sid, attempts) for _, sid, attempts in sorted(keyed)]
+
+
+def positions(conn) -> dict[int, int]:
+    """{submission id: its place in the queue}, 1 for the next to be graded (the fair order of :func:`claim`)."""
+    return {sid: k + 1 for k, (sid, _) in enumerate(_fair_order(conn))}
+
+
+def claim(engine: Engine, owner: str, lease: float = LEASE) -> Job | None:
+    """Take the next queued submission in the fair order for ``owner``, or None when the queue is empty."""
+    s = db.submissions
+    for _ in range(8):  # another server may win the same row; then look again
         with engine.begin() as conn:
-            row = conn.execute(sa.select(s.c.id, s.c.attempts).where(s.c.status == "queued")
-                               .order_by(s.c.id).limit(1)).first()
-            if row is None:
+            order = _fair_order(conn)
+            if not order:
                 return None
-            tag = f"{owner}:{row.attempts + 1}"
-            won = conn.execute(s.update().where((s.c.id == row.id) & (s.c.status == "queued")).values(
-                status="running", claim=tag, lease_until=db.now() + lease, attempts=row.attempts + 1,
+            sid, attempts = order[0]
+            tag = f"{owner}:{attempts + 1}"
+            won = conn.execute(s.update().where((s.c.id == sid) & (s.c.status == "queued")).values(
+                status="running", claim=tag, lease_until=db.now() + lease, attempts=attempts + 1,
                 started=db.now())).rowcount
             if not won:
                 continue
             full = conn.execute(sa.select(s, db.users.c.name).join(db.users, db.users.c.id == s.c.user_id)
-                                .where(s.c.id == row.id)).first()
+                                .where(s.c.id == sid)).first()
             return Job(full.id, tag, full.assignment, full.filename, full.notebook, full.name)
     return None
 
@@ -102,10 +135,5 @@ def requeue(engine: Engine, ids: list[int]) -> int:
 
 def position(engine: Engine, submission_id: int) -> int | None:
     """1 for the next submission to be graded; None unless it is queued."""
-    s = db.submissions
     with engine.connect() as conn:
-        row = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).first()
-        if row is None or row.status != "queued":
-            return None
-        return conn.execute(sa.select(sa.func.count()).select_from(s).where(
-            (s.c.status == "queued") & (s.c.id <= submission_id))).scalar_one()
+        return positions(conn).get(submission_id)

@@ -80,7 +80,7 @@ class CourseServer:
         return sid
 
     def _rows(self, where) -> list[dict]:
-        """Submissions matching ``where``, newest first, in two queries whatever their number (no query per row)."""
+        """Submissions matching ``where``, newest first, in three queries whatever their number (no query per row)."""
         s, r = db.submissions, db.results
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(s.c.id, s.c.user_id, s.c.assignment, s.c.filename, s.c.created, s.c.late,
@@ -89,10 +89,7 @@ class CourseServer:
                                 .join(db.users, db.users.c.id == s.c.user_id)
                                 .outerjoin(r, r.c.submission_id == s.c.id).where(where)
                                 .order_by(s.c.id.desc())).all()
-            queued = ([row.id for row in conn.execute(sa.select(s.c.id).where(s.c.status == "queued")
-                                                      .order_by(s.c.id))]
-                      if any(row.status == "queued" for row in rows) else [])
-        place = {sid: k + 1 for k, sid in enumerate(queued)}  # 1 for the next submission to be graded
+            place = queue.positions(conn) if any(row.status == "queued" for row in rows) else {}
         out = []
         for row in rows:
             report = row.report or {}
