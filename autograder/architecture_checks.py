@@ -101,7 +101,8 @@ def hypotheses(name: str) -> list[Hypothesis]:
                        lambda c: {"Y": _reference(name, c, feedback="softmax")}),
             Hypothesis("wrong feedback", "y_{t-1} itself is fed back instead of one_hot(argmax y_{t-1})",
                        lambda c: {"Y": _reference(name, c, feedback="identity")}),
-            Hypothesis("input repeated", "x is fed at every step instead of the fed-back output",
+            Hypothesis("input repeated", "x is fed at every step: the outputs are not fed back (step t >= 1 "
+                       "reads x instead of one_hot_argmax(y_{t-1}))",
                        lambda c: {"Y": architectures.many_to_many_forward(
                            np.repeat(c["args"][0][:, None], c["args"][2], axis=1), c["args"][1], _step(c))[0]}),
         ],

@@ -116,6 +116,10 @@ def suspects(name: str) -> list[Suspect]:
                    lambda c: {"Y": np.tanh(ref(c))}, READOUT_LINE),
            Suspect("activation on the readout", "softmax is applied to the readout, y = softmax(h W_hy + b_y)",
                    lambda c: {"Y": softmax(ref(c), axis=-1)}, READOUT_LINE)]
+    axes = ("batch", "t") if name in TIMED else ("batch",)
+    out += [Suspect("softmax over the wrong axis", f"softmax is applied to the readout and normalised over the "
+                    f"{what} axis (axis={a}) instead of over the K outputs",
+                    lambda c, a=a: {"Y": softmax(ref(c), axis=a)}, READOUT_LINE) for a, what in enumerate(axes)]
     if name in TIMED:
         out.append(Suspect("time-major output", "Y is stacked time first, (T, B, K) (np.stack(ys, axis=0))",
                            lambda c: {"Y": ref(c).swapaxes(0, 1)}, "Y = np.stack(ys, axis=1)  # (B, T, K)"))
@@ -142,11 +146,40 @@ def suspects(name: str) -> list[Suspect]:
                         lambda c: rev(c, False, True), ORDER_LINE),
                 Suspect("time reversed", "the steps run from t=T-1 down to 0", lambda c: rev(c, True, True),
                         ORDER_LINE)]
+    if name in ("many_to_one", "encoder_decoder"):
+        # NB: many-to-one reading one input is the state reset at every step: a skipped input is named from T=3 on.
+        least = 3 if name == "many_to_one" else 1
+        out += [Suspect(bug, f"the {'encoder ' if name == 'encoder_decoder' else ''}steps read {what}",
+                        lambda c, pick=pick, n=least if "skipped" in bug else 2: {
+                            "Y": _read_inputs(name, c, pick(c["args"][0]))} if c["args"][0].shape[1] >= n else None,
+                        ORDER_LINE)
+                for bug, what, pick in INPUT_VARIANTS]
     if name == "encoder_decoder":
         out.append(Suspect("only h passed to the decoder", "the decoder starts from (h_T, 0): the encoder's cell "
                            "state c is not handed over", _lstm_only(lambda c: {"Y": _wired(
                                name, c, handover=lambda s: (s[0], np.zeros_like(s[1])))}), DECODER_LINE))
     return out
+
+
+# Changed input sequences a loop bug hands the cell: (bug, what the steps read, X -> the X they read).
+INPUT_VARIANTS = (
+    ("time reversed", "the inputs from last to first (step t reads X[:, T-1-t])", lambda X: X[:, ::-1]),
+    ("first input skipped", "X[:, 1:] only (the loop starts at t=1, x_0 is never read)", lambda X: X[:, 1:]),
+    ("last input skipped", "X[:, :-1] only (the loop stops at t=T-2, x_{T-1} is never read)", lambda X: X[:, :-1]),
+)
+
+
+def _read_inputs(name: str, case: dict, X: np.ndarray) -> np.ndarray:
+    """Many-to-one or the encoder-decoder with the reference cell reading ``X`` (possibly no step at all)."""
+    cp, B = _cell(case), X.shape[0]
+    state = _zero(case, B)
+    for t in range(X.shape[1]):
+        state = _step(case, X[:, t], state, cp)
+    p = case["args"][1]
+    if name == "many_to_one":
+        return state[0] @ p["W_hy"] + p["b_y"]
+    dec = _cell(case, architectures.DECODER_PREFIX)
+    return _run(case, dec, state, case["args"][2], x0=np.zeros((B, p["W_hy"].shape[1])))[0]
 
 
 # ----------------------------------------------------------------------------- probes

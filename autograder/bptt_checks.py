@@ -27,6 +27,7 @@ from autograder.sequence_probes import (
     diagnose,
     differs,
     layout_probe,
+    same,
     steps_text,
     wrong_shape,
 )
@@ -74,12 +75,13 @@ def step_caches(case: dict) -> list[dict]:
     return out
 
 
-def _walk(case: dict, ts, dh_of=None, cache_of=None, carry=None, jacobian: bool = True):
+def _walk(case: dict, ts, dh_of=None, cache_of=None, carry=None, jacobian: bool = True, step_backward=None):
     """Reference step backwards chained over the steps ``ts`` (in that order).
 
     ``dh_of(dH_t, carry)`` is what step t receives (default ``dH_t + carry``), ``cache_of(t)`` the step cache
     it reads (default step t's), ``carry`` the gradient before the first step walked (default zeros);
-    ``jacobian=False`` passes the received ``dh`` itself on instead of the step's ``dh_prev``.
+    ``jacobian=False`` passes the received ``dh`` itself on instead of the step's ``dh_prev``;
+    ``step_backward(dh, cache) -> (dx, dh_prev, grads)`` replaces the reference step (a step-level bug).
     Returns dX, the last carry, the summed grads and the ``dh`` the last walked step received.
     """
     caches = step_caches(case)
@@ -88,9 +90,10 @@ def _walk(case: dict, ts, dh_of=None, cache_of=None, carry=None, jacobian: bool 
     grads = {k: np.zeros_like(v) for k, v in case["params"].items()}
     carry = np.zeros_like(case["h0"]) if carry is None else carry
     dh = carry
+    back = cells.rnn_step_backward if step_backward is None else step_backward
     for t in ts:
         dh = dH[:, t] + carry if dh_of is None else dh_of(dH[:, t], carry)
-        dX[:, t], dh_prev, g = cells.rnn_step_backward(dh, caches[t if cache_of is None else cache_of(t)])
+        dX[:, t], dh_prev, g = back(dh, caches[t if cache_of is None else cache_of(t)])
         carry = dh_prev if jacobian else dh
         grads = {k: grads[k] + g[k] for k in grads}
     return dX, carry, grads, dh
@@ -124,8 +127,42 @@ def rnn_forward_suspects() -> list[Suspect]:
     ]
 
 
+def lifted_step(h: hyp.Hypothesis) -> Callable:
+    """The reference step backward under the step-level bug ``h`` (a hypothesis of ``rnn_step_backward``)."""
+
+    def back(dh, cache):
+        out = h.outputs({"dh": dh, "cache": cache})
+        return out["dx"], out["dh_prev"], {k: out[k] for k in ("W_xh", "W_hh", "b_h")}
+
+    return back
+
+
+def _changes(h: hyp.Hypothesis, reads: tuple[str, ...]) -> bool:
+    """Does the step bug ``h`` change any of the step outputs ``reads`` (on one fixed, grader-chosen step)?"""
+    rng = np.random.default_rng(2024)
+    params = {"W_xh": rng.standard_normal((2, 3)), "W_hh": rng.standard_normal((3, 3)), "b_h": rng.standard_normal(3)}
+    _, cache = cells.rnn_step(rng.standard_normal((2, 2)), rng.standard_normal((2, 3)), params)
+    dh = rng.standard_normal((2, 3))
+    dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+    right = {"dx": dx, "dh_prev": dh_prev, **grads}
+    wrong = h.outputs({"dh": dh, "cache": cache})
+    return any(not same(right[k], wrong[k]) for k in reads)
+
+
+def step_bug_suspects(walk: Callable[[dict, Callable], dict | None], line: str,
+                      reads: tuple[str, ...] = ("dx", "dh_prev", "W_xh", "W_hh", "b_h")) -> list[Suspect]:
+    """Every bug of the step backward's catalogue, made a sequence bug: ``walk(case, step_backward)`` chains the
+    reference over time with the buggy step, so any step-level bug a student writes inline in BPTT (or in the
+    gradient-norm walk) is named as that step bug. ``reads``: the step outputs the walk uses (a step bug that
+    changes none of them cannot show, and is left out).
+    """
+    return [Suspect(h.bug, f"each step's backward has this bug: {h.text}",
+                    lambda c, h=h: walk(c, lifted_step(h)), line)
+            for h in hyp.rnn_step_backward_hypotheses() if _changes(h, reads)]
+
+
 def rnn_backward_suspects() -> list[Suspect]:
-    """The catalogue's BPTT bugs, then steps chained in a wrong order or from a wrong start."""
+    """The catalogue's BPTT bugs, then steps chained in a wrong order or from a wrong start, then step bugs."""
 
     def back(c):
         return range(_T(c) - 1, -1, -1)
@@ -169,6 +206,21 @@ def rnn_backward_suspects() -> list[Suspect]:
         dX, carry, g, _ = _walk(c, back(c))
         return _grads(dX.swapaxes(0, 1), carry, g)
 
+    def dH_twice(c):
+        return _grads(*_walk(c, back(c), dh_of=lambda dH_t, carry: 2.0 * dH_t + carry)[:3])
+
+    def other_cache(shift: int, wrap: bool):
+        def run(c):
+            T = _T(c)
+            if T < 2:
+                return None
+            return _grads(*_walk(c, back(c), cache_of=lambda t: (t + shift) % T if wrap
+                                 else min(max(t + shift, 0), T - 1))[:3])
+        return run
+
+    def with_step(c, step_backward):
+        return _grads(*_walk(c, back(c), step_backward=step_backward)[:3])
+
     line = BACKWARD_LINE
     return [
         *[Suspect(h.bug, h.text, h.outputs, line if "accumulation" in h.bug else SUM_LINE)
@@ -193,6 +245,15 @@ def rnn_backward_suspects() -> list[Suspect]:
                 "dH[:, t]", loss_dropped, line),
         Suspect("time-major output", "dX is stacked time first, (T, B, D)", time_major,
                 "dX = np.stack(dxs, axis=1)  # (B, T, D)"),
+        Suspect("dH counted twice", "each step receives 2 dH[:, t] + dh_next (dH[:, t] is added to the carried "
+                "gradient and then again)", dH_twice, line),
+        *[Suspect("step caches in the wrong order", f"step t reads the cache of step {what}", other_cache(s, w),
+                  "step t's backward reads caches[t]")
+          for s, w, what in ((-1, True, "t-1 (caches[t - 1], so step 0 reads the last step's)"),
+                             (-1, False, "t-1 (step 0 its own)"), (1, True, "t+1 (caches[t + 1], wrapping)"),
+                             (1, False, "t+1 (the last step its own)"))],
+        *step_bug_suspects(with_step, "the step backward: da = dh * (1 - h_t^2), dx = da W_xh^T, "
+                           "dh_prev = da W_hh^T, dW_xh = x_t^T da, dW_hh = h_{t-1}^T da, db_h = sum_B da"),
     ]
 
 
@@ -229,8 +290,24 @@ def clip_suspects() -> list[Suspect]:
         clipped, _ = ref(c["grads"], c["max_norm"] * np.sqrt(size))
         return {**clipped, "norm": n}
 
+    def other_norm(c, n):
+        # the reference's clipping with the norm n: scale min(1, max_norm / n) = min(1, m' / norm)
+        clipped, _ = ref(c["grads"], c["max_norm"] * norm(c) / n) if n > 0 else (dict(c["grads"]), 0.0)
+        return {**clipped, "norm": n}
+
+    def l1(c):
+        # the L1 norm, the reference's norm of the square roots of |g|, squared
+        return other_norm(c, ref({k: np.sqrt(np.abs(g)) for k, g in c["grads"].items()}, 1.0)[1] ** 2)
+
+    def max_abs(c):
+        return other_norm(c, max(float(np.abs(g).max()) for g in c["grads"].values()))
+
     return [
         *[Suspect(h.bug, h.text, h.outputs, CLIP_LINE) for h in hyp.clip_gradients_hypotheses()],
+        Suspect("L1 norm instead of L2", "the norm is the sum of |g| over all entries (L1) instead of "
+                "sqrt(sum of g^2)", l1, CLIP_LINE),
+        Suspect("max-abs norm instead of L2", "the norm is the largest |g| (max norm) instead of sqrt(sum of g^2)",
+                max_abs, CLIP_LINE),
         Suspect("clipping by the squared norm", "the norm is the sum of squares without the square root (the "
                 "returned norm is norm^2 and the scale min(1, max_norm / norm^2))", squared, CLIP_LINE),
         Suspect("min/max confused", "the scale is max(1, max_norm / norm) (or the test norm > max_norm is "
@@ -258,8 +335,24 @@ def norms_suspects() -> list[Suspect]:
         dh = cache["grads"]["dh"]
         return {"norms": np.sqrt((dh * dh).sum(axis=(0, 2)))}
 
+    def walked(c, ts, step_backward=None):
+        # the reference's chain of step backwards from dh_last, over the steps ts in that order
+        caches, dh, norms = step_caches(c), c["dh_last"], np.zeros(_T(c))
+        for t in ts:
+            norms[t] = np.sqrt((dh * dh).sum())
+            _, dh, _ = (step_backward or cells.rnn_step_backward)(dh, caches[t])
+        return {"norms": norms}
+
+    def back(c):
+        return range(_T(c) - 1, -1, -1)
+
     return [
         *[Suspect(h.bug, h.text, h.outputs, NORMS_LINE) for h in hyp.hidden_grad_norms_hypotheses()],
+        Suspect("walked forward in time", "dh_last is carried from t=0 up to T-1 (norms[0] = ||dh_last||, then "
+                "through the caches of steps 0, 1, ...) instead of from T-1 down to 0",
+                lambda c: walked(c, range(_T(c))), NORMS_LINE),
+        *step_bug_suspects(lambda c, b: walked(c, back(c), b), "dL/dh_{t-1} = (dL/dh_t * (1 - h_t^2)) W_hh^T",
+                           reads=("dh_prev",)),
         Suspect("loss on every step", "dh_last is added at every step (as if each state had a loss) instead of "
                 "reaching only the last one", every_step, NORMS_LINE),
         Suspect("mean instead of sum in the norm", "norms[t] is sqrt(mean of squares) over batch and units "
@@ -409,9 +502,52 @@ def _backward_probes(backward: Callable, cache_for: Callable[[dict], object]) ->
     return [Probe("one step", one_step), Probe("first step only", first_only), Probe("last step only", last_only)]
 
 
+def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
+                   sizes: dict[str, tuple[int, str]]) -> Finding | None:
+    """Are the wrong outputs the reference's times one common factor r? (no student call)
+
+    ``sizes`` names the sizes a factor may be (``{"B": (4, "the batch"), "T": (5, "time")}``): r = 1/B reads as a
+    mean over the batch, r = 1/T as a mean over time, r = 2 as a term counted twice, r = -1 as a sign flipped.
+    At least two nonzero entries must share r (four for an unnamed factor); only r is shown, never an input.
+    """
+    wrong = [k for k in expected if not all_close(expected[k], got[k])]
+    if not wrong:
+        return None
+    e = np.concatenate([np.asarray(expected[k], dtype=np.float64).ravel() for k in wrong])
+    g = np.concatenate([np.asarray(got[k], dtype=np.float64).ravel() for k in wrong])
+    big = np.abs(e) > 1e-6
+    if big.sum() < 2 or not np.allclose(g[~big], 0.0, atol=1e-6):
+        return None
+    r = g[big] / e[big]
+    if not np.allclose(r, r[0], rtol=1e-6):
+        return None
+    r = float(r[0])
+    names = ", ".join(_label(k) for k in wrong)
+    known = [(2.0, "counted twice", "a term is added twice (each step's upstream gradient, or the carry)"),
+             (-1.0, "sign flipped", "the sign is flipped (a gradient subtracted instead of added)")]
+    for letter, (n, what) in sizes.items():
+        if n > 1:
+            known += [(1.0 / n, f"averaged over {what}", f"a mean over {what} ({letter}) is taken instead of a sum"),
+                      (float(n), f"multiplied by {letter}", f"the result is multiplied by {letter} ({what})")]
+    for value, bug, cause in known:
+        if np.isclose(r, value, rtol=1e-6):
+            return Finding(f"your {names} are the reference's times {r:.6g}", bug, cause, SUM_LINE)
+    if big.sum() < 4:
+        return None
+    return Finding(f"your {names} are the reference's times one common factor {r:.6g}", "wrong constant factor",
+                   "the wrong outputs are off by one constant factor (a scale, a mean or a doubled term)", SUM_LINE)
+
+
 def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
     """Which outputs are wrong tells which part of BPTT is (no probe call needed)."""
     params_ok = all(v is None for k, v in by_key.items() if k not in ("dX", "dh0"))
+    wrong_params = sorted(k for k, v in by_key.items() if k not in ("dX", "dh0") and v is not None)
+    if by_key["dX"] is None and by_key["dh0"] is None and len(wrong_params) == 1 and len(by_key) > 3:
+        k = wrong_params[0]
+        state = {"W_hh": "h_{t-1}", "W_xh": "x_t", "b_h": "the batch sum"}.get(k, "the step's input")
+        return Finding(f"dX, dh0 and the other parameter gradients match, only grads[{k!r}] differs",
+                       f"grads[{k!r}] wrong", f"grads[{k!r}] pairs da_t with the wrong factor (it should use "
+                       f"{state} of the same step, summed over t)", SUM_LINE)
     if by_key["dX"] is None and by_key["dh0"] is None:
         return Finding("dX and dh0 match, only the parameter gradients differ", "parameter gradients not summed "
                        "over time", "the parameter gradients are not the sum of every step's", SUM_LINE)
@@ -527,7 +663,9 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
                   for key in expected}
         problems = [m for m in by_key.values() if m is not None]
         if problems:
-            probes = [Probe("parts", lambda c, g, by_key=by_key: _parts_finding(by_key)),
+            sizes = {"B": (case["X"].shape[0], "the batch"), "T": (_T(case), "time")}
+            probes = [Probe("factor", lambda c, g, e=expected, sizes=sizes: factor_finding(e, g, sizes)),
+                      Probe("parts", lambda c, g, by_key=by_key: _parts_finding(by_key)),
                       *_backward_probes(rnn_backward, cache_for)]
             fail(diagnose(head, problems, got, case, suspects, probes))
     note = ""
@@ -574,6 +712,13 @@ def _clip_parts(case: dict, got: dict) -> Finding | None:
     if norm_ok:
         return Finding("your norm is right but your gradients are not one common rescaling of the inputs",
                        "not one common factor", "the gradients are not all multiplied by the same factor", CLIP_LINE)
+    n = float(got["norm"])
+    if not norm_ok and n > 0 and np.isfinite(n):
+        own = bptt_answers.clip_gradients(case["grads"], case["max_norm"] * e_norm / n)[0]  # min(1, max_norm / n)
+        if all(all_close(own[k], got[k]) for k in case["grads"]):
+            return Finding("your clipped gradients are g * min(1, max_norm / norm) with your own norm, so the scale "
+                           "is right and the norm is what is computed wrongly", "wrong norm",
+                           "the norm is not sqrt(sum over all tensors of sum g^2)", CLIP_LINE)
     if all(all_close(e_clipped[k], got[k]) for k in case["grads"]):
         return Finding("your clipped gradients are right and only the returned norm differs", "wrong norm returned",
                        "the returned norm is not the global norm before clipping", CLIP_LINE)

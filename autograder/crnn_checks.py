@@ -136,9 +136,17 @@ def _pool_cases(hidden: bool) -> list[dict]:
     out = []
     for k, (N, C, H, W, size, stride) in enumerate(shapes):
         rng = _rng(hidden, 40 + k)
-        out.append({"label": f"N={N}, C={C}, H={H}, W={W}, window {size}, stride {stride}",
-                    "args": (rng.standard_normal((N, C, H, W)), size, stride)})
+        # The first case whose stride is its window leaves the stride out: the default (stride = size) is graded.
+        default = stride == size > 1 and not any(c.get("default_stride") for c in out)
+        out.append({"label": f"N={N}, C={C}, H={H}, W={W}, window {size}, "
+                             + ("stride left out (default: the window)" if default else f"stride {stride}"),
+                    "args": (rng.standard_normal((N, C, H, W)), size, stride), "default_stride": default})
     return out
+
+
+def _pool_args(case: dict) -> tuple:
+    """The positional arguments a student's maxpool_forward is called with on ``case``."""
+    return case["args"][:2] if case.get("default_stride") else case["args"]
 
 
 def pool_hypotheses() -> list[Hypothesis]:
@@ -152,7 +160,8 @@ def pool_hypotheses() -> list[Hypothesis]:
         return {"out": win.mean(axis=1).reshape(N, C, OH, OW)}
 
     return [Hypothesis("average instead of max", "each window is averaged instead of taking its maximum", average),
-            Hypothesis("wrong stride", "the windows move by 1 instead of the stride",
+            Hypothesis("wrong stride", lambda c: "the windows move by 1 instead of the stride" + (
+                " (left out here: its default is the window size, stride = size)" if c.get("default_stride") else ""),
                        lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], 1)[0]})]
 
 
@@ -162,7 +171,7 @@ def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> No
     cases, hyps = _pool_cases(hidden), [*pool_hypotheses(), *pool_suspects()]
     probes = pool_probes(_reader(maxpool_forward, fname, "out", lambda c: conv.maxpool_forward(*c["args"])[0]))
     for k, case in enumerate(cases):
-        out, _ = as_tuple(call(maxpool_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
+        out, _ = as_tuple(call(maxpool_forward, fname, _pool_args(case)), 2, f"{fname} returned", "out, cache")
         expected = conv.maxpool_forward(*case["args"])[0]
         head = header(fname, k, len(cases), case, hidden)
         got = _output(out, f"{fname}: out", "out", expected, case, hyps, head)

@@ -70,7 +70,27 @@ def conv_suspects() -> list[Suspect]:
         Suspect("bias added per channel", "the bias is added once per input channel (C * b[f])",
                 lambda c: {"out": _conv(c, b=c["args"][2] * c["args"][1].shape[1])} if c["args"][1].shape[1] > 1
                 else None, CONV_LINE),
+        *[Suspect("wrong stride", f"the output size is right but the window of out[i, j] starts at {what} "
+                  "(the window does not move by the stride)", lambda c, step=step: _moved(
+                      c, step(c), lambda cc, s: _conv(cc, stride=s), lambda cc: _conv(cc)), PAD_LINE)
+          for step, what in ((lambda c: 1, "xp[i, j]"),)],
     ]
+
+
+def _moved(case: dict, step: int, run: Callable[[dict, int], np.ndarray], right: Callable[[dict], np.ndarray]):
+    """The reference with its windows moved by ``step`` instead of the stride, cropped to the right output size.
+
+    ``run(case, s)`` is the reference with stride s; None when the stride already is ``step`` or the moved
+    windows run off the input.
+    """
+    stride = case["args"][3] if len(case["args"]) == 5 else case["args"][2]
+    if step == stride:
+        return None
+    shape = right(case).shape
+    out = run(case, step)
+    if out.shape[2] < shape[2] or out.shape[3] < shape[3]:
+        return None
+    return {"out": out[:, :, : shape[2], : shape[3]].copy()}
 
 
 def conv_shape_finding(case: dict, got: dict) -> Finding | None:
@@ -83,7 +103,46 @@ def conv_shape_finding(case: dict, got: dict) -> Finding | None:
         if (p, s) != (padding, stride) and shape == (conv.output_size(H, KH, s, p), conv.output_size(W, KW, s, p)):
             return Finding(f"your output size {shape} is the size {what} gives", bug, f"the convolution uses {what}",
                            PAD_LINE)
-    return None
+    return size_formula_finding(shape, ((H, KH), (W, KW)), stride, padding, PAD_LINE)
+
+
+# Output-size formulas a student writes instead of (n + 2p - k) // s + 1, each the reference's formula on changed
+# arguments or its result changed: (bug, the formula written, n, k, s, p -> the size it gives).
+SIZE_VARIANTS = (
+    ("output size off by one", "(n + 2*padding - k) // stride, without the + 1",
+     lambda n, k, s, p: conv.output_size(n, k, s, p) - 1),
+    ("padding counted once", "(n + padding - k) // stride + 1, the padding counted on one side only",
+     lambda n, k, s, p: conv.output_size(n - p, k, s, p)),
+    ("ceil instead of floor", "ceil((n + 2*padding - k) / stride) + 1, rounding up",
+     lambda n, k, s, p: conv.output_size(n + s - 1, k, s, p)),
+    ("kernel size not subtracted", "(n + 2*padding) // stride + 1, without - k",
+     lambda n, k, s, p: conv.output_size(n, 0, s, p)),
+)
+
+
+def size_formula_finding(shape: tuple, axes: tuple, stride: int, padding: int, line: str) -> Finding | None:
+    """Which output-size formula gives the student's (OH, OW) on every axis where it differs (no student call).
+
+    ``axes`` are ``((H, KH), (W, KW))``; an axis the student got right may follow either formula, so a formula
+    written wrongly for OH only is found too.
+    """
+    names = ("OH", "OW")
+    right = [conv.output_size(n, k, stride, padding) for n, k in axes]
+    wrong = [a for a in range(2) if shape[a] != right[a]]
+    fits = []
+    for bug, written, size in SIZE_VARIANTS:
+        ours = [size(n, k, stride, padding) for n, k in axes]
+        if wrong and all(shape[a] == ours[a] for a in wrong) and all(
+                shape[a] in (ours[a], right[a]) for a in range(2)):
+            fits.append((bug, written))
+    if not fits:
+        return None
+    which = " and ".join(names[a] for a in wrong)
+    verb = "are" if len(wrong) > 1 else "is"
+    # Several formulas may give the same size on this case: name them all rather than pick one.
+    return Finding(f"your {which} = {', '.join(str(shape[a]) for a in wrong)} is what "
+                   f"{' or '.join(w for _, w in fits)} gives", " or ".join(b for b, _ in fits),
+                   f"{which} {verb} computed as {' or as '.join(w for _, w in fits)}", line)
 
 
 def conv_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
@@ -130,6 +189,11 @@ def pool_suspects() -> list[Suspect]:
         Suspect("wrong stride", "the windows move by the window size instead of the stride",
                 lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], c["args"][1])[0]}
                 if c["args"][1] != c["args"][2] else None, POOL_LINE),
+        *[Suspect("wrong stride", f"the output size is right but the window of out[i, j] starts at {what} "
+                  "(the window does not move by the stride)", lambda c, step=step: _moved(
+                      c, step(c), lambda cc, s: conv.maxpool_forward(cc["args"][0], cc["args"][1], s)[0],
+                      lambda cc: conv.maxpool_forward(*cc["args"])[0]), POOL_LINE)
+          for step, what in ((lambda c: 1, "x[i, j]"),)],
     ]
 
 

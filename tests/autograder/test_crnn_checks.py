@@ -36,7 +36,8 @@ def _flipped(x, K, b, stride, padding):
     return conv.conv2d_forward(x, K[:, :, ::-1, ::-1].copy(), b, stride=stride, padding=padding)
 
 
-def _average_pool(x, size, stride):
+def _average_pool(x, size, stride=None):  # the notebook's signature: stride defaults to size
+    stride = size if stride is None else stride
     N, C, H, W = x.shape
     win = conv.im2col(x.reshape(N * C, 1, H, W), size, size, stride, 0)
     return win.mean(axis=1).reshape(N, C, conv.output_size(H, size, stride, 0), conv.output_size(W, size, stride, 0)), 0
@@ -58,7 +59,7 @@ def _conv_stride_ignored(x, K, b, stride, padding):
     return conv.conv2d_forward(x, K, b, stride=1, padding=padding)
 
 
-def _pool_stride_ignored(x, size, stride):
+def _pool_stride_ignored(x, size, stride=None):
     return conv.maxpool_forward(x, size, 1)
 
 
@@ -98,7 +99,7 @@ def test_common_bug_is_named(check, fn, bug, hidden):
 def test_wrong_shapes_and_in_place_changes_fail_clearly():
     """Do a wrong output shape and an input changed in place fail with a clear message?"""
     with pytest.raises(AssertionError, match="shape"):
-        checks.check_maxpool_forward(lambda x, size, stride: (x, None))
+        checks.check_maxpool_forward(lambda x, size, stride=None: (x, None))
 
     def in_place(x, K, b, stride, padding):
         x += 1.0
@@ -166,7 +167,7 @@ SUSPECTS = [("conv", checks.check_conv2d_forward, s) for s in diagnosis.conv_sus
     [("features", checks.check_frame_features, s) for s in diagnosis.feature_suspects()] + \
     [("crnn", checks.check_crnn_forward, s) for s in diagnosis.crnn_suspects()]
 REFERENCE = {"conv": lambda x, K, b, s, p: conv.conv2d_forward(x, K, b, stride=s, padding=p)[0],
-             "pool": lambda x, size, s: conv.maxpool_forward(x, size, s)[0],
+             "pool": lambda x, size, s=None: conv.maxpool_forward(x, size, s)[0],
              "features": lambda frames, params: crnn.frame_features(frames, params)[0]}
 
 
@@ -181,6 +182,8 @@ def _suspect_student(stage, s):
             case = {"args": tuple(inputs), "kind": _kind(step)}
             out = s.outputs(case)
             return (crnn.crnn_forward(*args)[0] if out is None else out["y"]), None
+        if stage == "pool" and len(args) == 2:
+            args = (*args, args[1])  # the stride left out: its default is the window size
         out = s.outputs({"args": args})
         return (REFERENCE[stage](*args) if out is None else next(iter(out.values()))), None
     return student
