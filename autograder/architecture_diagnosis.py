@@ -116,6 +116,16 @@ def suspects(name: str) -> list[Suspect]:
                    lambda c: {"Y": np.tanh(ref(c))}, READOUT_LINE),
            Suspect("activation on the readout", "softmax is applied to the readout, y = softmax(h W_hy + b_y)",
                    lambda c: {"Y": softmax(ref(c), axis=-1)}, READOUT_LINE)]
+    if name not in ("one_to_many", "encoder_decoder"):  # there y is fed back: an identity readout changes inputs
+        out.append(Suspect("readout missing", "the hidden state h is returned instead of y = h W_hy + b_y",
+                           lambda c: {"Y": ref(_args(c, params={"W_hy": np.eye(c["args"][1]["W_hy"].shape[0]),
+                                                                "b_y": np.zeros(c["args"][1]["W_hy"].shape[0])}))},
+                           READOUT_LINE))
+    if name in ("one_to_many", "encoder_decoder"):
+        T_at = 2
+        out += [Suspect("wrong number of steps", f"the loop runs {what} steps instead of T",
+                        lambda c, d=d: {"Y": ref(_args(c, T=c["args"][T_at] + d))} if c["args"][T_at] + d >= 1
+                        else None, "T outputs: for t in range(T)") for d, what in ((-1, "T-1"), (1, "T+1"))]
     axes = ("batch", "t") if name in TIMED else ("batch",)
     out += [Suspect("softmax over the wrong axis", f"softmax is applied to the readout and normalised over the "
                     f"{what} axis (axis={a}) instead of over the K outputs",

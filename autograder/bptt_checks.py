@@ -245,6 +245,8 @@ def rnn_backward_suspects() -> list[Suspect]:
                 "dH[:, t]", loss_dropped, line),
         Suspect("time-major output", "dX is stacked time first, (T, B, D)", time_major,
                 "dX = np.stack(dxs, axis=1)  # (B, T, D)"),
+        Suspect("upstream gradients in the wrong order", "step t receives dH[:, T-1-t] (the loss gradients are "
+                "read in reversed time order)", lambda c: _reference_backward(_with(c, dH=c["dH"][:, ::-1])), line),
         Suspect("dH counted twice", "each step receives 2 dH[:, t] + dh_next (dH[:, t] is added to the carried "
                 "gradient and then again)", dH_twice, line),
         *[Suspect("step caches in the wrong order", f"step t reads the cache of step {what}", other_cache(s, w),
@@ -304,6 +306,8 @@ def clip_suspects() -> list[Suspect]:
 
     return [
         *[Suspect(h.bug, h.text, h.outputs, CLIP_LINE) for h in hyp.clip_gradients_hypotheses()],
+        Suspect("not clipped", "the gradients are returned unscaled (the scale is always 1)",
+                lambda c: {**{k: g.copy() for k, g in c["grads"].items()}, "norm": norm(c)}, CLIP_LINE),
         Suspect("L1 norm instead of L2", "the norm is the sum of |g| over all entries (L1) instead of "
                 "sqrt(sum of g^2)", l1, CLIP_LINE),
         Suspect("max-abs norm instead of L2", "the norm is the largest |g| (max norm) instead of sqrt(sum of g^2)",
@@ -348,6 +352,11 @@ def norms_suspects() -> list[Suspect]:
 
     return [
         *[Suspect(h.bug, h.text, h.outputs, NORMS_LINE) for h in hyp.hidden_grad_norms_hypotheses()],
+        Suspect("first example only", "norms[t] is the norm of example 0's dL/dh_t only, not of the whole batch",
+                lambda c: {"norms": ref(c, X=c["X"][:1], h0=c["h0"][:1], dh_last=c["dh_last"][:1])}
+                if c["X"].shape[0] > 1 else {"norms": ref(c)}, NORMS_LINE),  # B = 1: no other example
+        Suspect("gradient not propagated", "dh is never sent back through the steps: every entry is ||dh_last||",
+                lambda c: {"norms": np.full(_T(c), ref(c)[-1])}, NORMS_LINE),
         Suspect("walked forward in time", "dh_last is carried from t=0 up to T-1 (norms[0] = ||dh_last||, then "
                 "through the caches of steps 0, 1, ...) instead of from T-1 down to 0",
                 lambda c: walked(c, range(_T(c))), NORMS_LINE),
@@ -383,6 +392,8 @@ def radius_suspects() -> list[Suspect]:
                 "triangle of W as if W were symmetric", lower_symmetric, RADIUS_LINE),
         Suspect("smallest modulus", "the smallest |eigenvalue| is returned instead of the largest", smallest,
                 RADIUS_LINE),
+        Suspect("real part", "the largest |real part| of the eigenvalues is returned instead of the largest modulus",
+                lambda c: {"rho": rho(np.diag(np.linalg.eigvals(c["W"]).real))}, RADIUS_LINE),
         Suspect("squared radius", "the largest |eigenvalue| of W W^T (the squared spectral norm) is returned",
                 lambda c: {"rho": rho(c["W"] @ c["W"].T)}, RADIUS_LINE),
     ]
@@ -516,13 +527,16 @@ def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
     e = np.concatenate([np.asarray(expected[k], dtype=np.float64).ravel() for k in wrong])
     g = np.concatenate([np.asarray(got[k], dtype=np.float64).ravel() for k in wrong])
     big = np.abs(e) > 1e-6
+    names = ", ".join(_label(k) for k in wrong)
+    if big.any() and np.allclose(g, 0.0, atol=1e-12):
+        return Finding(f"your {names} {'is' if len(wrong) == 1 else 'are'} all zeros", "left at zero",
+                       f"{names} {'is' if len(wrong) == 1 else 'are'} never filled in (left at zeros)", BACKWARD_LINE)
     if big.sum() < 2 or not np.allclose(g[~big], 0.0, atol=1e-6):
         return None
     r = g[big] / e[big]
     if not np.allclose(r, r[0], rtol=1e-6):
         return None
     r = float(r[0])
-    names = ", ".join(_label(k) for k in wrong)
     known = [(2.0, "counted twice", "a term is added twice (each step's upstream gradient, or the carry)"),
              (-1.0, "sign flipped", "the sign is flipped (a gradient subtracted instead of added)")]
     for letter, (n, what) in sizes.items():
@@ -530,7 +544,7 @@ def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
             known += [(1.0 / n, f"averaged over {what}", f"a mean over {what} ({letter}) is taken instead of a sum"),
                       (float(n), f"multiplied by {letter}", f"the result is multiplied by {letter} ({what})")]
     for value, bug, cause in known:
-        if np.isclose(r, value, rtol=1e-6):
+        if np.isclose(r, value, rtol=1e-6, atol=1e-9):
             return Finding(f"your {names} are the reference's times {r:.6g}", bug, cause, SUM_LINE)
     if big.sum() < 4:
         return None
