@@ -21,7 +21,7 @@ import time
 from collections import deque
 
 import tornado.web
-from tornado.httputil import parse_body_arguments
+from tornado.httputil import HTTPInputError, parse_body_arguments
 from tornado.ioloop import IOLoop
 
 from autograder.server.service import CourseServer
@@ -188,8 +188,13 @@ class SubmissionsHandler(ApiHandler):
         files: dict = {}
         body, self._chunks = b"".join(self._chunks), []
         # In a thread: 16 MiB of tiny multipart parts takes a while to split, and the event loop serves everyone.
-        await IOLoop.current().run_in_executor(None, parse_body_arguments,
-                                               self.request.headers.get("Content-Type", ""), body, {}, files)
+        try:
+            await IOLoop.current().run_in_executor(None, parse_body_arguments,
+                                                   self.request.headers.get("Content-Type", ""), body, {}, files)
+        except HTTPInputError as exc:  # tornado >= 6.5 raises for a malformed body (it used to log and go on)
+            reason = str(exc).replace("Invalid multipart/form-data: ", "")[:200]
+            return self.refuse(422, f"the upload is not valid multipart/form-data ({reason}); expected the "
+                                    "notebook in the field 'notebook'")
         upload = (files.get("notebook") or [None])[0]
         if upload is None:
             return self.refuse(422, "expected a multipart/form-data upload with the notebook in the field 'notebook'")

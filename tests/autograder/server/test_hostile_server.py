@@ -388,6 +388,42 @@ def test_a_malformed_upload_is_a_clear_refusal_that_stores_nothing(quiet_server,
     assert _stored(quiet_server, user) == 0
 
 
+def _parts(*parts: tuple[str, str | None, bytes], boundary: str = "b0undary") -> tuple[bytes, str]:
+    body = b""
+    for field, filename, data in parts:
+        name = f'; filename="{filename}"' if filename is not None else ""
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"{name}\r\n\r\n'
+        body += head.encode() + data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+MULTIPART = {  # (body, content type) -> refused, nothing stored; the second half held out
+    "no filename": _parts(("notebook", None, b"{}")),
+    "another field name": _parts(("file", "rnn_cell.ipynb", b"{}")),
+    "a JSON body": (b'{"notebook": {}}', "application/json"),
+    "boundary mismatch": (_parts(("notebook", "rnn_cell.ipynb", b"{}"))[0], "multipart/form-data; boundary=other"),
+    # held out
+    "no boundary": (_parts(("notebook", "rnn_cell.ipynb", b"{}"))[0], "multipart/form-data"),
+    "a notebook as a text field": _parts(("notebook", None, b'{"cells": []}')),
+    "the first of two is not a notebook": _parts(("notebook", "a.txt", b"x"), ("notebook", "rnn_cell.ipynb", b"{}")),
+    "a path and markup in the name": _parts(("notebook", "../../<b>x</b>.ipynb", b"{broken")),
+    "no content type": (b"--b\r\n\r\n", ""),
+}
+
+
+@pytest.mark.parametrize("case", list(MULTIPART))
+def test_multipart_games_are_refused_and_store_nothing(live, case):
+    from tests.autograder.server import http
+
+    port, t = live["port"], live["tokens"]
+    before = http.call(port, "GET", f"/api/v1/assignments/{A}/submissions", t["ada"])[1]["submissions"]
+    body, ctype = MULTIPART[case]
+    status, answer = http.call(port, "POST", f"/api/v1/assignments/{A}/submissions", t["ada"], body, ctype or None)
+    assert status == 422 and isinstance(answer, dict) and answer["error"], (status, answer)
+    after = http.call(port, "GET", f"/api/v1/assignments/{A}/submissions", t["ada"])[1]["submissions"]
+    assert len(after) == len(before)
+
+
 # ---------------------------------------------------------------------------------------------- floods (last:
 # they spend this address's allowances on the shared live server)
 def test_guessing_tokens_is_limited_per_address_and_never_blocks_a_valid_token(live):
