@@ -45,9 +45,11 @@ import io
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +103,35 @@ class RemoteError(Exception):
 
 
 _REMOTE_ERROR_CLASSES: dict[str, type] = {}
+
+# While a hidden test runs, no text the student chose may reach its message (DESIGN invariant 8): exception
+# messages, non-built-in exception and class names, and function names in tracebacks are replaced as they
+# arrive, so every check that quotes an exception or names a returned type is covered without knowing it.
+_REDACT: ContextVar[bool] = ContextVar("autograder_redact_student_text", default=False)
+REDACTED = "(the message is not shown on hidden tests)"
+_FRAME = re.compile(r'File "(<cell [^>]{0,80}>)", line (\d{1,7}), in \S+')
+
+
+@contextlib.contextmanager
+def student_text_redacted():
+    """Within this block, errors and objects that arrive from the sandbox carry no student-chosen text."""
+    token = _REDACT.set(True)
+    try:
+        yield
+    finally:
+        _REDACT.reset(token)
+
+
+def redacting() -> bool:
+    return _REDACT.get()
+
+
+def _redacted_error(kind, message: str, tb: str) -> tuple[str, str, str]:
+    if not _REDACT.get():
+        return kind, message, tb
+    kind = kind if isinstance(kind, str) and kind in ERROR_TYPES else "Exception"
+    frames = "\n".join(f'  File "{cell}", line {line}, in <function>' for cell, line in _FRAME.findall(tb or ""))
+    return kind, REDACTED if str(message).strip() else "", frames
 
 
 def remote_error(kind: str, message: str, remote_traceback: str = "") -> RemoteError:
@@ -547,8 +578,9 @@ class Peer:
             return self.objects[ref_id]
         if owner != self.remote_name:
             raise ProtocolError(f"reference owned by unknown side {str(owner)[:40]!r}")
-        name = node.get("n") if type(node.get("n")) is str else "object"
-        return _ref_class(node.get("k"))(self, ref_id, node.get("call") is True, name[:100])
+        name = node.get("n") if type(node.get("n")) is str and not _REDACT.get() else "object"
+        kind = None if _REDACT.get() else node.get("k")  # a class name the student chose is text too
+        return _ref_class(kind)(self, ref_id, node.get("call") is True, name[:100])
 
     # -- messages
     def send(self, header: dict, payload=None) -> None:
@@ -598,8 +630,8 @@ class Peer:
             if op == "result":
                 return value
             if op == "error":
-                raise remote_error(reply.get("kind", "Exception"), str(reply.get("message", "")),
-                                   str(reply.get("traceback", "")))
+                raise remote_error(*_redacted_error(reply.get("kind", "Exception"), str(reply.get("message", "")),
+                                                    str(reply.get("traceback", ""))))
             if op == "call":
                 self.serve_call(value)
                 continue

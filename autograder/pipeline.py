@@ -34,6 +34,7 @@ from autograder import cases, cell_names, channel
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
+HIDDEN_TESTS = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS", re.MULTILINE)
 MAX_MESSAGE = 4000
 MAX_LISTED = 12  # cells named in one note
 
@@ -116,6 +117,7 @@ class Step:
     points: float = 0.0
     grader_code: str = ""
     defines: frozenset[str] = frozenset()
+    hidden: bool = False  # a test cell with hidden tests: its message quotes no text the student chose
 
 
 # ----------------------------------------------------------------------------- load
@@ -394,7 +396,8 @@ def plan(cells: list[dict]) -> list[Step]:
             continue
         label = cell["grade_id"] or f"#{cell.get('position') or k + 1}"
         if cell["kind"] == "test":
-            steps.append(Step("test", _strip_magics(cell["source"]), label, cell["grade_id"], cell["points"]))
+            steps.append(Step("test", _strip_magics(cell["source"]), label, cell["grade_id"], cell["points"],
+                              hidden=HIDDEN_TESTS.search(cell["source"]) is not None))
         elif cell["kind"] == "locked" and cell["source"].strip():
             steps.append(Step("locked", sandbox_code(cell["source"]), label,
                               grader_code=_strip_magics(cell["source"]),
@@ -634,8 +637,9 @@ class Runner:
             message = self._broken_text(needs, "not run: it uses")
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE])
         out = io.StringIO()
-        exc = self._exec_here(step.code, f"<test cell {step.label}>", f"the student's code called by test {step.label}",
-                              namespace, out)
+        with channel.student_text_redacted() if step.hidden else contextlib.nullcontext():
+            exc = self._exec_here(step.code, f"<test cell {step.label}>",
+                                  f"the student's code called by test {step.label}", namespace, out)
         if exc is not None:
             message = self._message(exc)
             if isinstance(exc, NameError) and getattr(exc, "name", None) in self.broken:
