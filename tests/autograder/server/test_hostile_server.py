@@ -71,6 +71,18 @@ def test_parallel_uploads_cannot_pass_the_maximum_together(quiet_server):
     assert len(ids) == 2 and _stored(quiet_server, user) == 2 and set(refused) == {403}
 
 
+def test_a_removed_or_remade_accounts_token_names_nobody(quiet_server):
+    """Principle: a token is the account's (its hash in that row): removing the row ends it, re-adding makes another."""
+    user, token, _ = accounts.add_user(quiet_server.engine, "ada", "student")
+    assert quiet_server.user_by_token(token) == user
+    accounts.remove_user(quiet_server.engine, "ada")
+    assert quiet_server.user_by_token(token) is None
+    again, new_token, _ = accounts.add_user(quiet_server.engine, "ada", "instructor")
+    assert quiet_server.user_by_token(token) is None and quiet_server.user_by_token(new_token) == again
+    for guess in ("", " ", token[:-1], token + "x", token.upper(), "\x00" * 43, "a" * 10_000):
+        assert quiet_server.user_by_token(guess) is None
+
+
 # ---------------------------------------------------------------------------------------------- ids
 @pytest.mark.parametrize("sid", [2**31, 2**40, 10**12 - 1, 0, -1, "1 ", "²", "٣", "１", "+1", "0x1", "1e3", "", None])
 def test_an_id_that_cannot_name_a_row_is_404_not_an_error(quiet_server, sid):
