@@ -107,8 +107,24 @@ def _T(case: dict) -> int:
     return case["X"].shape[1]
 
 
+def _lifted_forward(h: hyp.Hypothesis, case: dict) -> dict | None:
+    """The reference unrolled with the step-level bug ``h`` (a hypothesis of ``rnn_step``) at every step."""
+    def step(x, h_prev, params):
+        out = h.outputs({"x": x, "h_prev": h_prev, "params": params})
+        if out is None:
+            raise ValueError("the step bug cannot be expressed on these shapes")
+        return out["h"], out.get("cache")
+
+    try:
+        return {"H": sequence.forward(cells.Cell("rnn", case["params"], step=step), case["X"], case["h0"])[0]}
+    except ValueError:
+        return None
+
+
 def rnn_forward_suspects() -> list[Suspect]:
-    """The catalogue's forward bugs, then the loop and layout bugs (a wrong-shaped H is diagnosed too)."""
+    """The catalogue's forward bugs, then the loop and layout bugs (a wrong-shaped H is diagnosed too), then every
+    bug of the step's catalogue made a sequence bug (an inline step written with it at every t).
+    """
 
     def ref(c, **changes):
         return _ref_H(_with(c, **changes))
@@ -124,6 +140,8 @@ def rnn_forward_suspects() -> list[Suspect]:
                 lambda c: {"H": ref(c, X=c["X"][:, ::-1])[:, ::-1]}, line),
         Suspect("time reversed", "the steps run from t=T-1 down to 0 and H is stored in that order",
                 lambda c: {"H": ref(c, X=c["X"][:, ::-1])}, line),
+        *[Suspect(h.bug, f"each step has this bug: {h.text}", lambda c, h=h: _lifted_forward(h, c), line)
+          for h in hyp.rnn_step_hypotheses()],
     ]
 
 
