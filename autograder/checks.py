@@ -55,6 +55,7 @@ from autograder.crnn_checks import (
     check_probe_accuracies,
 )
 from autograder.quiz_checks import check_choice
+from autograder.training_checks import check_training_run
 
 __all__ = [
     "check_architecture", "check_choice", "check_clip_gradients", "check_conv2d_forward", "check_crnn_forward",
@@ -62,5 +63,5 @@ __all__ = [
     "check_gru_step", "check_gru_step_backward", "check_hidden_grad_norms", "check_lstm_step",
     "check_lstm_step_backward", "check_many_to_many_forward", "check_many_to_one_forward",
     "check_one_to_many_forward", "check_one_to_one_forward", "check_rnn_backward", "check_rnn_forward",
-    "check_rnn_step", "check_rnn_step_backward", "check_spectral_radius",
+    "check_rnn_step", "check_rnn_step_backward", "check_spectral_radius", "check_training_run",
 ]

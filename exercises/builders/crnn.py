@@ -6,7 +6,7 @@ release, and this module holds the solutions.
 
 from __future__ import annotations
 
-from builders.cells import given, md, notebook, solution, tests
+from builders.cells import given, md, notebook, scratch, solution, tests
 from builders.common import SETUP, check_pair, function, quiz, state_helpers
 
 HELPERS = '''
@@ -268,11 +268,12 @@ def build():
         Applications page does.)
         """),
         given("videos", VIDEOS),
-        given("training_run", TRAINING),
+        scratch(TRAINING),
         tests("test_training_run", 1, "Does the readout on CRNN states beat the one on averaged frames?", '''
-        from autograder.crnn_checks import check_probe_accuracies
+        from autograder.training_checks import check_training_run
 
-        check_probe_accuracies(probe_accuracy, average_accuracy)
+        # Graded on the reference's states once your crnn_forward and frame_features match them on these videos.
+        check_training_run(crnn_forward, frame_features, lstm_step, make_videos, random_crnn_params, train_readout)
         '''),
         *quiz(QUIZ_HEADER, QUESTIONS, "autograder.crnn_checks"),
         md(r"""
