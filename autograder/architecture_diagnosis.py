@@ -121,6 +121,9 @@ def suspects(name: str) -> list[Suspect]:
                            lambda c: {"Y": ref(_args(c, params={"W_hy": np.eye(c["args"][1]["W_hy"].shape[0]),
                                                                 "b_y": np.zeros(c["args"][1]["W_hy"].shape[0])}))},
                            READOUT_LINE))
+    if name == "one_to_many":
+        out.append(Suspect("first input not read", "step 0 reads zeros instead of x",
+                           lambda c: {"Y": ref(_args(c, x=np.zeros_like(c["args"][0])))}, FEEDBACK_LINE))
     if name in ("one_to_many", "encoder_decoder"):
         T_at = 2
         out += [Suspect("wrong number of steps", f"the loop runs {what} steps instead of T",
@@ -139,6 +142,9 @@ def suspects(name: str) -> list[Suspect]:
         out.append(Suspect("state reset at every step", "every step starts from the zero state instead of the "
                            "previous step's", lambda c: {"Y": _wired(name, c, reset=True)}, STATE_LINE))
     if name == "many_to_one":
+        out.append(Suspect("states averaged", "y is read from the mean of the states h_t over time instead of the "
+                           "last one", lambda c: {"Y": _mean_state_readout(name, c)} if c["args"][0].shape[1] > 1
+                           else None, LAST_LINE))
         out.append(Suspect("wrong state read", "y is read from the state before the last step (h_{T-2})",
                            lambda c: {"Y": _run(c, _cell(c), _zero(c, c["args"][0].shape[0]), c["args"][0].shape[1],
                                                 inputs=c["args"][0])[0][:, -2]}
@@ -169,6 +175,13 @@ def suspects(name: str) -> list[Suspect]:
                            "state c is not handed over", _lstm_only(lambda c: {"Y": _wired(
                                name, c, handover=lambda s: (s[0], np.zeros_like(s[1])))}), DECODER_LINE))
     return out
+
+
+def _mean_state_readout(name: str, case: dict) -> np.ndarray:
+    """The readout of the reference's states averaged over time."""
+    H = architectures.FORWARD[name](*case["args"], cells.STEP_FUNCTIONS[case["kind"]][0])[1]["H"]  # (B, T, H)
+    p = case["args"][1]
+    return H.mean(axis=1) @ p["W_hy"] + p["b_y"]
 
 
 # Changed input sequences a loop bug hands the cell: (bug, what the steps read, X -> the X they read).

@@ -373,6 +373,10 @@ def norms_suspects() -> list[Suspect]:
         Suspect("first example only", "norms[t] is the norm of example 0's dL/dh_t only, not of the whole batch",
                 lambda c: {"norms": ref(c, X=c["X"][:1], h0=c["h0"][:1], dh_last=c["dh_last"][:1])}
                 if c["X"].shape[0] > 1 else {"norms": ref(c)}, NORMS_LINE),  # B = 1: no other example
+        Suspect("mean instead of sum in the norm", "norms[t] is the mean over the batch of each example's norm instead "
+                "of the norm over the whole batch", lambda c: {"norms": np.mean(
+                    [ref(c, X=c["X"][b:b + 1], h0=c["h0"][b:b + 1], dh_last=c["dh_last"][b:b + 1])
+                     for b in range(c["X"].shape[0])], axis=0)}, NORMS_LINE),
         Suspect("gradient not propagated", "dh is never sent back through the steps: every entry is ||dh_last||",
                 lambda c: {"norms": np.full(_T(c), ref(c)[-1])}, NORMS_LINE),
         Suspect("walked forward in time", "dh_last is carried from t=0 up to T-1 (norms[0] = ||dh_last||, then "
@@ -412,6 +416,8 @@ def radius_suspects() -> list[Suspect]:
                 RADIUS_LINE),
         Suspect("real part", "the largest |real part| of the eigenvalues is returned instead of the largest modulus",
                 lambda c: {"rho": rho(np.diag(np.linalg.eigvals(c["W"]).real))}, RADIUS_LINE),
+        Suspect("Frobenius norm", "the Frobenius norm sqrt(sum W^2) is returned instead of the largest |eigenvalue|",
+                lambda c: {"rho": np.sqrt(rho(np.array([[np.sum(c["W"] * c["W"])]])))}, RADIUS_LINE),
         Suspect("squared radius", "the largest |eigenvalue| of W W^T (the squared spectral norm) is returned",
                 lambda c: {"rho": rho(c["W"] @ c["W"].T)}, RADIUS_LINE),
     ]

@@ -197,6 +197,13 @@ def pool_suspects() -> list[Suspect]:
     ]
 
 
+def pool_shape_finding(case: dict, got: dict) -> Finding | None:
+    """Which output-size formula gives the student's pooled size (no padding, the window as the kernel)."""
+    x, size, stride = case["args"]
+    return size_formula_finding(got["out"].shape[2:], ((x.shape[2], size), (x.shape[3], size)), stride, 0,
+                                POOL_LINE + "; OH = (H - size) // stride + 1")
+
+
 def pool_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
     """Every pixel of an image-channel equal: any reduction over any window gives that value."""
 
@@ -365,7 +372,19 @@ def crnn_suspects() -> list[Suspect]:
                 CRNN_LINE),
         Suspect("bias dropped", "the readout bias b_y is left out",
                 lambda c: {"y": _crnn(c, b_y=np.zeros_like(c["args"][1]["b_y"]))}, CRNN_LINE),
+        Suspect("first frame skipped", "the loop starts at t=1 (frame 0 is never read)",
+                lambda c: {"y": _crnn(c, c["args"][0][:, 1:].copy())} if c["args"][0].shape[1] > 2 else None,
+                CRNN_LINE),
+        Suspect("states averaged", "y is read from the mean of the states h_t over the frames instead of the last",
+                lambda c: {"y": _states(c).mean(axis=1) @ c["args"][1]["W_hy"] + c["args"][1]["b_y"]}
+                if c["args"][0].shape[1] > 1 else None, CRNN_LINE),
     ]
+
+
+def _states(case: dict) -> np.ndarray:
+    """The reference CRNN's states h_t, (B, T, H)."""
+    X, params = case["args"]
+    return crnn.crnn_forward(X, params, cells.STEP_FUNCTIONS[case["kind"]][0])[1]["rnn"]["H"]
 
 
 def crnn_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
