@@ -15,9 +15,11 @@ in that cell). Each bug also says, written with it and before its feedback was s
   failing message of the edited function (visible and hidden) must match it inside ``(likely bug: ...)`` or in
   the sentence that states the likely cause.
 
-``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all] [-v]`` measures caught / exact /
-located / named per assignment with the runner of ``sequences.py``. The split is a fixed hash of the name
-(``half``); the held-out half was run once, at the end.
+``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all|after] [-v] [--probes-only]``
+measures caught / exact / located / named per assignment with the runner of ``sequences.py`` (``--probes-only``:
+every suspect list emptied, so only probes can name a bug). The split is a fixed hash of the name (``half``); the
+held-out half was run once, after tuning (docs/diagnosis.md has both runs). ``AFTER_TUNING`` holds bugs written
+while tuning (``after``): they were tuned on and measure nothing held out.
 """
 
 from __future__ import annotations
@@ -333,6 +335,92 @@ BUGS = [
 ]
 
 
+# Written after the blind catalogue, while tuning (bugs of my own per class, to find what the tune half missed):
+# they were tuned on, so they measure nothing held out; they keep the mechanisms they led to from regressing.
+AFTER_TUNING = [
+    _b('x_fwd_inline_no_bias', 'rnn_forward',
+       [('h, cache = rnn_step(X[:, t], h, params)',
+         'h, cache = rnn_step(X[:, t], h, {**params, "b_h": 0 * params["b_h"]})')],
+       'H', 'bias|b_h'),
+    _b('x_fwd_h0_ignored', 'rnn_forward',
+       [('h = h0\n',
+         'h = np.zeros_like(h0)\n')],
+       'H', 'h0|initial'),
+    _b('x_bwd_dH_reversed', 'rnn_backward',
+       [('dh = dH[:, t] + dh_next',
+         'dh = dH[:, T - 1 - t] + dh_next')],
+       'd', 'revers|order|dH'),
+    _b('x_bwd_dh0_zero', 'rnn_backward',
+       [('return dX, dh_next, grads',
+         'return dX, np.zeros_like(dh_next), grads')],
+       'dh0', 'dh0|initial'),
+    _b('x_clip_never', 'clip_gradients',
+       [('scale = min(1.0, max_norm / norm) if norm > 0 else 1.0',
+         'scale = 1.0')],
+       'clipped', 'never|not (scaled|clipped)|scale'),
+    _b('x_clip_strict_ineq_scale_norm_over', 'clip_gradients',
+       [('min(1.0, max_norm / norm)',
+         'min(1.0, max_norm / (norm + 1.0))')],
+       'clipped', 'scale|norm'),
+    _b('x_radius_abs_real', 'spectral_radius',
+       [('np.abs(np.linalg.eigvals(W)).max()',
+         'np.abs(np.linalg.eigvals(W).real).max()')],
+       'rad', 'real|modul'),
+    _b('x_radius_trace', 'spectral_radius',
+       [('np.abs(np.linalg.eigvals(W)).max()',
+         'np.abs(np.trace(W))')],
+       'rad', 'trace'),
+    _b('x_norms_first_example', 'hidden_grad_norms',
+       [('norms[t] = np.sqrt((dh * dh).sum())',
+         'norms[t] = np.sqrt((dh[0] * dh[0]).sum())')],
+       'norms', 'example|batch|first'),
+    _b('x_norms_no_propagation', 'hidden_grad_norms',
+       [('_, dh, _ = rnn_step_backward(dh, caches[t])',
+         'pass')],
+       'norms', 'propagat|step back|constant|Jacobian|W_hh'),
+    _b('x_o2o_returns_h', 'one_to_one',
+       [('h @ params["W_hy"] + params["b_y"]',
+         'h')],
+       'y|shape', 'readout|W_hy|h '),
+    _b('x_m2o_no_bias', 'many_to_one',
+       [('h @ params["W_hy"] + params["b_y"]',
+         'h @ params["W_hy"]')],
+       'y', 'b_y|bias'),
+    _b('x_o2m_T_minus_1', 'one_to_many',
+       [('for _ in range(T):',
+         'for _ in range(T - 1):')],
+       'Y|shape', 'T-1|one step|fewer|length|T - 1'),
+    _b('x_ed_dec_reads_last_x', 'encoder_decoder',
+       [('inp, ys = np.zeros((B, K)), []',
+         'inp, ys = np.zeros((B, K)) + 1.0, []')],
+       'Y', 'start|zero input|first input'),
+    _b('x_ed_softmax_feedback', 'encoder_decoder',
+       [('inp = one_hot_argmax(y)',
+         'inp = np.exp(y) / np.exp(y).sum(axis=1, keepdims=True)')],
+       'Y', 'softmax|feedback|one.hot'),
+    _b('x_conv_padding_zero_always', 'conv2d_forward',
+       [('(padding, padding), (padding, padding)',
+         '(0, 0), (0, 0)')],
+       'out', 'pad'),
+    _b('x_pool_size3', 'frame_features',
+       [('maxpool_forward(np.maximum(a, 0), 2, 2)',
+         'maxpool_forward(np.maximum(a, 0), 2, 1)')],
+       'f', 'pool|stride'),
+    _b('x_crnn_last_frame_only', 'crnn_forward',
+       [('for t in range(T):',
+         'for t in range(T - 1, T):')],
+       'y', 'last frame|only|reset|skip'),
+    _b('x_crnn_no_readout_bias', 'crnn_forward',
+       [('h @ params["W_hy"] + params["b_y"]',
+         'h @ params["W_hy"]')],
+       'y', 'b_y|bias'),
+    _b('x_ff_dense_relu_before_bias', 'frame_features',
+       [('return np.maximum(f, 0), None',
+         'return np.maximum(f - params["dense1.b"], 0) + params["dense1.b"], None')],
+       'f', 'ReLU|bias|order'),
+]
+
+
 # ----------------------------------------------------------------------------- measuring
 CAUSE_SPAN = re.compile(r"\(likely bug: .*?\)(?=\s|$|[.;,])"
                         r"|[^.]*\b(likely|probably|perhaps|may|might|looks like|guess)\b[^.]*\.", re.IGNORECASE)
@@ -378,11 +466,16 @@ def measure(bugs: list[IndependentSequenceBug], verbose: bool = False) -> dict[s
 
 
 def main(argv: list[str]) -> None:
-    from autograder import cases
+    from contextlib import nullcontext
 
-    half = next((a for a in argv if a in ("tune", "held-out", "all")), "tune")
-    with cases.hidden_secret(b"measuring the independent sequence bug catalogue"):
-        table = measure([b for b in BUGS if half == "all" or b.half == half], verbose="-v" in argv)
+    from autograder import cases
+    from tests.autograder.bugs.sequences import probes_only
+
+    half = next((a for a in argv if a in ("tune", "held-out", "all", "after")), "tune")
+    mode = probes_only() if "--probes-only" in argv else nullcontext()
+    with cases.hidden_secret(b"measuring the independent sequence bug catalogue"), mode:
+        bugs = AFTER_TUNING if half == "after" else [b for b in BUGS if half == "all" or b.half == half]
+        table = measure(bugs, verbose="-v" in argv)
     print(f"{'assignment':14} {'half':9} bugs caught exact located named")
     for a, row in table.items():
         print(f"{a:14} {half:9} {row['bugs']:4} {row['caught']:6} {row['exact']:5} {row['located']:7} "
