@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 
+from simulator.app.components.a11y import AccessibilityFixes
 from simulator.app.registry import available_pages
 
 NAV_STYLE = ("display:flex;align-items:center;gap:1.3em;font-size:15px;background:#24323f;padding:8px 16px;"
@@ -25,5 +26,5 @@ def nav_bar(current: str) -> pn.pane.HTML:
 
 
 def framed(slug: str, body) -> pn.Column:
-    """The page body under the navigation bar."""
-    return pn.Column(nav_bar(slug), body, sizing_mode="stretch_width")
+    """The page body under the navigation bar, with the page-wide accessibility fixes."""
+    return pn.Column(nav_bar(slug), body, AccessibilityFixes(), sizing_mode="stretch_width")

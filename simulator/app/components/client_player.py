@@ -29,6 +29,9 @@ from panel.custom import JSComponent
 
 from simulator.app.components.player import Player
 
+# WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
+HANDLE_24PX = (".noUi-horizontal .noUi-handle { width: 24px !important; height: 24px !important; "
+               "right: -12px !important; top: -10px !important; }")
 REPORT_MS = 400  # the browser reports its step this long after the last move (a held arrow key sends one report)
 
 # Formatting shared by every callback (the callbacks cannot share a module, so the text is prepended).
@@ -92,6 +95,18 @@ const lines = tl.rows[t].map(([name, sym, nm]) => name === sel
   ? `\\textcolor{${tl.highlight}}{${sym}} &\\quad \\textcolor{${tl.highlight}}{${nm}}` : `${sym} &\\quad ${nm}`);
 equations.text = "$$\\begin{aligned}" + `\\text{step } t = ${t},\\ \\text{unit } j = ${tl.unit}` + "\\\\[2pt]" +
   lines.join("\\\\") + "\\end{aligned}$$";
+if (table) {
+  const width = Math.max(...tl.order.map((n) => sl[n][1] - sl[n][0]));
+  const head = Array.from({length: width}, (_, k) => `<th scope="col">${k}</th>`).join("");
+  const rows = tl.order.map((n) => {
+    const tds = [];
+    for (let i = sl[n][0]; i < sl[n][1]; i++) tds.push(`<td>${short(vals[i])}</td>`);
+    return `<tr><th scope="row">${esc(tl.labels[n])}</th>${tds.join("")}</tr>`;
+  });
+  table.text = `<table class="rnn-numbers-table"><caption>${esc(tl.name)}, step t = ${t}: every vector's ` +
+    `numbers (rows: vectors, columns: unit index)</caption><tr><th scope="col">vector</th>${head}</tr>` +
+    rows.join("") + "</table>";
+}
 clearTimeout(slider._rnn_report);
 slider._rnn_report = setTimeout(() => {
   if (report.data.t && report.data.t[0] === t && report.data.gate[0] === sel) return;
@@ -189,24 +204,25 @@ class ClientPlayer(Player):
         lo, hi = target.param[name].bounds
         self.slider = Slider(start=lo, end=max(hi, lo + 1), value=getattr(target, name), step=1, title=label,
                              width=320, syncable=False, name=f"rnn-clock-{id(self)}",
-                             css_classes=["rnn-clock"])
+                             css_classes=["rnn-clock"], stylesheets=[HANDLE_24PX])
         self.timeline = ColumnDataSource({"json": [""]}, syncable=False)
         self.report = ColumnDataSource({"t": [], "gate": []})
         self.keys = BrowserKeys(target=self.slider.name)
         self._bound = False
 
     def bind(self, *, keys: Sequence[str], cells: Sequence, highlights: Sequence, cursors: Sequence = (),
-             marker=None, readout=None, equations=None,
+             marker=None, readout=None, equations=None, table=None,
              on_report: Callable[[int, str], None] | None = None) -> None:
         """Attach the browser code to the models a step changes; may be called again for more diagrams.
 
         ``keys[k]`` names the timeline's diagram whose values ``cells[k]`` shows. The first call carries the
-        readout (a Bokeh ``Div``), the equations (``client_latex(...).model``) and ``on_report``; later calls add
-        diagrams and cursors only.
+        readout (a Bokeh ``Div``), the equations (``client_latex(...).model``), the "numbers as text" table (a
+        ``Div``, for screen readers: a canvas cannot be read) and ``on_report``; later calls add diagrams and
+        cursors only.
         """
         args = {"slider": self.slider, "timeline": self.timeline, "report": self.report, "keys": list(keys),
                 "cells": list(cells), "highlights": list(highlights), "cursors": list(cursors), "marker": marker,
-                "readout": readout, "equations": equations}
+                "readout": readout, "equations": equations, "table": table}
         if not self._bound:
             args.update(play=self.play, controls=self.controls)
         render = CustomJS(args=args, code=RENDER_JS.replace("REPORT_MS", str(REPORT_MS))

@@ -39,6 +39,7 @@ NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 READOUT_HINT = ('<div style="color:#595959;font-size:12px">Click a box, circle or column to select it; hover a '
                 'number or a cell for its exact value. Keys: ← → step, Space play, Home/End.</div>')
 COMPARE_SIZE = (600, 440)  # each compare diagram, in pixels: beside its heatmap within a 1400 px window
+NO_SPINNER = ".bk-spin-btn, .bk-spin-wrapper { display: none !important; }"
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
           "r": "reset gate rₜ", "n": "candidate nₜ"}
@@ -67,6 +68,9 @@ class CellPage(pn.viewable.Viewer):
         self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"},
                            syncable=False)  # the browser rewrites it at each step
         self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
+        # every number of the diagram as an HTML table (screen readers cannot read the canvas); the browser fills it
+        self.numbers_table = Div(text="", css_classes=["rnn-numbers"], width=900, syncable=False,
+                                 styles={"font-size": "13px"})
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
@@ -82,7 +86,7 @@ class CellPage(pn.viewable.Viewer):
         self._compare_bound = False
         self.player.bind(keys=["single"], cells=[self.diagram.cells], highlights=[self.diagram.highlight],
                          cursors=[self.heatmaps.cursor], marker=self.trajectory.marker, readout=self.readout,
-                         equations=self.equations.pane.model, on_report=self._reported)
+                         equations=self.equations.pane.model, table=self.numbers_table, on_report=self._reported)
         self._refresh_runs()
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
@@ -108,9 +112,10 @@ class CellPage(pn.viewable.Viewer):
         weights = pn.widgets.Select.from_param(m.param.weights, label="Weights",
                                                options={v: k for k, v in presets.SITUATION_LABELS.items()}, width=280)
         self.param_name = pn.widgets.Select(label="Weight", options=[], width=70)
-        self.row_input = pn.widgets.IntInput(label="row", value=0, width=52)
-        self.col_input = pn.widgets.IntInput(label="col", value=0, width=52)
-        self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=56)
+        # NB: no spinner arrows (16 px tall, below WCAG 2.2's 24 px targets); the arrow keys still step the value
+        self.row_input = pn.widgets.IntInput(label="row", value=0, width=64, stylesheets=[NO_SPINNER])
+        self.col_input = pn.widgets.IntInput(label="col", value=0, width=64, stylesheets=[NO_SPINNER])
+        self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=60)
         set_weight = pn.widgets.Button(label="Set weight", color="default", width=100)
         set_weight.on_click(self._set_weight)
         clear = pn.widgets.Button(label="Clear edits", width=100)
@@ -321,7 +326,9 @@ class CellPage(pn.viewable.Viewer):
         return pn.Column(
             intro, self.messages.pane,
             pn.Row(self.controls, pn.Column(self.player, pn.pane.Bokeh(self.readout), self.single_view,
-                                            self.compare_view, self.equations.pane, self.heat_section)),
+                                            self.compare_view, self.equations.pane, self.heat_section,
+                                            pn.pane.Markdown("#### Numbers as text", margin=(10, 5, 0, 5)),
+                                            pn.pane.Bokeh(self.numbers_table))),
             sizing_mode="stretch_width",
         )
 
