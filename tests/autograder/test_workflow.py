@@ -169,6 +169,7 @@ def test_every_student_fetches_feedback_for_the_graded_submission(workflow):
         assert list(pages[student]) == [stamps[student]], (student, list(pages[student]))
     carol = pages["carol"][stamps["carol"]]
     assert "NameError" in carol and "undefined_name_in_rnn_step" in carol
+    assert "is a symbolic link" in pages["mallory"][stamps["mallory"]]  # her page says why she earned 0
     # The message is in the test cell's source once; a failing q1 would print it again under the cell.
     assert pages["bob"][stamps["bob"]].count("q1: wrong answer") == 1
 
