@@ -27,6 +27,7 @@ STATE_LINE = "h_t = cell(x_t, h_{t-1}): each step starts from the previous step'
 FEEDBACK_LINE = "x_t = one_hot_argmax(y_{t-1}) for t >= 1"
 LAST_LINE = "y = h_{T-1} W_hy + b_y, read after the last step"
 ORDER_LINE = "step t reads X[:, t] and emits Y[:, t]"
+START_LINE = "step 0 reads x (one-to-many) or the zero start input (the decoder); step t >= 1 one_hot_argmax(y_{t-1})"
 DECODER_LINE = "the decoder starts from the encoder's final state: (h, c) for an LSTM"
 TIMED = ("one_to_many", "many_to_many", "encoder_decoder")
 
@@ -307,12 +308,20 @@ def _generation(name: str, run: Callable, case: dict) -> Finding | None:
         return None
     start = "the encoder's final state or the decoder's first step" if name == "encoder_decoder" else \
         "the first step (x from the zero state) or the readout"
+    prefix = architectures.DECODER_PREFIX if name == "encoder_decoder" else ""
+    key = prefix + architectures.CELL_KEYS[case["kind"]][0]
     if not same(_reference(name, first), Y1):
+        # The first output read with the (decoder's) input weights off: right then means its input is wrong.
+        blind = _args(first, params={key: np.zeros_like(case["args"][1][key])})
+        Yb = attempt(lambda: run(blind))
+        if Yb is not None and same(_reference(name, blind), Yb):
+            what = "the zero start input (B, K)" if name == "encoder_decoder" else "x"
+            return Finding(f"already with one output step your Y differs, but with {key} = 0 (inputs switched off) "
+                           "it matches, so the input of the first output step is wrong", "wrong first input",
+                           f"the first output step does not read {what}", START_LINE)
         return Finding(f"already with one output step your Y differs, so {start} is wrong")
     if case["args"][2] < 2:
         return Finding("with one output step your Y matches the reference")
-    prefix = architectures.DECODER_PREFIX if name == "encoder_decoder" else ""
-    key = prefix + architectures.CELL_KEYS[case["kind"]][0]
     off = _args(case, params={key: np.zeros_like(case["args"][1][key])})
     Y0 = attempt(lambda: run(off))
     if Y0 is None:
