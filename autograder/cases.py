@@ -144,17 +144,33 @@ def hidden_shapes(n: int = HIDDEN_TRIALS, seed: int | None = None, high: int = 5
     """``n`` random ``(B, D, H)``: the first all ones, the second with ``D == H`` (so a transposed
     ``W_xh`` type-checks and can be diagnosed), the rest drawn from ``1 .. high`` with one size forced to 1.
 
+    Sizes above 1 are distinct within a shape, except the second's ``D == H``: a coincidence such as
+    ``B == H`` lets a wrong shape type-check (a ``(H, 1)`` bias broadcast against ``(B, H)``) on one secret's
+    draw and raise on another's, so the same bug would be explained differently. Sizes of 1 stay (they
+    catch broadcasting bugs); a coincidence is redrawn, so shapes without one are what they always were.
     Drawn from ``seed`` if given, else from the secret (hidden stream ``"shapes"``).
     """
+    if high < 3:
+        raise ValueError(f"high: got {high}; expected at least 3 (two distinct sizes above 1)")
     rng = hidden_rng("shapes", 0) if seed is None else np.random.default_rng(seed)
     shapes = [(1, 1, 1)]
     B, D = (int(v) for v in rng.integers(2, high + 1, size=2))
+    if B == D:
+        B = int(rng.choice([v for v in range(2, high + 1) if v != D]))
     shapes.append((B, D, D))
     while len(shapes) < n:
         shape = [int(v) for v in rng.integers(1, high + 1, size=3)]
         shape[len(shapes) % 3] = 1
+        while _coincide(shape):
+            shape = [v if v == 1 else int(rng.integers(2, high + 1)) for v in shape]
         shapes.append(tuple(shape))
     return shapes[:n]
+
+
+def _coincide(shape: list[int]) -> bool:
+    """Do two sizes of ``shape`` above 1 agree?"""
+    big = [v for v in shape if v > 1]
+    return len(set(big)) < len(big)
 
 
 def _shapes(hidden: bool) -> list[tuple[int, int, int]]:

@@ -249,15 +249,23 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- the forward's cache
-def cache_problem(spec: CellSpec, cache, reference: dict, name: str | None = None) -> str | None:
-    """None if the student's ``cache`` holds every prescribed key with the reference's value, else why not."""
+def cache_problem(spec: CellSpec, cache, reference: dict, name: str | None = None,
+                  confirm: Callable[[str, str], bool] | None = None) -> str | None:
+    """None if the student's ``cache`` holds every prescribed key with the reference's value, else why not.
+
+    A wrong entry equal to another prescribed entry of ``reference`` is said to hold that quantity only if
+    ``confirm(key, other)`` (``probe_confirmation``: the same holds on the grader's probe case, where the
+    two differ): one case's values may agree by chance (``tanh(c_prev) ~ c_prev`` for a tiny ``c_prev``).
+    Without ``confirm`` the match on this case is taken as it is.
+    """
     try:
-        return _cache_problem(spec, cache, reference, name or spec.step_name)
+        return _cache_problem(spec, cache, reference, name or spec.step_name, confirm)
     except AssertionError as exc:  # an entry that is not a float array of the right shape
         return str(exc)
 
 
-def _cache_problem(spec: CellSpec, cache, reference: dict, name: str) -> str | None:
+def _cache_problem(spec: CellSpec, cache, reference: dict, name: str,
+                   confirm: Callable[[str, str], bool] | None = None) -> str | None:
     keys = CACHE_KEYS[spec.kind]
     listing = ", ".join(keys)
     if type(cache) is not dict:
@@ -286,19 +294,44 @@ def _cache_problem(spec: CellSpec, cache, reference: dict, name: str) -> str | N
         else:
             arr = as_array(got, what, want.shape)
             if (m := describe_mismatch(what, want, arr, spec.layout(k))) is not None:
-                return f"{m} ({CACHE_MEANING[k]}){_holds_other(k, arr, reference)}"
+                return f"{m} ({CACHE_MEANING[k]}){_holds_other(k, arr, reference, confirm)}"
     return None
 
 
-def _holds_other(key: str, got: np.ndarray, reference: dict) -> str:
-    """A guess when a wrong cache entry equals another prescribed entry of the reference's cache."""
+def _holds_other(key: str, got: np.ndarray, reference: dict, confirm: Callable[[str, str], bool] | None) -> str:
+    """A guess when a wrong cache entry equals another prescribed entry of the reference's cache (and ``confirm``)."""
     for other, want in reference.items():
         if (other != key and other in CACHE_MEANING and type(want) is np.ndarray and want.shape == got.shape
-                and all_close(want, got)):
+                and all_close(want, got) and (confirm is None or confirm(key, other))):
             return (f"; it holds what the reference stores as {other!r} ({CACHE_MEANING[other]}): the wrong variable "
                     f"stored, or the array stored as {key!r} overwritten afterwards, in place (out=, +=) (likely bug: "
                     "cache entry holds another quantity)")
     return ""
+
+
+def probe_confirmation(spec: CellSpec, fn: Callable, reset_after: bool = True) -> Callable[[str, str], bool]:
+    """``confirm(key, other)``: on the grader's probe case, does the student's ``cache[key]`` hold the reference's
+    ``other``, where the reference's ``key`` and ``other`` differ? The student runs at most once (it only explains).
+    """
+    seen: dict[str, dict | None] = {}
+
+    def confirm(key: str, other: str) -> bool:
+        probe = probes.probe_case(spec.kind, reset_after)
+        if "cache" not in seen:
+            try:
+                _, student = student_forward(spec, fn, probe)
+                items = dict.items(student) if type(student) is dict else ()
+                seen["cache"] = {k: v for k, v in items if type(k) is str}
+            except _CHANNEL_ERRORS:
+                raise
+            except Exception:  # noqa: BLE001 - a student that fails on the probe case gets no guess
+                seen["cache"] = None
+        student, reference = seen["cache"] or {}, backward_cache(spec.kind, probe)
+        got, want, own = dict.get(student, key), reference.get(other), reference.get(key)
+        return (type(got) is np.ndarray and type(want) is np.ndarray and got.shape == want.shape
+                and got.dtype.kind == "f" and all_close(want, got) and not all_close(own, want))
+
+    return confirm
 
 
 def _short(value) -> str:
@@ -398,7 +431,8 @@ def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = 
         if problems:
             why = _explain_forward(spec, fn, case, got, student_cache, problems)
             fail(f"{head}: {why} Tolerance: {tolerance_text()}.")
-        if cache and (problem := cache_problem(spec, student_cache, backward_cache(spec.kind, case))):
+        if cache and (problem := cache_problem(spec, student_cache, backward_cache(spec.kind, case),
+                                               confirm=probe_confirmation(spec, fn, reset_after))):
             fail(f"{head}: {problem}. Tolerance: {tolerance_text()}.")
     option = "" if reset_after else " with reset_after=False"
     what = "outputs and cache" if cache else "outputs"

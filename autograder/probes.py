@@ -23,6 +23,7 @@ Public API (stable; other checks may build on it): ``Probe``, ``Outcome``, ``Fin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -100,7 +101,7 @@ def run_probes(probes: list[Probe], base: dict, student: Callable[[dict], dict],
         except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
             raise
         except Exception as exc:  # noqa: BLE001 - a probe that fails only explains less
-            out[probe.name] = Outcome(probe, error=f"your function failed here ({str(exc)[:400]})")
+            out[probe.name] = Outcome(probe, error=f"your function failed here ({_short_error(str(exc))})")
             continue
         bad, compared = {}, tuple(k for k in expected if k in got)
         for key in compared:
@@ -111,6 +112,27 @@ def run_probes(probes: list[Probe], base: dict, student: Callable[[dict], dict],
                 bad[key] = m
         out[probe.name] = Outcome(probe, bad, compared=compared, got=got, expected=expected)
     return out
+
+
+def _short_error(text: str, limit: int = 400) -> str:
+    """``text`` cut at ``limit`` characters, keeping a ``(likely bug: ...)`` guess the cut would lose."""
+    guess = GUESS.search(text)
+    return text[:limit] + (f" ... {guess.group(0)}" if guess and guess.end() > limit else "")
+
+
+GUESS = re.compile(r"\(likely bug: ([^)]*)\)")
+
+
+def _raised(what: str, outcome: Outcome) -> Finding:
+    """Why the student's function fails on the probe case, and the guess its error carries, if any.
+
+    The guess (a column bias, a transposed weight) is the one the same error gets on a case where it is
+    raised, so a case whose shapes let the bug pass without an error gets the same name.
+    """
+    guess = GUESS.search(outcome.error or "")
+    said = (f"; the error it raises there suggests the cause (likely bug: {guess.group(1)})" if guess else "")
+    return Finding(f"{what} fails on the grader's probe case (other shapes than this case's), so the difference "
+                   f"likely depends on the shapes{said}", outcome.evidence())
 
 
 # ----------------------------------------------------------------------------- probe inputs
@@ -390,8 +412,7 @@ def forward_finding(kind: str, student: Callable[[dict], dict], reference: Calla
     out = run_probes(forward_probes(kind), probe_case(kind, reset_after), student, reference, layout)
     full = out["full"]
     if full.error:
-        return Finding("your function fails on the grader's probe case (other shapes than this case's), so the "
-                       "difference likely depends on the shapes", full.evidence())
+        return _raised("your function", full)
     if full.ok:
         return Finding("on the grader's probe case your function matches the reference, so the difference depends "
                        "on this case's shapes: look for code that depends on a size (broadcasting, a fixed index, "
@@ -524,7 +545,7 @@ def backward_finding(kind: str, student: Callable[[dict], dict], reference: Call
     out = run_probes(backward_probes(kind), probe_case(kind, reset_after), student, reference, layout)
     full = out["full"]
     if full.error:
-        return Finding("the probes could not run your backward on the grader's probe case", full.evidence())
+        return _raised("your backward", full)
     if not any(k in full.bad for k in keys):
         return Finding("on the grader's probe case your backward matches the reference, so the difference depends "
                        "on this case's shapes: look for code that depends on a size (broadcasting, keepdims, "
