@@ -214,6 +214,23 @@ class CourseServer:
         """
         from autograder.server import trace
 
+        return self._compare_run(user, submission_id, code, lambda cells: trace.trace(cells, kind, X, h0, c0, params))
+
+    def compare_call(self, user: User | None, who: str, name: str, args: tuple, read,
+                     submission_id: int | None = None, code: str | None = None) -> Future:
+        """Like :meth:`compare`, for one call of a whole student function: ``name(*args)``, read by ``read``.
+
+        The BPTT lab's "your hidden_grad_norms" and the Architectures page's "your forward" use it; the same
+        owner checks, limits and queue apply. Returns a future of :func:`autograder.server.trace.call`'s result.
+        """
+        from autograder.server import trace
+
+        return self._compare_run(user, submission_id, code, lambda cells: trace.call(cells, name, args, read))
+
+    def _compare_run(self, user: User | None, submission_id, code, work) -> Future:
+        """Check who may run what, count it against the limits, and queue ``work(cells)`` in a compare thread."""
+        from autograder.server import trace
+
         if submission_id is not None:
             if user is None:
                 raise RefusedError(401, "sign in to compare one of your submissions")
@@ -251,7 +268,7 @@ class CourseServer:
             self._compare_seen[key] = [*seen, now]
             self._compare_running.add(key)
         try:
-            future = self._compare_pool.submit(lambda: trace.trace(cells(), kind, X, h0, c0, params))
+            future = self._compare_pool.submit(lambda: work(cells()))
         except RuntimeError:  # the pool is shut down (the server is closing)
             with self._compare_lock:
                 self._compare_running.discard(key)

@@ -135,6 +135,45 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
     return result
 
 
+def call(cells: list[tuple[str, str]], name: str, args: tuple, read, limits: Limits | None = None,
+         unsafe: bool = False) -> dict:
+    """Run the student's cells in a sandbox and call ``name(*args)`` once; ``read`` reads its return strictly.
+
+    For the pages that compare one whole function (the BPTT lab's ``hidden_grad_norms``, an architecture's
+    forward): ``read(value)`` returns plain arrays or raises ``AssertionError`` saying what was expected.
+    Returns ``{"value": what read returned or None, "error": None or why, "output": what the code printed}``.
+    """
+    if sum(len(code) for _, code in cells) > MAX_CODE:
+        raise TraceError(f"the code is {sum(len(c) for _, c in cells) // 1024} KiB; the compare view takes at most "
+                         f"{MAX_CODE // 1024} KiB")
+    limits = limits or Limits(wall=15.0, notebook=BUDGET, memory=1024 * 2**20)
+    sandbox = Sandbox(limits, "none" if unsafe else "auto", unsafe)
+    result = {"value": None, "error": None, "output": ""}
+    try:
+        sandbox.start()
+        for label, code in cells:
+            try:
+                sandbox.exec_cell(code, label)
+            except channel.RemoteError as exc:
+                result.setdefault("cell_errors", []).append(f"cell {label}: {exc.kind}: {exc.args[1]}"[:300])
+        if name not in sandbox.names():
+            result["error"] = f"your code defines no function {name}"
+            return result
+        fn = sandbox.get(name)
+        sandbox.arm(name)
+        result["value"] = read(fn(*args))
+    except AssertionError as exc:
+        result["error"] = str(exc)
+    except channel.RemoteError as exc:
+        result["error"] = f"{name}: your code raised {exc.kind}: {str(exc.args[1])[:300]}"
+    except SandboxFailure as exc:
+        result["error"] = f"{name}: the sandbox stopped: {exc}"
+    finally:
+        result["output"] = sandbox.output_text()[-4000:]
+        sandbox.close()
+    return result
+
+
 def reference(kind: str, X, h0, c0, params: dict) -> list[dict[str, np.ndarray]]:
     """The reference's states and drawable gates at every step, from the core (never recomputed here)."""
     states = (np.asarray(h0), np.asarray(c0)) if kind == "lstm" else np.asarray(h0)
