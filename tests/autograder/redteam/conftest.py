@@ -67,6 +67,6 @@ def graded(redteam_course) -> dict[str, Graded]:
     jobs = {name: (payloads.write(folder / f"{name}.ipynb", nb), assignment)
             for name, (assignment, nb) in payloads.notebooks(redteam_course).items()}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade, path, assignment, redteam_course)
+        futures = {name: pool.submit(grade, path, assignment, redteam_course, *payloads.OPTIONS.get(name, ()))
                    for name, (path, assignment) in jobs.items()}
         return {name: f.result() for name, f in futures.items()}

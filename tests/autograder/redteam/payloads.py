@@ -65,15 +65,16 @@ def rnn_step_backward(dh, cache):
     return np.zeros_like(x), np.zeros_like(h_prev), {k: np.zeros_like(v) for k, v in p.items()}
 '''
 
-# Class 1 (purity): a forward that is right on the first call with an input shape and, on any later
-# call with that shape (a repeat or a perturbation), returns the first answer again: finite
-# differences of this forward are zero, so an all-zero backward "agrees" with it.
+# Class 1 (purity): a forward that is right on the first call with some inputs and, on any later
+# call with inputs within 1e-3 of them (a repeat or a perturbation), returns the first answer again:
+# finite differences of this forward are zero, so an all-zero backward "agrees" with it.
 STATEFUL_FORWARD = '''import numpy as np
 _seen = []
 
 def rnn_step(x, h_prev, params, activation="tanh"):
     for x0, h0 in _seen:
-        if x0.shape == x.shape and h0.shape == h_prev.shape:
+        if (x0.shape == x.shape and h0.shape == h_prev.shape and np.abs(x0 - x).max() < 1e-3
+                and np.abs(h0 - h_prev).max() < 1e-3):
             a0 = x0 @ params["W_xh"] + h0 @ params["W_hh"] + params["b_h"]
             h = np.tanh(a0)
             return h, {"x": x, "h_prev": h_prev, "a": a0, "h": h, "activation": activation, "params": params}
@@ -88,6 +89,27 @@ LEAKING_FORWARD = '''import numpy as np
 
 def rnn_step(x, h_prev, params, activation="tanh"):
     raise ValueError("LEAK:" + ",".join(f"{v:.17g}" for v in np.ravel(x)[:4]))
+'''
+
+# Class 10 again, after the fix that redacts exception text on hidden tests: the inputs written into
+# returned *data* the checks quote. The cache's "activation" string and an extra key carry 8 digits of
+# x[0, 0]; dx is an empty array whose shape (0, 7777, N) carries them; grads['W_xh'][0, 0] = 7000 + |x|.
+LEAKING_DATA_FORWARD = '''import numpy as np
+
+def rnn_step(x, h_prev, params, activation="tanh"):
+    a = x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"]
+    h = np.tanh(a)
+    tag = "LEAK" + str(int(abs(float(x.flat[0])) * 1e8) % 10**8)
+    return h, {"x": x, "h_prev": h_prev, "a": a, "h": h, "activation": tag, "params": params, tag: 0.0}
+'''
+LEAKING_DATA_BACKWARD = '''import numpy as np
+
+def rnn_step_backward(dh, cache):
+    x, h_prev, p = cache["x"], cache["h_prev"], cache["params"]
+    da = dh * (1 - cache["h"] ** 2)
+    grads = {"W_xh": x.T @ da, "W_hh": h_prev.T @ da, "b_h": da.sum(axis=0)}
+    grads["W_xh"][0, 0] = 7000.0 + abs(float(x.flat[0]))
+    return np.zeros((0, 7777, int(abs(float(x.flat[0])) * 1e8) % 10**8)), da @ p["W_hh"].T, grads
 '''
 
 # Class 4 (what the sandbox sees) and a lying exception: the backward raises an exception whose
@@ -193,6 +215,23 @@ except OSError:
 '''.replace("MARK", DAEMON_MARK)
 
 
+# The channel abused from inside a call: the worker's own Peer found with gc; on visible cases (B=2) a
+# frame header that claims 4 GiB, on hidden ones (B=1 first) 20 000 small "call" frames of nothing.
+CHANNEL_ABUSE = '''import gc, os, sys
+import numpy as np
+
+def rnn_step_backward(dh, cache):
+    peer = next(o for o in gc.get_objects() if isinstance(o, sys.modules["channel"].Peer))
+    if dh.shape[0] == 1:
+        for _ in range(20000):
+            peer.send({"op": "call"}, (0, (), {}))
+    else:
+        os.write(peer.wfd, b"RNNG" + b"\\xff\\xff\\xff\\xf0")
+    x, h_prev, p = cache["x"], cache["h_prev"], cache["params"]
+    return np.zeros_like(x), np.zeros_like(h_prev), {k: np.zeros_like(v) for k, v in p.items()}
+'''
+
+
 # ----------------------------------------------------------------------------- crnn payloads
 # Class 1/7 beyond the cell checks: the training-run test scores what the student's crnn_forward
 # returns on the training videos, never compared with a trusted value. Not a CRNN: the square's
@@ -224,6 +263,9 @@ def crnn_forward(X, params, step):
 '''
 
 
+OPTIONS = {"channel_abuse": ("--wall", "10")}  # grade options other than the defaults
+
+
 def notebooks(course: Path) -> dict[str, tuple[str, nbformat.NotebookNode | bytes]]:
     """Every payload notebook: name -> (assignment, notebook or raw bytes)."""
     out = {
@@ -231,9 +273,12 @@ def notebooks(course: Path) -> dict[str, tuple[str, nbformat.NotebookNode | byte
                                                                       "rnn_step_backward": ZERO_BACKWARD})),
         "leak_and_recon": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": LEAKING_FORWARD,
                                                                     "rnn_step_backward": RECON_BACKWARD})),
+        "leaking_data": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": LEAKING_DATA_FORWARD,
+                                                                  "rnn_step_backward": LEAKING_DATA_BACKWARD})),
         "metadata_games": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": WRONG_FORWARD}, metadata_games)),
         "sandbox_abuse": ("rnn_cell", filled(course, "rnn_cell", {
             "rnn_step_backward": solution(course, "rnn_cell", "rnn_step_backward") + ABUSE})),
+        "channel_abuse": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step_backward": CHANNEL_ABUSE})),
         "crnn_probe_cheat": ("crnn", filled(course, "crnn", {"frame_features": CRNN_PROBE_CHEAT,
                                                              "crnn_forward": "# in the cell above\n"})),
         "crnn_amplify": ("crnn", filled(course, "crnn", {"crnn_forward": CRNN_AMPLIFY})),

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.autograder.redteam import payloads
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 6 (grader-side compute on student-chosen values): the crnn "
-                   "locked cell training_run runs train_readout in the grader on whatever crnn_forward returned; "
-                   "a 32 MiB bool block becomes float64 arrays 8x as large (about +560 MiB resident measured)")
 def test_a_locked_cell_does_not_amplify_what_the_student_returned(graded):
+    """Was hole H2 (train_readout ran in the grader on a 32 MiB bool block: +560 MiB resident); closed in 74865a8."""
     baseline, attacked = graded["crnn_probe_cheat"], graded["crnn_amplify"]
     assert baseline.max_rss_kib > 0 and attacked.returncode == 0, attacked.stderr[-2000:]
     growth_kib = attacked.max_rss_kib - baseline.max_rss_kib

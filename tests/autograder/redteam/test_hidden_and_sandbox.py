@@ -8,6 +8,7 @@ import re
 import pytest
 
 LEAK = re.compile(r"LEAK:-?\d")
+LEAK_DATA = re.compile(r"LEAK\d|7777, \d")
 
 
 def _recon(graded) -> list[str]:
@@ -21,12 +22,27 @@ def test_the_leaking_payload_runs(graded):
     assert LEAK.search(graded["leak_and_recon"].test("test_rnn_step_visible")["message"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 10 (hidden means hidden): the student's own exception text "
-                   "is shown verbatim on hidden cases, so a function that raises repr(x) prints a hidden case's "
-                   "inputs into the feedback (fixed secret per course: the same cases for every student)")
 def test_hidden_case_inputs_never_reach_the_feedback(graded):
+    """Was hole H3 (the student's exception text shown verbatim on hidden cases); closed in 32e742f."""
     message = graded["leak_and_recon"].test("test_rnn_step_hidden")["message"]
     assert not LEAK.search(message), message
+
+
+def test_the_data_leaking_payload_runs(graded):
+    """Control for the next test: on visible cases the quoted data carries the digits."""
+    g = graded["leaking_data"]
+    assert LEAK_DATA.search(g.test("test_rnn_step_visible")["message"])
+    assert LEAK_DATA.search(g.test("test_rnn_step_backward_inputs_visible")["message"])
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: class 10 (hidden means hidden), after the exception-text fix: a "
+                   "hidden test still quotes student-chosen data, a returned string (cache['activation'] = "
+                   "'LEAK<8 digits of x>') and the shape of an empty array ((0, 7777, <8 digits of x>))")
+def test_hidden_case_inputs_never_reach_the_feedback_through_returned_data(graded):
+    g = graded["leaking_data"]
+    for test in ("test_rnn_step_hidden", "test_rnn_step_backward_inputs_hidden"):
+        message = g.test(test)["message"]
+        assert not LEAK_DATA.search(message), message
 
 
 def test_the_sandbox_imports_only_the_standard_library_and_numpy(graded):

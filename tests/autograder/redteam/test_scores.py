@@ -20,7 +20,7 @@ BACKWARD = ("test_rnn_step_backward_inputs_visible", "test_rnn_step_backward_inp
 
 def test_a_forward_that_lies_on_repeated_calls_buys_no_backward_point(graded):
     g = graded["stateful_forward"]
-    assert g.score(*FORWARD) == 3.0, g.report  # the forward is right on each first call
+    assert g.score(*FORWARD) == 3.0, g.report  # the forward is right on each new input
     assert g.score(*BACKWARD) == 0.0, [g.test(t)["message"][:200] for t in BACKWARD]
 
 
@@ -41,10 +41,8 @@ def test_notebook_metadata_cannot_change_points_tests_or_locked_cells(graded):
     assert any("restored from the source" in n for n in report["notes"]), report["notes"]
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 1/7 (score rests on untrusted values): test_training_run "
-                   "scores probe_accuracy computed from the student's crnn_forward on the training videos, never "
-                   "compared with a trusted value; a pixel-velocity 'CRNN' that fails both its own tests earns it")
 def test_the_training_run_point_needs_a_real_crnn(graded):
+    """Was hole H1 (a pixel-velocity 'CRNN' failing its own tests earned test_training_run); closed in 74865a8."""
     g = graded["crnn_probe_cheat"]
     assert g.score("test_crnn_forward_visible", "test_crnn_forward_hidden") == 0.0  # the payload is no CRNN
     assert g.score("test_frame_features_visible", "test_frame_features_hidden") == 0.0
@@ -88,3 +86,12 @@ def test_odd_nbgrader_metadata_is_graded_by_the_source(graded):
     assert report["max_score"] == 9.0 and [t["grade_id"] for t in report["tests"]] == [*FORWARD, *BACKWARD]
     assert report["score"] == 9.0  # the student's own (right) code still counts where it ran
     assert any("missing" in n for n in report["notes"]), report["notes"]
+
+
+def test_a_forged_header_or_a_flood_of_frames_costs_only_the_function_that_sent_it(graded):
+    g = graded["channel_abuse"]
+    assert g.returncode == 0, g.stderr[-2000:]
+    assert g.score(*FORWARD) == 3.0 and g.score(*BACKWARD) == 0.0
+    messages = [g.test(t)["message"] for t in BACKWARD]
+    assert all(m.startswith("the sandbox stopped") for m in messages), messages
+    assert "malformed" in messages[0], messages[0]
