@@ -124,6 +124,63 @@ def test_bugs_written_for_this_test_get_one_cause_under_any_secret(secret):
         assert cause_gist(visible) == cause_gist(hidden), (secret.hex(), student.__name__, visible, hidden)
 
 
+# Held out: written after the fixes above, run once (docs/diagnosis.md), not tuned on. Bugs that a size-1
+# dimension or a square shape hides: a reduction or transpose that is the identity there.
+def _rnn_bias_summed(x, h_prev, params):
+    a = x @ params["W_xh"] + h_prev @ params["W_hh"] + params["b_h"].sum()  # equals b_h when H = 1
+    return np.tanh(a), {"x": x, "h_prev": h_prev, "a": a, "h": np.tanh(a), "activation": "tanh", "params": params}
+
+
+def _lstm_forget_mean(x, h_prev, c_prev, params):
+    _, _, cache = cells.lstm_step(x, h_prev, c_prev, params)
+    f = cache["f"].mean(axis=1, keepdims=True)  # (B, 1): one forget value per example; right when H = 1
+    c = f * c_prev + cache["i"] * cache["g"]
+    return cache["o"] * np.tanh(c), c, {**cache, "f": f * np.ones_like(c), "c": c, "tanh_c": np.tanh(c)}
+
+
+def _gru_z_batch_mean(x, h_prev, params, reset_after=True):
+    _, cache = cells.gru_step(x, h_prev, params, reset_after=reset_after)
+    z = cache["z"].mean(axis=0, keepdims=True)  # (1, H): averaged over the batch; right when B = 1
+    return z * h_prev + (1 - z) * cache["n"], {**cache, "z": z * np.ones_like(h_prev)}
+
+
+def _rnn_backward_db_over_units(dh, cache):
+    dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+    da = dh * (1.0 - cache["h"] ** 2)
+    return dx, dh_prev, {**grads, "b_h": da.sum(axis=0) * 0 + da.sum()}  # one total; right when B = H = 1
+
+
+def _lstm_backward_dc_prev_f_mean(dh, dc, cache):
+    dx, dh_prev, dc_prev, grads = cells.lstm_step_backward(dh, dc, cache)
+    return dx, dh_prev, dc_prev / cache["f"] * cache["f"].mean(axis=0), grads  # f averaged over the batch
+
+
+def _gru_backward_direct_transposed(dh, cache):
+    dx, dh_prev, grads = cells.gru_step_backward(dh, cache)
+    z = cache["z"]
+    wrong = dh * z.T if z.shape[0] == z.shape[1] else dh * z.mean()  # a transposed or averaged z: right on 1x1
+    return dx, dh_prev - dh * z + wrong, grads
+
+
+HELD_OUT = [
+    (checks.check_rnn_step, _rnn_bias_summed),
+    (checks.check_lstm_step, _lstm_forget_mean),
+    (checks.check_gru_step, _gru_z_batch_mean),
+    (lambda fn, **kw: checks.check_rnn_step_backward(None, fn, **kw), _rnn_backward_db_over_units),
+    (lambda fn, **kw: checks.check_lstm_step_backward(None, fn, **kw), _lstm_backward_dc_prev_f_mean),
+    (lambda fn, **kw: checks.check_gru_step_backward(None, fn, **kw), _gru_backward_direct_transposed),
+]
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=[f"secret{k}" for k in range(len(SECRETS))])
+def test_held_out_bugs_get_one_cause_under_any_secret(secret):
+    """Held-out bugs hidden by a size-1 or square shape: caught, and one cause on visible and hidden cases?"""
+    for check, student in HELD_OUT:
+        visible, hidden = _same_on_both(check, student, secret)
+        assert visible is not None and hidden is not None, (secret.hex(), student.__name__)
+        assert cause_gist(visible) == cause_gist(hidden), (secret.hex(), student.__name__, visible, hidden)
+
+
 def test_a_cache_entry_is_said_to_hold_another_quantity_only_when_the_probe_case_agrees():
     """tanh(c_prev) cached as tanh_c equals c_prev when c_prev is tiny: not called 'holds c_prev' on that evidence?"""
     spec = cell_checks.SPECS["lstm"]
