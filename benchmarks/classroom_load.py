@@ -1,0 +1,275 @@
+"""Classroom load: N simulated students on /cell over the real Bokeh websocket protocol, beside a trivial page.
+
+Each student GETs the page (the server builds its session), opens the websocket, pulls the document, then
+for ``--seconds`` behaves like a student: every 1-2 s it sends what the browser now sends for a burst of
+steps (the throttled step report, ``ClientPlayer``), and one action in ten is a setting change (the H field
+or the cell kind). Latency is from sending a message to the server's ``OK`` for it (the server has applied
+it and run every callback). The same students, doing the same number of messages, run against a trivial
+Panel page (one text field) served the same way in the same run: that is the named baseline.
+
+Prints, per N: p50/p95/p99 step and setting latency (ms), server CPU ms per request, MB per session, and the
+ratio to the trivial page. Usage: ``python benchmarks/classroom_load.py [--students 25 50 100 200]
+[--seconds 30] [--procs 1]``. Run it alone on the machine (it saturates two cores at N = 200).
+
+Not measured: page drawing in a browser (the steps themselves now cost the server nothing; see
+tests/browser/test_cell_client.py) and training load (tests/browser/test_load.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from tornado.websocket import websocket_connect
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIVIAL_APP = """
+import sys, panel as pn
+pn.serve({"/trivial": lambda: pn.Column(pn.widgets.TextInput(name="H (hidden)", value="4"), pn.pane.Markdown("hi"))},
+         port=int(sys.argv[1]), address="127.0.0.1", show=False, websocket_origin=[f"127.0.0.1:{sys.argv[1]}"],
+         num_procs=int(sys.argv[2]))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError):
+            pass
+    return total
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total / 1e6
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    for child in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(child.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(child.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _start(cmd: list[str], url: str) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+class Student:
+    """One browser session, speaking the Bokeh protocol (header, metadata and content frames per message)."""
+
+    def __init__(self, base: str, path: str):
+        self.base, self.path = base, path
+        self.ws = None
+        self.pending: dict[str, float] = {}
+        self.latencies: dict[str, list[float]] = {"step": [], "setting": []}
+        self.ids: dict[str, str] = {}
+        self.readout = path != "/trivial"
+
+    async def join(self) -> None:
+        html = await asyncio.to_thread(lambda: urllib.request.urlopen(self.base + self.path, timeout=600).read())
+        token = re.search(rb'"token":"([^"]+)"', html).group(1).decode()
+        ws_url = self.base.replace("http", "ws") + self.path.split("?")[0] + "/ws"
+        self.ws = await websocket_connect(ws_url, subprotocols=["bokeh", token], max_message_size=1 << 30)
+        await self._read()  # ACK
+        await self._send("PULL-DOC-REQ", {})
+        doc = await self._read_until("PULL-DOC-REPLY")
+        self._find_models(doc)
+        asyncio.ensure_future(self._listen())
+
+    def _find_models(self, content: dict) -> None:
+        refs = content["doc"]["roots"]
+        stack = list(refs)
+        while stack:
+            m = stack.pop()
+            if isinstance(m, dict):
+                if m.get("type") == "object":
+                    attrs = m.get("attributes", {})
+                    if m.get("name") == "ColumnDataSource" and "report" not in self.ids:
+                        data = json.dumps(attrs.get("data", ""))
+                        if '"gate"' in data and '"t"' in data:
+                            self.ids["report"] = m["id"]
+                    if str(m.get("name", "")).endswith("TextInput") and attrs.get("title") == "H (hidden)":
+                        self.ids["H"] = m["id"]
+                stack.extend(m.values())
+            elif isinstance(m, list):
+                stack.extend(m)
+
+    async def _send(self, msgtype: str, content: dict) -> str:
+        msgid = uuid.uuid4().hex
+        await self.ws.write_message(json.dumps({"msgid": msgid, "msgtype": msgtype}))
+        await self.ws.write_message("{}")
+        await self.ws.write_message(json.dumps(content))
+        return msgid
+
+    async def _read(self) -> tuple[dict, dict]:
+        header = json.loads(await self.ws.read_message())
+        await self.ws.read_message()  # metadata
+        content = json.loads(await self.ws.read_message())
+        for _ in range(header.get("num_buffers", 0)):  # each buffer: its id (text), then its bytes
+            await self.ws.read_message()
+            await self.ws.read_message()
+        return header, content
+
+    async def _read_until(self, msgtype: str) -> dict:
+        while True:
+            header, content = await self._read()
+            if header["msgtype"] == msgtype:
+                return content
+
+    async def _listen(self) -> None:
+        """A step report counts when the server acknowledges it (its callback ran before the ``OK``); a setting
+        change on /cell when the server's patch carrying the new readout arrives (Panel applies widget
+        changes after the ``OK``), on the trivial page at its ``OK``."""
+        try:
+            while True:
+                header, content = await self._read()
+                kind = header["msgtype"]
+                if kind in ("OK", "ERROR") and header.get("reqid") in self.pending:
+                    what, start = self.pending[header["reqid"]]
+                    if what == "step" or not self.readout:
+                        del self.pending[header["reqid"]]
+                        self.latencies[what].append(time.perf_counter() - start)
+                elif kind == "PATCH-DOC" and self.readout and "rnn-t" in json.dumps(content):
+                    for msgid, (what, start) in list(self.pending.items()):
+                        if what == "setting":
+                            del self.pending[msgid]
+                            self.latencies[what].append(time.perf_counter() - start)
+                            break
+        except Exception:  # the socket closed: the run is over
+            return
+
+    async def act(self, step_t: int, setting: bool) -> None:
+        if setting and "H" in self.ids:
+            event = {"kind": "ModelChanged", "model": {"id": self.ids["H"]}, "attr": "value",
+                     "new": str(random.choice((3, 4, 5, 6)))}
+            kind = "setting"
+        elif "report" in self.ids:
+            event = {"kind": "ModelChanged", "model": {"id": self.ids["report"]}, "attr": "data",
+                     "new": {"type": "map", "entries": [["t", [step_t]], ["gate", ["h"]]]}}
+            kind = "step"
+        elif "H" in self.ids:  # the trivial page: every action is a value change
+            event = {"kind": "ModelChanged", "model": {"id": self.ids["H"]}, "attr": "value",
+                     "new": str(step_t)}
+            kind = "setting" if setting else "step"
+        else:
+            return
+        msgid = await self._send("PATCH-DOC", {"events": [event]})
+        self.pending[msgid] = (kind, time.perf_counter())
+
+
+async def _run(base: str, path: str, n: int, seconds: float, pids: list[int]) -> dict:
+    rss0 = _rss_mb(pids)
+    students = [Student(base, path) for _ in range(n)]
+    sem = asyncio.Semaphore(8)  # students arrive a few at a time, as a class does
+
+    async def join(s):
+        async with sem:
+            await s.join()
+
+    await asyncio.gather(*(join(s) for s in students))
+    rss1 = _rss_mb(pids)
+    cpu0, t0 = _cpu_seconds(pids), time.perf_counter()
+
+    async def behave(s: Student):
+        t = 0
+        end = time.perf_counter() + seconds
+        await asyncio.sleep(random.uniform(0, 2))
+        while time.perf_counter() < end:
+            t = (t + random.randint(1, 3)) % 19
+            await s.act(t, random.random() < 0.1)
+            await asyncio.sleep(random.uniform(1.0, 2.0))
+
+    await asyncio.gather(*(behave(s) for s in students))
+    await asyncio.sleep(3)  # the last replies
+    cpu = _cpu_seconds(pids) - cpu0
+    for s in students:
+        s.ws.close()
+    lat = {k: sorted(x for s in students for x in s.latencies[k]) for k in ("step", "setting")}
+    served = sum(len(v) for v in lat.values())
+    return {"lat": lat, "cpu_ms": 1000 * cpu / max(served, 1), "mb": (rss1 - rss0) / n,
+            "rate": served / (time.perf_counter() - t0)}
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, nargs="+", default=[25, 50, 100, 200])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--procs", type=int, default=1)
+    args = parser.parse_args(argv)
+    print(f"{'page':8} {'N':>4} {'step p50/p95/p99 ms':>22} {'setting p50/p95/p99 ms':>24} {'CPU ms/req':>10} "
+          f"{'MB/session':>10} {'req/s':>6}")
+    for n in args.students:
+        rows = {}
+        for name in ("trivial", "cell"):
+            port = _free_port()
+            if name == "cell":
+                cmd = [sys.executable, "serve.py", "--port", str(port), "--num-procs", str(args.procs)]
+                path = "/cell"
+            else:
+                cmd = [sys.executable, "-c", TRIVIAL_APP, str(port), str(args.procs)]
+                path = "/trivial"
+            base = f"http://127.0.0.1:{port}"
+            proc = _start(cmd, base + path)
+            try:
+                pids = _tree(proc.pid)
+                rows[name] = r = asyncio.run(_run(base, path, n, args.seconds, pids))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+            step, setting = r["lat"]["step"], r["lat"]["setting"]
+            print(f"{name:8} {n:>4} {_pct(step, .5):7.0f}/{_pct(step, .95):6.0f}/{_pct(step, .99):6.0f} "
+                  f"{_pct(setting, .5):9.0f}/{_pct(setting, .95):6.0f}/{_pct(setting, .99):6.0f} "
+                  f"{r['cpu_ms']:10.1f} {r['mb']:10.2f} {r['rate']:6.1f}", flush=True)
+        c, t = rows["cell"], rows["trivial"]
+        print(f"{'ratio':8} {n:>4} step p95 cell/trivial = "
+              f"{_pct(c['lat']['step'], .95) / max(_pct(t['lat']['step'], .95), 1e-9):.2f}, "
+              f"CPU per request cell/trivial = {c['cpu_ms'] / max(t['cpu_ms'], 1e-9):.2f}", flush=True)
+    print("baseline: the trivial Panel page above, same server settings, same students, same run")
+
+
+if __name__ == "__main__":
+    main()
