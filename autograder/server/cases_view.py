@@ -1,4 +1,7 @@
-"""The visible grading cases, for the simulator's pages: a feedback link can open the exact case that failed.
+"""What the simulator's pages may take from grading: visible cases, and the exercises' reference answers.
+
+A feedback link can open the exact visible case that failed; a compare section shows the reference answer of
+the function the student wrote beside theirs.
 
 Only visible cases: they are in every student's notebook already. Hidden cases need the course's secret and
 are never shown (DESIGN invariant 8).
@@ -6,7 +9,10 @@ are never shown (DESIGN invariant 8).
 
 from __future__ import annotations
 
+import numpy as np
+
 from autograder import cases
+from exercises.answers import bptt
 
 
 def visible_step_case(kind: str, k: int) -> dict:
@@ -21,3 +27,8 @@ def visible_step_case(kind: str, k: int) -> dict:
         raise ValueError(f"case: number {k + 1}; {kind}_step has visible cases 1 to {len(visible)}")
     case = visible[k]
     return {key: case[key] for key in ("x", "h_prev", "c_prev", "params", "label") if key in case}
+
+
+def reference_hidden_grad_norms(X, h0, params: dict, dh_last) -> np.ndarray:
+    """``||dL/dh_t||`` for each t of the bptt exercise's reference (``exercises.answers.bptt``), (T,)."""
+    return bptt.hidden_grad_norms(X, h0, params, dh_last)
