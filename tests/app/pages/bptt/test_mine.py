@@ -5,7 +5,7 @@ import pytest
 from autograder.sandbox import isolation
 from autograder.server import accounts
 from autograder.server.service import CourseServer
-from simulator.app.pages.bptt.mine import T, BPTTMine
+from simulator.app.pages.bptt.mine import BPTTMine, T
 from simulator.app.pages.bptt.model import BPTTLab
 from simulator.app.pages.course import context
 from tests.autograder.server.conftest import released_course
