@@ -55,7 +55,9 @@ def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, h
                        got: np.ndarray, layout: Layout, hyps: list[Hypothesis], probes=()) -> None:
     problem = describe_mismatch(what, expected, got, layout)
     if problem:
-        fail(diagnose(header(fname, k, len(cases), case, hidden), [problem], {what: got}, case, hyps, probes))
+        # NB: features come out of a ReLU, so all-zero features match any bug that clamps them: no suspect then.
+        fail(diagnose(header(fname, k, len(cases), case, hidden), [problem], {what: got}, case, hyps, probes,
+                      zeros_match=what != "features"))
 
 
 def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis],

@@ -78,8 +78,15 @@ def differs(expected: np.ndarray, got: np.ndarray) -> np.ndarray:
     return ~close(np.asarray(expected, dtype=np.float64), got)
 
 
-def suspects_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[Hypothesis]) -> list[Hypothesis]:
-    """Every suspect under which the reference returns every array in ``got`` (any shape), in order."""
+def suspects_matching(got: dict[str, np.ndarray], case: dict, suspects: Sequence[Hypothesis],
+                      zeros_match: bool = True) -> list[Hypothesis]:
+    """Every suspect under which the reference returns every array in ``got`` (any shape), in order.
+
+    ``zeros_match=False`` (outputs behind a ReLU): a result that is zeros everywhere is matched by no suspect,
+    since any bug whose ReLU clamps every entry reproduces it and a match would name one by coincidence.
+    """
+    if not zeros_match and all(isinstance(v, np.ndarray) and v.size and not np.any(v) for v in got.values()):
+        return []
     out = []
     for s in suspects:
         try:
@@ -167,13 +174,13 @@ def permuted_axes(expected: np.ndarray, got: np.ndarray, names: Sequence[str]) -
 
 
 def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],
-             probes: Sequence[Probe] = ()) -> str:
+             probes: Sequence[Probe] = (), zeros_match: bool = True) -> str:
     """The failure message: the likely cause with its equation line, then the evidence (module docstring).
 
     ``problems`` are the check's ``describe_mismatch`` sentences; probes run only when no suspect matches.
     A visible case's ``recipe`` is appended; a hidden case has none (DESIGN invariant 8).
     """
-    matches = suspects_matching(got, case, suspects)
+    matches = suspects_matching(got, case, suspects, zeros_match)
     findings = [] if matches else run_probes(probes, case, got)
     evidence = "; ".join([*problems, *(f.evidence for f in findings)])
     text = f"{head}: {_cause(matches, findings, case)} Evidence: {evidence}."

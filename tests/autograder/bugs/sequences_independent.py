@@ -15,11 +15,12 @@ in that cell). Each bug also says, written with it and before its feedback was s
   failing message of the edited function (visible and hidden) must match it inside ``(likely bug: ...)`` or in
   the sentence that states the likely cause.
 
-``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all|after] [-v] [--probes-only]``
+``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all|after|fresh] [-v] [--probes-only]``
 measures caught / exact / located / named per assignment with the runner of ``sequences.py`` (``--probes-only``:
 every suspect list emptied, so only probes can name a bug). The split is a fixed hash of the name (``half``); the
 held-out half was run once, after tuning (docs/diagnosis.md has both runs). ``AFTER_TUNING`` holds bugs written
-while tuning (``after``): they were tuned on and measure nothing held out.
+while tuning (``after``): they were tuned on and measure nothing held out; ``FRESH`` (``fresh``), 8 bugs written
+after all tuning.
 """
 
 from __future__ import annotations
@@ -421,6 +422,43 @@ AFTER_TUNING = [
 ]
 
 
+# Written after all tuning and run once (docs/diagnosis.md): caught 8, exact 8, located 8, named 7 (the miss,
+# abs() for the ReLU, got a coincidental suspect on all-zero features; that was then fixed).
+FRESH = [
+    _b('f2_bwd_grads_subtracted', 'rnn_backward',
+       [('{k: grads[k] + step_grads[k] for k in grads}',
+         '{k: grads[k] - step_grads[k] for k in grads}')],
+       'W_', 'sign|subtract|sum'),
+    _b('f2_norms_stored_reversed', 'hidden_grad_norms',
+       [('norms[t] = np.sqrt((dh * dh).sum())',
+         'norms[T - 1 - t] = np.sqrt((dh * dh).sum())')],
+       'norms', 'revers|order'),
+    _b('f2_clip_returns_norm_squared', 'clip_gradients',
+       [('return {k: g * scale for k, g in grads.items()}, norm',
+         'return {k: g * scale for k, g in grads.items()}, norm * norm')],
+       'norm', 'squar|norm'),
+    _b('f2_m2m_cell_state', 'many_to_many',
+       [('ys.append(',
+         'h = state[1] if isinstance(state, tuple) else h\n        ys.append(')],
+       'Y', 'cell state'),
+    _b('f2_ed_extra_step', 'encoder_decoder',
+       [('for _ in range(T_out):',
+         'for _ in range(T_out + 1):')],
+       'Y|shape', 'T\\+1|steps|length'),
+    _b('f2_conv_bias_twice', 'conv2d_forward',
+       [('axes=([1, 2, 3], [1, 2, 3])) + b',
+         'axes=([1, 2, 3], [1, 2, 3])) + 2 * b')],
+       'out', 'bias|b'),
+    _b('f2_ff_abs_not_relu', 'frame_features',
+       [('maxpool_forward(np.maximum(a, 0), 2, 2)',
+         'maxpool_forward(np.abs(a), 2, 2)')],
+       'f', 'ReLU|relu|activation|abs'),
+    _b('f2_crnn_every_other_frame', 'crnn_forward',
+       [('for t in range(T):',
+         'for t in range(0, T, 2):')],
+       'y', 'frame|skip|stride|every'),
+]
+
 # ----------------------------------------------------------------------------- measuring
 CAUSE_SPAN = re.compile(r"\(likely bug: .*?\)(?=\s|$|[.;,])"
                         r"|[^.]*\b(likely|probably|perhaps|may|might|looks like|guess)\b[^.]*\.", re.IGNORECASE)
@@ -471,10 +509,10 @@ def main(argv: list[str]) -> None:
     from autograder import cases
     from tests.autograder.bugs.sequences import probes_only
 
-    half = next((a for a in argv if a in ("tune", "held-out", "all", "after")), "tune")
+    half = next((a for a in argv if a in ("tune", "held-out", "all", "after", "fresh")), "tune")
     mode = probes_only() if "--probes-only" in argv else nullcontext()
     with cases.hidden_secret(b"measuring the independent sequence bug catalogue"), mode:
-        bugs = AFTER_TUNING if half == "after" else [b for b in BUGS if half == "all" or b.half == half]
+        bugs = {"after": AFTER_TUNING, "fresh": FRESH}.get(half) or [b for b in BUGS if half in ("all", b.half)]
         table = measure(bugs, verbose="-v" in argv)
     print(f"{'assignment':14} {'half':9} bugs caught exact located named")
     for a, row in table.items():
