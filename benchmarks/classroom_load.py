@@ -102,6 +102,7 @@ class Student:
         self.latencies: dict[str, list[float]] = {"step": [], "setting": []}
         self.ids: dict[str, str] = {}
         self.readout = path != "/trivial"
+        self.H = 4  # the page's default hidden size
 
     async def join(self) -> None:
         html = await asyncio.to_thread(lambda: urllib.request.urlopen(self.base + self.path, timeout=600).read())
@@ -178,8 +179,8 @@ class Student:
 
     async def act(self, step_t: int, setting: bool) -> None:
         if setting and "H" in self.ids:
-            event = {"kind": "ModelChanged", "model": {"id": self.ids["H"]}, "attr": "value",
-                     "new": str(random.choice((3, 4, 5, 6)))}
+            self.H = random.choice([h for h in (3, 4, 5, 6) if h != self.H])  # a real change: the page recomputes
+            event = {"kind": "ModelChanged", "model": {"id": self.ids["H"]}, "attr": "value", "new": str(self.H)}
             kind = "setting"
         elif "report" in self.ids:
             event = {"kind": "ModelChanged", "model": {"id": self.ids["report"]}, "attr": "data",
