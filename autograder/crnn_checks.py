@@ -35,7 +35,7 @@ from autograder.crnn_diagnosis import (
 )
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
-from autograder.sequence_probes import Probe, diagnose, layout_probe, wrong_shape
+from autograder.sequence_probes import Probe, attempt, diagnose, layout_probe, wrong_shape
 from autograder.values import as_array, as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
@@ -212,13 +212,52 @@ def feature_hypotheses() -> list[Hypothesis]:
     return [Hypothesis("last ReLU missing", "the final ReLU after dense1 is left out", no_last_relu)]
 
 
+def _sized_guess(frame_features: Callable, case: dict) -> str:
+    """Which stage's size the student's CNN uses: rerun it (explanation only) with dense1.W sized for the D a
+    common size bug gives; the one it runs with is named as a guess.
+    """
+    frames, params = case["args"]
+    _, _, H, W = frames.shape
+    F, _, k, _ = params["conv1.K"].shape
+    M = params["dense1.W"].shape[1]
+    candidates = (("conv1 without padding", "padding missing", F * ((H - k + 1) // 2) * ((W - k + 1) // 2)),
+                  ("the pool moving by 1", "wrong pool stride", F * (H - 1) * (W - 1)),
+                  ("no pooling", "pool missing", F * H * W))
+    right = F * (H // 2) * (W // 2)
+    for what, bug, D in candidates:
+        if D == right or D < 1:
+            continue
+        trial = (frames, {**params, "dense1.W": np.full((D, M), 0.01)})
+        if attempt(lambda trial=trial: call(frame_features, "frame_features", trial)) is not None:
+            return (f"Probably your CNN flattens each frame to {D} features, the size {what} gives (likely bug: "
+                    f"{bug}): with dense1.W of {D} rows it runs, so your flattened maps have shape "
+                    f"({len(frames)}, {D}), expected ({len(frames)}, {right}). ")
+    return ""
+
+
+def _feature_sizes(case: dict) -> str:
+    """How the CNN's sizes chain on ``case`` (shapes only, which the case's label shows too)."""
+    frames, params = case["args"]
+    _, _, H, W = frames.shape
+    F, _, k, _ = params["conv1.K"].shape
+    return (f"The sizes must chain as: conv1 with 'same' padding k // 2 = {k // 2} and stride 1 keeps {H}x{W}, the "
+            f"2x2 max-pool gives {H // 2}x{W // 2}, so each frame flattens to D = F * (H // 2) * (W // 2) = "
+            f"{F * (H // 2) * (W // 2)} features, the rows of dense1.W; check f = relu(flatten(maxpool(relu(conv(x, "
+            "K, b)))) W + b_d).")
+
+
 def check_frame_features(frame_features: Callable, hidden: bool = False) -> None:
     """Does ``frame_features(frames, params)`` return the features of conv1 -> ReLU -> pool -> dense1 -> ReLU?"""
     fname = "frame_features"
     cases, hyps = _feature_cases(hidden), [*feature_hypotheses(), *feature_suspects()]
     probes = feature_probes(_reader(frame_features, fname, "features", lambda c: crnn.frame_features(*c["args"])[0]))
     for k, case in enumerate(cases):
-        out, _ = as_tuple(call(frame_features, fname, case["args"]), 2, f"{fname} returned", "features, cache")
+        try:
+            out = call(frame_features, fname, case["args"])
+        except ValueError as exc:  # a size mismatch inside the CNN (numpy raises ValueError): say how sizes chain
+            fail(f"{header(fname, k, len(cases), case, hidden)}: your frame_features raised ValueError: "
+                 f"{str(exc)[:300]}. {_sized_guess(frame_features, case)}{_feature_sizes(case)}")
+        out, _ = as_tuple(out, 2, f"{fname} returned", "features, cache")
         expected = crnn.frame_features(*case["args"])[0]
         got = as_array(out, f"{fname}: features", expected.shape)
         _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps, probes)
