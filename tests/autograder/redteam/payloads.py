@@ -112,6 +112,23 @@ def rnn_step_backward(dh, cache):
     return np.zeros((0, 7777, int(abs(float(x.flat[0])) * 1e8) % 10**8)), da @ p["W_hh"].T, grads
 '''
 
+# More data channels of the same class: a tuple of 7000 + 3 digits of |x[0, 0]| items (the count is
+# quoted), and a gradient dict with an extra key "LEAK<8 digits>" (the keys are quoted).
+LEAKING_COUNT_FORWARD = '''import numpy as np
+
+def rnn_step(x, h_prev, params, activation="tanh"):
+    return tuple([None] * (7000 + int(abs(float(x.flat[0])) * 1e3) % 1000))
+'''
+LEAKING_KEY_BACKWARD = '''import numpy as np
+
+def rnn_step_backward(dh, cache):
+    x, h_prev, p = cache["x"], cache["h_prev"], cache["params"]
+    da = dh * (1 - cache["h"] ** 2)
+    grads = {"W_xh": x.T @ da, "W_hh": h_prev.T @ da, "b_h": da.sum(axis=0)}
+    grads["LEAK" + str(int(abs(float(x.flat[0])) * 1e8) % 10**8)] = np.zeros(1)
+    return da @ p["W_xh"].T, da @ p["W_hh"].T, grads
+'''
+
 # Class 4 (what the sandbox sees) and a lying exception: the backward raises an exception whose
 # __str__ claims success and whose text lists every host path or grader module it could find.
 RECON_BACKWARD = r'''import json, os, sys
@@ -275,6 +292,8 @@ def notebooks(course: Path) -> dict[str, tuple[str, nbformat.NotebookNode | byte
                                                                     "rnn_step_backward": RECON_BACKWARD})),
         "leaking_data": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": LEAKING_DATA_FORWARD,
                                                                   "rnn_step_backward": LEAKING_DATA_BACKWARD})),
+        "leaking_keys": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": LEAKING_COUNT_FORWARD,
+                                                                  "rnn_step_backward": LEAKING_KEY_BACKWARD})),
         "metadata_games": ("rnn_cell", filled(course, "rnn_cell", {"rnn_step": WRONG_FORWARD}, metadata_games)),
         "sandbox_abuse": ("rnn_cell", filled(course, "rnn_cell", {
             "rnn_step_backward": solution(course, "rnn_cell", "rnn_step_backward") + ABUSE})),

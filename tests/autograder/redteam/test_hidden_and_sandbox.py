@@ -9,6 +9,7 @@ import pytest
 
 LEAK = re.compile(r"LEAK:-?\d")
 LEAK_DATA = re.compile(r"LEAK\d|7777, \d")
+LEAK_COUNT = re.compile(r"got 7\d{3} values")
 
 
 def _recon(graded) -> list[str]:
@@ -43,6 +44,22 @@ def test_hidden_case_inputs_never_reach_the_feedback_through_returned_data(grade
     for test in ("test_rnn_step_hidden", "test_rnn_step_backward_inputs_hidden"):
         message = g.test(test)["message"]
         assert not LEAK_DATA.search(message), message
+
+
+def test_the_key_and_count_leaking_payload_runs(graded):
+    """Control for the next test: on visible cases the quoted key and count carry the digits."""
+    g = graded["leaking_keys"]
+    assert LEAK_COUNT.search(g.test("test_rnn_step_visible")["message"])
+    assert LEAK_DATA.search(g.test("test_rnn_step_backward_params_visible")["message"])
+
+
+@pytest.mark.xfail(strict=True, reason="HOLE: class 10 (hidden means hidden), data channels: a hidden test quotes "
+                   "the keys of a returned dict ('LEAK<8 digits of x>') and the length of a returned tuple "
+                   "(7000 + 3 digits of x)")
+def test_hidden_case_inputs_never_reach_the_feedback_through_keys_or_counts(graded):
+    g = graded["leaking_keys"]
+    assert not LEAK_COUNT.search(g.test("test_rnn_step_hidden")["message"]), g.test("test_rnn_step_hidden")
+    assert not LEAK_DATA.search(g.test("test_rnn_step_backward_params_hidden")["message"])
 
 
 def test_the_sandbox_imports_only_the_standard_library_and_numpy(graded):
