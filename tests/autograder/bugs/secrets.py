@@ -6,7 +6,8 @@ where two hypotheses agree, a hidden draw where a bug vanishes). For each of ``N
 bug of ``cells.py`` and ``cells_independent.py`` (their runner: the notebook's test cells, in this process,
 with the secret set by ``cases.hidden_secret``) and counts, per bug, under how many secrets it is
 
-- caught: some test cell fails; located / named: as the catalogue scores them;
+- caught: some test cell fails; caught hidden: some hidden test fails; located / named: as the catalogue
+  scores them;
 - named on hidden: a failing *hidden* test's message matches the bug's ``cause``;
 - same: every test that fails on both its visible and its hidden cases gives the same cause on both
   (``cause_gist``: the bug classes named, else the explanation with the case's numbers masked).
@@ -27,7 +28,7 @@ from collections.abc import Iterable
 from autograder import cases
 from tests.autograder.bugs import cells, cells_independent
 
-COUNTS = ("caught", "located", "named", "named_hidden", "same")
+COUNTS = ("caught", "caught_hidden", "located", "named", "named_hidden", "same")
 
 
 def secret_of(seed: str, k: int) -> bytes:
@@ -61,12 +62,12 @@ def pairs(failing: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 def score(bug) -> dict[str, bool]:
-    """The five counts of one bug under the secret in force (``cases.hidden_secret``)."""
+    """The counts of one bug under the secret in force (``cases.hidden_secret``)."""
     s = cells.score(bug)
     grouped = pairs(s["failing"])
     hidden = [p["hidden"] for p in grouped.values() if "hidden" in p]
     both = [p for p in grouped.values() if len(p) == 2]
-    return {"caught": s["caught"], "located": s["located"], "named": s["named"],
+    return {"caught": s["caught"], "caught_hidden": bool(hidden), "located": s["located"], "named": s["named"],
             "named_hidden": any(re.search(bug.cause, m) for m in hidden),
             "same": all(cause_gist(p["visible"]) == cause_gist(p["hidden"]) for p in both),
             "gists": {t: {k: cause_gist(v) for k, v in p.items()} for t, p in grouped.items()}}
