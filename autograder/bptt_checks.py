@@ -328,6 +328,9 @@ def clip_suspects() -> list[Suspect]:
                 lambda c: {**{k: g.copy() for k, g in c["grads"].items()}, "norm": norm(c)}, CLIP_LINE),
         Suspect("L1 norm instead of L2", "the norm is the sum of |g| over all entries (L1) instead of "
                 "sqrt(sum of g^2)", l1, CLIP_LINE),
+        Suspect("sum squared instead of sum of squares", "the norm is sqrt(sum over tensors of (sum of g)^2): "
+                "each tensor's entries are summed before squaring", lambda c: other_norm(
+                    c, ref({k: np.array([g.sum()]) for k, g in c["grads"].items()}, 1.0)[1]), CLIP_LINE),
         Suspect("max-abs norm instead of L2", "the norm is the largest |g| (max norm) instead of sqrt(sum of g^2)",
                 max_abs, CLIP_LINE),
         Suspect("clipping by the squared norm", "the norm is the sum of squares without the square root (the "

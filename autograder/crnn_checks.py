@@ -222,16 +222,20 @@ def _sized_guess(frame_features: Callable, case: dict) -> str:
     M = params["dense1.W"].shape[1]
     candidates = (("conv1 without padding", "padding missing", F * ((H - k + 1) // 2) * ((W - k + 1) // 2)),
                   ("the pool moving by 1", "wrong pool stride", F * (H - 1) * (W - 1)),
-                  ("no pooling", "pool missing", F * H * W))
+                  ("no pooling", "pool missing", F * H * W),
+                  ("a 3x3 pool", "wrong pool size", F * (H // 3) * (W // 3)),
+                  ("conv1 with stride 2", "wrong conv stride",
+                   F * (conv.output_size(H, k, 2, k // 2) // 2) * (conv.output_size(W, k, 2, k // 2) // 2)))
     right = F * (H // 2) * (W // 2)
-    for what, bug, D in candidates:
-        if D == right or D < 1:
-            continue
+    for D in dict.fromkeys(D for _, _, D in candidates if D != right):  # each size once, in order
         trial = (frames, {**params, "dense1.W": np.full((D, M), 0.01)})
         if attempt(lambda trial=trial: call(frame_features, "frame_features", trial)) is not None:
-            return (f"Probably your CNN flattens each frame to {D} features, the size {what} gives (likely bug: "
-                    f"{bug}): with dense1.W of {D} rows it runs, so your flattened maps have shape "
-                    f"({len(frames)}, {D}), expected ({len(frames)}, {right}). ")
+            # Several size bugs may give this D: name them all rather than pick one.
+            fits = [(what, bug) for what, bug, d in candidates if d == D]
+            return (f"Probably your CNN flattens each frame to {D} features, the size "
+                    f"{' or '.join(w for w, _ in fits)} gives (likely bug: {' or '.join(b for _, b in fits)}): with "
+                    f"dense1.W of {D} rows it runs, so your flattened maps have shape ({len(frames)}, {D}), "
+                    f"expected ({len(frames)}, {right}). ")
     return ""
 
 
