@@ -40,6 +40,7 @@ the student did with that error.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
@@ -129,7 +130,8 @@ def redacting() -> bool:
 def _redacted_error(kind, message: str, tb: str) -> tuple[str, str, str]:
     if not _REDACT.get():
         return kind, message, tb
-    kind = kind if isinstance(kind, str) and kind in ERROR_TYPES else "Exception"
+    builtin = getattr(builtins, kind, None) if isinstance(kind, str) else None
+    kind = kind if isinstance(builtin, type) and issubclass(builtin, BaseException) else "Exception"
     frames = "\n".join(f'  File "{cell}", line {line}, in <function>' for cell, line in _FRAME.findall(tb or ""))
     return kind, REDACTED if str(message).strip() else "", frames
 

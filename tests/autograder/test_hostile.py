@@ -430,7 +430,8 @@ def test_notebook_budget_is_a_hard_bound_when_the_sandbox_crashes_repeatedly(cra
 
 def test_the_crnn_training_run_point_cannot_be_earned_by_a_stub(tmp_path):
     """The review's case: in the real crnn notebook, does a student who leaves crnn_forward a stub and sets
-    probe_accuracy and average_accuracy get 0 on the training run, with the locked cell's reason?"""
+    probe_accuracy and average_accuracy get 0 on the training run, with the reason? (The point is computed by
+    the check from the student's single returns compared with the reference's, never from the student's names.)"""
     import shutil
 
     import nbformat
@@ -449,7 +450,7 @@ def test_the_crnn_training_run_point_cannot_be_earned_by_a_stub(tmp_path):
     report = grade_notebook(path, course, "crnn", Limits(wall=30.0, cpu=60, memory=2048 * 2**20, processes=16))
     result = next(t for t in report.tests if t.grade_id == "test_training_run")
     assert result.score == 0.0
-    assert "locked cell training_run" in result.message and "NotImplementedError" in result.message, result.message
+    assert "crnn_forward" in result.message and "NotImplementedError" in result.message, result.message
 
 
 def test_the_rnn_cell_notebook_with_copied_tests_above_the_answers_keeps_its_grade(tmp_path):
