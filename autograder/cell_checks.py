@@ -33,7 +33,7 @@ from autograder import cases as case_sets
 from autograder import diagnose, probes
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
-from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
+from autograder.channel import REDACTED, ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.values import as_array, as_array_dict, as_tuple, fail, type_name
 from simulator import cells
@@ -146,7 +146,8 @@ def run_student(fn: Callable, name: str, args: tuple, kwargs: dict | None = None
         fail(f"{name} raised KeyError {exc}: it reads a key that its input does not hold")
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_broadcast_hint(str(exc))}")
+        fail(f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_broadcast_hint(str(exc))}"
+             f"{_redacted_hint(str(exc))}")
 
 
 _LIBRARY_DIRS = tuple(str(Path(m.__file__).parent) + os.sep for m in (np, cells, diagnose))  # numpy, the packages
@@ -174,6 +175,14 @@ def _broadcast_hint(message: str) -> str:
                 "with one too many, would do this (likely bug: transposed weights); in the backward, the gradient "
                 "of x @ W is da @ W.T for x and x.T @ da for W")
     return ""
+
+
+def _redacted_hint(message: str) -> str:
+    """Why a hidden test's crash names no cause: the error's text (which the guesses read) is not shown there."""
+    if REDACTED not in message:
+        return ""
+    return (". The grader shows no text your code wrote on hidden tests, so no cause is guessed from this error; "
+            "the visible tests quote their errors in full")
 
 
 def _column_hint(value, B: int, H: int) -> str:
@@ -220,7 +229,7 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
     except Exception as exc:  # noqa: BLE001
         kind = getattr(exc, "kind", None) or type_name(exc)
         fail(f"{name} raised {kind} on the reference's cache: {str(exc)[:500]}{_where_raised(exc)}"
-             f"{_broadcast_hint(str(exc))}")
+             f"{_broadcast_hint(str(exc))}{_redacted_hint(str(exc))}")
     names = (*spec.input_grads, "grads")
     items = as_tuple(out, len(names), f"{name} returned", ", ".join(names))
     B, H = case["h_prev"].shape

@@ -247,3 +247,19 @@ def test_hidden_shapes_keep_sizes_apart_and_size_one_dimensions(secret):
 def test_hidden_shapes_refuse_a_range_with_no_two_distinct_sizes():
     with pytest.raises(ValueError, match="high: got 2"):
         cases.hidden_shapes(seed=1, high=2)
+
+
+def test_a_hidden_crash_says_why_it_names_no_cause():
+    """A crash arriving redacted from the sandbox (a hidden test): no guess from text it cannot read, and why?"""
+    from autograder import channel
+
+    def crashes(*args, **kwargs):
+        raise channel.remote_error("ValueError", channel.REDACTED, 'File "<cell rnn_step>", line 17, in <function>')
+
+    with channel.student_text_redacted():
+        message = _message(lambda: checks.check_rnn_step(crashes, hidden=True))
+        backward = _message(lambda: checks.check_rnn_step_backward(None, crashes, hidden=True))
+    for text in (message, backward):
+        assert "raised ValueError" in text and "no cause is guessed" in text and "likely bug" not in text, text
+    visible = _message(lambda: checks.check_rnn_step(_rnn_column_bias))
+    assert "no cause is guessed" not in visible and "(likely bug: bias shaped as a column)" in visible
