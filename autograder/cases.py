@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder import channel
 from simulator.cells import param_shapes
 
 VISIBLE_SHAPES = [(2, 3, 4), (1, 2, 3)]
@@ -134,7 +135,12 @@ def _secret() -> bytes:
 
 
 def hidden_rng(stream: str, k: int) -> np.random.Generator:
-    """The generator of trial ``k`` of the hidden case stream ``stream`` (needs the secret)."""
+    """The generator of trial ``k`` of the hidden case stream ``stream`` (needs the secret).
+
+    Drawing from the secret makes the rest of the current test a hidden one: from now on what arrives from
+    the sandbox carries no student-chosen text (``channel.redact_from_now``), whatever the test cell looks like.
+    """
+    channel.redact_from_now()
     digest = hashlib.blake2b(f"{stream}:{k}".encode(), key=_secret()[:64], digest_size=16).digest()
     return np.random.default_rng(int.from_bytes(digest, "big"))
 

@@ -49,6 +49,7 @@ import os
 import re
 import select
 import struct
+import threading
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -125,6 +126,33 @@ def student_text_redacted():
 
 def redacting() -> bool:
     return _REDACT.get()
+
+
+def redact_from_now() -> None:
+    """Hidden cases are in use: redact for the rest of the enclosing :func:`redaction_scope` (a test cell).
+
+    Outside a scope (a check called directly, in a test or a notebook kernel) it does nothing.
+    """
+    if _SCOPED.get():
+        _REDACT.set(True)
+
+
+_SCOPED: ContextVar[bool] = ContextVar("autograder_redaction_scope", default=False)
+
+
+@contextlib.contextmanager
+def redaction_scope(hidden: bool = False):
+    """One test cell's redaction: on from the start when ``hidden``, switched on by drawing a hidden case.
+
+    Both go back to what they were when the block ends.
+    """
+    token = _REDACT.set(bool(hidden) or _REDACT.get())
+    scoped = _SCOPED.set(True)
+    try:
+        yield
+    finally:
+        _SCOPED.reset(scoped)
+        _REDACT.reset(token)
 
 
 def _redacted_error(kind, message: str, tb: str) -> tuple[str, str, str]:
@@ -263,8 +291,21 @@ def _leaves(args: tuple, kwargs: dict):
 def address_space_cap(extra: int):
     """Lower RLIMIT_AS to the current address space plus ``extra`` bytes while the block runs.
 
-    Where the address space cannot be read (no ``/proc``) or limited, the block runs without a cap.
+    RLIMIT_AS is the process's, so guarded calls in several threads (the course server's compare pool, a
+    threaded executor) take turns: one cap at a time, set and restored under a lock, so no call can leave the
+    process with another call's limit. Where the address space cannot be read (no ``/proc``) or limited, the
+    block runs without a cap.
     """
+    with _CAP_LOCK:
+        with _address_space_cap(extra):
+            yield
+
+
+_CAP_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _address_space_cap(extra: int):
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         with open("/proc/self/statm") as f:

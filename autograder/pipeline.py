@@ -493,6 +493,7 @@ class Runner:
         self.history: list[Step] = []
         self.failed: dict[str, str] = {}
         self.grader_names: frozenset[str] = frozenset()
+        self.test_labels: frozenset[str] = frozenset()
         self.broken: dict[str, tuple[str, str]] = {}  # name -> (locked cell, why it failed here)
         self.budget_end = float("inf")
 
@@ -514,7 +515,10 @@ class Runner:
         """Run every step, appending a :class:`TestResult` per test and a record per cell to ``report``."""
         namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         exec(compile(prelude, "<grader prelude>", "exec"), namespace)  # noqa: S102 - the source's own imports
-        self.grader_names = frozenset().union(*(s.defines for s in steps if s.kind == "locked"))
+        # NB: names the instructor's test cells define (an expected value, a helper) are the grader's too
+        self.test_labels = frozenset(s.label for s in steps if s.kind == "test")
+        self.grader_names = frozenset().union(*(s.defines for s in steps if s.kind == "locked"),
+                                              *(cell_names.defined_names(s.code) for s in steps if s.kind == "test"))
         report.sandbox = self.sandbox.level
         self.budget_end = time.monotonic() + self.limits.notebook
         self.sandbox.limits = _Budgeted(self.limits, self.budget_end)
@@ -612,24 +616,34 @@ class Runner:
                 self.broken.pop(name, None)
             return ""
         why = self._message(exc)
+        self._mark_broken(step.grader_code, filename, exc, step.defines, step.label, why)
+        return why
+
+    def _mark_broken(self, code: str, filename: str, exc: BaseException, defines: frozenset[str], label: str,
+                     why: str) -> None:
+        """The names an instructor cell did not get to define (it failed at ``exc``) are broken until it runs.
+
+        Locked and test cells alike: a later test that reads one fails with this reason, and never gets the
+        student's value of that name (DESIGN invariant 7).
+        """
         try:
-            tree = ast.parse(step.grader_code)
+            tree = ast.parse(code)
         except SyntaxError:
             tree = ast.Module(body=[], type_ignores=[])
         failed = _failed_statement(exc, filename, tree)
         done = frozenset().union(*(cell_names.bound_names(s) for s in tree.body[:failed]))
-        missing = frozenset().union(*(cell_names.bound_names(s) for s in tree.body[failed:])) or step.defines
-        for name in step.defines:
+        missing = frozenset().union(*(cell_names.bound_names(s) for s in tree.body[failed:])) or defines
+        for name in defines:
             if name in missing:
-                self.broken[name] = (step.label, why)
+                self.broken[name] = (label, why)
             elif name in done:
                 self.broken.pop(name, None)
-        return why
 
     def _broken_text(self, needs: list[str], verb: str) -> str:
         cells = {self.broken[n][0]: self.broken[n][1] for n in needs}
-        return "; ".join(f"{verb} {', '.join(n for n in needs if self.broken[n][0] == label)}, which locked cell "
-                         f"{label} should have defined, but that cell failed: {why}" for label, why in cells.items())
+        return "; ".join(f"{verb} {', '.join(n for n in needs if self.broken[n][0] == label)}, which "
+                         f"{'test' if label in self.test_labels else 'locked'} cell {label} should have defined, "
+                         f"but that cell failed: {why.splitlines()[0][:300]}" for label, why in cells.items())
 
     def _run_test(self, step: Step, namespace: dict) -> TestResult:
         needs = sorted(n for n in cell_names.used_names(step.code) if n in self.broken)
@@ -637,11 +651,13 @@ class Runner:
             message = self._broken_text(needs, "not run: it uses")
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE])
         out = io.StringIO()
-        with channel.student_text_redacted() if step.hidden else contextlib.nullcontext():
+        with channel.redaction_scope(step.hidden):  # NB: drawing a hidden case switches it on too (cases)
             exc = self._exec_here(step.code, f"<test cell {step.label}>",
                                   f"the student's code called by test {step.label}", namespace, out)
         if exc is not None:
             message = self._message(exc)
+            self._mark_broken(step.code, f"<test cell {step.label}>", exc, cell_names.defined_names(step.code),
+                              step.label, message)
             if isinstance(exc, NameError) and getattr(exc, "name", None) in self.broken:
                 # Read at call time by a helper the test called (not in the test's own text).
                 message = self._broken_text([exc.name], "failed: it needed")

@@ -49,9 +49,6 @@ def test_the_course_gives_full_marks_to_a_right_answer(report):
     assert report["right"]["score"] == report["right"]["max_score"] == 12.0
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 2 (instructor names from student code), for test cells: a name "
-                   "a test cell of the source defines (EXPECTED, def ref) is resolved from the student's namespace "
-                   "when that test failed before defining it; a wrong f that defines both earns 10 of 12")
 def test_names_an_instructor_test_cell_defines_never_come_from_the_student(report):
     tests = {t["grade_id"]: t for t in report["payload"]["tests"]}
     assert tests["t2"]["score"] == 0.0 and tests["t4"]["score"] == 0.0, tests

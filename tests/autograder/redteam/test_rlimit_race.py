@@ -55,16 +55,11 @@ def overlap():
     return _overlap()
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 6 (the guard of grader-side calls): address_space_cap saves and "
-                   "restores the process-wide RLIMIT_AS without a lock; two overlapping guarded calls in threads "
-                   "leave the whole process capped at one call's limit after both have ended")
 def test_overlapping_guarded_calls_leave_no_limit_behind(overlap):
     before, _, after = overlap
     assert after == before, f"RLIMIT_AS was {before}, is {after} after both calls ended"
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 6 (the guard of grader-side calls): when the first of two "
-                   "overlapping guarded calls ends it restores 'no limit', so the other runs uncapped")
 def test_a_guarded_call_stays_capped_while_another_ends(overlap):
     _, inside, _ = overlap
     assert inside[0] != resource.RLIM_INFINITY, f"RLIMIT_AS inside the remaining guarded call: {inside}"
