@@ -25,6 +25,12 @@ MAX_PASTE = 64 * 1024
 COLOURS = {"info": "#1a1a1a", "error": "#a10000", "ok": "#1e6b2e"}
 
 
+def query_value(name: str) -> str:
+    """The URL parameter ``name`` of this browser session ('' when absent or not text)."""
+    raw = ((pn.state.session_args or {}).get(name) or [b""])[0]
+    return raw.decode("utf-8", "replace")[:200] if isinstance(raw, bytes) else str(raw)[:200]
+
+
 def _label(row: dict) -> str:
     score = f"{row['score']:g}/{row['max_score']:g}" if row["score"] is not None else row["status"]
     return f"#{row['id']} · {row['assignment']} · {score}"

@@ -15,11 +15,13 @@ from simulator.app.components.diagram import CellDiagram
 from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
+from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
 from simulator.app.components.unrolled_diagram import UnrolledDiagram
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.architectures import examples
+from simulator.app.pages.architectures.mine import ArchitecturesMine
 from simulator.app.pages.architectures.model import TRAIN_ITERATIONS, ArchitectureModel
 from simulator.app.pages.cell.model import ALL_VECTORS, VECTORS
 
@@ -172,5 +174,9 @@ class ArchitecturesPage(pn.viewable.Viewer):
 
 
 def create() -> pn.viewable.Viewable:
-    """A fresh Architectures page for one browser session (settings read from the URL)."""
-    return ArchitecturesPage()
+    """A fresh Architectures page for one browser session (settings read from the URL; ``mine=ID`` opens the
+    compare section).
+    """
+    page = ArchitecturesPage()
+    return pn.Column(page, ArchitecturesMine(page.model, {"mine": query_value("mine")}).layout,
+                     sizing_mode="stretch_width")

@@ -16,9 +16,11 @@ import param
 from simulator.app.components.doclock import locked
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
+from simulator.app.components.mycode import query_value
 from simulator.app.components.player import Player
 from simulator.app.components.urlstate import UrlState, parse_value, session_query
 from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
+from simulator.app.pages.bptt.mine import BPTTMine
 from simulator.app.pages.bptt.model import NETWORK, BPTTLab
 from simulator.app.workpool import POOL, BusyError, return_memory
 from simulator.cells import KINDS
@@ -443,5 +445,6 @@ class BPTTPage(pn.viewable.Viewer):
 
 
 def create() -> pn.viewable.Viewable:
-    """A fresh BPTT lab for one browser session (settings read from the URL)."""
-    return BPTTPage()
+    """A fresh BPTT lab for one browser session (settings read from the URL; ``mine=ID`` opens the compare section)."""
+    page = BPTTPage()
+    return pn.Column(page, BPTTMine(page.lab, {"mine": query_value("mine")}).layout, sizing_mode="stretch_width")

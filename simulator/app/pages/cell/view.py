@@ -19,10 +19,13 @@ from simulator.app.components.equations import HIGHLIGHT, Equations, equation_ro
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid, TimeHeatmap
+from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
 from simulator.app.components.trajectory import Trajectory
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
+from simulator.app.pages.cell.case import CaseCellModel
+from simulator.app.pages.cell.mine import MineSection
 from simulator.app.pages.cell.model import SERIES, VECTORS, CellModel
 from simulator.cells import KINDS
 
@@ -334,5 +337,17 @@ class CellPage(pn.viewable.Viewer):
 
 
 def create() -> pn.viewable.Viewable:
-    """A fresh Cell page for one browser session (settings read from the URL)."""
-    return CellPage()
+    """A fresh Cell page for one browser session (settings read from the URL).
+
+    ``case=kind:k:row`` shows a visible grading case (the feedback page links here); ``mine=ID`` opens the
+    "Compare with my implementation" section on that submission of yours.
+    """
+    case = query_value("case")
+    page = CellPage(model=CaseCellModel(case=case) if case else None)
+    parts = [page]
+    if case and page.model.label:
+        parts.insert(0, pn.pane.Alert(f"Showing **{html.escape(page.model.label)}**: the inputs, state and weights "
+                                      "of that test case, one step. [Back to the presets](/cell)",
+                                      alert_type="info"))
+    parts.append(MineSection(page.model, {"mine": query_value("mine")}).layout)
+    return pn.Column(*parts, sizing_mode="stretch_width")
