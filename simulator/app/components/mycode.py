@@ -99,6 +99,9 @@ class MyCode:
             self.future = self.start(self.user, self.source.value, code)
         except RefusedError as exc:
             return self.say(html.escape(exc.message), "error")
+        except Exception as exc:  # noqa: BLE001 - the page keeps working; the log gets one line
+            log.warning("compare: cannot start: %s: %s", type(exc).__name__, exc)
+            return self.say("This comparison cannot run on the page's current settings.", "error")
         if self.source.value is not None and pn.state.location is not None:
             pn.state.location.update_query(mine=self.source.value)
         self.say("Running your code in the sandbox…")

@@ -73,7 +73,8 @@ class MineSection:
         run = self.model.run
         cache = run.cache
         state0 = cache["state0"]
-        h0, c0 = (state0 if isinstance(state0, tuple) else (state0, None))
+        states = tuple(state0) if isinstance(state0, tuple | list) else (state0,)
+        h0, c0 = states[0], (states[1] if len(states) > 1 else None)
         if h0 is None:
             h0 = np.zeros((1, self.model.H))
         if self.model.kind == "lstm" and c0 is None:

@@ -72,3 +72,24 @@ def test_hostile_code_gets_a_message_and_the_reference_stays(section_for, code, 
     model, section = section_for(code)
     assert words in section.status.object and "<script>" not in section.status.object
     assert model.run.T == 8  # the reference view is untouched
+
+
+@pytest.mark.parametrize("case", ["rnn:1:0", "lstm:2:0", "gru:1:1"])
+def test_a_visible_grading_case_can_be_compared_too(tmp_path, monkeypatch, case):
+    """From a feedback link (case=...): the one-step run from the case's own state compares like any other."""
+    from simulator.app.pages.cell.case import CaseCellModel
+
+    server = CourseServer(released_course(tmp_path / "course"), grade=False)
+    user, _, _ = accounts.add_user(server.engine, "ada", "student")
+    monkeypatch.setattr(context, "HANDLE", lambda: server)
+    monkeypatch.setattr(context, "current_user", lambda: user)
+    try:
+        section = MineSection(CaseCellModel(case=case))
+        section.paste.value = "def rnn_step(x, h, p):\n    return h, {}\n"
+        section.run()
+        assert section.future is not None, section.status.object
+        section.future.result(60)
+        section._check()
+        assert "defines no function" in section.status.object or "leaves the reference" in section.status.object
+    finally:
+        server.close()
