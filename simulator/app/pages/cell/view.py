@@ -27,6 +27,7 @@ from simulator.app.pages.cell import presets
 from simulator.app.pages.cell.case import CaseCellModel
 from simulator.app.pages.cell.mine import MineSection
 from simulator.app.pages.cell.model import SERIES, VECTORS, CellModel
+from simulator.app.pages.cell.uploaded import UploadedSection
 from simulator.cells import KINDS
 
 TITLE = "Cell"
@@ -350,4 +351,5 @@ def create() -> pn.viewable.Viewable:
                                       "of that test case, one step. [Back to the presets](/cell)",
                                       alert_type="info"))
     parts.append(MineSection(page.model, {"mine": query_value("mine")}).layout)
+    parts.append(UploadedSection())  # "Your model": an uploaded Keras/PyTorch model (docs/models.md)
     return pn.Column(*parts, sizing_mode="stretch_width")
