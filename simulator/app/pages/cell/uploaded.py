@@ -23,6 +23,7 @@ from simulator.app.components.diagram import LABELS, CellDiagram
 from simulator.app.components.doclock import locked
 from simulator.app.components.equations import Equations
 from simulator.app.components.errors import MessageBox
+from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid
 from simulator.app.components.model_upload import MAX_CSV_BYTES, FilePicker, ModelUpload, read_csv_sequence
 from simulator.app.components.numbers import number_html
@@ -206,8 +207,9 @@ class UploadedSection(pn.viewable.Viewer):
         self.preset = inputs = pn.widgets.Select.from_param(
             m.param.inputs, label="Preset input (to the lowest recurrent layer)", width=280,
             options={"sine wave": "sine", "step": "step", "impulse": "impulse", "random": "random"})
-        self.steps = steps = pn.widgets.IntInput.from_param(m.param.T, label="T (preset steps)", width=120)
-        unit = pn.widgets.IntInput.from_param(m.param.unit, label="Unit j in the equations", width=120)
+        report = self.messages.reporter("field")
+        self.steps = steps = checked_field(m, "T", report, label="T (preset steps)", width=120)
+        unit = checked_field(m, "unit", report, label="Unit j in the equations", width=120)
         self.gate_select = pn.widgets.Select(label="Selected vector", options=[], width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
         m.param.watch(self._show_source, ["source"])
