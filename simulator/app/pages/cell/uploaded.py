@@ -284,9 +284,8 @@ class UploadedSection(pn.viewable.Viewer):
             T, O = head.shape
             top = m.loaded.recurrent[-1].options.get("return_sequences", True)
             self.head_figure.title.text = (
-                "Dense head output at each step (many-to-many: the model outputs every one)" if top else
-                "Dense head output at each step (many-to-one: the model outputs the last; each earlier one is what "
-                "it would say if the sequence ended there)")
+                "Dense head output at each step (many-to-many: every step is an output)" if top else
+                "Dense head output if the sequence ended at t (many-to-one: the last is the answer)")
             ts = list(range(T))
             self.head_lines.data = {"xs": [ts] * O, "ys": [head[:, k].tolist() for k in range(O)]}
             self.head_figure.xaxis.major_label_overrides = {k: w for k, w in enumerate(m.words)}
