@@ -32,3 +32,20 @@ def visible_step_case(kind: str, k: int) -> dict:
 def reference_hidden_grad_norms(X, h0, params: dict, dh_last) -> np.ndarray:
     """``||dL/dh_t||`` for each t of the bptt exercise's reference (``exercises.answers.bptt``), (T,)."""
     return bptt.hidden_grad_norms(X, h0, params, dh_last)
+
+
+def array_reader(what: str, shape: tuple[int, ...]):
+    """A strict reader of one student return: a float64 array of ``shape`` (``autograder.values``), else it fails
+    with a sentence saying what was expected. For the compare sections, which must not read student values
+    themselves.
+    """
+    from autograder.values import as_array
+
+    return lambda value: as_array(value, what, tuple(shape))
+
+
+def pair_reader(name: str, what: str, shape: tuple[int, ...]):
+    """A strict reader of a ``(Y, cache)`` return whose ``Y`` must be a float64 array of ``shape``."""
+    from autograder.values import as_array, as_tuple
+
+    return lambda value: as_array(as_tuple(value, 2, name, "(Y, cache)")[0], what, tuple(shape))

@@ -15,7 +15,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
-from autograder.values import as_array, as_tuple
+from autograder.server.cases_view import pair_reader
 from simulator.app.components.mycode import MyCode
 from simulator.cells import STEP_FUNCTIONS
 
@@ -63,11 +63,7 @@ class ArchitecturesMine:
             args = (x, params, step)
         self._expected = np.asarray(run.cache["Y"])
         shape = self._expected.shape
-
-        def read(value):
-            out = as_tuple(value, 2, name, "(Y, cache)")
-            return as_array(out[0], f"{name}'s outputs", shape)
-
+        read = pair_reader(name, f"{name}'s outputs", shape)
         self.mine.paste.placeholder = f"def {name}({SIGNATURES[m.architecture]}):\n    ..."
         return self.mine.server.compare_call(user, "", name, args, read, submission_id=submission_id, code=code)
 

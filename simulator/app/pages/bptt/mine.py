@@ -15,8 +15,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
-from autograder.server.cases_view import reference_hidden_grad_norms
-from autograder.values import as_array
+from autograder.server.cases_view import array_reader, reference_hidden_grad_norms
 from simulator.app.components.mycode import MyCode
 from simulator.cells import init_params
 
@@ -62,10 +61,7 @@ class BPTTMine:
     def _start(self, user, submission_id, code):
         self._inputs = lab_rnn(self.lab)
         X, h0, params, dh_last = self._inputs
-
-        def read(value):
-            return as_array(value, "hidden_grad_norms' result", (T,))
-
+        read = array_reader("hidden_grad_norms' result", (T,))
         return self.mine.server.compare_call(user, "", "hidden_grad_norms", (X, h0, params, dh_last), read,
                                              submission_id=submission_id, code=code)
 
