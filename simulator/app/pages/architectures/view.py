@@ -24,6 +24,7 @@ from simulator.app.pages.architectures import examples
 from simulator.app.pages.architectures.mine import ArchitecturesMine
 from simulator.app.pages.architectures.model import TRAIN_ITERATIONS, ArchitectureModel
 from simulator.app.pages.cell.model import ALL_VECTORS, VECTORS
+from simulator.app.pages.cell.uploaded import UploadedSection
 
 TITLE = "Architectures"
 SUMMARY = "The five ways to wire a recurrent cell (one-to-one ... encoder-decoder), animated on the lesson's examples."
@@ -179,4 +180,5 @@ def create() -> pn.viewable.Viewable:
     """
     page = ArchitecturesPage()
     return pn.Column(page, ArchitecturesMine(page.model, {"mine": query_value("mine")}).layout,
+                     UploadedSection(),  # "Your model": many-to-one or many-to-many, with its own weights
                      sizing_mode="stretch_width")
