@@ -47,7 +47,9 @@ def simulator_link(grade_id: str, message: str) -> tuple[str, str] | None:
             query["gate"] = vector.group(1)
         if unit := UNIT.search(message or ""):
             query["unit"] = unit.group(1)
-        return f"/cell?{urlencode(query)}", f"watch the {match.group(1).upper()} cell step by step"
+        label = ("open this very case in the Cell page, step by step" if "case" in query else
+                 f"watch the {match.group(1).upper()} cell step by step")
+        return f"/cell?{urlencode(query)}", label
     for arch in ARCHITECTURES:
         if name.startswith(arch):
             return f"/architectures?{urlencode({'arch': arch})}", f"see {arch.replace('_', '-')} unrolled"
