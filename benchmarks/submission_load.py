@@ -108,10 +108,13 @@ def through_the_server(course: Path, books: list[bytes], students: int, workers:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
     with engine.connect() as conn:
-        results = [r.submission_id for r in conn.execute(sa.select(db.results.c.submission_id))]
+        rows = conn.execute(sa.select(db.results.c.submission_id, db.results.c.score, db.results.c.max_score)).all()
+        results = [r.submission_id for r in rows]
+        scores = sorted({(r.score, r.max_score) for r in rows})
         graded = conn.execute(sa.select(sa.func.count()).select_from(db.submissions).where(
             db.submissions.c.status == "graded")).scalar_one()
-    return {"ids": ids, "results": results, "graded": graded, "seconds": elapsed, "submit_seconds": submitted}
+    return {"ids": ids, "results": results, "graded": graded, "seconds": elapsed, "submit_seconds": submitted,
+            "scores": scores}
 
 
 def grade_course_baseline(root: Path, books: list[bytes], workers: int) -> float:
@@ -145,6 +148,7 @@ def main() -> None:
     print(f"{args.students} students, {len(books)} notebooks at once, {args.workers} grading workers each side")
     print(f"accepted by the API in {server['submit_seconds']:.1f} s; graded {server['graded']} of {len(books)}; "
           f"every submission recorded exactly once: {once}")
+    print("scores seen (the solution and each bug variant): " + ", ".join(f"{s:g}/{m:g}" for s, m in server["scores"]))
     print(f"{'':24}{'seconds':>10}{'per minute':>12}")
     print(f"{'course server (API)':24}{server['seconds']:10.1f}{per_minute:12.1f}")
     print(f"{'grade-course (baseline)':24}{baseline:10.1f}{base_per_minute:12.1f}")
