@@ -10,6 +10,8 @@ the expected shape ends the trace with a message naming the step and what was ex
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 
 import numpy as np
@@ -123,6 +125,8 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
             steps.append(got)
             state = [got[name] for name in STATES[kind]]
         result["stopped_at"] = None
+        in_budget("the grader's diagnosis")
+        result["diagnosis"] = diagnosis(kind, fn)
     except AssertionError as exc:
         result["error"] = str(exc)
     except channel.RemoteError as exc:
@@ -172,6 +176,25 @@ def call(cells: list[tuple[str, str]], name: str, args: tuple, read, limits: Lim
         result["output"] = sandbox.output_text()[-4000:]
         sandbox.close()
     return result
+
+
+def diagnosis(kind: str, fn) -> str:
+    """The grader's own sentence on the student's step function: its visible check's message ('' when it passes).
+
+    Nothing is scored here; the sentence is the one the notebook's visible test would print (likely cause, the
+    equation line, the evidence), so the picture and the feedback say the same thing.
+    """
+    from autograder import checks
+
+    check = getattr(checks, f"check_{kind}_step")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check(fn, hidden=False)
+    except AssertionError as exc:
+        return str(exc)[:2000]
+    except (channel.RemoteError, SandboxFailure) as exc:
+        return f"the visible check could not run your function: {str(exc)[:300]}"
+    return ""
 
 
 def reference(kind: str, X, h0, c0, params: dict) -> list[dict[str, np.ndarray]]:

@@ -127,6 +127,8 @@ class MineSection:
                       f"{where['expected']:.6g}, yours {where['got']:.6g}. Until then every vector agrees.", "error")
             self.model.param.update(t=where["t"], unit=where["unit"],
                                     gate=vector if vector in self.model.param.gate.objects else "h")
+        if res.get("diagnosis"):
+            parts.append(f"The grader's visible check says: <em>{html.escape(res['diagnosis'])}</em>")
         self.text_view.object = "".join(f"<p>{p}</p>" for p in parts) + self._table(ref, got, vector)
         self._show_step()
 

@@ -61,6 +61,9 @@ def test_a_known_bug_is_lit_at_its_step_and_vector(section_for, edit, vectors):
     assert model.t == 0 and model.gate in vectors
     assert "yours:" in section.equation.object and "textcolor" in section.equation.object
     assert "Numbers as text" in section.text_view.object
+    assert "The grader&#x27;s visible check says" in section.text_view.object or \
+        "The grader's visible check says" in section.text_view.object
+    assert "ikely" in section.text_view.object  # the check's likely bug or likely cause, as in the feedback
 
 
 @pytest.mark.parametrize("code, words", [
