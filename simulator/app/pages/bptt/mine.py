@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 from autograder.server.cases_view import array_reader, reference_hidden_grad_norms
@@ -42,8 +42,10 @@ class BPTTMine:
     def __init__(self, lab, query: dict | None = None):
         self.lab = lab
         self.source = ColumnDataSource({"t": [], "reference": [], "yours": []})
+        # Explicit ranges: a log axis with no data yet would make Bokeh warn in the browser's console.
         self.figure = figure(title="‖dL/dh_t‖ over t (loss on the last state)", height=260, width=720,
-                             y_axis_type="log", x_axis_label="t", toolbar_location=None)
+                             y_axis_type="log", x_axis_label="t", toolbar_location=None,
+                             x_range=Range1d(-0.5, T - 0.5), y_range=Range1d(1e-6, 1e2))
         self.figure.line("t", "reference", source=self.source, line_width=3, color="#3b6ea5", legend_label="reference")
         self.figure.scatter("t", "yours", source=self.source, size=7, color="#c0392b", legend_label="yours")
         self.figure.legend.location = "top_left"
@@ -72,6 +74,10 @@ class BPTTMine:
         tiny = np.finfo(float).tiny  # the log axis cannot draw 0
         self.source.data = {"t": list(range(T)), "reference": np.maximum(ref, tiny).tolist(),
                             "yours": (np.maximum(got, tiny) if got is not None else np.full(T, np.nan)).tolist()}
+        shown = np.concatenate([ref, got if got is not None else ref])
+        positive = shown[np.isfinite(shown) & (shown > 0)]
+        if positive.size:
+            self.figure.y_range.update(start=positive.min() / 3, end=positive.max() * 3)
         if result["error"]:
             self.mine.say(f"Your code stopped: {html.escape(result['error'])}", "error")
             return
