@@ -96,6 +96,7 @@ def _print_report(report: Report) -> None:
     for note in report.notes:
         print(f"note: {printable(note)}")
     print(f"score: {report.score:g}/{report.max_score:g} (sandbox: {report.sandbox or 'not started'})")
+    print(f"limits: {report.limits or 'not started'}")
 
 
 def grade_command(args: argparse.Namespace) -> int:
@@ -339,6 +340,8 @@ def grade_course_command(args: argparse.Namespace) -> int:
             shown = student if STUDENT_ID.fullmatch(student) else repr(student)
             print(f"{shown}: {' '.join(printable(result).split())}")
     print(f"graded {sum(isinstance(r, Report) for r in results.values())} of {len(results)} submissions")
+    used = sorted({r.limits for r in results.values() if isinstance(r, Report) and r.limits})
+    print(f"limits: {'; '.join(used) or 'no sandbox started'}")
     return 0
 
 

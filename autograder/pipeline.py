@@ -69,6 +69,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     cells: list[dict] = field(default_factory=list)
     sandbox: str = ""
+    limits: str = ""  # which limits held the sandbox: a cgroup (v1 or v2) for the whole sandbox, or rlimits only
 
     @property
     def score(self) -> float:
@@ -543,6 +544,7 @@ class Runner:
                     report.cells.append({"label": step.label, "kind": "test", "ok": result.score > 0,
                                          "message": result.message, "output": result.output})
         finally:
+            report.limits = self.sandbox.limits_used
             self.sandbox.close()
 
     def _ensure_sandbox(self) -> None:
