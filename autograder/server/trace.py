@@ -102,13 +102,7 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
                                  f"take {limits.wall:g} s, the whole run {budget:g} s)")
 
     try:
-        sandbox.start()
-        for label, code in cells:
-            in_budget(f"cell {label}")
-            try:
-                sandbox.exec_cell(code, label)
-            except channel.RemoteError as exc:
-                result.setdefault("cell_errors", []).append(f"cell {label}: {exc.kind}: {exc.args[1]}"[:300])
+        _start_with(sandbox, cells, result, in_budget)
         names = sandbox.names()
         step_name = f"{kind}_step"
         if step_name not in names:
@@ -139,6 +133,18 @@ def trace(cells: list[tuple[str, str]], kind: str, X, h0, c0, params: dict, limi
     return result
 
 
+def _start_with(sandbox: Sandbox, cells: list[tuple[str, str]], result: dict, in_budget=None) -> None:
+    """Start ``sandbox`` and run the student's cells in order; a cell that raises is noted and the rest still run."""
+    sandbox.start()
+    for label, code in cells:
+        if in_budget is not None:
+            in_budget(f"cell {label}")
+        try:
+            sandbox.exec_cell(code, label)
+        except channel.RemoteError as exc:
+            result.setdefault("cell_errors", []).append(f"cell {label}: {exc.kind}: {exc.args[1]}"[:300])
+
+
 def call(cells: list[tuple[str, str]], name: str, args: tuple, read, limits: Limits | None = None,
          unsafe: bool = False) -> dict:
     """Run the student's cells in a sandbox and call ``name(*args)`` once; ``read`` reads its return strictly.
@@ -154,12 +160,7 @@ def call(cells: list[tuple[str, str]], name: str, args: tuple, read, limits: Lim
     sandbox = Sandbox(limits, "none" if unsafe else "auto", unsafe)
     result = {"value": None, "error": None, "output": ""}
     try:
-        sandbox.start()
-        for label, code in cells:
-            try:
-                sandbox.exec_cell(code, label)
-            except channel.RemoteError as exc:
-                result.setdefault("cell_errors", []).append(f"cell {label}: {exc.kind}: {exc.args[1]}"[:300])
+        _start_with(sandbox, cells, result)
         if name not in sandbox.names():
             result["error"] = f"your code defines no function {name}"
             return result
