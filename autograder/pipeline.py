@@ -30,7 +30,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import compute_checksum
 
-from autograder import cases, cell_names, channel
+from autograder import capture, cases, cell_names, channel
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
@@ -583,7 +583,7 @@ class Runner:
             self._ensure_sandbox()
             self.sandbox.arm(what)
             fetched = self._resolve(code, namespace)
-            with contextlib.redirect_stdout(out):
+            with capture.captured(out):  # NB: per thread; redirect_stdout is process-wide
                 exec(code, namespace)  # noqa: S102 - the instructor's cell, restored from the source
         except (Exception, SandboxFailure) as exc:  # noqa: BLE001 - any failure is the cell's result
             return exc

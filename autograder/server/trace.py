@@ -10,13 +10,12 @@ the expected shape ends the trace with a message naming the step and what was ex
 
 from __future__ import annotations
 
-import contextlib
 import io
 import time
 
 import numpy as np
 
-from autograder import channel
+from autograder import capture, channel
 from autograder.pipeline import load_source, plan, restore_cells
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 from autograder.values import as_array, type_name
@@ -189,7 +188,7 @@ def diagnosis(kind: str, fn) -> str:
 
     check = getattr(checks, f"check_{kind}_step")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with capture.captured(io.StringIO()):
             check(fn, hidden=False)
     except AssertionError as exc:
         return str(exc)[:2000]

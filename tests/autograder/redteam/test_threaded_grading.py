@@ -48,9 +48,6 @@ def test_the_threaded_grading_itself_is_right(crossed):
     assert report.score == report.max_score == 9.0
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: feedback isolation under threads: Runner captures test output with "
-                   "contextlib.redirect_stdout (process-wide), so text another thread prints (another student's "
-                   "'ok: question 1: correct (B)') lands in this student's messages")
 def test_another_gradings_output_never_reaches_this_feedback(crossed):
     report, _, _ = crossed
     leaked = [t.grade_id for t in report.tests if MARK in t.message or MARK in t.output]
