@@ -4,12 +4,8 @@ import nbformat
 import pytest
 
 from autograder.sandbox import isolation
-from autograder.server import accounts
-from autograder.server.service import CourseServer
 from simulator.app.pages.architectures.mine import ArchitecturesMine
 from simulator.app.pages.architectures.model import ArchitectureModel
-from simulator.app.pages.course import context
-from tests.autograder.server.conftest import released_course
 from tests.exercises.conftest import EXERCISES, solution_code
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
@@ -23,11 +19,7 @@ def notebook_code(*grade_ids: str) -> str:
 
 
 @pytest.fixture
-def section(tmp_path, monkeypatch):
-    server = CourseServer(released_course(tmp_path / "course"), grade=False)
-    user, _, _ = accounts.add_user(server.engine, "ada", "student")
-    monkeypatch.setattr(context, "HANDLE", lambda: server)
-    monkeypatch.setattr(context, "current_user", lambda: user)
+def section(signed_in_server):
 
     def run(code: str, **settings):
         part = ArchitecturesMine(ArchitectureModel(**settings))
@@ -38,7 +30,6 @@ def section(tmp_path, monkeypatch):
         return part
 
     yield run
-    server.close()
 
 
 @pytest.mark.parametrize("architecture, kind", [("many_to_one", "lstm"), ("many_to_many", "gru"),

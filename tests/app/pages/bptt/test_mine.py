@@ -3,12 +3,8 @@
 import pytest
 
 from autograder.sandbox import isolation
-from autograder.server import accounts
-from autograder.server.service import CourseServer
 from simulator.app.pages.bptt.mine import BPTTMine, T
 from simulator.app.pages.bptt.model import BPTTLab
-from simulator.app.pages.course import context
-from tests.autograder.server.conftest import released_course
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
 
@@ -29,11 +25,7 @@ def hidden_grad_norms(X, h0, params, dh_last):
 
 
 @pytest.fixture
-def section(tmp_path, monkeypatch):
-    server = CourseServer(released_course(tmp_path / "course"), grade=False)
-    user, _, _ = accounts.add_user(server.engine, "ada", "student")
-    monkeypatch.setattr(context, "HANDLE", lambda: server)
-    monkeypatch.setattr(context, "current_user", lambda: user)
+def section(signed_in_server):
 
     def run(code: str, **settings):
         part = BPTTMine(BPTTLab(hidden=8, **settings))
@@ -44,7 +36,6 @@ def section(tmp_path, monkeypatch):
         return part
 
     yield run
-    server.close()
 
 
 @pytest.mark.parametrize("scale", [0.5, 1.5])

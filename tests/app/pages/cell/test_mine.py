@@ -27,11 +27,7 @@ def lstm_step(x, h_prev, c_prev, params):
 
 
 @pytest.fixture
-def section_for(tmp_path, monkeypatch):
-    server = CourseServer(released_course(tmp_path / "course"), grade=False)
-    user, _, _ = accounts.add_user(server.engine, "ada", "student")
-    monkeypatch.setattr(context, "HANDLE", lambda: server)
-    monkeypatch.setattr(context, "current_user", lambda: user)
+def section_for(signed_in_server):
 
     def make(code: str, **settings):
         model = CellModel(kind="lstm", T=8, H=4, D=3, **settings)
@@ -43,7 +39,6 @@ def section_for(tmp_path, monkeypatch):
         return model, section
 
     yield make
-    server.close()
 
 
 def test_a_correct_implementation_shows_no_difference(section_for):
