@@ -274,17 +274,27 @@ def client_latex(**kwargs) -> ClientLaTeX:
     return ClientLaTeX(**kwargs)
 
 
+# KaTeX writes every equation twice: MathML (what screen readers read, and what Chromium draws natively) and an
+# HTML copy that needs katex.min.css, which does not reach into a Bokeh view's shadow root. ``pn.pane.LaTeX``
+# hides the HTML copy with this rule in its shadow root; the model used directly needs the same rule, or the
+# unstyled copy shows as a second, flat line of text under the drawing.
+KATEX_SHOW_MATHML_ONLY = "span.katex-html { display: none; }"
+
+
 class ClientLaTeX(pn.viewable.Viewer):
     """Panel's KaTeX model used directly (a browser callback needs the Bokeh model itself, not a pane).
 
-    ``object`` is the LaTeX text, as for ``pn.pane.LaTeX``; the model is not synced back to the server.
+    ``object`` is the LaTeX text, as for ``pn.pane.LaTeX``; the model is not synced back to the server. As in
+    ``pn.pane.LaTeX`` the equations are drawn from KaTeX's MathML (``KATEX_SHOW_MATHML_ONLY``), so what the eye
+    sees is what a screen reader reads.
     """
 
     def __init__(self, width: int | None = None, styles: dict | None = None, **params):
         super().__init__(**params)
         from panel.models.katex import KaTeX
 
-        self.model = KaTeX(text="", width=width, styles=styles or {}, syncable=False)
+        self.model = KaTeX(text="", width=width, styles=styles or {}, syncable=False,
+                           stylesheets=[KATEX_SHOW_MATHML_ONLY])
 
     @property
     def object(self) -> str:
