@@ -1,0 +1,1 @@
+"""A blind catalogue of student bugs (written without reading the diagnosis code), split into two halves."""

@@ -1,0 +1,89 @@
+"""The blind catalogue's runner: do its bugs apply, are its halves fair, and does the grader catch every tuning bug?
+
+Only what is honest and stable is asserted: every edit applies, the halves alternate, and every bug of
+the tuning half loses points. How often the feedback locates and names a bug is measured, not asserted:
+``python benchmarks/blind3_report.py`` (docs/blind3.md). The held-out half is never graded here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.autograder.blind3 import catalogue, runner
+
+
+@pytest.mark.parametrize("half", catalogue.HALVES)
+def test_every_edit_applies_once_and_changes_the_solution(half):
+    """Does each bug's edit occur exactly once in its function's solution and change it?"""
+    runner.check_edits(catalogue.load(half))
+
+
+def test_a_bad_edit_is_refused_with_the_bug_named():
+    """Is an edit that does not occur in the solution refused, naming the bug and the cell?"""
+    bug = catalogue.Bug("nowhere", "rnn_cell", "rnn_step", "", "", ("x",), (("no such text", "y"),))
+    with pytest.raises(ValueError, match="nowhere.*0 times in rnn_step"):
+        runner.check_edits([bug])
+
+
+def test_the_halves_alternate_within_every_assignment():
+    """Do both halves cover all six assignments, in near-equal numbers, with no bug in both?"""
+    tuning, heldout = catalogue.load("tuning"), catalogue.load("heldout")
+    assert not {b.key for b in tuning} & {b.key for b in heldout}
+    t, h = Counter(b.assignment for b in tuning), Counter(b.assignment for b in heldout)
+    assert set(t) == set(h) == set(catalogue.ASSIGNMENTS)
+    assert all(abs(t[a] - h[a]) <= 1 for a in catalogue.ASSIGNMENTS), (t, h)
+    assert len(tuning) + len(heldout) >= 80
+
+
+def test_unknown_half_is_refused():
+    """Does asking for a half that does not exist say which halves there are?"""
+    with pytest.raises(ValueError, match="tuning"):
+        catalogue.load("all")
+
+
+@pytest.mark.parametrize(("grade_id", "function", "expected"), [
+    ("test_rnn_step_visible", "rnn_step", True),
+    ("test_rnn_step_backward_inputs_hidden", "rnn_step", False),
+    ("test_rnn_step_backward_params_visible", "rnn_step_backward", True),
+    ("test_many_to_one_hidden", "many_to_one_forward", True),
+    ("test_many_to_many_visible", "many_to_one_forward", False),
+    ("test_gru_step_reset_before", "gru_step", True),
+    ("test_rnn_forward_visible", "rnn_forward", True),
+    ("test_crnn_forward_hidden", "frame_features", False),
+])
+def test_a_lost_test_is_attributed_to_its_own_function(grade_id, function, expected):
+    """Is a test attributed to the function it tests, and not to one whose name it starts with?"""
+    assert runner._test_of(grade_id, function) is expected
+
+
+def _outcome(lost, names=(r"gate order",), function="lstm_step"):
+    bug = catalogue.Bug("k", "lstm_cell", function, "", "", names, ())
+    return runner.Outcome(bug, 7.0, 9.0, 9.0, lost)
+
+
+def test_located_and_named_can_each_fail():
+    """Does the judgement say 'not located' for a lost test of another function and 'not named' for other words?"""
+    right = _outcome({"test_lstm_step_visible": "likely bug: gate order swapped"})
+    assert right.caught and right.located and right.named
+    elsewhere = _outcome({"test_lstm_step_backward_inputs_visible": "likely bug: gate order swapped"})
+    assert not elsewhere.located
+    spilled = _outcome({"test_lstm_step_visible": "gate order", "test_lstm_step_backward_inputs_visible": "x"},
+                       function="lstm_step_backward")
+    assert not spilled.located
+    vague = _outcome({"test_lstm_step_visible": "h differs from the reference at [0, 1]"})
+    assert vague.located and not vague.named
+
+
+@pytest.fixture(scope="module")
+def tuning_outcomes(tmp_path_factory):
+    return runner.grade_bugs(catalogue.load("tuning"), tmp_path_factory.mktemp("blind3"), workers=2)
+
+
+def test_every_tuning_bug_loses_points(tuning_outcomes):
+    """Does the real grader (sandbox and all) take points from every bug of the tuning half?"""
+    missed = [f"{o.bug.key} ({o.bug.assignment}.{o.bug.function}): {o.score:g}/{o.full:g}"
+              for o in tuning_outcomes if not o.caught]
+    assert not missed, "bugs that kept full marks:\n" + "\n".join(missed)
+    assert all(o.lost for o in tuning_outcomes)
