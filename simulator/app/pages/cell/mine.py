@@ -27,30 +27,57 @@ NAMES = {"h": "hₜ", "c": "cₜ", "a": "aₜ", "f": "fₜ", "i": "iₜ", "g": "
 
 
 class MineSection:
-    """A collapsible section under the Cell page: pick a submission or paste code, press Compare."""
+    """A collapsible section under the Cell page: pick a submission or paste code, press Compare.
+
+    Built on first use: until the card is opened (or the URL names a submission, or a test reaches for its
+    picker), the card holds one line of text, so a page nobody compares on costs neither the three heatmaps
+    nor the submission query.
+    """
 
     def __init__(self, model: CellModel, query: dict | None = None):
         self.model = model
         self.result: dict | None = None
+        self._mine: MyCode | None = None
+        self._wanted = (query or {}).get("mine")
+        model.param.watch(lambda _e: self._stale(), ["kind", "inputs", "word", "D", "H", "T", "seed", "weights",
+                                                     "edits"])
+        model.param.watch(lambda _e: self._show_step(), ["t"])
+        self.layout = pn.Card(pn.pane.Markdown(INTRO), title="Compare with my implementation",
+                              collapsed=not self._wanted, sizing_mode="stretch_width")
+        self.layout.param.watch(self._opened, "collapsed")
+        if self._wanted:
+            self.build()
+            if self.mine.source.value:
+                self.mine.run()
+
+    @property
+    def built(self) -> bool:
+        return self._mine is not None
+
+    def _opened(self, event) -> None:
+        if not event.new:
+            self.build()
+
+    def build(self) -> None:
+        """Make the picker, the maps and the text views and put them in the card (once)."""
+        if self._mine is not None:
+            return
         self.maps = {name: TimeHeatmap(title=title, width=380, height=150)
                      for name, title in (("ref", "reference"), ("mine", "yours"), ("diff", "yours − reference"))}
         self.equation = pn.pane.LaTeX("", renderer="katex", styles={"font-size": "14px"})
         self.text_view = pn.pane.HTML("", sizing_mode="stretch_width")
-        wanted = (query or {}).get("mine")
-        self.mine = MyCode(lambda: (f"{self.model.kind}_cell",), self._start, self._show,
-                           "def lstm_step(x, h_prev, c_prev, params):\n    ...", wanted)
-        model.param.watch(lambda _e: self._stale(), ["kind", "inputs", "word", "D", "H", "T", "seed", "weights",
-                                                     "edits"])
-        model.param.watch(lambda _e: self._show_step(), ["t"])
+        self._mine = MyCode(lambda: (f"{self.model.kind}_cell",), self._start, self._show,
+                            "def lstm_step(x, h_prev, c_prev, params):\n    ...", self._wanted)
         figures = pn.Row(*(pn.pane.Bokeh(m.figure) for m in self.maps.values()))
-        self.layout = pn.Card(
-            pn.pane.Markdown(INTRO + self.mine.intro()), self.mine.controls, self.mine.status,
-            figures, self.equation, self.text_view,
-            title="Compare with my implementation", collapsed=not wanted, sizing_mode="stretch_width")
-        if wanted and self.mine.source.value:
-            self.mine.run()
+        self.layout.objects = [pn.pane.Markdown(INTRO + self._mine.intro()), self._mine.controls, self._mine.status,
+                               figures, self.equation, self.text_view]
 
     # the MyCode picker's names, kept for the tests and the page
+    @property
+    def mine(self) -> MyCode:
+        self.build()
+        return self._mine
+
     @property
     def status(self):
         return self.mine.status
@@ -85,6 +112,8 @@ class MineSection:
 
     def _stale(self) -> None:
         self.result = None
+        if not self.built:
+            return
         self.mine.refill()
         self.mine.say("The settings changed: press Compare to run your code on the new inputs.")
         for m in self.maps.values():

@@ -145,7 +145,11 @@ class UploadedCellModel(CellModel):
 
 
 class UploadedSection(pn.viewable.Viewer):
-    """Upload, layer and input choosers, then the chosen cell's diagram, equations, heatmaps and head output."""
+    """Upload, layer and input choosers, then the chosen cell's diagram, equations, heatmaps and head output.
+
+    The body (player, diagram, equations, six heatmaps and the head plot: about 400 Bokeh models) is built on
+    the first upload, so a page on which nobody uploads a model never builds or sends it.
+    """
 
     model = param.ClassSelector(class_=UploadedCellModel, doc="The section's settings and runs.")
 
@@ -155,6 +159,30 @@ class UploadedSection(pn.viewable.Viewer):
         m = self.model
         self.upload = upload or ModelUpload()
         self.messages = MessageBox(extra=self._notes)
+        self.csv_picker = FilePicker(self._load_csv, accept=".csv,text/csv,text/plain", max_bytes=MAX_CSV_BYTES,
+                                     label="Upload a CSV sequence (one row of D numbers per time step)")
+        self.csv_picker.visible = False
+        self.controls = self._controls()
+        self.body = pn.Column(visible=False)
+        self._layout_key = None
+        self.upload.param.watch(self._on_upload, ["loaded", "layer", "vocabulary"])
+        m.param.watch(self._on_runs, ["runs"])
+        m.param.watch(self._on_step, ["t", "unit", "gate"])
+        m.param.watch(self.messages.refresh, ["error"])
+        self.url = UrlState(m, URL_KEYS, on_messages=self.messages.reporter("url"), query=query)
+        if self.upload.loaded is not None:
+            self._on_upload()
+        self.messages.refresh()
+
+    @property
+    def built(self) -> bool:
+        return bool(self.body.objects)
+
+    def build(self) -> None:
+        """Make the body (once): the player, diagram, equations, heatmaps and the Dense head's plot."""
+        if self.built:
+            return
+        m = self.model
         self.player = Player(m, "t", label="Time step t (your model)")
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
@@ -168,25 +196,12 @@ class UploadedSection(pn.viewable.Viewer):
         self.head_figure.multi_line("xs", "ys", source=self.head_lines, line_width=2)
         self.head_cursor = Span(location=0, dimension="height", line_color="black", line_dash="dashed")
         self.head_figure.add_layout(self.head_cursor)
-        self.csv_picker = FilePicker(self._load_csv, accept=".csv,text/csv,text/plain", max_bytes=MAX_CSV_BYTES,
-                                     label="Upload a CSV sequence (one row of D numbers per time step)")
-        self.csv_picker.visible = False
-        self.controls = self._controls()
         p = self.player  # its buttons without its keyboard shortcuts, which belong to the page's own player
-        self.body = pn.Column(
+        self.body.objects = [
             pn.Row(p.first, p.back, p.play, p.forward, p.last, p.slider, p.speed_select, align="center"),
             pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.diagram.figure),
             pn.pane.Bokeh(self.head_figure), self.equations.pane,
-            pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3), visible=False)
-        self._layout_key = None
-        self.upload.param.watch(self._on_upload, ["loaded", "layer", "vocabulary"])
-        m.param.watch(self._on_runs, ["runs"])
-        m.param.watch(self._on_step, ["t", "unit", "gate"])
-        m.param.watch(self.messages.refresh, ["error"])
-        self.url = UrlState(m, URL_KEYS, on_messages=self.messages.reporter("url"), query=query)
-        if self.upload.loaded is not None:
-            self._on_upload()
-        self.messages.refresh()
+            pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3)]
 
     def _notes(self) -> list[str]:
         m = self.model
@@ -245,6 +260,8 @@ class UploadedSection(pn.viewable.Viewer):
     # ------------------------------------------------------------------ updates
     def _on_upload(self, *events) -> None:
         u, m = self.upload, self.model
+        if u.loaded is not None:
+            self.build()  # NB: before the model update below, whose runs the body draws
         source = m.source
         if u.loaded is not None and u.loaded.embedding is not None and u.vocabulary is not None:
             source = "sentence"
@@ -265,6 +282,8 @@ class UploadedSection(pn.viewable.Viewer):
 
     def _refresh_runs(self) -> None:
         m = self.model
+        if not self.built:
+            return
         if m.loaded is None or m.kind not in m.runs:
             self.readout.text = ""
             return
@@ -296,7 +315,7 @@ class UploadedSection(pn.viewable.Viewer):
     @locked
     def _on_step(self, *events) -> None:
         m = self.model
-        if m.loaded is None or m.kind not in m.runs:
+        if not self.built or m.loaded is None or m.kind not in m.runs:
             return
         run, t, selected = m.run, m.t, m.selected
         if self.gate_select.value != selected and selected in self.gate_select.options.values():

@@ -52,6 +52,29 @@ def test_section_is_hidden_and_quiet_before_an_upload():
     assert section.model.loaded is None and section.model.run.cache["cell"].name == ""
 
 
+
+def test_the_body_is_built_and_sent_on_the_first_upload(tmp_path):
+    """A section already on the page (in a document): does the first upload add the body's plots there, drawn?"""
+    import panel as pn
+    from bokeh.document import Document
+    from bokeh.models import Plot
+
+    model = keras.Sequential([keras.Input((None, 2)), keras.layers.GRU(3, return_sequences=True),
+                              keras.layers.Dense(1)])
+    randomise(model, 5)
+    path = tmp_path / "gru.keras"
+    model.save(path)
+    section = UploadedSection()
+    doc = Document()
+    pn.Column(section).server_doc(doc)
+    assert not [m for m in doc.models if isinstance(m, Plot)]
+    upload(section, path)
+    assert section.built and section.body.visible
+    assert len([m for m in doc.models if isinstance(m, Plot)]) == 8  # diagram, head plot, six heatmaps
+    m = section.model
+    m.t = 2
+    close(shown(section.diagram, "h"), model.layers[0](m.run.X).detach().numpy()[0][2], "h_t at t=2")
+
 @pytest.mark.parametrize("fmt", ["keras", "h5"])
 @pytest.mark.parametrize(("kind", "opts"), [("rnn", {"activation": "relu"}), ("lstm", {}),
                                             ("gru", {"reset_after": True}), ("gru", {"reset_after": False})],
