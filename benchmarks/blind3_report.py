@@ -53,6 +53,12 @@ def report(outcomes, half: str, seconds: float) -> str:
                          f"expected *{o.bug.name}*")
             for grade_id, message in o.lost.items():
                 lines.append(f"  - `{grade_id}`: {_short(message)}")
+    lines += ["", "### Every bug", "", "| bug | function | expected name | score | caught | located | named |",
+              "|---|---|---|---|---|---|---|"]
+    for o in outcomes:
+        marks = ["yes" if flag else "**no**" for flag in (o.caught, o.caught and o.located, o.named)]
+        lines.append(f"| {o.bug.key} | {o.bug.assignment}.{o.bug.function} | {o.bug.name} | {o.score:g}/{o.full:g} | "
+                     + " | ".join(marks) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -76,14 +76,32 @@ def test_located_and_named_can_each_fail():
     assert vague.located and not vague.named
 
 
+# Bugs the grader is known to let through, with why; the test fails when one starts losing points, so the
+# list shrinks as the grader improves (docs/blind3.md).
+KNOWN_UNCAUGHT = {
+    "gru_float32": "the float32 intermediate is promoted back to float64 by the next sum, and its rounding "
+                   "(about 1e-7 relative) is inside the grader's rtol=1e-6",
+}
+
+
 @pytest.fixture(scope="module")
 def tuning_outcomes(tmp_path_factory):
     return runner.grade_bugs(catalogue.load("tuning"), tmp_path_factory.mktemp("blind3"), workers=2)
 
 
+@pytest.mark.slow
 def test_every_tuning_bug_loses_points(tuning_outcomes):
     """Does the real grader (sandbox and all) take points from every bug of the tuning half?"""
     missed = [f"{o.bug.key} ({o.bug.assignment}.{o.bug.function}): {o.score:g}/{o.full:g}"
-              for o in tuning_outcomes if not o.caught]
+              for o in tuning_outcomes if not o.caught and o.bug.key not in KNOWN_UNCAUGHT]
     assert not missed, "bugs that kept full marks:\n" + "\n".join(missed)
-    assert all(o.lost for o in tuning_outcomes)
+    assert all(o.lost for o in tuning_outcomes if o.caught)
+
+
+@pytest.mark.slow
+def test_known_uncaught_bugs_are_still_uncaught(tuning_outcomes):
+    """Is every bug listed as known-uncaught still at full marks? (If not, remove it from KNOWN_UNCAUGHT.)"""
+    by_key = {o.bug.key: o for o in tuning_outcomes}
+    assert set(KNOWN_UNCAUGHT) <= set(by_key)
+    now_caught = [k for k in KNOWN_UNCAUGHT if by_key[k].caught]
+    assert not now_caught, f"now caught, remove from KNOWN_UNCAUGHT: {now_caught}"
