@@ -21,6 +21,7 @@ from tornado.web import RequestHandler
 from autograder.server import api
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
+from simulator.app import admission
 from simulator.app.layout import framed
 from simulator.app.pages.course import context
 from simulator.app.pages.course.auth import CourseAuth
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
                         oauth_extra_params=json.loads(os.environ.get("RNN_OAUTH_EXTRA", "{}")))
         else:
             auth["auth_provider"] = CourseAuth(handle)
-    server = pn.serve(routes(course=handle is not None), port=args.port, address=args.address, num_procs=args.num_procs,
+    pages = admission.guard(routes(course=handle is not None))  # per-client session limit (simulator/app/admission.py)
+    server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
                       extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,
                       http_server_kwargs=http_limits(), **auth)

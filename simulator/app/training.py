@@ -1,22 +1,39 @@
-"""Train one of ``simulator.lessons.applications``' tasks a chunk of iterations at a time, so a page stays responsive.
+"""Train one of ``simulator.lessons.applications``' tasks in time slices, each one a job of the app's worker pool.
 
 The reference ``train_*`` functions run their whole loop and call ``progress(trainer)`` after every
-iteration. ``ChunkedTraining`` runs such a function in a worker thread and makes ``progress`` wait
-until the page grants the next chunk (``grant``), so training advances only as fast as the page's
-periodic callback asks for it, can be stopped at any iteration (``cancel``: ``progress`` returns
-False) and never touches a Bokeh model from the worker. Errors become a message, not a traceback.
+iteration. ``ChunkedTraining`` runs such a function in its own thread (which holds the loop's stack) and
+makes ``progress`` wait until someone grants the next iterations, so the thread computes only while a
+grant is open. ``advance(seconds)``, run as a job of ``workpool.POOL``, opens grants for one time slice and
+returns a ``Snapshot``: training therefore counts against the pool's global and per-session budgets like any
+other heavy job, and sessions that train take turns slice by slice. Between slices the thread sleeps.
+
+- ``cancel()`` (the Stop button): at its next granted iteration the loop stops; the reference then restores
+  the best parameters and evaluates them, inside the slice that granted that iteration (in the budget).
+- ``abandon()`` (the tab closed, the settings changed): the loop ends at its next ``progress`` call without
+  evaluating (``progress`` raises ``Abandoned``, which is not an ``Exception``), and the thread exits.
+Errors become a message, not a traceback. Never touches a Bokeh model.
+
+Not covered: the reference's set-up before its first iteration (building data and model) and its final
+evaluation cannot be cut into slices; they run inside the first and the last slice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("simulator.app")
+CHUNK_SECONDS = 0.4  # one slice of training per pool job: short, so sessions take turns and Stop is heard soon
+WAIT_LIMIT = 600.0  # s; a slice never holds a worker longer than this, even if an iteration hangs
+
+
+class Abandoned(BaseException):  # noqa: N818 - not an error: the visitor left; BaseException so no except catches it
+    """Raised inside the reference loop by ``progress`` once the run is abandoned."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -55,6 +72,7 @@ class ChunkedTraining:
         self._cond = threading.Condition()
         self._allowed = 0
         self._cancelled = False
+        self._abandoned = False
         self._iteration = 0
         self._loss: list[float] = []
         self._score: float | None = None
@@ -72,14 +90,19 @@ class ChunkedTraining:
                 self._score = float(trainer.history.score[-1])
             self._allowed -= 1
             self._cond.notify_all()
-            while self._allowed <= 0 and not self._cancelled:
+            # NB: a cancelled run still waits for a grant, so its final evaluation runs inside a pool slice
+            while self._allowed <= 0 and not self._abandoned:
                 self._cond.wait()
+            if self._abandoned:
+                raise Abandoned
             return not self._cancelled
 
     def _work(self) -> None:
         result, error = None, ""
         try:
             result = self.train(progress=self._progress, **self.kwargs)
+        except Abandoned:
+            error = "abandoned"
         except ValueError as exc:
             error = f"{self.name}: {exc}"
         except Exception as exc:  # the page must keep serving; the log gets one line saying what and where
@@ -104,6 +127,35 @@ class ChunkedTraining:
         with self._cond:
             self._cancelled = True
             self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """Nobody wants the result: end the loop at its next iteration without evaluating; the thread exits."""
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def advance(self, seconds: float = CHUNK_SECONDS) -> Snapshot:
+        """Grant iterations one at a time for about ``seconds`` (at least one), or until the run ends.
+
+        Blocks the calling thread (a pool worker) while the training thread computes; returns the snapshot.
+        A cancelled run is granted until it has evaluated and finished.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._abandoned:
+                return self.snapshot()
+            self.grant(1)
+            snap = self.wait(WAIT_LIMIT)
+            if snap.done or (time.monotonic() >= deadline and not self._cancelled):
+                return snap
 
     def wait(self, timeout: float | None = None) -> Snapshot:
         """Block until the worker has used its grant or finished (for tests and for ``run``)."""

@@ -1,23 +1,29 @@
-"""A bounded pool for the app's heavy work (training steps), with a global and a per-session budget.
+"""A bounded pool for the app's heavy work, with a global and a per-session budget (admission control).
 
 The Bokeh event loop serves every student of a process; work that takes more than a few milliseconds
-(a batch of training iterations at T = 100, H = 64 takes about a second) must not run on it, or every
-other session's clicks wait. Pages hand such work to ``POOL.submit(owner, fn)`` and poll the returned
-``Ticket`` from their periodic callback (so the Bokeh models are still touched only in the page's thread).
+(a batch of training iterations at T = 100, H = 64 takes about a second, /bptt's recompute 0.6 s, reading an
+uploaded model file up to a second) must not run on it, or every other session's clicks wait. Pages never call
+``WorkPool.submit`` themselves: each browser session has one ``Runner`` (``session_runner()``), its only door
+to the pool. ``Runner.request(key, start, ...)`` asks for a job; when the session's turn comes, ``start()`` is
+called on the event loop and returns ``(compute, apply)``: ``compute()`` runs on a worker thread and must not
+touch a Bokeh model; ``apply(result)`` runs back on the event loop, under the document lock (the Runner's
+periodic callback), and is the only place the job's result reaches the page.
 
 Admission control, the principle: work is admitted, never piled up.
 - at most ``workers`` jobs run at once, whatever the number of sessions (global budget);
-- each owner (one browser session's page) holds at most one job, running or queued (per-session budget);
-- at most ``max_queue`` jobs wait; beyond that ``submit`` refuses with a message instead of a stall;
-- a queued job knows its place (``Ticket.position``), which the page shows: "the server is busy, you are
-  number N in the queue".
+- each session holds at most one job in the pool, running or queued (per-session budget); its further
+  requests wait in its Runner, one per ``key``: a newer request of a key replaces the older one, and since
+  ``start`` reads the page's settings when the job is admitted, the job always computes the latest settings;
+- at most ``max_queue`` jobs wait in the pool; beyond that the request is refused with a message;
+- a queued job knows its place (``Ticket.position``), which the page shows: "The server is busy: you are
+  number N in the queue", updated at every poll.
 
-Not covered: a job already running cannot be interrupted (a training batch finishes, then its result is
-dropped when nobody wants it); threads share the interpreter, so pure-Python work still competes with the
-event loop for the GIL (NumPy's BLAS calls release it). To keep the event loop's waits short, the first
-worker lowers the interpreter's GIL switch interval to ``SWITCH_INTERVAL`` and caps glibc's malloc arenas
-(one per thread otherwise, which keeps freed memory out of reach of ``return_memory``). Page building itself
-(Panel's ``create``) stays on the event loop.
+Not covered: a job already running cannot be interrupted (a training chunk is short, ``CHUNK_SECONDS``, and a
+page's Pause or Stop answers at once; the running job's result is then dropped or ends the run); threads
+share the interpreter, so pure-Python work still competes with the event loop for the GIL (NumPy's BLAS
+calls release it). To keep the event loop's waits short, the first worker lowers the interpreter's GIL switch
+interval to ``SWITCH_INTERVAL`` and caps glibc's malloc arenas (one per thread otherwise, which keeps freed
+memory out of reach of ``return_memory``). Page building itself (Panel's ``create``) stays on the event loop.
 """
 
 from __future__ import annotations
@@ -29,14 +35,17 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 log = logging.getLogger("simulator.app")
 
 WORKERS = max(1, int(os.environ.get("RNN_APP_WORKERS", str(max(1, (os.cpu_count() or 2) // 2)))))
 SWITCH_INTERVAL = 0.001  # s; Python's default 0.005 makes the event loop wait up to 5 ms per GIL hand-over
-MAX_QUEUE = max(1, int(os.environ.get("RNN_APP_MAX_QUEUE", "64")))
+MAX_QUEUE = max(1, int(os.environ.get("RNN_APP_MAX_QUEUE", "256")))
+POLL_MS = 120  # how often a Runner with work in the pool checks it (and refreshes the queue place shown)
 
 
 class BusyError(ValueError):
@@ -151,6 +160,186 @@ class WorkPool:
 
 
 POOL = WorkPool()
+
+Job = tuple[Callable[[], object], Callable[[object], None]]  # (compute on a worker, apply on the event loop)
+
+
+@dataclass
+class _Request:
+    key: str
+    start: Callable[[], Job | None]  # called on the event loop when admitted; None: nothing to do any more
+    on_wait: Callable[[int], None] | None  # place in the pool's queue at every poll (0: running)
+    on_error: Callable[[str], None] | None  # refused by the pool, or compute raised: a message for the page
+
+
+@dataclass
+class _Current:
+    request: _Request
+    ticket: Ticket
+    apply: Callable[[object], None]
+    dropped: bool = False
+
+
+class Runner:
+    """One session's door to the pool: at most one job of the session in the pool, the latest request per key waits.
+
+    ``background`` False (a page built without a server, as in the tests) runs each job at once, in order.
+    With a Bokeh document, a periodic callback (``POLL_MS``, only while there is work) polls the job; without
+    one, the owner calls ``poll()`` itself.
+    """
+
+    def __init__(self, doc=None, pool: WorkPool | None = None, background: bool | None = None):
+        self.pool = pool or POOL
+        self._doc = weakref.ref(doc) if doc is not None else None  # NB: weak, or _RUNNERS would keep doc alive
+        self.background = (doc is not None) if background is None else bool(background)
+        self._pending: dict[str, _Request] = {}  # insertion order is admission order; a newer request keeps the place
+        self._current: _Current | None = None
+        self._callback = None
+        self._pumping = False
+        self.closed = False
+
+    # ------------------------------------------------------------------ page side (event loop)
+    def request(self, key: str, start: Callable[[], Job | None], *, on_wait: Callable[[int], None] | None = None,
+                on_error: Callable[[str], None] | None = None) -> None:
+        """Ask for a job of kind ``key``; ``start()`` builds it from the page's settings when it is admitted."""
+        if self.closed:
+            return
+        self._pending[key] = _Request(key, start, on_wait, on_error)
+        self._pump()
+        self._ensure_polling()
+
+    def cancel(self, key: str) -> None:
+        """Forget the request of ``key``: a queued job never runs, a running one's result is dropped."""
+        self._pending.pop(key, None)
+        current = self._current
+        if current is not None and current.request.key == key:
+            current.dropped = True
+            if current.ticket.state == "queued":
+                self.pool.release(self)
+                self._current = None
+                self._pump()
+
+    def busy(self, key: str | None = None) -> bool:
+        """Work of ``key`` (any key when None) is waiting here or in the pool."""
+        current = self._current
+        if key is None:
+            return bool(self._pending) or current is not None
+        return key in self._pending or (current is not None and current.request.key == key and not current.dropped)
+
+    def place(self) -> int:
+        """The session's place in the pool's queue (0: running or nothing queued)."""
+        return self._current.ticket.position() if self._current is not None else 0
+
+    def poll(self) -> None:
+        """Hand a finished job's result to its ``apply`` (on the event loop), report places, admit the next job."""
+        current = self._current
+        if current is not None:
+            if not current.ticket.done:
+                if current.request.on_wait is not None and not current.dropped:
+                    current.request.on_wait(current.ticket.position())
+                return
+            self._current = None
+            if not current.dropped and current.ticket.state == "done":
+                if current.ticket.error:
+                    self._fail(current.request, f"the computation failed ({current.ticket.error})")
+                else:
+                    self._apply(current.request, current.apply, current.ticket.result)
+        self._pump()
+        if self._current is None and not self._pending:
+            self._stop_polling()
+
+    def close(self) -> None:
+        """The session ended: drop every request, free the pool's place, stop polling."""
+        self.closed = True
+        self._pending.clear()
+        if self._current is not None:
+            self._current.dropped = True
+            self._current = None
+        self.pool.release(self)
+        self._stop_polling()
+
+    # ------------------------------------------------------------------ internals
+    def _pump(self) -> None:
+        if self._pumping:  # NB: start() and apply() may request again; the outer loop admits that request
+            return
+        self._pumping = True
+        try:
+            while (self._current is None or not self.background) and self._pending:
+                request = self._pending.pop(next(iter(self._pending)))
+                job = request.start()
+                if job is None:
+                    continue
+                compute, apply = job
+                if not self.background:
+                    self._run_now(request, compute, apply)
+                    continue
+                try:
+                    ticket = self.pool.submit(self, compute)
+                except BusyError as exc:
+                    self._fail(request, str(exc))
+                    continue
+                self._current = _Current(request, ticket, apply)
+                if request.on_wait is not None:
+                    request.on_wait(ticket.position())
+        finally:
+            self._pumping = False
+
+    def _run_now(self, request: _Request, compute: Callable[[], object], apply: Callable[[object], None]) -> None:
+        try:
+            result = compute()
+        except Exception as exc:  # the page shows a message; the log keeps the details
+            log.exception("job %r failed", request.key)
+            self._fail(request, f"the computation failed ({type(exc).__name__}: {exc})")
+            return
+        self._apply(request, apply, result)
+
+    def _apply(self, request: _Request, apply: Callable[[object], None], result: object) -> None:
+        try:
+            apply(result)
+        except Exception as exc:  # a page bug must not stop the session's other work
+            log.exception("showing the result of job %r failed", request.key)
+            self._fail(request, f"showing the result failed ({type(exc).__name__}: {exc})")
+
+    def _fail(self, request: _Request, text: str) -> None:
+        if request.on_error is not None:
+            request.on_error(text)
+        else:
+            log.warning("job %r: %s", request.key, text)
+
+    def _ensure_polling(self) -> None:
+        doc = self._doc() if self._doc is not None else None
+        if self._callback is None and self.background and doc is not None and self.busy():
+            self._callback = doc.add_periodic_callback(self.poll, POLL_MS)
+
+    def _stop_polling(self) -> None:
+        doc = self._doc() if self._doc is not None else None
+        callback, self._callback = self._callback, None
+        if callback is not None and doc is not None:
+            try:
+                doc.remove_periodic_callback(callback)
+            except ValueError:  # the session already removed its callbacks (it is being destroyed)
+                pass
+
+
+_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def session_runner(doc=None) -> Runner:
+    """The Runner of the current browser session (one per session, shared by its page's parts).
+
+    Without a server session (a page built in a test or a script) a fresh Runner that runs jobs at once.
+    """
+    if doc is None:
+        import panel as pn
+
+        doc = pn.state.curdoc
+    if doc is None or getattr(doc, "session_context", None) is None:
+        return Runner(background=False)
+    runner = _RUNNERS.get(doc)
+    if runner is None:
+        runner = _RUNNERS[doc] = Runner(doc)
+        doc.on_session_destroyed(lambda session_context: runner.close())
+    return runner
 
 
 def _libc():

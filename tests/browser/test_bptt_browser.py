@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import screenshot
+from .test_pages import wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -74,7 +75,8 @@ def test_keyboard_moves_the_scale_slider_without_warnings_or_tracebacks(server, 
             page.keyboard.press("ArrowRight")
             page.wait_for_timeout(200)
         page.wait_for_function("() => window.location.search.includes('scale=1.15')", timeout=20000)
-        assert shadow_text(page, ".bptt-rho") == "1.1500"
+        wait_text(page, ".bptt-rho", "1.1500")  # recomputed in the worker pool, then shown
+        wait_text(page, ".bptt-computing", "")  # the "computing for the new settings" note is gone
         assert not logged, logged
     finally:
         page.close()

@@ -2,7 +2,10 @@
 
 The file goes through ``simulator.interop.load_file`` (nothing in it is executed); what it holds lives only in
 this session's ``ModelUpload`` object, never on disk, so a page link cannot carry it (the page says so).
-Every refusal becomes one message naming the file and the problem; the page keeps working.
+Reading a file (up to ``MAX_MODEL_BYTES``, HDF5 or zip parsing: up to a second) is a job of the session's
+worker-pool ``Runner``: the event loop only receives the parsed model and shows it; while the job waits the
+page says "Reading …: the server is busy, you are number N in the queue". A newer upload replaces one not yet
+read. Every refusal becomes one message naming the file and the problem; the page keeps working.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import param
 
 from simulator import interop
 from simulator.app.components.upload import ImageUpload
+from simulator.app.workpool import Runner, session_runner
 from simulator.interop import LoadedModel
 from simulator.lessons import data
 
@@ -89,6 +93,18 @@ def read_csv_sequence(name: str, content: bytes, D: int, max_steps: int) -> np.n
     return X
 
 
+def parse_model(name: str, content: bytes, max_bytes: int) -> LoadedModel | str:
+    """``interop.load_file`` of an uploaded file, or the message saying why not (a worker thread runs this)."""
+    try:
+        return interop.load_file(content, name=name, max_bytes=max_bytes)
+    except ValueError as exc:
+        return str(exc)
+    except Exception as exc:  # a reader library failing in a way it does not document: the page goes on
+        log.exception("model upload %r", name)
+        return (f"{name}: could not be read ({type(exc).__name__}); expected a .keras, .h5, .safetensors, .npz "
+                "or .pt model file")
+
+
 class ModelUpload(pn.viewable.Viewer):
     """The uploaded model of one session: pickers for the model and its vocabulary, a layer chooser, messages."""
 
@@ -99,9 +115,11 @@ class ModelUpload(pn.viewable.Viewer):
                              doc="Word k of the vocabulary is id k of the Embedding (from a file or the model).")
     message = param.String(default="", doc="Why the last upload was refused, or notes about it ('' when none).")
 
-    def __init__(self, max_bytes: int = MAX_MODEL_BYTES, **params):
+    def __init__(self, max_bytes: int = MAX_MODEL_BYTES, runner: Runner | None = None, **params):
         super().__init__(**params)
         self.max_bytes = max_bytes
+        self.runner = runner or session_runner()
+        self.reading = ""  # the file being read in the pool ('' when none)
         self.picker = FilePicker(self.load, max_bytes=max_bytes, label="Upload a trained model file")
         self.vocab_picker = FilePicker(self.load_vocabulary, accept=".txt,text/plain", max_bytes=MAX_VOCAB_BYTES,
                                        label="Upload a vocabulary file (one word per line)")
@@ -126,17 +144,27 @@ class ModelUpload(pn.viewable.Viewer):
         if not content:
             self._refuse(f"{name}: is empty or could not be read by the browser; expected a model file")
             return
-        try:
-            model = interop.load_file(content, name=name, max_bytes=self.max_bytes)
-        except ValueError as exc:
-            self._refuse(str(exc))
-            return
-        except Exception as exc:  # a reader library failing in a way it does not document: the page goes on
-            log.exception("model upload %r", name)
-            self._refuse(f"{name}: could not be read ({type(exc).__name__}); expected a .keras, .h5, "
-                         ".safetensors, .npz or .pt model file")
-            return
-        self.set_model(model)
+        max_bytes = self.max_bytes
+
+        def start():
+            self.reading = name
+            return (lambda: parse_model(name, content, max_bytes)), self._parsed
+
+        self.runner.request("upload", start, on_wait=lambda place: self._waiting(name, place),
+                            on_error=lambda text: self._parsed(f"{name}: {text}"))
+
+    def _parsed(self, model: LoadedModel | str) -> None:
+        """On the event loop: show the parsed model, or the refusal text ``parse_model`` returned."""
+        self.reading = ""
+        if isinstance(model, str):
+            self._refuse(model)
+        else:
+            self.set_model(model)
+
+    def _waiting(self, name: str, place: int) -> None:
+        queue = f": the server is busy, you are number {place} in the queue" if place else ""
+        self.summary.object = (f'<span class="rnn-model-reading">Reading {html.escape(name)} …'
+                               f'{html.escape(queue)}</span>')
 
     def set_model(self, model: LoadedModel) -> None:
         """Show ``model``: the layer chooser lists its recurrent layers; the vocabulary is the model's, if any."""

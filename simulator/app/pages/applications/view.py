@@ -23,6 +23,7 @@ from simulator.app.components.upload import ImageUpload
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.applications.model import CONTRAST_LABELS, ApplicationsModel
 from simulator.app.task_sizes import TASKS
+from simulator.app.workpool import Runner
 
 TITLE = "Applications"
 SUMMARY = "Train a CRNN on videos and handwritten digits, an LSTM on sentiment, a forecaster on stock prices; try them."
@@ -84,12 +85,13 @@ class ApplicationsPage(pn.viewable.Viewer):
     model = param.ClassSelector(class_=ApplicationsModel, doc="The page's settings, results and inputs.")
 
     def __init__(self, model: ApplicationsModel | None = None, query: dict[str, str] | None = None,
-                 background: bool = True, **params):
+                 background: bool = True, runner: Runner | None = None, **params):
+        """``background``: train in the worker pool through ``runner`` (default: the session's); False: at once."""
         super().__init__(model=model or ApplicationsModel(), **params)
         m = self.model
         self.messages = MessageBox()
         self.training = TrainingControl(m.training_job, self._trained, self.messages.reporter("training"),
-                                        background=background)
+                                        background=background, runner=runner)
         self.about = pn.pane.Markdown("", width=290, styles={"font-size": "13px"})
         self.metrics = pn.pane.HTML("", width=290, styles={"font-size": "13px"})
         self.untrained = pn.pane.Markdown("", css_classes=["rnn-untrained"], styles={"font-size": "15px"})

@@ -10,11 +10,18 @@ Three parts, each recomputed only when its settings change:
   ``iterations_per_tick`` iterations while ``playing``. Changing the learning rate or clipping applies to
   the running optimiser; changing the task, T, cell or initialisation starts a new run.
 
+``compare`` and a new ``run`` cost up to a second at T = 100, H = 64. By default they are computed at once;
+a served page sets ``defer`` so that a setting change only asks for them: ``defer(admit)`` hands ``admit`` to
+the session's worker-pool Runner, which calls it when the job is admitted; ``admit()`` reads the settings of
+that moment and returns ``(compute, publish)``: ``compute()`` is a pure function of frozen configs (a worker
+thread runs it), ``publish(result)`` stores the result on the event loop. ``computing`` is True meanwhile.
+
 Every number is read from those reference objects; this module only selects and stores them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import param
@@ -57,6 +64,8 @@ class BPTTLab(param.Parameterized):
     error = param.String(default="", doc="Why the last action failed (shown in the page), or empty.")
     iteration = param.Integer(default=0, bounds=(0, None), precedence=-1, doc="Training iterations done (read-only).")
     version = param.Integer(default=0, precedence=-1, doc="Bumped whenever compare or run is replaced.")
+    computing = param.Boolean(default=False, precedence=-1,
+                              doc="A recompute for new settings is waiting or running (read-only).")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -64,6 +73,9 @@ class BPTTLab(param.Parameterized):
         self.spectra: dict = {}
         self.walk: bptt_lab.BackwardWalk | None = None
         self.run: bptt_lab.LongRangeRun | None = None
+        self.defer: Callable[[Callable], None] | None = None  # None: recompute at once (see the module docstring)
+        self._want: set[str] = set()  # parts asked for and not yet admitted: "compare", "run"
+        self._generation = 0  # bumped at every request; only the latest request's result ends ``computing``
         self._rebuild()
         self._rebuild_walk()
 
@@ -82,21 +94,46 @@ class BPTTLab(param.Parameterized):
     @param.depends(*NETWORK, watch=True)
     def _rebuild(self) -> None:
         """New comparison and a new training run (the network changed)."""
-        self.playing = False
-        try:
-            self.compare = bptt_lab.compare_cells(self.config())
-            self.spectra = {k: bptt_lab.spectrum(bptt_lab.init_params(self.config(k)), self.config(k))
-                            for k in KINDS}
-            self._new_run()
-            self.error = ""
-        except ValueError as exc:
-            self.error = str(exc)
-        self.version += 1
+        self._recompute({"compare", "run"})
 
     @param.depends("kind", watch=True)
     def _on_kind(self) -> None:
+        self._recompute({"run"})
+
+    def _recompute(self, parts: set[str]) -> None:
         self.playing = False
-        self._new_run()
+        self._want |= parts
+        self._generation += 1
+        if self.defer is None:
+            compute, publish = self._admit()
+            publish(compute())
+            return
+        self.computing = True
+        self.defer(self._admit)
+
+    def _admit(self):
+        """``(compute, publish)`` for the parts wanted, at the settings of now (None: nothing left to do)."""
+        if not self._want:
+            return None
+        parts, self._want = self._want, set()
+        generation, per_tick = self._generation, self.iterations_per_tick
+        configs = {k: self.config(k) for k in KINDS}
+        config = self.config()
+        return (lambda: network(parts, config, configs, per_tick)), (lambda result: self._publish(generation, result))
+
+    def _publish(self, generation: int, result: dict) -> None:
+        """Store a finished recompute (on the page's thread); an older request's result is shown until the latest."""
+        if "error" in result:
+            self.error = result["error"]
+        else:
+            if "compare" in result:
+                self.compare, self.spectra = result["compare"], result["spectra"]
+            self.run = result["run"]
+            self.iteration = 0
+            if self.error.startswith("Training stopped") or "compare" in result:
+                self.error = ""
+        if generation == self._generation:
+            self.computing = False
         self.version += 1
 
     @param.depends("lr", "clip", "clip_norm", watch=True)
@@ -113,12 +150,6 @@ class BPTTLab(param.Parameterized):
         if self.run is not None:
             self.run.jacobian_every = self.iterations_per_tick
 
-    def _new_run(self) -> None:
-        self.run = bptt_lab.LongRangeRun(self.config(), jacobian_every=self.iterations_per_tick)
-        self.iteration = 0
-        if self.error.startswith("Training stopped"):
-            self.error = ""
-
     @param.depends("anim_kind", "anim_length", "anim_hidden", *NETWORK, watch=True)
     def _rebuild_walk(self) -> None:
         self.param.anim_step.bounds = (0, self.anim_length)
@@ -132,9 +163,7 @@ class BPTTLab(param.Parameterized):
     # ------------------------------------------------------------------ training
     def reset(self) -> None:
         """Start training again from the initial weights."""
-        self.playing = False
-        self._new_run()
-        self.version += 1
+        self._recompute({"run"})
 
     def train(self, n: int | None = None) -> None:
         """``n`` iterations now (default ``iterations_per_tick``); a diverging loss stops play with a message."""
@@ -184,3 +213,19 @@ def step_run(run: bptt_lab.LongRangeRun, n: int) -> str:
     except ValueError as exc:
         return f"Training stopped: {exc}"
     return ""
+
+
+def network(parts: set[str], config: bptt_lab.LabConfig, configs: dict, per_tick: int) -> dict:
+    """The parts asked for (``"compare"``: comparison and spectra of every cell; ``"run"``: a new training run).
+
+    A pure function of its frozen configs (a worker thread may run it); a ValueError becomes ``{"error": text}``.
+    """
+    out: dict = {}
+    try:
+        if "compare" in parts:
+            out["compare"] = bptt_lab.compare_cells(config)
+            out["spectra"] = {k: bptt_lab.spectrum(bptt_lab.init_params(configs[k]), configs[k]) for k in KINDS}
+        out["run"] = bptt_lab.LongRangeRun(config, jacobian_every=per_tick)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    return out

@@ -22,7 +22,7 @@ from simulator.app.components.urlstate import UrlState, parse_value, session_que
 from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
 from simulator.app.pages.bptt.mine import BPTTMine
 from simulator.app.pages.bptt.model import NETWORK, BPTTLab
-from simulator.app.workpool import POOL, BusyError, return_memory
+from simulator.app.workpool import Runner, return_memory, session_runner
 from simulator.cells import KINDS
 from simulator.lessons.bptt_lab import INPUT_KEY, RECURRENT_KEY
 
@@ -38,7 +38,6 @@ URL_KEYS = {"task": "task", "T": "T", "hidden": "H", "kind": "kind", "lr": "lr",
             "anim_length": "anim_T", "anim_hidden": "anim_H", "anim_weight": "anim_weight",
             "anim_step": "anim_step"}
 log = logging.getLogger("simulator.app")
-TICK_MS = 150  # period of the training callback; each tick runs ``iterations_per_tick`` iterations
 MAX_ROWS = 400  # the iteration heatmaps show at most this many (evenly spaced) iterations
 TASK_LABELS = {"remember the first symbol": "first_symbol", "adding problem": "adding"}
 KIND_OPTIONS = {v: k for k, v in NAMES.items()}
@@ -86,16 +85,22 @@ class BPTTPage(pn.viewable.Viewer):
 
     def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, background: bool = True,
                  **params):
-        """``background``: training batches run in the worker pool from a periodic callback (the served page);
-        False runs them at once on each tick (tests without a server).
+        """``background``: training batches and recomputes for new settings run in the worker pool, through the
+        session's ``workpool.Runner`` (the served page); False runs them at once (tests without a server).
         """
         super().__init__(lab=lab or lab_from_query(session_query() if query is None else query), **params)
         self.messages = MessageBox(extra=lambda: [self.lab.error])
-        self.background = background and pn.state.curdoc is not None
-        self._callback = None
-        self._ticket = None  # (run, workpool.Ticket) of the batch being computed
+        self.runner: Runner = session_runner() if background else Runner(background=False)
+        self.background = self.runner.background
+        self._batch_run = None  # the run whose batch is being computed in the pool
+        self._step_once = False  # the Step button asked for one batch
         self._busy_note = ""
         self._status = ("", float("nan"))
+        self.compute_status = pn.pane.HTML("", css_classes=["bptt-computing"], sizing_mode="stretch_width",
+                                           styles={"font-size": "14px"})
+        if self.background:
+            self.lab.defer = lambda admit: self.runner.request("network", admit, on_wait=self._network_wait,
+                                                               on_error=self._network_failed)
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             doc.on_session_destroyed(self._session_closed)
@@ -108,6 +113,7 @@ class BPTTPage(pn.viewable.Viewer):
         lab.param.watch(self._on_iteration, ["iteration"])
         lab.param.watch(self._on_anim, ["anim_step", "anim_weight"])
         lab.param.watch(self._on_playing, ["playing"])
+        lab.param.watch(self._on_computing, ["computing"])
         lab.param.watch(self.messages.refresh, ["error"])
         self._refresh_all()
 
@@ -337,71 +343,87 @@ class BPTTPage(pn.viewable.Viewer):
     def _on_playing(self, *events) -> None:
         lab = self.lab
         self.play.label = "❚❚ Pause" if lab.playing else "▶ Train"
-        if lab.playing and self._callback is None and self.background:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+        if lab.playing and self.background:
+            self._request_batch()
         self._refresh_training()
 
-    # ------------------------------------------------------------------ training off the event loop
+    # ------------------------------------------------------------------ heavy work off the event loop
     def _train_once(self) -> None:
         """The training Step button: one batch, in the worker pool when served (at once in tests)."""
         if not self.background:
             self.lab.train()
             return
-        self._submit()
-        if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+        self._step_once = True
+        self._request_batch()
 
-    def _submit(self) -> None:
+    def _request_batch(self) -> None:
+        self.runner.request("training", self._admit_batch, on_wait=self._batch_wait, on_error=self._batch_failed)
+
+    def _admit_batch(self):
+        """Admitted by the pool: ``(job, publish)`` of one batch, or None (paused meanwhile, or recomputing)."""
         lab = self.lab
-        if lab.run is None or self._ticket is not None:
-            return
+        if lab.run is None or lab.computing or not (lab.playing or self._step_once):
+            return None
+        self._step_once = False
         run, job = lab.steps_job()
-        try:
-            self._ticket = (run, POOL.submit(id(self), job))
-        except BusyError as exc:
-            lab.playing = False
-            self.messages.report("training", [str(exc)])
+        self._batch_run = run
+        return job, lambda error: self._batch_done(run, error)
 
-    def _tick(self) -> None:
-        """Periodic callback while training: publish a finished batch, then admit the next one.
-
-        The batch itself runs in ``workpool.POOL``, so Pause, Reset and every other session stay responsive.
-        """
+    def _batch_done(self, run, error: str) -> None:
+        """On the event loop: publish the batch, then ask for the next one while playing."""
         lab = self.lab
-        if self._ticket is not None:
-            run, ticket = self._ticket
-            if not ticket.done:
-                place = ticket.position()
-                self._busy_note = (f" <span class='bptt-queue'>The server is busy: you are number {place} in the "
-                                   "queue.</span>" if place else "")
-                if place:
-                    self._refresh_training()
-                return
-            self._ticket, self._busy_note = None, ""
-            if ticket.error:
-                lab.playing = False
-                self.messages.report("training", [f"Training failed ({ticket.error}); press Reset."])
-            else:
-                self.messages.report("training", [])
-                lab.finish_steps(run, ticket.result)
+        self._batch_run, self._busy_note = None, ""
+        self.messages.report("training", [])
+        lab.finish_steps(run, error)
+        self._refresh_training()
         if lab.playing:
-            self._submit()
-        elif self._callback is not None:
-            self._callback.stop()
-            self._callback = None
+            self._request_batch()
+
+    def _batch_wait(self, place: int) -> None:
+        note = (f" <span class='bptt-queue'>The server is busy: you are number {place} in the queue.</span>"
+                if place else "")
+        if note != self._busy_note:
+            self._busy_note = note
+            self._refresh_training()
+
+    def _batch_failed(self, text: str) -> None:
+        self._batch_run, self._busy_note = None, ""
+        self.lab.playing = False
+        self.messages.report("training", [f"Training: {text}; press Reset."])
+
+    def _network_wait(self, place: int) -> None:
+        self._show_computing(place)
+
+    def _network_failed(self, text: str) -> None:
+        self.lab.computing = False
+        self.messages.report("network", [f"Recomputing for the new settings: {text}"])
+
+    @locked
+    def _on_computing(self, *events) -> None:
+        self._show_computing(self.runner.place())
+        self._refresh_training()
+
+    def _show_computing(self, place: int) -> None:
+        if not self.lab.computing:
+            text = ""
+        else:
+            queue = (f" <span class='bptt-queue'>The server is busy: you are number {place} in the queue.</span>"
+                     if place else "")
+            text = (f"<span class='bptt-computing-text'>Computing for the new settings (the figures below still "
+                    f"show the previous ones)…</span>{queue}")
+        if self.compute_status.object != text:
+            self.compute_status.object = text
 
     def _training_busy(self) -> bool:
         """A batch of the shown run is being computed (its history is being appended to right now)."""
-        return self._ticket is not None and self._ticket[0] is self.lab.run and not self._ticket[1].done
+        return self._batch_run is not None and self._batch_run is self.lab.run
 
     def _session_closed(self, session_context) -> None:
-        """The tab closed: stop the callback, drop queued work and hand the memory back."""
+        """The tab closed: the Runner drops queued work (its own hook); free the run and hand the memory back."""
         self.lab.playing = False
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-        POOL.release(id(self))
-        self._ticket = None
+        self.runner.close()
+        self.lab.defer = None
+        self._batch_run = None
         self.lab.run = None  # the largest object of the page; drop it even if something still holds the page
         return_memory()
         log.info("bptt session closed: training stopped, memory returned")
@@ -435,7 +457,7 @@ class BPTTPage(pn.viewable.Viewer):
             "the **recurrent weight scale** to watch it vanish or explode; then press **▶ Train** and see which "
             "cell learns to remember the first symbol of a long sequence.", sizing_mode="stretch_width")
         return pn.Column(
-            intro, self.messages.pane,
+            intro, self.messages.pane, self.compute_status,
             pn.pane.Markdown("### 1. The backward pass, step by step", margin=(10, 5, 0, 5)), self.anim_view,
             pn.pane.Markdown("### 2. Gradient flow: RNN, LSTM and GRU side by side, and the cause",
                              margin=(10, 5, 0, 5)), self.flow_view,

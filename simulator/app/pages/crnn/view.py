@@ -23,6 +23,7 @@ from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.crnn.model import LAYERS, CrnnModel
 from simulator.app.task_sizes import TASKS
 from simulator.app.training import ChunkedTraining
+from simulator.app.workpool import Runner
 
 TITLE = "CRNN"
 SUMMARY = "A CNN reads every frame, a recurrent cell reads the features in order: watch a CRNN classify a video."
@@ -39,7 +40,8 @@ class CrnnPage(pn.viewable.Viewer):
     model = param.ClassSelector(class_=CrnnModel, doc="The page's settings and reference run.")
 
     def __init__(self, model: CrnnModel | None = None, query: dict[str, str] | None = None,
-                 background: bool = True, **params):
+                 background: bool = True, runner: Runner | None = None, **params):
+        """``background``: train in the worker pool through ``runner`` (default: the session's); False: at once."""
         super().__init__(model=model or CrnnModel(), **params)
         m = self.model
         self.messages = MessageBox()
@@ -56,11 +58,11 @@ class CrnnPage(pn.viewable.Viewer):
         self.pipeline = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "14px"})
         self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=380, styles={"font-size": "14px"})
         self.training = TrainingControl(self._make_job, self._trained, self.messages.reporter("training"),
-                                        background=background, label="Train the CRNN")
+                                        background=background, runner=runner, label="Train the CRNN")
         self.controls = self._controls()
         m.param.watch(self._on_run, ["run"])
         m.param.watch(self._on_frame, ["t", "layer"])
-        m.param.watch(lambda *events: self.training.stop(), ["task", "kind", "seed"])  # its result would not fit
+        m.param.watch(lambda *events: self.training.abandon(), ["task", "kind", "seed"])  # its result would not fit
         self._on_run()
         report_url = self.messages.reporter("url", append=True)
         self.url = UrlState(m, URL_KEYS, on_messages=report_url, query=query)

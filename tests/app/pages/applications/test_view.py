@@ -2,6 +2,7 @@
 
 import base64
 import io
+import threading
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ from simulator.app.pages.applications.model import ApplicationsModel
 from simulator.app.pages.applications.view import ApplicationsPage
 from simulator.app.task_sizes import TASKS
 from simulator.app.training import ChunkedTraining
+from simulator.app.workpool import Runner, WorkPool
 from simulator.lessons import applications, data
 
 
@@ -91,23 +93,66 @@ def test_chunked_training_can_be_stopped_and_reports_errors_as_messages():
     assert page.model.results == {} and not page.training.train_button.disabled
 
 
-def test_background_training_advances_only_when_the_page_ticks():
-    page = ApplicationsPage(ApplicationsModel(task="forecast"), query={}, background=True)
+def _poll_until(runner, done, limit=3000):
+    for _ in range(limit):
+        runner.poll()
+        if done():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_background_training_runs_in_pool_slices_and_equals_the_reference():
+    """Does training in the pool wait its turn (saying where), advance slice by slice, and equal the reference?"""
+    pool = WorkPool(workers=1, max_queue=8)
+    runner = Runner(pool=pool, background=True)
+    page = ApplicationsPage(ApplicationsModel(task="forecast"), query={}, background=True, runner=runner)
     control = page.training
-    control.make_job = lambda: ChunkedTraining(applications.train_forecaster, {"iterations": 40})
+    kwargs = {**TASKS["forecast"].kwargs, "iterations": 40, "kind": "gru", "seed": 3}
+    control.make_job = lambda: ChunkedTraining(applications.train_forecaster, kwargs)
+    go = threading.Event()
+    other = pool.submit("another session", lambda: go.wait(30))  # holds the only worker
+    assert _poll_until(runner, lambda: other.state == "running")
     control.start()
     try:
-        snap = control.job.wait(60)
-        assert snap.iteration <= 5 and not snap.done  # one chunk granted, nothing more without a tick
-        for _ in range(2000):
-            control.tick()
-            if control.job.snapshot().done:
-                control.tick()
-                break
-            time.sleep(0.01)
-        assert page.model.result is not None and control.bar.value == control.bar.max
+        runner.poll()
+        assert "you are number 1 in the queue" in control.status.object, control.status.object
+        assert control.job.snapshot().iteration == 0  # nothing computed while waiting
+        go.set()
+        assert other.wait(30)
+        assert _poll_until(runner, lambda: page.model.result is not None), control.status.object
+        assert "in the queue" not in control.status.object and control.bar.value == control.bar.max
+        expected = applications.train_forecaster(**kwargs)
+        np.testing.assert_array_equal(page.model.result.history.loss, expected.history.loss)
+        np.testing.assert_array_equal(page.model.result.extras["predicted_price"], expected.extras["predicted_price"])
+        assert len(control.curve_source.data["loss"]) == len(expected.history.loss)
+        assert not runner.busy()
     finally:
-        control.stop()
+        control.abandon()
+
+
+def test_stop_in_the_pool_evaluates_the_best_weights_and_abandon_ends_the_thread():
+    """Does Stop end a pool-run training with an evaluated result, and does abandoning end its thread unevaluated?"""
+    runner = Runner(pool=WorkPool(workers=1, max_queue=8), background=True)
+    page = ApplicationsPage(ApplicationsModel(task="forecast"), query={}, background=True, runner=runner)
+    control = page.training
+    control.make_job = lambda: ChunkedTraining(applications.train_forecaster, {"iterations": 300, "seed": 1})
+    control.start()
+    assert _poll_until(runner, lambda: control.job.snapshot().iteration >= 3)
+    control.stop()
+    assert "Stopping" in control.status.object
+    assert _poll_until(runner, lambda: page.model.result is not None), control.status.object
+    r = page.model.result
+    assert len(r.history.loss) < 300 and np.isfinite(r.metrics["rmse"]) and not control.train_button.disabled
+
+    control.start()
+    job = control.job
+    assert _poll_until(runner, lambda: job.snapshot().iteration >= 2)
+    control.abandon()
+    assert _poll_until(runner, lambda: job.snapshot().done and not runner.busy())
+    assert job._thread is not None and (job._thread.join(30) or not job._thread.is_alive())
+    assert job.snapshot().result is None and page.model.result is r  # no evaluation, nothing published
+    assert "Not trained" in control.status.object
 
 
 # ----------------------------------------------------------------------------- trying the models
