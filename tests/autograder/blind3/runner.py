@@ -72,11 +72,48 @@ class Outcome:
 
     @property
     def feedback(self) -> str:
+        """What the lost tests said, whole."""
         return "\n".join(self.lost.values())
 
     @property
+    def diagnosis(self) -> str:
+        """What the lost tests said, without the case headers, evidence, tolerances and exception texts."""
+        return "\n".join(diagnosis_text(m) for m in self.lost.values())
+
+    @property
     def named(self) -> bool:
-        return self.caught and any(re.search(p, self.feedback, re.IGNORECASE | re.DOTALL) for p in self.bug.names)
+        return self.caught and any(re.search(p, self.diagnosis, re.IGNORECASE | re.DOTALL) for p in self.bug.names)
+
+
+_HEADER = re.compile(r"^[\w.]+, (visible|hidden) case \d+ of \d+ \(")
+_BOILERPLATE = (
+    re.compile(r"(Evidence|Its inputs|Tolerance):.*", re.DOTALL),  # the data after the diagnosis
+    re.compile(r"\((tolerance|hidden cases):[^()]*(\([^()]*\)[^()]*)*\)"),
+    re.compile(r"raised (\w+): .*?\(cell [^()]*\)", re.DOTALL),  # NumPy's own words, not the grader's
+    re.compile(r"(first bad entry at|differs at) [^:;()]*(\([^()]*\))?(: expected [-+.\deE]+)?"),
+)
+
+
+def diagnosis_text(message: str) -> str:
+    """The grader's own words in ``message``: a bug is "named" only by these, never by the data it quotes.
+
+    Removed: the case header ``rnn_step, visible case 1 of 2 (B=2, D=3, H=4):`` (its shapes would match
+    "D ... H"), everything from ``Evidence:`` on, tolerance and hidden-case notes, the text of an exception
+    NumPy raised (up to the ``(cell ..., line ...)`` marker; the grader's explanation after it is kept), and
+    "first bad entry at batch 0, unit 0" phrases.
+    """
+    text = message
+    match = _HEADER.match(text)
+    if match:
+        depth, k = 1, match.end()
+        while k < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            k += 1
+        text = text[k:].lstrip(": ")
+    text = _BOILERPLATE[2].sub(lambda m: f"raised {m.group(1)}", text)
+    for pattern in (_BOILERPLATE[0], _BOILERPLATE[1], _BOILERPLATE[3]):
+        text = pattern.sub("", text)
+    return " ".join(text.split())
 
 
 def _test_of(grade_id: str, function: str) -> bool:

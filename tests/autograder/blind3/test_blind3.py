@@ -105,3 +105,21 @@ def test_known_uncaught_bugs_are_still_uncaught(tuning_outcomes):
     assert set(KNOWN_UNCAUGHT) <= set(by_key)
     now_caught = [k for k in KNOWN_UNCAUGHT if by_key[k].caught]
     assert not now_caught, f"now caught, remove from KNOWN_UNCAUGHT: {now_caught}"
+
+
+def test_a_bug_is_named_only_by_the_graders_own_words():
+    """Are case shapes, evidence, tolerances and NumPy's exception text left out of what 'named' reads?"""
+    message = ("maxpool_forward, visible case 1 of 2 (N=2, C=2, H=4, W=4, stride left out (default: the window)): "
+               "maxpool_forward raised ValueError: cannot reshape array of size 64 into shape (2,2,3,2,3,2) "
+               "(cell maxpool_forward, line 12, in maxpool_forward). Probably the windows overlap "
+               "(likely bug: stride ignored). Evidence: out differs at image 0, channel 0 (expected 1, got 2). "
+               "Tolerance: |got - expected| <= atol + rtol*|expected|")
+    text = runner.diagnosis_text(message)
+    assert "stride ignored" in text and "windows overlap" in text
+    assert not any(word in text for word in ("N=2", "default", "reshape", "channel", "Tolerance"))
+    hidden = ("rnn_step, hidden case 1 of 5 (B=1, D=1, H=1): h differs from the reference; first bad entry at "
+              "unit 0: expected -0.09 (tolerance: |got - expected| <= atol + rtol*|expected| with rtol=1e-06) "
+              "(hidden cases: the feedback shows the case's shapes and the first bad entry only)")
+    assert runner.diagnosis_text(hidden) == "h differs from the reference;"
+    pooled = _outcome({"test_lstm_step_visible": message}, names=(r"channel",))
+    assert pooled.located and not pooled.named
