@@ -30,7 +30,7 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import compute_checksum
 
-from autograder import capture, cases, cell_names, channel
+from autograder import capture, cases, cell_names, channel, hidden_text
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
 
 GRADER_ONLY_MODULES = ("autograder",)
@@ -653,13 +653,21 @@ class Runner:
             message = self._broken_text(needs, "not run: it uses")
             return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE])
         out = io.StringIO()
-        with channel.redaction_scope(step.hidden):  # NB: drawing a hidden case switches it on too (cases)
-            exc = self._exec_here(step.code, f"<test cell {step.label}>",
-                                  f"the student's code called by test {step.label}", namespace, out)
+        filename = f"<test cell {step.label}>"
+        with hidden_text.recording() as facts, channel.redaction_scope(step.hidden):
+            exc = self._exec_here(step.code, filename, f"the student's code called by test {step.label}",
+                                  namespace, out)
+            hidden = channel.redacting()  # NB: drawing a hidden case switched it on too (cases)
+        if hidden:
+            # NB: the one place a hidden test's message is composed: grader facts only, whatever the check wrote
+            if exc is None:
+                return TestResult(step.grade_id, step.points, step.points, hidden_text.compose_pass(facts), "")
+            message = hidden_text.compose_failure(exc, self._message(exc), facts, step.code, filename)
+            self._mark_broken(step.code, filename, exc, cell_names.defined_names(step.code), step.label, message)
+            return TestResult(step.grade_id, 0.0, step.points, message[:MAX_MESSAGE], "")
         if exc is not None:
             message = self._message(exc)
-            self._mark_broken(step.code, f"<test cell {step.label}>", exc, cell_names.defined_names(step.code),
-                              step.label, message)
+            self._mark_broken(step.code, filename, exc, cell_names.defined_names(step.code), step.label, message)
             if isinstance(exc, NameError) and getattr(exc, "name", None) in self.broken:
                 # Read at call time by a helper the test called (not in the test's own text).
                 message = self._broken_text([exc.name], "failed: it needed")

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder import hidden_text
+
+
+class CheckError(AssertionError):
+    """A check's failure (raised by :func:`fail`): its text is the visible message, never a hidden one."""
+
 
 def type_name(value) -> str:
     """The name of ``value``'s class, read without calling anything the student defined."""
@@ -17,9 +23,16 @@ def type_name(value) -> str:
     return name if isinstance(name, str) else "object"
 
 
-def fail(message: str):
-    """Raise the ``AssertionError`` that a failing check reports."""
-    raise AssertionError(message)
+def fail(message: str, what: str | None = None, hidden: str | None = None):
+    """Raise the ``AssertionError`` that a failing check reports.
+
+    ``hidden`` is the same failure said with grader values only (``what`` the grader's name of the value,
+    then the expected type, shape, dtype or keys), which is what a hidden test may show
+    (:mod:`autograder.hidden_text`); ``message`` may quote what the student returned.
+    """
+    if what is not None and hidden is not None:
+        hidden_text.note_problem(message, f"{what}: {hidden}")
+    raise CheckError(message)
 
 
 def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -31,44 +44,50 @@ def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.n
         value = np.array(float(value), dtype=np.float64)
     elif type(value) is not np.ndarray:
         expected = "a python float" if shape == () else f"a numpy array of shape {shape}"
-        fail(f"{what}: expected {expected}, got an object of type {type_name(value)}")
+        fail(f"{what}: expected {expected}, got an object of type {type_name(value)}", what,
+             f"expected {expected}, got another type")
     arr = np.array(value, copy=True)  # exact ndarray: copying reads its buffer, nothing the student wrote
     if arr.dtype.kind != "f":
         fail(f"{what}: dtype {arr.dtype}, expected a float array ({np.dtype(dtype).name}); "
-             "did an integer or boolean array slip in?")
+             "did an integer or boolean array slip in?", what, f"wrong dtype, expected {np.dtype(dtype).name}")
     if arr.shape != tuple(shape):
-        fail(f"{what}: shape {arr.shape}, expected {tuple(shape)}")
+        fail(f"{what}: shape {arr.shape}, expected {tuple(shape)}", what, f"wrong shape, expected {tuple(shape)}")
     if arr.dtype != np.dtype(dtype):
         fail(f"{what}: dtype {arr.dtype}, expected {np.dtype(dtype).name} (the dtype of the inputs); "
-             "avoid casting")
+             "avoid casting", what, f"wrong dtype, expected {np.dtype(dtype).name}")
     if not np.isfinite(arr).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        fail(f"{what}: holds {arr[bad]} at index {bad}; expected finite values only")
+        fail(f"{what}: holds {arr[bad]} at index {bad}; expected finite values only", what,
+             "holds a value that is not finite; expected finite values only")
     return arr
 
 
 def as_tuple(value, n: int, what: str, names: str) -> tuple:
     """The ``n`` items of an exact tuple or list ``value``; ``names`` says what they should be."""
+    expected = f"expected a tuple of {n} values ({names})"
     if type(value) not in (tuple, list):
-        fail(f"{what}: expected a tuple of {n} values ({names}), got an object of type {type_name(value)}")
+        fail(f"{what}: {expected}, got an object of type {type_name(value)}", what, f"{expected}, got another type")
     items = tuple(list.__iter__(value)) if type(value) is list else tuple(tuple.__iter__(value))
     if len(items) != n:
-        fail(f"{what}: expected a tuple of {n} values ({names}), got {len(items)} values")
+        fail(f"{what}: {expected}, got {len(items)} values", what, f"{expected}, got another number of values")
     return items
 
 
 def as_array_dict(value, what: str, shapes: dict[str, tuple[int, ...]], dtype=np.float64) -> dict[str, np.ndarray]:
     """Copies of the arrays of an exact ``dict`` with exactly the keys of ``shapes``."""
+    expected = f"expected a dict with exactly the keys {sorted(shapes)}"
     if type(value) is not dict:
-        fail(f"{what}: expected a dict with keys {sorted(shapes)}, got an object of type {type_name(value)}")
+        fail(f"{what}: expected a dict with keys {sorted(shapes)}, got an object of type {type_name(value)}", what,
+             f"{expected}, got another type")
     keys = list(dict.keys(value))
     if any(type(k) is not str for k in keys):
-        fail(f"{what}: expected string keys {sorted(shapes)}")
+        fail(f"{what}: expected string keys {sorted(shapes)}", what, f"{expected}, got other keys")
     missing = sorted(set(shapes) - set(keys))
     extra = sorted(set(keys) - set(shapes))
     if missing or extra:
         fail(f"{what}: keys {sorted(keys)}, expected {sorted(shapes)}"
-             + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""))
+             + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""), what,
+             f"{expected}, got other keys")
     return {k: as_array(dict.__getitem__(value, k), f"{what}[{k!r}]", shapes[k], dtype) for k in shapes}
 
 

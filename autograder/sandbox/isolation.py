@@ -154,7 +154,10 @@ def bwrap_command(cmd_fd: int, reply_fd: int, uid: int | None, info_fd: int,
     for private in ("/tmp", SANDBOX_HOME):
         args += ["--perms", "0755", "--dir", str(Path(private).parent)] if private == SANDBOX_HOME else []
         args += ["--perms", "1777", "--size", str(int(disk)), "--tmpfs", private]
-    args += ["--proc", "/proc", "--dev", "/dev"]
+    # No procfs at all: its mountinfo names the host directory each bind comes from (the tree's cache
+    # path), and the rest of it is the host kernel's (loadavg, meminfo, cpuinfo, other counters). Nothing
+    # the worker, NumPy or a child interpreter needs lives there (they run without it).
+    args += ["--dev", "/dev"]
     args += ["--hostname", "sandbox"]  # its own UTS namespace: not the host's name either
     args += ["--chdir", SANDBOX_HOME, "--clearenv", "--setenv", "HOME", SANDBOX_HOME]
     for key, value in {**ENV, **runtime.ENV}.items():

@@ -20,8 +20,9 @@ interpreter's compiled-in ``PREFIX`` and ``RUNPATH``) each NUL-terminated string
 prefix is rewritten in place and padded with NULs (the relocation conda uses). A file that still holds
 a host prefix after that is left out, so the tree holds no host prefix by construction.
 
-Not covered: the tree's own host location (``/var/tmp/autograder-runtime-UID/KEY``) is visible in
-``/proc/self/mountinfo`` as the source of the bind mount; it names no project, venv or home.
+The tree's own host location (``/var/tmp/autograder-runtime-UID/KEY``) is the source of the bind mount,
+which ``/proc/self/mountinfo`` would show: the sandbox has no ``/proc`` (:func:`.isolation.bwrap_command`).
+Not covered: at the ``rlimits`` level (no bubblewrap) the host's ``/proc`` is the sandbox's.
 """
 
 from __future__ import annotations

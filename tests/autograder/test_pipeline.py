@@ -352,13 +352,15 @@ def test_step_run_steps_hands_the_course_secret_to_the_test_cells(course):
     g = _grading(course)
     pipeline.read_source(g)
     pipeline.read_secret(g)
-    g.steps = [pipeline.Step("test", "from autograder import cases\n"
-                                     "print(repr(float(cases.step_cases('rnn', hidden=True)[2]['x'].sum())))",
-                             "probe", "probe", 1.0)]
-    pipeline.run_steps(g)
     with cases.hidden_secret(g.secret):
         expected = repr(float(cases.step_cases("rnn", hidden=True)[2]["x"].sum()))
-    assert g.report.tests[0].score == 1.0 and g.report.tests[0].output.strip() == expected
+    # A hidden test's printed output is not shown (it could print the inputs), so the cell asserts instead.
+    g.steps = [pipeline.Step("test", "from autograder import cases\n"
+                                     f"assert repr(float(cases.step_cases('rnn', hidden=True)[2]['x'].sum())) == {v!r}",
+                             label, label, 1.0) for label, v in (("probe", expected), ("control", "0.0"))]
+    pipeline.run_steps(g)
+    assert [t.score for t in g.report.tests] == [1.0, 0.0]
+    assert [t.output for t in g.report.tests] == ["", ""]
 
 
 def test_step_note_failed_cells(course):

@@ -197,7 +197,8 @@ def _probe(forbidden, content_forbidden):
                     check_bytes("file " + path, f.read())
             except OSError:
                 pass
-    for pid in [p for p in os.listdir("/proc") if p.isdigit()] + ["self", "thread-self"]:
+    pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
+    for pid in pids + ["self", "thread-self"]:
         base = "/proc/" + pid
         for entry in ("cmdline", "environ", "mountinfo", "mounts", "maps", "cgroup", "status", "stat",
                       "mountstats", "smaps", "comm", "sched"):
@@ -423,8 +424,11 @@ for root in ("/proc/1/root", "/proc/self/root", "/proc/1/cwd"):
 views.append(inspect.getsourcefile(np.ones) or "")
 views.append(repr(getattr(np, "__config__", None) and np.__config__.CONFIG))
 views.append(repr(ctypes.util.find_library("c")))
-with open("/proc/self/exe", "rb") as f:
-    views.append(f.read().decode("latin-1"))
+try:
+    with open("/proc/self/exe", "rb") as f:
+        views.append(f.read().decode("latin-1"))
+except OSError:
+    pass
 child = subprocess.run([sys.executable, "-c", "import sys, os; print(sys.path, sys.prefix, os.environ)"],
                        capture_output=True, text=True)
 views.append(child.stdout + child.stderr)
@@ -450,13 +454,34 @@ def test_environment_is_scrubbed_and_user_unprivileged():
     os.environ["AUTOGRADER_SECRET_FOR_TEST"] = "secret"
     try:
         with Sandbox(LIMITS) as sb:
-            sb.exec_cell("import os\nenv = dict(os.environ)\nuid = os.getuid()\nhome = os.getcwd()\n"
-                         "status = dict(line.split(':\\t', 1) for line in open('/proc/self/status'))\n", "c")
-            env, uid, status = sb.get("env"), sb.get("uid"), sb.get("status")
+            sb.exec_cell("import os\nenv = dict(os.environ)\nuid = os.getuid()\nhome = os.getcwd()\n" + PRIVILEGES, "c")
+            env, uid, caps, no_new_privs = sb.get("env"), sb.get("uid"), sb.get("caps"), sb.get("no_new_privs")
     finally:
         del os.environ["AUTOGRADER_SECRET_FOR_TEST"]
     assert "AUTOGRADER_SECRET_FOR_TEST" not in env and uid != 0
-    assert int(status["CapEff"], 16) == 0 and status["NoNewPrivs"].strip() == "1"
+    assert caps == [0, 0, 0, 0] and no_new_privs == 1
+
+
+# The sandbox has no /proc (its mountinfo names host directories), so capabilities and no_new_privs are
+# asked of the kernel directly: capget(2) (version 3: two 32-bit words each) and prctl(PR_GET_NO_NEW_PRIVS).
+PRIVILEGES = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+data = (ctypes.c_uint32 * 6)()
+assert libc.capget(header, data) == 0, ctypes.get_errno()
+caps = [data[0], data[3], data[1], data[4]]  # effective and permitted, low and high words
+no_new_privs = libc.prctl(39, 0, 0, 0, 0)
+"""
+
+
+def test_the_sandbox_has_no_procfs(sandbox):
+    """Was hole H4: /proc/self/mountinfo named the host directory of the runtime tree. Is there no /proc at all?"""
+    sandbox.exec_cell("import os\nseen = []\nfor p in ('/proc', '/proc/self/mountinfo', '/proc/1/mountinfo', "
+                      "'/proc/mounts', '/proc/loadavg'):\n    seen.append(os.path.exists(p))\n"
+                      "top = sorted(os.listdir('/'))\n", "c")
+    assert sandbox.get("seen") == [False] * 5
+    assert "proc" not in sandbox.get("top") and "sandbox" in sandbox.get("top")
 
 
 def test_timeout_kills_and_later_requests_fail_fast(sandbox):

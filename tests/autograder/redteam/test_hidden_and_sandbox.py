@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 LEAK = re.compile(r"LEAK:-?\d")
 LEAK_DATA = re.compile(r"LEAK\d|7777, \d")
 LEAK_COUNT = re.compile(r"got 7\d{3} values")
@@ -36,10 +34,9 @@ def test_the_data_leaking_payload_runs(graded):
     assert LEAK_DATA.search(g.test("test_rnn_step_backward_inputs_visible")["message"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 10 (hidden means hidden), after the exception-text fix: a "
-                   "hidden test still quotes student-chosen data, a returned string (cache['activation'] = "
-                   "'LEAK<8 digits of x>') and the shape of an empty array ((0, 7777, <8 digits of x>))")
 def test_hidden_case_inputs_never_reach_the_feedback_through_returned_data(graded):
+    """Was hole H5 (a returned string and an empty array's shape quoted on hidden tests); closed by
+    autograder/hidden_text.py (hidden messages composed from grader facts only)."""
     g = graded["leaking_data"]
     for test in ("test_rnn_step_hidden", "test_rnn_step_backward_inputs_hidden"):
         message = g.test(test)["message"]
@@ -53,10 +50,8 @@ def test_the_key_and_count_leaking_payload_runs(graded):
     assert LEAK_DATA.search(g.test("test_rnn_step_backward_params_visible")["message"])
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE: class 10 (hidden means hidden), data channels: a hidden test quotes "
-                   "the keys of a returned dict ('LEAK<8 digits of x>') and the length of a returned tuple "
-                   "(7000 + 3 digits of x)")
 def test_hidden_case_inputs_never_reach_the_feedback_through_keys_or_counts(graded):
+    """Was hole H5 (dict keys and a tuple's length quoted on hidden tests); closed like the previous one."""
     g = graded["leaking_keys"]
     assert not LEAK_COUNT.search(g.test("test_rnn_step_hidden")["message"]), g.test("test_rnn_step_hidden")
     assert not LEAK_DATA.search(g.test("test_rnn_step_backward_params_hidden")["message"])
@@ -72,7 +67,6 @@ def test_the_sandbox_shows_no_project_or_interpreter_path(graded):
                                                         ".venv", "pyenv", "/usr/lib/python3")] == [], found
 
 
-@pytest.mark.xfail(strict=True, reason="HOLE (minor): class 4 (no host path): /proc/self/mountinfo in the sandbox "
-                   "names the host directory of the runtime tree (/var/tmp/autograder-runtime-<uid>/<hash>)")
 def test_the_sandbox_shows_no_host_path_at_all(graded):
+    """Was hole H4 (mountinfo named the runtime tree's host directory); closed: the sandbox has no /proc."""
     assert _recon(graded) == []
