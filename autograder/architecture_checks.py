@@ -12,12 +12,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder import architecture_grammar
 from autograder import cases as case_sets
 from autograder.architecture_diagnosis import probes, suspects
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
-from autograder.sequence_probes import diagnose, layout_probe, wrong_shape
+from autograder.sequence_probes import Confirmation, diagnose, layout_probe, loose_array, wrong_shape
 from autograder.values import as_array, as_tuple, fail
 from simulator import architectures, cells
 
@@ -142,22 +143,30 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
         raise ValueError(f"name: got {name!r}; expected one of {tuple(SIGNATURES)}")
     fname = f"{name}_forward"
     cases = _cases(name, hidden)
-    hyps = hypotheses(name)
+    hyps = [*hypotheses(name), *architecture_grammar.grammar_suspects(name)]
+
+    def reference(c):
+        return {"Y": _reference(name, c)}
+
     for k, case in enumerate(cases):
         head = header(fname, k, len(cases), case, hidden)
         expected = _reference(name, case)
         Y = _student_Y(name, fn, case)
+        confirm = Confirmation(architecture_grammar.probe_case(name, case["kind"]),
+                               lambda c: {"Y": loose_array(_student_Y(name, fn, c))})
         if (odd := wrong_shape(Y, expected.shape)) is not None:
             names = ("batch", "t", "output") if SIGNATURES[name][2] else ("batch", "output")
             message = diagnose(head, [f"Y has shape {odd.shape}, expected {expected.shape}"], {"Y": odd}, case, hyps,
-                               [layout_probe("Y", lambda c: _reference(name, c), names)])
+                               [layout_probe("Y", lambda c: _reference(name, c), names)], confirm=confirm,
+                               reference=reference)
             if "likely bug" in message:
                 fail(message)
         got = {"Y": as_array(Y, f"{fname}: Y", expected.shape)}
         layout = TIMED_OUTPUTS if SIGNATURES[name][2] else OUTPUTS
         problem = describe_mismatch("Y", expected, got["Y"], layout)
         if problem:
-            fail(diagnose(head, [problem], got, case, hyps, probes(name, lambda c: _student_array(name, fn, c))))
+            fail(diagnose(head, [problem], got, case, hyps, probes(name, lambda c: _student_array(name, fn, c)),
+                          confirm=confirm, reference=reference))
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
 

@@ -289,10 +289,13 @@ def _reads(name: str, run: Callable, case: dict, got: dict) -> Finding | None:
                            "state not carried between steps", "the state is not carried from step to step",
                            STATE_LINE)
         if theirs[s] and not mine[s]:
-            later = " and changes later outputs" if mine[s + 1:].any() else ""
-            return Finding(f"changing x_{s} leaves your y_{s} unchanged{later}: each output is emitted before its "
-                           "step reads its input", "off by one step", "Y[:, t] is read from the state before step t",
-                           ORDER_LINE)
+            if not mine[s + 1:].any():  # no later output follows x_s: not yet evidence of a shift
+                seen.append(f"changing x_{s} leaves your y_{s} unchanged")
+                continue
+            # y_s blind to x_s while a later output follows it: evidence of an output emitted one step early.
+            return Finding(f"changing x_{s} leaves your y_{s} unchanged and changes later outputs: each output is "
+                           "emitted before its step reads its input", "off by one step",
+                           "Y[:, t] is read from the state before step t", ORDER_LINE)
         seen.append(f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, as in the reference"
                     if np.array_equal(mine, theirs) else
                     f"changing x_{s} changes your Y at {steps_text(np.flatnonzero(mine))}, the reference's at "

@@ -15,11 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from autograder import bptt_grammar
 from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.sequence_probes import (
+    Confirmation,
     Finding,
     Probe,
     Suspect,
@@ -27,6 +29,7 @@ from autograder.sequence_probes import (
     diagnose,
     differs,
     layout_probe,
+    loose_array,
     same,
     steps_text,
     wrong_shape,
@@ -579,8 +582,8 @@ def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
                    "the wrong outputs are off by one constant factor (a scale, a mean or a doubled term)", SUM_LINE)
 
 
-def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
-    """Which outputs are wrong tells which part of BPTT is (no probe call needed)."""
+def _parts_finding(by_key: dict[str, str | None], T: int = 2) -> Finding | None:
+    """Which outputs are wrong tells which part of BPTT is (no probe call needed); ``T`` is the case's length."""
     params_ok = all(v is None for k, v in by_key.items() if k not in ("dX", "dh0"))
     wrong_params = sorted(k for k, v in by_key.items() if k not in ("dX", "dh0") and v is not None)
     if by_key["dX"] is None and by_key["dh0"] is None and len(wrong_params) == 1 and len(by_key) > 3:
@@ -593,6 +596,8 @@ def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
         return Finding("dX and dh0 match, only the parameter gradients differ", "parameter gradients not summed "
                        "over time", "the parameter gradients are not the sum of every step's", SUM_LINE)
     if by_key["dX"] is None and params_ok:
+        if T < 2:  # one step: a slip in the step's own dh_prev looks the same, so no cause is named
+            return Finding("dX and every parameter gradient match, only dh0 (step 0's dh_prev) differs")
         return Finding("dX and every parameter gradient match, only dh0 differs", "wrong initial-state gradient",
                        "dh0 is not the dh_prev that step 0 returns", BACKWARD_LINE)
     if by_key["dh0"] is None and params_ok:
@@ -604,14 +609,16 @@ def _parts_finding(by_key: dict[str, str | None]) -> Finding | None:
 
 
 # ----------------------------------------------------------------------------- calling the student
-def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward", suspects=None, head: str = ""):
+def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward", suspects=None, head: str = "",
+                     confirm: Confirmation | None = None):
     out = call(rnn_forward, name, (case["X"], case["h0"], case["params"]), names=("X", "h0", "params"))
     H, cache = as_tuple(out, 2, f"{name} returned", "H, cache")
     B, T, _ = case["X"].shape
     shape = (B, T, case["h0"].shape[1])
     if suspects is not None and (odd := wrong_shape(H, shape)) is not None:
         message = diagnose(head, [f"H has shape {odd.shape}, expected {shape}"], {"H": odd}, case, suspects,
-                           [layout_probe("H", _ref_H, ("batch", "t", "unit"))])
+                           [layout_probe("H", _ref_H, ("batch", "t", "unit"))], confirm=confirm,
+                           reference=lambda c: {"H": _ref_H(c)})
         if "likely bug" in message:
             fail(message)
     return as_array(H, f"{name}: H", shape), cache
@@ -621,12 +628,14 @@ def _label(key: str) -> str:
     return key if key in ("dX", "dh0") else f"grads[{key!r}]"
 
 
-def _student_backward(rnn_backward: Callable, case: dict, cache, suspects=None, head: str = "") -> dict:
+def _student_backward(rnn_backward: Callable, case: dict, cache, suspects=None, head: str = "",
+                      confirm: Confirmation | None = None) -> dict:
     out = call(rnn_backward, "rnn_backward", (case["dH"],), tail=(cache,), names=("dH",))
     dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
     if suspects is not None and (odd := wrong_shape(dX, case["X"].shape)) is not None:
         message = diagnose(head, [f"dX has shape {odd.shape}, expected {case['X'].shape}"], {"dX": odd}, case,
-                           suspects, [layout_probe("dX", _reference_dX, ("batch", "t", "input"))])
+                           suspects, [layout_probe("dX", _reference_dX, ("batch", "t", "input"))], confirm=confirm,
+                           reference=_reference_backward)
         if "likely bug" in message:
             fail(message)
     return {"dX": as_array(dX, "rnn_backward: dX", case["X"].shape),
@@ -657,17 +666,76 @@ def _own_cache(rnn_forward: Callable, case: dict):
     return cache if all_close(_ref_H(case), H) else None
 
 
+# ----------------------------------------------------------------------------- confirmations (one student call)
+def _forward_confirmation(fn: Callable) -> Confirmation:
+    def run(c):
+        out = call(fn, "rnn_forward", (c["X"], c["h0"], c["params"]), names=("X", "h0", "params"))
+        return {"H": loose_array(as_tuple(out, 2, "rnn_forward returned", "H, cache")[0])}
+
+    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+
+
+def _backward_confirmation(fn: Callable, cache_for: Callable[[dict], object]) -> Confirmation:
+    def run(c):
+        out = call(fn, "rnn_backward", (c["dH"],), tail=(cache_for(c),), names=("dH",))
+        dX, dh0, grads = as_tuple(out, 3, "rnn_backward returned", "dX, dh0, grads")
+        if not isinstance(grads, dict):
+            raise ValueError("grads is not a dict")
+        return {"dX": loose_array(dX), "dh0": loose_array(dh0), **{k: loose_array(grads[k]) for k in c["params"]}}
+
+    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+
+
+def _norms_confirmation(fn: Callable) -> Confirmation:
+    def run(c):
+        out = call(fn, "hidden_grad_norms", (c["X"], c["h0"], c["params"], c["dh_last"]),
+                   names=("X", "h0", "params", "dh_last"))
+        return {"norms": loose_array(out)}
+
+    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+
+
+def _reference_norms(c: dict) -> dict:
+    return {"norms": bptt_answers.hidden_grad_norms(c["X"], c["h0"], c["params"], c["dh_last"])}
+
+
+def _clip_confirmation(fn: Callable) -> Confirmation:
+    def run(c):
+        out = call(fn, "clip_gradients", (c["grads"], c["max_norm"]), names=("grads", "max_norm"))
+        clipped, norm = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
+        shapes = {n: v.shape for n, v in c["grads"].items()}
+        return {**as_array_dict(clipped, "clip_gradients: clipped", shapes),
+                "norm": np.array(as_float(norm, "clip_gradients: norm"))}
+
+    return Confirmation(bptt_grammar.probe_clip_case(), run)
+
+
+def _reference_clip(c: dict) -> dict:
+    clipped, norm = bptt_answers.clip_gradients(c["grads"], c["max_norm"])
+    return {**clipped, "norm": np.array(norm)}
+
+
+def _radius_confirmation(fn: Callable) -> Confirmation:
+    def run(c):
+        return {"rho": np.array(as_float(call(fn, "spectral_radius", (c["W"],), names=("W",)),
+                                         "spectral_radius returned"))}
+
+    return Confirmation(bptt_grammar.probe_matrix_case(), run)
+
+
 # ----------------------------------------------------------------------------- public checks
 def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
     """Does ``rnn_forward(X, h0, params)`` return the reference ``(H, cache)``?"""
     cases = case_sets.sequence_cases(hidden)
-    suspects = rnn_forward_suspects()
+    suspects = [*rnn_forward_suspects(), *bptt_grammar.grammar_suspects("rnn_forward")]
+    confirm = _forward_confirmation(rnn_forward)
     for k, case in enumerate(cases):
         head = header("rnn_forward", k, len(cases), case, hidden)
-        H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head)
+        H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head, confirm=confirm)
         problems = _problems([("H", _ref_H(case), H, SEQUENCE)])
         if problems:
-            fail(diagnose(head, problems, {"H": H}, case, suspects, _forward_probes(rnn_forward)))
+            fail(diagnose(head, problems, {"H": H}, case, suspects, _forward_probes(rnn_forward), confirm=confirm,
+                          reference=lambda c: {"H": _ref_H(c)}))
     ok(f"rnn_forward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 
 
@@ -678,7 +746,7 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
     the prescribed list of step caches built from the reference, so a wrong forward costs only its own test.
     """
     cases = case_sets.sequence_cases(hidden)
-    suspects = rnn_backward_suspects()
+    suspects = [*rnn_backward_suspects(), *bptt_grammar.grammar_suspects("rnn_backward")]
     prescribed = []
     for k, case in enumerate(cases):
         head = header("rnn_backward", k, len(cases), case, hidden)
@@ -686,8 +754,9 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
         if own is None:
             cache_for = step_caches
             prescribed.append(k + 1)
+            confirm = _backward_confirmation(rnn_backward, cache_for)
             try:
-                got = _student_backward(rnn_backward, case, step_caches(case), suspects, head)
+                got = _student_backward(rnn_backward, case, step_caches(case), suspects, head, confirm)
             except AssertionError:
                 raise
             except Exception as exc:  # noqa: BLE001 - say which cache the student's code could not read
@@ -697,7 +766,8 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
                      f"{type(exc).__name__}: {str(exc)[:300]}")
         else:
             cache_for = functools.partial(_forward_cache, rnn_forward)
-            got = _student_backward(rnn_backward, case, own, suspects, head)
+            confirm = _backward_confirmation(rnn_backward, cache_for)
+            got = _student_backward(rnn_backward, case, own, suspects, head, confirm)
         expected = _reference_backward(case)
         layouts = {"dX": SEQUENCE_GRAD, "dh0": STATE}
         by_key = {key: describe_mismatch(_label(key), expected[key], got[key], layouts.get(key, PARAM_LAYOUT))
@@ -706,9 +776,9 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
         if problems:
             sizes = {"B": (case["X"].shape[0], "the batch"), "T": (_T(case), "time")}
             probes = [Probe("factor", lambda c, g, e=expected, sizes=sizes: factor_finding(e, g, sizes)),
-                      Probe("parts", lambda c, g, by_key=by_key: _parts_finding(by_key)),
+                      Probe("parts", lambda c, g, by_key=by_key: _parts_finding(by_key, _T(c))),
                       *_backward_probes(rnn_backward, cache_for)]
-            fail(diagnose(head, problems, got, case, suspects, probes))
+            fail(diagnose(head, problems, got, case, suspects, probes, confirm=confirm, reference=_reference_backward))
     note = ""
     if prescribed:
         note = (f"; your rnn_forward differs from the reference on cases {prescribed}, so there rnn_backward was "
@@ -719,7 +789,7 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
 def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None:
     """Does ``clip_gradients(grads, max_norm)`` return the reference ``(clipped, norm)``?"""
     cases = case_sets.clip_cases(hidden)
-    suspects = clip_suspects()
+    suspects = [*clip_suspects(), *bptt_grammar.grammar_suspects("clip_gradients")]
     for k, case in enumerate(cases):
         out = call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]), names=("grads", "max_norm"))
         clipped, norm = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
@@ -734,7 +804,7 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
             probes = [Probe("no clipping needed", lambda c, g: _clip_unneeded(clip_gradients, c)),
                       Probe("parts", _clip_parts)]
             fail(diagnose(header("clip_gradients", k, len(cases), case, hidden), problems, got, case, suspects,
-                          probes))
+                          probes, confirm=_clip_confirmation(clip_gradients), reference=_reference_clip))
     ok(f"clip_gradients matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 
 
@@ -787,7 +857,7 @@ def _clip_unneeded(clip_gradients: Callable, case: dict) -> Finding | None:
 def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -> None:
     """Does ``hidden_grad_norms(X, h0, params, dh_last)`` return the reference (T,) norms?"""
     cases = case_sets.sequence_cases(hidden)
-    suspects = norms_suspects()
+    suspects = [*norms_suspects(), *bptt_grammar.grammar_suspects("hidden_grad_norms")]
     for k, case in enumerate(cases):
         out = call(hidden_grad_norms, "hidden_grad_norms", (case["X"], case["h0"], case["params"], case["dh_last"]),
                    names=("X", "h0", "params", "dh_last"))
@@ -797,7 +867,8 @@ def check_hidden_grad_norms(hidden_grad_norms: Callable, hidden: bool = False) -
         problems = _problems([("norms", expected, got["norms"], TIME)])
         if problems:
             fail(diagnose(header("hidden_grad_norms", k, len(cases), case, hidden), problems, got, case, suspects,
-                          _norms_probes(hidden_grad_norms)))
+                          _norms_probes(hidden_grad_norms), confirm=_norms_confirmation(hidden_grad_norms),
+                          reference=_reference_norms))
     ok(f"hidden_grad_norms matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 
 
@@ -838,7 +909,7 @@ def _norms_probes(fn: Callable) -> list[Probe]:
 def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> None:
     """Does ``spectral_radius(W)`` return the reference ``max |eigenvalue|``?"""
     cases = case_sets.matrix_cases(hidden)
-    suspects = radius_suspects()
+    suspects = [*radius_suspects(), *bptt_grammar.grammar_suspects("spectral_radius")]
     for k, case in enumerate(cases):
         out = call(spectral_radius, "spectral_radius", (case["W"],), names=("W",))
         got = {"rho": np.array(as_float(out, "spectral_radius returned"))}
@@ -846,7 +917,9 @@ def check_spectral_radius(spectral_radius: Callable, hidden: bool = False) -> No
         problems = _problems([("the spectral radius", expected, got["rho"], None)])
         if problems:
             fail(diagnose(header("spectral_radius", k, len(cases), case, hidden), problems, got, case, suspects,
-                          [Probe("diagonal", lambda c, g: _radius_diagonal(spectral_radius, c))]))
+                          [Probe("diagonal", lambda c, g: _radius_diagonal(spectral_radius, c))],
+                          confirm=_radius_confirmation(spectral_radius),
+                          reference=lambda c: {"rho": np.array(bptt_answers.spectral_radius(c["W"]))}))
     ok(f"spectral_radius matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 
 

@@ -44,9 +44,13 @@ MATCH_ATOL = 1e-7
 
 @dataclass(frozen=True)
 class Suspect(Hypothesis):
-    """A named bug with the equation line it breaks: ``line`` is shown as "check <line>"."""
+    """A named bug with the equation line it breaks: ``line`` is shown as "check <line>"; ``slips`` is how many
+    sites of a grammar it changes (``autograder.grammar``): a two-slip suspect is named only when no one-slip
+    suspect matches.
+    """
 
     line: str = ""
+    slips: int = 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class Finding:
     bug: str = ""
     cause: str = ""
     line: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A grader-chosen probe case and how to read the student's outputs on it (one student call, same keys as
+    the check's ``got``): a suspect that matches the failing case is named only if it reproduces this return too.
+    """
+
+    case: dict
+    run: Callable[[dict], dict]
 
 
 @dataclass(frozen=True)
@@ -173,16 +187,73 @@ def permuted_axes(expected: np.ndarray, got: np.ndarray, names: Sequence[str]) -
     return None
 
 
+def fewest_slips(matches: list[Hypothesis]) -> list[Hypothesis]:
+    """The matches with the fewest slips (a single slip explains a result before any pair of slips does)."""
+    if not matches:
+        return matches
+    least = min(getattr(m, "slips", 1) for m in matches)
+    return [m for m in matches if getattr(m, "slips", 1) == least]
+
+
+def loose_array(value) -> np.ndarray:
+    """A float64 copy of a finite float ndarray of any shape (a probe's return, compared with suspects)."""
+    if type(value) is not np.ndarray or value.dtype.kind != "f" or value.size > 10**6:
+        raise ValueError("not a float array")
+    arr = np.array(value, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError("not finite")
+    return arr
+
+
+def confirmed(matches: list[Hypothesis], confirm: Confirmation | None, reference: Callable[[dict], dict] | None
+              ) -> tuple[list[Hypothesis], str]:
+    """The matches that also reproduce the student's return on the probe case, and an evidence sentence.
+
+    On the probe case (generic sizes: no size 1, no two sizes equal) a suspect must give the student's arrays;
+    one that also differs there from the reference (``reference(case)``, the grader's own outputs) is
+    *confirmed* and ranks first, one that equals the reference there (or cannot be expressed on its shapes) is kept
+    behind the confirmed ones, and one that gives other arrays is refuted. A student call that fails, or no probe
+    case, keeps every match.
+    """
+    if not matches or confirm is None:
+        return matches, ""
+    student = attempt(lambda: confirm.run(confirm.case))
+    if not isinstance(student, dict) or not student:
+        return matches, ""
+    ref = attempt(lambda: reference(confirm.case)) if reference is not None else None
+    kept, sure = [], []
+    for m in matches:
+        try:
+            on_probe = m.outputs(confirm.case)
+        except (ValueError, IndexError, np.linalg.LinAlgError):
+            on_probe = None
+        if on_probe is None:  # the bug cannot be expressed on the probe case's shapes: untested, kept
+            kept.append(m)
+            continue
+        if not suspects_matching(student, confirm.case, [m]):
+            continue
+        separates = isinstance(ref, dict) and any(k in ref and not same(ref[k], on_probe.get(k)) for k in student)
+        (sure if separates else kept).append(m)
+    if not sure and not kept:
+        return [], ("what matches this case (" + "; ".join(dict.fromkeys(m.bug for m in matches)) +
+                    ") does not reproduce your result on the grader's probe case, so it is not named")
+    return [*sure, *kept], ""
+
+
 def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],
-             probes: Sequence[Probe] = (), zeros_match: bool = True) -> str:
+             probes: Sequence[Probe] = (), zeros_match: bool = True, confirm: Confirmation | None = None,
+             reference: Callable[[dict], dict] | None = None) -> str:
     """The failure message: the likely cause with its equation line, then the evidence (module docstring).
 
-    ``problems`` are the check's ``describe_mismatch`` sentences; probes run only when no suspect matches.
-    A visible case's ``recipe`` is appended; a hidden case has none (DESIGN invariant 8).
+    ``problems`` are the check's ``describe_mismatch`` sentences; probes run only when no suspect survives.
+    ``confirm`` (with ``reference``, the grader's outputs on a case) re-checks the suspects that match on a
+    grader-chosen probe case (:func:`confirmed`). A visible case's ``recipe`` is appended; a hidden case has none
+    (DESIGN invariant 8).
     """
-    matches = suspects_matching(got, case, suspects, zeros_match)
+    matches, refuted = confirmed(suspects_matching(got, case, suspects, zeros_match), confirm, reference)
+    matches = fewest_slips(matches)
     findings = [] if matches else run_probes(probes, case, got)
-    evidence = "; ".join([*problems, *(f.evidence for f in findings)])
+    evidence = "; ".join([*problems, *([refuted] if refuted else []), *(f.evidence for f in findings)])
     text = f"{head}: {_cause(matches, findings, case)} Evidence: {evidence}."
     if "recipe" in case and not matches:
         text += f" Inputs: `from autograder.cases import {case['recipe'].split('(')[0]}; case = {case['recipe']}`."

@@ -6,6 +6,7 @@ import pytest
 
 from autograder import architecture_checks as checks
 from autograder import architecture_diagnosis as diagnosis
+from autograder import architecture_grammar
 from simulator import architectures, cells
 from tests.autograder.bugs.sequences import BUGS, half, namespace, outcome
 
@@ -80,10 +81,25 @@ def _half_feedback(x, params, T, step):
     ("one_to_many", _half_feedback, "wrong feedback"),
 ], ids=["m2o-earlier-state", "m2o-first-input", "m2m-late-output", "m2m-future-input", "o2m-feedback"])
 def test_probes_name_wiring_bugs_without_suspects(name, fn, bug, monkeypatch):
-    """With every suspect removed, do the probes (change one input, one output step, inputs off) name the bug?"""
+    """With every suspect and the grammar removed, do the probes (change one input, one output step, inputs off)
+    name the bug on the visible cases (T >= 3)?"""
     monkeypatch.setattr(checks, "hypotheses", lambda n: [])
-    message = _message(name, fn)
+    monkeypatch.setattr(architecture_grammar, "grammar_suspects", lambda n: [])
+    message = _message(name, fn, hidden=False)
     assert "Probably" in message and f"(likely bug: {bug})" in message, message
+
+
+def test_an_output_that_ignores_its_input_is_not_called_off_by_one(monkeypatch):
+    """On a one-step case, an output blind to x_0 (a constant) shows no later output following x_0: is it left
+    unnamed by the probes rather than called "off by one step"?"""
+    monkeypatch.setattr(checks, "hypotheses", lambda n: [])
+    monkeypatch.setattr(architecture_grammar, "grammar_suspects", lambda n: [])
+
+    def constant(X, params, step):
+        return np.full((X.shape[0], X.shape[1], params["W_hy"].shape[1]), 0.25), None
+
+    message = _message("many_to_many", constant)
+    assert "off by one" not in message and "likely bug" not in message, message
 
 
 def _reads_c(X, params, step):
@@ -94,12 +110,14 @@ def _reads_c(X, params, step):
 def test_shut_output_gate_tells_a_cell_state_read(monkeypatch):
     """With no suspect, does shutting the LSTM's output gate (h ~ 0) expose outputs that read c?"""
     monkeypatch.setattr(checks, "hypotheses", lambda n: [])
+    monkeypatch.setattr(architecture_grammar, "grammar_suspects", lambda n: [])
     assert "(likely bug: cell state read)" in _message("many_to_many", _reads_c)
 
 
 def test_decoder_state_probe(monkeypatch):
     """Does an encoder-decoder whose decoder forgets its state between steps get 'state not carried'?"""
     monkeypatch.setattr(checks, "hypotheses", lambda n: [])
+    monkeypatch.setattr(architecture_grammar, "grammar_suspects", lambda n: [])
 
     def forgetful(X, params, T_out, step):
         ys = [_reference("encoder_decoder")(X, params, 1, step)[0][:, 0]]
@@ -116,6 +134,7 @@ def test_decoder_state_probe(monkeypatch):
 def test_probe_that_raises_keeps_the_evidence(monkeypatch):
     """Does a function that raises on every probe call still fail with the check's own evidence?"""
     monkeypatch.setattr(checks, "hypotheses", lambda n: [])
+    monkeypatch.setattr(architecture_grammar, "grammar_suspects", lambda n: [])
     calls = []
 
     def once(X, params, step):

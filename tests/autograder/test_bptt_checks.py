@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import bptt_checks as checks
+from autograder import bptt_grammar
 from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, isolation
 from exercises.answers import bptt as answers
@@ -156,6 +157,7 @@ def _clip_with(scale_of, norm_of=lambda n: n):
 def test_clip_probes_tell_the_scale_from_the_norm(student, bug, monkeypatch):
     """With no suspect, does the check say whether the scale or the returned norm is wrong?"""
     monkeypatch.setattr(checks, "clip_suspects", lambda: [])
+    monkeypatch.setattr(bptt_grammar, "grammar_suspects", lambda n: [])
     message = _message(checks.check_clip_gradients, student, True)
     assert any(f"(likely bug: {b})" in message for b in bug), message
 

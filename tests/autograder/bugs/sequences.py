@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import architecture_checks, bptt_checks, cases, checks, crnn_checks
+from autograder import architecture_checks, architecture_grammar, bptt_checks, bptt_grammar, cases, checks, crnn_checks
 
 
 @dataclass(frozen=True)
@@ -367,14 +367,22 @@ SUSPECT_LISTS = ((bptt_checks, ("rnn_forward_suspects", "rnn_backward_suspects",
                                 "feature_hypotheses", "feature_suspects", "crnn_hypotheses", "crnn_suspects")))
 
 
+GRAMMAR_LISTS = ((bptt_grammar, "grammar_suspects"), (architecture_grammar, "grammar_suspects"))
+
+
 @contextlib.contextmanager
-def probes_only():
-    """Every suspect list empty (the catalogue's too), so that only the probes can name a bug."""
+def probes_only(grammar: bool = False):
+    """Every hand-written suspect list empty (the catalogue's too), so that only the probes can name a bug, or with
+    ``grammar`` the probes and the grammar's generated suspects (``autograder.grammar``): the mechanisms that do not
+    list bugs.
+    """
     saved = [(m, n, getattr(m, n)) for m, names in SUSPECT_LISTS for n in names]
     saved.append((architecture_checks, "hypotheses", architecture_checks.hypotheses))
+    if not grammar:
+        saved += [(m, n, getattr(m, n)) for m, n in GRAMMAR_LISTS]
     try:
         for m, n, _ in saved:
-            setattr(m, n, (lambda name: []) if n == "hypotheses" else (lambda: []))
+            setattr(m, n, (lambda name: []) if n in ("hypotheses", "grammar_suspects") else (lambda: []))
         yield
     finally:
         for m, n, f in saved:
@@ -383,7 +391,8 @@ def probes_only():
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "tune"
-    mode = probes_only() if "--probes-only" in sys.argv else contextlib.nullcontext()
+    mode = (probes_only() if "--probes-only" in sys.argv else probes_only(grammar=True) if "--grammar" in sys.argv
+            else contextlib.nullcontext())
     with cases.hidden_secret(b"the autograder's test suite: not a course secret"), mode:
         if which == "fresh":
             results = [outcome(b) for b in FRESH]

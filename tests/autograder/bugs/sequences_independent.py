@@ -15,9 +15,10 @@ in that cell). Each bug also says, written with it and before its feedback was s
   failing message of the edited function (visible and hidden) must match it inside ``(likely bug: ...)`` or in
   the sentence that states the likely cause.
 
-``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all|after|fresh] [-v] [--probes-only]``
-measures caught / exact / located / named per assignment with the runner of ``sequences.py`` (``--probes-only``:
-every suspect list emptied, so only probes can name a bug). The split is a fixed hash of the name (``half``); the
+``python -m tests.autograder.bugs.sequences_independent [tune|held-out|all|after|fresh] [-v] [--probes-only|--grammar]``
+measures caught / exact / located / named / false per assignment with the runner of ``sequences.py`` (``--probes-only``:
+every suspect list emptied, so only probes can name a bug; ``--grammar``: the hand-written lists emptied, the
+probes and the grammar's generated suspects kept). The split is a fixed hash of the name (``half``); the
 held-out half was run once, after tuning (docs/diagnosis.md has both runs). ``AFTER_TUNING`` holds bugs written
 while tuning (``after``): they were tuned on and measure nothing held out; ``FRESH`` (``fresh``), 8 bugs written
 after all tuning.
@@ -480,20 +481,29 @@ def score(bug: IndependentSequenceBug) -> dict:
     exact = bug.failing <= set(fails) <= bug.failing | bug.may_fail
     located = bool(own) and all(sequences.LOCATED.search(m) and re.search(bug.where, m) for m in own)
     named = bool(own) and all(any(re.search(bug.cause, s.group(0)) for s in CAUSE_SPAN.finditer(m)) for m in own)
-    return {"caught": bool(fails), "exact": exact, "located": located, "named": named, "failing": fails}
+    false = any(stated_cause(m) and not any(re.search(bug.cause, s.group(0)) for s in CAUSE_SPAN.finditer(m))
+                for m in own)
+    return {"caught": bool(fails), "exact": exact, "located": located, "named": named, "false": false,
+            "failing": fails}
+
+
+def stated_cause(message: str) -> bool:
+    """Does the message state a cause (a ``(likely bug: ...)`` or "Probably ..."), right or wrong?"""
+    return "(likely bug:" in message or "Probably " in message
 
 
 def measure(bugs: list[IndependentSequenceBug], verbose: bool = False) -> dict[str, dict[str, int]]:
     """Counts per assignment over ``bugs``; ``verbose`` prints each bug's flags and failing messages."""
-    table = {a: {"bugs": 0, "caught": 0, "exact": 0, "located": 0, "named": 0} for a in ASSIGNMENTS}
+    table = {a: {"bugs": 0, "caught": 0, "exact": 0, "located": 0, "named": 0, "false": 0} for a in ASSIGNMENTS}
     for bug in bugs:
         s = score(bug)
         row = table[bug.assignment]
         row["bugs"] += 1
-        for k in ("caught", "exact", "located", "named"):
+        for k in ("caught", "exact", "located", "named", "false"):
             row[k] += int(s[k])
         if verbose:
             flags = "".join(k[0].upper() if s[k] else "-" for k in ("caught", "exact", "located", "named"))
+            flags += " FALSE NAME" if s["false"] else ""
             print(f"{flags} {bug.name}  (cause /{bug.cause}/)")
             if not s["exact"]:
                 print(f"    expected failing {sorted(bug.failing)} (+ maybe {sorted(bug.may_fail)})")
@@ -510,14 +520,15 @@ def main(argv: list[str]) -> None:
     from tests.autograder.bugs.sequences import probes_only
 
     half = next((a for a in argv if a in ("tune", "held-out", "all", "after", "fresh")), "tune")
-    mode = probes_only() if "--probes-only" in argv else nullcontext()
+    mode = (probes_only() if "--probes-only" in argv else probes_only(grammar=True) if "--grammar" in argv
+            else nullcontext())
     with cases.hidden_secret(b"measuring the independent sequence bug catalogue"), mode:
         bugs = {"after": AFTER_TUNING, "fresh": FRESH}.get(half) or [b for b in BUGS if half in ("all", b.half)]
         table = measure(bugs, verbose="-v" in argv)
-    print(f"{'assignment':14} {'half':9} bugs caught exact located named")
+    print(f"{'assignment':14} {'half':9} bugs caught exact located named false")
     for a, row in table.items():
         print(f"{a:14} {half:9} {row['bugs']:4} {row['caught']:6} {row['exact']:5} {row['located']:7} "
-              f"{row['named']:5}")
+              f"{row['named']:5} {row['false']:5}")
 
 
 if __name__ == "__main__":
