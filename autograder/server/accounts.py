@@ -97,6 +97,43 @@ def add_user(engine: Engine, name: str, role: str) -> tuple[User, str, str]:
     return User(uid, name, role), token, code
 
 
+def add_users(engine: Engine, rows: list[tuple[str, str]]) -> tuple[list[tuple[User, str, str]], list[str]]:
+    """Create many accounts at once (a roster): ``(created [(user, token, code)], names that exist already)``.
+
+    One transaction and one query for the existing names, whatever the roster's size: 2,000 students are one
+    commit, not 2,000 (each a disk sync on SQLite). Every row is checked before anything is written; a name
+    given twice in the roster is created once. Existing accounts are kept as they are (their tokens unchanged).
+    """
+    wanted: dict[str, str] = {}
+    for name, role in rows:
+        wanted.setdefault(_check_name(name), _check_role(role))
+    created, kept = [], []
+    with engine.begin() as conn:
+        names = list(wanted)
+        existing = set()
+        for k in range(0, len(names), 500):  # bound the parameters of one statement
+            existing |= set(conn.execute(sa.select(db.users.c.name).where(
+                db.users.c.name.in_(names[k:k + 500]))).scalars())
+        fresh = []
+        for name in names:
+            if name in existing:
+                kept.append(name)
+                continue
+            token, code = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
+            fresh.append((name, token, code))
+        now = db.now()
+        if fresh:
+            conn.execute(db.users.insert(), [
+                {"name": name, "role": wanted[name], "token_hash": _digest(token), "setup_hash": _digest(code),
+                 "setup_expires": now + SETUP_SECONDS, "created": now} for name, token, code in fresh])
+            ids = {}
+            for k in range(0, len(fresh), 500):
+                ids.update(conn.execute(sa.select(db.users.c.name, db.users.c.id).where(
+                    db.users.c.name.in_([f[0] for f in fresh[k:k + 500]]))).all())
+            created = [(User(ids[name], name, wanted[name]), token, code) for name, token, code in fresh]
+    return created, kept
+
+
 def remove_user(engine: Engine, name: str) -> None:
     """Delete an account that has no submissions (graded work is never deleted with its author's account)."""
     with engine.begin() as conn:

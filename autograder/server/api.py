@@ -1,6 +1,7 @@
 """The course server's HTTP JSON API, beside the pages: bearer token per user, answers in JSON.
 
 - ``POST /api/v1/assignments/{name}/submissions`` (multipart field ``notebook``) -> 202 ``{"id", "status", "position"}``
+  (200 with ``"duplicate": true`` and the first one's id when the same bytes came again within a minute)
 - ``GET  /api/v1/assignments/{name}/submissions`` -> the caller's submissions (an instructor: everyone's)
 - ``GET  /api/v1/submissions/{id}`` -> status, position, score, max_score, tests, notes
 - ``GET  /api/v1/assignments/{name}/analytics`` (instructor) -> the dashboard's numbers
@@ -181,6 +182,7 @@ class SubmissionsHandler(ApiHandler):
             self._chunks.append(chunk)
 
     async def post(self, assignment: str) -> None:
+        received = time.time()  # the whole body is here: the submission's time, on the server's clock
         if not await self.authenticate():
             return
         if self._too_big:
@@ -199,11 +201,15 @@ class SubmissionsHandler(ApiHandler):
         if upload is None:
             return self.refuse(422, "expected a multipart/form-data upload with the notebook in the field 'notebook'")
         sid = await self.run(self.server.submit, self.user, assignment, upload.filename or "notebook.ipynb",
-                             upload.body)
+                             upload.body, received)
         if sid is not None:
             info = await self.run(self.server.submission, self.user, sid)
             self.set_header("Location", f"/api/v1/submissions/{sid}")
-            self.answer(202, {"id": sid, "status": info["status"], "position": info["position"]})
+            body = {"id": sid, "status": info["status"], "position": info["position"]}
+            if getattr(sid, "duplicate", False):  # 200, not 202: nothing new was queued
+                body.update(duplicate=True, message=f"the same notebook as submission {sid}, sent "
+                            f"{sid.seconds_after:.0f} s before: counted once")
+            self.answer(200 if body.get("duplicate") else 202, body)
 
     async def get(self, assignment: str) -> None:
         if not await self.authenticate():

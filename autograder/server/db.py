@@ -54,6 +54,8 @@ submissions = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("started", sa.Float),
     sa.Column("finished", sa.Float),
+    # a student's own rows by assignment and time: duplicates, limits, the latest graded one per student
+    sa.Index("ix_submissions_user_assignment_created", "user_id", "assignment", "created"),
 )
 
 results = sa.Table(
@@ -97,6 +99,9 @@ def connect(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     try:
         metadata.create_all(engine)
+        for table in metadata.sorted_tables:  # indexes added since a database was made (create_all skips them)
+            for index in table.indexes:
+                index.create(engine, checkfirst=True)
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise DatabaseError(f"database URL {_safe(url)} cannot be used: {reason}") from None

@@ -20,6 +20,22 @@ from autograder.sandbox import Limits
 from autograder.server import queue
 
 log = logging.getLogger(__name__)
+GRADING_NICE = 10  # grading processes yield the CPU to the server's event loop (pages, sign-ins, the API)
+
+
+def lower_priority() -> None:
+    """Initializer of the server's own grading processes: run at a lower CPU priority (``nice`` +10).
+
+    Grading is batch work and the event loop is interactive: on a machine with as many graders as cores a
+    lecture hall's page loads would otherwise wait behind the graders for CPU. Throughput is unchanged when the
+    server is idle (niceness only orders who runs first). The sandboxes the grader starts inherit it.
+    """
+    import os
+
+    try:
+        os.nice(GRADING_NICE)
+    except OSError:  # not permitted here: grading still works, at the normal priority
+        log.info("grading workers: cannot lower their CPU priority")
 
 
 def grade_job(course: str, assignment: str, filename: str, notebook: bytes, limits: Limits | None = None,

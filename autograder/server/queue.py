@@ -124,12 +124,20 @@ def complete(engine: Engine, job: Job, report: dict | None, error: str | None = 
     return True
 
 
-def requeue(engine: Engine, ids: list[int]) -> int:
-    """Regrade: put graded or failed submissions back in the queue (their old result is replaced when done)."""
+def requeue(engine: Engine, assignment: str, ids: list[int] | None = None) -> int:
+    """Regrade: put ``assignment``'s graded or failed submissions (``ids`` of them, or all) back in the queue.
+
+    Their old result is removed in the same transaction and the new one recorded when done (one result each,
+    always). Those queued or being graded are left as they are: they will be graded once anyway. "All" is one
+    statement over the assignment, never a list of its ids (thousands of bound parameters).
+    """
+    s = db.submissions
+    where = (s.c.assignment == assignment) & s.c.status.in_(("graded", "failed"))
+    if ids is not None:
+        where = where & s.c.id.in_(ids)
     with engine.begin() as conn:
-        conn.execute(db.results.delete().where(db.results.c.submission_id.in_(ids)))
-        return conn.execute(db.submissions.update().where(
-            db.submissions.c.id.in_(ids) & db.submissions.c.status.in_(("graded", "failed"))).values(
+        conn.execute(db.results.delete().where(db.results.c.submission_id.in_(sa.select(s.c.id).where(where))))
+        return conn.execute(s.update().where(where).values(
             status="queued", claim=None, lease_until=None, finished=None)).rowcount
 
 

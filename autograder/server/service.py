@@ -20,7 +20,7 @@ from autograder.sandbox import Limits
 from autograder.server import accounts, db, queue, submissions
 from autograder.server.accounts import User
 from autograder.server.analytics import analytics, latest_graded
-from autograder.server.grading import Dispatcher
+from autograder.server.grading import Dispatcher, lower_priority
 from autograder.server.submissions import RefusedError
 
 RATE_WINDOW = 60.0
@@ -28,6 +28,7 @@ RATE_LIMIT = 10  # submissions per user per RATE_WINDOW
 COMPARE_LIMIT = 20  # compare runs per user (or per anonymous session) per RATE_WINDOW
 COMPARE_SLOTS = 2  # compare runs at once, over all users (each is one sandbox)
 COMPARE_QUEUE = 8  # compare runs running or waiting, over all users: more are refused (429), not queued
+POSITIONS_TTL = 1.0  # seconds a computed queue order serves every page's poll in this process
 
 
 class CourseServer:
@@ -45,11 +46,14 @@ class CourseServer:
 
             # NB: forkserver, not fork: the server process has threads (tornado, the dispatcher, sessions).
             executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context(
-                "forkserver"))
+                "forkserver"), initializer=lower_priority)
         self._compare_pool = ThreadPoolExecutor(max_workers=COMPARE_SLOTS, thread_name_prefix="compare")
         self._compare_seen: dict[str, list[float]] = {}
         self._compare_running: set[str] = set()
         self._compare_lock = threading.Lock()
+        self._positions_lock = threading.Lock()
+        self._positions_cache: dict[int, int] = {}
+        self._positions_at = 0.0
         self.dispatcher = (Dispatcher(self.engine, self.course, executor, capacity=workers, limits=limits,
                                       unsafe=unsafe).start() if grade else None)
         self.executor = executor
@@ -63,18 +67,33 @@ class CourseServer:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ students
-    def submit(self, user: User, assignment: str, filename: str, data: bytes) -> int:
-        """Check and queue an upload; returns the submission id (202 in the API)."""
+    def submit(self, user: User, assignment: str, filename: str, data: bytes,
+               received: float | None = None) -> submissions.Accepted:
+        """Check and queue an upload; returns the submission id (202 in the API).
+
+        ``received`` is when the server had the whole upload (its clock, never the client's; default now): the
+        deadline is judged on it and it is the stored time, so a submission received at 23:59:59.9 is on time
+        however long the checks and the queue's lock take, and one received at 00:00:00.1 is late. An upload
+        repeating the same bytes within ``submissions.DUPLICATE_SECONDS`` answers the first one's id, marked
+        ``duplicate`` (a double click is one submission, and spends one of the maximum).
+        """
+        when = db.now() if received is None else received
         if len(data) > submissions.MAX_UPLOAD:
             raise RefusedError(413, f"{filename}: {len(data) / 2**20:.1f} MiB is over the "
                                f"{submissions.MAX_UPLOAD // 2**20} MiB limit")
+        with self.engine.connect() as conn:  # a repeat is answered before any limit could refuse it
+            first = submissions.duplicate_of(conn, user, assignment, data, when)
+        if first is not None:
+            return submissions.Accepted.of(first[0], True, max(0.0, when - first[1]))
         if submissions.recent_count(self.engine, user, RATE_WINDOW) >= self.rate_limit:
             raise RefusedError(429, f"too many submissions: at most {self.rate_limit} a minute; wait a minute and "
                                "submit again (your earlier submissions are queued)")
-        late = submissions.check_open(self.engine, self.course, assignment, user, db.now())
+        late = submissions.check_open(self.engine, self.course, assignment, user, when)
         submissions.check_notebook(data, filename, self.course, assignment)
         # The counts above refuse early; store() counts again under the user's lock (parallel uploads race).
-        sid = submissions.store(self.engine, user, assignment, filename, data, late, self.rate_limit, RATE_WINDOW)
+        sid = submissions.store(self.engine, user, assignment, filename, data, late, self.rate_limit, RATE_WINDOW,
+                                when=when)
+        self._positions_at = 0.0  # the next read sees the new one in the queue
         if self.dispatcher:
             self.dispatcher.notify()
         return sid
@@ -89,7 +108,7 @@ class CourseServer:
                                 .join(db.users, db.users.c.id == s.c.user_id)
                                 .outerjoin(r, r.c.submission_id == s.c.id).where(where)
                                 .order_by(s.c.id.desc())).all()
-            place = queue.positions(conn) if any(row.status == "queued" for row in rows) else {}
+            place = self._positions(conn) if any(row.status == "queued" for row in rows) else {}
         out = []
         for row in rows:
             report = row.report or {}
@@ -98,6 +117,18 @@ class CourseServer:
                         "position": place.get(row.id), "score": row.score, "max_score": row.max_score,
                         "tests": report.get("tests", []), "notes": report.get("notes", []), "error": row.error})
         return out
+
+    def _positions(self, conn) -> dict[int, int]:
+        """The queue's fair order, computed at most once per ``POSITIONS_TTL`` for all readers of this process.
+
+        Every open feedback or course page polls once a second while its submission waits: without sharing, N
+        waiting pages would each order the whole queue every second (N x queue work per second).
+        """
+        with self._positions_lock:
+            if time.monotonic() - self._positions_at > POSITIONS_TTL:
+                self._positions_cache = queue.positions(conn)
+                self._positions_at = time.monotonic()
+            return self._positions_cache
 
     def submission(self, user: User, submission_id: int) -> dict:
         """Status, position in the queue, score and tests of one submission the user may see."""
@@ -141,13 +172,10 @@ class CourseServer:
     def regrade(self, user: User, assignment: str, submission_ids: list[int] | None = None) -> int:
         """Queue again one, several or (None) every graded submission of ``assignment``."""
         self._instructor(user)
-        query = sa.select(db.submissions.c.id).where(db.submissions.c.assignment == assignment)
         if submission_ids is not None:
             submission_ids = [i for i in submission_ids if submissions.parse_id(i) is not None]
-            query = query.where(db.submissions.c.id.in_(submission_ids))
-        with self.engine.connect() as conn:
-            ids = [row.id for row in conn.execute(query)]
-        n = queue.requeue(self.engine, ids)
+        n = queue.requeue(self.engine, assignment, submission_ids)
+        self._positions_at = 0.0
         if self.dispatcher:
             self.dispatcher.notify()
         return n

@@ -20,6 +20,8 @@ from autograder.server.accounts import User
 MAX_UPLOAD = 16 * 1024 * 1024
 LATE_POLICIES = ("refuse", "accept")
 MAX_ID = 2**31 - 1  # ids are the database's INTEGER (32 bits on PostgreSQL): anything larger names nothing
+DUPLICATE_SECONDS = 60.0  # the same bytes again within this long are the same submission (a double click)
+DUPLICATE_SCAN = 20  # recent submissions of the student compared with an upload
 _ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only: str.isdigit() accepts '²', which int() refuses
 
 
@@ -136,19 +138,58 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
                            "another assignment?")
 
 
+class Accepted(int):
+    """A stored submission's id; ``duplicate`` when the upload repeated one already stored (its id, not a new one)."""
+
+    duplicate: bool = False
+    seconds_after: float = 0.0  # for a duplicate: how long after the first one it came
+
+    @classmethod
+    def of(cls, sid: int, duplicate: bool = False, seconds_after: float = 0.0) -> Accepted:
+        out = cls(sid)
+        out.duplicate, out.seconds_after = duplicate, seconds_after
+        return out
+
+
+def duplicate_of(conn, user: User, name: str, data: bytes, when: float, window: float = DUPLICATE_SECONDS):
+    """(id, created) of the submission ``data`` repeats, or None.
+
+    The same bytes from the same student for the same assignment within ``window`` seconds are one submission:
+    a double click, a browser's or script's retry. Only the student's few recent rows are read (the rate limit
+    bounds them), and their bytes compared exactly.
+    """
+    s = db.submissions
+    rows = conn.execute(sa.select(s.c.id, s.c.created, sa.func.length(s.c.notebook).label("size")).where(
+        (s.c.user_id == user.id) & (s.c.assignment == name) & (s.c.created > when - window))
+        .order_by(s.c.id.desc()).limit(DUPLICATE_SCAN)).all()
+    for row in rows:
+        if row.size == len(data) and conn.execute(sa.select(s.c.notebook).where(s.c.id == row.id)).scalar_one() \
+                == data:
+            return row.id, row.created
+    return None
+
+
 def store(engine: Engine, user: User, name: str, filename: str, data: bytes, late: bool,
-          rate_limit: int | None = None, window: float = 60.0) -> int:
+          rate_limit: int | None = None, window: float = 60.0, when: float | None = None) -> Accepted:
     """Queue the submission; returns its id. The limits are checked again and the row inserted in one transaction
     that first takes a write lock on the user's row, so concurrent uploads of one user are counted one after the
     other (without it, N parallel requests all pass a count of N-1 and the rate limit and maximum mean nothing).
+    Under the same lock an upload repeating one stored in the last :data:`DUPLICATE_SECONDS` returns that one's
+    id (``Accepted.duplicate``), so a double click is recorded once whichever request comes first.
+
+    ``when`` is the moment the server received the upload (default: now); it is the stored time, and ``late``
+    must have been decided on it, so a slow check or a wait for the lock never makes anyone late.
 
     On SQLite the first write takes the database's write lock (others wait, ``busy_timeout``); on PostgreSQL the
     ``UPDATE`` locks the user's row until commit, and each later statement (READ COMMITTED) sees what the
     previous holder committed.
     """
     s = db.submissions
+    when = db.now() if when is None else when
     with engine.begin() as conn:
         conn.execute(db.users.update().where(db.users.c.id == user.id).values(name=db.users.c.name))
+        if (first := duplicate_of(conn, user, name, data, when)) is not None:
+            return Accepted.of(first[0], True, max(0.0, when - first[1]))
         if rate_limit is not None:
             recent = conn.execute(sa.select(sa.func.count()).select_from(s).where(
                 (s.c.user_id == user.id) & (s.c.created > db.now() - window))).scalar_one()
@@ -161,9 +202,9 @@ def store(engine: Engine, user: User, name: str, filename: str, data: bytes, lat
                 (s.c.user_id == user.id) & (s.c.assignment == name))).scalar_one()
             if count >= cap.max_submissions:
                 raise RefusedError(403, f"you have used all {cap.max_submissions} submissions of {name!r}")
-        return conn.execute(s.insert().values(
-            user_id=user.id, assignment=name, filename=Path(filename).name[:255], notebook=data, created=db.now(),
-            late=late, status="queued", attempts=0)).inserted_primary_key[0]
+        return Accepted.of(conn.execute(s.insert().values(
+            user_id=user.id, assignment=name, filename=Path(filename).name[:255], notebook=data, created=when,
+            late=late, status="queued", attempts=0)).inserted_primary_key[0])
 
 
 def recent_count(engine: Engine, user: User, seconds: float) -> int:

@@ -52,12 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if bool(args.csv) == bool(args.gradebook):
                 raise accounts.AccountError("give a CSV file or --gradebook (one of them)")
             rows = accounts.read_roster_csv(args.csv) if args.csv else accounts.roster_from_gradebook(args.course)
-            for name, role in rows:
-                if accounts.find(engine, name):
-                    print(f"{name}: exists, kept")
-                    continue
-                _, token, code = accounts.add_user(engine, name, role)
-                print(f"{name}\t{role}\ttoken: {token}\tset-up code: {code}")
+            created, kept = accounts.add_users(engine, rows)
+            for name in kept:
+                print(f"{name}: exists, kept")
+            for user, token, code in created:
+                print(f"{user.name}\t{user.role}\ttoken: {token}\tset-up code: {code}")
     except (accounts.AccountError, db.DatabaseError, OSError) as exc:
         print(f"autograder users: {exc}", file=sys.stderr)
         return 2

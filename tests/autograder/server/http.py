@@ -26,10 +26,11 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "BOKEH_LOG_LEVEL": "warn"}
 
 
-def start_server(course: Path, port: int, *extra: str, log: Path | None = None) -> subprocess.Popen:
+def start_server(course: Path, port: int, *extra: str, log: Path | None = None,
+                 environ: dict[str, str] | None = None) -> subprocess.Popen:
     out = open(log or os.devnull, "ab")  # noqa: SIM115 - owned by the process
     proc = subprocess.Popen([sys.executable, str(REPO / "serve.py"), "--course", str(course), "--port", str(port),
-                             *extra], cwd=REPO, env=env(), stdout=out, stderr=subprocess.STDOUT,
+                             *extra], cwd=REPO, env={**env(), **(environ or {})}, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)  # its own process group: a kill -9 takes its workers too
     end = time.monotonic() + 90
     while time.monotonic() < end:

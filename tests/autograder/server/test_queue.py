@@ -83,7 +83,7 @@ def test_regrade_replaces_the_result(engine):
     [sid] = _enqueue(engine, 1)
     job = queue.claim(engine, "s")
     queue.complete(engine, job, {"score": 0, "max_score": 1, "tests": []})
-    assert queue.requeue(engine, [sid]) == 1
+    assert queue.requeue(engine, "rnn_cell", [sid]) == 1
     job = queue.claim(engine, "s")
     assert job.claim.endswith(":2")
     queue.complete(engine, job, {"score": 1, "max_score": 1, "tests": []})

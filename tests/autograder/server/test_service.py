@@ -8,7 +8,7 @@ from autograder.sandbox import isolation
 from autograder.server.grading import grade_job
 from autograder.server.submissions import MAX_UPLOAD, RefusedError
 from tests.autograder.fixtures import course as fx
-from tests.autograder.server.conftest import buggy_notebook, notebook_bytes, wait_graded
+from tests.autograder.server.conftest import buggy_notebook, distinct, notebook_bytes, wait_graded
 
 needs_sandbox = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
 NAME = f"{fx.ASSIGNMENT}.ipynb"
@@ -115,7 +115,7 @@ def test_refusals_name_the_problem(server, people):
     server.configure(prof, fx.ASSIGNMENT, late_policy="accept", max_submissions=1)
     sid = server.submit(ada, fx.ASSIGNMENT, NAME, data)
     assert server.submission(ada, sid)["late"] is True
-    assert "all 1 submissions" in refused(ada, fx.ASSIGNMENT, NAME, data)[1]
+    assert "all 1 submissions" in refused(ada, fx.ASSIGNMENT, NAME, distinct(data, 1))[1]
     with pytest.raises(ValueError, match="late_policy"):
         server.configure(prof, fx.ASSIGNMENT, late_policy="maybe")
 
@@ -124,9 +124,9 @@ def test_a_flood_from_one_account_is_rate_limited(course, people, server):
     bo = people["bo"][0]
     server.rate_limit = 3
     data = notebook_bytes(fx.solved_notebook())
-    for _ in range(3):
-        server.submit(bo, fx.ASSIGNMENT, NAME, data)
+    for k in range(3):
+        server.submit(bo, fx.ASSIGNMENT, NAME, distinct(data, k))
     with pytest.raises(RefusedError) as err:
-        server.submit(bo, fx.ASSIGNMENT, NAME, data)
+        server.submit(bo, fx.ASSIGNMENT, NAME, distinct(data, 3))
     assert err.value.status == 429 and "at most 3 a minute" in err.value.message
     assert len(server.submissions_of(bo)) == 3

@@ -3,9 +3,11 @@
 Everyone may open every page: a visitor without a session is ``guest`` (the simulator pages need no
 account); the course pages ask guests to sign in. ``/login`` and ``/course/setup`` (a one-time set-up code
 sets the password) are plain HTML forms with a CSRF token (tornado's ``_xsrf`` double-submit cookie), failed
-sign-ins are rate-limited per name and address, and the session cookie is signed, ``HttpOnly``,
-``SameSite=Lax`` and expires after ``SESSION_HOURS``. University single sign-on uses Panel's OAuth providers
-instead (``serve.py --oauth-provider ...``); the course's accounts then only give each user name its role.
+sign-ins are limited per account name (strictly) and per address (generously: a class behind one NAT shares
+one; ``autograder.server.signin``), password hashing runs in a small bounded pool, and the session cookie is
+signed, ``HttpOnly``, ``SameSite=Lax`` and expires after ``SESSION_HOURS``. University single sign-on uses
+Panel's OAuth providers instead (``serve.py --oauth-provider ...``); the course's accounts then only give each
+user name its role.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ import tornado.web
 from bokeh.server.auth_provider import AuthProvider
 from tornado.ioloop import IOLoop
 
+from autograder.server import signin
 from autograder.server.accounts import AccountError, authenticate, session_value, set_password_with_code
-from autograder.server.api import RateLimiter
 
 SESSION_HOURS = 12.0
-FAILED_LIMIT = 8  # failed sign-ins per name and per address in FAILED_WINDOW
-FAILED_WINDOW = 300.0
 COOKIE = "user"  # the name Panel's pn.state.user reads
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} - RNN simulator</title>
@@ -40,10 +40,6 @@ def safe_next(url: str | None, default: str = "/course") -> str:
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url or any(c < " " for c in url):
         return default
     return url
-
-
-# Failed sign-ins and set-up attempts per name and per address; bounded memory whatever the names tried.
-FAILURES = RateLimiter(FAILED_LIMIT, FAILED_WINDOW)
 
 
 class _Form(tornado.web.RequestHandler):
@@ -97,14 +93,18 @@ class LoginHandler(_Form):
             return
         name = self.get_argument("username", "")[:64]
         password = self.get_argument("password", "")[:200]
-        keys = (f"name:{name}", f"ip:{self.request.remote_ip}")
-        if any(FAILURES.blocked(k) for k in keys):
-            return self._form("Too many failed sign-ins: wait five minutes and try again.", name, 429)
-        # scrypt costs ~16 MiB and tens of milliseconds by design: in a thread, so the event loop serves everyone.
-        user = await IOLoop.current().run_in_executor(None, authenticate, self.engine, name, password)
+        address = self.request.remote_ip
+        if blocked := signin.FAILURES.blocked(name, address):
+            return self._form(blocked, name, 429)
+        # scrypt costs ~16 MiB and ~0.1 s by design: in the bounded hashing pool, so the event loop serves everyone
+        # and a lecture hall's sign-ins cannot take every core.
+        try:
+            user = await signin.HASHES.run(authenticate, self.engine, name, password)
+        except signin.BusyError as exc:
+            self.set_header("Retry-After", "5")
+            return self._form(str(exc), name, 503)
         if user is None:
-            for k in keys:
-                FAILURES.allow(k)
+            signin.FAILURES.failed(name, address)
             return self._form("Wrong user name or password.", name, 401)
         await self.sign_in(user.name)
         self.redirect(safe_next(self.get_argument("next", None)))
@@ -135,15 +135,18 @@ class SetupHandler(_Form):
             return
         name, code = self.get_argument("user", "")[:64], self.get_argument("code", "")[:64]
         password, again = self.get_argument("password", "")[:200], self.get_argument("again", "")[:200]
-        if FAILURES.blocked(f"ip:{self.request.remote_ip}"):
-            return self._form("Too many failed attempts: wait five minutes and try again.", 429)
+        address = self.request.remote_ip
+        if blocked := signin.FAILURES.blocked(name, address):
+            return self._form(blocked.replace("sign-ins", "attempts"), 429)
         if password != again:
             return self._form("The two passwords differ.", 422)
         try:
-            user = await IOLoop.current().run_in_executor(None, set_password_with_code, self.engine, name, code,
-                                                          password)
+            user = await signin.HASHES.run(set_password_with_code, self.engine, name, code, password)
+        except signin.BusyError as exc:
+            self.set_header("Retry-After", "5")
+            return self._form(str(exc), 503)
         except AccountError as exc:
-            FAILURES.allow(f"ip:{self.request.remote_ip}")
+            signin.FAILURES.failed(name, address)
             return self._form(str(exc), 403)
         await self.sign_in(user.name)
         self.redirect("/course")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -88,6 +89,7 @@ class CoursePage:
             self.layout.extend([pn.pane.Markdown("## Course"), sign_in_prompt("/course")])
             return
         self.pending: tuple[str, bytes] | None = None
+        self._sending = False
         self.assignment = pn.widgets.Select(name="Assignment", options=self._open_assignments(), width=260)
         self.upload = NotebookUpload(on_file=self._picked)
         self.picked = pn.pane.Markdown("No notebook chosen yet.")
@@ -126,14 +128,19 @@ class CoursePage:
 
     async def _submit(self, _event=None) -> None:
         """Check and queue the notebook (parsing up to 16 MiB) in a thread: the event loop serves everyone."""
+        received = time.time()  # the click reached the server: the submission's time (the server's clock)
+        if self._sending:  # a second click while the first is being checked: the same submission, not another
+            self._say("Your notebook is being sent already: one click is enough.", "info")
+            return
         if self.pending is None or not self.assignment.value:
             self._say("Choose an open assignment and a notebook first.", "warning")
             return
         name, data = self.pending
+        self._sending = True
         self.submit.disabled = True
         self._say("Checking your notebook…", "info")
         try:
-            sid = await context.off_loop(self.server.submit, self.user, self.assignment.value, name, data)
+            sid = await context.off_loop(self.server.submit, self.user, self.assignment.value, name, data, received)
         except RefusedError as exc:
             self.submit.disabled = False
             self._say(html.escape(exc.message), "danger")
@@ -144,11 +151,17 @@ class CoursePage:
             self._say("Your notebook could not be checked (nothing was stored): try again, or ask your "
                       "instructor.", "danger")
             return
+        finally:
+            self._sending = False
         self.pending = None
         self.submit.disabled = True
         self.picked.object = "No notebook chosen yet."
-        self._say(f"Submission #{sid} is queued. This page shows its status as it is graded; "
-                  f"[its feedback](/course/feedback?id={sid}) opens when it is done.", "success")
+        if getattr(sid, "duplicate", False):
+            self._say(f"This notebook is the same as submission #{sid}, sent {sid.seconds_after:.0f} s before: "
+                      f"it is counted once. [Its feedback](/course/feedback?id={sid}).", "info")
+        else:
+            self._say(f"Submission #{sid} is queued. This page shows its status as it is graded; "
+                      f"[its feedback](/course/feedback?id={sid}) opens when it is done.", "success")
         await self._tick()
 
     def _fetch(self) -> list[dict] | None:

@@ -1,0 +1,91 @@
+"""Sign-in under a classroom's load: password hashing in a bounded pool, and failed attempts counted per account.
+
+**Hashing.** scrypt (``accounts.SCRYPT``) costs about 16 MiB and ~0.1 s of one core by design. Three hundred
+students signing in at the start of a lecture are 30 s of CPU: on the event loop that would freeze every page
+of the process, and in an unbounded pool it would take every core from the loop and the graders. Hashes run
+in :data:`HASH_THREADS` threads (``hashlib.scrypt`` releases the GIL, so the loop keeps serving), at most
+:data:`HASH_WAITING` wait for one; beyond that a sign-in is answered "busy, try again in a few seconds"
+(:class:`BusyError`) rather than queued for minutes. Memory is bounded too: ``HASH_THREADS`` x 16 MiB.
+
+**Failed attempts.** A class behind one NAT shares one address, so an address is not a person. The counter that
+protects an account is per *account name* (:data:`PER_NAME` failures in :data:`WINDOW` seconds block that name).
+The per-*address* counter only bounds password spraying (many names from one place) and is set so that a full
+lecture hall's typos stay under it (:data:`PER_ADDRESS`); only failures count, never successful sign-ins.
+
+Not covered: someone who shares the class's address can spend the address allowance and block new sign-ins
+from that address for :data:`WINDOW` seconds (signed-in students keep their sessions); anyone can lock one
+named account for ``WINDOW`` by failing ``PER_NAME`` times. A distributed guesser with many addresses is for
+the proxy in front to limit. The counters are per server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from autograder.server.api import RateLimiter
+
+WINDOW = 300.0
+PER_NAME = 8  # failures per account name in WINDOW
+# failures per address in WINDOW: a lecture hall behind one NAT mistypes well under this (raise it for more)
+PER_ADDRESS = int(os.environ.get("RNN_SIGNIN_FAILURES_PER_ADDRESS", "400"))
+HASH_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))  # leave the other cores to the event loop and graders
+HASH_WAITING = 256  # sign-ins waiting for a hashing thread; beyond this, "busy, try again"
+
+
+class BusyError(RuntimeError):
+    """Too many sign-ins are waiting for a hash: the answer is 503 with a retry hint, never a long wait."""
+
+
+class Failures:
+    """Failed sign-in or set-up attempts: per account name (strict) and per address (generous)."""
+
+    def __init__(self, per_name: int = PER_NAME, per_address: int = PER_ADDRESS, window: float = WINDOW):
+        self.names = RateLimiter(per_name, window)
+        self.addresses = RateLimiter(per_address, window)
+
+    def blocked(self, name: str | None, address: str) -> str | None:
+        """The sentence to answer with when ``name`` or ``address`` is over its limit, else None."""
+        if name and self.names.blocked(f"name:{name}"):
+            return f"Too many failed sign-ins for {name}: wait five minutes and try again."
+        if self.addresses.blocked(f"ip:{address}"):
+            return "Too many failed sign-ins from your network: wait five minutes and try again."
+        return None
+
+    def failed(self, name: str | None, address: str) -> None:
+        if name:
+            self.names.allow(f"name:{name}")
+        self.addresses.allow(f"ip:{address}")
+
+
+class HashPool:
+    """Run password hashing (and the database read beside it) in a few threads, with a bounded wait."""
+
+    def __init__(self, threads: int = HASH_THREADS, waiting: int = HASH_WAITING):
+        self.threads, self.waiting = threads, waiting
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash")
+        self._lock = threading.Lock()
+        self._queued = 0
+
+    @property
+    def queued(self) -> int:
+        """Hashes waiting or running now."""
+        return self._queued
+
+    async def run(self, fn, *args):
+        """``fn(*args)`` in a hashing thread; :class:`BusyError` at once when ``waiting`` are already in line."""
+        with self._lock:
+            if self._queued >= self.threads + self.waiting:
+                raise BusyError("The server is signing in many people at once: try again in a few seconds.")
+            self._queued += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args))
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+
+FAILURES = Failures()
+HASHES = HashPool()

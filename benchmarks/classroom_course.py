@@ -1,0 +1,98 @@
+"""A classroom on the course server: N students behind one address sign in, open their pages, submit and wait for
+their feedback, while the instructor opens the dashboard, exports and regrades.
+
+Prints the p50 and p95 of sign-in, page (GET and websocket document), submit-accepted and feedback-visible
+latency, beside a trivial request (an unknown API path) measured throughout the same run, then what the
+database says afterwards (nothing lost, each graded once, lateness by the server's clock). The simulation
+itself is ``tests/autograder/server/classroom.py``.
+
+Usage: ``python benchmarks/classroom_course.py [--students 300] [--window 120] [--workers 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder.server import db, submissions  # noqa: E402
+from tests.autograder.fixtures import course as fx  # noqa: E402
+from tests.autograder.server import classroom, http  # noqa: E402
+from tests.autograder.server.conftest import buggy_notebook, notebook_bytes, released_course  # noqa: E402
+
+
+def drain(engine, timeout: float) -> float:
+    """Seconds until nothing is queued or running (or ``timeout``)."""
+    import sqlalchemy as sa
+
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        with engine.connect() as conn:
+            pending = conn.execute(sa.select(sa.func.count()).select_from(db.submissions).where(
+                db.submissions.c.status.in_(("queued", "running")))).scalar_one()
+        if not pending:
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=300)
+    parser.add_argument("--window", type=float, default=120.0, help="seconds over which the students arrive")
+    parser.add_argument("--workers", type=int, default=2, help="grading processes")
+    parser.add_argument("--num-procs", type=int, default=1, help="serve.py processes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="classroom-") as tmp:
+        course = released_course(Path(tmp) / "course")
+        engine = db.connect(db.default_url(course))
+        books = [notebook_bytes(fx.solved_notebook()), notebook_bytes(buggy_notebook())]
+        students, prof = classroom.enrol(engine, args.students, books)
+        port = http.free_port()
+        proc = http.start_server(course, port, "--grading-workers", str(args.workers), "--num-procs",
+                                 str(args.num_procs), log=Path(tmp) / "serve.log")
+        try:
+            deadline = time.time() + 10 + args.window * 0.6
+            submissions.configure(engine, classroom.ASSIGNMENT, deadline=deadline, late_policy="accept")
+            run = asyncio.run(_run(port, students, prof, args.window, deadline))
+            drained = drain(engine, 900)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(60)
+        problems = run.problems + classroom.verify(engine, run, students)
+        log = (Path(tmp) / "serve.log").read_text(errors="replace")
+    print(f"{args.students} students behind one address, arriving over {args.window:.0f} s; {args.workers} grading "
+          f"workers, {args.num_procs} server process(es); class done in {run.seconds:.1f} s, queue drained "
+          f"{drained:.1f} s later")
+    print(f"{'latency (s)':22}{'p50':>9}{'p95':>9}{'n':>7}")
+    for name, values in run.latencies.items():
+        p50, p95, n = classroom.percentiles(values)
+        print(f"{name:22}{p50:9.3f}{p95:9.3f}{n:7d}")
+    t50 = classroom.percentiles(run.latencies["trivial"])[0]
+    for name in ("sign-in", "page", "submit-accepted"):
+        print(f"{name} p50 / trivial p50: {classroom.percentiles(run.latencies[name])[0] / t50:.1f}")
+    print(f"accepted {len(run.accepted)} submissions; regraded {len(run.regraded)}; "
+          f"'database is locked' in the server log: {log.count('database is locked')}; "
+          f"tracebacks: {log.count('Traceback')}")
+    print("problems: " + ("none" if not problems else f"{len(problems)}"))
+    for p in problems[:40]:
+        print("  - " + p)
+    if problems:
+        sys.exit(1)
+
+
+async def _run(port, students, prof, window, deadline):
+    run = classroom.Run(deadline=deadline)
+    return await classroom.classroom(port, students, prof, window, run=run)
+
+
+if __name__ == "__main__":
+    main()
