@@ -84,13 +84,13 @@ class BPTTPage(pn.viewable.Viewer):
     lab = param.ClassSelector(class_=BPTTLab, doc="The page's settings and reference results.")
 
     def __init__(self, lab: BPTTLab | None = None, query: dict[str, str] | None = None, background: bool = True,
-                 **params):
+                 runner: Runner | None = None, **params):
         """``background``: training batches and recomputes for new settings run in the worker pool, through the
-        session's ``workpool.Runner`` (the served page); False runs them at once (tests without a server).
+        session's ``workpool.Runner`` (the served page; ``runner`` replaces it in tests); False runs them at once.
         """
         super().__init__(lab=lab or lab_from_query(session_query() if query is None else query), **params)
         self.messages = MessageBox(extra=lambda: [self.lab.error])
-        self.runner: Runner = session_runner() if background else Runner(background=False)
+        self.runner: Runner = runner or (session_runner() if background else Runner(background=False))
         self.background = self.runner.background
         self._batch_run = None  # the run whose batch is being computed in the pool
         self._step_once = False  # the Step button asked for one batch
@@ -99,8 +99,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.compute_status = pn.pane.HTML("", css_classes=["bptt-computing"], sizing_mode="stretch_width",
                                            styles={"font-size": "14px"})
         if self.background:
-            self.lab.defer = lambda admit: self.runner.request("network", admit, on_wait=self._network_wait,
-                                                               on_error=self._network_failed)
+            self.lab.defer = self._defer
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             doc.on_session_destroyed(self._session_closed)
@@ -391,12 +390,17 @@ class BPTTPage(pn.viewable.Viewer):
         self.lab.playing = False
         self.messages.report("training", [f"Training: {text}; press Reset."])
 
+    def _defer(self, admit) -> None:
+        """The lab's recompute for new settings, as the session's "network" job (a newer one replaces it)."""
+        self.messages.report("input", [])
+        self.runner.request("network", admit, on_wait=self._network_wait, on_error=self._network_failed)
+
     def _network_wait(self, place: int) -> None:
         self._show_computing(place)
 
     def _network_failed(self, text: str) -> None:
         self.lab.computing = False
-        self.messages.report("network", [f"Recomputing for the new settings: {text}"])
+        self.messages.report("input", [f"Computing for the new settings: {text}"])
 
     @locked
     def _on_computing(self, *events) -> None:

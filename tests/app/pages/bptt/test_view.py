@@ -262,3 +262,97 @@ def test_a_page_load_at_the_largest_settings_computes_once(monkeypatch):
     assert (lab.T, lab.hidden, lab.kind, lab.iterations_per_tick, lab.recurrent_scale) == (100, 64, "gru", 50, 1.5)
     bad = bptt.BPTTPage(query={"T": "1e9", "H": "<b>", "seed": "4"})
     assert bad.lab.seed == 4 and bad.lab.T == 30 and "URL T" in bad.messages.pane.object
+
+
+# ----------------------------------------------------------------------------- heavy work in the worker pool
+def _served(**settings):
+    """A page whose recomputes and batches go through a private one-worker pool, polled by the test."""
+    import threading
+
+    from simulator.app.workpool import Runner, WorkPool
+
+    pool = WorkPool(workers=1, max_queue=8)
+    runner = Runner(pool=pool, background=True)
+    lab = BPTTLab(**{"T": 12, "hidden": 8, **settings})
+    return bptt.BPTTPage(lab=lab, query={}, runner=runner), runner, pool, threading
+
+
+def _drain(runner, page=None, limit=4000):
+    import time
+
+    for _ in range(limit):
+        runner.poll()
+        if not runner.busy():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_a_setting_change_is_computed_off_the_event_loop_and_says_so(monkeypatch):
+    """Does changing T compute in a worker thread (never the caller's), say 'computing' meanwhile with the
+    place in the queue, and then show exactly the reference comparison of the latest setting only?"""
+    page, runner, pool, threading = _served()
+    lab = page.lab
+    threads, real = [], bptt_lab.compare_cells
+    monkeypatch.setattr(bptt_lab, "compare_cells", lambda config: threads.append((threading.get_ident(), config.T))
+                        or real(config))
+    go = threading.Event()
+    other = pool.submit("another session", lambda: go.wait(30))
+    while other.state != "running":
+        go.wait(0.005)
+    old_run = lab.run
+    lab.T, lab.T, lab.T = 20, 25, 30  # three quick changes while the worker is busy
+    assert threads == [] and lab.computing and lab.run is old_run  # nothing computed by the caller
+    runner.poll()
+    assert "Computing for the new settings" in page.compute_status.object
+    assert "you are number 1 in the queue" in page.compute_status.object
+    go.set()
+    assert _drain(runner)
+    assert [T for _, T in threads] == [20, 30]  # the one admitted at once, then only the latest
+    assert all(ident != threading.get_ident() for ident, _ in threads)
+    assert not lab.computing and page.compute_status.object == ""
+    expected = real(lab.config())
+    np.testing.assert_array_equal(page.map_dh.source.data["image"][0],
+                                  np.log10(np.stack([expected[k].dh_norm for k in KINDS])))
+    assert lab.run is not old_run and lab.run.config.T == 30 and lab.iteration == 0
+
+
+def test_reset_and_pause_answer_at_once_while_a_batch_runs_and_its_result_is_dropped():
+    """While a batch runs in the pool, do Pause and Reset change the page at once, and is the old run's batch
+    never published over the fresh run?"""
+    page, runner, pool, threading = _served(iterations_per_tick=3)
+    lab = page.lab
+    gate = threading.Event()
+    first_run = lab.run
+    real_step = first_run.step
+    first_run.step = lambda n: gate.wait(30) and real_step(n)  # the batch holds the worker until released
+    lab.playing = True
+    runner.poll()
+    assert page.play.label == "❚❚ Pause" and page._training_busy()
+    lab.playing = False  # Pause: the label flips before the batch ends
+    assert page.play.label == "▶ Train" and "Pausing after this batch" in page.train_status.object
+    page.reset_button.clicks += 1  # Reset while the batch still runs
+    assert lab.computing
+    gate.set()
+    assert _drain(runner)
+    assert lab.run is not first_run and lab.iteration == 0 and not lab.computing
+    assert first_run.iteration == 3  # the batch did run, and was dropped
+    assert "bptt-iteration'>0<" in page.train_status.object
+
+
+def test_a_failing_recompute_or_batch_becomes_a_message_and_the_page_keeps_working(monkeypatch):
+    """Does an exception in a worker show a sentence in the page (no traceback) and leave Reset usable?"""
+    page, runner, pool, _ = _served()
+    lab = page.lab
+    monkeypatch.setattr(bptt_lab, "compare_cells", lambda config: {}["boom"])
+    lab.T = 14
+    assert _drain(runner)
+    assert "KeyError" in page.messages.pane.object and "Traceback" not in page.messages.pane.object
+    assert not lab.computing
+    monkeypatch.undo()
+    lab.T = 16
+    assert _drain(runner) and lab.run.config.T == 16
+    lab.run.step = lambda n: 1 / 0
+    page._train_once()
+    assert _drain(runner)
+    assert "ZeroDivisionError" in page.messages.pane.object and not lab.playing
