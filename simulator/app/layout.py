@@ -1,30 +1,64 @@
-"""The frame every page shares: a navigation bar with a link to each page, then the page."""
+"""The frame every page shares: a skip link and a navigation bar, then the page as the main landmark.
+
+``page(slug, create)`` is what a route serves: the page ``create()`` builds, framed; if building it fails (a bug,
+never bad input: bad input is a message inside the page), the frame shows a readable error instead of a blank
+page, and the log gets one line.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import panel as pn
 
 from simulator.app.components.a11y import AccessibilityFixes
-from simulator.app.registry import available_pages
+from simulator.app.components.errors import failure_panel
+from simulator.app.registry import available_pages, title_of
 
-NAV_STYLE = ("display:flex;align-items:center;gap:1.3em;font-size:15px;background:#24323f;padding:8px 16px;"
-             "border-radius:6px")
-LINK_STYLE = "color:#e8eef3;text-decoration:none"
-CURRENT_STYLE = "color:#ffd966;font-weight:bold;text-decoration:none;border-bottom:2px solid #ffd966"
+NAV_STYLE = ("display:flex;flex-wrap:wrap;align-items:center;gap:0.9em;font-size:15px;background:#24323f;"
+             "padding:6px 16px;border-radius:6px")
+LINK_STYLE = "color:#e8eef3;text-decoration:none;padding:4px 4px;display:inline-block"
+CURRENT_STYLE = ("color:#ffd966;font-weight:bold;text-decoration:none;border-bottom:2px solid #ffd966;padding:4px 4px;"
+                 "display:inline-block")
+# The skip link is the page's first stop for the keyboard: hidden until it has the focus, then shown in the bar.
+NAV_CSS = """
+.rnn-skip { position: absolute; left: -10000px; width: 1px; height: 1px; overflow: hidden; }
+.rnn-skip:focus { position: static; width: auto; height: auto; color: #24323f; background: #ffd966;
+  padding: 4px 10px; border: 0; border-radius: 4px; font: bold 15px sans-serif; min-height: 28px; }
+a:focus-visible, button:focus-visible { outline: 3px solid #ffd966 !important; outline-offset: 2px; }
+"""
 
 
 def nav_bar(current: str) -> pn.pane.HTML:
-    """Links to every page; the current one is marked for the eye and for screen readers."""
-    links = ['<span style="color:#fff;font-weight:bold;margin-right:0.8em">RNN simulator</span>']
+    """A skip link, then links to every page; the current one is marked for the eye and for screen readers."""
+    # a button, not an in-page link: the target lives in another view's shadow root, where "#id" cannot reach
+    links = ['<button type="button" class="rnn-skip">Skip to the page content</button>',
+             '<span style="color:#fff;font-weight:bold;margin-right:0.8em">RNN simulator</span>']
     for slug, module in available_pages():
         if slug == current:
             links.append(f'<a href="/{slug}" aria-current="page" style="{CURRENT_STYLE}">{module.TITLE}</a>')
         else:
             links.append(f'<a href="/{slug}" style="{LINK_STYLE}">{module.TITLE}</a>')
     return pn.pane.HTML(f'<nav class="rnn-nav" aria-label="Pages" style="{NAV_STYLE}">' + "".join(links) + "</nav>",
-                        sizing_mode="stretch_width")
+                        sizing_mode="stretch_width", css_classes=["rnn-nav-pane"], stylesheets=[NAV_CSS])
 
 
-def framed(slug: str, body) -> pn.Column:
-    """The page body under the navigation bar, with the page-wide accessibility fixes."""
-    return pn.Column(nav_bar(slug), body, AccessibilityFixes(), sizing_mode="stretch_width")
+def framed(slug: str, body, title: str | None = None) -> pn.Column:
+    """The page body under the navigation bar, with the page-wide accessibility fixes.
+
+    The body becomes the page's ``main`` landmark and the skip link's target; the browser tab is titled
+    "<title> - RNN simulator", ``title`` defaulting to the page's own (``AccessibilityFixes`` does both in the
+    browser: the body is a Bokeh view).
+    """
+    tab = f"{title or title_of(slug)} - RNN simulator"
+    return pn.Column(nav_bar(slug), body, AccessibilityFixes(page_title=tab),
+                     sizing_mode="stretch_width", css_classes=["rnn-frame"])
+
+
+def page(slug: str, create: Callable[[], object], title: str | None = None) -> pn.Column:
+    """``framed(slug, create(), title)``; if ``create`` raises, the frame holds ``errors.failure_panel`` instead."""
+    try:
+        body = create()
+    except Exception as exc:  # noqa: BLE001 - any bug in a page becomes a readable page, not a blank one
+        body = failure_panel(title or title_of(slug), exc)
+    return framed(slug, body, title)

@@ -32,3 +32,12 @@ def available_pages() -> list[tuple[str, ModuleType]]:
             continue
         out.append((slug, module))
     return out
+
+
+def title_of(slug: str) -> str:
+    """The title of the page at ``/<slug>``; a sub-page (``course/feedback``) has its section's title."""
+    section = slug.split("/")[0]
+    for known, module in available_pages():
+        if known == section:
+            return module.TITLE
+    return "Page"

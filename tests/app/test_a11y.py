@@ -1,7 +1,13 @@
-"""Colours the pages set themselves meet WCAG AA text contrast (4.5:1); the contrast formula is WCAG's."""
+"""Colours meet WCAG AA contrast (4.5:1): the pages' own colours and the colour scale's text (formula: WCAG's)."""
 
+import json
+import shutil
+import subprocess
+
+import numpy as np
 import pytest
 
+from simulator.app.components import client_player, palette
 from simulator.app.components.a11y import BUTTON_COLORS, contrast
 from simulator.app.components.equations import HIGHLIGHT
 
@@ -17,3 +23,45 @@ def test_text_colours_pass_aa(color):
     """The equations' highlight, the readout hint, the unknown-word note and the darkened buttons (white text)."""
     background = "#ffffff"
     assert contrast(color, background) >= 4.5, color
+
+
+# --- the colour scale: each cell's number readable on the colour actually drawn ---------------------------------
+
+
+
+
+
+def test_every_bin_of_the_scale_has_a_text_colour_at_4_5_to_1():
+    """Is every palette colour paired with black or white text at WCAG AA contrast?"""
+    for colour, text in zip(palette.PALETTE, palette.TEXT_ON, strict=True):
+        ink = "#000000" if text == "black" else "#ffffff"
+        assert contrast(ink, colour) >= 4.5, (colour, text, contrast(ink, colour))
+
+
+def _edges() -> np.ndarray:
+    n = len(palette.PALETTE)
+    edges = palette.LOW + (palette.HIGH - palette.LOW) * np.arange(n + 1) / n
+    rng = np.random.default_rng(0)
+    return np.concatenate([edges, edges + 1e-9, edges - 1e-9, rng.uniform(-3, 3, 200), [0.62, -0.62, 0.63, -0.63]])
+
+
+def test_text_colour_follows_the_bin_bokeh_draws():
+    """Does the text colour come from the value's bin (Bokeh's LinearColorMapper rule), clipped at both ends?"""
+    values = _edges()
+    n = len(palette.PALETTE)
+    k = np.clip(np.floor((values - palette.LOW) / (palette.HIGH - palette.LOW) * n), 0, n - 1).astype(int)
+    assert palette.text_colors(values) == [palette.TEXT_ON[i] for i in k]
+    # the old threshold (|v| > 0.62 -> white) put white text on #4393c3 and #d6604d (3.4:1 and 3.7:1)
+    assert palette.text_colors(np.array([0.63, -0.63])) == ["black", "black"]
+    assert palette.text_colors(np.array([5.0, -5.0, np.nan])) == ["white", "white", "black"]
+
+
+def test_the_browser_picks_the_same_text_colours_as_the_server():
+    """Does the client player's JavaScript ``textOn`` agree with ``palette.text_colors`` on every value?"""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the browser tests need it for axe-core too)")
+    values = _edges()
+    script = client_player.HELPERS_JS + f"\nconsole.log(JSON.stringify({json.dumps(values.tolist())}.map(textOn)));"
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert json.loads(out) == palette.text_colors(values)

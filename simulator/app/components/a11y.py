@@ -1,24 +1,49 @@
-"""Accessibility fixes every page needs: names for Bokeh's unnamed controls, button colours at 4.5:1, and a
-WCAG contrast check used by the tests.
+"""Accessibility fixes every page needs, applied in the browser: names, contrast, focus, landmarks, headings,
+title, reduced motion; and the WCAG contrast formula the tests use.
 
-Bokeh renders some controls without an accessible name (a slider's handle, the spinner arrows of a number
-field, a checkbox whose text sits outside its label) and colours its primary and success buttons below
-4.5:1 (white on #428bca is 3.6:1, on #5cb85c 2.5:1). ``AccessibilityFixes`` is one script, mounted once per
-page by ``layout.framed``, that walks the page (shadow roots included) and repairs those classes of defect
-wherever they appear: it names what is unnamed from the control's own visible label and darkens exactly the
-two default button colours. The principle is "every control has the name its visible label gives it";
-it does not invent names for controls without any visible text.
+Bokeh renders each view in its own shadow root, so a page cannot style or annotate its controls with one
+stylesheet. ``AccessibilityFixes`` is one script, mounted once per page by ``layout.framed``, that walks the
+page (shadow roots included) and enforces these principles wherever the page's views put their elements:
+
+- every control has the name its visible label gives it (a slider's handle, a number field's spinner arrows,
+  a checkbox whose text sits outside its label); it does not invent names for controls without visible text;
+- white text on Bokeh's primary and success buttons reaches 4.5:1 (``BUTTON_COLORS``: white on #428bca is
+  3.6:1, on #5cb85c 2.5:1);
+- every focusable element shows a 3 px focus ring when the keyboard moves to it (``FOCUS_CSS``, adopted by
+  every shadow root: Bokeh's own indicator is a thin dotted line or nothing);
+- with ``prefers-reduced-motion: reduce`` no CSS animation or transition runs (the player's Play is paced by
+  ``client_player`` itself);
+- the page body (the frame's view after the navigation bar) is the ``main`` landmark and the skip link's
+  target; the browser tab has the page's own title (``page_title``);
+- heading levels follow the outline: the first visible heading is level 1 and no heading is more than one
+  level below the one before it (``aria-level`` on the heading; its look is unchanged); a page without any
+  heading gets its title as a level-one heading that only assistive technology sees.
 
 Not covered: the canvas drawings themselves (a screen reader cannot read a canvas; the Cell page adds a
-"numbers as text" table for that), and colours a page sets itself (checked by the tests with ``contrast``).
+"numbers as text" table for that), colours a page sets itself (checked by the tests with ``contrast``), and
+a heading whose wrong level is right for its look (the outline is repaired for assistive technology only:
+pages should still use the right tags).
 """
 
 from __future__ import annotations
 
+import json
+
+import param
 from panel.custom import JSComponent
 
 # Bokeh's default button backgrounds (as computed styles) -> darker shades with white text at >= 4.5:1
 BUTTON_COLORS = {"rgb(66, 139, 202)": "#2f6fa7", "rgb(92, 184, 92)": "#2b7a2b"}
+FOCUS_COLOR = "#1a5fb4"  # 6.4:1 on white (WCAG 2.4.11/1.4.11 ask 3:1 for a focus indicator)
+FOCUS_CSS = f"""
+:focus-visible {{ outline: 3px solid {FOCUS_COLOR} !important; outline-offset: 2px !important; }}
+.noUi-handle:focus-visible {{ box-shadow: 0 0 0 3px {FOCUS_COLOR} !important; }}
+[role="main"]:focus {{ outline: none !important; }}
+@media (prefers-reduced-motion: reduce) {{
+  *, *::before, *::after {{ animation-duration: 0s !important; animation-iteration-count: 1 !important;
+    transition-duration: 0s !important; transition-delay: 0s !important; scroll-behavior: auto !important; }}
+}}
+"""
 
 
 def _luminance(color: str) -> float:
@@ -35,18 +60,92 @@ def contrast(foreground: str, background: str = "#ffffff") -> float:
 
 
 class AccessibilityFixes(JSComponent):
-    """Repairs the page's unnamed controls and low-contrast default buttons, again whenever the page changes."""
+    """Applies the module's principles to the page, again whenever the page changes."""
+
+    page_title = param.String(default="RNN simulator", doc="The browser tab's title for this page.")
 
     _esm = """
     const COLORS = %COLORS%;
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(%CSS%);
     const roots = (root, out) => {
       out.push(root);
       for (const el of root.querySelectorAll("*")) if (el.shadowRoot) roots(el.shadowRoot, out);
       return out;
     };
+    // the elements of the flattened tree in document order (a view's shadow root before its light children)
+    const walk = (node, out) => {
+      for (const el of node.children) {
+        out.push(el);
+        if (el.shadowRoot) walk(el.shadowRoot, out);
+        walk(el, out);
+      }
+      return out;
+    };
+    const shown = (el) => (el.checkVisibility ? el.checkVisibility() : el.getClientRects().length > 0);
     const text = (el) => (el ? el.textContent.replace(/\\s+/g, " ").trim() : "");
-    const fix = () => {
+    const mainOf = () => {
+      for (const frame of document.querySelectorAll(".rnn-frame")) {
+        const nav = frame.shadowRoot && frame.shadowRoot.querySelector(".rnn-nav-pane");
+        let main = nav && nav.nextElementSibling;
+        while (main && main.tagName === "STYLE") main = main.nextElementSibling;
+        if (main) return main;
+      }
+      return null;
+    };
+    const landmarks = () => {
+      const main = mainOf();
+      if (main && main.getAttribute("role") !== "main") {
+        main.setAttribute("role", "main");
+        main.setAttribute("tabindex", "-1");
+        main.id = "rnn-main";
+      }
+      return main;
+    };
+    const SR_ONLY = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap";
+    const outline = (main, title) => {
+      let headings = walk(document.body, []).filter((el) => /^H[1-6]$/.test(el.tagName) && shown(el));
+      if (!headings.length && main && main.shadowRoot) {  // a page without a heading: its title is one
+        const h1 = document.createElement("h1");
+        h1.className = "rnn-sr-title";
+        h1.setAttribute("style", SR_ONLY);
+        h1.textContent = title.replace(/ - RNN simulator$/, "");
+        main.shadowRoot.prepend(h1);
+        headings = [h1];
+      } else if (headings.length > 1) {
+        for (const extra of headings.filter((h) => h.classList.contains("rnn-sr-title"))) extra.remove();
+        headings = headings.filter((h) => h.isConnected);
+      }
+      let previous = 0;
+      for (const h of headings) {
+        const own = Number(h.dataset.rnnLevel || h.tagName[1]);
+        h.dataset.rnnLevel = String(own);
+        const level = previous === 0 ? 1 : Math.min(own, previous + 1);
+        if (level !== own) {
+          h.setAttribute("role", "heading");
+          h.setAttribute("aria-level", String(level));
+        } else if (h.hasAttribute("aria-level")) {
+          h.removeAttribute("role");
+          h.removeAttribute("aria-level");
+        }
+        previous = level;
+      }
+    };
+    const fix = (model) => {
+      if (document.title !== model.page_title) document.title = model.page_title;
+      const main = landmarks();
       for (const root of roots(document, [])) {
+        if (!root.adoptedStyleSheets.includes(sheet)) root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
+        for (const link of root.querySelectorAll(".rnn-skip:not([data-rnn-bound])")) {
+          link.dataset.rnnBound = "1";
+          link.addEventListener("click", (e) => {
+            const target = landmarks();
+            if (!target) return;
+            e.preventDefault();
+            target.focus();
+            target.scrollIntoView();
+          });
+        }
         for (const handle of root.querySelectorAll(".noUi-handle:not([aria-label])")) {
           const title = text(root.querySelector(".bk-slider-title")).split(":")[0] || "slider";
           handle.setAttribute("aria-label", title);
@@ -71,16 +170,18 @@ class AccessibilityFixes(JSComponent):
           }
         }
       }
+      outline(main, model.page_title);
+      return main;
     };
     export function render({ model }) {
-      fix();
-      const timer = setInterval(fix, 700);  // Bokeh re-renders views (and their shadow roots) as the page changes
+      fix(model);
+      const timer = setInterval(() => fix(model), 700);  // Bokeh re-renders views (and shadow roots) as pages change
       model.on("remove", () => clearInterval(timer));
       const el = document.createElement("span");
       el.setAttribute("aria-hidden", "true");
       return el;
     }
-    """.replace("%COLORS%", str(BUTTON_COLORS).replace("'", '"'))
+    """.replace("%COLORS%", json.dumps(BUTTON_COLORS)).replace("%CSS%", json.dumps(FOCUS_CSS))
 
     def __init__(self, **params):
         super().__init__(height=0, width=0, margin=0, **params)

@@ -27,6 +27,7 @@ from bokeh.models import Button as BokehButton
 from bokeh.models import ColumnDataSource, CustomJS, Slider
 from panel.custom import JSComponent
 
+from simulator.app.components import palette
 from simulator.app.components.player import Player
 
 # WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
@@ -51,13 +52,20 @@ const short = (x) => {
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const num = (v, cls) =>
   `<code class="${cls}" data-exact="${String(v)}" title="exact value ${String(v)}">${short(v)}</code>`;
+// palette.text_colors: the text colour of the bin the value is drawn in (values outside take the end bins)
+const textOn = (v) => {
+  const TEXT_ON = %TEXT_ON%, LOW = %LOW%, HIGH = %HIGH%;
+  const n = TEXT_ON.length, x = Number.isNaN(v) ? (LOW + HIGH) / 2 : v;
+  return TEXT_ON[Math.min(Math.max(Math.floor((x - LOW) / (HIGH - LOW) * n), 0), n - 1)];
+};
 const timelineOf = (src) => {
   const text = src.data.json && src.data.json[0];
   if (!text) return null;
   if (src._rnn_text !== text) { src._rnn_text = text; src._rnn_value = JSON.parse(text); }
   return src._rnn_value;
 };
-"""
+""".replace("%TEXT_ON%", json.dumps(list(palette.TEXT_ON))).replace("%LOW%", repr(palette.LOW)).replace(
+    "%HIGH%", repr(palette.HIGH))
 
 RENDER_JS = HELPERS_JS + r"""
 const tl = timelineOf(timeline);
@@ -75,7 +83,7 @@ keys.forEach((key, k) => {
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i];
     data.value[i] = v; data.text[i] = v.toFixed(2);
-    data.text_color[i] = Math.abs(v) > 0.62 ? "white" : "black"; data.exact[i] = String(v);
+    data.text_color[i] = textOn(v); data.exact[i] = String(v);
   }
   src.change.emit();
   highlights[k].data = d.rects[sel] || {x: [], y: [], w: [], h: []};
