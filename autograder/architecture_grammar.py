@@ -49,7 +49,7 @@ def _inputs(X: np.ndarray, how: str) -> np.ndarray:
     """The inputs a loop slip hands the cell, (B, T', D)."""
     T = X.shape[1]
     return {"t": X, "T-1-t": X[:, ::-1], "t-1": np.roll(X, 1, axis=1), "skip first": X[:, 1:],
-            "skip last": X[:, :-1], "first": np.repeat(X[:, :1], T, axis=1),
+            "skip last": X[:, :-1], "every other": X[:, ::2], "first": np.repeat(X[:, :1], T, axis=1),
             "last": np.repeat(X[:, -1:], T, axis=1)}[how]
 
 
@@ -187,6 +187,7 @@ def grammar(name: str) -> Grammar:
             ("t-1", "off by one step", f"{enc}step t reads X[:, t-1] (step 0 reads X[:, -1])"),
             ("skip first", "first input skipped", f"the {enc}loop starts at t=1 (x_0 is never read)"),
             ("skip last", "last input skipped", f"the {enc}loop stops at t=T-2 (x_{{T-1}} is never read)"),
+            ("every other", "inputs skipped", f"the {enc}loop reads every other input (t = 0, 2, 4, ...)"),
             ("first", "wrong input step", f"every {enc}step reads x_0"),
             ("last", "wrong input step", f"every {enc}step reads x_{{T-1}}"))))
     carry_site = "enc carry" if name == "encoder_decoder" else "carry"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from autograder import cases as case_sets
+from autograder import crnn_grammar
 from autograder.calling import call, header, ok
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.crnn_diagnosis import (
@@ -35,7 +36,7 @@ from autograder.crnn_diagnosis import (
 )
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
-from autograder.sequence_probes import Probe, attempt, diagnose, layout_probe, wrong_shape
+from autograder.sequence_probes import Confirmation, Probe, attempt, diagnose, layout_probe, loose_array, wrong_shape
 from autograder.values import as_array, as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
@@ -52,12 +53,13 @@ def _rng(hidden: bool, k: int) -> np.random.Generator:
 
 
 def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, hidden: bool, expected: np.ndarray,
-                       got: np.ndarray, layout: Layout, hyps: list[Hypothesis], probes=()) -> None:
+                       got: np.ndarray, layout: Layout, hyps: list[Hypothesis], probes=(), confirm=None,
+                       reference=None) -> None:
     problem = describe_mismatch(what, expected, got, layout)
     if problem:
         # NB: features come out of a ReLU, so all-zero features match any bug that clamps them: no suspect then.
         fail(diagnose(header(fname, k, len(cases), case, hidden), [problem], {what: got}, case, hyps, probes,
-                      zeros_match=what != "features"))
+                      zeros_match=what != "features", confirm=confirm, reference=reference))
 
 
 def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis],
@@ -288,6 +290,18 @@ def _crnn_cases(hidden: bool) -> list[dict]:
     return out
 
 
+def probe_crnn_case(kind: str) -> dict:
+    """A fixed grader-chosen CRNN case with generic sizes: B=3 videos of T=4 frames 2x6x6, 2 filters, M=3, H=5, K=2."""
+    rng = np.random.default_rng(20261206)
+    B, T, C, H, W, F, Hs, K, M = 3, 4, 2, 6, 6, 2, 5, 2, 3
+    params = _cnn_params(rng, C, H, W, F, 3, M)
+    params["dense1.b"] = 0.5 + np.abs(params["dense1.b"])  # features mostly positive, as in the cases
+    params.update({n: 0.6 * rng.standard_normal(s) for n, s in cells.param_shapes(kind, M, Hs).items()})
+    params["W_hy"] = rng.standard_normal((Hs, K))
+    params["b_y"] = rng.standard_normal(K)
+    return {"label": "probe", "kind": kind, "args": (rng.standard_normal((B, T, C, H, W)), params)}
+
+
 def _step(case: dict) -> Callable:
     return cells.STEP_FUNCTIONS[case["kind"]][0]
 
@@ -321,15 +335,21 @@ def crnn_hypotheses() -> list[Hypothesis]:
 def check_crnn_forward(crnn_forward: Callable, hidden: bool = False) -> None:
     """Does ``crnn_forward(X, params, step)`` return the reference ``y`` (B, K) for RNN, LSTM and GRU cells?"""
     fname = "crnn_forward"
-    cases, hyps = _crnn_cases(hidden), [*crnn_hypotheses(), *crnn_suspects()]
-    probes = crnn_probes(_reader(crnn_forward, fname, "y", lambda c: crnn.crnn_forward(*c["args"], _step(c))[0],
-                                 tail=_step))
+    cases, hyps = _crnn_cases(hidden), [*crnn_hypotheses(), *crnn_suspects(), *crnn_grammar.grammar_suspects()]
+
+    def reference(c):
+        return {"y": crnn.crnn_forward(*c["args"], _step(c))[0]}
+
+    probes = crnn_probes(_reader(crnn_forward, fname, "y", lambda c: reference(c)["y"], tail=_step))
     for k, case in enumerate(cases):
         out = call(crnn_forward, fname, case["args"], tail=(_step(case),))
         y, _ = as_tuple(out, 2, f"{fname} returned", "y, cache")
-        expected = crnn.crnn_forward(*case["args"], _step(case))[0]
+        expected = reference(case)["y"]
         got = as_array(y, f"{fname}: y", expected.shape)
-        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps, probes)
+        confirm = Confirmation(probe_crnn_case(case["kind"]), lambda c: {"y": loose_array(as_tuple(
+            call(crnn_forward, fname, c["args"], tail=(_step(c),)), 2, f"{fname} returned", "y, cache")[0])})
+        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps, probes, confirm,
+                           reference)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
 

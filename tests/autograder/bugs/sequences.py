@@ -22,7 +22,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import architecture_checks, architecture_grammar, bptt_checks, bptt_grammar, cases, checks, crnn_checks
+from autograder import (
+    architecture_checks,
+    architecture_grammar,
+    bptt_checks,
+    bptt_grammar,
+    cases,
+    checks,
+    crnn_checks,
+    crnn_grammar,
+)
 
 
 @dataclass(frozen=True)
@@ -367,7 +376,8 @@ SUSPECT_LISTS = ((bptt_checks, ("rnn_forward_suspects", "rnn_backward_suspects",
                                 "feature_hypotheses", "feature_suspects", "crnn_hypotheses", "crnn_suspects")))
 
 
-GRAMMAR_LISTS = ((bptt_grammar, "grammar_suspects"), (architecture_grammar, "grammar_suspects"))
+GRAMMAR_LISTS = ((bptt_grammar, "grammar_suspects"), (architecture_grammar, "grammar_suspects"),
+                 (crnn_grammar, "grammar_suspects"))
 
 
 @contextlib.contextmanager
@@ -382,7 +392,7 @@ def probes_only(grammar: bool = False):
         saved += [(m, n, getattr(m, n)) for m, n in GRAMMAR_LISTS]
     try:
         for m, n, _ in saved:
-            setattr(m, n, (lambda name: []) if n in ("hypotheses", "grammar_suspects") else (lambda: []))
+            setattr(m, n, (lambda *name: []) if n in ("hypotheses", "grammar_suspects") else (lambda: []))
         yield
     finally:
         for m, n, f in saved:
