@@ -10,6 +10,7 @@ below it). Not a test: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +28,17 @@ def _short(text: str, limit: int = 400) -> str:
     return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
-def report(outcomes, half: str, seconds: float) -> str:
+def grader_version() -> str:
+    """The commit the grader ran at, and whether its working tree had uncommitted changes then."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "autograder", "simulator")
+    return f"HEAD {git('rev-parse', '--short', 'HEAD') or 'unknown'}" + (
+        ", with uncommitted changes in autograder/ or simulator/" if dirty else ", autograder/ and simulator/ clean")
+
+
+def report(outcomes, half: str, seconds: float, version: str = "") -> str:
     """The markdown report: a table of rates per assignment, then every miss with its feedback."""
     rows = defaultdict(lambda: [0, 0, 0, 0])
     for o in outcomes:
@@ -38,6 +49,7 @@ def report(outcomes, half: str, seconds: float) -> str:
             r[2] += o.caught and o.located
             r[3] += o.named
     lines = [f"## Blind catalogue 3, {half} half: {len(outcomes)} bugs, graded in {seconds:.0f} s", "",
+             f"Grader: {version}.", "",
              "| assignment | bugs | caught | located | named |", "|---|---|---|---|---|"]
     for key in (*catalogue.ASSIGNMENTS, "all"):
         if key in rows:
@@ -69,10 +81,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     bugs = catalogue.load(args.half)
     runner.check_edits(bugs)
+    version = grader_version()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="blind3-") as tmp:
         outcomes = runner.grade_bugs(bugs, Path(tmp), workers=args.workers)
-    text = report(outcomes, args.half, time.perf_counter() - start)
+    after = grader_version()
+    if after != version:
+        version += f" at the start, {after} at the end (the grader changed during the run)"
+    text = report(outcomes, args.half, time.perf_counter() - start, version)
     print(text)
     out = REPO / "build" / f"blind3_{args.half}.md"
     out.parent.mkdir(exist_ok=True)
