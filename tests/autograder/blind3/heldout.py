@@ -797,4 +797,75 @@ BUGS = [
             ("for t in range(T):",
              "for t in reversed(range(T)):"),
         )),
+    Bug("rnnb_dx_squeezed", "rnn_cell", "rnn_step_backward",
+        says="squeeze gets rid of the useless axes",
+        name="squeeze drops size-1 axes (wrong shape when B = 1 or D = 1)",
+        names=(
+            r"squeez|size.?1 ax|B\s*=\s*1|D\s*=\s*1|dimension|\bshape\b",
+        ),
+        edits=(
+            ('dx = da @ params["W_xh"].T  # (B, D)',
+             'dx = (da @ params["W_xh"].T).squeeze()  # (B, D)'),
+        )),
+    Bug("lstm_c_squeezed", "lstm_cell", "lstm_step",
+        says="squeeze makes the cell state a clean vector",
+        name="squeeze drops size-1 axes (wrong shape when B = 1 or H = 1)",
+        names=(
+            r"squeez|size.?1 ax|B\s*=\s*1|H\s*=\s*1|dimension|\bshape\b",
+        ),
+        edits=(
+            ("c = f * c_prev + i * g",
+             "c = np.squeeze(f * c_prev + i * g)"),
+        )),
+    Bug("gru_h_squeezed", "gru_cell", "gru_step",
+        says="squeeze so that h is a plain vector when there is one example",
+        name="squeeze drops size-1 axes (wrong shape when B = 1 or H = 1)",
+        names=(
+            r"squeez|size.?1 ax|B\s*=\s*1|H\s*=\s*1|dimension|\bshape\b",
+        ),
+        edits=(
+            ("h = z * h_prev + (1.0 - z) * n",
+             "h = np.squeeze(z * h_prev + (1.0 - z) * n)"),
+        )),
+    Bug("clip_zero_norm", "bptt", "clip_gradients",
+        says="the norm of a gradient is never zero",
+        name="division by zero when every gradient is zero (norm = 0 not handled)",
+        names=(
+            r"zero (gradient|norm)|division by zero|ZeroDivision|norm\s*=\s*0|all.zero",
+        ),
+        edits=(
+            ("scale = min(1.0, max_norm / norm) if norm > 0 else 1.0",
+             "scale = min(1.0, max_norm / norm)"),
+        )),
+    Bug("spec_eigvalsh", "bptt", "spectral_radius",
+        says="eigvalsh is the faster eigenvalue routine",
+        name="eigvalsh assumes a symmetric matrix",
+        names=(
+            "symmetr|eigvalsh|hermitian",
+        ),
+        edits=(
+            ("np.linalg.eigvals(W)",
+             "np.linalg.eigvalsh(W)"),
+        )),
+    Bug("m2o_loops_over_batch", "architectures", "many_to_one_forward",
+        says="the first axis is the sequence",
+        name="loops over the batch size B instead of T (right only when B = T)",
+        names=(
+            (r"\bB\b.{0,40}\bT\b|\bT\b.{0,40}\bB\b|batch size|number of (time )?steps|shape\[0\]|time a"
+             "xis"),
+        ),
+        edits=(
+            ("for t in range(X.shape[1]):",
+             "for t in range(X.shape[0]):"),
+        )),
+    Bug("conv_pad_all_axes", "crnn", "conv2d_forward",
+        says="np.pad(x, padding) pads the image",
+        name="np.pad pads the batch and channel axes too",
+        names=(
+            r"pad\w*.{0,80}(batch|channel|every axis|all axes|axes)|(batch|channel).{0,80}pad",
+        ),
+        edits=(
+            ("np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))",
+             "np.pad(x, padding)"),
+        )),
 ]

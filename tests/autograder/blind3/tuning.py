@@ -810,4 +810,58 @@ BUGS = [
             ('return h @ params["W_hy"] + params["b_y"], None',
              'return h @ params["W_hy"], None'),
         )),
+    Bug("rnn_manual_tanh", "rnn_cell", "rnn_step",
+        says="I wrote tanh from its definition with exponentials",
+        name="tanh written with exp overflows to nan for large |a|",
+        names=(
+            r"overflow|\bnan\b|large (input|value|pre-?activation)|numeric|stabl|\binf\b",
+        ),
+        edits=(
+            ("h = np.tanh(a) if",
+             "h = (np.exp(a) - np.exp(-a)) / (np.exp(a) + np.exp(-a)) if"),
+        )),
+    Bug("grub_dh_scaled_in_place", "gru_cell", "gru_step_backward",
+        says="I scale dh by (1 - z) in place, it is only used once",
+        name="dh modified in place (the later uses of dh see the scaled value)",
+        names=(
+            "in[- ]place",
+            r"(modif|mutat|overwr|chang)\w*.{0,60}(\bdh\b|input|argument)",
+            "alias",
+        ),
+        edits=(
+            ("da_n = dh * (1.0 - z) * (1.0 - n * n)  # (B, H)",
+             ("dh_n = dh\n"
+              "    dh_n *= 1.0 - z\n"
+              "    da_n = dh_n * (1.0 - n * n)  # (B, H)")),
+        )),
+    Bug("fwd_squeezed", "bptt", "rnn_forward",
+        says="squeeze the stacked states to tidy the shape",
+        name="squeeze drops size-1 axes (wrong shape when B = 1, T = 1 or H = 1)",
+        names=(
+            r"squeez|size.?1 ax|B\s*=\s*1|T\s*=\s*1|H\s*=\s*1|dimension|\bshape\b",
+        ),
+        edits=(
+            ("H = np.stack(states, axis=1)",
+             "H = np.stack(states, axis=1).squeeze()"),
+        )),
+    Bug("ed_decoder_runs_T_in", "architectures", "encoder_decoder_forward",
+        says="the decoder produces one output per input",
+        name="decoder runs for T_in steps instead of T_out (right only when they are equal)",
+        names=(
+            "T_out|T_in|number of (steps|outputs)|output length|sequence length",
+        ),
+        edits=(
+            ("for _ in range(T_out):",
+             "for _ in range(X.shape[1]):"),
+        )),
+    Bug("pool_max_from_zero", "crnn", "maxpool_forward",
+        says="I start the running maximum at 0",
+        name="maximum initialised at 0 (wrong when a whole window is negative)",
+        names=(
+            r"negative|initial|start\w*.{0,30}\b0\b|from zero|clamp",
+        ),
+        edits=(
+            (".max(axis=(2, 3))",
+             ".max(axis=(2, 3), initial=0.0)"),
+        )),
 ]
