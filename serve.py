@@ -23,6 +23,7 @@ from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
 from simulator.app import admission
 from simulator.app.layout import framed
+from simulator.app.pagehtml import install_page_handler
 from simulator.app.pages.course import context
 from simulator.app.pages.course.auth import CourseAuth
 from simulator.app.registry import available_pages
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             auth["auth_provider"] = CourseAuth(handle)
     pages = admission.guard(routes(course=handle is not None))  # per-client session limit (simulator/app/admission.py)
+    install_page_handler()  # each session is built once, by the process serving it (simulator/app/pagehtml.py)
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
                       extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,
