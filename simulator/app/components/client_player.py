@@ -11,6 +11,9 @@ Every number the browser shows comes from the timeline, i.e. from the reference 
 selects and formats (``short`` mirrors ``numbers.short``; the exact value is JavaScript's shortest
 round-trip text, which reads back to the same float64 as Python's ``repr``).
 
+Play never starts by itself, and pauses with the same button or Space; when the system asks for reduced motion
+(``prefers-reduced-motion: reduce``) it moves at most ``REDUCED_SPEED`` steps per second whatever the speed.
+
 Not covered: clicking a diagram column, changing the unit or any setting still goes to the server (a
 setting change, as intended); while the report is pending the server's ``t`` lags the screen by at most
 ``REPORT_MS``.
@@ -33,6 +36,7 @@ from simulator.app.components.player import Player
 # WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
 HANDLE_24PX = (".noUi-horizontal .noUi-handle { width: 24px !important; height: 24px !important; "
                "right: -12px !important; top: -10px !important; }")
+REDUCED_SPEED = 1.0  # steps per second at most while playing when the system asks for reduced motion
 REPORT_MS = 400  # the browser reports its step this long after the last move (a held arrow key sends one report)
 
 # Formatting shared by every callback (the callbacks cannot share a module, so the text is prepended).
@@ -124,6 +128,7 @@ slider._rnn_report = setTimeout(() => {
 
 # One command of the player (cmd: back, forward, first, last, toggle) on the browser's slider.
 COMMAND_JS = r"""
+const REDUCED_MOTION = () => window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 const run = (cmd) => {
   const lo = slider.start, hi = slider.end, t = slider.value;
   const stop = () => { clearInterval(slider._rnn_timer); slider._rnn_timer = null; play.label = "▶ Play"; };
@@ -139,14 +144,14 @@ const run = (cmd) => {
       }
       if (slider.value >= slider.end) { stop(); return; }
       slider.value = slider.value + 1;
-    }, 1000 / Number(controls.data.speed[0]));
+    }, 1000 / Math.min(Number(controls.data.speed[0]), REDUCED_MOTION() ? REDUCED_SPEED : Infinity));
     return;
   }
   if (slider._rnn_timer && cmd !== "forward" && cmd !== "back") stop();
   const target = {back: t - 1, forward: t + 1, first: lo, last: hi}[cmd];
   slider.value = Math.min(Math.max(target, lo), hi);
 };
-"""
+""".replace("REDUCED_SPEED", repr(REDUCED_SPEED))
 
 
 class BrowserKeys(JSComponent):
