@@ -69,7 +69,8 @@ def report(outcomes, half: str, seconds: float, version: str = "") -> str:
               "|---|---|---|---|---|---|---|"]
     for o in outcomes:
         marks = ["yes" if flag else "**no**" for flag in (o.caught, o.caught and o.located, o.named)]
-        lines.append(f"| {o.bug.key} | {o.bug.assignment}.{o.bug.function} | {o.bug.name} | {o.score:g}/{o.full:g} | "
+        name = o.bug.name.replace("|", "\\|")  # a bar in a name would end the table cell
+        lines.append(f"| {o.bug.key} | {o.bug.assignment}.{o.bug.function} | {name} | {o.score:g}/{o.full:g} | "
                      + " | ".join(marks) + " |")
     return "\n".join(lines) + "\n"
 
