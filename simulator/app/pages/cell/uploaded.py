@@ -187,7 +187,7 @@ class UploadedSection(pn.viewable.Viewer):
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820)
         self.readout = Div(text="", css_classes=["rnn-upload-readout"], width=900, styles={"font-size": "14px"})
-        self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
+        self.heatmaps = HeatmapGrid(capacity=6, width=990)
         self.head_source = ColumnDataSource({"t": [], "y": [], "unit": []})
         self.head_figure = figure(width=660, height=220, title="Dense head output at each step", tools="",
                                   toolbar_location=None, x_axis_label="t", y_axis_label="output")
@@ -201,7 +201,7 @@ class UploadedSection(pn.viewable.Viewer):
             pn.Row(p.first, p.back, p.play, p.forward, p.last, p.slider, p.speed_select, align="center"),
             pn.pane.Bokeh(self.readout), pn.pane.Bokeh(self.diagram.figure),
             pn.pane.Bokeh(self.head_figure), self.equations.pane,
-            pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3)]
+            pn.pane.Bokeh(self.heatmaps.figure)]
 
     def _notes(self) -> list[str]:
         m = self.model

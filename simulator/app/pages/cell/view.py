@@ -71,7 +71,7 @@ class CellPage(pn.viewable.Viewer):
         self.equations = Equations(width=820, pane=client_latex(width=820, styles={"font-size": "15px"}))
         self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"},
                            syncable=False)  # the browser rewrites it at each step
-        self.heatmaps = HeatmapGrid(capacity=6, width=330, height=140)
+        self.heatmaps = HeatmapGrid(capacity=6, width=990)
         # every number of the diagram as an HTML table (screen readers cannot read the canvas); the browser fills it
         self.numbers_table = Div(text="", css_classes=["rnn-numbers"], width=900, syncable=False,
                                  styles={"font-size": "13px"})
@@ -83,7 +83,7 @@ class CellPage(pn.viewable.Viewer):
         self.heat_section = pn.Column(
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
                              margin=(10, 5, 0, 5)),
-            pn.GridBox(*[pn.pane.Bokeh(f) for f in self.heatmaps.figures], ncols=3),
+            pn.pane.Bokeh(self.heatmaps.figure),
         )
         self.controls = self._controls()
         self._layout_key = None

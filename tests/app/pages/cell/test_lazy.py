@@ -70,5 +70,5 @@ def test_the_upload_section_body_follows_its_runs_once_built():
     section = UploadedSection()
     section.build()
     section.build()  # once only
-    assert section.built and len(plots(section)) == 8  # diagram, head plot, six heatmaps
+    assert section.built and len(plots(section)) == 3  # diagram, head plot, the heatmaps (one figure)
     assert isinstance(section.head_source, ColumnDataSource) and section.diagram.figure is not None

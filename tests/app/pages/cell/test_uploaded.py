@@ -70,7 +70,7 @@ def test_the_body_is_built_and_sent_on_the_first_upload(tmp_path):
     assert not [m for m in doc.models if isinstance(m, Plot)]
     upload(section, path)
     assert section.built and section.body.visible
-    assert len([m for m in doc.models if isinstance(m, Plot)]) == 8  # diagram, head plot, six heatmaps
+    assert len([m for m in doc.models if isinstance(m, Plot)]) == 3  # diagram, head plot, the heatmaps (one figure)
     m = section.model
     m.t = 2
     close(shown(section.diagram, "h"), model.layers[0](m.run.X).detach().numpy()[0][2], "h_t at t=2")

@@ -6,7 +6,7 @@ import pytest
 from simulator import sequence
 from simulator.app.pages.cell import presets
 from simulator.app.pages.cell.model import SERIES, VECTORS, CellModel
-from simulator.app.pages.cell.view import CellPage
+from simulator.app.pages.cell.view import TITLES, CellPage
 
 
 def reference(kind, inputs="sine", D=3, H=4, T=20, seed=0, weights="default", edits="", word="hello"):
@@ -42,10 +42,14 @@ def test_heatmaps_trajectory_and_equations_follow_the_reference(kind):
     page.model.t = 6
     _, cache = reference(kind, inputs="random", T=12, seed=5)
     tr = sequence.trace(cache)
-    for m, name in zip(page.heatmaps.maps, SERIES[kind], strict=False):
-        np.testing.assert_array_equal(m.source.data["image"][0], tr[name][0].T, err_msg=name)
-        assert m.cursor.data["left"] == [5.5] and m.figure.visible
-    assert sum(m.figure.visible for m in page.heatmaps.maps) == len(SERIES[kind])
+    grid = page.heatmaps
+    assert grid.names == list(SERIES[kind]) and grid.cursor.data["left"] == [5.5]
+    for name in SERIES[kind]:
+        np.testing.assert_array_equal(grid.band(name), tr[name][0].T, err_msg=name)
+    # the bands do not overlap: each starts above the top row of the band below it
+    ys, heights = grid.source.data["y"], grid.source.data["dh"]
+    assert all(ys[k] >= ys[k + 1] + heights[k + 1] for k in range(len(ys) - 1))
+    assert set(grid.figure.yaxis.major_label_overrides.values()) == {TITLES[n] for n in SERIES[kind]}
     assert page.trajectory.path.data["t"] == list(range(12))
     latex = page.equations.pane.object
     step = cache["steps"][6]
