@@ -116,7 +116,8 @@ def _fed_back(y: np.ndarray, ch: dict, case: dict) -> np.ndarray:
 
 def _stack(ys: list, how: str) -> np.ndarray:
     Y = np.stack(ys, axis=1)  # T x (B, K) -> (B, T, K)
-    return {"t": Y, "reversed": Y[:, ::-1], "time-major": Y.swapaxes(0, 1), "softmax time": softmax(Y, axis=1)}[how]
+    return {"t": Y, "reversed": Y[:, ::-1], "time-major": Y.swapaxes(0, 1), "softmax time": softmax(Y, axis=1),
+            "skip first": Y[:, 1:], "skip last": Y[:, :-1]}[how]
 
 
 def _pick(reads: list, how: str) -> np.ndarray:
@@ -229,6 +230,8 @@ def grammar(name: str) -> Grammar:
         sites.append(Site("store", "Y = np.stack(ys, axis=1)  # (B, T, K)", options(
             ("reversed", "time reversed", "the outputs are stored from last to first (Y[:, T-1-t] holds y_t)"),
             ("time-major", "time-major output", "Y is stacked time first, (T, B, K)"),
+            ("skip first", "first output dropped", "the first output is left out (Y[:, t] holds y_{t+1})"),
+            ("skip last", "last output dropped", "the last output is left out"),
             ("softmax time", "softmax over the wrong axis", "softmax is applied to Y over the time axis (axis=1) "
              "instead of over the K outputs"))))
     if feeds:

@@ -63,16 +63,28 @@ def _fail_if_different(fname: str, what: str, k: int, cases: list, case: dict, h
 
 
 def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: list[Hypothesis],
-            head: str = "", probes=()) -> np.ndarray:
+            head: str = "", probes=(), confirm=None, reference=None) -> np.ndarray:
     """``as_array`` of a student's output; a wrong shape that one of the named bugs produces (a stride or a
     padding ignored changes the output's size) also names that bug, since the values cannot be compared.
     """
     if (odd := wrong_shape(value, expected.shape)) is not None:
         message = diagnose(head or what, [f"{key} has shape {odd.shape}, expected {expected.shape}"], {key: odd},
-                           case, hyps, probes)
+                           case, hyps, probes, confirm=confirm, reference=reference)
         if "likely bug" in message:
             fail(message)
     return as_array(value, what, expected.shape)
+
+
+def _confirmation(fn: Callable, fname: str, key: str, case: dict, args=None, tail=None) -> Confirmation:
+    """The student's ``key`` output on the grader's probe ``case``, read loosely (any shape; one call)."""
+
+    def run(c: dict) -> dict:
+        extra = () if tail is None else (tail(c),)
+        out, _ = as_tuple(call(fn, fname, c["args"] if args is None else args(c), tail=extra), 2,
+                          f"{fname} returned", f"{key}, cache")
+        return {key: loose_array(out)}
+
+    return Confirmation(case, run)
 
 
 def _reader(fn: Callable, fname: str, key: str, reference: Callable[[dict], np.ndarray], tail=None):
@@ -121,20 +133,43 @@ def conv_hypotheses() -> list[Hypothesis]:
 def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None:
     """Does ``conv2d_forward(x, K, b, stride, padding)`` return the reference output (N, F, OH, OW)?"""
     fname = "conv2d_forward"
-    cases, hyps = _conv_cases(hidden), [*conv_hypotheses(), *conv_suspects()]
+    cases, hyps = _conv_cases(hidden), [*conv_hypotheses(), *conv_suspects(), *crnn_grammar.stage_suspects(fname)]
     probes = conv_probes(_reader(conv2d_forward, fname, "out", _conv))
+    confirm = _confirmation(conv2d_forward, fname, "out", probe_conv_case())
+
+    def reference(c):
+        return {"out": _conv(c)}
+
     for k, case in enumerate(cases):
         out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
         expected = _conv(case)
         head = header(fname, k, len(cases), case, hidden)
         got = _output(out, f"{fname}: out", "out", expected, case, hyps, head,
-                      [Probe("size", conv_shape_finding), layout_probe("out", _conv, MAPS.axes)])
-        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes)
+                      [Probe("size", conv_shape_finding), layout_probe("out", _conv, MAPS.axes)], confirm, reference)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes, confirm,
+                           reference)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(strides and padding; {tolerance_text()})")
 
 
+def probe_conv_case() -> dict:
+    """A fixed grader-chosen conv case with generic sizes: 2 images 3x7x6, 2 filters 3x3, stride 2, padding 1."""
+    rng = np.random.default_rng(20261207)
+    return {"label": "probe", "args": (rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 3, 3, 3)),
+                                       rng.standard_normal(2), 2, 1)}
+
+
 # ----------------------------------------------------------------------------- max-pool
+def probe_pool_case(default_stride: bool = False) -> dict:
+    """A fixed grader-chosen pooling case: 2 images 3x7x6, a 3x3 window moved by 2 (windows overlap), or, to
+    confirm a case that leaves the stride out, moved by its default (the window) with the stride left out too:
+    a probe calls the student the way the failing case did.
+    """
+    rng = np.random.default_rng(20261208)
+    return {"label": "probe", "args": (rng.standard_normal((2, 3, 7, 6)), 3, 3 if default_stride else 2),
+            "default_stride": default_stride}
+
+
 def _pool_cases(hidden: bool) -> list[dict]:
     shapes = ([(1, 1, 1, 1, 1, 1), (2, 3, 5, 4, 2, 2), (1, 2, 6, 6, 3, 3), (2, 1, 5, 5, 3, 2), (3, 2, 4, 7, 2, 1)]
               if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 2)])
@@ -173,14 +208,20 @@ def pool_hypotheses() -> list[Hypothesis]:
 def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> None:
     """Does ``maxpool_forward(x, size, stride)`` return the reference output (N, C, OH, OW)?"""
     fname = "maxpool_forward"
-    cases, hyps = _pool_cases(hidden), [*pool_hypotheses(), *pool_suspects()]
+    cases, hyps = _pool_cases(hidden), [*pool_hypotheses(), *pool_suspects(), *crnn_grammar.stage_suspects(fname)]
     probes = pool_probes(_reader(maxpool_forward, fname, "out", lambda c: conv.maxpool_forward(*c["args"])[0]))
+    def reference(c):
+        return {"out": conv.maxpool_forward(*c["args"])[0]}
+
     for k, case in enumerate(cases):
+        confirm = _confirmation(maxpool_forward, fname, "out", probe_pool_case(case["default_stride"]), _pool_args)
         out, _ = as_tuple(call(maxpool_forward, fname, _pool_args(case)), 2, f"{fname} returned", "out, cache")
         expected = conv.maxpool_forward(*case["args"])[0]
         head = header(fname, k, len(cases), case, hidden)
-        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head, [Probe("size", pool_shape_finding)])
-        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes)
+        got = _output(out, f"{fname}: out", "out", expected, case, hyps, head, [Probe("size", pool_shape_finding)],
+                      confirm, reference)
+        _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes, confirm,
+                           reference)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
        f"(overlapping windows too; {tolerance_text()})")
 
@@ -190,6 +231,14 @@ def _cnn_params(rng: np.random.Generator, C: int, H: int, W: int, F: int, k: int
     D = F * (H // 2) * (W // 2)
     return {"conv1.K": 0.5 * rng.standard_normal((F, C, k, k)), "conv1.b": 0.3 * rng.standard_normal(F),
             "dense1.W": rng.standard_normal((D, M)) / np.sqrt(D), "dense1.b": 0.3 * rng.standard_normal(M)}
+
+
+def probe_feature_case() -> dict:
+    """A fixed grader-chosen CNN case: 3 frames 2x6x8, 2 filters 3x3, 4 features, the dense bias positive."""
+    rng = np.random.default_rng(20261209)
+    params = _cnn_params(rng, 2, 6, 8, 2, 3, 4)
+    params["dense1.b"] = 0.5 + np.abs(params["dense1.b"])  # most features above the ReLU's kink
+    return {"label": "probe", "args": (rng.standard_normal((3, 2, 6, 8)), params)}
 
 
 def _feature_cases(hidden: bool) -> list[dict]:
@@ -255,8 +304,14 @@ def _feature_sizes(case: dict) -> str:
 def check_frame_features(frame_features: Callable, hidden: bool = False) -> None:
     """Does ``frame_features(frames, params)`` return the features of conv1 -> ReLU -> pool -> dense1 -> ReLU?"""
     fname = "frame_features"
-    cases, hyps = _feature_cases(hidden), [*feature_hypotheses(), *feature_suspects()]
+    cases = _feature_cases(hidden)
+    hyps = [*feature_hypotheses(), *feature_suspects(), *crnn_grammar.stage_suspects(fname)]
     probes = feature_probes(_reader(frame_features, fname, "features", lambda c: crnn.frame_features(*c["args"])[0]))
+    confirm = _confirmation(frame_features, fname, "features", probe_feature_case())
+
+    def reference(c):
+        return {"features": crnn.frame_features(*c["args"])[0]}
+
     for k, case in enumerate(cases):
         try:
             out = call(frame_features, fname, case["args"])
@@ -266,7 +321,8 @@ def check_frame_features(frame_features: Callable, hidden: bool = False) -> None
         out, _ = as_tuple(out, 2, f"{fname} returned", "features, cache")
         expected = crnn.frame_features(*case["args"])[0]
         got = as_array(out, f"{fname}: features", expected.shape)
-        _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps, probes)
+        _fail_if_different(fname, "features", k, cases, case, hidden, expected, got, ROWS, hyps, probes, confirm,
+                           reference)
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases ({tolerance_text()})")
 
 

@@ -61,12 +61,14 @@ class Grammar:
     def suspects(self, pairs: bool = False) -> list[Suspect]:
         """One suspect per single-site deviation, then (``pairs``) per deviation at two different sites."""
         singles = [(s, o) for s in self.sites for o in s.options]
-        out = [Suspect(o.bug, o.phrase, self._run({s.name: o.value}), s.line) for s, o in singles]
+        out = [Suspect(o.bug, o.phrase, self._run({s.name: o.value}), line=s.line) for s, o in singles]
         if pairs:
             for (s1, o1), (s2, o2) in itertools.combinations(singles, 2):
                 if s1.name != s2.name:
                     out.append(Suspect(f"{o1.bug} and {o2.bug}", f"{o1.phrase}, and {o2.phrase}",
-                                       self._run({s1.name: o1.value, s2.name: o2.value}), f"{s1.line}; {s2.line}", 2))
+                                       self._run({s1.name: o1.value, s2.name: o2.value}),
+                                       line=s1.line if s1.line == s2.line else f"{s1.line}; and {s2.line}",
+                                       slips=2))
         return out
 
     def _run(self, choice: dict) -> Callable[[dict], dict | None]:

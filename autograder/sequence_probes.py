@@ -149,10 +149,15 @@ def steps_text(steps) -> str:
     return "t=" + ", ".join(runs)
 
 
+def suspect_line(h: Hypothesis) -> str:
+    """The equation line of a suspect: ``line``, or a string passed positionally (it lands in ``output_line``)."""
+    return getattr(h, "line", "") or (h.output_line if isinstance(h.output_line, str) else "")
+
+
 def _cause(matches: list[Hypothesis], findings: list[Finding], case: dict) -> str:
     if matches:
         first = matches[0]
-        line = getattr(first, "line", "")
+        line = suspect_line(first)
         check = f"; check {line}" if line else ""
         text = f"Your result matches the reference if {hypothesis_text(first, case)} (likely bug: {first.bug})"
         others = [m for m in matches[1:] if m.bug != first.bug]

@@ -377,7 +377,7 @@ SUSPECT_LISTS = ((bptt_checks, ("rnn_forward_suspects", "rnn_backward_suspects",
 
 
 GRAMMAR_LISTS = ((bptt_grammar, "grammar_suspects"), (architecture_grammar, "grammar_suspects"),
-                 (crnn_grammar, "grammar_suspects"))
+                 (crnn_grammar, "grammar_suspects"), (crnn_grammar, "stage_suspects"))
 
 
 @contextlib.contextmanager
@@ -392,7 +392,8 @@ def probes_only(grammar: bool = False):
         saved += [(m, n, getattr(m, n)) for m, n in GRAMMAR_LISTS]
     try:
         for m, n, _ in saved:
-            setattr(m, n, (lambda *name: []) if n in ("hypotheses", "grammar_suspects") else (lambda: []))
+            setattr(m, n, (lambda *name: []) if n in ("hypotheses", "grammar_suspects", "stage_suspects")
+                    else (lambda: []))
         yield
     finally:
         for m, n, f in saved:
