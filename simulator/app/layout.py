@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import panel as pn
+from panel.io.resources import LOCAL_DIST
 
 from simulator.app.components.a11y import AccessibilityFixes
 from simulator.app.components.errors import failure_panel
@@ -51,8 +52,24 @@ def framed(slug: str, body, title: str | None = None) -> pn.Column:
     browser: the body is a Bokeh view).
     """
     tab = f"{title or title_of(slug)} - RNN simulator"
+    _panel_css_from_this_server()
     return pn.Column(nav_bar(slug), body, AccessibilityFixes(page_title=tab),
                      sizing_mode="stretch_width", css_classes=["rnn-frame"])
+
+
+def _panel_css_from_this_server() -> None:
+    """Components added after load take their stylesheets from this server, not from Panel's CDN.
+
+    Panel records where its CSS lives (``dist_url``) only while answering a page's GET; a session built when its
+    websocket opens (``simulator/app/pagehtml.py``) has none, and Panel then links every component shown later
+    (a message box, a new plot) to cdn.holoviz.org: unstyled on an offline classroom machine, and a request to a
+    third party from every student's browser. Not covered: a server mounted under a URL prefix (serve.py has none).
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None or "dist_url" in doc._template_variables:
+        return
+    rel = pn.state.rel_path
+    doc._template_variables["dist_url"] = f"{rel}/{LOCAL_DIST}" if rel else f"/{LOCAL_DIST}"
 
 
 def page(slug: str, create: Callable[[], object], title: str | None = None) -> pn.Column:
