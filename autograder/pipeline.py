@@ -32,8 +32,9 @@ from nbgrader.utils import compute_checksum
 
 from autograder import capture, cases, cell_names, channel, hidden_text
 from autograder.sandbox import Limits, Sandbox, SandboxFailure
+from autograder.sandbox.session import GRADER_PACKAGES
 
-GRADER_ONLY_MODULES = ("autograder",)
+GRADER_ONLY_MODULES = GRADER_PACKAGES
 HIDDEN_TESTS = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS", re.MULTILINE)
 MAX_MESSAGE = 4000
 MAX_LISTED = 12  # cells named in one note
@@ -133,6 +134,8 @@ def load_notebook(path: Path | str) -> nbformat.NotebookNode:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
         raise NotebookError(f"{path.name} is not a valid notebook: {str(exc).splitlines()[0][:300]}") from None
+    if "\\ud" in text or "\\uD" in text:  # NB: lone surrogates (a JSON escape) could not be written out again
+        nb = channel.valid_text(nb)
     if not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name} is not a valid notebook: no list of cells")
     for cell in nb.cells:
@@ -333,20 +336,14 @@ def _is_grader_import(node: ast.stmt) -> bool:
 
 
 def sandbox_code(code: str) -> str:
-    """A cell's code as the sandbox runs it: no IPython magics, no imports of the grader's own package.
+    """A cell's code as the sandbox runs it: no IPython magics.
 
     The notebooks import ``autograder.checks`` for the visible tests; in the sandbox that import would
-    fail and stop the rest of the cell, so it is removed (the checks run in the grader anyway).
+    fail and stop the rest of the cell, so the worker leaves it out (``Sandbox.exec_cell``'s ``drop``).
+    The grader never parses the student's code: a cell can exhaust the parser (a 200 000-deep
+    expression raises ``MemoryError``, a long sum ``RecursionError``), which the sandbox's limits bound.
     """
-    code = _strip_magics(code)
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return code
-    kept = [node for node in tree.body if not _is_grader_import(node)]
-    if len(kept) == len(tree.body):
-        return code
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    return _strip_magics(code)
 
 
 def grader_prelude(source: list[SourceCell]) -> str:

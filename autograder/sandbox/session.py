@@ -33,6 +33,7 @@ SIGNALS = {
 # Tasks of the sandbox's cgroup that are not the student's: bubblewrap and the init of its PID namespace,
 # or unshare and its forked child.
 LAUNCHER_TASKS = {"bwrap": 2, "rlimits": 1, "none": 0}
+GRADER_PACKAGES = ("autograder",)  # a cell's imports of these are dropped in the sandbox, which lacks them
 _warned: list[bool] = []
 
 
@@ -307,9 +308,13 @@ class Sandbox:
             self.peer.deadline = time.monotonic() + self.limits.wall
             self.peer.what = what
 
-    def exec_cell(self, code: str, cell: str) -> None:
-        """Run one of the student's cells in the student's namespace (``RemoteError`` if it raises)."""
-        self._request({"op": "exec", "code": code, "cell": cell}, f"cell {cell}")
+    def exec_cell(self, code: str, cell: str, drop: tuple[str, ...] = GRADER_PACKAGES) -> None:
+        """Run one of the student's cells in the student's namespace (``RemoteError`` if it raises).
+
+        Its top-level imports of ``drop`` (the grader's own packages) are left out by the worker, which
+        parses the cell: student code is never parsed in the grader (a cell can exhaust the parser).
+        """
+        self._request({"op": "exec", "code": code, "cell": cell, "drop": list(drop)}, f"cell {cell}")
 
     def names(self) -> dict[str, str]:
         """The student's top-level names and their kind: ``"function"``, ``"data"`` or ``"object"``."""

@@ -647,3 +647,29 @@ def test_limits_reject_bad_values():
     """Does Limits name the bad argument?"""
     with pytest.raises(ValueError, match="Limits.wall"):
         Limits(wall=0)
+
+
+def test_the_worker_drops_grader_imports_and_keeps_line_numbers(sandbox):
+    """Are a cell's `autograder` imports left out in the sandbox, the rest run, and its lines still its own?"""
+    sandbox.exec_cell("import numpy as np\nfrom autograder.checks import check_rnn_step\nimport autograder\n"
+                      "x = float(np.ones(2).sum())\ndef f():\n    return 1 / 0\n", "c1")
+    assert sandbox.get("x") == 2.0
+    with pytest.raises(channel.RemoteError) as err:
+        sandbox.exec_cell("y = f()\n", "c2")
+    assert 'File "<cell c1>", line 6' in err.value.remote_traceback
+
+
+@pytest.mark.parametrize("deep", ["x = " + "-" * 200_000 + "1", "x = " + "+".join(["1"] * 300_000),
+                                  "f = " + "lambda: " * 50_000 + "1",
+                                  "import autograder\nx = " + "(" * 180 + "1" + ")" * 180 + " + a" + ".b" * 200_000],
+                         ids=["unary", "sum", "lambdas", "attributes"])
+def test_a_cell_that_exhausts_the_parser_fails_in_the_sandbox_only(sandbox, deep):
+    """Does code no parser can hold fail as that cell's error (or its time limit) inside the sandbox?"""
+    with pytest.raises((channel.RemoteError, SandboxFailure)) as err:
+        sandbox.exec_cell(deep, "deep")
+    if isinstance(err.value, channel.RemoteError):
+        assert err.value.kind in ("MemoryError", "RecursionError", "SyntaxError"), err.value
+        sandbox.exec_cell("z = 3\n", "after")
+        assert sandbox.get("z") == 3
+    else:
+        assert "timed out" in str(err.value)
