@@ -476,8 +476,11 @@ def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes
     (n_head,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
     if n_head > MAX_HEADER:
         raise ProtocolError(f"header of {n_head} bytes exceeds {MAX_HEADER}")
+    raw = _read_exact(fd, n_head, deadline)
     try:
-        header = json.loads(_read_exact(fd, n_head, deadline))
+        header = json.loads(raw)
+        if b"\\ud" in raw or b"\\uD" in raw:  # NB: JSON escapes can spell lone surrogates, which no file can hold
+            header = valid_text(header)
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, integers of too many digits
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict):
@@ -493,6 +496,29 @@ def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes
             raise ProtocolError(f"arrays of over {MAX_BLOB} bytes in one message")
         blobs.append(_read_exact(fd, size, deadline))
     return header, blobs
+
+
+def valid_text(tree):
+    r"""``tree`` (parsed JSON) with every string valid Unicode: a lone surrogate becomes U+FFFD.
+
+    JSON's ``\ud800`` escape decodes to a string that cannot be encoded as UTF-8, so a message, a notebook
+    or a gradebook entry quoting it fails to be written (``UnicodeEncodeError``) after grading ran.
+    """
+    if type(tree) is str:
+        try:
+            tree.encode("utf-8")
+        except UnicodeEncodeError:
+            return tree.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return tree
+    if isinstance(tree, list):
+        tree[:] = [valid_text(v) for v in tree]
+        return tree
+    if isinstance(tree, dict):
+        items = [(valid_text(k), valid_text(v)) for k, v in tree.items()]
+        tree.clear()
+        tree.update(items)
+        return tree
+    return tree
 
 
 # ----------------------------------------------------------------------------- values

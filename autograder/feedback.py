@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 
+from autograder import channel
 from autograder.pipeline import Report, source_notebook_path
 from autograder.submission_files import Submission, SubmissionFileError, open_folder, read_file_at
 
@@ -77,7 +78,8 @@ def feedback_notebook(report: Report, course: Path | str, assignment: str,
     nb = nbformat.from_dict(json.loads(source_path.read_text(encoding="utf-8")))
     results = {t.grade_id: t for t in report.tests}
     answers = {c["label"]: c for c in report.cells}
-    student_sources = _student_answers(submitted)
+    # NB: the student's JSON may spell lone surrogates (\ud800), which the written notebook could not encode
+    student_sources = _student_answers(None if submitted is None else channel.valid_text(submitted))
     for cell in nb.cells:
         if isinstance(cell.source, list):  # the file format allows a list of lines
             cell.source = "".join(cell.source)
@@ -119,7 +121,14 @@ def write_feedback(report: Report, course: Path | str, assignment: str, student:
     nb = feedback_notebook(report, course, assignment, submitted)
     out = course / "autograded" / student / assignment / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out)
+    # NB: encoded in full before any file is touched, then renamed: a failure leaves no half-written notebook
+    data = nbformat.writes(nb).encode("utf-8")
+    partial = out.with_name(f".{name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     return out
 
 
