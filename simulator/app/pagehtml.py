@@ -30,6 +30,7 @@ import panel as pn
 from bokeh.server import urls
 from bokeh.util.token import generate_jwt_token, generate_session_id
 from panel.io import server as pn_server
+from panel.io.resources import LOCAL_DIST
 from tornado.web import authenticated
 
 log = logging.getLogger("simulator.app")
@@ -84,10 +85,26 @@ class PageHandler(pn_server.DocHandler):
         super().write(chunk)
 
 
-def _count(session_context) -> None:
+def dist_url(app_path: str) -> str:
+    """Where the page's Panel stylesheets are served from, relative to ``app_path`` (as Panel's page handler says)."""
+    rel = "/".join([".."] * app_path.strip("/").count("/"))
+    return f"{rel}/{LOCAL_DIST}" if rel else LOCAL_DIST
+
+
+def _prepare(session_context) -> None:
+    """Before the page is built: count the build, and give the document what Panel's GET would have set on it.
+
+    Panel sets the stylesheets' location (``dist_url``) and the theme on the document when it renders the HTML,
+    and every model made later reads them; a session built at its websocket has had no such render, and its
+    models would load their stylesheets from the CDN.
+    """
     BUILT["sessions"] += 1
     tag = hashlib.sha256(str(session_context.id).encode()).hexdigest()[:12]  # the id itself would let a reader in
     log.info("session built by process %d: %s (%d so far)", os.getpid(), tag, BUILT["sessions"])
+    doc = session_context._document
+    url = session_context.server_context.application_context.url
+    doc._template_variables.setdefault("dist_url", dist_url(url))
+    doc._template_variables.setdefault("theme_name", pn.config.theme)
 
 
 def install_page_handler() -> None:
@@ -99,5 +116,5 @@ def install_page_handler() -> None:
         if pattern == r"/?" and issubclass(handler, pn_server.DocHandler) and handler is not PageHandler:
             urls.per_app_patterns[k] = (pattern, PageHandler)
     if not _INSTALLED:
-        pn.state.on_session_created(_count)
+        pn.state.on_session_created(_prepare)
         _INSTALLED.append(True)
