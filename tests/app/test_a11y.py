@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from simulator.app.components import client_player, palette
-from simulator.app.components.a11y import BUTTON_COLORS, contrast
+from simulator.app.components.a11y import CODE_COLOR, FOCUS_COLOR, contrast
 from simulator.app.components.equations import HIGHLIGHT
 
 
@@ -18,9 +18,9 @@ def test_contrast_matches_the_wcag_reference_values():
     assert contrast("#767676") == pytest.approx(4.54, abs=0.01)  # the lightest grey that passes on white
 
 
-@pytest.mark.parametrize("color", [HIGHLIGHT, "#595959", "#6b4f1d", *BUTTON_COLORS.values()])
+@pytest.mark.parametrize("color", [HIGHLIGHT, "#595959", "#6b4f1d", CODE_COLOR, FOCUS_COLOR])
 def test_text_colours_pass_aa(color):
-    """The equations' highlight, the readout hint, the unknown-word note and the darkened buttons (white text)."""
+    """The equations' highlight, the readout hint, the unknown-word note, inline code and the focus ring."""
     background = "#ffffff"
     assert contrast(color, background) >= 4.5, color
 

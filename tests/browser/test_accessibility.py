@@ -1,6 +1,6 @@
 """WCAG 2.2 AA in real Chromium: axe-core finds no violation of any impact on any page, every page fits a
-1400 px window, has its own title, one main landmark and a skip button, and the Cell, Architectures and BPTT
-pages work from the keyboard alone with a visible focus.
+1400 px window, has its own title, one main landmark and a skip button (the instructor's signed-in course pages
+too), and the Cell, Architectures and BPTT pages work from the keyboard alone with a visible focus.
 
 axe-core is the npm package, injected by Playwright; install it once with
 ``npm install --prefix build/axe axe-core@4`` (build/ is ignored by git). No violation is allow-listed: every
@@ -9,11 +9,17 @@ rule axe checks passes on every page below (its "best-practice" rules included).
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import SCREENSHOTS
+from tests.autograder.server import http
+from tests.autograder.server.conftest import released_course
+
+from .conftest import SCREENSHOTS, tracebacks
 from .test_pages import wait_query, wait_text
 
 pytestmark = pytest.mark.browser
@@ -68,10 +74,7 @@ def test_no_axe_violation_of_any_impact_and_the_page_fits(server, open_page, axe
     page = open_page(server + path)
     page.locator(".rnn-nav").first.wait_for(timeout=40000)
     page.wait_for_timeout(2500)  # the accessibility fixes run every 0.7 s as views render
-    page.add_script_tag(content=axe_source)
-    violations = page.evaluate("""async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
-        .violations.map(v => `${v.impact} ${v.id} (${v.nodes.length}): ${v.help} at ${v.nodes[0].target.join(" ")}`)
-        """, TAGS)
+    violations = _axe(page, axe_source)
     assert not violations, "\n".join(violations)
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
     assert page.title() == f"{PAGES[path]} - RNN simulator"
@@ -80,6 +83,51 @@ def test_no_axe_violation_of_any_impact_and_the_page_fits(server, open_page, axe
     assert page.evaluate(DEEP_ALL, "button.rnn-skip")[0]["text"] == "Skip to the page content"
     levels = page.evaluate(DEEP_ALL, "h1, [role=heading][aria-level='1']")
     assert levels, "no level-one heading"
+
+
+def _axe(page, axe_source) -> list[str]:
+    page.add_script_tag(content=axe_source)
+    return page.evaluate("""async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+        .violations.map(v => `${v.impact} ${v.id} (${v.nodes.length}): ${v.help} at ${v.nodes[0].target.join(" ")}`)
+        """, TAGS)
+
+
+@pytest.fixture(scope="module")
+def course_site(tmp_path_factory):
+    """A course server with a released assignment and an instructor's set-up code (the signed-in pages)."""
+    root = tmp_path_factory.mktemp("a11y-course")
+    course = released_course(root / "course")
+    out = subprocess.run([sys.executable, "-m", "autograder", "users", "--course", str(course), "add", "prof",
+                          "--role", "instructor"], cwd=http.REPO, env=http.env(), capture_output=True, text=True,
+                         check=True, timeout=120)
+    code = re.search(r"set-up code: (\S+)", out.stdout).group(1)
+    port, log = http.free_port(), root / "serve.log"
+    proc = http.start_server(course, port, log=log)
+    yield {"base": f"http://127.0.0.1:{port}", "code": code}
+    proc.terminate()
+    proc.wait(30)
+    bad = [tb for tb in tracebacks(log.read_text()) if "WebSocketClosedError" not in tb]
+    assert not bad, "the server logged a traceback:\n" + "\n\n".join(bad)[:4000]
+
+
+def test_the_signed_in_course_pages_have_no_axe_violation(course_site, browser, axe_source):
+    """Are the instructor's course page and dashboard (buttons, inline code, number fields) free of violations?"""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{course_site['base']}/course/setup?user=prof&code={course_site['code']}")
+        page.fill("#password", "prof long password")
+        page.fill("#again", "prof long password")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Signed in as")
+        for path, title in (("/course", "Course"), ("/course/dashboard", "Course")):
+            page.goto(course_site["base"] + path)
+            page.locator(".rnn-nav").first.wait_for(timeout=40000)
+            page.wait_for_timeout(2500)
+            assert not (violations := _axe(page, axe_source)), "\n".join([path, *violations])
+            assert page.title() == f"{title} - RNN simulator"
+    finally:
+        context.close()
 
 
 def test_the_cell_equations_show_one_copy(server, open_page):

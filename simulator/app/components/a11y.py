@@ -7,8 +7,11 @@ page (shadow roots included) and enforces these principles wherever the page's v
 
 - every control has the name its visible label gives it (a slider's handle, a number field's spinner arrows,
   a checkbox whose text sits outside its label); it does not invent names for controls without visible text;
-- white text on Bokeh's primary and success buttons reaches 4.5:1 (``BUTTON_COLORS``: white on #428bca is
-  3.6:1, on #5cb85c 2.5:1);
+- every enabled button's text reaches 4.5:1 on its background: below that the background is darkened (light
+  text) or lightened (dark text) in its own hue until it does (Bokeh's defaults: white on #428bca is 3.6:1, on
+  #5cb85c 2.5:1, on #f0ad4e 1.9:1); inline ``code`` is dark blue, not Panel's dark-theme #82aaff (2.3:1);
+- every target is at least 24 px: the spinner arrows of a number field (15 px high) are not drawn; the field
+  still takes typed values and the arrow keys;
 - every focusable element shows a 3 px focus ring when the keyboard moves to it (``FOCUS_CSS``, adopted by
   every shadow root: Bokeh's own indicator is a thin dotted line or nothing);
 - with ``prefers-reduced-motion: reduce`` no CSS animation or transition runs (the player's Play is paced by
@@ -19,8 +22,9 @@ page (shadow roots included) and enforces these principles wherever the page's v
   level below the one before it (``aria-level`` on the heading; its look is unchanged); a page without any
   heading gets its title as a level-one heading that only assistive technology sees.
 
-Not covered: the canvas drawings themselves (a screen reader cannot read a canvas; the Cell page adds a
-"numbers as text" table for that), colours a page sets itself (checked by the tests with ``contrast``), and
+Not covered: text on transparent buttons and on other elements (colours a page sets itself: the tests check
+them with ``contrast``, and axe in the browser), the canvas drawings themselves (a screen reader cannot read a
+canvas; the Cell page adds a "numbers as text" table for that), and
 a heading whose wrong level is right for its look (the outline is repaired for assistive technology only:
 pages should still use the right tags).
 """
@@ -32,13 +36,15 @@ import json
 import param
 from panel.custom import JSComponent
 
-# Bokeh's default button backgrounds (as computed styles) -> darker shades with white text at >= 4.5:1
-BUTTON_COLORS = {"rgb(66, 139, 202)": "#2f6fa7", "rgb(92, 184, 92)": "#2b7a2b"}
+TEXT_CONTRAST = 4.5  # WCAG 1.4.3 AA for normal text; the script aims a little above it (rounding)
+CODE_COLOR = "#24529b"  # inline code: 7.5:1 on white
 FOCUS_COLOR = "#1a5fb4"  # 6.4:1 on white (WCAG 2.4.11/1.4.11 ask 3:1 for a focus indicator)
 FOCUS_CSS = f"""
 :focus-visible {{ outline: 3px solid {FOCUS_COLOR} !important; outline-offset: 2px !important; }}
 .noUi-handle:focus-visible {{ box-shadow: 0 0 0 3px {FOCUS_COLOR} !important; }}
 [role="main"]:focus {{ outline: none !important; }}
+:not(pre) > code {{ color: {CODE_COLOR} !important; }}
+.bk-spin-wrapper {{ display: none !important; }}
 @media (prefers-reduced-motion: reduce) {{
   *, *::before, *::after {{ animation-duration: 0s !important; animation-iteration-count: 1 !important;
     transition-duration: 0s !important; transition-delay: 0s !important; scroll-behavior: auto !important; }}
@@ -65,7 +71,30 @@ class AccessibilityFixes(JSComponent):
     page_title = param.String(default="RNN simulator", doc="The browser tab's title for this page.")
 
     _esm = """
-    const COLORS = %COLORS%;
+    const TARGET = %CONTRAST% + 0.1;
+    const channels = (css) => (css.match(/[\\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const ratio = (a, b) => {
+      const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    // a button's own colours (any earlier repair undone first: its state, e.g. active, may have changed them)
+    const readable = (b) => {
+      if (b.dataset.rnnRepaired) { b.style.backgroundColor = b.style.borderColor = ""; delete b.dataset.rnnRepaired; }
+      if (b.disabled) return;  // WCAG exempts inactive controls
+      const style = getComputedStyle(b), fg = channels(style.color), bg = channels(style.backgroundColor);
+      if (fg.length < 3 || bg.length < 3 || (bg.length > 3 && bg[3] < 1)) return;  // transparent: not covered
+      if (ratio(fg, bg) >= %CONTRAST%) return;
+      const darker = luminance(fg) > luminance(bg);
+      let c = bg.slice(0, 3);
+      const step = (v) => (darker ? v * 0.95 : 255 - (255 - v) * 0.95);
+      for (let k = 0; k < 60 && ratio(fg, c) < TARGET; k++) c = c.map(step);
+      b.style.backgroundColor = b.style.borderColor = `rgb(${c.map(Math.round).join(", ")})`;
+      b.dataset.rnnRepaired = "1";
+    };
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(%CSS%);
     const roots = (root, out) => {
@@ -160,15 +189,7 @@ class AccessibilityFixes(JSComponent):
           const name = text(box.closest("label")) || text(root.querySelector(".bk-label")) || text(box.parentElement);
           if (name) box.setAttribute("aria-label", name);
         }
-        for (const b of root.querySelectorAll(".bk-btn-primary, .bk-btn-success")) {
-          const style = getComputedStyle(b), white = style.color === "rgb(255, 255, 255)";
-          if (b.dataset.rnnDarkened && !white) {  // an outline button that is no longer active: its own colours
-            b.style.backgroundColor = b.style.borderColor = ""; delete b.dataset.rnnDarkened;
-          } else if (!b.dataset.rnnDarkened && white && COLORS[style.backgroundColor]) {  // white text only
-            b.style.backgroundColor = b.style.borderColor = COLORS[style.backgroundColor];
-            b.dataset.rnnDarkened = "1";
-          }
-        }
+        for (const b of root.querySelectorAll(".bk-btn")) readable(b);
       }
       outline(main, model.page_title);
       return main;
@@ -181,7 +202,7 @@ class AccessibilityFixes(JSComponent):
       el.setAttribute("aria-hidden", "true");
       return el;
     }
-    """.replace("%COLORS%", json.dumps(BUTTON_COLORS)).replace("%CSS%", json.dumps(FOCUS_CSS))
+    """.replace("%CONTRAST%", repr(TEXT_CONTRAST)).replace("%CSS%", json.dumps(FOCUS_CSS))
 
     def __init__(self, **params):
         super().__init__(height=0, width=0, margin=0, **params)
