@@ -22,6 +22,8 @@ from autograder.server import api
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
 from simulator.app import admission
+from simulator.app.gcpolicy import freeze_startup
+from simulator.app.gcpolicy import install as install_gc_policy
 from simulator.app.layout import framed
 from simulator.app.pagehtml import install_page_handler
 from simulator.app.pages.course import context
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
             auth["auth_provider"] = CourseAuth(handle)
     pages = admission.guard(routes(course=handle is not None))  # per-client session limit (simulator/app/admission.py)
     install_page_handler()  # each session is built once, by the process serving it (simulator/app/pagehtml.py)
+    install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
+    freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
                       extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,

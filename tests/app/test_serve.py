@@ -1,3 +1,5 @@
+import gc
+
 import pytest
 
 import serve
@@ -42,7 +44,10 @@ def _serve(argv):
     seen, server = {}, FakeServer()
 
     def fake(routes, **kw):
-        seen.update(kw, routes=routes)
+        from bokeh.server import urls
+
+        seen.update(kw, routes=routes, frozen=gc.get_freeze_count(),
+                    handlers=[handler for _, handler, *_ in urls.per_app_patterns])
         return server
 
     serve.pn.serve, original = fake, serve.pn.serve
@@ -51,6 +56,7 @@ def _serve(argv):
     finally:
         serve.pn.serve = original
         serve.context.HANDLE = None  # no course server leaks into the other tests of this process
+        gc.unfreeze()  # main froze the start-up heap, as before a fork: not this test process's
     return seen, server
 
 
@@ -67,6 +73,14 @@ def test_serve_parses_the_documented_options(tmp_path):
     assert seen["auth_provider"].login_url == "/login" and seen["cookie_secret"]
     assert {"/course", "/course/feedback", "/course/dashboard", "/cell"} <= set(seen["routes"])
     assert len(server.callbacks) == 1
+
+
+def test_serve_builds_sessions_once_and_freezes_the_start_up_heap_before_forking():
+    """Before pn.serve (which forks): the page handler that builds nothing on a GET, and a frozen heap."""
+    from simulator.app.pagehtml import PageHandler
+
+    seen, _ = _serve(["--no-course", "--num-procs", "2"])
+    assert PageHandler in seen["handlers"] and seen["frozen"] > 0
 
 
 def test_serve_without_a_course_serves_the_pages_only():
