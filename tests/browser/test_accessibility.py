@@ -10,12 +10,15 @@ rule axe checks passes on every page below (its "best-practice" rules included).
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import panel as pn
 import pytest
 
+from simulator.app import layout
 from tests.autograder.server import http
 from tests.autograder.server.conftest import released_course
 
@@ -128,6 +131,57 @@ def test_the_signed_in_course_pages_have_no_axe_violation(course_site, browser, 
             assert page.title() == f"{title} - RNN simulator"
     finally:
         context.close()
+
+
+# Pages made of defects, one or more per class the fixes enforce (contrast of buttons and code, heading outline,
+# target size of number fields, names of controls). TUNED is what the fixes were written against; HELD_OUT was
+# written afterwards, with other widgets, colours and nestings, and never tuned on.
+def _tuned():
+    return pn.Column(
+        pn.pane.Markdown("## A section\n\nSome `inline code` here."),
+        pn.Row(pn.widgets.Button(name="Primary", button_type="primary"),
+               pn.widgets.Button(name="Success", button_type="success"),
+               pn.widgets.Button(name="Warning", button_type="warning")),
+        pn.pane.Markdown("#### Two levels down"),
+        pn.widgets.IntInput(name="Count", value=3))
+
+
+def _held_out():
+    return pn.Column(
+        pn.pane.HTML("<h1>Top</h1><h6>Five levels down</h6><p>text <code>np.tanh</code></p>"),
+        pn.Card(pn.pane.Markdown("##### Inside a card"), title="A card"),
+        pn.Tabs(("One", pn.pane.Markdown("### Tab heading")), ("Two", pn.pane.Markdown("two"))),
+        pn.Row(pn.widgets.Button(name="Danger", button_type="danger"),
+               pn.widgets.Toggle(name="Toggle", button_type="success"),
+               pn.widgets.RadioButtonGroup(options=["a", "b", "c"], button_type="warning", button_style="solid"),
+               pn.widgets.Button(name="Pink", stylesheets=[".bk-btn { background: #ffb3b3; color: #ffffff; }"]),
+               pn.widgets.Button(name="Dark", stylesheets=[".bk-btn { background: #333333; color: #000000; }"])),
+        pn.widgets.FloatInput(name="Rate", value=0.5, step=0.1),
+        pn.widgets.Checkbox(name="Tick me"),
+        pn.widgets.FloatSlider(name="Scale", start=0, end=1, value=0.5))
+
+
+@pytest.fixture(scope="module")
+def defect_server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    routes = {"/tuned": lambda: layout.framed("", _tuned()), "/held_out": lambda: layout.framed("", _held_out())}
+    server = pn.serve(routes, port=port, address="127.0.0.1", show=False, threaded=True,
+                      websocket_origin=[f"127.0.0.1:{port}"])
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("path", ["/tuned", "/held_out"])
+def test_defects_of_each_class_are_repaired_on_pages_never_seen(defect_server, open_page, axe_source, path):
+    """Do the page-wide fixes repair every class of defect, on widgets they were not written against too?"""
+    page = open_page(defect_server + path)
+    page.locator(".rnn-nav").first.wait_for(timeout=40000)
+    page.wait_for_timeout(2500)
+    assert not (violations := _axe(page, axe_source)), "\n".join(violations)
 
 
 def test_the_cell_equations_show_one_copy(server, open_page):
