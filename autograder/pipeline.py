@@ -656,6 +656,9 @@ class Runner:
                                   namespace, out)
             hidden = channel.redacting()  # NB: drawing a hidden case switched it on too (cases)
         if hidden:
+            # NB: hidden inputs were in this sandbox: the next step gets a fresh one (the student's cells replayed,
+            # which never saw them), so no later message, note or visible test can quote what was kept of them
+            self.sandbox.kill("recycled: a test with hidden cases ran in it")
             # NB: the one place a hidden test's message is composed: grader facts only, whatever the check wrote
             if exc is None:
                 return TestResult(step.grade_id, step.points, step.points, hidden_text.compose_pass(facts), "")
