@@ -607,9 +607,10 @@ class Peer:
 
     def _blob(self, node: dict, blobs: list[bytes]) -> np.ndarray:
         k = node.get("b")
-        if type(k) is not int or not 0 <= k < len(blobs):
-            raise ProtocolError("array reference out of range")
-        return _blob_to_array(blobs[k])
+        if type(k) is not int or not 0 <= k < len(blobs) or blobs[k] is None:
+            raise ProtocolError("array reference out of range or used twice")
+        blob, blobs[k] = blobs[k], None  # NB: the bytes go as soon as the array is built (peak memory: one copy)
+        return _blob_to_array(blob)
 
     def _dec(self, node, blobs, depth: int, budget: list[int]):
         budget[0] -= 1

@@ -46,7 +46,7 @@ def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.n
         expected = "a python float" if shape == () else f"a numpy array of shape {shape}"
         fail(f"{what}: expected {expected}, got an object of type {type_name(value)}", what,
              f"expected {expected}, got another type")
-    arr = np.array(value, copy=True)  # exact ndarray: copying reads its buffer, nothing the student wrote
+    arr = value  # an exact ndarray: its dtype and shape are read without running anything the student wrote
     if arr.dtype.kind != "f":
         fail(f"{what}: dtype {arr.dtype}, expected a float array ({np.dtype(dtype).name}); "
              "did an integer or boolean array slip in?", what, f"wrong dtype, expected {np.dtype(dtype).name}")
@@ -55,6 +55,8 @@ def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.n
     if arr.dtype != np.dtype(dtype):
         fail(f"{what}: dtype {arr.dtype}, expected {np.dtype(dtype).name} (the dtype of the inputs); "
              "avoid casting", what, f"wrong dtype, expected {np.dtype(dtype).name}")
+    # NB: copied only once it is known to be of the case's shape: a huge wrong return costs no second copy here
+    arr = np.array(arr, copy=True)
     if not np.isfinite(arr).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         fail(f"{what}: holds {arr[bad]} at index {bad}; expected finite values only", what,
