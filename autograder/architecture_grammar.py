@@ -62,6 +62,10 @@ def _carried(state: tuple, how: str, zero: tuple) -> tuple:
 def _readout(p: dict, h: np.ndarray, how: str) -> np.ndarray:
     if how == "h":
         return h
+    if how == "W transposed":
+        if p["W_hy"].shape[0] != p["W_hy"].shape[1]:
+            raise ValueError("a transposed W_hy fits only when H = K")
+        return h @ p["W_hy"].T + p["b_y"]
     y = h @ p["W_hy"] + (0.0 if how == "no bias" else p["b_y"])
     return {"linear": y, "no bias": y, "tanh": np.tanh(y), "relu": np.maximum(y, 0.0),
             "sigmoid": 0.5 * (1.0 + np.tanh(0.5 * y)), "softmax": softmax(y, axis=-1),
@@ -212,6 +216,7 @@ def grammar(name: str) -> Grammar:
     feeds = name in GENERATING
     sites.append(Site("readout", READOUT_LINE, options(
         ("no bias", "bias dropped", "the readout bias b_y is left out"),
+        ("W transposed", "transposed weights", "the readout uses W_hy transposed (h W_hy^T + b_y)"),
         ("tanh", "activation on the readout", "tanh is applied to the readout"),
         ("relu", "activation on the readout", "a ReLU is applied to the readout"),
         ("sigmoid", "activation on the readout", "a sigmoid is applied to the readout"),

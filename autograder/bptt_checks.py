@@ -448,14 +448,18 @@ def _forward_probes(fn: Callable) -> list[Probe]:
         flat = _with(case, params=_params(case, W_hh=np.zeros_like(case["params"]["W_hh"])))
         H0 = attempt(lambda: run(flat))
         if H1 is not None and not all_close(_ref_H(one), H1):
-            return Finding("already with one step (T=1) your H differs", "first step wrong",
-                           "step 0 is not rnn_step(X[:, 0], h0, params)", FORWARD_LINE)
+            # A location, not a cause: the step's math, its input or what it stores may be wrong.
+            return Finding("already with one step (T=1) your H differs, so step 0 (rnn_step(X[:, 0], h0, params)) or "
+                           "what is stored for it is wrong")
         if H0 is None:
             return None
         bad = differs(_ref_H(flat), H0).any(axis=(0, 2))
         if bad.any():
-            return Finding(f"with W_hh = 0 (no recurrence) your H still differs at {steps_text(np.flatnonzero(bad))}",
-                           "wrong input step", "step t does not read X[:, t] or does not write H[:, t]", FORWARD_LINE)
+            where = f"with W_hh = 0 (no recurrence) your H still differs at {steps_text(np.flatnonzero(bad))}"
+            if H1 is None:  # no one-step run to clear the step itself: evidence only
+                return Finding(where)
+            return Finding(f"with one step (T=1) your H matches; {where}", "wrong input step",
+                           "step t does not read X[:, t] or does not write H[:, t]", FORWARD_LINE)
         first = "with one step (T=1) your H matches; " if H1 is not None else ""
         return Finding(f"{first}with W_hh = 0 (no recurrence) your H matches, so each x_t is read and stored at the "
                        "right t and the recurrent term is what differs", "recurrent term wrong",
@@ -889,8 +893,7 @@ def _norms_probes(fn: Callable) -> list[Probe]:
                                  (n / np.sqrt(size), "sqrt(mean(dh_last^2))", "mean instead of sum in the norm")):
             if np.isclose(got["norms"][-1], value):
                 return Finding(f"your {last} is {what} instead of ||dh_last||", bug, f"the norm is {what}", NORMS_LINE)
-        return Finding(f"already norms[{_T(case) - 1}] differs, which must be ||dh_last||", "wrong last norm",
-                       "norms[T-1] is not the norm of dh_last itself", NORMS_LINE)
+        return Finding(f"already norms[{_T(case) - 1}] differs, which must be ||dh_last||")  # a location only
 
     def no_recurrence(case, got):
         c = _with(case, params=_params(case, W_hh=np.zeros_like(case["params"]["W_hh"])))

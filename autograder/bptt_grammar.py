@@ -56,11 +56,14 @@ def _forward(case: dict, ch: dict) -> dict:
     skip, fill = ch.get("range", ("none", None))
     steps = _walk_range(T, skip, ch.get("order", "forward"))
     h = h0 if ch.get("start", "h0") == "h0" else np.zeros_like(h0)
+    a = h  # the pre-activation carried by a slip; before the first step it is the start state
     stored = {}
     for t in steps:
-        prev = {"h": h, "h0": h0, "zeros": np.zeros_like(h0)}[ch.get("carry", "h")]
+        prev = {"h": h, "h0": h0, "zeros": np.zeros_like(h0), "a": a}[ch.get("carry", "h")]
         new, cache = cells.rnn_step(X[:, _index(t, T, ch.get("input", "t"))], prev, p)
-        stored[t] = {"after": new, "before": prev, "a": cache["a"]}[ch.get("store", "after")]
+        a = cache["a"]
+        new = np.tanh(new) if ch.get("post") == "tanh" else new
+        stored[t] = {"after": new, "before": prev, "a": cache["a"], "tanh": np.tanh(new)}[ch.get("store", "after")]
         h = new
     keys = [t for t in range(T) if t in stored]
     if ch.get("stored") == "walk order":
@@ -84,7 +87,9 @@ def forward_grammar() -> Grammar:
             ("last", "wrong input step", "every step reads X[:, -1]"))),
         Site("carry", line, options(
             ("h0", "recurrence dropped", "every step starts from h0 instead of h_{t-1}"),
-            ("zeros", "state reset at every step", "every step starts from zeros instead of h_{t-1}"))),
+            ("zeros", "state reset at every step", "every step starts from zeros instead of h_{t-1}"),
+            ("a", "pre-activation carried", "step t starts from the pre-activation a_{t-1} instead of h_{t-1} = "
+             "tanh(a_{t-1})"))),
         Site("start", line, options(("zeros", "initial state ignored", "h0 is replaced by zeros"),)),
         Site("range", line, options(
             (("first", None), "step 0 skipped", "the loop starts at t=1 (H has T-1 steps)"),
@@ -99,7 +104,11 @@ def forward_grammar() -> Grammar:
         Site("store", line, options(
             ("before", "off by one step", "H[:, t] holds the state before step t (h_{t-1}, appended before the "
              "step)"),
-            ("a", "pre-activation stored", "H[:, t] holds the pre-activation a_t instead of h_t = tanh(a_t)"))),
+            ("a", "pre-activation stored", "H[:, t] holds the pre-activation a_t instead of h_t = tanh(a_t)"),
+            ("tanh", "activation applied twice", "H[:, t] holds tanh(h_t) (tanh applied again before storing)"))),
+        Site("post", line, options(
+            ("tanh", "activation applied twice", "h_t = tanh(h_t) after each step (tanh applied twice, also to "
+             "the state carried on)"),)),
         Site("axis", "H = np.stack(states, axis=1)  # (B, T, H)", options(
             (0, "time-major output", "H is stacked time first, (T, B, H)"),)),
     ), _forward_with_order)
@@ -136,7 +145,8 @@ def _backward(case: dict, ch: dict) -> dict:
         dh = alpha * dH[:, _index(t, T, ch.get("dH_index", "t"))] + beta * carry
         dx, dh_prev, g = cells.rnn_step_backward(dh, caches[_index(t, T, ch.get("cache_index", "t"))])
         dX[:, _index(t, T, ch.get("dX_index", "t"))] = dx
-        before, carry = carry, {"dh_prev": dh_prev, "dh": dh}[ch.get("carry", "dh_prev")]
+        carried = {"dh_prev": dh_prev, "dh": dh, "accumulated": carry + dh_prev}[ch.get("carry", "dh_prev")]
+        before, carry = carry, carried
         if reduce == "overwrite" or (reduce == "first walked" and n == 0):
             grads = dict(g)
         elif reduce in ("sum", "mean", "batch mean"):
@@ -180,7 +190,9 @@ def backward_grammar() -> Grammar:
             ("t+1", "step caches in the wrong order", "step t reads caches[t+1] (the last step its own)"))),
         Site("carry", "dh_next = dh_prev returned by step t", options(
             ("dh", "Jacobian skipped in the carry", "the gradient passed to step t-1 is the dh step t received "
-             "instead of the dh_prev it returned"),)),
+             "instead of the dh_prev it returned"),
+            ("accumulated", "carried gradient accumulated", "dh_next += dh_prev: the carried gradient keeps every "
+             "later step's dh_prev instead of being replaced"))),
         Site("carry_init", "dh_next = zeros before the loop", options(
             ("dH_last", "last step counted twice", "the carried gradient starts at dH[:, T-1] instead of zeros"),)),
         Site("reduce", SUM_LINE, options(

@@ -11,6 +11,7 @@ from autograder.cases import hidden_secret
 from simulator import conv
 from tests.autograder.bugs import sequences
 from tests.autograder.bugs import sequences_independent as independent
+from tests.autograder.bugs import sequences_slips as slips
 
 TUNE = [b for b in independent.BUGS if b.half == "tune"]
 CAUSE = re.compile(r"\): (.*?) Evidence:")
@@ -37,8 +38,28 @@ def test_tune_half_rates():
     table = independent.measure(TUNE)
     for assignment, row in table.items():
         assert row["caught"] == row["exact"] == row["located"] == row["bugs"], (assignment, row)
+        assert row["false"] == 0, (assignment, row)  # a wrong name is worse than none
     named = sum(r["named"] for r in table.values())
     assert named >= 0.9 * len(TUNE), table
+
+
+def test_slips_tune_half_rates():
+    """The slips catalogue's tune half (tests/autograder/bugs/sequences_slips.py): every bug caught and exact,
+    >= 90% located and named, and no wrong name."""
+    bugs = [b for b in slips.BUGS if b.half == "tune"]
+    table = independent.measure(bugs)
+    assert all(r["caught"] == r["exact"] == r["bugs"] and r["false"] == 0 for r in table.values()), table
+    assert sum(r["located"] for r in table.values()) >= 0.9 * len(bugs), table
+    assert sum(r["named"] for r in table.values()) >= 0.9 * len(bugs), table
+
+
+def test_the_grammar_names_most_of_the_tune_half_without_the_hand_lists():
+    """With every hand-written suspect list emptied, do the grammar and the probes still name >= 80% of the blind
+    catalogue's tune half, with at most one wrong name?"""
+    with sequences.probes_only(grammar=True):
+        table = independent.measure(TUNE)
+    assert sum(r["named"] for r in table.values()) >= 0.8 * len(TUNE), table
+    assert sum(r["false"] for r in table.values()) <= 1, table
 
 
 def test_held_out_half_keeps_its_measured_rates():

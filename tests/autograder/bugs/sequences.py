@@ -339,6 +339,7 @@ class Outcome:
     located: bool
     named: bool
     message: str
+    false: bool = False  # some message names a cause, none of them one of the bug's classes
 
 
 def outcome(bug: SequenceBug) -> Outcome:
@@ -351,7 +352,8 @@ def outcome(bug: SequenceBug) -> Outcome:
     caught = bool(own) or any(messages(ns, f) for f in FUNCTIONS[bug.assignment] if f != bug.function)
     located = bool(own) and all(LOCATED.search(m) for m in own)
     named = bool(own) and all(any(f"(likely bug: {c})" in m for c in bug.classes) for m in own)
-    return Outcome(bug, caught, located, named, own[0] if own else "")
+    false = any("(likely bug:" in m and not any(f"(likely bug: {c})" in m for c in bug.classes) for m in own)
+    return Outcome(bug, caught, located, named, own[0] if own else "", false)
 
 
 def _half(bug: SequenceBug) -> str:
@@ -359,14 +361,16 @@ def _half(bug: SequenceBug) -> str:
 
 
 def table(outcomes: list[Outcome]) -> str:
-    """Markdown rows: assignment, half, bugs, caught, located, named."""
-    rows = ["| assignment | half | bugs | caught | located | named |", "|---|---|---|---|---|---|"]
+    """Markdown rows: assignment, half, bugs, caught, located, named, other name (a message names a class that is
+    not one of the bug's: a wrong name, or a right one this catalogue's exact class list does not spell)."""
+    rows = ["| assignment | half | bugs | caught | located | named | other name |", "|---|---|---|---|---|---|---|"]
     for assignment in FUNCTIONS:
         for h in ("tune", "held-out", "fresh"):
             sel = [o for o in outcomes if o.bug.assignment == assignment and _half(o.bug) == h]
             if sel:
                 rows.append(f"| {assignment} | {h} | {len(sel)} | {sum(o.caught for o in sel)} | "
-                            f"{sum(o.located for o in sel)} | {sum(o.named for o in sel)} |")
+                            f"{sum(o.located for o in sel)} | {sum(o.named for o in sel)} | "
+                            f"{sum(o.false for o in sel)} |")
     return "\n".join(rows)
 
 
