@@ -44,7 +44,7 @@ FOCUS_CSS = f"""
 .noUi-handle:focus-visible {{ box-shadow: 0 0 0 3px {FOCUS_COLOR} !important; }}
 [role="main"]:focus {{ outline: none !important; }}
 :not(pre) > code {{ color: {CODE_COLOR} !important; }}
-.bk-spin-wrapper {{ display: none !important; }}
+.bk-spin-btn {{ display: none !important; }}
 @media (prefers-reduced-motion: reduce) {{
   *, *::before, *::after {{ animation-duration: 0s !important; animation-iteration-count: 1 !important;
     transition-duration: 0s !important; transition-delay: 0s !important; scroll-behavior: auto !important; }}
