@@ -88,6 +88,37 @@ def test_no_axe_violation_of_any_impact_and_the_page_fits(server, open_page, axe
     assert levels, "no level-one heading"
 
 
+# each shown label whose input (in the same input group) is not drawn: a control the eye is told about but
+# cannot reach (``display: none`` on the wrong element, a zero width)
+HIDDEN_INPUTS = """() => {
+  const out = [];
+  const walk = (root) => {
+    for (const label of root.querySelectorAll(".bk-input-group > label")) {
+      const input = label.parentElement.querySelector("input, select, textarea");
+      if (!input || !label.checkVisibility()) continue;
+      const box = input.getBoundingClientRect();
+      if (box.width < 8 || box.height < 8) out.push(label.textContent.trim());
+    }
+    for (const el of root.querySelectorAll("*")) if (el.shadowRoot) walk(el.shadowRoot);
+  };
+  walk(document);
+  return out;
+}"""
+CELL_HIDDEN_ROW_COL = pytest.mark.xfail(strict=True, reason=(
+    "pages/cell/view.py NO_SPINNER hides .bk-spin-wrapper, the element holding the row and col inputs of the "
+    "single-weight edit; it should hide .bk-spin-btn only (a11y.py already does, on every page)"))
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=CELL_HIDDEN_ROW_COL) if p.startswith("/cell") else p
+                                  for p in PAGES if not p.startswith("/course")])
+def test_every_labelled_field_is_drawn(server, open_page, path):
+    """Does every shown label of a text, number or choice field have its field drawn beside it?"""
+    page = open_page(server + path)
+    page.locator(".rnn-nav").first.wait_for(timeout=40000)
+    page.wait_for_timeout(2000)
+    assert not (hidden := page.evaluate(HIDDEN_INPUTS)), f"labels without a drawn field: {hidden}"
+
+
 def _axe(page, axe_source) -> list[str]:
     page.add_script_tag(content=axe_source)
     return page.evaluate("""async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
