@@ -121,7 +121,7 @@ def _fed_back(y: np.ndarray, ch: dict, case: dict) -> np.ndarray:
 def _stack(ys: list, how: str) -> np.ndarray:
     Y = np.stack(ys, axis=1)  # T x (B, K) -> (B, T, K)
     return {"t": Y, "reversed": Y[:, ::-1], "time-major": Y.swapaxes(0, 1), "softmax time": softmax(Y, axis=1),
-            "skip first": Y[:, 1:], "skip last": Y[:, :-1]}[how]
+            "skip first": Y[:, 1:], "skip last": Y[:, :-1], "last only": Y[:, -1]}[how]
 
 
 def _pick(reads: list, how: str) -> np.ndarray:
@@ -152,6 +152,8 @@ def program(name: str):
             ys, reads, _ = _loop(case, cp, _zero(case, B), X, ch, X.shape[1])
             if name == "many_to_many":
                 return {"Y": _stack(ys, ch.get("store", "t"))}
+            if ch.get("pick") == "all":
+                return {"Y": _stack(ys, "t")}
             h = _pick(reads, ch.get("pick", "last"))
             return {"Y": _readout(p, h, ch.get("readout", "linear"))}
         enc_ch = {k: v for k, v in ch.items() if k not in ("read", "readout", "carry")}
@@ -159,7 +161,7 @@ def program(name: str):
                             X.shape[1])
         state = _handover(state, ch.get("handover", "full"), _zero(case, B))
         dec = _cell(case, architectures.DECODER_PREFIX) if ch.get("decoder", "dec") == "dec" else _encoder_as_dec(case)
-        T = case["args"][2] + ch.get("steps", 0)
+        T = (X.shape[1] if ch.get("steps") == "T_in" else case["args"][2] + ch.get("steps", 0))
         if T < 1:
             raise ValueError("no step left")
         ys, _, _ = _loop(case, dec, state, None, ch, T)
@@ -230,13 +232,16 @@ def grammar(name: str) -> Grammar:
             ("before last", "wrong state read", "y is read from the state before the last step (h_{T-2})"),
             ("mean", "states averaged", "y is read from the mean of the states h_t over time"),
             ("sum", "states summed", "y is read from the sum of the states h_t over time"),
-            ("max", "states max-pooled", "y is read from the maximum of the states h_t over time"))))
+            ("max", "states max-pooled", "y is read from the maximum of the states h_t over time"),
+            ("all", "every step's output returned", "an output is returned for every step, (B, T, K), instead of "
+             "the last one only"))))
     if name in TIMED:
         sites.append(Site("store", "Y = np.stack(ys, axis=1)  # (B, T, K)", options(
             ("reversed", "time reversed", "the outputs are stored from last to first (Y[:, T-1-t] holds y_t)"),
             ("time-major", "time-major output", "Y is stacked time first, (T, B, K)"),
             ("skip first", "first output dropped", "the first output is left out (Y[:, t] holds y_{t+1})"),
             ("skip last", "last output dropped", "the last output is left out"),
+            ("last only", "only the last output returned", "only the last step's output is returned, (B, K)"),
             ("softmax time", "softmax over the wrong axis", "softmax is applied to Y over the time axis (axis=1) "
              "instead of over the K outputs"))))
     if feeds:
@@ -257,7 +262,9 @@ def grammar(name: str) -> Grammar:
                  "fed back)"))),
             Site("steps", "T outputs: for t in range(T)", options(
                 (-1, "wrong number of steps", "the loop runs T-1 steps instead of T"),
-                (1, "wrong number of steps", "the loop runs T+1 steps instead of T")))]
+                (1, "wrong number of steps", "the loop runs T+1 steps instead of T"),
+                *([("T_in", "wrong number of steps", "the decoder runs one step per input (T_in) instead of T_out")]
+                  if name == "encoder_decoder" else [])))]
     if name == "encoder_decoder":
         sites += [
             Site("handover", DECODER_LINE, options(

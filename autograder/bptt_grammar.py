@@ -223,6 +223,8 @@ def _norm(dh: np.ndarray, how: str) -> float:
     """sqrt(sum dh^2) over batch and units, or what a slip computes instead."""
     if how == "L2":
         return float(np.sqrt((dh * dh).sum()))
+    if how == "spectral":
+        return float(np.linalg.norm(dh, 2))  # the largest singular value of the (B, H) matrix
     per_example = np.sqrt((dh * dh).sum(axis=1))  # (B,)
     return float({"squared": (dh * dh).sum(), "L1": np.abs(dh).sum(), "max": np.abs(dh).max(),
                   "rms": np.sqrt((dh * dh).mean()), "example mean": per_example.mean(),
@@ -264,7 +266,9 @@ def norms_grammar() -> Grammar:
              "example's norm"),
             ("example sum", "norm summed over examples", "each norm is the sum over the batch of each example's "
              "norm"),
-            ("first example", "first example only", "each norm is example 0's only"))),
+            ("first example", "first example only", "each norm is example 0's only"),
+            ("spectral", "matrix 2-norm instead of the Frobenius norm", "each norm is np.linalg.norm(dh, 2), the "
+             "largest singular value of the (B, H) matrix, instead of sqrt(sum of squares)"))),
         Site("cache_index", "step t's backward reads caches[t]", options(
             ("T-1-t", "step caches in the wrong order", "step t reads caches[T-1-t]"),
             ("t-1", "step caches in the wrong order", "step t reads caches[t-1]"),
@@ -285,7 +289,9 @@ def _global(grads: dict, how: str) -> float:
                   "L1": sum(np.abs(g).sum() for g in gs), "max": max(np.abs(g).max() for g in gs),
                   "rms": np.sqrt(sum(p * p for p in per) / sum(g.size for g in gs)), "tensor sum": sum(per),
                   "tensor mean": sum(per) / len(per), "tensor max": max(per),
-                  "sum squared": np.sqrt(sum(float(g.sum()) ** 2 for g in gs))}[how])
+                  "sum squared": np.sqrt(sum(float(g.sum()) ** 2 for g in gs)),
+                  "spectral": np.sqrt(sum(float(np.linalg.norm(g, 2)) ** 2 if g.ndim == 2 else
+                                          float((g * g).sum()) for g in gs))}[how])
 
 
 def _clip(case: dict, ch: dict) -> dict:
@@ -321,7 +327,9 @@ def clip_grammar() -> Grammar:
             ("tensor mean", "norm averaged over tensors", "the norm is the mean of the per-tensor norms"),
             ("tensor max", "largest tensor norm", "the norm is the largest per-tensor norm"),
             ("sum squared", "sum squared instead of sum of squares", "the norm is sqrt(sum over tensors of "
-             "(sum of g)^2)"))),
+             "(sum of g)^2)"),
+            ("spectral", "matrix 2-norm instead of the Frobenius norm", "each matrix's norm is np.linalg.norm(g, 2), "
+             "its largest singular value, instead of sqrt(sum of g^2)"))),
         Site("scale", line, options(
             ("max", "min/max confused", "the scale is max(1, max_norm / norm)"),
             ("inverted", "inverted ratio", "the scale is min(1, norm / max_norm) (the ratio upside down)"),
@@ -344,9 +352,10 @@ def _radius(case: dict, ch: dict) -> dict:
     W = case["W"]
     M = {"W": W, "WWT": W @ W.T, "lower": np.tril(W) + np.tril(W, -1).T}[ch.get("matrix", "W")]
     spec = {"eig": np.linalg.eigvals(M), "svd": np.linalg.svd(M, compute_uv=False),
-            "real": np.linalg.eigvals(M).real}[ch.get("spectrum", "eig")]
+            "real": np.linalg.eigvals(M).real, "entries": M.ravel()}[ch.get("spectrum", "eig")]
     value = {"max abs": np.abs(spec).max(), "max": spec.real.max(), "min abs": np.abs(spec).min(),
-             "sum abs": np.abs(spec).sum(), "squared": np.abs(spec).max() ** 2}[ch.get("reduce", "max abs")]
+             "sum abs": np.abs(spec).sum(), "squared": np.abs(spec).max() ** 2, "sum": abs(spec.sum().real),
+             "product": abs(np.prod(spec).real)}[ch.get("reduce", "max abs")]
     return {"rho": np.array(float(value))}
 
 
@@ -360,12 +369,16 @@ def radius_grammar() -> Grammar:
         Site("spectrum", line, options(
             ("svd", "singular value instead of eigenvalue", "the singular values (svd, the spectral norm) are used "
              "instead of the eigenvalues"),
-            ("real", "real part", "the real parts of the eigenvalues are used instead of their moduli"))),
+            ("real", "real part", "the real parts of the eigenvalues are used instead of their moduli"),
+            ("entries", "entries instead of eigenvalues", "W's entries are used instead of its eigenvalues"))),
         Site("reduce", line, options(
             ("max", "modulus missing", "the largest eigenvalue itself is returned, not the largest |lambda|"),
             ("min abs", "smallest modulus", "the smallest |lambda| is returned"),
             ("sum abs", "sum of moduli", "the sum of |lambda| is returned"),
-            ("squared", "squared radius", "the radius is squared"))),
+            ("squared", "squared radius", "the radius is squared"),
+            ("sum", "trace instead of the radius", "|the sum of the eigenvalues| (the trace) is returned"),
+            ("product", "determinant instead of the radius", "|the product of the eigenvalues| (the determinant) "
+             "is returned"))),
     ), _radius)
 
 
