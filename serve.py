@@ -24,6 +24,7 @@ from autograder.server.handle import CourseHandle
 from simulator.app import admission
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
+from simulator.app.joining import install_join_gate
 from simulator.app.layout import framed
 from simulator.app.pagehtml import install_page_handler
 from simulator.app.pages.course import context
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> None:
             auth["auth_provider"] = CourseAuth(handle)
     pages = admission.guard(routes(course=handle is not None))  # per-client session limit (simulator/app/admission.py)
     install_page_handler()  # each session is built once, by the process serving it (simulator/app/pagehtml.py)
+    try:
+        install_join_gate()  # new sessions admitted at a bounded rate (simulator/app/joining.py)
+    except ValueError as exc:
+        parser.error(str(exc))
     install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,

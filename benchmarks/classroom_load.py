@@ -1,17 +1,23 @@
 """Classroom load: N simulated students on /cell over the real Bokeh websocket protocol, beside a trivial page.
 
-Each student GETs the page (the server builds its session), opens the websocket, pulls the document, then
-for ``--seconds`` behaves like a student: every 1-2 s it sends what the browser now sends for a burst of
-steps (the throttled step report, ``ClientPlayer``), and one action in ten is a setting change (the H field
-or the cell kind). Latency is from sending a message to the server's ``OK`` for it (the server has applied
-it and run every callback). The same students, doing the same number of messages, run against a trivial
-Panel page (one text field) served the same way in the same run: that is the named baseline.
+A class arrives as a class does: ``(1 - late) * N`` students join first (8 at a time), then the measurement
+window starts and the other ``late * N`` students arrive during it, at uniformly random times (the default
+``--late 0.1``: 20 of 200 students within the 30 s window, one every 1.5 s), so the window holds joins as well
+as work. Each student GETs the page, opens the websocket, pulls the document (join latency: from the GET to the
+document, what a student waits for before the page can be drawn), then every 1-2 s sends what the browser
+now sends for a burst of steps (the throttled step report, ``ClientPlayer``); one action in ten is a setting
+change (the H field). Step latency: to the server's ``OK`` for the report (its callback has run: the same
+queue any click waits in); setting latency: to the server's patch carrying the new readout. The same students,
+doing the same, run against a trivial Panel page (one text field) served the same way (same handlers, join
+gate and GC policy, same process count) in the same run: that is the named baseline.
 
-Prints, per N: p50/p95/p99 step and setting latency (ms), server CPU ms per request, MB per session, and the
-ratio to the trivial page. Usage: ``python benchmarks/classroom_load.py [--students 25 50 100 200]
-[--seconds 30] [--procs 1]``. Run it alone on the machine (it saturates two cores at N = 200).
+Prints, per N and page: p50/p95/p99 step and setting latency (ms), join p50/p95 of the late arrivals and of
+the first wave, server CPU ms per request, MB per session, session builds per student (1.0: each session
+built once), the longest GC pause the server logged, the load average, and the ratio to the trivial page.
+Usage: ``python benchmarks/classroom_load.py [--students 25 50 100 200] [--seconds 30] [--procs 2]
+[--late 0.1]``. It saturates both cores at N = 200: run it alone.
 
-Not measured: page drawing in a browser (the steps themselves now cost the server nothing; see
+Not measured: page drawing in a browser (the steps themselves cost the server nothing until the report; see
 tests/browser/test_cell_client.py) and training load (tests/browser/test_load.py).
 """
 
@@ -26,6 +32,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -35,11 +42,18 @@ from tornado.websocket import websocket_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIVIAL_APP = """
-import sys, panel as pn
+import logging, sys, panel as pn
+from simulator.app.gcpolicy import freeze_startup, install as install_gc_policy
+from simulator.app.joining import install_join_gate
+from simulator.app.pagehtml import install_page_handler
+logging.basicConfig(level=logging.INFO)
+install_page_handler(); install_join_gate(); install_gc_policy(); freeze_startup()  # served as serve.py serves
 pn.serve({"/trivial": lambda: pn.Column(pn.widgets.TextInput(name="H (hidden)", value="4"), pn.pane.Markdown("hi"))},
          port=int(sys.argv[1]), address="127.0.0.1", show=False, websocket_origin=[f"127.0.0.1:{sys.argv[1]}"],
          num_procs=int(sys.argv[2]))
 """
+BUILT = re.compile(r"session built by process")
+GC_PAUSE = re.compile(r"gc pause (\d+) ms")
 
 
 def _free_port() -> int:
@@ -80,8 +94,8 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _start(cmd: list[str], url: str) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _start(cmd: list[str], url: str, log) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(240):
         try:
             urllib.request.urlopen(url, timeout=5).read()
@@ -103,8 +117,10 @@ class Student:
         self.ids: dict[str, str] = {}
         self.readout = path != "/trivial"
         self.H = 4  # the page's default hidden size
+        self.join_s = float("nan")
 
     async def join(self) -> None:
+        start = time.perf_counter()
         html = await asyncio.to_thread(lambda: urllib.request.urlopen(self.base + self.path, timeout=600).read())
         token = re.search(rb'"token":"([^"]+)"', html).group(1).decode()
         ws_url = self.base.replace("http", "ws") + self.path.split("?")[0] + "/ws"
@@ -112,6 +128,7 @@ class Student:
         await self._read()  # ACK
         await self._send("PULL-DOC-REQ", {})
         doc = await self._read_until("PULL-DOC-REPLY")
+        self.join_s = time.perf_counter() - start
         self._find_models(doc)
         asyncio.ensure_future(self._listen())
 
@@ -196,37 +213,47 @@ class Student:
         self.pending[msgid] = (kind, time.perf_counter())
 
 
-async def _run(base: str, path: str, n: int, seconds: float, pids: list[int]) -> dict:
+async def _run(base: str, path: str, n: int, seconds: float, late: float, pids: list[int]) -> dict:
     rss0 = _rss_mb(pids)
     students = [Student(base, path) for _ in range(n)]
-    sem = asyncio.Semaphore(8)  # students arrive a few at a time, as a class does
+    n_late = round(late * n)
+    first, later = students[: n - n_late], students[n - n_late:]
+    sem = asyncio.Semaphore(8)  # the first wave arrives a few at a time
 
     async def join(s):
         async with sem:
             await s.join()
 
-    await asyncio.gather(*(join(s) for s in students))
+    await asyncio.gather(*(join(s) for s in first))
     rss1 = _rss_mb(pids)
     cpu0, t0 = _cpu_seconds(pids), time.perf_counter()
+    end = t0 + seconds
 
-    async def behave(s: Student):
+    async def behave(s: Student, arrive: float = 0.0):
+        if arrive:  # a late student: arrives during the window, then behaves like the others
+            await asyncio.sleep(arrive)
+            await s.join()
         t = 0
-        end = time.perf_counter() + seconds
         await asyncio.sleep(random.uniform(0, 2))
         while time.perf_counter() < end:
             t = (t + random.randint(1, 3)) % 19
             await s.act(t, random.random() < 0.1)
             await asyncio.sleep(random.uniform(1.0, 2.0))
 
-    await asyncio.gather(*(behave(s) for s in students))
+    await asyncio.gather(*(behave(s) for s in first),
+                         *(behave(s, random.uniform(0.5, seconds - 2)) for s in later))
     await asyncio.sleep(3)  # the last replies
     cpu = _cpu_seconds(pids) - cpu0
+    rss2 = _rss_mb(pids)
     for s in students:
-        s.ws.close()
+        if s.ws is not None:
+            s.ws.close()
     lat = {k: sorted(x for s in students for x in s.latencies[k]) for k in ("step", "setting")}
     served = sum(len(v) for v in lat.values())
-    return {"lat": lat, "cpu_ms": 1000 * cpu / max(served, 1), "mb": (rss1 - rss0) / n,
-            "rate": served / (time.perf_counter() - t0)}
+    return {"lat": lat, "cpu_ms": 1000 * cpu / max(served, 1),
+            "mb": ((rss1 - rss0) / max(len(first), 1) + (rss2 - rss0) / n) / 2,
+            "rate": served / (time.perf_counter() - t0),
+            "join_first": sorted(s.join_s for s in first), "join_late": sorted(s.join_s for s in later)}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -239,37 +266,53 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--procs", type=int, default=1)
+    parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--late", type=float, default=0.1, help="share of the class arriving during the window")
     args = parser.parse_args(argv)
-    print(f"{'page':8} {'N':>4} {'step p50/p95/p99 ms':>22} {'setting p50/p95/p99 ms':>24} {'CPU ms/req':>10} "
-          f"{'MB/session':>10} {'req/s':>6}")
+    if not 0 <= args.late < 1:
+        parser.error(f"--late: got {args.late}; expected a share of the class, at least 0 and below 1")
+    print(f"{args.procs} server process(es), {args.seconds:g} s window, {args.late:.0%} of each class arriving in it")
+    print(f"{'page':8} {'N':>4} {'step p50/p95/p99 ms':>20} {'setting p50/p95/p99 ms':>23} "
+          f"{'join late p50/p95 s':>19} {'join first p50/p95 s':>20} {'CPU ms/req':>10} {'MB/sess':>7} "
+          f"{'builds/stud':>11} {'gc max ms':>9} {'load':>5}")
     for n in args.students:
         rows = {}
         for name in ("trivial", "cell"):
             port = _free_port()
             if name == "cell":
-                cmd = [sys.executable, "serve.py", "--port", str(port), "--num-procs", str(args.procs)]
+                cmd = [sys.executable, "serve.py", "--no-course", "--port", str(port), "--num-procs", str(args.procs)]
                 path = "/cell"
             else:
                 cmd = [sys.executable, "-c", TRIVIAL_APP, str(port), str(args.procs)]
                 path = "/trivial"
             base = f"http://127.0.0.1:{port}"
-            proc = _start(cmd, base + path)
-            try:
-                pids = _tree(proc.pid)
-                rows[name] = r = asyncio.run(_run(base, path, n, args.seconds, pids))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=30)
-            step, setting = r["lat"]["step"], r["lat"]["setting"]
-            print(f"{name:8} {n:>4} {_pct(step, .5):7.0f}/{_pct(step, .95):6.0f}/{_pct(step, .99):6.0f} "
+            load = os.getloadavg()[0]
+            with tempfile.TemporaryDirectory() as tmp:
+                log_path = Path(tmp) / "server.log"
+                with open(log_path, "wb") as log:
+                    proc = _start(cmd, base + path, log)
+                try:
+                    pids = _tree(proc.pid)
+                    mark = log_path.stat().st_size  # the start-up check's own request is not a student's
+                    rows[name] = r = asyncio.run(_run(base, path, n, args.seconds, args.late, pids))
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                text = log_path.read_bytes()[mark:].decode("utf-8", "replace")
+            builds = len(BUILT.findall(text)) / n
+            gc_max = max((int(ms) for ms in GC_PAUSE.findall(text)), default=0)
+            step, setting, jl, jf = r["lat"]["step"], r["lat"]["setting"], r["join_late"], r["join_first"]
+            print(f"{name:8} {n:>4} {_pct(step, .5):6.0f}/{_pct(step, .95):6.0f}/{_pct(step, .99):6.0f} "
                   f"{_pct(setting, .5):9.0f}/{_pct(setting, .95):6.0f}/{_pct(setting, .99):6.0f} "
-                  f"{r['cpu_ms']:10.1f} {r['mb']:10.2f} {r['rate']:6.1f}", flush=True)
+                  f"{_pct(jl, .5) / 1000:9.2f}/{_pct(jl, .95) / 1000:5.2f} {_pct(jf, .5) / 1000:11.2f}/"
+                  f"{_pct(jf, .95) / 1000:5.2f} {r['cpu_ms']:10.1f} {r['mb']:7.2f} {builds:11.2f} "
+                  f"{gc_max:9d} {load:5.1f}", flush=True)
         c, t = rows["cell"], rows["trivial"]
         print(f"{'ratio':8} {n:>4} step p95 cell/trivial = "
               f"{_pct(c['lat']['step'], .95) / max(_pct(t['lat']['step'], .95), 1e-9):.2f}, "
               f"CPU per request cell/trivial = {c['cpu_ms'] / max(t['cpu_ms'], 1e-9):.2f}", flush=True)
-    print("baseline: the trivial Panel page above, same server settings, same students, same run")
+    print("baseline: the trivial Panel page above, same server settings, same students, same run; "
+          "gc max: the longest collection the server logged (0: none of 50 ms or more)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from panel.io import server as pn_server
 from panel.io.resources import LOCAL_DIST
 from tornado.web import authenticated
 
+from simulator.app.joining import with_notice
+
 log = logging.getLogger("simulator.app")
 TOKEN = re.compile(r'"token":"([A-Za-z0-9_\-.=]+)"')
 _PAGES: dict[str, tuple[str, str]] = {}  # request path -> (HTML of its first request, the token in it)
@@ -76,7 +78,7 @@ class PageHandler(pn_server.DocHandler):
                                    extra_payload=self._generate_token_payload())
         self.set_header("Cache-Control", "no-store")  # as Panel's: a cached page would carry a stale token
         self.set_header("Content-Type", "text/html")
-        self.write(page_for(path, token))
+        self.write(with_notice(page_for(path, token)))  # "Joining…" until the page is drawn
 
     def write(self, chunk) -> None:
         if self._keeping and isinstance(chunk, str) and self.get_status() == 200:

@@ -112,6 +112,7 @@ def test_requests_build_nothing_once_the_page_is_known(two_processes):
     time.sleep(1)
     tokens = {re.search(rb'"token":"([^"]+)"', p).group(1) for p in pages}
     assert len(tokens) == 10  # every request its own session
+    assert sum(b'id="rnn-joining"' in p for p in pages) >= 8  # the kept page says "Joining" until it is drawn
     assert len(_builds(log_path)) - before <= 2
 
 
