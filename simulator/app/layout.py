@@ -14,7 +14,7 @@ from panel.io.resources import LOCAL_DIST
 
 from simulator.app.components.a11y import AccessibilityFixes
 from simulator.app.components.errors import failure_panel
-from simulator.app.registry import available_pages, title_of
+from simulator.app.registry import linked_pages, title_of
 
 NAV_STYLE = ("display:flex;flex-wrap:wrap;align-items:center;gap:0.9em;font-size:15px;background:#24323f;"
              "padding:6px 16px;border-radius:6px")
@@ -35,7 +35,7 @@ def nav_bar(current: str) -> pn.pane.HTML:
     # a button, not an in-page link: the target lives in another view's shadow root, where "#id" cannot reach
     links = ['<button type="button" class="rnn-skip">Skip to the page content</button>',
              '<span style="color:#fff;font-weight:bold;margin-right:0.8em">RNN simulator</span>']
-    for slug, module in available_pages():
+    for slug, module in linked_pages():
         if slug == current:
             links.append(f'<a href="/{slug}" aria-current="page" style="{CURRENT_STYLE}">{module.TITLE}</a>')
         else:

@@ -34,6 +34,15 @@ def available_pages() -> list[tuple[str, ModuleType]]:
     return out
 
 
+def linked_pages() -> list[tuple[str, ModuleType]]:
+    """The pages to link to: ``available_pages``, without the course pages when no course server runs in this
+    process (``serve.py --no-course``, or the page built outside a server), so no link leads to a 404.
+    """
+    from simulator.app.pages.course import context
+
+    return [(slug, m) for slug, m in available_pages() if slug != "course" or context.HANDLE is not None]
+
+
 def title_of(slug: str) -> str:
     """The title of the page at ``/<slug>``; a sub-page (``course/feedback``) has its section's title."""
     section = slug.split("/")[0]

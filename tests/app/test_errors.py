@@ -126,3 +126,16 @@ def test_page_passes_a_healthy_page_through_and_titles_follow_the_registry():
     assert frame.objects[1] == "just text" or getattr(frame.objects[1], "object", None) == "just text"
     assert title_of("cell") == "Cell" and title_of("course/feedback") == "Course" and title_of("nope") == "Page"
     assert frame.objects[2].page_title == "Home - RNN simulator"
+
+
+def test_no_link_leads_to_the_course_when_no_course_server_runs(monkeypatch):
+    """Do the navigation bar and the home page link the course only when this process serves it?"""
+    from simulator.app.pages import home
+    from simulator.app.pages.course import context
+
+    monkeypatch.setattr(context, "HANDLE", None)
+    assert 'href="/course"' not in layout.nav_bar("cell").object and 'href="/course"' not in home.create().object
+    assert "set-up link" not in home.create().object
+    monkeypatch.setattr(context, "HANDLE", lambda: None)
+    assert 'href="/course"' in layout.nav_bar("cell").object and 'href="/course"' in home.create().object
+    assert "users add NAME --role instructor" in home.create().object
