@@ -494,6 +494,7 @@ class Runner:
         self.test_labels: frozenset[str] = frozenset()
         self.broken: dict[str, tuple[str, str]] = {}  # name -> (locked cell, why it failed here)
         self.budget_end = float("inf")
+        self.tainted = False  # hidden inputs were in the running sandbox (see _ensure_sandbox)
 
     # ------------------------------------------------------------------ budget
     def _spent(self, slack: float = 0.0) -> bool:
@@ -544,7 +545,15 @@ class Runner:
             report.limits = self.sandbox.limits_used
             self.sandbox.close()
 
-    def _ensure_sandbox(self) -> None:
+    def _ensure_sandbox(self, hidden_step: bool = False) -> None:
+        """A running sandbox for the next request: restarted after a crash, and after hidden inputs were in it.
+
+        A sandbox that held hidden inputs (``tainted``) serves only a test marked hidden next (its message is
+        composed from grader facts); any other step gets a fresh sandbox with the student's cells replayed.
+        """
+        if self.tainted and not hidden_step:
+            self.sandbox.kill("recycled: a test with hidden cases ran in it")
+            self.tainted = False
         if not self.sandbox.dead:
             return
         self.sandbox.start()
@@ -568,7 +577,7 @@ class Runner:
         return {"label": step.label, "kind": step.kind, "ok": True, "message": ""}
 
     def _exec_here(self, text: str, filename: str, what: str, namespace: dict,
-                   out: io.StringIO) -> BaseException | None:
+                   out: io.StringIO, hidden_step: bool = False) -> BaseException | None:
         """Compile, arm, resolve, exec and clean up one instructor cell in the test namespace; the failure or None.
 
         The student's names the cell uses (not the grader's own) are fetched afresh and removed again
@@ -577,7 +586,7 @@ class Runner:
         fetched: dict = {}
         try:
             code = compile(text, filename, "exec")
-            self._ensure_sandbox()
+            self._ensure_sandbox(hidden_step)
             self.sandbox.arm(what)
             fetched = self._resolve(code, namespace)
             with capture.captured(out):  # NB: per thread; redirect_stdout is process-wide
@@ -653,12 +662,12 @@ class Runner:
         filename = f"<test cell {step.label}>"
         with hidden_text.recording() as facts, channel.redaction_scope(step.hidden):
             exc = self._exec_here(step.code, filename, f"the student's code called by test {step.label}",
-                                  namespace, out)
+                                  namespace, out, hidden_step=step.hidden)
             hidden = channel.redacting()  # NB: drawing a hidden case switched it on too (cases)
         if hidden:
             # NB: hidden inputs were in this sandbox: the next step gets a fresh one (the student's cells replayed,
             # which never saw them), so no later message, note or visible test can quote what was kept of them
-            self.sandbox.kill("recycled: a test with hidden cases ran in it")
+            self.tainted = True
             # NB: the one place a hidden test's message is composed: grader facts only, whatever the check wrote
             if exc is None:
                 return TestResult(step.grade_id, step.points, step.points, hidden_text.compose_pass(facts), "")
