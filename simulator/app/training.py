@@ -80,6 +80,7 @@ class ChunkedTraining:
         self._error = ""
         self._result = None
         self._thread: threading.Thread | None = None
+        self._rate: float | None = None  # iterations per second, measured by ``advance``
 
     # ------------------------------------------------------------------ worker side
     def _progress(self, trainer) -> bool:
@@ -143,17 +144,25 @@ class ChunkedTraining:
         return self._cancelled
 
     def advance(self, seconds: float = CHUNK_SECONDS) -> Snapshot:
-        """Grant iterations one at a time for about ``seconds`` (at least one), or until the run ends.
+        """Grant iterations for about ``seconds`` (at least one), or until the run ends; returns the snapshot.
 
-        Blocks the calling thread (a pool worker) while the training thread computes; returns the snapshot.
-        A cancelled run is granted until it has evaluated and finished.
+        Blocks the calling thread (a pool worker) while the training thread computes. The first grant is one
+        iteration; later grants are sized from the measured rate ``r`` (iterations per second) to fill the
+        time left, ``n = max(1, r * (deadline - now))``, so the two threads hand over a few times per slice,
+        not once per iteration. A cancelled run is granted until it has evaluated and finished.
         """
         deadline = time.monotonic() + seconds
         while True:
             if self._abandoned:
                 return self.snapshot()
-            self.grant(1)
+            now = time.monotonic()
+            n = 1 if self._rate is None else max(1, int(self._rate * (deadline - now)))
+            before = self._iteration
+            self.grant(n)
             snap = self.wait(WAIT_LIMIT)
+            elapsed = time.monotonic() - now
+            if snap.iteration > before and elapsed > 0:
+                self._rate = (snap.iteration - before) / elapsed
             if snap.done or (time.monotonic() >= deadline and not self._cancelled):
                 return snap
 

@@ -20,6 +20,7 @@ from simulator.app.workpool import Runner, session_runner
 
 CHUNK = 25  # iterations granted at a time when training without a server (tests, scripts)
 KEY = "training"
+SHOW_EVERY = 3  # polls (120 ms each) between two progress updates while a slice runs: fewer patches per session
 
 
 class TrainingControl(pn.viewable.Viewer):
@@ -41,6 +42,7 @@ class TrainingControl(pn.viewable.Viewer):
         self.background = background and self.runner.background
         self.job: ChunkedTraining | None = None
         self._place = 0
+        self._polls = 0
         self.train_button = pn.widgets.Button(label=label, color="success", width=120,
                                               css_classes=["rnn-train"])
         self.stop_button = pn.widgets.Button(label="Stop", width=80, disabled=True)
@@ -127,7 +129,11 @@ class TrainingControl(pn.viewable.Viewer):
         self._request(job)  # the next slice goes to the back of the queue: sessions take turns
 
     def _waiting(self, job: ChunkedTraining, place: int) -> None:
+        """At every poll: a new place shows at once; progress within a slice at most every ``SHOW_EVERY`` polls."""
         if job is not self.job:
+            return
+        self._polls += 1
+        if place == self._place and self._polls % SHOW_EVERY:
             return
         self._place = place
         self._show(job.snapshot())
