@@ -6,7 +6,8 @@ latency, beside a trivial request (an unknown API path) measured throughout the 
 database says afterwards (nothing lost, each graded once, lateness by the server's clock). The simulation
 itself is ``tests/autograder/server/classroom.py``.
 
-Usage: ``python benchmarks/classroom_course.py [--students 300] [--window 120] [--workers 2]``.
+Usage: ``python benchmarks/classroom_course.py [--students 300] [--window 120] [--workers 2] [--num-procs 1]
+[--postgres]``.
 """
 
 from __future__ import annotations
@@ -50,15 +51,25 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=120.0, help="seconds over which the students arrive")
     parser.add_argument("--workers", type=int, default=2, help="grading processes")
     parser.add_argument("--num-procs", type=int, default=1, help="serve.py processes")
+    parser.add_argument("--postgres", action="store_true",
+                        help="the server's database on PostgreSQL (TEST_POSTGRES_URL, else one started here)")
     args = parser.parse_args()
+    pg = None
     with tempfile.TemporaryDirectory(prefix="classroom-") as tmp:
         course = released_course(Path(tmp) / "course")
-        engine = db.connect(db.default_url(course))
+        url, extra = db.default_url(course), []
+        if args.postgres:
+            from tests.autograder.server.postgres import LocalPostgres, fresh_database
+
+            base = os.environ.get("TEST_POSTGRES_URL") or (pg := LocalPostgres()).url
+            url = fresh_database(base)
+            extra = ["--db-url", url]
+        engine = db.connect(url)
         books = [notebook_bytes(fx.solved_notebook()), notebook_bytes(buggy_notebook())]
         students, prof = classroom.enrol(engine, args.students, books)
         port = http.free_port()
         proc = http.start_server(course, port, "--grading-workers", str(args.workers), "--num-procs",
-                                 str(args.num_procs), log=Path(tmp) / "serve.log")
+                                 str(args.num_procs), *extra, log=Path(tmp) / "serve.log")
         try:
             deadline = time.time() + 10 + args.window * 0.6
             submissions.configure(engine, classroom.ASSIGNMENT, deadline=deadline, late_policy="accept")
@@ -67,10 +78,13 @@ def main() -> None:
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)
+            if pg is not None:
+                pg.stop()
         problems = run.problems + classroom.verify(engine, run, students)
         log = (Path(tmp) / "serve.log").read_text(errors="replace")
     print(f"{args.students} students behind one address, arriving over {args.window:.0f} s; {args.workers} grading "
-          f"workers, {args.num_procs} server process(es); class done in {run.seconds:.1f} s, queue drained "
+          f"workers, {args.num_procs} server process(es), {'PostgreSQL' if args.postgres else 'SQLite'}; "
+          f"class done in {run.seconds:.1f} s, queue drained "
           f"{drained:.1f} s later")
     print(f"{'latency (s)':22}{'p50':>9}{'p95':>9}{'n':>7}")
     for name, values in run.latencies.items():
@@ -82,6 +96,9 @@ def main() -> None:
     print(f"accepted {len(run.accepted)} submissions; regraded {len(run.regraded)}; "
           f"'database is locked' in the server log: {log.count('database is locked')}; "
           f"tracebacks: {log.count('Traceback')}")
+    if "Traceback" in log:
+        start = log.index("Traceback")
+        print("first traceback in the server log:\n" + log[max(0, start - 300):start + 1500])
     print("problems: " + ("none" if not problems else f"{len(problems)}"))
     for p in problems[:40]:
         print("  - " + p)

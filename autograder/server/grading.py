@@ -20,11 +20,11 @@ from autograder.sandbox import Limits
 from autograder.server import queue
 
 log = logging.getLogger(__name__)
-GRADING_NICE = 10  # grading processes yield the CPU to the server's event loop (pages, sign-ins, the API)
+GRADING_NICE = 4  # grading processes yield the CPU to the server's event loop (pages, sign-ins, the API)
 
 
 def lower_priority() -> None:
-    """Initializer of the server's own grading processes: run at a lower CPU priority (``nice`` +10).
+    """Initializer of the server's own grading processes: run at a lower CPU priority (``nice`` +GRADING_NICE).
 
     Grading is batch work and the event loop is interactive: on a machine with as many graders as cores a
     lecture hall's page loads would otherwise wait behind the graders for CPU. Throughput is unchanged when the

@@ -3,9 +3,10 @@
 **Hashing.** scrypt (``accounts.SCRYPT``) costs about 16 MiB and ~0.1 s of one core by design. Three hundred
 students signing in at the start of a lecture are 30 s of CPU: on the event loop that would freeze every page
 of the process, and in an unbounded pool it would take every core from the loop and the graders. Hashes run
-in :data:`HASH_THREADS` threads (``hashlib.scrypt`` releases the GIL, so the loop keeps serving), at most
-:data:`HASH_WAITING` wait for one; beyond that a sign-in is answered "busy, try again in a few seconds"
-(:class:`BusyError`) rather than queued for minutes. Memory is bounded too: ``HASH_THREADS`` x 16 MiB.
+in :data:`HASH_THREADS` threads at a lower CPU priority (``hashlib.scrypt`` releases the GIL, so the loop keeps
+serving, and is served first), at most :data:`HASH_WAITING` wait for one; beyond that a sign-in is answered
+"busy, try again in a few seconds" (:class:`BusyError`) rather than queued for minutes. Memory is bounded too:
+``HASH_THREADS`` x 16 MiB.
 
 **Failed attempts.** A class behind one NAT shares one address, so an address is not a person. The counter that
 protects an account is per *account name* (:data:`PER_NAME` failures in :data:`WINDOW` seconds block that name).
@@ -31,7 +32,8 @@ WINDOW = 300.0
 PER_NAME = 8  # failures per account name in WINDOW
 # failures per address in WINDOW: a lecture hall behind one NAT mistypes well under this (raise it for more)
 PER_ADDRESS = int(os.environ.get("RNN_SIGNIN_FAILURES_PER_ADDRESS", "400"))
-HASH_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))  # leave the other cores to the event loop and graders
+HASH_THREADS = max(1, min(4, os.cpu_count() or 1))  # at a lower priority: they use what the event loop leaves
+HASH_NICE = 2  # hashing threads yield the CPU to the event loop (Linux: a thread's own nice value)
 HASH_WAITING = 256  # sign-ins waiting for a hashing thread; beyond this, "busy, try again"
 
 
@@ -65,7 +67,8 @@ class HashPool:
 
     def __init__(self, threads: int = HASH_THREADS, waiting: int = HASH_WAITING):
         self.threads, self.waiting = threads, waiting
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash",
+                                        initializer=_lower_thread_priority)
         self._lock = threading.Lock()
         self._queued = 0
 
@@ -85,6 +88,14 @@ class HashPool:
         finally:
             with self._lock:
                 self._queued -= 1
+
+
+def _lower_thread_priority() -> None:
+    """Lower the calling thread to ``nice +HASH_NICE`` (Linux schedules threads one by one); elsewhere a no-op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)
+    except (AttributeError, OSError):  # not Linux, or not permitted: hashing runs at the normal priority
+        pass
 
 
 FAILURES = Failures()

@@ -143,6 +143,9 @@ class Page:
         while not any("doc" in t for t in self.texts[-1:]):
             if not await self._read_message():
                 break
+        # BokehJS announces that the document is rendered; Panel runs the page's onload callbacks then
+        await self._send("PATCH-DOC", {"events": [{"kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": {
+            "type": "event", "name": "document_ready", "values": {"type": "map"}}}]})
         self.connect_seconds = time.perf_counter() - start
         self._reader = asyncio.ensure_future(self._read_forever())
 
@@ -355,8 +358,12 @@ async def _instructor(run: Run, port: int, name: str, password: str, token: str,
         answer = await browser.request("GET", path, token=token)
         if answer.status != 200:
             run.problem(f"instructor: {path} answered {answer.status}: {answer.body[:200]!r}")
-    listing = await browser.request("GET", f"/api/v1/assignments/{assignment}/submissions", token=token)
-    graded = [r["id"] for r in listing.json()["submissions"] if r["status"] == "graded"]
+    graded, end = [], time.monotonic() + TIMEOUT
+    while not graded and time.monotonic() < end:  # regrade while the class is still submitting, once some are done
+        listing = await browser.request("GET", f"/api/v1/assignments/{assignment}/submissions", token=token)
+        graded = [r["id"] for r in listing.json()["submissions"] if r["status"] == "graded"]
+        if not graded:
+            await asyncio.sleep(1.0)
     chosen = sorted(random.sample(graded, k=max(1, int(len(graded) * regrade_share)))) if graded else []
     if chosen:
         answer = await browser.request("POST", f"/api/v1/assignments/{assignment}/regrade",

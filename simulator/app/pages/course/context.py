@@ -22,6 +22,23 @@ async def off_loop(fn, *args, **kwargs):
     return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(fn, *args, **kwargs))
 
 
+def when_loaded(refresh, load) -> None:
+    """The page's first reading of the database: in a served session once the page has loaded, awaiting ``load``
+    (which reads in :data:`_POOL`), since the event loop builds every student's page; elsewhere (tests, a
+    notebook) ``refresh()`` now. Until then the page shows its placeholder text.
+    """
+    if building_a_served_page():
+        pn.state.onload(load)
+    else:
+        refresh()
+
+
+def building_a_served_page() -> bool:
+    """Is this a server's session whose page is being built (not yet loaded in the browser)?"""
+    doc = pn.state.curdoc
+    return doc is not None and doc.session_context is not None and not pn.state.loaded
+
+
 def server() -> CourseServer | None:
     return HANDLE() if HANDLE is not None else None
 

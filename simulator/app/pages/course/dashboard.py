@@ -80,7 +80,8 @@ class Dashboard:
             pn.pane.Markdown("### Settings"),
             pn.Row(self.closed, self.deadline, self.late, self.max_subs, save),
         ])
-        self.refresh(load_settings=True)
+        self.summary.object = "Reading the numbers…"
+        context.when_loaded(lambda: self.refresh(load_settings=True), self._first)
         pn.state.add_periodic_callback(self._tick, period=REFRESH_MS)
 
     def _figures(self) -> None:
@@ -110,6 +111,13 @@ class Dashboard:
     def refresh(self, load_settings: bool = False) -> None:
         """Read and show the numbers now (the first drawing, a change of assignment, after saving settings)."""
         self._render(self.assignment.value, *self._fetch(self.assignment.value, load_settings))
+
+    async def _first(self) -> None:
+        name, doc = self.assignment.value, pn.state.curdoc
+        numbers = await context.off_loop(self._fetch, name, True)
+        # NB: the plots' sources are Bokeh models: changed under the document's lock, which an onload coroutine
+        # does not hold after its await (a periodic callback does).
+        doc.add_next_tick_callback(lambda: self._render(name, *numbers))
 
     async def _tick(self) -> None:
         name = self.assignment.value

@@ -88,7 +88,8 @@ class FeedbackPage:
             self.layout.append(sign_in_prompt(f"/course/feedback?{urlencode({'id': (submission_id or '')[:40]})}"))
         else:
             self.layout.extend([pn.pane.Markdown("## Feedback · [All your submissions](/course)"), self.body])
-            self.refresh()
+            self.body.object = "<p>Reading the submission…</p>"
+            context.when_loaded(self.refresh, self._tick)
 
     def _fetch(self) -> dict | str:
         """The submission's row, or the sentence to show instead (database work: called in a thread by the poll)."""

@@ -90,7 +90,7 @@ class CoursePage:
             return
         self.pending: tuple[str, bytes] | None = None
         self._sending = False
-        self.assignment = pn.widgets.Select(name="Assignment", options=self._open_assignments(), width=260)
+        self.assignment = pn.widgets.Select(name="Assignment", options=[], width=260)
         self.upload = NotebookUpload(on_file=self._picked)
         self.picked = pn.pane.Markdown("No notebook chosen yet.")
         self.submit = pn.widgets.Button(name="Submit", button_type="primary", disabled=True, width=140, height=40)
@@ -106,7 +106,8 @@ class CoursePage:
             self.message,
             self.status,
         ])
-        self.refresh()
+        self.status.object = "<p>Reading your submissions…</p>"
+        context.when_loaded(self.refresh, self._load)
 
     def _open_assignments(self) -> list[str]:
         return [a for a in released(self.server.course) if not settings(self.server.engine, a).closed]
@@ -172,8 +173,14 @@ class CoursePage:
             return None
 
     def refresh(self) -> None:
-        """Read and show the submissions now (the page's first drawing)."""
+        """Read and show the open assignments and the submissions now (the page's first drawing outside a server)."""
+        self.assignment.options = self._open_assignments()
         self._render(self._fetch())
+
+    async def _load(self) -> None:
+        """The first drawing in a served page: the same readings, in a thread."""
+        self.assignment.options = await context.off_loop(self._open_assignments)
+        await self._tick()
 
     async def _tick(self) -> None:
         """The poll: read in a thread, show on the loop."""
