@@ -617,13 +617,17 @@ class Runner:
         Returns "" or why it failed; the names it did not get to define are marked broken.
         """
         filename = f"<locked cell {step.label}>"
-        exc = self._exec_here(step.grader_code, filename, f"the student's code called by locked cell {step.label}",
-                              namespace, io.StringIO())
+        with hidden_text.recording() as facts, channel.redaction_scope(False):
+            exc = self._exec_here(step.grader_code, filename,
+                                  f"the student's code called by locked cell {step.label}", namespace, io.StringIO())
+            hidden = channel.redacting()  # NB: a locked cell that draws hidden cases taints the sandbox too
+        self.tainted = self.tainted or hidden
         if exc is None:
             for name in step.defines:
                 self.broken.pop(name, None)
             return ""
-        why = self._message(exc)
+        why = (hidden_text.compose_failure(exc, self._message(exc), facts, step.grader_code, filename) if hidden
+               else self._message(exc))
         self._mark_broken(step.grader_code, filename, exc, step.defines, step.label, why)
         return why
 

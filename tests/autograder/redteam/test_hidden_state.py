@@ -152,3 +152,30 @@ def test_no_later_message_depends_on_the_hidden_inputs(reports, name):
 
 def test_no_note_depends_on_the_hidden_inputs(reports):
     assert reports[0].notes == reports[1].notes
+
+
+# Held out: the hidden cases drawn by an instructor's *locked* cell (not a test cell), which calls the forward.
+LOCKED_DRAWS = ("from autograder import cases\n"
+                "c = cases.step_cases('rnn', hidden=True)[0]\n"
+                "_ = f_global_list(c['x'], c['h_prev'], c['params'])\n")
+
+
+def test_hidden_cases_drawn_by_a_locked_cell_taint_the_sandbox_too(tmp_path):
+    cells = [("locked", "setup", "import numpy as np\nfrom autograder.checks import check_rnn_step", 0),
+             ("solution", "helpers", "### BEGIN SOLUTION\npass\n### END SOLUTION", 0),
+             ("solution", "forward_global_list", "### BEGIN SOLUTION\npass\n### END SOLUTION", 0),
+             ("locked", "draws", LOCKED_DRAWS, 0),
+             ("solution", "later_global_list", "### BEGIN SOLUTION\npass\n### END SOLUTION", 0),
+             ("test", "visible_global_list", "check_rnn_step(g_global_list)", 1)]
+    answers = {k: v for k, v in _answers().items() if k in ("helpers", "forward_global_list", "later_global_list")}
+    course = courses.write_course(tmp_path / "course", cells)
+    path = courses.write(tmp_path / "s" / f"{courses.ASSIGNMENT}.ipynb", courses.answered(cells, answers))
+    messages = []
+    for secret in (b"\x03" * 32, b"\x04" * 32):
+        _set_secret(course, secret)
+        report = grade_notebook(path, course, courses.ASSIGNMENT)
+        cells_by_label = {c["label"]: c for c in report.cells}
+        # (its sandbox copy cannot import autograder; it runs, and calls the forward, in the grader)
+        assert "failed in the grader" not in cells_by_label["draws"]["message"], cells_by_label["draws"]
+        messages.append((report.tests[0].message, cells_by_label["later_global_list"]["message"], report.notes))
+    assert "KEPT:" in messages[0][0] and messages[0] == messages[1], messages
