@@ -96,7 +96,7 @@ def _loop(case: dict, cp: dict, state: tuple, inputs, ch: dict, T: int, prefix: 
         y = _readout(p, h, ch.get("readout", "linear"))
         ys.append(y)
         if inputs is None:
-            x = _fed_back(y, ch, case)
+            x = _fed_back(y, ch, case, h)
     return ys, reads, state
 
 
@@ -111,14 +111,20 @@ def _first_input(case: dict, ch: dict) -> np.ndarray:
     return {"given": np.zeros((B, K)), "last input": x[:, -1], "ones": np.ones((B, K))}[how]
 
 
-def _fed_back(y: np.ndarray, ch: dict, case: dict) -> np.ndarray:
+def _fed_back(y: np.ndarray, ch: dict, case: dict, h: np.ndarray) -> np.ndarray:
     how = ch.get("feedback", "argmax")
     if how == "repeat":
         return _first_input(case, ch)
+    if how == "h":
+        if h.shape != y.shape:
+            raise ValueError("h can be fed back only when H = K")
+        return architectures.feed_back(h, "argmax")
     return architectures.feed_back(y, {"zeros": "none"}.get(how, how))
 
 
 def _stack(ys: list, how: str) -> np.ndarray:
+    if how == "concatenated":
+        return np.concatenate(ys, axis=1)  # T x (B, K) -> (B, T*K)
     Y = np.stack(ys, axis=1)  # T x (B, K) -> (B, T, K)
     return {"t": Y, "reversed": Y[:, ::-1], "time-major": Y.swapaxes(0, 1), "softmax time": softmax(Y, axis=1),
             "skip first": Y[:, 1:], "skip last": Y[:, :-1], "last only": Y[:, -1]}[how]
@@ -242,6 +248,7 @@ def grammar(name: str) -> Grammar:
             ("skip first", "first output dropped", "the first output is left out (Y[:, t] holds y_{t+1})"),
             ("skip last", "last output dropped", "the last output is left out"),
             ("last only", "only the last output returned", "only the last step's output is returned, (B, K)"),
+            ("concatenated", "outputs concatenated", "the outputs are concatenated, (B, T*K), instead of stacked"),
             ("softmax time", "softmax over the wrong axis", "softmax is applied to Y over the time axis (axis=1) "
              "instead of over the K outputs"))))
     if feeds:
@@ -259,7 +266,9 @@ def grammar(name: str) -> Grammar:
                  "one_hot_argmax(y_{t-1})"),
                 ("zeros", "feedback missing", f"{who}steps t >= 1 read zeros instead of one_hot_argmax(y_{{t-1}})"),
                 ("repeat", "input repeated", f"{who}step t >= 1 reads the first input again (the outputs are not "
-                 "fed back)"))),
+                 "fed back)"),
+                ("h", "wrong feedback", f"{who}step t >= 1 reads one_hot_argmax(h_{{t-1}}), the state instead of "
+                 "the output"))),
             Site("steps", "T outputs: for t in range(T)", options(
                 (-1, "wrong number of steps", "the loop runs T-1 steps instead of T"),
                 (1, "wrong number of steps", "the loop runs T+1 steps instead of T"),

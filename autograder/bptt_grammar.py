@@ -71,7 +71,8 @@ def _forward(case: dict, ch: dict) -> dict:
     states = [stored[t] for t in keys]
     if fill is not None:
         states.insert(0 if skip == "first" else len(states), {"zeros": np.zeros_like(h0), "h0": h0}[fill])
-    H = np.stack(states, axis=ch.get("axis", 1))  # T x (B, H) -> (B, T, H)
+    axis = ch.get("axis", 1)
+    H = np.concatenate(states, axis=1) if axis == "concatenated" else np.stack(states, axis=axis)  # -> (B, T, H)
     return {"H": H}
 
 
@@ -110,7 +111,9 @@ def forward_grammar() -> Grammar:
             ("tanh", "activation applied twice", "h_t = tanh(h_t) after each step (tanh applied twice, also to "
              "the state carried on)"),)),
         Site("axis", "H = np.stack(states, axis=1)  # (B, T, H)", options(
-            (0, "time-major output", "H is stacked time first, (T, B, H)"),)),
+            (0, "time-major output", "H is stacked time first, (T, B, H)"),
+            ("concatenated", "states concatenated", "the states are concatenated along the units, (B, T*H), "
+             "instead of stacked"))),
     ), _forward_with_order)
 
 
@@ -310,7 +313,7 @@ def _clip(case: dict, ch: dict) -> dict:
     else:
         clipped = {k: g * scale for k, g in grads.items()}
     returned = {"before": n, "after": n * scale if not ch.get("per_tensor") else _global(clipped, "L2"),
-                "squared": n * n}[ch.get("returned", "before")]
+                "squared": n * n, "scale": scale}[ch.get("returned", "before")]
     return {**clipped, "norm": np.array(returned)}
 
 
@@ -343,7 +346,9 @@ def clip_grammar() -> Grammar:
             ("value", "clipped by value", "each entry is clipped to [-max_norm, max_norm]"))),
         Site("returned", "norm = the global norm before clipping", options(
             ("after", "norm after clipping returned", "the returned norm is the norm after clipping"),
-            ("squared", "squared norm returned", "the returned norm is norm^2"))),
+            ("squared", "squared norm returned", "the returned norm is norm^2"),
+            ("scale", "scale returned as the norm", "the returned value is the scale min(1, max_norm / norm), not "
+             "the norm"))),
     ), _clip)
 
 
