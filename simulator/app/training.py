@@ -117,6 +117,8 @@ class ChunkedTraining:
     def grant(self, iterations: int) -> None:
         """Let the worker run ``iterations`` more iterations (starts it on the first call)."""
         with self._cond:
+            if self._abandoned:
+                return
             self._allowed += max(int(iterations), 0)
             self._cond.notify_all()
         if self._thread is None:
@@ -133,6 +135,8 @@ class ChunkedTraining:
         """Nobody wants the result: end the loop at its next iteration without evaluating; the thread exits."""
         with self._cond:
             self._abandoned = True
+            if self._thread is None:  # never started: nothing will run
+                self._error, self._done = "abandoned", True
             self._cond.notify_all()
 
     @property

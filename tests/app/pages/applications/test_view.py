@@ -320,3 +320,30 @@ def test_a_trained_page_is_in_the_url_and_a_reopened_url_trains_again():
     assert not m.trained and query_of(m, URL_KEYS)["trained"] == "false"
     m.task = "sentiment"
     assert m.trained
+
+
+def test_twenty_presses_of_train_leave_one_run_and_no_stray_threads():
+    """A visitor pressing Train again and again: does each press abandon the previous run (its thread ends
+    unevaluated), so the session never holds more than one job and one live training thread?"""
+    pool = WorkPool(workers=1, max_queue=8)
+    runner = Runner(pool=pool, background=True)
+    page = ApplicationsPage(ApplicationsModel(task="forecast"), query={}, background=True, runner=runner)
+    control = page.training
+    control.make_job = lambda: ChunkedTraining(applications.train_forecaster, {"iterations": 300, "seed": 2})
+    jobs = []
+    for _ in range(20):
+        control.start()
+        jobs.append(control.job)
+        runner.poll()
+        assert pool.stats()["running"] + pool.stats()["queued"] <= 1
+    try:
+        assert _poll_until(runner, lambda: all(j.snapshot().done for j in jobs[:-1]))
+        for job in jobs[:-1]:
+            if job._thread is not None:
+                job._thread.join(30)
+                assert not job._thread.is_alive()
+            assert job.snapshot().result is None  # abandoned: never evaluated
+        assert _poll_until(runner, lambda: page.model.result is not None)
+        assert page.model.result is jobs[-1].snapshot().result
+    finally:
+        control.abandon()
