@@ -6,16 +6,18 @@ processes share one listening socket and the kernel hands each connection to any
 (N - 1) / N of all sessions were built twice, and the GET's copy lingered unused until Bokeh discarded it
 (measured: 26 builds for 20 students joining /cell on two processes).
 
-``PageHandler`` answers the GET with the HTML it kept from the first request of the same path in this process
-and a fresh session token for this request (a new session id; this request's own headers, cookies and URL
-arguments, as Bokeh's would carry): nothing is built. The session is built when its websocket opens, by the
-process that serves it from then on. The browser places the document's roots by their order, not their ids
-(BokehJS ``add_document_standalone``), so the kept HTML fits every session of the page.
+``PageHandler`` answers the GET with the HTML it kept from earlier requests of the same path in this process
+(once two full renders agreed, tokens and ids aside) and a fresh session token for this request (a new session
+id; this request's own headers, cookies and URL arguments, as Bokeh's would carry): nothing is built. The
+session is built when its websocket opens, by the process that serves it from then on. The browser places the
+document's roots by their order, not their ids (BokehJS ``add_document_standalone``), so the kept HTML fits
+every session of the page.
 
 Principle: a session is built only where it is served. Assumed (true of every page here): a page's HTML
 depends on its path alone (the content travels over the websocket); a kept page is refused if its token is
 not exactly once in it, and pages behind Panel's ``authorize_callback`` are built the ordinary way.
-Not covered: the first request of each path in each process builds a session as before (possibly twice);
+Not covered: the first two requests of each path in each process build a session as before (possibly twice);
+a page that differs for every request would never be kept (each GET then builds, as before);
 a client that opens the websocket without the GET still gets a session built (Bokeh's own behaviour).
 """
 
@@ -40,6 +42,23 @@ TOKEN = re.compile(r'"token":"([A-Za-z0-9_\-.=]+)"')
 _PAGES: dict[str, tuple[str, str]] = {}  # request path -> (HTML of its first request, the token in it)
 BUILT = {"sessions": 0}  # sessions built by this process (a fork starts from the parent's count: 0)
 _INSTALLED = []
+
+
+IDS = re.compile(r"\bp\d+\b|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SEEN: dict[str, str] = {}  # request path -> its last full render, tokens and ids aside
+
+
+def offer(path: str, html: str) -> bool:
+    """A full render of ``path``: kept once two renders in a row agree, tokens and element/model ids aside.
+
+    One render is not enough: a request may get a page unlike everyone's (a refusal at the session limit, an
+    error page), and the kept page is everyone's HTML from then on.
+    """
+    shape = IDS.sub("", TOKEN.sub("", html))
+    if _SEEN.get(path) != shape:
+        _SEEN[path] = shape
+        return False
+    return keep(path, html)
 
 
 def keep(path: str, html: str) -> bool:
@@ -83,7 +102,7 @@ class PageHandler(pn_server.DocHandler):
     def write(self, chunk) -> None:
         if self._keeping and isinstance(chunk, str) and self.get_status() == 200:
             self._keeping = False
-            keep(self.request.path, chunk)
+            offer(self.request.path, chunk)
         super().write(chunk)
 
 
