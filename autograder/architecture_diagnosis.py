@@ -329,7 +329,15 @@ def _generation(name: str, run: Callable, case: dict) -> Finding | None:
     Y0 = attempt(lambda: run(off))
     if Y0 is None:
         return None
-    bad = np.flatnonzero(differs(_reference(name, off), Y0).any(axis=(0, 2)))
+    ref_off = _reference(name, off)
+    bad = np.flatnonzero(differs(ref_off, Y0).any(axis=(0, 2)))
+    order = time_permutation(ref_off, Y0)
+    if bad.size and order is not None:
+        # Every output is right but stored at another step: the storage, not the state, is wrong.
+        reversed_ = order == list(range(len(order)))[::-1]
+        return Finding(f"with {key} = 0 (inputs switched off) your outputs are the reference's, stored at other "
+                       "steps", "time reversed" if reversed_ else "outputs in the "
+                       "wrong order", "Y[:, t] does not hold step t's output", ORDER_LINE)
     if bad.size == 0:
         return Finding(f"with one output step your Y matches; with {key} = 0 (inputs switched off) every output "
                        "matches too, so the state is carried right and the input a later step reads is what "
@@ -339,6 +347,20 @@ def _generation(name: str, run: Callable, case: dict) -> Finding | None:
                    f"at {steps_text(bad)}, so the state passed from step to step is wrong",
                    "state not carried between steps", "the state passed from step to step (or the cell a later step "
                    "runs) is wrong", STATE_LINE)
+
+
+def time_permutation(expected: np.ndarray, got: np.ndarray) -> list[int] | None:
+    """``order`` with ``got[:, t] == expected[:, order[t]]`` for every t (a permutation of the steps), or None."""
+    if got.shape != expected.shape or got.ndim != 3:
+        return None
+    T = expected.shape[1]
+    order = []
+    for t in range(T):
+        hits = [s for s in range(T) if same(expected[:, s], got[:, t]) and s not in order]
+        if not hits:
+            return None
+        order.append(hits[0])
+    return order
 
 
 def _readout(run: Callable, case: dict) -> Finding | None:

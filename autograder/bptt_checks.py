@@ -553,7 +553,8 @@ def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
 
     ``sizes`` names the sizes a factor may be (``{"B": (4, "the batch"), "T": (5, "time")}``): r = 1/B reads as a
     mean over the batch, r = 1/T as a mean over time, r = 2 as a term counted twice, r = -1 as a sign flipped.
-    At least two nonzero entries must share r (four for an unnamed factor); only r is shown, never an input.
+    At least two nonzero entries must share r (four for an unnamed factor); only a named r is shown (a grader
+    constant), never an input and never an unnamed factor.
     """
     wrong = [k for k in expected if not all_close(expected[k], got[k])]
     if not wrong:
@@ -582,7 +583,8 @@ def factor_finding(expected: dict[str, np.ndarray], got: dict[str, np.ndarray],
             return Finding(f"your {names} are the reference's times {r:.6g}", bug, cause, SUM_LINE)
     if big.sum() < 4:
         return None
-    return Finding(f"your {names} are the reference's times one common factor {r:.6g}", "wrong constant factor",
+    # No number here: an unnamed factor is the student's value, not the grader's (hidden messages quote none).
+    return Finding(f"your {names} are the reference's times one common factor", "wrong constant factor",
                    "the wrong outputs are off by one constant factor (a scale, a mean or a doubled term)", SUM_LINE)
 
 

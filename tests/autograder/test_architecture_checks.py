@@ -69,6 +69,11 @@ def _future_inputs(X, params, step):
     return _reference("many_to_many")(np.roll(X, -1, axis=1), params, step)  # step t reads x_{t+1}
 
 
+def _ed_stored_reversed(X, params, T, step):
+    Y, cache = _reference("encoder_decoder")(X, params, T, step)
+    return Y[:, ::-1].copy(), cache  # every output right, stored last to first
+
+
 def _half_feedback(x, params, T, step):
     return _reference("one_to_many")(x, params, T, step, feedback="softmax")
 
@@ -79,7 +84,9 @@ def _half_feedback(x, params, T, step):
     ("many_to_many", _shifted_outputs, "off by one step"),
     ("many_to_many", _future_inputs, "time reversed"),
     ("one_to_many", _half_feedback, "wrong feedback"),
-], ids=["m2o-earlier-state", "m2o-first-input", "m2m-late-output", "m2m-future-input", "o2m-feedback"])
+    ("encoder_decoder", _ed_stored_reversed, "time reversed"),
+], ids=["m2o-earlier-state", "m2o-first-input", "m2m-late-output", "m2m-future-input", "o2m-feedback",
+        "ed-stored-reversed"])
 def test_probes_name_wiring_bugs_without_suspects(name, fn, bug, monkeypatch):
     """With every suspect and the grammar removed, do the probes (change one input, one output step, inputs off)
     name the bug on the visible cases (T >= 3)?"""
