@@ -51,6 +51,7 @@ import select
 import struct
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -155,18 +156,18 @@ def redaction_scope(hidden: bool = False):
         _REDACT.reset(token)
 
 
-# Every string (and bytes) the other side sends while a test cell runs, for autograder.hidden_text: it never
-# reads a comparison's sentence out of a message that may quote one of them.
-_TEXT_SINK: ContextVar[list | None] = ContextVar("autograder_student_text", default=None)
-MAX_SUNK = 10_000
+# Every string (and bytes) the other side sends while a test cell runs is shown to a callback, for
+# autograder.hidden_text: it never reads a comparison's sentence out of a message that may quote one of them.
+# The strings themselves are not kept (a student could send many large ones).
+_TEXT_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("autograder_student_text", default=None)
 
 
 @contextlib.contextmanager
-def student_text_sink(sink: list):
-    """Within the block, strings decoded from the other side are appended to ``sink`` (at most ``MAX_SUNK``)."""
-    token = _TEXT_SINK.set(sink)
+def student_text_sink(see: Callable[[str], None]):
+    """Within the block, ``see(text)`` is called with each string decoded from the other side."""
+    token = _TEXT_SINK.set(see)
     try:
-        yield sink
+        yield see
     finally:
         _TEXT_SINK.reset(token)
 
@@ -617,8 +618,8 @@ class Peer:
         if depth > MAX_DEPTH or budget[0] < 0:
             raise ProtocolError("value too deep or too large")
         t = type(node)
-        if t is str and (sink := _TEXT_SINK.get()) is not None and len(sink) < MAX_SUNK:
-            sink.append(node)
+        if t is str and (see := _TEXT_SINK.get()) is not None:
+            see(node)
         if node is None or t in (bool, int, float, str):
             return node
         if t is list:
@@ -651,8 +652,8 @@ class Peer:
             arr = self._blob(node, blobs)
             if arr.dtype != np.uint8 or arr.ndim != 1:
                 raise ProtocolError("bytes must be a 1-d uint8 array")
-            if (sink := _TEXT_SINK.get()) is not None and len(sink) < MAX_SUNK:
-                sink.append(arr.tobytes().decode("latin-1"))
+            if (see := _TEXT_SINK.get()) is not None:
+                see(arr.tobytes().decode("latin-1"))
             return arr.tobytes()
         if tag == "ref":
             return self._dec_ref(node)

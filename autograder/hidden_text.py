@@ -51,7 +51,7 @@ PASSED = "passed its hidden cases"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NAME = r"(?:\w+'s )?\w+(?:\['\w{1,40}'\])*"
-_WHERE = r"(?:its value|[a-z][a-z0-9 ]{0,30}\d+(?:, [a-z][a-z0-9 ]{0,30}\d+){0,4})"
+_WHERE = r"(?:its value|[a-z][a-z0-9 ]{0,30}(?:, [a-z][a-z0-9 ]{0,30}){0,4})"
 _MISMATCH = re.compile(
     rf"(?P<name>{_NAME}) differs (?:from step t=(?P<t>\d+) on \(first bad: (?P<w1>{_WHERE}), "
     rf"|at (?P<w2>{_WHERE}) \()expected (?P<e>{_NUMBER.pattern}), got ")
@@ -65,7 +65,12 @@ class Facts:
     headers: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (the visible message, its hidden-safe form)
     oks: list[str] = field(default_factory=list)
-    student_text: list[str] = field(default_factory=list)  # strings that arrived from the sandbox (channel)
+    forgeable: bool = False  # a string the sandbox sent could spell a comparison's sentence
+
+    def see(self, text: str) -> None:
+        """A string arrived from the sandbox (``channel.student_text_sink``); only whether it could forge is kept."""
+        if not self.forgeable and "differs" in text.lower():
+            self.forgeable = True
 
 
 _FACTS: ContextVar[Facts | None] = ContextVar("autograder_hidden_facts", default=None)
@@ -79,7 +84,7 @@ def recording() -> Iterator[Facts]:
     facts = Facts()
     token = _FACTS.set(facts)
     try:
-        with channel.student_text_sink(facts.student_text):
+        with channel.student_text_sink(facts.see):
             yield facts
     finally:
         _FACTS.reset(token)
@@ -140,16 +145,24 @@ def _tolerance() -> str:
     return tolerance_text()
 
 
-def _mismatch(rest: str, facts: Facts) -> tuple[str, set[str]] | None:
-    from autograder import channel
+def _index_bound(headers: list[str]) -> int:
+    """No entry of the case's arrays has an index above 4 x the product of the header's sizes (4: gate blocks)."""
+    bound = 4
+    for n in re.findall(r"\d+", headers[-1] if headers else ""):
+        bound *= max(1, min(int(n), 10**6))
+    return bound
 
-    if len(facts.student_text) >= channel.MAX_SUNK or any("differs" in s.lower() for s in facts.student_text):
+
+def _mismatch(rest: str, facts: Facts) -> tuple[str, set[str]] | None:
+    if facts.forgeable:
         return None  # a string of the student's could hold a forged clause: show no entry at all
     m = _MISMATCH.search(rest)
     if m is None:
         return None
     where = m["w1"] or m["w2"]
     at = f"t={m['t']}, {where}" if m["t"] is not None else where
+    if any(int(i) > _index_bound(facts.headers) for i in re.findall(r"\d+", at)):
+        return None  # not an index of this case's arrays: not the grader's sentence
     sentence = (f"{m['name']} differs from the reference; first bad entry at {at}: expected {m['e']} "
                 f"(tolerance: {_tolerance()})")
     return sentence, _numbers(f"{at} {m['e']}")
