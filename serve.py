@@ -134,9 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     install_page_handler()  # each session is built once, by the process serving it (simulator/app/pagehtml.py)
     try:
         install_join_gate()  # new sessions admitted at a bounded rate (simulator/app/joining.py)
-    except ValueError as exc:
+        install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
+    except ValueError as exc:  # RNN_JOIN_SHARE or RNN_GC_THAW_EVERY out of range: one line, no traceback
         parser.error(str(exc))
-    install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -95,15 +96,21 @@ def _tree(pid: int) -> list[int]:
 
 
 def _start(cmd: list[str], url: str, log) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # NB: its own process group, so that _stop ends the forked server processes too, not only their parent
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(240):
         try:
             urllib.request.urlopen(url, timeout=5).read()
             return proc
         except OSError:
             time.sleep(0.5)
-    proc.kill()
+    _stop(proc)
     raise RuntimeError(f"{cmd} did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
 
 
 class Student:
@@ -296,8 +303,7 @@ def main(argv: list[str] | None = None) -> None:
                     mark = log_path.stat().st_size  # the start-up check's own request is not a student's
                     rows[name] = r = asyncio.run(_run(base, path, n, args.seconds, args.late, pids))
                 finally:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+                    _stop(proc)
                 text = log_path.read_bytes()[mark:].decode("utf-8", "replace")
             builds = len(BUILT.findall(text)) / n
             gc_max = max((int(ms) for ms in GC_PAUSE.findall(text)), default=0)

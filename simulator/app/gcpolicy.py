@@ -8,15 +8,18 @@ whenever ``workpool.return_memory`` collects after sessions close.
 
 Principle: what is known to be long-lived is not walked again. ``freeze_startup`` moves the start-up heap
 (modules, routes) to the permanent generation before the server forks; ``install`` then freezes the heap
-again before each new session is built (the sessions built so far are long-lived), so every collection walks
-only what was made since. Frozen objects are still freed by reference counting, but a closed session's
-reference cycles wait in the permanent generation: after every ``thaw_every`` closed sessions, ``thaw``
-unfreezes everything, collects once and freezes the survivors: one long pause per ``thaw_every`` closures
-instead of one per burst of closures (``return_memory``'s collections then walk only the young heap).
+again before each new session is built (the sessions built so far are long-lived), so the collections Python
+starts while a class joins walk only what was made since. Frozen objects are still freed by reference
+counting, but a closed session's reference cycles wait in the permanent generation until a thaw: after every
+``thaw_every`` closed sessions (``RNN_GC_THAW_EVERY``, default 1) everything is unfrozen, and the next full
+collection (``return_memory``'s, which serve.py runs after each burst of closed sessions, or Python's own)
+frees them. The default keeps the promise that a closed session's memory is returned; a larger value trades
+up to that many closed sessions' memory (about 4 MB each on /cell) for fewer full collections.
 
 ``install`` also logs every collection longer than ``LOG_MS`` (``gc.callbacks``), with its generation.
-Not covered: the pause after a thaw is the whole heap's (the same as without this policy); up to
-``thaw_every`` closed sessions' cyclic garbage (about 4 MB each on /cell) is held until then.
+Not covered: the full collection after a thaw walks the whole heap (as every full collection did before
+this policy), so with the default each burst of closed tabs still costs one such pause; only the collections
+while sessions join (and none close) are cut.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 import panel as pn
 
 log = logging.getLogger("simulator.app")
-THAW_EVERY = 16  # closed sessions between thaws (their cycles are held until then)
+THAW_EVERY = 1  # closed sessions between thaws (their cycles are held until then)
 LOG_MS = 50.0  # collections at least this long are logged
 STATE = {"closed": 0, "thaws": 0, "longest_ms": 0.0, "started": 0.0, "installed": False}
 
@@ -53,11 +56,20 @@ def _closed(session_context) -> None:
 
 
 def thaw() -> None:
-    """Free the closed sessions' cycles now: unfreeze, one full collection, freeze what is still alive."""
+    """Unfreeze everything: the next full collection walks the whole heap and frees the closed sessions' cycles."""
     gc.unfreeze()
-    gc.collect()
-    gc.freeze()  # NB: so that return_memory's collection right after this one walks nothing old
     STATE["thaws"] += 1
+
+
+def thaw_every_from_env(environ: dict[str, str] | None = None) -> int:
+    """``RNN_GC_THAW_EVERY`` as a positive whole number (default ``THAW_EVERY``); ValueError naming it otherwise."""
+    raw = (os.environ if environ is None else environ).get("RNN_GC_THAW_EVERY", "").strip()
+    if not raw:
+        return THAW_EVERY
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"RNN_GC_THAW_EVERY: got {raw[:40]!r}; expected a positive whole number of closed "
+                         "sessions between two thaws of the garbage collector")
+    return int(raw)
 
 
 def _timed(phase: str, info: dict) -> None:
@@ -74,6 +86,8 @@ def _timed(phase: str, info: dict) -> None:
 def install(thaw_every: int | None = None) -> None:
     """Freeze before each session build, thaw after every ``thaw_every`` closures, log long collections (once)."""
     global THAW_EVERY
+    if thaw_every is None:
+        thaw_every = thaw_every_from_env()
     if thaw_every is not None:
         if not isinstance(thaw_every, int) or thaw_every < 1:
             raise ValueError(f"thaw_every: got {thaw_every!r}; expected a positive whole number of sessions")

@@ -41,8 +41,10 @@ def test_a_built_session_is_not_walked_and_its_cycles_wait_for_the_thaw(policy):
     policy._closed(None)
     gc.collect()
     assert alive() is not None
-    policy._closed(None)  # the third closure thaws, collects and freezes the survivors
-    assert alive() is None and gc.get_freeze_count() > 0
+    policy._closed(None)  # the third closure thaws: the next full collection frees it
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None
 
 
 def test_young_garbage_is_collected_before_a_freeze(policy):
@@ -63,6 +65,16 @@ def test_long_collections_are_logged(caplog):
         gcpolicy._timed("stop", {"generation": 0, "collected": 0})
     lines = [r.getMessage() for r in caplog.records if "gc pause" in r.getMessage()]
     assert len(lines) == 1 and "generation 2, 7 collected" in lines[0]
+
+
+@pytest.mark.parametrize("raw", ["0", "-2", "1.5", "many", "1e3"])
+def test_a_bad_thaw_interval_in_the_environment_is_refused_naming_it(raw):
+    with pytest.raises(ValueError, match="RNN_GC_THAW_EVERY: got"):
+        gcpolicy.thaw_every_from_env({"RNN_GC_THAW_EVERY": raw})
+
+
+def test_the_thaw_interval_defaults_to_every_closure():
+    assert gcpolicy.thaw_every_from_env({}) == 1 and gcpolicy.thaw_every_from_env({"RNN_GC_THAW_EVERY": "16"}) == 16
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "8"])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -97,8 +99,9 @@ def two_processes(tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("pagehtml") / "server.log"
     with open(log_path, "w") as log:
+        # NB: its own process group: terminating the parent alone would leave the two forked servers running
         proc = subprocess.Popen([sys.executable, "serve.py", "--no-course", "--num-procs", "2", "--port", str(port)],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
@@ -109,7 +112,7 @@ def two_processes(tmp_path_factory):
                 time.sleep(0.5)
         yield base, log_path
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 

@@ -101,8 +101,8 @@ class HeatmapGrid:
             "image": [np.ascontiguousarray(series[n].T) for n in names],  # (T, n) -> (n, T)
             "x": [-0.5] * K, "y": [y - 0.5 for y in y0], "dw": [series[n].shape[0] for n in names],
             "dh": [series[n].shape[1] for n in names], "name": [titles.get(n, n) for n in names]}
-        self.figure.yaxis.ticker = FixedTicker(ticks=[y + (series[n].shape[1] - 1) / 2 for y, n in zip(y0, names,
-                                                                                                     strict=True)])
+        # NB: the ticker's ticks change in place: a new ticker model would make Bokeh walk the whole document
+        self.figure.yaxis.ticker.ticks = [y + (series[n].shape[1] - 1) / 2 for y, n in zip(y0, names, strict=True)]
         self.figure.yaxis.major_label_overrides = {y + (series[n].shape[1] - 1) / 2: titles.get(n, n)
                                                    for y, n in zip(y0, names, strict=True)}
         self.figure.x_range.update(start=-0.5, end=T - 0.5)
