@@ -678,7 +678,7 @@ def _forward_confirmation(fn: Callable) -> Confirmation:
         out = call(fn, "rnn_forward", (c["X"], c["h0"], c["params"]), names=("X", "h0", "params"))
         return {"H": loose_array(as_tuple(out, 2, "rnn_forward returned", "H, cache")[0])}
 
-    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+    return Confirmation(bptt_grammar.probe_sequence_case(), run, bptt_grammar.separating_sequence_cases())
 
 
 def _backward_confirmation(fn: Callable, cache_for: Callable[[dict], object]) -> Confirmation:
@@ -689,7 +689,7 @@ def _backward_confirmation(fn: Callable, cache_for: Callable[[dict], object]) ->
             raise ValueError("grads is not a dict")
         return {"dX": loose_array(dX), "dh0": loose_array(dh0), **{k: loose_array(grads[k]) for k in c["params"]}}
 
-    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+    return Confirmation(bptt_grammar.probe_sequence_case(), run, bptt_grammar.separating_sequence_cases())
 
 
 def _norms_confirmation(fn: Callable) -> Confirmation:
@@ -698,7 +698,7 @@ def _norms_confirmation(fn: Callable) -> Confirmation:
                    names=("X", "h0", "params", "dh_last"))
         return {"norms": loose_array(out)}
 
-    return Confirmation(bptt_grammar.probe_sequence_case(), run)
+    return Confirmation(bptt_grammar.probe_sequence_case(), run, bptt_grammar.separating_sequence_cases())
 
 
 def _reference_norms(c: dict) -> dict:
@@ -713,7 +713,7 @@ def _clip_confirmation(fn: Callable) -> Confirmation:
         return {**as_array_dict(clipped, "clip_gradients: clipped", shapes),
                 "norm": np.array(as_float(norm, "clip_gradients: norm"))}
 
-    return Confirmation(bptt_grammar.probe_clip_case(), run)
+    return Confirmation(bptt_grammar.probe_clip_case(), run, bptt_grammar.separating_clip_cases())
 
 
 def _reference_clip(c: dict) -> dict:
@@ -726,7 +726,7 @@ def _radius_confirmation(fn: Callable) -> Confirmation:
         return {"rho": np.array(as_float(call(fn, "spectral_radius", (c["W"],), names=("W",)),
                                          "spectral_radius returned"))}
 
-    return Confirmation(bptt_grammar.probe_matrix_case(), run)
+    return Confirmation(bptt_grammar.probe_matrix_case(), run, bptt_grammar.separating_matrix_cases())
 
 
 # ----------------------------------------------------------------------------- public checks

@@ -399,6 +399,43 @@ def probe_sequence_case() -> dict:
             "dh_last": rng.standard_normal((B, H))}
 
 
+def separating_sequence_cases() -> tuple[dict, ...]:
+    """Further grader-chosen sequence cases that can tell apart suspects the probe case did not (other sizes, one
+    example).
+    """
+    from autograder.cases import random_params
+
+    out = []
+    for k, (B, T, D, H) in enumerate(((2, 5, 3, 4), (1, 3, 4, 2))):
+        rng = np.random.default_rng(20261210 + k)
+        out.append({"label": "probe", "X": rng.standard_normal((B, T, D)), "h0": 0.8 * rng.standard_normal((B, H)),
+                    "params": random_params("rnn", D, H, rng), "dH": rng.standard_normal((B, T, H)),
+                    "dh_last": rng.standard_normal((B, H))})
+    return tuple(out)
+
+
+def separating_clip_cases() -> tuple[dict, ...]:
+    """A clipping case whose norm is below ``max_norm`` (nothing may change) and one far above it."""
+    rng = np.random.default_rng(20261211)
+    grads = {"W_xh": rng.standard_normal((3, 2)), "W_hh": rng.standard_normal((2, 2)), "b_h": rng.standard_normal(2)}
+    n = _global(grads, "L2")
+    return ({"label": "probe", "grads": grads, "max_norm": 2.5 * n},
+            {"label": "probe", "grads": grads, "max_norm": 0.05 * n})
+
+
+def separating_matrix_cases() -> tuple[dict, ...]:
+    """A non-symmetric 4x4 matrix whose largest |eigenvalue| is a complex pair and whose most negative real part
+    has the largest |real part|: modulus, real part and |real part| all disagree.
+    """
+    rng = np.random.default_rng(20261212)
+    theta = np.arccos(0.3)
+    A = np.zeros((4, 4))
+    A[:2, :2] = 1.5 * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    A[2, 2], A[3, 3] = -0.9, 0.3  # max real part 0.45, max |real part| 0.9, max modulus 1.5
+    P = rng.standard_normal((4, 4)) + 2.0 * np.eye(4)
+    return ({"label": "probe", "W": P @ A @ np.linalg.inv(P)},)
+
+
 def probe_clip_case() -> dict:
     """Gradients of three sizes whose global norm is above ``max_norm`` (clipping active)."""
     rng = np.random.default_rng(20261203)

@@ -71,6 +71,7 @@ class Confirmation:
 
     case: dict
     run: Callable[[dict], dict]
+    more: tuple[dict, ...] = ()  # further grader-chosen cases, tried only to separate suspects the first one did not
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,36 @@ def confirmed(matches: list[Hypothesis], confirm: Confirmation | None, reference
     if not sure and not kept:
         return [], ("what matches this case (" + "; ".join(dict.fromkeys(m.bug for m in matches)) +
                     ") does not reproduce your result on the grader's probe case, so it is not named")
-    return [*sure, *kept], ""
+    return separated([*sure, *kept], confirm), ""
+
+
+def _outputs(h: Hypothesis, case: dict) -> dict | None:
+    try:
+        return h.outputs(case)
+    except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+        return None
+
+
+def separated(matches: list[Hypothesis], confirm: Confirmation) -> list[Hypothesis]:
+    """Matches with different names left after the probe case: on the first of ``confirm.more`` where two of them
+    give different arrays, one more student call keeps those that reproduce it (at most one call per further case).
+
+    Names that give the same arrays on every case tried are synonyms here and all stay ("it matches equally if").
+    """
+    for extra in confirm.more:
+        if len({m.bug for m in matches}) < 2:
+            break
+        outs = [_outputs(m, extra) for m in matches]
+        known = [o for o in outs if o is not None]
+        if len(known) < 2 or all(all(same(known[0][k], o.get(k)) for k in known[0]) for o in known[1:]):
+            continue  # this case does not tell them apart
+        student = attempt(lambda extra=extra: confirm.run(extra))
+        if not isinstance(student, dict) or not student:
+            break
+        # None left: every name was refuted on a case the grader chose to tell them apart, so none is given.
+        matches = [m for m, o in zip(matches, outs, strict=True)
+                   if o is not None and all(k in o and same(o[k], student[k]) for k in student)]
+    return matches
 
 
 def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],

@@ -177,3 +177,25 @@ def test_the_grammar_has_sites_with_options():
     suspects = g.suspects(pairs=True)
     assert [s.bug for s in suspects] == ["A1", "A2", "B1", "A1 and B1", "A2 and B1"]
     assert [s.slips for s in suspects] == [1, 1, 1, 2, 2] and suspects[3].line == "line a; and line b"
+
+
+def test_a_further_case_separates_names_the_probe_case_could_not():
+    """Two names that agree on the probe case but not on a further grader case: one more student call keeps the
+    one the student follows; names that agree on every case stay together (synonyms); none kept if refuted."""
+    probe, extra = {"label": "probe"}, {"label": "extra"}
+
+    def suspect(bug, on_extra):
+        return Suspect(bug, bug, lambda c: {"y": np.array([on_extra if c["label"] == "extra" else 1.0])})
+
+    a, b, c = suspect("a", 2.0), suspect("b", 3.0), suspect("c", 3.0)
+    calls = []
+
+    def student(case):
+        calls.append(case["label"])
+        return {"y": np.array([3.0 if case["label"] == "extra" else 1.0])}
+
+    confirm = Confirmation(probe, student, (extra,))
+    kept, _ = confirmed([a, b, c], confirm, lambda case: {"y": np.array([0.0])})
+    assert kept == [b, c] and calls == ["probe", "extra"]
+    liar = Confirmation(probe, lambda case: {"y": np.array([9.0 if case["label"] == "extra" else 1.0])}, (extra,))
+    assert confirmed([a, b], liar, None)[0] == []
