@@ -65,3 +65,18 @@ def test_the_browser_picks_the_same_text_colours_as_the_server():
     script = client_player.HELPERS_JS + f"\nconsole.log(JSON.stringify({json.dumps(values.tolist())}.map(textOn)));"
     out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True).stdout
     assert json.loads(out) == palette.text_colors(values)
+
+
+@pytest.mark.parametrize("kind, selected", [("rnn", "h"), ("lstm", "f"), ("lstm", "c"), ("gru", "n"), ("gru", "z")])
+def test_the_selected_equation_line_is_marked_not_only_coloured(kind, selected):
+    """Is the selected line (and only it) marked with a symbol as well as the highlight colour?"""
+    from simulator import sequence
+    from simulator.app.components.equations import MARK, step_latex
+    from simulator.app.pages.cell import presets
+
+    X = presets.make_inputs("sine", 3, 4, seed=0)
+    _, cache = sequence.forward(presets.make_cell(kind, 3, 4, seed=0), X)
+    lines = step_latex(kind, cache["steps"][2], 2, 1, selected=selected).split(r"\\")
+    marked = [line for line in lines if MARK in line]
+    assert len(marked) == 1 and rf"{MARK}{selected}_t" in marked[0] and HIGHLIGHT in marked[0]
+    assert MARK not in step_latex(kind, cache["steps"][2], 2, 1, selected="")

@@ -216,12 +216,20 @@ def test_defects_of_each_class_are_repaired_on_pages_never_seen(defect_server, o
 
 
 def test_the_cell_equations_show_one_copy(server, open_page):
-    """Is KaTeX's unstyled HTML copy hidden under the client-rendered equations (only the MathML is drawn)?"""
+    """Is KaTeX's unstyled HTML copy hidden under the client-rendered equations (only the MathML is drawn), and is
+    the selected line marked with a symbol?"""
     page = open_page(server + "/cell?kind=lstm&T=6")
     wait_text(page, ".rnn-t", "t = 0")
     page.wait_for_function(f"() => ({DEEP_ALL})('.katex-mathml').length > 0", timeout=40000)
     copies = page.evaluate(DEEP_ALL, ".katex-html")
     assert copies and not any(c["shown"] for c in copies), copies
+    # the selected line is marked by a symbol too (KaTeX writes \blacktriangleright as U+25B6), not by colour alone
+    page.wait_for_function("""() => { const found = [];
+      const walk = (root) => { for (const el of root.querySelectorAll("*")) {
+        if (el.classList.contains("katex-mathml")) found.push(el.textContent);
+        if (el.shadowRoot) walk(el.shadowRoot); } };
+      walk(document);
+      return found.some((text) => text.includes("\u25b6")); }""", timeout=40000)
     page.get_by_role("button", name="Step ▶").click()
     wait_text(page, ".rnn-t", "t = 1")
     page.wait_for_timeout(300)

@@ -31,6 +31,7 @@ from bokeh.models import ColumnDataSource, CustomJS, Slider
 from panel.custom import JSComponent
 
 from simulator.app.components import palette
+from simulator.app.components.equations import MARK
 from simulator.app.components.player import Player
 
 # WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
@@ -104,7 +105,7 @@ const numbers = (sel === "h" && j === tl.unit) ? `hₜ[${tl.unit}] = ${num(h, "r
 readout.text = `<div><b>${esc(tl.name)}</b>, step <b class="rnn-t">t = ${t}</b> of ${tl.T - 1} &nbsp;·&nbsp; ` +
   `${numbers}</div>` + tl.hint;
 const lines = tl.rows[t].map(([name, sym, nm]) => name === sel
-  ? `\\textcolor{${tl.highlight}}{${sym}} &\\quad \\textcolor{${tl.highlight}}{${nm}}` : `${sym} &\\quad ${nm}`);
+  ? `\\textcolor{${tl.highlight}}{MARK${sym}} &\\quad \\textcolor{${tl.highlight}}{${nm}}` : `${sym} &\\quad ${nm}`);
 equations.text = "$$\\begin{aligned}" + `\\text{step } t = ${t},\\ \\text{unit } j = ${tl.unit}` + "\\\\[2pt]" +
   lines.join("\\\\") + "\\end{aligned}$$";
 if (table) {
@@ -233,12 +234,13 @@ class ClientPlayer(Player):
         ``Div``, for screen readers: a canvas cannot be read) and ``on_report``; later calls add diagrams and
         cursors only.
         """
+        js_mark = MARK.replace("\\", "\\\\")  # inside a JavaScript template literal
         args = {"slider": self.slider, "timeline": self.timeline, "report": self.report, "keys": list(keys),
                 "cells": list(cells), "highlights": list(highlights), "cursors": list(cursors), "marker": marker,
                 "readout": readout, "equations": equations, "table": table}
         if not self._bound:
             args.update(play=self.play, controls=self.controls)
-        render = CustomJS(args=args, code=RENDER_JS.replace("REPORT_MS", str(REPORT_MS))
+        render = CustomJS(args=args, code=RENDER_JS.replace("REPORT_MS", str(REPORT_MS)).replace("MARK", js_mark)
                           .replace("COMMAND_JS", COMMAND_JS))
         if self._bound:  # more diagrams for the same clock
             self.slider.js_on_change("value", render)
