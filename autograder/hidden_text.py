@@ -168,14 +168,27 @@ def _mismatch(rest: str, facts: Facts) -> tuple[str, set[str]] | None:
     return sentence, _numbers(f"{at} {m['e']}")
 
 
+def _stopped(text: str) -> str:
+    """Why the sandbox stopped, as one of a fixed set of causes (never an exit code or a signal's number)."""
+    from autograder.sandbox import session
+
+    causes = [("grading budget", "not finished: the notebook used up its grading budget"),
+              ("timed out", "timed out (it did not finish within the time limit)"),
+              ("memory limit", "the sandbox went over its memory limit"),
+              ("exited the interpreter", "the student's code exited the interpreter (e.g. os._exit)"),
+              *((cause, f"the student's code {cause}") for cause in session.SIGNALS.values())]
+    return next((said for phrase, said in causes if phrase in text),
+                "the sandbox stopped (a crash, an exit, a signal or a limit)")
+
+
 def _reason(rest: str, exc: BaseException, facts: Facts, fns: set[str]) -> tuple[str, set[str]] | None:
     from autograder import channel
     from autograder.sandbox import SandboxFailure
 
     if isinstance(exc, channel.ChannelTimeoutError):
-        return "did not finish within the time limit", set()
+        return "timed out (it did not finish within the time limit)", set()
     if isinstance(exc, SandboxFailure | channel.ChannelClosedError | channel.ProtocolError):
-        return "the sandbox stopped (a crash, an exit, a signal or the memory limit)", set()
+        return _stopped(rest), set()
     if isinstance(exc, channel.GuardError):
         return "a function the grader handed over refused the arguments it was called with", set()
     for visible, sentence in reversed(facts.problems):
