@@ -78,9 +78,12 @@ def main() -> None:
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(60)
+        try:
+            problems = run.problems + classroom.verify(engine, run, students)
+        finally:
+            engine.dispose()
             if pg is not None:
                 pg.stop()
-        problems = run.problems + classroom.verify(engine, run, students)
         log = (Path(tmp) / "serve.log").read_text(errors="replace")
     print(f"{args.students} students behind one address, arriving over {args.window:.0f} s; {args.workers} grading "
           f"workers, {args.num_procs} server process(es), {'PostgreSQL' if args.postgres else 'SQLite'}; "

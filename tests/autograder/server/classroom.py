@@ -318,7 +318,7 @@ async def _student(run: Run, student: Student, port: int, start_at: float, other
             if api.status != 404 or other.name in api.body:
                 run.problem(f"{student.name} read {other.name}'s #{oid} through the API: {api.status}")
             page = await browser.open(f"/course/feedback?id={oid}")
-            await page.wait_for("of yours", 10)
+            await page.wait_for("of yours", 60)
             if f"No submission {oid} of yours" not in page.text and f"no submission {oid} of yours" not in page.text:
                 run.problem(f"{student.name}: /course/feedback?id={oid} (of {other.name}) did not say it is not "
                             "theirs")
@@ -327,6 +327,23 @@ async def _student(run: Run, student: Student, port: int, start_at: float, other
     listing = await browser.request("GET", f"/api/v1/assignments/{assignment}/submissions", token=student.token)
     if listing.status != 200 or any(r["student"] != student.name for r in listing.json()["submissions"]):
         run.problem(f"{student.name}: the submissions list holds another student's ({listing.status})")
+    for method, path, body in (("GET", f"/api/v1/assignments/{assignment}/analytics", None),
+                               ("GET", f"/api/v1/assignments/{assignment}/grades.csv", None),
+                               ("POST", f"/api/v1/assignments/{assignment}/regrade",
+                                json.dumps({"ids": [o.ids[0] for o in others[:3] if o.ids]}))):
+        answer = await browser.request(method, path, body, {"Content-Type": "application/json"} if body else None,
+                                       token=student.token)
+        if answer.status != 403 or any(o.name in answer.body for o in others):
+            run.problem(f"{student.name}: {method} {path} as a student answered {answer.status}")
+    if student.kind == "malformed" and others and others[0].ids:
+        # the instructor's page and the Cell page's compare of another's submission (mine=ID)
+        for path in ("/course/dashboard", f"/cell?mine={others[0].ids[0]}"):
+            page = await browser.open(path)
+            await page.wait_for("for instructors" if "dashboard" in path else "Compare", 20)
+            if "dashboard" in path and "This page is for instructors" not in page.text:
+                run.problem(f"{student.name}: {path} did not say it is for instructors")
+            _check_isolation(run, student, page.text, others, path)
+            page.close()
     if student.kind == "twice":
         await accepted(await submit(student.notebook + b"\n"))  # a changed notebook, a minute later
     reload = await browser.open("/course")  # reload

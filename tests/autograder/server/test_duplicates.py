@@ -64,3 +64,52 @@ def test_the_same_bytes_after_the_window_are_a_new_submission(quiet_server):  # 
         times = conn.execute(sa.select(db.submissions.c.created).order_by(db.submissions.c.id)).scalars().all()
     assert times[-1] == later  # stored at the time the server received it
 
+
+
+# Held out: written after the mechanism, run once, not tuned on.
+def test_heldout_same_bytes_under_another_file_name_is_the_same_submission(quiet_server):  # noqa: F811
+    """Is a re-upload renamed by the browser ('rnn_cell (1).ipynb') still the first one?"""
+    user, _, _ = accounts.add_user(quiet_server.engine, "dee", "student")
+    data = notebook_bytes(fx.solved_notebook())
+    first = quiet_server.submit(user, A, NAME, data)
+    assert quiet_server.submit(user, A, "rnn_cell (1).ipynb", data) == first
+
+
+def test_heldout_a_repeat_at_the_rate_limit_is_answered_not_429(quiet_server):  # noqa: F811
+    """At the minute's limit, is a retry of an accepted upload still answered with its id?"""
+    user, _, _ = accounts.add_user(quiet_server.engine, "eve", "student")
+    data = notebook_bytes(fx.solved_notebook())
+    ids = [quiet_server.submit(user, A, NAME, distinct(data, k)) for k in range(quiet_server.rate_limit)]
+    again = quiet_server.submit(user, A, NAME, distinct(data, 1))
+    assert again == ids[1] and again.duplicate
+
+
+def test_heldout_refused_uploads_are_refused_each_time_and_store_nothing(quiet_server):  # noqa: F811
+    """Is a malformed notebook sent twice refused twice (a refusal is never remembered as a submission)?"""
+    user, _, _ = accounts.add_user(quiet_server.engine, "fay", "student")
+    for _ in range(2):
+        with pytest.raises(submissions.RefusedError) as err:
+            quiet_server.submit(user, A, NAME, b'{"cells": [')
+        assert err.value.status == 422
+    assert _stored(quiet_server, user) == 0
+
+
+def test_heldout_a_mixed_burst_stores_each_distinct_notebook_once(quiet_server):  # noqa: F811
+    """Do three copies of one notebook and two of another, all at once, store exactly two rows?"""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    quiet_server.rate_limit = 100
+    user, _, _ = accounts.add_user(quiet_server.engine, "gus", "student")
+    data = notebook_bytes(fx.solved_notebook())
+    bodies = [data, data, data, distinct(data, 0), distinct(data, 0)]
+    gate = threading.Barrier(len(bodies))
+
+    def one(body):
+        gate.wait()
+        return quiet_server.submit(user, A, NAME, body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        ids = list(pool.map(one, bodies))
+    assert len(set(ids[:3])) == 1 and len(set(ids[3:])) == 1 and ids[0] != ids[3]
+    assert _stored(quiet_server, user) == 2
