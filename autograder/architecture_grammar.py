@@ -54,9 +54,10 @@ def _inputs(X: np.ndarray, how: str) -> np.ndarray:
 
 
 def _carried(state: tuple, how: str, zero: tuple) -> tuple:
-    if how != "state" and len(state) == 1 and how in ("c reset", "h reset"):
+    if len(state) == 1 and how in ("c reset", "h reset", "swapped"):
         raise ValueError("only an LSTM has a cell state")
-    return {"state": state, "reset": zero, "c reset": state[:1] + zero[1:], "h reset": zero[:1] + state[1:]}[how]
+    return {"state": state, "reset": zero, "c reset": state[:1] + zero[1:], "h reset": zero[:1] + state[1:],
+            "swapped": state[::-1]}[how]
 
 
 def _readout(p: dict, h: np.ndarray, how: str) -> np.ndarray:
@@ -212,7 +213,9 @@ def grammar(name: str) -> Grammar:
             ("c reset", "cell state not carried", f"every {carry_what} starts from (h_{{t-1}}, 0): the LSTM's cell "
              "state is not carried"),
             ("h reset", "hidden state not carried", f"every {carry_what} starts from (0, c_{{t-1}}): only the "
-             "LSTM's cell state is carried"))))
+             "LSTM's cell state is carried"),
+            ("swapped", "h and c swapped", f"every {carry_what} starts from (c_{{t-1}}, h_{{t-1}}): the LSTM's "
+             "state is unpacked in the wrong order"))))
     if name == "encoder_decoder":
         sites.append(Site("carry", STATE_LINE, options(
             ("reset", "state reset at every step", "every decoder step starts from the zero state"),
