@@ -43,7 +43,8 @@ def course_copy(root: Path) -> Path:
 
 
 def notebooks(course: Path, n: int) -> list[bytes]:
-    """The solution and buggy variants of it, in turn (a notebook whose bug text is absent stays the solution)."""
+    """The solution and buggy variants of it, in turn (a notebook whose bug text is absent stays the solution),
+    each as distinct bytes."""
     nb = json.loads((course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
     variants = [json.dumps(nb)]
     for old, new in BUGS:
@@ -54,7 +55,9 @@ def notebooks(course: Path, n: int) -> list[bytes]:
                 cell["source"] = source.replace(old, new, 1)
                 break
         variants.append(json.dumps(edited))
-    return [variants[k % len(variants)].encode() for k in range(n)]
+    # NB: each one different bytes (trailing spaces): the server takes the same bytes from the same student again
+    # within a minute for one submission (a double click), and 200 notebooks over 50 students repeat variants.
+    return [variants[k % len(variants)].encode() + b" " * k for k in range(n)]
 
 
 def free_port() -> int:
