@@ -135,6 +135,24 @@ def test_the_instructor_sees_the_class_on_the_dashboard(browser, site):
     context.close()
 
 
+def test_the_instructor_downloads_grades_csv(browser, site):
+    """Is the file, built in a thread since the callback is async, what the browser downloads?"""
+    context = browser.new_context(viewport={"width": 1400, "height": 1200}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{site['base']}/login")  # the password was set by the dashboard test's set-up link
+    page.fill("#username", "prof")
+    page.fill("#password", "prof long password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site['base']}/course")
+    page.goto(f"{site['base']}/course/dashboard?assignment=rnn_cell")
+    page.wait_for_selector("text=Misconceptions")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download grades.csv").click()
+    text = open(download.value.path(), encoding="utf-8").read()
+    assert text.startswith("student,submission,timestamp,late,score,max_score") and "\nada," in text
+    context.close()
+
+
 def test_wrong_password_and_forged_form_are_refused(browser, site):
     page = browser.new_context().new_page()
     page.goto(f"{site['base']}/login")

@@ -169,8 +169,9 @@ class Dashboard:
         self._say(f"Recorded {n} students' latest grades in nbgrader's gradebook (`nbgrader export` and formgrader "
                   "read them).", "success")
 
-    def _csv(self) -> io.StringIO:
-        return io.StringIO(self.server.export_csv(self.user, self.assignment.value))
+    async def _csv(self) -> io.StringIO:
+        """grades.csv, built in a thread (a class's latest reports are read and written; the loop serves everyone)."""
+        return io.StringIO(await context.off_loop(self.server.export_csv, self.user, self.assignment.value))
 
     async def _save(self, _event=None) -> None:
         deadline = self.deadline.value.replace(tzinfo=UTC).timestamp() if self.deadline.value else None

@@ -67,3 +67,20 @@ def test_in_a_served_session_the_first_reading_waits_for_the_load(course_pages, 
     monkeypatch.setattr(pn.state, "add_periodic_callback", lambda *a, **k: None)
     asyncio.run(loads[0]())
     assert reads == ["submissions"] and page.assignment.options == [A]
+
+
+def test_the_dashboards_csv_is_built_off_the_event_loop(course_pages, monkeypatch):  # noqa: F811
+    """Is grades.csv (a class's latest reports) read in the pages' thread pool, not by the caller (the loop)?"""
+    import threading
+
+    from simulator.app.pages.course import dashboard
+
+    server, people, who = course_pages
+    monkeypatch.setattr(pn.state, "add_periodic_callback", lambda *a, **k: None)
+    who["user"] = people["prof"]
+    board = dashboard.Dashboard(A)
+    threads = []
+    real = server.export_csv
+    monkeypatch.setattr(server, "export_csv", lambda *a: threads.append(threading.current_thread()) or real(*a))
+    text = asyncio.run(board._csv()).getvalue()
+    assert text.startswith("student,submission") and threads and threads[0] is not threading.current_thread()
