@@ -8,7 +8,6 @@ Each browser session gets its own page objects (Panel is handed functions, not o
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import logging
 import os
@@ -22,14 +21,15 @@ from autograder.server import api
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
 from simulator.app import admission
+from simulator.app.components.errors import error_page
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
 from simulator.app.joining import install_join_gate
-from simulator.app.layout import framed
+from simulator.app.layout import page
 from simulator.app.pagehtml import install_page_handler
 from simulator.app.pages.course import context
 from simulator.app.pages.course.auth import CourseAuth
-from simulator.app.registry import available_pages
+from simulator.app.registry import available_pages, linked_pages
 
 COURSE = Path(__file__).resolve().parent / "exercises"
 WEBSOCKET_BYTES = 24 * 2**20  # a 16 MiB notebook, base64-encoded by the upload, fits in one message
@@ -51,7 +51,8 @@ def http_limits() -> dict[str, float]:
 def routes(course: bool = False) -> dict[str, object]:
     """URL path -> function building that page in its frame (with the course pages when ``course``)."""
     def factory(slug, module, current=None):
-        return lambda: framed(current or slug, module.create())
+        # a page that raises while it is built becomes a readable page (layout.page), titled after the page
+        return lambda: page(current or slug, module.create, title=module.TITLE)
 
     pages = {f"/{slug}": factory(slug, module) for slug, module in available_pages() if slug != "course" or course}
     if course:
@@ -81,15 +82,10 @@ class NotFound(RequestHandler):
     """A readable 404 page: what was asked for, and a link to every page that exists."""
 
     def prepare(self) -> None:
-        links = "".join(f'<li><a href="/{slug}">{html.escape(module.TITLE)}</a>: {html.escape(module.SUMMARY)}</li>'
-                        for slug, module in available_pages())
         self.set_status(404)
-        self.finish(
-            "<!doctype html><html><head><title>Page not found - RNN simulator</title></head>"
-            '<body style="font-family:sans-serif;max-width:40em;margin:3em auto">'
-            f"<h1>No page at {html.escape(self.request.path)}</h1>"
-            f"<p>The simulator has these pages:</p><ul>{links}</ul></body></html>"
-        )
+        self.finish(error_page(404, "Page not found", f"there is no page at {self.request.path}",
+                               "one of the simulator's pages below (check the address for a typo)",
+                               [(f"/{slug}", module.TITLE) for slug, module in linked_pages()]))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,7 @@ def test_unknown_path_gets_a_readable_404_with_links(server):
         urllib.request.urlopen(server + "/no-such-page%3Cb%3E", timeout=10)
     assert info.value.code == 404
     body = info.value.read().decode()
-    assert "No page at /no-such-page%3Cb%3E" in body and "<b>" not in body
+    assert "there is no page at /no-such-page%3Cb%3E" in body and "no-such-page<b>" not in body and 'lang="en"' in body
     for slug in ("cell", "architectures", "bptt", "crnn", "applications"):
         assert f'href="/{slug}"' in body
 
