@@ -173,10 +173,12 @@ def _stopped(text: str) -> str:
     from autograder.sandbox import session
 
     causes = [("grading budget", "not finished: the notebook used up its grading budget"),
-              ("timed out", "timed out (it did not finish within the time limit)"),
-              ("memory limit", "the sandbox went over its memory limit"),
-              ("exited the interpreter", "the student's code exited the interpreter (e.g. os._exit)"),
-              *((cause, f"the student's code {cause}") for cause in session.SIGNALS.values())]
+              ("timed out", "the sandbox stopped: timed out (it did not finish within the time limit)"),
+              ("memory limit", "the sandbox stopped: it went over its memory limit"),
+              ("exited the interpreter", "the sandbox stopped: the student's code exited the interpreter"),
+              ("sent malformed data", "the sandbox stopped: it sent malformed data"),
+              ("closed the channel", "the sandbox stopped: the student's code closed the channel"),
+              *((cause, f"the sandbox stopped: the student's code {cause}") for cause in session.SIGNALS.values())]
     return next((said for phrase, said in causes if phrase in text),
                 "the sandbox stopped (a crash, an exit, a signal or a limit)")
 
@@ -186,7 +188,7 @@ def _reason(rest: str, exc: BaseException, facts: Facts, fns: set[str]) -> tuple
     from autograder.sandbox import SandboxFailure
 
     if isinstance(exc, channel.ChannelTimeoutError):
-        return "timed out (it did not finish within the time limit)", set()
+        return _stopped("timed out"), set()
     if isinstance(exc, SandboxFailure | channel.ChannelClosedError | channel.ProtocolError):
         return _stopped(rest), set()
     if isinstance(exc, channel.GuardError):

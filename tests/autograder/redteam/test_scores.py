@@ -93,5 +93,7 @@ def test_a_forged_header_or_a_flood_of_frames_costs_only_the_function_that_sent_
     assert g.returncode == 0, g.stderr[-2000:]
     assert g.score(*FORWARD) == 3.0 and g.score(*BACKWARD) == 0.0
     messages = [g.test(t)["message"] for t in BACKWARD]
-    assert all(m.startswith("the sandbox stopped") for m in messages), messages
+    # A hidden test's message starts with its case's header and says the cause from a fixed set (hidden_text).
+    assert all(m.startswith("the sandbox stopped") for m in messages if "hidden case" not in m), messages
+    assert all("the sandbox stopped" in m for m in messages), messages
     assert "malformed" in messages[0], messages[0]
