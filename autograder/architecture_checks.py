@@ -154,7 +154,7 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
         Y = _student_Y(name, fn, case)
         confirm = Confirmation(architecture_grammar.probe_case(name, case["kind"]),
                                lambda c: {"Y": loose_array(_student_Y(name, fn, c))},
-                               (architecture_grammar.probe_case(name, case["kind"], (2, 5, 3, 4, 2), 1),))
+                               (architecture_grammar.probe_case(name, case["kind"], (2, 5, 3, 4, 2), 1, 3),))
         if (odd := wrong_shape(Y, expected.shape)) is not None:
             names = ("batch", "t", "output") if SIGNATURES[name][2] else ("batch", "output")
             message = diagnose(head, [f"Y has shape {odd.shape}, expected {expected.shape}"], {"Y": odd}, case, hyps,

@@ -294,7 +294,8 @@ def grammar_suspects(name: str) -> list:
     return grammar(name).suspects(pairs=True)
 
 
-def probe_case(name: str, kind: str, sizes: tuple[int, ...] = (3, 4, 2, 5, 3), seed: int = 0) -> dict:
+def probe_case(name: str, kind: str, sizes: tuple[int, ...] = (3, 4, 2, 5, 3), seed: int = 0,
+               extra_out: int = 1) -> dict:
     """A fixed grader-chosen case of architecture ``name`` with generic sizes (B, T, D, H, K), by default
     (3, 4, 2, 5, 3): no size 1, no two equal.
     """
@@ -310,5 +311,6 @@ def probe_case(name: str, kind: str, sizes: tuple[int, ...] = (3, 4, 2, 5, 3), s
     params["W_hy"] = rng.standard_normal((H, K))
     params["b_y"] = rng.standard_normal(K)
     x = rng.standard_normal((B, T, D) if name in SEQUENCE_IN else (B, D))
-    args = (x, params, T + 1 if name == "encoder_decoder" else T) if name in GENERATING else (x, params)
+    # The decoder emits T_in + extra_out outputs: T_out differs from T_in (and, with extra_out > 1, from T_in + 1).
+    args = (x, params, T + extra_out if name == "encoder_decoder" else T) if name in GENERATING else (x, params)
     return {"label": "probe", "kind": kind, "args": args}

@@ -246,8 +246,9 @@ def rnn_backward_suspects() -> list[Suspect]:
     return [
         *[Suspect(h.bug, h.text, h.outputs, line if "accumulation" in h.bug else SUM_LINE)
           for h in hyp.rnn_backward_hypotheses()],
-        Suspect("BPTT walked forward in time", "t runs from 0 up to T-1 (each step receives the gradient of the "
-                "step before it instead of the step after it)", forward_in_time, line),
+        Suspect("BPTT walked forward in time", "the time loop runs in the wrong order, t from 0 up to T-1 instead "
+                "of T-1 down to 0 (each step receives the gradient of the step before it instead of the step after "
+                "it)", forward_in_time, line),
         Suspect("step 0 skipped", "the backward loop stops at t=1 (step 0 is never back-propagated: dX[:, 0] "
                 "stays 0 and dh0 is what step 1 returned)", skip_zero, line),
         Suspect("initial-state gradient one step late", "dh0 is the dh that step 0 receives (dH[:, 0] + "

@@ -170,7 +170,8 @@ def backward_grammar() -> Grammar:
     line = BACKWARD_LINE
     return Grammar((
         Site("order", line, options(
-            ("forward", "BPTT walked forward in time", "t runs from 0 up to T-1 instead of T-1 down to 0"),)),
+            ("forward", "BPTT walked forward in time", "the time loop runs in the wrong order, t from 0 up to T-1 "
+             "instead of T-1 down to 0"),)),
         Site("range", line, options(
             ("first", "step 0 skipped", "the backward loop stops at t=1 (step 0 is never back-propagated)"),
             ("last", "last step skipped", "the backward loop starts at t=T-2 (the last step is never "

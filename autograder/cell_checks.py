@@ -245,7 +245,9 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
 
 
 def _read_grads(value, what: str, shapes: dict) -> dict:
-    """``as_array_dict``, with a hint when a bias gradient comes back as a column or a row."""
+    """``as_array_dict``, with a hint when a bias gradient comes back as a column or a row, or a weight gradient
+    with its two sizes exchanged (a transposed product).
+    """
     if type(value) is dict:
         for k, shape in shapes.items():
             v = dict.get(value, k)
@@ -254,6 +256,11 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
                 kind = "row or column" if shape[0] == 1 else "column" if v.shape == (shape[0], 1) else "row"
                 fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: the bias gradient is shaped as a {kind} "
                      f"(likely bug: bias shaped as a {kind}); sum da over the batch axis without keepdims")
+            if len(shape) == 2 and shape[0] != shape[1] and type(v) is np.ndarray and v.shape == shape[::-1]:
+                # Only the shape is read here, never the values: the transpose's size is the evidence.
+                fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: the gradient has the weight's shape "
+                     f"transposed (likely bug: transposed gradient); grads[{k!r}] must have the shape of "
+                     f"params[{k!r}]: the input's transpose on the left (x^T da), not da^T x")
     return as_array_dict(value, what, shapes)
 
 

@@ -218,9 +218,9 @@ def pool_probes(run: Callable[[dict], np.ndarray]) -> list[Probe]:
             return Finding("when every pixel of a channel is equal your out matches, so the windows are right and "
                            "the reduction over a window is not the maximum", "not the maximum",
                            "the window's maximum is not taken", POOL_LINE)
-        return Finding("even when every pixel of a channel is equal your out differs: the windows or the output "
-                       "size are wrong", "windows misplaced", "the window of out[i, j] does not start at "
-                       "x[i*stride, j*stride]", POOL_LINE)
+        # A location only: windows, the output size, a reduction across channels or its start value all fit.
+        return Finding("even when every pixel of a channel is equal your out differs, so more than the reduction "
+                       "within a window is wrong (the windows, the output size, or what the maximum runs over)")
 
     return [Probe("constant channels", probe)]
 

@@ -136,6 +136,11 @@ def _pool(case: dict, ch: dict) -> dict:
         return {"out": _window_mean(x, size, stride)}
     if how == "sum":
         return {"out": _window_mean(x, size, stride) * size * size}
+    if how == "over channels":  # the max over the channels too, broadcast back to every channel
+        out = conv.maxpool_forward(x, size, stride)[0]
+        return {"out": np.broadcast_to(out.max(axis=1, keepdims=True), out.shape).copy()}
+    if how == "from zero":  # a running maximum started at 0 instead of the window's first entry
+        return {"out": np.maximum(conv.maxpool_forward(x, size, stride)[0], 0.0)}
     sign = -1.0 if how == "min" else 1.0
     return {"out": sign * conv.maxpool_forward(sign * x, size, stride)[0]}
 
@@ -146,7 +151,11 @@ def pool_grammar() -> Grammar:
         Site("reduce", POOL_LINE, options(
             ("mean", "average instead of max", "each window is averaged"),
             ("sum", "sum instead of max", "each window is summed"),
-            ("min", "minimum instead of max", "each window's minimum is taken"))),
+            ("min", "minimum instead of max", "each window's minimum is taken"),
+            ("over channels", "max over the channels too", "the maximum is taken over the channels as well as the "
+             "window (axis=(1, 2, 3))"),
+            ("from zero", "maximum started at 0", "the running maximum starts at 0, so a window whose entries are "
+             "all negative gives 0"))),
         Site("stride", POOL_LINE, options(
             ("size", "wrong stride", "the windows move by the window size instead of the stride"),
             ("1", "wrong stride", "the windows move by 1 instead of the stride"))),

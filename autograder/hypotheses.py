@@ -446,8 +446,29 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
     ]
 
 
-BACKWARD = {"rnn": rnn_step_backward_hypotheses, "lstm": lstm_step_backward_hypotheses,
-            "gru": gru_step_backward_hypotheses}
+def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
+    """Slips any step backward can make, one site at a time: a parameter gradient divided by the batch size (a mean
+    over the batch instead of the sum), and one gate's sigmoid derivative written as tanh's (``on`` the cache's own
+    gate array, so only that gate's derivative changes).
+    """
+    params = {"rnn": ("W_xh", "W_hh", "b_h"), "lstm": ("W_x", "W_h", "b"), "gru": ("W_x", "W_h", "b_x", "b_h")}[kind]
+
+    def batch_mean(k):
+        return lambda out, case: {**out, k: out[k] / out["dx"].shape[0]}
+
+    out = [Hypothesis("averaged over the batch", f"grads[{k!r}] is divided by B (a mean over the batch instead of "
+                      "the sum)", _back(kind, after=batch_mean(k))) for k in params]
+    for g in {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}[kind]:
+        out.append(Hypothesis("wrong derivative", f"the {GATE_NAMES[g]} gate's derivative is tanh's (1 - {g}^2) "
+                              f"instead of sigmoid's {g}*(1-{g})",
+                              _back(kind, hooks=lambda c, g=g: {"dsigmoid": on(c[g], lambda s: 1.0 - s * s,
+                                                                               cells.dsigmoid)})))
+    return out
+
+
+BACKWARD = {kind: (lambda f=f, kind=kind: [*f(), *generic_backward_hypotheses(kind)])
+            for kind, f in (("rnn", rnn_step_backward_hypotheses), ("lstm", lstm_step_backward_hypotheses),
+                            ("gru", gru_step_backward_hypotheses))}
 
 
 # ----------------------------------------------------------------------------- BPTT

@@ -176,10 +176,17 @@ def _cause(matches: list[Hypothesis], findings: list[Finding], case: dict) -> st
 
 
 def permuted_axes(expected: np.ndarray, got: np.ndarray, names: Sequence[str]) -> Finding | None:
-    """A finding if ``got`` is ``expected`` with its axes in another order (any permutation), else None.
+    """A finding if ``got`` is ``expected`` with its axes in another order (any permutation) or with its size-1 axes
+    dropped, else None.
 
-    Swapping the batch and time axes is named "time-major output"; any other order "axes in the wrong order".
+    Swapping the batch and time axes is named "time-major output"; any other order "axes in the wrong order"; lost
+    size-1 axes "size-1 axes squeezed".
     """
+    if got.shape != expected.shape and got.shape == np.squeeze(expected).shape and same(np.squeeze(expected), got):
+        lost = ", ".join(names[a] for a, n in enumerate(expected.shape) if n == 1)
+        return Finding(f"your array holds the right values without its size-1 axes ({lost})", "size-1 axes squeezed",
+                       f"the size-1 axes ({lost}) are dropped (np.squeeze, or indexing with 0)",
+                       f"the result's axes are ({', '.join(names)})")
     if got.ndim != expected.ndim or got.shape == expected.shape or sorted(got.shape) != sorted(expected.shape):
         return None
     for perm in itertools.permutations(range(expected.ndim)):
