@@ -18,7 +18,7 @@ Admission control, the principle: work is admitted, never piled up.
 - a queued job knows its place (``Ticket.position``), which the page shows: "The server is busy: you are
   number N in the queue", updated at every poll.
 
-Not covered: a job already running cannot be interrupted (a training chunk is short, ``CHUNK_SECONDS``, and a
+Not covered: a job already running cannot be interrupted (a training slice is short, ``training.CHUNK_SECONDS``; a
 page's Pause or Stop answers at once; the running job's result is then dropped or ends the run); threads
 share the interpreter, so pure-Python work still competes with the event loop for the GIL (NumPy's BLAS
 calls release it). To keep the event loop's waits short, the first worker lowers the interpreter's GIL switch
