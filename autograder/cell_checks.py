@@ -171,9 +171,11 @@ def _broadcast_hint(message: str) -> str:
         return (". One operand is a column (n, 1): a bias or vector reshaped as a column would do this "
                 "(likely bug: bias shaped as a column); keep biases 1-D, shape (n,)")
     if ("matmul" in message and "core dimension" in message) or "not aligned" in message:
+        # The error shows sizes only: a transposed weight and two weights exchanged (x @ W_hh) both give it.
         return (". The inner sizes of a matrix product differ: a weight or input used without its transpose, or "
-                "with one too many, would do this (likely bug: transposed weights); in the backward, the gradient "
-                "of x @ W is da @ W.T for x and x.T @ da for W")
+                "with one too many, or two weights exchanged (x multiplied by the recurrent weight) would do this "
+                "(likely bug: transposed or swapped weights); in the backward, the gradient of x @ W is da @ W.T "
+                "for x and x.T @ da for W")
     return ""
 
 

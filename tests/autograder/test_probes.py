@@ -483,7 +483,7 @@ def test_a_product_with_mismatched_sizes_guesses_a_transpose():
         dx, dh_prev, dc_prev, grads = cells.lstm_step_backward(dh, dc, cache)
         return dx, np.concatenate([dh, dh, dh, dh], axis=1) @ cache["params"]["W_h"], dc_prev, grads
 
-    with pytest.raises(AssertionError, match=r"raised ValueError.*\(likely bug: transposed weights\)"):
+    with pytest.raises(AssertionError, match=r"raised ValueError.*\(likely bug: transposed or swapped weights\)"):
         checks.check_lstm_step_backward(None, backward, wrt="inputs")
 
 
