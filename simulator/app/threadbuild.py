@@ -1,0 +1,132 @@
+"""Build a new session's page in a worker thread, so the event loop keeps answering everyone else meanwhile.
+
+Bokeh builds a session's document (``Application.initialize_document``: our page's Python, a few hundred
+Bokeh models) inside ``ApplicationContext.create_session_if_needed``, synchronously, on the event loop that
+serves every session of the process: about 0.4 s of CPU on /cell during which no other student's message is
+answered. ``install`` replaces that method with one that runs ``initialize_document`` in a thread of a small
+pool (``await asyncio.to_thread``-style, the context variables copied, so Panel's ``curdoc`` is the new
+document) and goes on exactly as Bokeh does afterwards. The new document belongs to no session yet, so no other
+code touches it while it is built; once built, Panel's record of which thread owns it is set back to the event
+loop's thread (Panel treats a change from any other thread as unlocked and defers it), and only then does Bokeh
+attach it to its session.
+
+The thread still shares the GIL with the loop: Python hands the GIL over every ``sys.getswitchinterval()``
+seconds (lowered to 1 ms while a build runs), so a message that arrives during a build is answered within a
+few switch intervals per step of its handling, not after the whole build.
+
+Not covered: code run by a page at build time that needs the running event loop itself (a page that calls
+``IOLoop.current().add_callback`` while it is built would get the thread's loop) must use the document's
+``add_next_tick_callback`` instead (Bokeh runs those once the session exists); the builds are CPU-bound, so
+on a saturated machine they still take the cores' time (``joining.JoinGate`` bounds how much).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+import sys
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+from bokeh.document import Document
+from bokeh.protocol.exceptions import ProtocolError
+from bokeh.server import contexts
+from bokeh.server.session import ServerSession
+from bokeh.util.token import get_token_payload
+from panel.io.state import state
+from tornado import gen
+
+log = logging.getLogger(__name__)
+SWITCH_DURING_BUILD = 0.001  # s: the GIL switch interval while a build runs
+_POOL: ThreadPoolExecutor | None = None
+_ORIGINAL = contexts.ApplicationContext.create_session_if_needed
+_builds = 0
+_builds_lock = threading.Lock()
+
+
+def enabled(environ: dict[str, str] | None = None) -> bool:
+    """``RNN_BUILD_IN_THREAD``: ``1`` (default) or ``0``; ValueError naming it for anything else."""
+    raw = (os.environ if environ is None else environ).get("RNN_BUILD_IN_THREAD", "1").strip()
+    if raw not in ("0", "1"):
+        raise ValueError(f"RNN_BUILD_IN_THREAD: got {raw[:40]!r}; expected 1 (build new pages in a thread) or 0")
+    return raw == "1"
+
+
+def _build(application, doc: Document, loop_thread: int) -> None:
+    """``application.initialize_document(doc)`` in this thread, then the document handed back to the loop's."""
+    global _builds
+    with _builds_lock:
+        if _builds == 0:
+            _build.saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_build.saved, SWITCH_DURING_BUILD))
+        _builds += 1
+    try:
+        application.initialize_document(doc)
+    finally:
+        state._thread_id_[doc] = loop_thread  # NB: callbacks run on the loop: its thread owns the document
+        with _builds_lock:
+            _builds -= 1
+            if _builds == 0:
+                sys.setswitchinterval(_build.saved)
+
+
+_build.saved = sys.getswitchinterval()
+
+
+async def create_session_if_needed(self, session_id, request=None, token=None) -> ServerSession:
+    """Bokeh's ``ApplicationContext.create_session_if_needed`` (3.9), with the document built in a thread."""
+    if len(session_id) == 0:
+        raise ProtocolError("Session ID must not be empty")
+    if session_id not in self._sessions and session_id not in self._pending_sessions:
+        future = self._pending_sessions[session_id] = gen.Future()
+        try:
+            doc = Document()
+            session_context = contexts.BokehSessionContext(session_id, self.server_context, doc,
+                                                           logout_url=self._logout_url)
+            if request is not None:
+                payload = get_token_payload(token) if token else {}
+                if "cookies" in payload and "headers" in payload and "Cookie" not in payload["headers"]:
+                    payload["headers"]["Cookie"] = "; ".join(f"{k}={v}" for k, v in payload["cookies"].items())
+                session_context._request = contexts._RequestProxy(request, arguments=payload.get("arguments"),
+                                                                  cookies=payload.get("cookies"),
+                                                                  headers=payload.get("headers"))
+            session_context._token = token
+            doc._session_context = weakref.ref(session_context)
+            try:
+                await self._application.on_session_created(session_context)
+            except Exception as e:  # noqa: BLE001 - as Bokeh does: a failing hook is logged, the session still made
+                log.error("Failed to run session creation hooks %r", e, exc_info=True)
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(_pool(), context.run, _build, self._application, doc, threading.get_ident())
+            session = ServerSession(session_id, doc, io_loop=self._loop, token=token)
+        except BaseException as exc:
+            del self._pending_sessions[session_id]
+            future.set_exception(exc)
+            future.exception()  # NB: retrieved here, so a build nobody else awaited logs no "never retrieved"
+            raise
+        del self._pending_sessions[session_id]
+        self._sessions[session_id] = session
+        session_context._set_session(session)
+        self._session_contexts[session_id] = session_context
+        future.set_result(session)
+    if session_id in self._pending_sessions:
+        return await self._pending_sessions[session_id]
+    return self._sessions[session_id]
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:  # NB: made on first use, after the fork, so each server process has its own thread
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnn-page-build")
+    return _POOL
+
+
+def install(on: bool | None = None) -> bool:
+    """Build sessions in a thread (``on``, default ``RNN_BUILD_IN_THREAD``) or as Bokeh does; returns ``on``."""
+    on = enabled() if on is None else on
+    contexts.ApplicationContext.create_session_if_needed = create_session_if_needed if on else _ORIGINAL
+    return on
