@@ -17,7 +17,7 @@ Closing a session also hands its memory back (``workpool.return_memory``, at mos
 Not covered (say so to whoever deploys the app):
 - behind a reverse proxy every student has the proxy's address unless tornado is told to trust the proxy's
   ``X-Forwarded-For`` / ``X-Real-Ip`` (``xheaders=True`` in serve.py's ``http_server_kwargs``); behind one NAT a
-  whole class shares one address, hence the generous default (``RNN_APP_SESSIONS_PER_CLIENT``, 250);
+  whole class shares one address, hence the generous default (``RNN_APP_SESSIONS_PER_CLIENT``, 600);
 - a client within its limit can still open many websockets to one session it already has, and a flood of
   refused requests still costs the server one tiny document each until it is discarded; rate limits per
   request belong to the reverse proxy (for example nginx's ``limit_req``);
@@ -40,7 +40,7 @@ import panel as pn
 from simulator.app.workpool import return_memory
 
 log = logging.getLogger("simulator.app")
-SESSIONS_PER_CLIENT = 250  # generous: a class of 200 behind one NAT, a tab or two each, with room to reload
+SESSIONS_PER_CLIENT = 600  # generous: a class of 300 behind one NAT, two tabs each (about 2.6 GB of sessions on /cell)
 RETURN_EVERY = 2.0  # s; return_memory (a full garbage collection) at most this often
 
 

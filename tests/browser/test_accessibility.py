@@ -104,13 +104,7 @@ HIDDEN_INPUTS = """() => {
   walk(document);
   return out;
 }"""
-CELL_HIDDEN_ROW_COL = pytest.mark.xfail(strict=True, reason=(
-    "pages/cell/view.py NO_SPINNER hides .bk-spin-wrapper, the element holding the row and col inputs of the "
-    "single-weight edit; it should hide .bk-spin-btn only (a11y.py already does, on every page)"))
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=CELL_HIDDEN_ROW_COL) if p.startswith("/cell") else p
-                                  for p in PAGES if not p.startswith("/course")])
+@pytest.mark.parametrize("path", [p for p in PAGES if not p.startswith("/course")])
 def test_every_labelled_field_is_drawn(server, open_page, path):
     """Does every shown label of a text, number or choice field have its field drawn beside it?"""
     page = open_page(server + path)

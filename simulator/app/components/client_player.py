@@ -102,7 +102,7 @@ const j = Math.min(tl.unit, sl[sel][1] - sl[sel][0] - 1);
 const value = vals[sl[sel][0] + j], h = vals[sl.h[0] + tl.unit];
 const numbers = (sel === "h" && j === tl.unit) ? `hₜ[${tl.unit}] = ${num(h, "rnn-selected rnn-h")}`
   : `${esc(tl.labels[sel])}[${j}] = ${num(value, "rnn-selected")} &nbsp;·&nbsp; hₜ[${tl.unit}] = ${num(h, "rnn-h")}`;
-readout.text = `<div><b>${esc(tl.name)}</b>, step <b class="rnn-t">t = ${t}</b> of ${tl.T - 1} &nbsp;·&nbsp; ` +
+readout.text = `<div><b>${esc(tl.name)}</b>, step <b class="rnn-t">t = ${t}</b> (of 0–${tl.T - 1}) &nbsp;·&nbsp; ` +
   `${numbers}</div>` + tl.hint;
 const lines = tl.rows[t].map(([name, sym, nm]) => name === sel
   ? `\\textcolor{${tl.highlight}}{MARK${sym}} &\\quad \\textcolor{${tl.highlight}}{${nm}}` : `${sym} &\\quad ${nm}`);

@@ -342,7 +342,7 @@ class UploadedSection(pn.viewable.Viewer):
         self.readout.text = (
             f"<div class=\"rnn-upload-text\"><b>{html.escape(m.loaded.file)}</b>, "
             f"layer {m.layer} <b>{html.escape(layer.name)}</b> "
-            f"({m.kind.upper()}), step <b class=\"rnn-upload-t\">t = {t}</b> of {m.run.T - 1}{word} &nbsp;·&nbsp; "
+            f"({m.kind.upper()}), step <b class=\"rnn-upload-t\">t = {t}</b> (of 0–{m.run.T - 1}){word} &nbsp;·&nbsp; "
             f"hₜ[{j}] = {number_html(h, 'rnn-upload-h')}{head}</div>")
 
     def __panel__(self):

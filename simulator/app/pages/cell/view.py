@@ -43,7 +43,7 @@ NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 READOUT_HINT = ('<div style="color:#595959;font-size:12px">Click a box, circle or column to select it; hover a '
                 'number or a cell for its exact value. Keys: ← → step, Space play, Home/End.</div>')
 COMPARE_SIZE = (600, 440)  # each compare diagram, in pixels: beside its heatmap within a 1400 px window
-NO_SPINNER = ".bk-spin-btn, .bk-spin-wrapper { display: none !important; }"
+NO_SPINNER = ".bk-spin-btn { display: none !important; }"  # the arrows only: the wrapper holds the input
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
           "r": "reset gate rₜ", "n": "candidate nₜ"}
@@ -117,8 +117,8 @@ class CellPage(pn.viewable.Viewer):
                                                options={v: k for k, v in presets.SITUATION_LABELS.items()}, width=280)
         self.param_name = pn.widgets.Select(label="Weight", options=[], width=70)
         # NB: no spinner arrows (16 px tall, below WCAG 2.2's 24 px targets); the arrow keys still step the value
-        self.row_input = pn.widgets.IntInput(label="row", value=0, width=64, stylesheets=[NO_SPINNER])
-        self.col_input = pn.widgets.IntInput(label="col", value=0, width=64, stylesheets=[NO_SPINNER])
+        self.row_input = pn.widgets.IntInput(label="row", value=0, width=56, stylesheets=[NO_SPINNER])
+        self.col_input = pn.widgets.IntInput(label="col", value=0, width=56, stylesheets=[NO_SPINNER])
         self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=60)
         set_weight = pn.widgets.Button(label="Set weight", color="default", width=100)
         set_weight.on_click(self._set_weight)
@@ -317,7 +317,7 @@ class CellPage(pn.viewable.Viewer):
             numbers = (f'{html.escape(LABELS[selected])}[{j}] = {number_html(value, "rnn-selected")} &nbsp;·&nbsp; '
                        f'hₜ[{m.unit}] = {number_html(h, "rnn-h")}')
         self.readout.text = (
-            f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> of {m.run.T - 1} &nbsp;·&nbsp; '
+            f'<div><b>{NAMES[m.kind]}</b>, step <b class="rnn-t">t = {t}</b> (of 0–{m.run.T - 1}) &nbsp;·&nbsp; '
             f'{numbers}</div>' + READOUT_HINT)
 
     # ------------------------------------------------------------------ view

@@ -170,7 +170,7 @@ class CrnnPage(pn.viewable.Viewer):
                    f"(p = {float(np.max(run.probs)):.3f}); true: <b>{html.escape(str(run.label))}</b>"
                    if last else f"the prediction appears at the last frame (t = {T - 1}); press Step ▶")
         self.readout.object = (
-            f'<div>Frame <b class="rnn-t">t = {t}</b> of {T - 1}: {verdict}</div>'
+            f'<div>Frame <b class="rnn-t">t = {t}</b> (of 0–{T - 1}): {verdict}</div>'
             f'<div>hₜ[0] = {number_html(view["h"][0], "rnn-h")}</div>'
             '<div style="color:#666;font-size:12px">Hover any pixel or cell for its exact value. '
             "Keys: ← → step, Space play, Home/End.</div>")
