@@ -14,7 +14,10 @@ counting, but a closed session's reference cycles wait in the permanent generati
 ``thaw_every`` closed sessions (``RNN_GC_THAW_EVERY``, default 1) everything is unfrozen, and the next full
 collection (``return_memory``'s, which serve.py runs after each burst of closed sessions, or Python's own)
 frees them. The default keeps the promise that a closed session's memory is returned; a larger value trades
-up to that many closed sessions' memory (about 4 MB each on /cell) for fewer full collections.
+up to that many closed sessions' memory (about 4 MB each on /cell) for fewer full collections. With many
+sessions open, a thaw also waits for a tenth of them to have closed (``thaw_after``): a full collection
+walks every open session, so at 100 open sessions per process one closed tab (a student leaving, or an
+unused first request expiring) cost a 0.4-0.7 s pause on the event loop.
 
 ``install`` also logs every collection longer than ``LOG_MS`` (``gc.callbacks``), with its generation.
 Not covered: the full collection after a thaw walks the whole heap (as every full collection did before
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import os
 import time
 
@@ -34,7 +38,8 @@ import panel as pn
 log = logging.getLogger("simulator.app")
 THAW_EVERY = 1  # closed sessions between thaws (their cycles are held until then)
 LOG_MS = 50.0  # collections at least this long are logged
-STATE = {"closed": 0, "thaws": 0, "longest_ms": 0.0, "started": 0.0, "installed": False}
+HELD_SHARE = 0.1  # closed sessions held frozen, as a share of the open ones, before a thaw
+STATE = {"closed": 0, "open": 0, "thaws": 0, "longest_ms": 0.0, "started": 0.0, "installed": False}
 
 
 def freeze_startup() -> None:
@@ -45,13 +50,27 @@ def freeze_startup() -> None:
 
 def _freeze_built(session_context) -> None:
     """Before a session is built: the heap so far (earlier sessions) is long-lived; young garbage goes first."""
+    STATE["open"] += 1
     gc.collect(1)
     gc.freeze()
 
 
+def thaw_after(open_sessions: int) -> int:
+    """Closed sessions to hold before the next thaw: ``max(THAW_EVERY, ceil(HELD_SHARE * open_sessions))``.
+
+    A thaw's full collection walks every open session (about 7 ms of CPU each on /cell, on the event loop), so
+    with many open it waits for a proportionate number of closures: the pause per closed session stays bounded,
+    and the memory held is at most about ``HELD_SHARE`` of what the open sessions use. When the last session
+    closes the bound is ``THAW_EVERY`` (default 1): an emptied server returns everything.
+    """
+    return max(THAW_EVERY, math.ceil(HELD_SHARE * max(open_sessions, 0)))
+
+
 def _closed(session_context) -> None:
+    STATE["open"] = max(STATE["open"] - 1, 0)
     STATE["closed"] += 1
-    if STATE["closed"] % THAW_EVERY == 0:
+    if STATE["closed"] >= thaw_after(STATE["open"]):
+        STATE["closed"] = 0
         thaw()
 
 

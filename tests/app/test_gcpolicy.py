@@ -18,6 +18,7 @@ class Node:
 def policy(monkeypatch):
     monkeypatch.setattr(gcpolicy, "THAW_EVERY", 3)
     monkeypatch.setitem(gcpolicy.STATE, "closed", 0)
+    monkeypatch.setitem(gcpolicy.STATE, "open", 0)
     yield gcpolicy
     gc.unfreeze()
 
@@ -81,3 +82,31 @@ def test_the_thaw_interval_defaults_to_every_closure():
 def test_a_bad_thaw_interval_is_refused_with_its_value(bad):
     with pytest.raises(ValueError, match="thaw_every: got"):
         gcpolicy.install(thaw_every=bad)
+
+
+def test_with_many_sessions_open_a_thaw_waits_for_a_tenth_of_them_to_close(monkeypatch):
+    """50 open, THAW_EVERY 1: the first four closures hold (thaw_after(46) = 5), the fifth thaws; an emptied
+    server thaws at each closure."""
+    monkeypatch.setattr(gcpolicy, "THAW_EVERY", 1)
+    monkeypatch.setitem(gcpolicy.STATE, "closed", 0)
+    monkeypatch.setitem(gcpolicy.STATE, "open", 50)
+    thaws = gcpolicy.STATE["thaws"]
+    try:
+        for _ in range(4):
+            gcpolicy._closed(None)
+        assert gcpolicy.STATE["thaws"] == thaws
+        gcpolicy._closed(None)
+        assert gcpolicy.STATE["thaws"] == thaws + 1 and gcpolicy.STATE["closed"] == 0
+        monkeypatch.setitem(gcpolicy.STATE, "open", 1)
+        gcpolicy._closed(None)  # the last one: nothing is held on an empty server
+        assert gcpolicy.STATE["thaws"] == thaws + 2 and gcpolicy.STATE["open"] == 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("open_sessions, every, expected", [(0, 1, 1), (5, 1, 1), (11, 1, 2), (100, 1, 10),
+                                                             (100, 16, 16), (-3, 2, 2)])
+def test_thaw_after_is_the_larger_of_the_interval_and_a_tenth_of_the_open(monkeypatch, open_sessions, every,
+                                                                           expected):
+    monkeypatch.setattr(gcpolicy, "THAW_EVERY", every)
+    assert gcpolicy.thaw_after(open_sessions) == expected
