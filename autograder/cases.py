@@ -225,7 +225,7 @@ def sequence_cases(hidden: bool) -> list[dict]:
 
 
 def clip_cases(hidden: bool) -> list[dict]:
-    """Gradient dicts with global norms above and below ``max_norm``."""
+    """Gradient dicts with global norms above and below ``max_norm``, and one with every gradient zero."""
     out = []
     n = 5 if hidden else 2
     for k in range(n):
@@ -238,6 +238,11 @@ def clip_cases(hidden: bool) -> list[dict]:
         # A hidden case's label gives shapes only (its norms would tell its inputs).
         label = f"D={D}, H={H}" + ("" if hidden else f", norm {norm:.3g}, max_norm {max_norm:.3g}")
         out.append({"label": label, "grads": grads, "max_norm": max_norm})
+    # Every gradient zero (the norm is 0: max_norm / norm must not be taken), the last case of both sets.
+    D, H = (2, 3) if hidden else (3, 4)
+    zeros = {"W_xh": np.zeros((D, H)), "W_hh": np.zeros((H, H)), "b_h": np.zeros(H)}
+    out.append({"label": f"D={D}, H={H}" + ("" if hidden else ", every gradient zero (norm 0), max_norm 1"),
+                "grads": zeros, "max_norm": 1.0})
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -36,6 +37,38 @@ def lower_priority() -> None:
         os.nice(GRADING_NICE)
     except OSError:  # not permitted here: grading still works, at the normal priority
         log.info("grading workers: cannot lower their CPU priority")
+
+
+SERVER_POLL = 1.0  # s between a grading process's checks that its server still runs
+
+
+def grading_worker(server_pid: int) -> None:
+    """Initializer of the server's own grading processes: ``lower_priority``, and exit when the server is gone.
+
+    The processes come from multiprocessing's forkserver, so their parent is the fork server, not the course
+    server, and neither notices the server's death: each holds a write end of its own task queue (it never sees
+    end-of-file) and of the fork server's liveness pipe (so the fork server never does either). A server that is
+    killed (``kill -9``, a crash, an OOM kill, a SIGTERM that skips clean-up) used to leave the fork server and
+    every grading process running for ever, about 170 MB each; each restart added more. A daemon thread checks
+    every ``SERVER_POLL`` seconds that ``server_pid`` still exists and ends the process when it does not (the
+    fork server then sees its last liveness writer close and exits too). Not covered: a reused process id (the
+    poll then waits until that process ends too).
+    """
+    lower_priority()
+    threading.Thread(target=_exit_without, args=(server_pid,), name="server-watch", daemon=True).start()
+
+
+def _exit_without(server_pid: int) -> None:
+    import os
+
+    while True:
+        time.sleep(SERVER_POLL)
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the id now belongs to another user's process: ours is gone
+            os._exit(0)
 
 
 def grade_job(course: str, assignment: str, filename: str, notebook: bytes, limits: Limits | None = None,

@@ -20,7 +20,7 @@ from autograder.sandbox import Limits
 from autograder.server import accounts, db, queue, submissions
 from autograder.server.accounts import User
 from autograder.server.analytics import analytics, latest_graded
-from autograder.server.grading import Dispatcher, lower_priority
+from autograder.server.grading import Dispatcher, grading_worker
 from autograder.server.submissions import RefusedError
 
 RATE_WINDOW = 60.0
@@ -43,10 +43,12 @@ class CourseServer:
         self._own_executor = executor is None and grade
         if self._own_executor:
             import multiprocessing
+            import os
 
             # NB: forkserver, not fork: the server process has threads (tornado, the dispatcher, sessions).
+            # The workers end themselves when this process is gone (grading_worker): nothing else tells them.
             executor = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context(
-                "forkserver"), initializer=lower_priority)
+                "forkserver"), initializer=grading_worker, initargs=(os.getpid(),))
         self._compare_pool = ThreadPoolExecutor(max_workers=COMPARE_SLOTS, thread_name_prefix="compare")
         self._compare_seen: dict[str, list[float]] = {}
         self._compare_running: set[str] = set()
