@@ -14,6 +14,18 @@ The thread still shares the GIL with the loop: Python hands the GIL over every `
 seconds (lowered to 1 ms while a build runs), so a message that arrives during a build is answered within a
 few switch intervals per step of its handling, not after the whole build.
 
+Panel's shared state: a build writes ``state._views`` (every root it makes, ``Viewable.get_root``/``server_doc``)
+while the loop may be destroying another session, whose ``panel.io.document._cleanup_doc`` walks
+``list(state._views.items())``. That walk is not atomic: each item is a new tuple, so garbage collections run in
+it and with them ``gc.callbacks`` (``gcpolicy._timed``), Python code at which the GIL passes to the build; a
+root added meanwhile makes the walk raise "dictionary changed size during iteration" and the destroy stops
+half-way. ``install`` therefore gives ``state._views`` iteration views of a copy (``dict.copy``: no Python code runs
+while it copies). Other per-session state Panel keeps (``_thread_id_``, ``_locations``,
+``_periodic``, ``_onload``, ...) is keyed by the new document, only read, written or popped one key at a time.
+Bokeh's ``patch_curdoc`` keeps one process-wide stack, which the loop's callbacks push and pop: the build runs
+with Panel's ``curdoc`` set to its document throughout (never falling back to that stack), and an application
+whose handler itself patches it (a script or notebook, ``CodeHandler``) is built on the loop as Bokeh does.
+
 Not covered: code run by a page at build time that needs the running event loop itself (a page that calls
 ``IOLoop.current().add_callback`` while it is built would get the thread's loop) must use the document's
 ``add_next_tick_callback`` instead (Bokeh runs those once the session exists); the builds are CPU-bound, so
@@ -31,12 +43,13 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+from bokeh.application.handlers.code import CodeHandler
 from bokeh.document import Document
 from bokeh.protocol.exceptions import ProtocolError
 from bokeh.server import contexts
 from bokeh.server.session import ServerSession
 from bokeh.util.token import get_token_payload
-from panel.io.state import state
+from panel.io.state import set_curdoc, state
 from tornado import gen
 
 log = logging.getLogger(__name__)
@@ -64,7 +77,8 @@ def _build(application, doc: Document, loop_thread: int) -> None:
             sys.setswitchinterval(min(_build.saved, SWITCH_DURING_BUILD))
         _builds += 1
     try:
-        application.initialize_document(doc)
+        with set_curdoc(doc):  # NB: never Bokeh's curdoc(), whose patch stack the loop's callbacks push and pop
+            application.initialize_document(doc)
     finally:
         state._thread_id_[doc] = loop_thread  # NB: callbacks run on the loop: its thread owns the document
         with _builds_lock:
@@ -76,8 +90,43 @@ def _build(application, doc: Document, loop_thread: int) -> None:
 _build.saved = sys.getswitchinterval()
 
 
+class SnapshotDict(dict):
+    """A dict whose ``items``/``keys``/``values`` are those of a copy taken in one C call (``dict.copy``).
+
+    ``list(d.items())`` on a plain dict creates a tuple per item, so collections (and ``gc.callbacks``, Python
+    code) run during it and another thread may add a key meanwhile: "dictionary changed size during
+    iteration". A copy allocates no tracked objects while it copies. ``__iter__`` is left as dict's (``dict.copy``
+    takes its fast path only then); Panel only walks ``state._views`` through ``items()``.
+    """
+
+    __slots__ = ()
+
+    def items(self):
+        return dict.copy(self).items()
+
+    def keys(self):
+        return dict.copy(self).keys()
+
+    def values(self):
+        return dict.copy(self).values()
+
+
+def guard_shared_state() -> None:
+    """Panel's ``state._views`` (class-level, written by builds, walked by the loop's destroys) as a SnapshotDict."""
+    cls = type(state)
+    if not isinstance(cls._views, SnapshotDict):
+        cls._views = SnapshotDict(cls._views)
+
+
+def _builds_on_loop(application) -> bool:
+    """A handler that patches Bokeh's process-wide curdoc stack itself (script, notebook) must run on the loop."""
+    return any(isinstance(h, CodeHandler) for h in getattr(application, "handlers", ()))
+
+
 async def create_session_if_needed(self, session_id, request=None, token=None) -> ServerSession:
     """Bokeh's ``ApplicationContext.create_session_if_needed`` (3.9), with the document built in a thread."""
+    if _builds_on_loop(self._application):
+        return await _ORIGINAL(self, session_id, request=request, token=token)
     if len(session_id) == 0:
         raise ProtocolError("Session ID must not be empty")
     if session_id not in self._sessions and session_id not in self._pending_sessions:
@@ -128,5 +177,7 @@ def _pool() -> ThreadPoolExecutor:
 def install(on: bool | None = None) -> bool:
     """Build sessions in a thread (``on``, default ``RNN_BUILD_IN_THREAD``) or as Bokeh does; returns ``on``."""
     on = enabled() if on is None else on
+    if on:
+        guard_shared_state()
     contexts.ApplicationContext.create_session_if_needed = create_session_if_needed if on else _ORIGINAL
     return on
