@@ -6,16 +6,25 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlencode
 
 from autograder.server import accounts, db
 
 DEFAULT_COURSE = Path(__file__).resolve().parents[2] / "exercises"
+DEFAULT_BASE_URL = "http://127.0.0.1:5006"  # serve.py's default address
+
+
+def setup_link(base_url: str, name: str, code: str) -> str:
+    """The address to send a user: the server's set-up page with their name and one-time code (URL-encoded)."""
+    return f"{base_url.rstrip('/')}/course/setup?{urlencode({'user': name, 'code': code})}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder users", description=__doc__)
     parser.add_argument("--course", type=Path, default=DEFAULT_COURSE, help="course directory (default: exercises/)")
     parser.add_argument("--db-url", default=None, help="server database (default: SQLite in the course directory)")
+    parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
+                        help=f"the server's address for students, in set-up links (default {DEFAULT_BASE_URL})")
     sub = parser.add_subparsers(dest="action", required=True)
     add = sub.add_parser("add", help="create an account and print its API token and one-time set-up code")
     add.add_argument("name")
@@ -38,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "add":
             user, token, code = accounts.add_user(engine, args.name, args.role)
             print(f"{user.name} ({user.role})\ntoken: {token}\nset-up code: {code} "
-                  f"(sign-in page: /course/setup?user={user.name}&code={code})")
+                  f"(send this link: {setup_link(args.base_url, user.name, code)})")
         elif args.action == "list":
             for user in accounts.list_users(engine):
                 print(f"{user.name}\t{user.role}")
@@ -47,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"removed {args.name}")
         elif args.action == "invite":
             code = accounts.new_setup_code(engine, args.name)
-            print(f"set-up code for {args.name}: {code} (sign-in page: /course/setup?user={args.name}&code={code})")
+            print(f"set-up code for {args.name}: {code} (send this link: {setup_link(args.base_url, args.name, code)})")
         else:
             if bool(args.csv) == bool(args.gradebook):
                 raise accounts.AccountError("give a CSV file or --gradebook (one of them)")
