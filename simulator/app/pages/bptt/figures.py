@@ -99,9 +99,10 @@ class NormMap:
         self.figure = _fig(title, width, height, x_range=(-0.5, 0.5), y_range=(-0.5, 0.5), x_axis_label="t",
                            y_axis_label=y_label)
         self.figure.xaxis.ticker.min_interval = 1
-        self.mapper = LinearColorMapper(palette=Viridis256, low=-6, high=0)
-        self.source = ColumnDataSource({"image": [np.zeros((1, 1))], "norm": [np.zeros((1, 1))], "y0": [-0.5],
-                                        "dw": [1], "dh": [1]})
+        # NB: blank (NaN, drawn light grey) until set_norms: zeros drew a solid yellow map that looked like data
+        self.mapper = LinearColorMapper(palette=Viridis256, low=-6, high=0, nan_color="#f4f4f4")
+        self.source = ColumnDataSource({"image": [np.full((1, 1), np.nan)], "norm": [np.full((1, 1), np.nan)],
+                                        "y0": [-0.5], "dw": [1], "dh": [1]})
         img = self.figure.image("image", x=-0.5, y="y0", dw="dw", dh="dh", source=self.source,
                                 color_mapper=self.mapper)
         self.figure.add_tools(HoverTool(renderers=[img], tooltips=[("t", "$x{0}"), ("row", "$y{0}"),

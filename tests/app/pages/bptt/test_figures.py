@@ -24,3 +24,13 @@ def test_every_number_has_at_least_4_5_to_1_on_its_cell(seed, scale):
     fills = [palette.PALETTE[k] for k in palette.bins(np.array(data["value"]) / top)]
     ratios = [contrast(NAMED[c], f) for c, f in zip(data["text_color"], fills, strict=True)]
     assert min(ratios) >= 4.5, sorted(zip(ratios, data["text_color"], fills, strict=True))[:3]
+
+
+def test_a_norm_map_is_blank_until_it_has_norms():
+    """Before training, a map shows no colour that could be read as data (NaN, drawn light grey); then the norms."""
+    from simulator.app.pages.bptt.figures import NormMap
+
+    norm_map = NormMap("test")
+    assert np.isnan(norm_map.source.data["image"][0]).all() and norm_map.mapper.nan_color == "#f4f4f4"
+    norm_map.set_norms(np.array([[1.0, 0.1, 0.01]]))
+    assert np.allclose(norm_map.source.data["image"][0], [[0.0, -1.0, -2.0]])
