@@ -117,9 +117,9 @@ class CellPage(pn.viewable.Viewer):
                                                options={v: k for k, v in presets.SITUATION_LABELS.items()}, width=280)
         self.param_name = pn.widgets.Select(label="Weight", options=[], width=70)
         # NB: no spinner arrows (16 px tall, below WCAG 2.2's 24 px targets); the arrow keys still step the value
-        self.row_input = pn.widgets.IntInput(label="row", value=0, width=56, stylesheets=[NO_SPINNER])
-        self.col_input = pn.widgets.IntInput(label="col", value=0, width=56, stylesheets=[NO_SPINNER])
-        self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=60)
+        self.row_input = pn.widgets.IntInput(label="row", value=0, width=50, stylesheets=[NO_SPINNER])
+        self.col_input = pn.widgets.IntInput(label="col", value=0, width=50, stylesheets=[NO_SPINNER])
+        self.value_input = pn.widgets.TextInput(label="value", value="0.5", width=56)
         set_weight = pn.widgets.Button(label="Set weight", color="default", width=100)
         set_weight.on_click(self._set_weight)
         clear = pn.widgets.Button(label="Clear edits", width=100)
