@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -19,8 +14,8 @@ import pytest
 from tornado.websocket import websocket_connect
 
 from simulator.app import pagehtml
+from tests.app.serving import serving
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILT = re.compile(r"session built by process (\d+): (\w+)")
 
 
@@ -49,10 +44,6 @@ def test_a_page_is_kept_only_once_two_full_renders_agree():
     assert "tok9" in pagehtml.page_for("/t3", "tok9") and "RNN simulator" in pagehtml.page_for("/t3", "tok9")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _frame(ws) -> tuple[dict, dict]:
@@ -96,24 +87,9 @@ async def _join(base: str, path: str) -> dict:
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("pagehtml") / "server.log"
-    with open(log_path, "w") as log:
-        # NB: its own process group: terminating the parent alone would leave the two forked servers running
-        proc = subprocess.Popen([sys.executable, "serve.py", "--no-course", "--num-procs", "2", "--port", str(port)],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(base + "/", timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serving(["--no-course", "--num-procs", "2"], log_path) as base:
         yield base, log_path
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 def _builds(log_path: Path) -> list[tuple[str, str]]:

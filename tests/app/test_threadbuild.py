@@ -3,10 +3,7 @@
 import asyncio
 import contextvars
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,7 +21,7 @@ from tornado.ioloop import IOLoop
 from tornado.websocket import websocket_connect
 
 from simulator.app import threadbuild
-from tests.app.test_pagehtml import ROOT, _free_port
+from tests.app.serving import serving
 
 REQUEST = contextvars.ContextVar("request", default=None)  # stands for Panel's context (its curdoc, its user)
 
@@ -292,24 +289,9 @@ class _Student:
 
 @pytest.fixture(scope="module")
 def one_process(tmp_path_factory):
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("threadbuild") / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "serve.py", "--no-course", "--port", str(port)], cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "RNN_BUILD_IN_THREAD": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(base + "/", timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serving(["--no-course"], log_path, env={"RNN_BUILD_IN_THREAD": "1"}) as base:
         yield base, log_path
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
 
 
 PAGES = ("/cell", "/architectures", "/bptt")
