@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.base_url.startswith(("http://", "https://")) or any(c.isspace() for c in args.base_url):
+        parser.error(f"--base-url: got {args.base_url[:80]!r}; expected the server's address, e.g. "
+                     "https://rnn.example.edu or http://127.0.0.1:5006")
     try:
         engine = db.connect(args.db_url or db.default_url(args.course))
         if args.action == "add":

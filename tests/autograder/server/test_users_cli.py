@@ -19,3 +19,12 @@ def test_add_and_invite_print_a_whole_link_with_the_servers_address(tmp_path, ca
     again = capsys.readouterr().out.split("send this link: ")[1].rstrip(")\n")
     assert again.startswith(users_cli.DEFAULT_BASE_URL + "/course/setup?user=ada.lovelace%40uni&code=")
     assert parse_qs(urlsplit(again).query)["code"] != query["code"]  # a new one-time code
+
+
+def test_a_base_url_that_is_not_an_address_is_refused_naming_it(tmp_path, capsys):
+    import pytest
+
+    for bad in ("rnn.example.edu", "ftp://x", "http://a b"):
+        with pytest.raises(SystemExit) as exit_:
+            users_cli.main(["--course", str(tmp_path), "--base-url", bad, "list"])
+        assert exit_.value.code == 2 and "--base-url: got" in capsys.readouterr().err
