@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from builders import rnn_cell
-from builders.cells import given, md, notebook, scratch, solution, tests, written
+from builders.cells import given, md, notebook, scratch, solution, written
 from builders.common import SETUP, check_pair, function
 
 FORWARD_HEADER = '''
@@ -178,13 +178,10 @@ def build():
         for every $t$ when only the last state receives a loss gradient.
         """),
         solution("spectral_radius", function(RADIUS_HEADER, RADIUS_BODY)),
-        tests("test_spectral_radius", 1, "Does spectral_radius match the reference?", '''
-        from autograder.checks import check_spectral_radius
-
-        check_spectral_radius(spectral_radius)
-        ''', hidden='''
-        check_spectral_radius(spectral_radius, hidden=True)
-        '''),
+        # NB: visible and hidden cases in separate cells: a cell that draws hidden cases shows no diagnosis at all
+        *check_pair("test_spectral_radius", "check_spectral_radius", "spectral_radius",
+                    ("Does spectral_radius match the reference on small fixed matrices?",
+                     "Does spectral_radius match the reference on random matrices?"), points=(0.5, 0.5)),
         solution("hidden_grad_norms", function(NORMS_HEADER, NORMS_BODY)),
         *check_pair("test_hidden_grad_norms", "check_hidden_grad_norms", "hidden_grad_norms",
                     ("Does hidden_grad_norms match the reference on small cases?",
@@ -248,7 +245,7 @@ def build():
         - The gradient reaching early steps is a product of Jacobians; its size follows
           $\rho(W_{hh})^k$ damped by `tanh` saturation. Clipping by global norm keeps exploding
           gradients in check without changing their direction; vanishing needs gating (LSTM, GRU).
-        - Points: 11 autograded (forward 1 + 2, backward 1 + 2, clipping 1 + 1, spectral radius 1,
+        - Points: 11 autograded (forward 1 + 2, backward 1 + 2, clipping 1 + 1, spectral radius 0.5 + 0.5,
           gradient norms 1 + 1) and 5 graded by hand.
         """),
     ])

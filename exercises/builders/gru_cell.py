@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builders.cells import given, md, notebook, solution, tests
+from builders.cells import given, md, notebook, solution
 from builders.common import SETUP, check_pair, function
 
 STEP_HEADER = '''
@@ -146,13 +146,11 @@ def build():
                     ("Does gru_step (reset after) match the reference on small fixed cases?",
                      "Does gru_step (reset after) match the reference on random shapes?"), points=(1, 2),
                     options="cache=True"),
-        tests("test_gru_step_reset_before", 2, "Does gru_step with reset_after=False match the reference?", '''
-        from autograder.checks import check_gru_step
-
-        check_gru_step(gru_step, reset_after=False, cache=True)
-        ''', hidden='''
-        check_gru_step(gru_step, hidden=True, reset_after=False, cache=True)
-        '''),
+        # NB: visible and hidden cases in separate cells: a cell that draws hidden cases shows no diagnosis at all
+        *check_pair("test_gru_step_reset_before", "check_gru_step", "gru_step",
+                    ("Does gru_step with reset_after=False match the reference on small fixed cases?",
+                     "Does gru_step with reset_after=False match the reference on random shapes?"), points=(1, 1),
+                    options="reset_after=False, cache=True"),
         md(r"""
         ## Backward: `gru_step_backward`
 
@@ -174,14 +172,10 @@ def build():
         *check_pair("test_gru_step_backward_params", "check_gru_step_backward", "gru_step, gru_step_backward",
                     ("Are the parameter gradients right on small fixed cases?",
                      "Are the parameter gradients right on random shapes?"), points=(1, 2), options='wrt="params"'),
-        tests("test_gru_step_backward_reset_before", 2,
-              "Are all gradients right with reset_after=False?", '''
-        from autograder.checks import check_gru_step_backward
-
-        check_gru_step_backward(gru_step, gru_step_backward, reset_after=False)
-        ''', hidden='''
-        check_gru_step_backward(gru_step, gru_step_backward, hidden=True, reset_after=False)
-        '''),
+        *check_pair("test_gru_step_backward_reset_before", "check_gru_step_backward", "gru_step, gru_step_backward",
+                    ("Are all gradients right with reset_after=False on small fixed cases?",
+                     "Are all gradients right with reset_after=False on random shapes?"), points=(1, 1),
+                    options="reset_after=False"),
         md(r"""
         ## Summary
 
@@ -189,7 +183,7 @@ def build():
           when $z \approx 1$ the state (and its gradient) passes through unchanged.
         - The reset gate acts after the recurrent product in PyTorch/Keras (`reset_after=True`) and
           before it in Cho et al. (2014); the two give different numbers for the same weights.
-        - Points: 13 in total (forward 1 + 2, reset-before forward 2, input gradients 1 + 2,
-          parameter gradients 1 + 2, reset-before gradients 2).
+        - Points: 13 in total (forward 1 + 2, reset-before forward 1 + 1, input gradients 1 + 2,
+          parameter gradients 1 + 2, reset-before gradients 1 + 1).
         """),
     ])
