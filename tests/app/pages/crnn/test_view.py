@@ -100,7 +100,7 @@ def test_out_of_range_field_gives_a_message_and_keeps_the_value():
     page = CrnnPage(CrnnModel(sample=2), query={}, background=False)
     page.sample_field.value = "10000"  # number fields are text fields: the server parses what was typed
     assert page.model.sample == 2 and page.sample_field.value == "2"
-    assert page.messages.pane.visible and "Sample: got 10000" in page.messages.pane.object
+    assert page.messages.pane.visible and "Held-out example: got 10000" in page.messages.pane.object
     page.sample_field.value = "5"
     assert page.model.sample == 5 and not page.messages.pane.visible
 
