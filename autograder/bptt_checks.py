@@ -167,6 +167,8 @@ def _changes(h: hyp.Hypothesis, reads: tuple[str, ...]) -> bool:
     dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
     right = {"dx": dx, "dh_prev": dh_prev, **grads}
     wrong = h.outputs({"dh": dh, "cache": cache})
+    if wrong is None:  # a bug expressible only on square weights (D = H) is not lifted
+        return False
     return any(not same(right[k], wrong[k]) for k in reads)
 
 

@@ -35,7 +35,7 @@ from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.channel import REDACTED, ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import STATE, Layout, all_close, describe_mismatch, tolerance_text
-from autograder.values import as_array, as_array_dict, as_tuple, fail, type_name
+from autograder.values import CheckError, as_array, as_array_dict, as_tuple, fail, type_name
 from simulator import cells
 
 # Keys every forward's cache must hold (the notebooks prescribe them), and so the keys a backward may
@@ -136,6 +136,10 @@ def reference_backward(spec: CellSpec, case: dict, cache: dict | None = None) ->
 
 
 # ----------------------------------------------------------------------------- calling the student
+class StudentRaisedError(CheckError):
+    """The student's function raised (rather than returning something wrong): its shapes may explain why."""
+
+
 def run_student(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, names: tuple[str, ...] = ()):
     """``call`` a student's function; an exception it raises fails the check with its type and message."""
     try:
@@ -146,8 +150,8 @@ def run_student(fn: Callable, name: str, args: tuple, kwargs: dict | None = None
         fail(f"{name} raised KeyError {exc}: it reads a key that its input does not hold")
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_broadcast_hint(str(exc))}"
-             f"{_redacted_hint(str(exc))}")
+        raise StudentRaisedError(f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}"
+                            f"{_broadcast_hint(str(exc), _sizes(args))}{_redacted_hint(str(exc))}") from None
 
 
 _LIBRARY_DIRS = tuple(str(Path(m.__file__).parent) + os.sep for m in (np, cells, diagnose))  # numpy, the packages
@@ -163,20 +167,58 @@ def _where_raised(exc: BaseException) -> str:
     return f" ({own[-1].filename}, line {own[-1].lineno}, in {own[-1].name})" if own else ""
 
 
-def _broadcast_hint(message: str) -> str:
+def _sizes(args: tuple, kind: str | None = None) -> dict | None:
+    """``{"B", "D", "H", "blocks"}`` of a step's inputs ``(x, h_prev, ...)``, for naming an error's sizes."""
+    x, h_prev = args[0], args[1]
+    if not (type(x) is np.ndarray and type(h_prev) is np.ndarray and x.ndim == 2 and h_prev.ndim == 2):
+        return None
+    blocks = len(cells.GATES[kind]) if kind else len(next(
+        (g for k, g in cells.GATES.items() if type(args[-1]) is dict and cells.param_shapes(k, 1, 1).keys()
+         == args[-1].keys()), ()))
+    return {"B": x.shape[0], "D": x.shape[1], "H": h_prev.shape[1], "blocks": blocks}
+
+
+_MATMUL_SIZES = re.compile(r"size (\d+) is different from (\d+)|shapes \((\d+),\s*(\d+)\) and \((\d+),\s*(\d+)\)")
+
+
+def _broadcast_hint(message: str, sizes: dict | None = None) -> str:
     """A guess for numpy's broadcast error when one operand is a column ``(n, 1)``, and for a matrix product
-    whose inner sizes differ.
+    whose inner sizes differ: ``H`` columns meeting ``k H`` rows (``k`` gate blocks) are blocks joined along
+    the wrong axis, one block where all are needed, or a transposed weight (all three are named); other
+    sizes, a transpose or two weights exchanged.
     """
     if "could not be broadcast" in message and re.search(r"\(\d+,\s*1\)", message):
         return (". One operand is a column (n, 1): a bias or vector reshaped as a column would do this "
                 "(likely bug: bias shaped as a column); keep biases 1-D, shape (n,)")
     if ("matmul" in message and "core dimension" in message) or "not aligned" in message:
+        inner = _inner_sizes(message)
+        k = (sizes or {}).get("blocks", 0)
+        if inner and sizes and k > 1 and sizes["H"] * k not in (sizes["D"], sizes["H"]):
+            left, right = inner
+            H = sizes["H"]
+            if left == H and right == k * H:
+                # Both a weight used transposed (h @ W_h.T meets (kH, H)) and blocks joined as rows give these sizes.
+                return (f". The left operand of a matrix product has H = {H} columns where the other has all {k} gate "
+                        f"blocks, {k}H = {k * H} rows: either the {k} block gradients were joined along the wrong axis "
+                        "(np.concatenate(..., axis=0) stacks them as rows; join them with axis=1, into (B, "
+                        f"{k}H)) or one block was used where all are needed, or a weight is used transposed (likely "
+                        "bug: gate blocks concatenated along the wrong axis, or a transposed weight)")
         # The error shows sizes only: a transposed weight and two weights exchanged (x @ W_hh) both give it.
         return (". The inner sizes of a matrix product differ: a weight or input used without its transpose, or "
                 "with one too many, or two weights exchanged (x multiplied by the recurrent weight) would do this "
                 "(likely bug: transposed or swapped weights); in the backward, the gradient of x @ W is da @ W.T "
                 "for x and x.T @ da for W")
     return ""
+
+
+def _inner_sizes(message: str) -> tuple[int, int] | None:
+    """(columns of the left operand, rows of the right one) from numpy's matmul or dot error, if it says them."""
+    m = _MATMUL_SIZES.search(message)
+    if m is None:
+        return None
+    if m.group(1):
+        return int(m.group(2)), int(m.group(1))  # "size <right rows> is different from <left columns>"
+    return int(m.group(4)), int(m.group(5))
 
 
 def _redacted_hint(message: str) -> str:
@@ -230,8 +272,9 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
              f"{', '.join(CACHE_KEYS[spec.kind])}: read only those")
     except Exception as exc:  # noqa: BLE001
         kind = getattr(exc, "kind", None) or type_name(exc)
-        fail(f"{name} raised {kind} on the reference's cache: {str(exc)[:500]}{_where_raised(exc)}"
-             f"{_broadcast_hint(str(exc))}{_redacted_hint(str(exc))}")
+        raise StudentRaisedError(f"{name} raised {kind} on the reference's cache: {str(exc)[:500]}{_where_raised(exc)}"
+                            f"{_broadcast_hint(str(exc), _sizes((cache['x'], cache['h_prev']), spec.kind))}"
+                            f"{_redacted_hint(str(exc))}") from None
     names = (*spec.input_grads, "grads")
     items = as_tuple(out, len(names), f"{name} returned", ", ".join(names))
     B, H = case["h_prev"].shape
@@ -414,6 +457,53 @@ def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt
         lambda: probes.backward_finding(kind, run_student, run_reference, spec.layout, keys, ra), problems)
 
 
+def _raised_forward(spec: CellSpec, fn: Callable, case: dict) -> str:
+    """`` <finding>`` when the shapes under which the student's forward runs explain why it raised, else ""."""
+    kind = spec.kind
+
+    def run_student(c: dict) -> dict:
+        return student_forward(spec, fn, c)[0]
+
+    def run_reference(c: dict) -> dict:
+        return reference_forward(spec, c)[0]
+
+    return _shape_text(lambda: probes.shape_finding(
+        kind, run_student, run_reference, spec.layout, hyp.FORWARD[kind](), reset_after=case.get("reset_after", True),
+        what=f"your {spec.step_name}", case_shape=_case_shape(case), outputs=spec.outputs))
+
+
+def _raised_backward(spec: CellSpec, fn_b: Callable, case: dict, wrt: str) -> str:
+    """`` <finding>`` for a backward that raised on the reference's cache (as ``_raised_forward``)."""
+    kind = spec.kind
+    keys = tuple(_read_keys(spec, case, wrt))
+
+    def run_student(c: dict) -> dict:
+        return student_backward(spec, fn_b, c, c["cache"], wrt)
+
+    def run_reference(c: dict) -> dict:
+        return reference_backward(spec, c, c["cache"])
+
+    return _shape_text(lambda: probes.shape_finding(
+        kind, run_student, run_reference, spec.layout, hyp.BACKWARD[kind](),
+        with_case=lambda c: {**c, "cache": backward_cache(kind, c)}, reset_after=case.get("reset_after", True),
+        what=f"your {spec.backward_name}", case_shape=_case_shape(case), outputs=keys))
+
+
+def _case_shape(case: dict) -> tuple[int, int, int]:
+    return case["x"].shape[0], case["x"].shape[1], case["h_prev"].shape[1]
+
+
+def _shape_text(find: Callable[[], probes.Finding | None]) -> str:
+    """The finding's text after a space, or "" (the shape probes only explain: their failure says nothing)."""
+    try:
+        finding = find()
+    except _CHANNEL_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - the probes explain; their failure must not hide the check's message
+        return ""
+    return f" {finding.text()}" if finding else ""
+
+
 # ----------------------------------------------------------------------------- the checks
 def _mismatches(spec: CellSpec, case: dict, expected: dict, got: dict, keys) -> list[str]:
     found = (describe_mismatch(_label(k, case), expected[k], got[k], spec.layout(k)) for k in keys)
@@ -443,7 +533,12 @@ def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = 
     cases = step_cases(spec, hidden, reset_after)
     for k, case in enumerate(cases):
         head = header(spec.step_name, k, len(cases), case, hidden)
-        got, student_cache = _with_head(head, lambda c=case: student_forward(spec, fn, c))
+        try:
+            got, student_cache = student_forward(spec, fn, case)
+        except StudentRaisedError as exc:
+            fail(f"{head}: {exc}.{_raised_forward(spec, fn, case)}")
+        except AssertionError as exc:
+            fail(f"{head}: {exc}")
         expected, _ = reference_forward(spec, case)
         problems = _mismatches(spec, case, expected, got, spec.outputs)
         if problems:
@@ -464,7 +559,12 @@ def _check_step_backward(spec: CellSpec, fn_b: Callable, hidden: bool, wrt: str,
     cases = step_cases(spec, hidden, reset_after)
     for k, case in enumerate(cases):
         head = header(spec.backward_name, k, len(cases), case, hidden)
-        got = _with_head(head, lambda c=case: student_backward(spec, fn_b, c, backward_cache(spec.kind, c), wrt))
+        try:
+            got = student_backward(spec, fn_b, case, backward_cache(spec.kind, case), wrt)
+        except StudentRaisedError as exc:
+            fail(f"{head}: {exc}.{_raised_backward(spec, fn_b, case, wrt)}")
+        except AssertionError as exc:
+            fail(f"{head}: {exc}")
         expected = reference_backward(spec, case)
         problems = _mismatches(spec, case, expected, got, _read_keys(spec, case, wrt))
         if problems:

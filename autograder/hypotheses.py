@@ -294,7 +294,38 @@ def gru_step_hypotheses() -> list[Hypothesis]:
     ]
 
 
-FORWARD = {"rnn": rnn_step_hypotheses, "lstm": lstm_step_hypotheses, "gru": gru_step_hypotheses}
+_PARAMS = {"rnn": ("W_xh", "W_hh", "b_h"), "lstm": ("W_x", "W_h", "b"), "gru": ("W_x", "W_h", "b_x", "b_h")}
+_TERM = {"W_xh": "the input term x @ W_xh", "W_hh": "the recurrent term h_prev @ W_hh", "b_h": "the bias b_h",
+         "W_x": "the input term x @ W_x", "W_h": "the recurrent term h_prev @ W_h", "b": "the bias b",
+         "b_x": "the input bias b_x"}
+_RUN = {"rnn": _rnn, "lstm": _lstm, "gru": _gru}
+
+
+def generic_forward_hypotheses(kind: str) -> list[Hypothesis]:
+    """Slips any step forward can make at one term of its pre-activation, each the reference on changed parameters:
+    the term added twice (its parameter doubled: a bias added once per product, a term written twice), the term
+    subtracted (its parameter negated), and the input and recurrent weights exchanged (expressible only when D = H).
+    """
+    run, (w_x, w_h) = _RUN[kind], _PARAMS[kind][:2]
+    out = []
+    for p in _PARAMS[kind]:
+        out.append(Hypothesis("term added twice", f"{_TERM[p]} is added twice (as if {p} were 2 * {p})",
+                              lambda c, p=p: run(c, _with(c["params"], **{p: 2.0 * c["params"][p]}))))
+        out.append(Hypothesis("sign flipped", f"{_TERM[p]} is subtracted instead of added",
+                              lambda c, p=p: run(c, _with(c["params"], **{p: -c["params"][p]}))))
+
+    def exchanged(c):
+        P = c["params"]
+        return run(c, _with(P, **{w_x: P[w_h], w_h: P[w_x]})) if P[w_x].shape == P[w_h].shape else None
+
+    out.append(Hypothesis("weights exchanged", f"{w_x} and {w_h} are exchanged (x @ {w_h} + h_prev @ {w_x}): "
+                          "the input and recurrent weights swapped", exchanged))
+    return out
+
+
+FORWARD = {kind: (lambda f=f, kind=kind: [*f(), *generic_forward_hypotheses(kind)])
+           for kind, f in (("rnn", rnn_step_hypotheses), ("lstm", lstm_step_hypotheses),
+                           ("gru", gru_step_hypotheses))}
 
 
 # ----------------------------------------------------------------------------- backward steps
@@ -338,9 +369,19 @@ def rnn_step_backward_hypotheses() -> list[Hypothesis]:
     def W_T(cache):
         return {**cache, "params": _with(cache["params"], W_hh=cache["params"]["W_hh"].T)}
 
+    def Wx_T(cache):
+        W = cache["params"]["W_xh"]
+        return {**cache, "params": _with(cache["params"], W_xh=W.T)} if W.shape[0] == W.shape[1] else None
+
+    def dx_untransposed(case):
+        cache = Wx_T(case["cache"])
+        return None if cache is None else _backward("rnn", _ups("rnn", case), cache)
+
     return [
         Hypothesis("transposed weights", "dh_prev is computed with W_hh instead of W_hh.T (da @ W_hh)",
                    _back("rnn", change_cache=W_T)),
+        Hypothesis("transposed weights", "dx is computed with W_xh instead of W_xh.T (da @ W_xh, which has the right "
+                   "shape only when D = H)", dx_untransposed),
         Hypothesis("transposed weights", "grads['W_hh'] is transposed (da.T @ h_prev instead of h_prev.T @ da)",
                    _back("rnn", after=transposed_dW)),
         Hypothesis("missing derivative", "the tanh derivative is left out (da = dh)",

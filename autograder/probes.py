@@ -135,6 +135,124 @@ def _raised(what: str, outcome: Outcome) -> Finding:
                    f"likely depends on the shapes{said}", outcome.evidence())
 
 
+# ----------------------------------------------------------------------------- shapes: when does it raise?
+# (B, D, H) of the grader's shape probes, each the generic probe shape with one coincidence added, and what the
+# coincidence hides: a function that raises on the generic shape and runs on one of these treats the two sizes
+# (or the size 1) as the same thing somewhere. Every variant has all its other sizes different and above 1.
+SHAPE_VARIANTS = (
+    ((3, 2, 4), "B, D and H all different", ""),
+    ((3, 4, 4), "D = H", "an array or size of x's width D stands where one of h_prev's width H belongs (a size "
+                         "read from x, as in H = x.shape[1], a weight used without its transpose, or the input "
+                         "and recurrent weights exchanged)"),
+    ((4, 2, 4), "B = H", "the batch axis B and the unit axis H are confused somewhere (an activation or gradient "
+                         "transposed, or a sum or concatenation over the wrong axis)"),
+    ((2, 2, 4), "B = D", "the batch axis B and x's feature axis D are confused somewhere (x.T used, or a sum or "
+                         "concatenation over the wrong axis)"),
+    ((1, 2, 4), "B = 1", "it works for one example only: the batch axis is dropped, indexed or assumed to be 1 "
+                         "(x[0], squeeze, reshape(-1), a sum over every axis)"),
+    ((3, 1, 4), "D = 1", "a size-1 input axis lets broadcasting hide a wrong shape (an axis dropped or summed)"),
+    ((3, 2, 1), "H = 1", "a size-1 unit axis lets broadcasting hide a wrong shape (an axis dropped or summed, or "
+                         "the gate blocks sliced with a fixed width)"),
+)
+
+
+def shape_coincidences(B: int, D: int, H: int) -> list[str]:
+    """The coincidences of ``SHAPE_VARIANTS`` a case of these sizes has (``["D = H", "B = 1"]``)."""
+    have = {"D = H": D == H, "B = H": B == H, "B = D": B == D, "B = 1": B == 1, "D = 1": D == 1, "H = 1": H == 1}
+    return [name for name, yes in have.items() if yes]
+
+
+def shape_finding(kind: str, student: Callable[[dict], dict], reference: Callable[[dict], dict],
+                  layout: Callable[[str], Layout], hypotheses=(), with_case: Callable[[dict], dict] = lambda c: c,
+                  reset_after: bool = True, what: str = "your function", case_shape: tuple | None = None,
+                  outputs: tuple[str, ...] = ()) -> Finding | None:
+    """Why a step raises, from the sizes under which it does not: the generic probe case and each coincidence.
+
+    Called only after the student's function raised on a graded case. It runs on the probe case of every
+    shape in ``SHAPE_VARIANTS`` (one student call each); the variants where it runs say which sizes it
+    confuses ("raises unless D = H"). Where it runs with a wrong result, a catalogue hypothesis (one of
+    ``hypotheses``) that reproduces the student there, differs from the reference there, and cannot be
+    expressed on the shapes where the student raises is named: the error and the values tell the same
+    story. Where it runs and matches, the sentence says so (a size read from the wrong array). Returns
+    None when the function raises on every variant or runs on the generic one (then the sizes do not
+    explain the error). ``case_shape`` is the failing case's ``(B, D, H)``.
+    """
+    from autograder import diagnose  # NB: diagnose imports this module
+
+    runs = {}
+    for shape, label, _ in SHAPE_VARIANTS:
+        case = with_case(probe_case(kind, reset_after, shape))
+        try:
+            runs[label] = (case, student(case))
+        except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
+            raise
+        except Exception:  # noqa: BLE001 - a raise is the evidence here
+            runs[label] = (case, None)
+    generic = SHAPE_VARIANTS[0][1]
+    ran = [label for label, (_, got) in runs.items() if got is not None]
+    if not ran:
+        return None
+    if generic in ran:
+        if case_shape is None:
+            return None
+        here = shape_coincidences(*case_shape)
+        if not here:
+            return None
+        raised_too = [c for c in here if runs[c][1] is None]
+        if not raised_too:
+            return None
+        meaning = {label: m for _, label, m in SHAPE_VARIANTS}
+        return Finding(f"{what} raises on this case, where {' and '.join(here)}, and runs on the grader's probe case "
+                       f"where B, D and H all differ and exceed 1 (it raises there too when {', '.join(raised_too)}): "
+                       f"{meaning[raised_too[0]]}", f"raised on the probe cases with {', '.join(raised_too)}")
+    right, wrong = [], []
+    for label in ran:
+        case, got = runs[label]
+        expected = reference(case)
+        keys = [k for k in (outputs or expected) if k in expected]
+        same = all(k in got and got[k].shape == expected[k].shape and all_close(expected[k], got[k]) for k in keys)
+        (right if same else wrong).append(label)
+    meaning = {label: m for _, label, m in SHAPE_VARIANTS}
+    ran_text = " or ".join(ran)
+    tried = ", ".join(label for _, label, _ in SHAPE_VARIANTS)
+    evidence = (f"on the grader's shape probes ({tried}) your function ran only with {ran_text}"
+                + (f"; it matched the reference with {' or '.join(right)}" if right else "")
+                + (f"; it differed from the reference with {' or '.join(wrong)}" if wrong else ""))
+    raised_cases = [runs[label][0] for label in runs if label not in ran]
+    for hyp in hypotheses:
+        if wrong and all(_names(diagnose, hyp, runs[label][0], runs[label][1], reference, outputs)
+                         for label in wrong) and all(not _expressible(hyp, c) for c in raised_cases):
+            from autograder.hypotheses import hypothesis_text
+
+            return Finding(f"{what} raises unless {ran_text}, and where it runs your result matches the reference if "
+                           f"{hypothesis_text(hyp, runs[wrong[0]][0])} (likely bug: {hyp.bug}), which cannot be "
+                           f"computed on the shapes where yours raises", evidence)
+    if right and not wrong:
+        return Finding(f"{what} raises unless {ran_text} and then matches the reference, so it is right except for a "
+                       f"size: {meaning[ran[0]]} (likely bug: {_SIZE_BUG[ran[0]]})", evidence)
+    return Finding(f"{what} raises unless {ran_text}: {meaning[ran[0]]}", evidence)
+
+
+_SIZE_BUG = {"D = H": "a size of D (x's width) used for H", "B = H": "batch and unit axes confused",
+             "B = D": "batch and input axes confused", "B = 1": "written for a batch of one",
+             "D = 1": "an axis of size 1 assumed", "H = 1": "an axis of size 1 assumed"}
+
+
+def _expressible(hyp, case: dict) -> bool:
+    try:
+        return hyp.outputs(case) is not None
+    except (ValueError, IndexError, np.linalg.LinAlgError):
+        return False
+
+
+def _names(diagnose, hyp, case: dict, got: dict, reference: Callable[[dict], dict], outputs: tuple[str, ...]) -> bool:
+    """Does ``hyp`` reproduce ``got`` (its ``outputs``, and the other keys it has) on ``case`` and differ there?"""
+    expected = reference(case)
+    required = tuple(k for k in (outputs or got) if k in got and k in expected)
+    return diagnose._reproduces(hyp, case, got, required, expected) and diagnose._differs(hyp, case, expected,
+                                                                                           required)
+
+
 # ----------------------------------------------------------------------------- probe inputs
 def probe_case(kind: str, reset_after: bool = True, shape: tuple[int, int, int] = PROBE_SHAPE) -> dict:
     """The fixed probe case: ``shape`` (B, D, H), seeded random inputs, params and upstream gradients."""
