@@ -2,18 +2,23 @@
 
 import asyncio
 import contextvars
+import importlib
 import json
 import re
 import sys
 import threading
 import time
+import types
 import urllib.request
 import uuid
 
+import panel as pn
 import pytest
+from bokeh.application import Application as BokehApplication
 from bokeh.application.handlers.code import CodeHandler
 from bokeh.application.handlers.function import FunctionHandler
 from bokeh.models import Div
+from bokeh.protocol import Protocol
 from bokeh.server.contexts import ApplicationContext
 from panel.io.application import Application
 from panel.io.state import state
@@ -209,6 +214,81 @@ def test_a_bad_setting_in_the_environment_is_refused_naming_it(raw):
 
 def test_the_setting_defaults_to_on_and_can_be_turned_off():
     assert threadbuild.enabled({}) and not threadbuild.enabled({"RNN_BUILD_IN_THREAD": "0"})
+
+
+class _Connection:
+    protocol = Protocol()
+
+
+def _normalised(reply) -> tuple[str, list[bytes]]:
+    """A pull reply's content as JSON text, its buffers' ids replaced by their order, and the buffers' bytes."""
+    text = reply.content_json
+    for k, buffer in enumerate(reply.buffers):
+        text = text.replace(f'"{buffer.id}"', f'"buffer-{k}"')
+    return text, [bytes(b.data) for b in reply.buffers]
+
+
+async def _pull(session, handle=None) -> tuple[str, list[bytes]]:
+    """A pull as the browser's first message asks it (through ``handle``, default the session's own)."""
+    request = Protocol().create("PULL-DOC-REQ")
+    return _normalised(await (handle or session._handle_pull)(request, _Connection()))
+
+
+def _serve_page(create) -> BokehApplication:
+    return BokehApplication(FunctionHandler(lambda doc: pn.panel(create()).server_doc(doc)))
+
+
+def _request(path: str):
+    return types.SimpleNamespace(arguments={}, cookies={}, headers={}, uri=path, path=path, query="",
+                                 host="127.0.0.1", protocol="http", remote_ip="127.0.0.1")
+
+
+@pytest.mark.parametrize("page", ["cell", "bptt"])
+def test_the_first_pull_is_the_build_threads_serialisation_of_the_same_document(installed, page):
+    """The reply made in the build thread is the one Bokeh would make at pull time: same JSON, same buffers."""
+    module = importlib.import_module(f"simulator.app.pages.{page}.view")
+
+    async def main():
+        ctx = _context(_serve_page(module.create))
+        session = await ctx.create_session_if_needed(page, request=_request(f"/{page}"))
+        before = dict(threadbuild.PULLS)
+        first = await _pull(session)
+        prebuilt = threadbuild.PULLS["prebuilt"] - before["prebuilt"]
+        bokeh_now = await _pull(session, threadbuild._ORIGINAL_PULL.__get__(session))  # Bokeh's own, now
+        again = await _pull(session)  # a second pull (a reconnect): serialised as Bokeh always does
+        return first, prebuilt, bokeh_now, again, threadbuild.PULLS["fresh"] - before["fresh"]
+
+    first, prebuilt, bokeh_now, again, fresh = asyncio.run(main())
+    assert prebuilt == 1 and fresh == 1
+    assert first == bokeh_now == again
+
+
+def _changed_after_build(change) -> str:
+    async def main():
+        session = await _context(_app({})).create_session_if_needed("changed")
+        await session.with_document_locked(change, session.document)  # as a callback changes it
+        return (await _pull(session))[0]
+    return asyncio.run(main())
+
+
+def test_a_document_changed_after_its_build_is_serialised_again_at_pull_time(installed):
+    def change(doc):
+        doc.roots[0].text = "changed after the build"
+    content = _changed_after_build(change)
+    assert "changed after the build" in content and '"built"' not in content
+
+
+def test_a_document_given_a_root_without_a_change_event_is_serialised_again(installed):
+    def change(doc):
+        doc._roots.append(Div(text="a second root"))  # no event reaches on_change: the fingerprint sees it
+    assert "a second root" in _changed_after_build(change)
+
+
+def test_a_held_document_is_serialised_again_at_pull_time(installed):
+    def change(doc):
+        doc.hold("combine")
+        doc.roots[0].text = "held change"
+    assert "held change" in _changed_after_build(change)
 
 
 # --- a real server: builds in the thread while the loop steps, loads and destroys other sessions ----------------
