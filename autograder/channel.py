@@ -36,6 +36,13 @@ broadcast that would allocate gigabytes raises ``MemoryError`` instead); argumen
 ``MAX_CALLS`` calls and ``guard_seconds`` of grader-side time per request. A refused call raises in the
 student's code, and the request that exposed the function then fails with :class:`GuardError`, whatever
 the student did with that error.
+
+**Replies never write into the grader.** A call's answer carries the callee's copies of its arguments as it
+left them. The sandbox applies those of a grader-side function to the student's objects (``sync_inplace``);
+the grader (``write_back=False``) applies nothing: an object it passed may be shared with the reference
+(a prescribed cache holds the case's own ``params``), so a write-back let the student choose the inputs the
+reference is computed on afterwards. The arguments as left are reported to :func:`arguments_reported`
+instead, where ``autograder.calling.call`` compares them with the originals to report an in-place change.
 """
 
 from __future__ import annotations
@@ -546,8 +553,10 @@ class Peer:
     go into ``self.objects`` and travel as references.
     """
 
-    def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str, guard_seconds: float | None = None):
+    def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str, guard_seconds: float | None = None,
+                 write_back: bool = True):
         self.rfd, self.wfd, self.owner, self.remote_name = rfd, wfd, owner, remote_name
+        self.write_back = write_back
         self.objects: dict[int, object] = {}
         self._next_id = 0
         self.deadline: float | None = None
@@ -729,13 +738,27 @@ class Peer:
             raise ProtocolError(f"unexpected message {str(op)[:40]!r} while waiting for an answer")
 
     def call(self, target: RemoteRef, args: tuple, kwargs: dict):
-        """Call an object kept by the peer; arguments it changed in place are changed here too."""
-        answer = self.request({"op": "call"}, (target, tuple(args), dict(kwargs)))
+        """Call an object kept by the peer and return its result.
+
+        The peer answers with its copies of the arguments as the callee left them. With ``write_back`` (the
+        sandbox's side) its in-place changes are applied to the caller's objects, as in one process. Without it
+        (the grader's side) nothing the peer sends is ever written into an object of this side: the arguments
+        as left are handed to the innermost enclosing :func:`arguments_reported` block, for a check to compare.
+        """
+        box = _REPORTED.get()
+        token = _REPORTED.set(None)  # NB: calls nested in this one (callbacks calling back) report to nobody
+        try:
+            answer = self.request({"op": "call"}, (target, tuple(args), dict(kwargs)))
+        finally:
+            _REPORTED.reset(token)
         if type(answer) is not tuple or len(answer) != 3:
             raise ProtocolError("a call's answer is (result, args, kwargs)")
         result, args_after, kwargs_after = answer
-        sync_inplace(tuple(args), args_after)
-        sync_inplace(dict(kwargs), kwargs_after)
+        if self.write_back:
+            sync_inplace(tuple(args), args_after)
+            sync_inplace(dict(kwargs), kwargs_after)
+        elif box is not None:
+            box.append((args_after, kwargs_after))
         return result
 
     def serve_call(self, value) -> None:
@@ -758,12 +781,29 @@ class Peer:
         self.send({"op": "result"}, (result, args, kwargs))
 
 
+# The arguments of a call through the channel as the callee left them, for the one caller that asked
+# (autograder.calling.call); see Peer.call.
+_REPORTED: ContextVar[list | None] = ContextVar("autograder_arguments_reported", default=None)
+
+
+@contextlib.contextmanager
+def arguments_reported():
+    """Within the block, each call through a peer without ``write_back`` appends ``(args, kwargs)`` as left."""
+    box: list = []
+    token = _REPORTED.set(box)
+    try:
+        yield box
+    finally:
+        _REPORTED.reset(token)
+
+
 def sync_inplace(original, after, depth: int = 0) -> None:
     """Apply to ``original`` the in-place changes the peer made to its copy ``after`` (arrays, dicts, lists).
 
     Python passes arrays by reference; across the channel the callee changes a copy. Writing the
-    changes back keeps the caller's view the same as in one process (a check can see that a
-    function modified its input). Only containers and arrays the caller passed are touched.
+    changes back keeps the caller's view the same as in one process. Only the sandbox's side does this (a
+    grader-side function the student's code called changed its arguments): the grader never applies what a
+    reply says, since its objects may be shared with the reference (a cache holding the case's ``params``).
     """
     if depth > MAX_DEPTH:
         return

@@ -55,7 +55,9 @@ class _GraderPeer(channel.Peer):
     def __init__(self, session: Sandbox, rfd: int, wfd: int):
         # Grader-side functions handed to the student are bounded by the case they came with (channel.Guard);
         # half the wall time, so that the refusal, not the timeout, names the cause.
-        super().__init__(rfd, wfd, owner="grader", remote_name="sandbox", guard_seconds=session.limits.wall / 2)
+        # NB: write_back=False: a reply never writes into the grader's objects (docs/redteam.md, H14)
+        super().__init__(rfd, wfd, owner="grader", remote_name="sandbox", guard_seconds=session.limits.wall / 2,
+                         write_back=False)
         self.session = session
         self.depth = 0
         self.what = "the student's code"

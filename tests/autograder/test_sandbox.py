@@ -130,12 +130,17 @@ def test_sync_inplace_mirrors_changes_to_arrays_dicts_and_lists():
 
 # ----------------------------------------------------------------------------- sandbox process
 def test_calls_callbacks_and_in_place_changes(sandbox):
-    """Can the grader call a student function that calls back a grader function and mutates its input?"""
+    """Can the grader call a student function that calls back a grader function and mutates its input?
+
+    The change is reported with the answer (``arguments_reported``), never written into the grader's array.
+    """
     sandbox.exec_cell("def f(step, x):\n    x += 1\n    return step(x) * 2\n", "c1")
     x = np.zeros(2)
     assert sandbox.names()["f"] == "function"
-    out = sandbox.get("f")(lambda v: v + 10, x)
-    assert np.array_equal(out, [22.0, 22.0]) and np.array_equal(x, [1.0, 1.0])
+    with channel.arguments_reported() as reported:
+        out = sandbox.get("f")(lambda v: v + 10, x)
+    assert np.array_equal(out, [22.0, 22.0]) and np.array_equal(x, [0.0, 0.0])
+    assert len(reported) == 1 and np.array_equal(reported[0][0][1], [1.0, 1.0])
 
 
 def test_student_exceptions_come_back_with_their_type(sandbox):
