@@ -23,6 +23,7 @@ from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 
 from simulator.app.components import palette
+from simulator.app.components.log_axis import set_log_ticks
 
 KIND_COLORS = {"rnn": Category10[10][3], "lstm": Category10[10][0], "gru": Category10[10][2]}
 NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -156,7 +157,11 @@ class Curves:
         if len(names) > 1:  # one line needs no legend: the title names it
             self.figure.add_layout(Legend(items=items, label_text_font_size="10px", orientation="horizontal",
                                           margin=0, padding=2, spacing=8), "above")
-        if not y_log:
+        # Title, x-axis and (with several lines) the legend above take about this many of the height's pixels.
+        self.plot_pixels = height - (90 if len(names) > 1 else 70)
+        if y_log:
+            set_log_ticks(self.figure, self.plot_pixels)
+        else:
             self.figure.yaxis.formatter = NumeralTickFormatter(format="0.00")
         self.figure.add_tools(HoverTool(tooltips=[("x", "@x"), ("y", "@y{0.0000}")]))
         self.reference = Span(location=0, dimension="width", line_dash="dashed", line_color="gray", visible=False)
@@ -181,6 +186,7 @@ class Curves:
             if ys.size:
                 lo, hi = float(ys.min()), float(ys.max())
                 self.figure.y_range.update(start=lo / (1.2 if hi > lo else 10.0), end=hi * (1.2 if hi > lo else 10.0))
+                set_log_ticks(self.figure, self.plot_pixels)
         elif ys.size:
             lo = float(ys.min()) if self.y_min is None else min(self.y_min, float(ys.min()))
             hi = float(ys.max())
