@@ -14,12 +14,14 @@ import numpy as np
 
 from autograder import architecture_grammar
 from autograder import cases as case_sets
-from autograder.architecture_diagnosis import probes, suspects
+from autograder.architecture_diagnosis import probes, raise_finding, suspects
 from autograder.calling import call, header, ok
+from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
 from autograder.sequence_probes import Confirmation, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_tuple, fail
+from autograder.values import as_array, as_tuple, fail, type_name
 from simulator import architectures, cells
 
 OUTPUTS = Layout(("batch", "output"))
@@ -151,7 +153,7 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
     for k, case in enumerate(cases):
         head = header(fname, k, len(cases), case, hidden)
         expected = _reference(name, case)
-        Y = _student_Y(name, fn, case)
+        Y = _student_Y_or_raised(name, fn, case, head)
         confirm = Confirmation(architecture_grammar.probe_case(name, case["kind"]),
                                lambda c: {"Y": loose_array(_student_Y(name, fn, c))},
                                (architecture_grammar.probe_case(name, case["kind"], (2, 5, 3, 4, 2), 1, 3),))
@@ -175,6 +177,24 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
 def _student_array(name: str, fn: Callable, case: dict) -> np.ndarray:
     """The student's Y on a probe case, read strictly (a probe that cannot read it says nothing)."""
     return as_array(_student_Y(name, fn, case), f"{name}_forward: Y", _reference(name, case).shape)
+
+
+def _student_Y_or_raised(name: str, fn: Callable, case: dict, head: str):
+    """The student's Y on a graded case; if the student's code raises, fail with the error and, when the sizes
+    under which it runs explain it, which sizes it confuses (``architecture_diagnosis.raise_finding``).
+    """
+    try:
+        return _student_Y(name, fn, case)
+    except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
+        kind = getattr(exc, "kind", None) or type_name(exc)
+        text = f"{head}: {name}_forward raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        finding = raise_finding(name, case["kind"], lambda c: _student_array(name, fn, c))
+        if finding is not None:
+            text += (f". Probably {finding.cause} (likely bug: {finding.bug}); check {finding.line}. "
+                     f"Evidence: {finding.evidence}")
+        fail(text)
 
 
 def _student_Y(name: str, fn: Callable, case: dict):

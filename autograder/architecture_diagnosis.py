@@ -375,3 +375,54 @@ def _readout(run: Callable, case: dict) -> Finding | None:
                        "product with W_hy differs")
     return Finding("with W_hy = 0 your y is not b_y", "wrong readout", "the readout is not h W_hy + b_y",
                    READOUT_LINE)
+
+
+# ----------------------------------------------------------------------------- a raise: which sizes it confuses
+# (B, T, D, H, K) of the shape probes: the generic one (every size different, none 1), then one coincidence each,
+# with what a function that raises on the generic sizes and runs on these confuses.
+SIZE_VARIANTS = (
+    ((3, 4, 2, 5, 6), "B, T, D, H and K all different", ""),
+    ((3, 4, 2, 5, 3), "B = K", "the batch axis B and the output axis K are confused (an argmax, a one-hot or a "
+                               "softmax over axis 0, the batch, or y.T fed back)"),
+    ((5, 4, 2, 5, 6), "B = H", "the batch axis B and the state's unit axis H are confused (a state or output "
+                               "transposed, or a sum over the wrong axis)"),
+    ((4, 4, 2, 5, 6), "B = T", "the batch axis B and the time axis T are confused (X[t] read instead of X[:, t], "
+                               "or outputs stacked time-major)"),
+    ((1, 4, 2, 5, 6), "B = 1", "it works for one example only: a state or input built for a batch of 1 (zeros((1, "
+                               "H)), x[0], a squeeze)"),
+    ((3, 1, 2, 5, 6), "T = 1", "a loop or an index that is right only for one step"),
+    ((3, 4, 5, 5, 6), "D = H", "an array of the input's width D used where the state's width H belongs"),
+    ((3, 4, 2, 5, 5), "H = K", "h used where y belongs (the readout left out) or W_hy used transposed"),
+)
+
+
+def raise_finding(name: str, kind: str, run: Callable[[dict], np.ndarray]) -> Finding | None:
+    """Why ``<name>_forward`` raised, from the sizes under which it runs (one student call per size variant).
+
+    ``run`` maps a case to the student's ``Y`` (raising when the student does). None when it raises on every
+    variant or runs on the generic one (the sizes do not explain it). Only explains: no score depends on it.
+    """
+    from autograder.architecture_grammar import probe_case
+
+    ran, right = [], []
+    for sizes, label, _ in SIZE_VARIANTS:
+        case = probe_case(name, kind, sizes)
+        got = attempt(lambda c=case: run(c))
+        if got is not None:
+            ran.append(label)
+            if same(_reference(name, case), got):
+                right.append(label)
+    if not ran or ran[0] == SIZE_VARIANTS[0][1]:
+        return None
+    meaning = {label: m for _, label, m in SIZE_VARIANTS}
+    tried = ", ".join(label for _, label, _ in SIZE_VARIANTS)
+    evidence = (f"on the grader's size probes ({tried}) your function ran only with {' or '.join(ran)}"
+                + (f"; it matched the reference with {' or '.join(right)}" if right else ""))
+    return Finding(evidence, _SIZE_BUG[ran[0]], f"your {name}_forward raises unless {' or '.join(ran)}: "
+                   f"{meaning[ran[0]]}", "the sizes of each array against (B, T, D), (B, H) and (B, K)")
+
+
+_SIZE_BUG = {"B = K": "batch and output axes confused", "B = H": "batch and unit axes confused",
+             "B = T": "batch and time axes confused", "B = 1": "written for a batch of one",
+             "T = 1": "written for one step", "D = H": "input width used for the state's",
+             "H = K": "state used for the output"}
