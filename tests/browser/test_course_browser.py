@@ -1,5 +1,6 @@
 """A class in real Chromium: set a password, sign in, upload, watch the status, read the feedback, follow its link
-into the simulator; the instructor's dashboard, refused to a student; another student's feedback refused."""
+into the simulator; the instructor's dashboard, refused to a student; another student's feedback refused; the
+pages a newcomer meets first (signed out; signed in before anything is released), looked at and checked by axe."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.autograder.fixtures import course as fx
 from tests.autograder.server import http
 from tests.autograder.server.conftest import buggy_notebook, released_course
 from tests.browser.conftest import screenshot, tracebacks
+from tests.browser.test_accessibility import AXE_PATHS, _axe
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")]
@@ -23,7 +25,7 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("course-site")
     course = released_course(root / "course")
     codes = {}
-    for name, role in (("ada", "student"), ("bo", "student"), ("prof", "instructor")):
+    for name, role in (("ada", "student"), ("bo", "student"), ("prof", "instructor"), ("cy", "student")):
         import subprocess
         import sys
 
@@ -167,3 +169,110 @@ def test_wrong_password_and_forged_form_are_refused(browser, site):
     with pytest.raises(urllib.error.HTTPError) as err:  # no CSRF token: a cross-site form cannot sign anyone in
         urllib.request.urlopen(forged, timeout=20)
     assert err.value.code == 403
+
+
+@pytest.fixture(scope="module")
+def axe_js() -> str:
+    for path in AXE_PATHS:
+        if path.exists():
+            return path.read_text()
+    pytest.skip("axe-core is not installed: npm install --prefix build/axe axe-core@4")
+
+
+def _password(browser, site, name: str) -> str:
+    """``name``'s password, set once through the set-up link (in its own browser context)."""
+    if name not in site.setdefault("passwords", {}):
+        context = browser.new_context()
+        _set_password(context.new_page(), site, name)
+        context.close()
+        site["passwords"][name] = f"{name} long password"
+    return site["passwords"][name]
+
+
+# the shown headings and the sign-in button of a page, through shadow roots (what the eye gets, not the outline)
+SHOWN = """() => {
+  const out = {headings: [], buttons: []};
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (/^H[1-6]$/.test(el.tagName) && el.checkVisibility() && !el.classList.contains("rnn-sr-title")) {
+        const box = el.getBoundingClientRect();
+        if (box.width > 20 && box.height > 10) out.headings.push(el.textContent.trim());
+      }
+      if (el.matches("a.rnn-cta") && el.checkVisibility()) {
+        const box = el.getBoundingClientRect();
+        out.buttons.push({text: el.textContent.trim(), href: el.getAttribute("href"), w: box.width, h: box.height});
+      }
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("path, title", [("/course", "Course"), ("/course/feedback?id=3", "Feedback"),
+                                         ("/course/dashboard", "Dashboard")])
+def test_a_signed_out_course_page_shows_its_title_and_a_sign_in_button_that_comes_back(browser, site, axe_js, path,
+                                                                                       title):
+    """As a newcomer sees it: a visible title, one large Sign in button, and signing in returns to this page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(site["base"] + path)
+    page.locator(".rnn-nav").first.wait_for(timeout=40000)
+    page.wait_for_selector("a.rnn-cta")
+    page.wait_for_timeout(1500)  # the accessibility fixes run as views render
+    shown = page.evaluate(SHOWN)
+    assert title in shown["headings"], shown
+    assert len(shown["buttons"]) == 1 and shown["buttons"][0]["text"] == "Sign in", shown
+    assert shown["buttons"][0]["h"] >= 44 and shown["buttons"][0]["w"] >= 44, shown
+    assert not (violations := _axe(page, axe_js)), "\n".join([path, *violations])
+    screenshot(page, f"course-signed-out-{title.lower()}")
+    password = _password(browser, site, "cy")
+    page.locator("a.rnn-cta").click()
+    page.wait_for_url(re.compile(r".*/login\?next="))
+    page.fill("#username", "cy")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(site["base"] + path)  # back where they were
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def unreleased_site(tmp_path_factory):
+    """A course whose assignment has not been released yet, with a student and an instructor."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("course-unreleased")
+    course = root / "course"
+    fx.write_course(course)
+    codes = {}
+    for name, role in (("newbie", "student"), ("teach", "instructor")):
+        out = subprocess.run([sys.executable, "-m", "autograder", "users", "--course", str(course), "add", name,
+                              "--role", role], cwd=http.REPO, env=http.env(), capture_output=True, text=True,
+                             check=True)
+        codes[name] = re.search(r"set-up code: (\S+)", out.stdout).group(1)
+    port, log = http.free_port(), root / "serve.log"
+    proc = http.start_server(course, port, log=log)
+    yield {"base": f"http://127.0.0.1:{port}", "codes": codes, "root": root}
+    proc.terminate()
+    proc.wait(30)
+    bad = [tb for tb in tracebacks(log.read_text()) if "WebSocketClosedError" not in tb]
+    assert not bad, "the server logged a traceback:\n" + "\n\n".join(bad)[:4000]
+
+
+@pytest.mark.parametrize("name, expect", [("newbie", "When your instructor releases one"),
+                                          ("teach", "nbgrader generate_assignment NAME")])
+def test_with_nothing_released_the_course_page_says_what_to_expect(browser, unreleased_site, axe_js, name, expect):
+    """No empty menu and idle Submit button: a sentence saying what comes and what to do, free of violations."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    _set_password(page, unreleased_site, name)
+    page.wait_for_selector(f"text={expect}")
+    page.wait_for_timeout(1500)
+    assert not page.get_by_text("Choose the assignment and your").first.is_visible()
+    assert page.get_by_role("button", name="Submit").count() == 0  # hidden with the form, not greyed out
+    assert "No submissions yet" in page_text(page)
+    assert not (violations := _axe(page, axe_js)), "\n".join(violations)
+    screenshot(page, f"course-nothing-released-{name}")
+    context.close()

@@ -44,7 +44,8 @@ class Dashboard:
             self.layout.append(pn.pane.Markdown("This server has no course."))
             return
         if self.user is None:
-            self.layout.append(sign_in_prompt("/course/dashboard"))
+            self.layout.append(sign_in_prompt("/course/dashboard", "Dashboard", SUMMARY,
+                                              "Sign in with an instructor's account to see the class's numbers."))
             return
         if not self.user.is_instructor:
             self.layout.append(pn.pane.Markdown("## Dashboard\nThis page is for instructors. "

@@ -85,7 +85,9 @@ class FeedbackPage:
         if self.server is None:
             self.layout.append(pn.pane.Markdown("This server has no course."))
         elif self.user is None:
-            self.layout.append(sign_in_prompt(f"/course/feedback?{urlencode({'id': (submission_id or '')[:40]})}"))
+            self.layout.append(sign_in_prompt(f"/course/feedback?{urlencode({'id': (submission_id or '')[:40]})}",
+                                              "Feedback", "The feedback on one of your submissions: its score, "
+                                              "each test, and where your code first leaves the reference."))
         else:
             self.layout.extend([pn.pane.Markdown("## Feedback · [All your submissions](/course)"), self.body])
             self.body.object = "<p>Reading the submission…</p>"

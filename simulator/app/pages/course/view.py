@@ -64,12 +64,64 @@ TABLE_CSS = """
 """
 
 
-def sign_in_prompt(next_url: str) -> pn.pane.HTML:
-    """A link to sign in and come back to ``next_url`` (encoded as one parameter: its own ``&`` stay inside it)."""
+SIGN_IN_CSS = """
+.rnn-signed-out{font-size:16px;line-height:1.5;max-width:46em}
+.rnn-signed-out h2{font-size:1.6em;margin:.3em 0 .4em}
+.rnn-signed-out .rnn-cta{display:inline-block;box-sizing:border-box;min-height:44px;min-width:120px;margin:.3em 0 .6em;
+  padding:.55em 1.6em;border-radius:6px;background:#1f4f99;color:#fff;font-weight:bold;text-align:center;
+  text-decoration:none}
+.rnn-signed-out .rnn-cta:hover{background:#163a73}
+.rnn-signed-out .rnn-cta:focus-visible{outline:3px solid #ffd966;outline-offset:2px}
+.rnn-signed-out a{color:#1f4f99}
+"""
+
+
+PURPOSE = ("Submit your notebook for each assignment, watch it being graded in a sandbox, and read where your code "
+           "first leaves the reference.")
+
+
+NOTICE_CSS = """
+:host{background:#eef3fa;border-left:4px solid #1f4f99;border-radius:4px;padding:0 1em;color:#1a1a1a;font-size:15px}
+a{color:#1f4f99} code{color:#1a1a1a;background:#dde6f2}
+"""
+
+
+def sign_in_prompt(next_url: str, title: str = "Course", purpose: str = PURPOSE,
+                   ask: str = "Sign in to submit your notebooks and read your feedback.") -> pn.pane.HTML:
+    """A signed-out page: its visible title, what it is for, a "Sign in" button that comes back to ``next_url``
+    (encoded as one parameter: its own ``&`` stay inside it), and what to do without a password yet.
+    """
     link = "/login?" + urlencode({"next": next_url})
-    return pn.pane.HTML(f"<p>Sign in to submit your notebooks and read your feedback: "
-                        f"<a href='{html.escape(link, quote=True)}'>sign in</a>. "
-                        "The simulator's pages need no account.</p>")
+    return pn.pane.HTML(
+        f"<div class='rnn-signed-out'><h2>{html.escape(title)}</h2><p>{html.escape(purpose)}</p>"
+        f"<p>{html.escape(ask)}</p>"
+        f"<a class='rnn-cta' href='{html.escape(link, quote=True)}'>Sign in</a>"
+        "<p>No password yet? Open the set-up link your instructor sent you: it sets your password and signs you in.</p>"
+        "<p>The simulator's pages need no account: <a href='/'>start at the home page</a>.</p></div>",
+        stylesheets=[SIGN_IN_CSS], sizing_mode="stretch_width")
+
+
+def none_open_text(released_names: list[str], instructor: bool) -> str:
+    """What the course page says instead of the upload form when no assignment is open for submissions.
+
+    A student learns what to expect (the assignment appears here once it is released and open) and what to do
+    meanwhile; an instructor learns how to release one, or how to reopen a closed one.
+    """
+    if not released_names:
+        if instructor:
+            return ("**No assignment is released yet.** Release one from the course directory with "
+                    "`nbgrader generate_assignment NAME` (`NAME` is a folder under `source/`), then reload this page: "
+                    "students will find it here, with an upload for their notebook.")
+        return ("**No assignment is open yet.** When your instructor releases one, it appears here with an upload "
+                "for your notebook; reload this page then. Meanwhile the [simulator's pages](/) need no account.")
+    closed = ", ".join(f"**{html.escape(n)}**" for n in released_names)
+    if instructor:
+        return (f"**No assignment is open for submissions**: {closed} "
+                f"{'is' if len(released_names) == 1 else 'are'} closed. Reopen one on the "
+                "[dashboard](/course/dashboard) (Settings: untick *Closed for submissions*, then *Save settings*).")
+    return (f"**No assignment is open for submissions**: {closed} {'is' if len(released_names) == 1 else 'are'} "
+            "closed. Ask your instructor if you expected one to be open; your earlier submissions and their "
+            "feedback are below.")
 
 
 class CoursePage:
@@ -86,7 +138,7 @@ class CoursePage:
             self.layout.append(pn.pane.Markdown("This server has no course (started with `--no-course`)."))
             return
         if self.user is None:
-            self.layout.extend([pn.pane.Markdown("## Course"), sign_in_prompt("/course")])
+            self.layout.append(sign_in_prompt("/course"))
             return
         self.pending: tuple[str, bytes] | None = None
         self._sending = False
@@ -96,21 +148,38 @@ class CoursePage:
         self.submit = pn.widgets.Button(name="Submit", button_type="primary", disabled=True, width=140, height=40)
         self.submit.on_click(self._submit)
         links = "[Dashboard](/course/dashboard) · " if self.user.is_instructor else ""
+        # said when no assignment is open (a note in the page's own colours: Panel's info alert is below 4.5:1)
+        self.none_open = pn.pane.Markdown("", visible=False, stylesheets=[NOTICE_CSS], sizing_mode="stretch_width")
+        self.form = pn.Column(
+            pn.pane.Markdown("Choose the assignment and your `.ipynb` (at most 16 MiB). It is graded in a sandbox "
+                             "within seconds; your feedback says where your code first leaves the reference and why."),
+            pn.Row(self.assignment, pn.Column(self.upload, self.picked), self.submit), sizing_mode="stretch_width")
         self.layout.extend([
             pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}) · "
                              f"{links}[Sign out](/logout)"),
-            pn.pane.Markdown("### Submit a notebook\nChoose the assignment and your `.ipynb` (at most 16 MiB). "
-                             "It is graded in a sandbox within seconds; your feedback says where your code first "
-                             "leaves the reference and why."),
-            pn.Row(self.assignment, pn.Column(self.upload, self.picked), self.submit),
+            pn.pane.Markdown("### Submit a notebook"),
+            self.none_open,
+            self.form,
             self.message,
             self.status,
         ])
         self.status.object = "<p>Reading your submissions…</p>"
         context.when_loaded(self.refresh, self._load)
 
-    def _open_assignments(self) -> list[str]:
-        return [a for a in released(self.server.course) if not settings(self.server.engine, a).closed]
+    def _assignments(self) -> tuple[list[str], list[str]]:
+        """(released assignments, those open for submissions): reads the course folder and the database."""
+        names = released(self.server.course)
+        return names, [a for a in names if not settings(self.server.engine, a).closed]
+
+    def _show_assignments(self, names: list[str], open_: list[str]) -> None:
+        """The menu of open assignments, or, when none is open, why and what to do instead of an empty form."""
+        self.assignment.options = open_
+        self.form.visible = bool(open_)
+        self.none_open.visible = not open_
+        if open_:
+            return
+        self.submit.disabled = True
+        self.none_open.object = none_open_text(names, self.user.is_instructor)
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.message.object, self.message.alert_type, self.message.visible = text, kind, True
@@ -174,12 +243,12 @@ class CoursePage:
 
     def refresh(self) -> None:
         """Read and show the open assignments and the submissions now (the page's first drawing outside a server)."""
-        self.assignment.options = self._open_assignments()
+        self._show_assignments(*self._assignments())
         self._render(self._fetch())
 
     async def _load(self) -> None:
         """The first drawing in a served page: the same readings, in a thread."""
-        self.assignment.options = await context.off_loop(self._open_assignments)
+        self._show_assignments(*(await context.off_loop(self._assignments)))
         await self._tick()
 
     async def _tick(self) -> None:
