@@ -126,8 +126,9 @@ class ArchitecturesPage(pn.viewable.Viewer):
         run = m.run
         cache = run.cache
         phase = cache["phase"][s]
-        lines = [f'<div><b>Step <span class="rnn-s">{s}</span></b> of {run.S - 1}'
-                 f'{"" if phase == "cell" else f" ({phase})"}: {SOURCES[cache["input_source"][s]]}.</div>']
+        # "of 0–11", as the Cell and CRNN pages say it: "of 11" read as 11 steps when there are 12.
+        lines = [f'<div><b>Step <span class="rnn-s">{s}</span></b> (of 0–{run.S - 1})'
+                 f'{"" if phase == "cell" else f", {phase}"}: {SOURCES[cache["input_source"][s]]}.</div>']
         h = cache["H"][0, s]
         lines.append(f'<div>h[0] after this step = {number_html(h[0], "rnn-h")}</div>')
         n = m.output_index(s)

@@ -94,3 +94,17 @@ def test_selecting_a_vector_in_the_step_cell_is_kept_in_the_page_state():
     assert page.gate == "o"
     page.model.kind = "gru"  # no "o" in a GRU: the drawing falls back to h
     assert page.cell.highlight.data["x"]
+
+
+@pytest.mark.parametrize("name", examples.ARCHITECTURES)
+def test_the_readout_counts_the_steps_the_drawing_shows(name):
+    """Does "Step s (of 0–N)" name the same steps as the boxes drawn (it said "of 11" under 12 boxes)?"""
+    import re
+
+    page = ArchitecturesPage(ArchitectureModel(architecture=name, kind="rnn", trained=False), query={})
+    steps = page.unrolled.cells.data["step"]
+    for s in (0, len(steps) - 1):
+        page.model.s = s
+        text = re.sub("<[^>]+>", "", page.readout.text)
+        assert f"Step {s} (of 0–{len(steps) - 1})" in text, text
+        assert steps[0] == 0 and steps[-1] == len(steps) - 1
