@@ -21,6 +21,8 @@ import numpy as np
 from autograder import cases as case_sets
 from autograder import crnn_grammar
 from autograder.calling import call, header, ok
+from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.crnn_diagnosis import (
     conv_probes,
@@ -37,7 +39,7 @@ from autograder.crnn_diagnosis import (
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
 from autograder.sequence_probes import Confirmation, Probe, attempt, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_float, as_tuple, fail
+from autograder.values import as_array, as_float, as_tuple, fail, type_name
 from simulator import architectures, cells, conv, crnn
 
 __all__ = ["check_choice", "check_conv2d_forward", "check_crnn_forward", "check_frame_features",
@@ -99,6 +101,56 @@ def _reader(fn: Callable, fname: str, key: str, reference: Callable[[dict], np.n
     return run
 
 
+# ----------------------------------------------------------------------------- a raise: which setting it needs
+def _raised_call(fn: Callable, fname: str, args: tuple, head: str, variants: Callable[[], list[tuple]]):
+    """``call(fn, fname, args)``; if the student's code raises, fail with the error and the settings under which
+    it runs (``variants()``: ``(label, args, meaning)`` of grader-chosen probe cases, the first the generic one).
+    The variants only explain (one student call each, after the case has failed); no score depends on them.
+    """
+    try:
+        return call(fn, fname, args)
+    except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
+        kind = getattr(exc, "kind", None) or type_name(exc)
+        text = f"{head}: {fname} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        tried = variants()
+        runs = [(label, bug, meaning) for label, a, bug, meaning in tried
+                if attempt(lambda a=a: call(fn, fname, a)) is not None]
+        if runs and runs[0][0] != tried[0][0]:
+            ran = " or ".join(label for label, _, _ in runs)
+            text += (f". Probably your {fname} runs only with {ran}: {runs[0][2]} (likely bug: {runs[0][1]}). "
+                     f"Evidence: on the grader's probe cases ({', '.join(v[0] for v in tried)}) it ran only with {ran}")
+        fail(text)
+
+
+def _pool_variants() -> list[tuple]:
+    """``(label, args, bug, meaning)``: the pooling probe case, then one setting changed each."""
+    x, size, stride = probe_pool_case()["args"]
+    return [("a 3x3 window moved by 2", (x, size, stride), "", ""),
+            ("stride = window", (x, size, size), "right only when the stride equals the window",
+             "windows that do not overlap assumed (a reshape into windows, or an index that moves by the window "
+             "instead of the stride)"),
+            ("stride 1", (x, size, 1), "stride ignored", "windows that move by 1 assumed: the stride left out"),
+            ("sizes that are multiples of the window", (x[:, :, :6, :6], size, size),
+             "right only when the size is a multiple of the window", "a reshape into whole windows")]
+
+
+def _conv_variants() -> list[tuple]:
+    """``(label, args, bug, meaning)``: the conv probe case, then one setting changed each."""
+    x, K, b, stride, padding = probe_conv_case()["args"]
+    K3 = np.concatenate([K, K[:1]], axis=0)  # F = C = 3
+    return [("stride 2, padding 1", (x, K, b, stride, padding), "", ""),
+            ("stride 1", (x, K, b, 1, padding), "stride ignored",
+             "the stride left out of the output size or of the window's index"),
+            ("padding 0", (x, K, b, stride, 0), "padding mishandled",
+             "the padding left out of the output size, or applied twice"),
+            ("as many filters as channels", (x, K3, np.concatenate([b, b[:1]]), stride, padding),
+             "filter and channel axes confused", "the kernel read as (C, F, KH, KW) instead of (F, C, KH, KW)"),
+            ("square images", (x[:, :, :6, :6], K, b, stride, padding), "height and width confused",
+             "an H where W belongs (or the reverse) in a size or an index")]
+
+
 # ----------------------------------------------------------------------------- conv2d
 def _conv_cases(hidden: bool) -> list[dict]:
     shapes = ([(1, 1, 1, 1, 1, 1, 0), (3, 2, 5, 4, 3, 2, 1), (2, 3, 6, 6, 1, 2, 2), (1, 2, 7, 5, 2, 3, 0),
@@ -141,9 +193,10 @@ def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None
         return {"out": _conv(c)}
 
     for k, case in enumerate(cases):
-        out, _ = as_tuple(call(conv2d_forward, fname, case["args"]), 2, f"{fname} returned", "out, cache")
-        expected = _conv(case)
         head = header(fname, k, len(cases), case, hidden)
+        out, _ = as_tuple(_raised_call(conv2d_forward, fname, case["args"], head, _conv_variants), 2,
+                          f"{fname} returned", "out, cache")
+        expected = _conv(case)
         got = _output(out, f"{fname}: out", "out", expected, case, hyps, head,
                       [Probe("size", conv_shape_finding), layout_probe("out", _conv, MAPS.axes)], confirm, reference)
         _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes, confirm,
@@ -172,7 +225,7 @@ def probe_pool_case(default_stride: bool = False) -> dict:
 
 def _pool_cases(hidden: bool) -> list[dict]:
     shapes = ([(1, 1, 1, 1, 1, 1), (2, 3, 5, 4, 2, 2), (1, 2, 6, 6, 3, 3), (2, 1, 5, 5, 3, 2), (3, 2, 4, 7, 2, 1)]
-              if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 2)])
+              if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 1)])  # NB: one visible stride != window
     out = []
     for k, (N, C, H, W, size, stride) in enumerate(shapes):
         rng = _rng(hidden, 40 + k)
@@ -215,9 +268,10 @@ def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> No
 
     for k, case in enumerate(cases):
         confirm = _confirmation(maxpool_forward, fname, "out", probe_pool_case(case["default_stride"]), _pool_args)
-        out, _ = as_tuple(call(maxpool_forward, fname, _pool_args(case)), 2, f"{fname} returned", "out, cache")
-        expected = conv.maxpool_forward(*case["args"])[0]
         head = header(fname, k, len(cases), case, hidden)
+        out, _ = as_tuple(_raised_call(maxpool_forward, fname, _pool_args(case), head, _pool_variants), 2,
+                          f"{fname} returned", "out, cache")
+        expected = conv.maxpool_forward(*case["args"])[0]
         got = _output(out, f"{fname}: out", "out", expected, case, hyps, head, [Probe("size", pool_shape_finding)],
                       confirm, reference)
         _fail_if_different(fname, "out", k, cases, case, hidden, expected, got, MAPS, hyps, probes, confirm,
