@@ -41,6 +41,7 @@ MAX_SIZE = 4096
 MAX_DRAWN = 128  # vectors longer than this are not drawn (a column of 300 boxes says nothing)
 URL_KEYS = {"file": "model"}  # the URL names the file, which it cannot carry
 UNKNOWN = ("<unk>", "[UNK]")
+NO_MODEL = {"(upload a model first)": ""}  # the vector menu before there are vectors to choose
 TITLES = {"h": "hidden state hₜ", "c": "cell state cₜ", "a": "pre-activation aₜ", "f": "forget gate fₜ",
           "i": "input gate iₜ", "g": "candidate gₜ", "o": "output gate oₜ", "z": "update gate zₜ",
           "r": "reset gate rₜ", "n": "candidate nₜ"}
@@ -162,9 +163,9 @@ class UploadedSection(pn.viewable.Viewer):
         self.csv_picker = FilePicker(self._load_csv, accept=".csv,text/csv,text/plain", max_bytes=MAX_CSV_BYTES,
                                      label="Upload a CSV sequence (one row of D numbers per time step)")
         self.csv_picker.visible = False
+        self._layout_key = None
         self.controls = self._controls()
         self.body = pn.Column(visible=False)
-        self._layout_key = None
         self.upload.param.watch(self._on_upload, ["loaded", "layer", "vocabulary"])
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
@@ -225,13 +226,19 @@ class UploadedSection(pn.viewable.Viewer):
         report = self.messages.reporter("field")
         self.steps = steps = checked_field(m, "T", report, label="T (preset steps)", width=120)
         unit = checked_field(m, "unit", report, label="Unit j in the equations", width=120)
-        self.gate_select = pn.widgets.Select(label="Selected vector", options=[], width=280)
+        self.gate_select = pn.widgets.Select(label="Selected vector", options=NO_MODEL, width=280)
         self.gate_select.param.watch(lambda e: self._select(e.new), "value")
+        # Controls of a view that is not drawn yet: disabled (not silently inert) until a model is loaded.
+        self.needs_model = [source, inputs, steps, self.sentence, self.gate_select, unit]
         m.param.watch(self._show_source, ["source"])
         self._show_source()
         return pn.Column(source, inputs, steps, self.sentence, self.csv_picker, self.gate_select, unit, width=300)
 
     def _show_source(self, *events) -> None:
+        for w in self.needs_model:
+            w.disabled = self.model.loaded is None
+        if self.model.loaded is None:
+            self.gate_select.options, self._layout_key = NO_MODEL, None
         self.preset.visible = self.steps.visible = self.model.source == "preset"
         self.sentence.visible = self.model.source == "sentence"
         self.csv_picker.visible = self.model.source == "csv"

@@ -53,6 +53,26 @@ def test_section_is_hidden_and_quiet_before_an_upload():
 
 
 
+def test_the_controls_are_disabled_and_say_why_until_a_model_is_loaded(tmp_path):
+    """Before an upload the input and vector controls did nothing (an empty "Selected vector" menu): are they
+    disabled, the menu saying what to do, and all enabled with the cell's vectors once a model is loaded?"""
+    import panel as pn
+
+    section = UploadedSection()
+    inputs = [w for w in section.controls.select(pn.widgets.Widget) if not isinstance(w, pn.widgets.FileInput)]
+    assert len(inputs) >= 5 and all(w.disabled for w in inputs), [w for w in inputs if not w.disabled]
+    assert list(section.gate_select.options) == ["(upload a model first)"]
+    model = keras.Sequential([keras.Input((None, 2)), keras.layers.LSTM(3), keras.layers.Dense(1)])
+    path = tmp_path / "lstm.keras"
+    model.save(path)
+    upload(section, path)
+    assert not any(w.disabled for w in section.needs_model)
+    assert set(section.gate_select.options.values()) >= {"h", "c", "f", "i", "o"}
+    section.upload.load("broken.keras", b"not a model", 11)  # refused: the previous model stays, and its controls
+    assert section.upload.message and section.model.loaded is not None
+    assert not any(w.disabled for w in section.needs_model) and "h" in section.gate_select.options.values()
+
+
 def test_the_body_is_built_and_sent_on_the_first_upload(tmp_path):
     """A section already on the page (in a document): does the first upload add the body's plots there, drawn?"""
     import panel as pn
