@@ -120,7 +120,7 @@ def _raised_call(fn: Callable, fname: str, args: tuple, head: str, variants: Cal
         if runs and runs[0][0] != tried[0][0]:
             ran = " or ".join(label for label, _, _ in runs)
             text += (f". Probably your {fname} runs only with {ran}: {runs[0][2]} (likely bug: {runs[0][1]}). "
-                     f"Evidence: on the grader's probe cases ({', '.join(v[0] for v in tried)}) it ran only with {ran}")
+                     f"Evidence: on the grader's probe cases ({'; '.join(v[0] for v in tried)}) it ran only with {ran}")
         fail(text)
 
 
