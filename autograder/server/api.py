@@ -10,8 +10,10 @@
 
 Codes: 401 without a valid token, 403 for the wrong role or a closed assignment, 404 for an unknown id or
 another student's, 413 for an oversize upload (refused before the body is read when its length is known),
-422 for a malformed or wrong-assignment notebook, 429 over the rate limit. Database work runs in a thread,
-never on the event loop. Bearer tokens travel in a header, not a cookie, so cross-site forms cannot use them.
+422 for a malformed or wrong-assignment notebook, 429 over the rate limit or with the account's uploads in
+progress already (``autograder.server.uploads``), 503 when the process holds its budget of upload bodies.
+Database work runs in a thread, never on the event loop. Bearer tokens travel in a header, not a cookie, so
+cross-site forms cannot use them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tornado.ioloop import IOLoop
 
 from autograder.server.service import CourseServer
 from autograder.server.submissions import MAX_UPLOAD, RefusedError, parse_id
+from autograder.server.uploads import UploadSlots
 
 REQUESTS_PER_MINUTE = 240  # per user and process
 UPLOAD_BODY = MAX_UPLOAD + 64 * 1024  # the notebook and its multipart envelope
@@ -82,11 +85,13 @@ class RateLimiter:
 class ApiHandler(tornado.web.RequestHandler):
     """Common parts: JSON answers, the bearer token, refusals as their status."""
 
-    def initialize(self, server, limiter: RateLimiter, bad_tokens: RateLimiter | None = None):
+    def initialize(self, server, limiter: RateLimiter, bad_tokens: RateLimiter | None = None,
+                   slots: UploadSlots | None = None):
         # ``server`` is a CourseServer or a callable giving this process's one (autograder.server.handle).
         self.server: CourseServer = server() if callable(server) else server
         self.limiter, self.user = limiter, None
         self.bad_tokens = bad_tokens if bad_tokens is not None else RateLimiter(BAD_TOKENS_PER_MINUTE)
+        self.slots = slots if slots is not None else UploadSlots()
 
     def check_xsrf_cookie(self) -> None:  # bearer tokens, not cookies: no cross-site request can carry one
         return
@@ -105,6 +110,8 @@ class ApiHandler(tornado.web.RequestHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="course"')
         if status == 429:
             self.set_header("Retry-After", "60")
+        if status == 503:
+            self.set_header("Retry-After", "5")
         self.answer(status, {"error": message, "status": status})
 
     def write_error(self, status_code: int, **kwargs) -> None:
@@ -155,31 +162,70 @@ class SubmissionsHandler(ApiHandler):
     """Upload (POST, streamed with a size cap) and list (GET) the submissions of one assignment."""
 
     async def prepare(self) -> None:
-        """Before a byte of the body is read: who is sending it (401 otherwise) and is its size allowed (413).
+        """Before a byte of the body is read: who is sending it (401 otherwise), is its size allowed (413), and may
+        it be held now (``autograder.server.uploads``: the account's slots, 429; the process's budget, 503).
 
-        Nothing of a request body is held in memory before its sender is known, so an anonymous client cannot
-        make the server buffer uploads.
+        Nothing of a request body is held in memory before its sender is known and its share is granted, so no
+        client, anonymous or not, can make the server buffer more than its slots and the budget allow.
         """
-        self._chunks, self._size, self._too_big = [], 0, False
+        self._chunks, self._size, self._too_big, self._ticket, self._over_budget = [], 0, False, None, False
+        length = self.request.headers.get("Content-Length")
+        declared = int(length) if length and length.isascii() and length.isdigit() else None
+        self._declared, self._in_prepare = declared, True
+        try:
+            await self._admit(declared)
+        finally:
+            self._in_prepare = False
+
+    async def _admit(self, declared: int | None) -> None:
         if self.request.method != "POST":
             return
         if not await self.authenticate():
             return
-        length = self.request.headers.get("Content-Length")
         limit = UPLOAD_BODY
-        if length and length.isdigit() and int(length) > limit:
-            return self.refuse(413, f"upload of {int(length) / 2**20:.1f} MiB is over the "
+        if declared is not None and declared > limit:
+            return self.refuse(413, f"upload of {declared / 2**20:.1f} MiB is over the "
                                     f"{MAX_UPLOAD // 2**20} MiB limit")
+        try:
+            self._ticket = self.slots.open(self.user.id, declared)
+        except RefusedError as exc:
+            return self.refuse(exc.status, exc.message)
         # The server reads at most REQUEST_BODY for other requests; an upload may be this large (chunked
         # bodies over the limit are counted and dropped below, then cut off by tornado at twice the limit).
         self.request.connection.set_max_body_size(2 * limit)
 
+    def refuse(self, status: int, message: str) -> None:
+        """Answer; at the headers, first let tornado expect the declared body, so the answer is written before the
+        connection closes (tornado drops a connection whose declared length is over its limit at once, which
+        raced the answer: the client saw the connection closed, not why).
+        """
+        if getattr(self, "_in_prepare", False) and self._declared:
+            self.request.connection.set_max_body_size(max(self._declared, REQUEST_BODY))
+        super().refuse(status, message)
+
     def data_received(self, chunk: bytes) -> None:
+        if self._ticket is None:  # refused at the headers: nothing of the body is kept
+            return
         self._size += len(chunk)
         if self._size > UPLOAD_BODY:
             self._too_big, self._chunks = True, []
-        elif not self._too_big:
-            self._chunks.append(chunk)
+        elif not (self._too_big or self._over_budget):
+            if self._ticket.take(len(chunk)):
+                self._chunks.append(chunk)
+            else:  # a chunked upload outgrew what the process can hold now: dropped, answered 503
+                self._over_budget, self._chunks = True, []
+
+    def on_finish(self) -> None:
+        self._give_back()
+
+    def on_connection_close(self) -> None:  # the client went away mid-body: its share comes back now
+        self._give_back()
+        super().on_connection_close()
+
+    def _give_back(self) -> None:
+        ticket, self._ticket, self._chunks = getattr(self, "_ticket", None), None, []
+        if ticket is not None:
+            ticket.close()
 
     async def post(self, assignment: str) -> None:
         received = time.time()  # the whole body is here: the submission's time, on the server's clock
@@ -187,6 +233,9 @@ class SubmissionsHandler(ApiHandler):
             return
         if self._too_big:
             return self.refuse(413, f"the upload is over the {MAX_UPLOAD // 2**20} MiB limit")
+        if self._over_budget:
+            return self.refuse(503, "the server is receiving many uploads at once: send again in a few seconds "
+                                    "(nothing was stored)")
         files: dict = {}
         body, self._chunks = b"".join(self._chunks), []
         # In a thread: 16 MiB of tiny multipart parts takes a while to split, and the event loop serves everyone.
@@ -280,7 +329,8 @@ NAME = r"([A-Za-z0-9_.-]{1,64})"
 
 def routes(server, limiter: RateLimiter | None = None) -> list[tuple]:
     """Tornado URL patterns of the API (``pn.serve(..., extra_patterns=routes(server))``)."""
-    kw = {"server": server, "limiter": limiter or RateLimiter(), "bad_tokens": RateLimiter(BAD_TOKENS_PER_MINUTE)}
+    kw = {"server": server, "limiter": limiter or RateLimiter(), "bad_tokens": RateLimiter(BAD_TOKENS_PER_MINUTE),
+          "slots": UploadSlots()}
     return [
         (rf"/api/v1/assignments/{NAME}/submissions", SubmissionsHandler, kw),
         (r"/api/v1/submissions/([0-9]{1,12})", SubmissionHandler, kw),
