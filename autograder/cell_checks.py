@@ -229,6 +229,30 @@ def _redacted_hint(message: str) -> str:
             "the visible tests quote their errors in full")
 
 
+def _reduced_hint(value, shape: tuple[int, ...]) -> str:
+    """A guess when an array comes back with its size-1 axes removed (squeeze) or as one number (a sum over every
+    axis): both look right on most shapes and break only when a size is 1 (only shapes are read here).
+    """
+    got = getattr(value, "shape", None) if type(value) in (np.ndarray, np.float64, np.float32) else None
+    if got is None or got == shape or not any(d == 1 for d in shape) and got != ():
+        return ""
+    if got == tuple(d for d in shape if d != 1):
+        return (f" (that is {shape} with its size-1 axes removed: likely bug: size-1 axes squeezed; a squeeze() or "
+                "reshape(-1) drops an axis when a size is 1, so index or reshape with the sizes you mean)")
+    if got == () and len(shape) >= 1:
+        return (f" (one number where {shape} is expected: likely bug: sum over every axis; a sum() or mean() "
+                "without axis= reduces every axis, so pass the axis you mean, e.g. axis=0 for the batch)")
+    return ""
+
+
+def _strict(value, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``as_array``, with ``_reduced_hint``'s guess when the shape is wrong."""
+    try:
+        return as_array(value, what, shape)
+    except AssertionError as exc:
+        fail(f"{exc}{_reduced_hint(value, shape)}")
+
+
 def _column_hint(value, B: int, H: int) -> str:
     """A guess when an output of shape (H, H) or (n, H) comes back where (B, H) was expected."""
     if type(value) is np.ndarray and value.ndim == 2 and value.shape != (B, H) and value.shape[1] == H and (
@@ -249,7 +273,7 @@ def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None =
         try:
             got[o] = as_array(v, f"{name}: {o}", (B, H))
         except AssertionError as exc:
-            fail(f"{exc}{_column_hint(v, B, H)}")
+            fail(f"{exc}{_column_hint(v, B, H) or _reduced_hint(v, (B, H))}")
     return got, items[-1]
 
 
@@ -280,9 +304,9 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
     B, H = case["h_prev"].shape
     got = {}
     if wrt in ("all", "inputs"):
-        got["dx"] = as_array(items[0], f"{name}: dx", case["x"].shape)
+        got["dx"] = _strict(items[0], f"{name}: dx", case["x"].shape)
         for n_, v in zip(spec.input_grads[1:], items[1:-1], strict=True):
-            got[n_] = as_array(v, f"{name}: {n_}", (B, H))
+            got[n_] = _strict(v, f"{name}: {n_}", (B, H))
     if wrt in ("all", "params"):
         shapes = {k: v.shape for k, v in case["params"].items()}
         got.update(_read_grads(items[-1], f"{name}: grads", shapes))
@@ -306,7 +330,11 @@ def _read_grads(value, what: str, shapes: dict) -> dict:
                 fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: the gradient has the weight's shape "
                      f"transposed (likely bug: transposed gradient); grads[{k!r}] must have the shape of "
                      f"params[{k!r}]: the input's transpose on the left (x^T da), not da^T x")
-    return as_array_dict(value, what, shapes)
+    try:
+        return as_array_dict(value, what, shapes)
+    except AssertionError as exc:
+        hints = [_reduced_hint(dict.get(value, k), shape) for k, shape in shapes.items()] if type(value) is dict else []
+        fail(f"{exc}{next((h for h in hints if h), '')}")
 
 
 # ----------------------------------------------------------------------------- the forward's cache
@@ -430,7 +458,7 @@ def _explain_forward(spec: CellSpec, fn: Callable, case: dict, got: dict, cache,
     seen = {**got, **cached_intermediates(spec, cache, case)}
     return diagnose.explain_step(
         case, seen, hyp.FORWARD[kind](), spec.outputs, probes.probe_cases(kind, ra), run_student, run_reference,
-        lambda: probes.forward_finding(kind, run_student, run_reference, spec.layout, ra), problems)
+        lambda: probes.forward_finding(kind, run_student, run_reference, spec.layout, ra, _case_shape(case)), problems)
 
 
 def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt: str, problems: list[str]) -> str:
@@ -454,7 +482,8 @@ def _explain_backward(spec: CellSpec, fn_b: Callable, case: dict, got: dict, wrt
     return diagnose.explain_step(
         with_cache(case), got, hyp.BACKWARD[kind](), tuple(keys), [with_cache(p) for p in probes.probe_cases(kind, ra)],
         run_student, run_reference,
-        lambda: probes.backward_finding(kind, run_student, run_reference, spec.layout, keys, ra), problems)
+        lambda: probes.backward_finding(kind, run_student, run_reference, spec.layout, keys, ra, _case_shape(case)),
+        problems)
 
 
 def _raised_forward(spec: CellSpec, fn: Callable, case: dict) -> str:

@@ -233,6 +233,51 @@ def shape_finding(kind: str, student: Callable[[dict], dict], reference: Callabl
     return Finding(f"{what} raises unless {ran_text}: {meaning[ran[0]]}", evidence)
 
 
+# A function right on the generic probe case and wrong on a case with one of these coincidences.
+_WRONG_ONLY = {
+    "B = 1": ("size-1 axis dropped", "a batch axis of size 1 is dropped or summed away (squeeze, a sum without axis=, "
+              "reshape(-1)) or broadcast into the wrong shape"),
+    "D = 1": ("size-1 axis dropped",
+              "an input axis of size 1 is dropped or summed away (squeeze, a sum without axis=)"),
+    "H = 1": ("size-1 axis dropped",
+              "a unit axis of size 1 is dropped or summed away (squeeze, a sum without axis=), or a gate block sliced "
+              "with a fixed width"),
+    "D = H": ("an axis chosen by its size", "something is chosen by its size, which is ambiguous when D = H (a shape "
+              "test, a reshape, or a transpose that only fits in shape)"),
+    "B = H": ("an axis chosen by its size", "something is chosen by its size, which is ambiguous when B = H (a shape "
+              "test, a reshape, or a transposed state that only fits in shape)"),
+    "B = D": ("an axis chosen by its size", "something is chosen by its size, which is ambiguous when B = D (a shape "
+              "test, a reshape, or x.T that only fits in shape)"),
+}
+
+
+def coincidence_finding(kind: str, student: Callable[[dict], dict], reference: Callable[[dict], dict],
+                        case_shape: tuple[int, int, int], with_case: Callable[[dict], dict] = lambda c: c,
+                        reset_after: bool = True, what: str = "your function",
+                        outputs: tuple[str, ...] = ()) -> Finding | None:
+    """Why a function right on the generic probe case fails this case: the first coincidence of the case's sizes
+    (``shape_coincidences``) under which it also fails on a grader-chosen probe case, or None.
+    """
+    sizes = {label: shape for shape, label, _ in SHAPE_VARIANTS}
+    for label in shape_coincidences(*case_shape):
+        case = with_case(probe_case(kind, reset_after, sizes[label]))
+        expected = reference(case)
+        try:
+            got = student(case)
+        except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
+            raise
+        except Exception:  # noqa: BLE001 - raising there is failing there
+            got = None
+        keys = [k for k in (outputs or expected) if k in expected]
+        if got is None or not all(k in got and got[k].shape == expected[k].shape and all_close(expected[k], got[k])
+                                  for k in keys):
+            bug, meaning = _WRONG_ONLY[label]
+            return Finding(f"{what} matches the reference on the grader's probe case (B, D and H all different, none "
+                           f"1) and fails on one with {label}, as on this case: {meaning} (likely bug: {bug})",
+                           f"on the grader's probe case with {label} it {'raised' if got is None else 'differed'}")
+    return None
+
+
 _SIZE_BUG = {"D = H": "a size of D (x's width) used for H", "B = H": "batch and unit axes confused",
              "B = D": "batch and input axes confused", "B = 1": "written for a batch of one",
              "D = 1": "an axis of size 1 assumed", "H = 1": "an axis of size 1 assumed"}
@@ -522,7 +567,8 @@ def _gru_forward(out: dict[str, Outcome], reset_after: bool) -> Finding:
 
 
 def forward_finding(kind: str, student: Callable[[dict], dict], reference: Callable[[dict], dict],
-                    layout: Callable[[str], Layout], reset_after: bool = True) -> Finding | None:
+                    layout: Callable[[str], Layout], reset_after: bool = True,
+                    case_shape: tuple[int, int, int] | None = None) -> Finding | None:
     """Run the forward probes of ``kind`` and name the line (and term) that differs, or None if they cannot tell.
 
     ``student`` and ``reference`` map a case to ``{"h": .., ["c": ..], <cached intermediates>}``.
@@ -532,6 +578,9 @@ def forward_finding(kind: str, student: Callable[[dict], dict], reference: Calla
     if full.error:
         return _raised("your function", full)
     if full.ok:
+        if case_shape is not None and (found := coincidence_finding(
+                kind, student, reference, case_shape, reset_after=reset_after, what="your function")):
+            return found
         return Finding("on the grader's probe case your function matches the reference, so the difference depends "
                        "on this case's shapes: look for code that depends on a size (broadcasting, a fixed index, "
                        "a sum over the wrong axis)", full.evidence())
@@ -653,7 +702,9 @@ def _gru_backward(out: dict[str, Outcome], keys: list[str], reset_after: bool) -
 
 
 def backward_finding(kind: str, student: Callable[[dict], dict], reference: Callable[[dict], dict],
-                     layout: Callable[[str], Layout], keys: list[str], reset_after: bool = True) -> Finding | None:
+                     layout: Callable[[str], Layout], keys: list[str], reset_after: bool = True,
+                     case_shape: tuple[int, int, int] | None = None,
+                     with_case: Callable[[dict], dict] = lambda c: c) -> Finding | None:
     """Run the backward probes of ``kind`` and name the line that differs; ``keys`` are the graded gradients.
 
     ``student`` and ``reference`` map a case to the gradients (the reference's cache of the case is
@@ -665,6 +716,9 @@ def backward_finding(kind: str, student: Callable[[dict], dict], reference: Call
     if full.error:
         return _raised("your backward", full)
     if not any(k in full.bad for k in keys):
+        if case_shape is not None and (found := coincidence_finding(
+                kind, student, reference, case_shape, with_case, reset_after, "your backward", tuple(keys))):
+            return found
         return Finding("on the grader's probe case your backward matches the reference, so the difference depends "
                        "on this case's shapes: look for code that depends on a size (broadcasting, keepdims, "
                        "a sum over the wrong axis)", full.evidence())

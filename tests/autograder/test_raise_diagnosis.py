@@ -219,3 +219,30 @@ def test_correct_functions_pass_with_no_diagnosis():
     check_lstm_step(cells.lstm_step, cache=True)
     check_gru_step(cells.gru_step, cache=True)
     check_maxpool_forward(lambda x, size=2, stride=None: conv.maxpool_forward(x, size, stride))
+
+
+def test_a_squeezed_or_fully_summed_gradient_is_named_on_a_batch_of_one():
+    """dx.squeeze() and a bias gradient summed over every axis break only when B = 1: are both named?"""
+    def squeezed(dh, dc, cache):
+        dx, dh_prev, dc_prev, grads = cells.lstm_step_backward(dh, dc, cache)
+        return dx.squeeze(), dh_prev, dc_prev, grads
+
+    def summed(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        da = dh * (1 - cache["h"] ** 2)
+        return dx, dh_prev, {**grads, "b_h": da.sum(axis=0) if len(da) > 1 else da.sum()}
+
+    text = _message(check_lstm_step_backward, cells.lstm_step, squeezed, wrt="inputs")
+    assert "likely bug: size-1 axes squeezed" in text, text
+    text = _message(check_rnn_step_backward, cells.rnn_step, summed, wrt="params")
+    assert "likely bug: sum over every axis" in text, text
+
+
+def test_a_wrong_shape_with_no_size_one_gets_no_squeeze_guess():
+    """A dx of the wrong size (not a squeeze) must not be called squeezed."""
+    def backward(dh, cache):
+        dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+        return dx[:, :1], dh_prev, grads
+
+    text = _message(check_rnn_step_backward, cells.rnn_step, backward, wrt="inputs")
+    assert "squeezed" not in text and "every axis" not in text, text
