@@ -76,6 +76,7 @@ MAX_BLOBS = 4096
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_CALLS = 100_000  # calls of guarded functions per request
+MAX_SAME_HASH = 8  # keys of one hash in a decoded dict (so building it costs O(keys), H15)
 ARRAY_KINDS = "biufc"
 KEY_TYPES = (str, int, float, bool, type(None))
 ERROR_TYPES = {
@@ -639,13 +640,19 @@ class Peer:
         if tag == "tuple" and type(v) is list:
             return tuple(self._dec(x, blobs, depth + 1, budget) for x in v)
         if tag == "dict" and type(v) is list:
-            out = {}
+            out, hashes = {}, {}
             for pair in v:
                 if type(pair) is not list or len(pair) != 2:
                     raise ProtocolError("dict entries must be [key, value] pairs")
                 key = self._dec(pair[0], blobs, depth + 1, budget)
                 if type(key) not in KEY_TYPES:
                     raise ProtocolError("dict keys must be str, int, float, bool or None")
+                # NB: counted before the key goes in: n keys of one hash cost n**2 / 2 probes (k * (2**61 - 1)
+                # all hash to 0). The hashes themselves are small ints, which hash to themselves.
+                h = hash(key)
+                hashes[h] = hashes.get(h, 0) + 1
+                if hashes[h] > MAX_SAME_HASH:
+                    raise ProtocolError(f"a dict holds more than {MAX_SAME_HASH} keys of one hash")
                 out[key] = self._dec(pair[1], blobs, depth + 1, budget)
             return out
         if tag == "float" and v in ("nan", "inf", "-inf"):

@@ -79,12 +79,12 @@ _FACTS: ContextVar[Facts | None] = ContextVar("autograder_hidden_facts", default
 @contextlib.contextmanager
 def recording() -> Iterator[Facts]:
     """Record the facts of one test cell (the pipeline wraps each test cell in this)."""
-    from autograder import channel
+    from autograder import calling, channel
 
     facts = Facts()
     token = _FACTS.set(facts)
     try:
-        with channel.student_text_sink(facts.see):
+        with channel.student_text_sink(facts.see), calling.scope():
             yield facts
     finally:
         _FACTS.reset(token)

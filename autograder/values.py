@@ -30,9 +30,32 @@ def fail(message: str, what: str | None = None, hidden: str | None = None):
     then the expected type, shape, dtype or keys), which is what a hidden test may show
     (:mod:`autograder.hidden_text`); ``message`` may quote what the student returned.
     """
+    from autograder import calling  # NB: calling imports this module
+
+    if (case := calling.open_case()) is not None and message.startswith(f"{case}: {case}: "):
+        message = message[len(case) + 2:]  # NB: a read that named its case, wrapped by a check that names it too
     if what is not None and hidden is not None:
         hidden_text.note_problem(message, f"{what}: {hidden}")
     raise CheckError(message)
+
+
+def _read_failed(message: str, what: str, hidden: str, value):
+    """:func:`fail` for a strict read of ``value``, naming the test case (or the call) whose return it is.
+
+    ``calling.returned_by`` knows the call; the case's header goes first (as every check's message starts),
+    unless the message already names it.
+    """
+    from autograder import calling
+
+    where = calling.returned_by(value)
+    if where is None or where[0] in message:
+        fail(message, what, hidden)
+    visible, safe, is_header = where
+    named = f"{visible}: {message}"
+    # NB: a header is stripped by hidden_text before it matches the problem; a call's description is not
+    hidden_text.note_problem(message if is_header else named, f"{what}: {hidden}" if is_header
+                             else f"{safe}: {what}: {hidden}")
+    raise CheckError(named)
 
 
 def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -44,34 +67,38 @@ def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.n
         value = np.array(float(value), dtype=np.float64)
     elif type(value) is not np.ndarray:
         expected = "a python float" if shape == () else f"a numpy array of shape {shape}"
-        fail(f"{what}: expected {expected}, got an object of type {type_name(value)}", what,
-             f"expected {expected}, got another type")
+        _read_failed(f"{what}: expected {expected}, got an object of type {type_name(value)}", what,
+                     f"expected {expected}, got another type", value)
     arr = value  # an exact ndarray: its dtype and shape are read without running anything the student wrote
     if arr.dtype.kind != "f":
-        fail(f"{what}: dtype {arr.dtype}, expected a float array ({np.dtype(dtype).name}); "
-             "did an integer or boolean array slip in?", what, f"wrong dtype, expected {np.dtype(dtype).name}")
+        _read_failed(f"{what}: dtype {arr.dtype}, expected a float array ({np.dtype(dtype).name}); "
+                     "did an integer or boolean array slip in?", what, f"wrong dtype, expected {np.dtype(dtype).name}",
+                     value)
     if arr.shape != tuple(shape):
-        fail(f"{what}: shape {arr.shape}, expected {tuple(shape)}", what, f"wrong shape, expected {tuple(shape)}")
+        _read_failed(f"{what}: shape {arr.shape}, expected {tuple(shape)}", what,
+                     f"wrong shape, expected {tuple(shape)}", value)
     if arr.dtype != np.dtype(dtype):
-        fail(f"{what}: dtype {arr.dtype}, expected {np.dtype(dtype).name} (the dtype of the inputs); "
-             "avoid casting", what, f"wrong dtype, expected {np.dtype(dtype).name}")
+        _read_failed(f"{what}: dtype {arr.dtype}, expected {np.dtype(dtype).name} (the dtype of the inputs); "
+                     "avoid casting", what, f"wrong dtype, expected {np.dtype(dtype).name}", value)
     # NB: copied only once it is known to be of the case's shape: a huge wrong return costs no second copy here
-    arr = np.array(arr, copy=True)
-    if not np.isfinite(arr).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        fail(f"{what}: holds {arr[bad]} at index {bad}; expected finite values only", what,
-             "holds a value that is not finite; expected finite values only")
-    return arr
+    read = np.array(arr, copy=True)
+    if not np.isfinite(read).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(read))[0])
+        _read_failed(f"{what}: holds {read[bad]} at index {bad}; expected finite values only", what,
+                     "holds a value that is not finite; expected finite values only", value)
+    return read
 
 
 def as_tuple(value, n: int, what: str, names: str) -> tuple:
     """The ``n`` items of an exact tuple or list ``value``; ``names`` says what they should be."""
     expected = f"expected a tuple of {n} values ({names})"
     if type(value) not in (tuple, list):
-        fail(f"{what}: {expected}, got an object of type {type_name(value)}", what, f"{expected}, got another type")
+        _read_failed(f"{what}: {expected}, got an object of type {type_name(value)}", what,
+                     f"{expected}, got another type", value)
     items = tuple(list.__iter__(value)) if type(value) is list else tuple(tuple.__iter__(value))
     if len(items) != n:
-        fail(f"{what}: {expected}, got {len(items)} values", what, f"{expected}, got another number of values")
+        _read_failed(f"{what}: {expected}, got {len(items)} values", what, f"{expected}, got another number of values",
+                     value)
     return items
 
 
@@ -79,17 +106,17 @@ def as_array_dict(value, what: str, shapes: dict[str, tuple[int, ...]], dtype=np
     """Copies of the arrays of an exact ``dict`` with exactly the keys of ``shapes``."""
     expected = f"expected a dict with exactly the keys {sorted(shapes)}"
     if type(value) is not dict:
-        fail(f"{what}: expected a dict with keys {sorted(shapes)}, got an object of type {type_name(value)}", what,
-             f"{expected}, got another type")
+        _read_failed(f"{what}: expected a dict with keys {sorted(shapes)}, got an object of type {type_name(value)}",
+                     what, f"{expected}, got another type", value)
     keys = list(dict.keys(value))
     if any(type(k) is not str for k in keys):
-        fail(f"{what}: expected string keys {sorted(shapes)}", what, f"{expected}, got other keys")
+        _read_failed(f"{what}: expected string keys {sorted(shapes)}", what, f"{expected}, got other keys", value)
     missing = sorted(set(shapes) - set(keys))
     extra = sorted(set(keys) - set(shapes))
     if missing or extra:
-        fail(f"{what}: keys {sorted(keys)}, expected {sorted(shapes)}"
-             + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""), what,
-             f"{expected}, got other keys")
+        _read_failed(f"{what}: keys {sorted(keys)}, expected {sorted(shapes)}"
+                     + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""),
+                     what, f"{expected}, got other keys", value)
     return {k: as_array(dict.__getitem__(value, k), f"{what}[{k!r}]", shapes[k], dtype) for k in shapes}
 
 
@@ -120,7 +147,7 @@ def changed_input(original, passed, name: str) -> str | None:
             return f"{name} was modified in place{where}"
         return None
     if isinstance(original, dict):
-        if type(passed) is not dict or sorted(dict.keys(passed)) != sorted(original):
+        if type(passed) is not dict or set(dict.keys(passed)) != set(original):
             return f"{name} (a dict) had its keys changed in place"
         for k in original:
             msg = changed_input(original[k], dict.__getitem__(passed, k), f"{name}[{k!r}]")
