@@ -1,6 +1,7 @@
 """WCAG 2.2 AA in real Chromium: axe-core finds no violation of any impact on any page, every page fits a
 1400 px window, has its own title, one main landmark and a skip button (the instructor's signed-in course pages
-too), and the Cell, Architectures and BPTT pages work from the keyboard alone with a visible focus.
+too), Tab from the page list enters every page, and the Cell, Architectures and BPTT pages work from the
+keyboard alone with a visible focus.
 
 axe-core is the npm package, injected by Playwright; install it once with
 ``npm install --prefix build/axe axe-core@4`` (build/ is ignored by git). No violation is allow-listed: every
@@ -260,6 +261,37 @@ def _tab_to(page, predicate, limit: int = 120, key: str = "Tab") -> dict:
         if focus and predicate(focus):
             return focus
     raise AssertionError("the keyboard never reached the control")
+
+
+# whether the focused element (through shadow roots) lies inside the main landmark
+FOCUS_IN_MAIN = """() => {
+  let el = document.activeElement, inside = false;
+  while (el) {
+    if (el.getAttribute && el.getAttribute("role") === "main") inside = true;
+    el = el.shadowRoot && el.shadowRoot.activeElement;
+  }
+  return inside;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/cell", "/architectures", "/bptt", "/crnn", "/applications"])
+def test_tab_from_the_navigation_bar_enters_the_page_without_the_skip_button(server, open_page, path):
+    """A keyboard user who tabs past the skip button and the page list: does the next stop lie inside the page?
+    (The main landmark, a shadow host, had tabindex=-1, which took every control inside it out of the Tab
+    order: after the page list the focus left the page and came back to the skip button.)"""
+    page = open_page(server + path)
+    page.wait_for_function(f"() => ({DEEP_ALL})('[role=main]').length === 1", timeout=40000)
+    page.wait_for_timeout(1500)
+    page.locator("body").first.evaluate("el => document.activeElement && document.activeElement.blur()")
+    stops = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(DEEP_FOCUS)
+        stops.append(focus and focus["text"])
+        if page.evaluate(FOCUS_IN_MAIN):
+            assert focus and focus["visible"] and focus["role"] != "main", focus
+            return
+    raise AssertionError(f"{path}: 12 Tab stops never entered the page: {stops}")
 
 
 def _button(text: str):

@@ -17,7 +17,8 @@ page (shadow roots included) and enforces these principles wherever the page's v
 - with ``prefers-reduced-motion: reduce`` no CSS animation or transition runs (the player's Play is paced by
   ``client_player`` itself);
 - the page body (the frame's view after the navigation bar) is the ``main`` landmark and the skip link's
-  target; the browser tab has the page's own title (``page_title``);
+  target, focusable only while the skip puts the focus there (a shadow host with ``tabindex="-1"`` would take
+  every control inside it out of the Tab order); the browser tab has the page's own title (``page_title``);
 - heading levels follow the outline: the first visible heading is level 1 and no heading is more than one
   level below the one before it (``aria-level`` on the heading; its look is unchanged); a page without any
   heading gets its title as a level-one heading that only assistive technology sees.
@@ -125,8 +126,9 @@ class AccessibilityFixes(JSComponent):
     const landmarks = () => {
       const main = mainOf();
       if (main && main.getAttribute("role") !== "main") {
+        // No tabindex here: main is a shadow host, and a host with tabindex="-1" takes its whole shadow tree
+        // out of the Tab order (Tab from the navigation bar skipped every control of the page).
         main.setAttribute("role", "main");
-        main.setAttribute("tabindex", "-1");
         main.id = "rnn-main";
       }
       return main;
@@ -171,6 +173,8 @@ class AccessibilityFixes(JSComponent):
             const target = landmarks();
             if (!target) return;
             e.preventDefault();
+            target.setAttribute("tabindex", "-1");  // focusable only while the skip has put the focus there
+            target.addEventListener("blur", () => target.removeAttribute("tabindex"), {once: true});
             target.focus();
             target.scrollIntoView();
           });
