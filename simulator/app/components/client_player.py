@@ -32,12 +32,11 @@ from panel.custom import JSComponent
 
 from simulator.app.components import palette
 from simulator.app.components.equations import MARK
-from simulator.app.components.player import Player
+from simulator.app.components.player import REDUCED_SPEED, Player
 
 # WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
 HANDLE_24PX = (".noUi-horizontal .noUi-handle { width: 24px !important; height: 24px !important; "
                "right: -12px !important; top: -10px !important; }")
-REDUCED_SPEED = 1.0  # steps per second at most while playing when the system asks for reduced motion
 REPORT_MS = 400  # the browser reports its step this long after the last move (a held arrow key sends one report)
 
 # Formatting shared by every callback (the callbacks cannot share a module, so the text is prepended).

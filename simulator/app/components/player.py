@@ -1,6 +1,10 @@
 """A player for any integer time parameter: play/pause, step back/forward, first/last, scrub, speed, keys.
 
 Keyboard (when no text field has focus): Left/Right step, Space plays or pauses, Home/End jump.
+When the browser's system setting asks for reduced motion (``prefers-reduced-motion: reduce``, reported by
+``KeyShortcuts`` when it is drawn and whenever the setting changes), Play moves at most ``REDUCED_SPEED`` steps
+per second whatever the speed chosen, and the speed menu's help says so. Not covered: a player whose
+``keys`` are not drawn (the Cell page's "Your model" section borrows the page's keys) is never told.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import param
 from panel.custom import JSComponent
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+REDUCED_SPEED = 1.0  # steps per second at most while playing when the system asks for reduced motion
 
 
 class KeyShortcuts(JSComponent):
@@ -30,20 +35,29 @@ class KeyShortcuts(JSComponent):
         model.send_msg(keys[e.key]);
       };
       document.addEventListener("keydown", handler);
-      model.on("remove", () => document.removeEventListener("keydown", handler));
+      const motion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+      const tell = () => model.send_msg(motion && motion.matches ? "reduced-motion" : "full-motion");
+      if (motion) motion.addEventListener("change", tell);
+      tell();
+      model.on("remove", () => {
+        document.removeEventListener("keydown", handler);
+        if (motion) motion.removeEventListener("change", tell);
+      });
       const el = document.createElement("span");
       el.setAttribute("aria-hidden", "true");
       return el;
     }
     """
 
-    def __init__(self, on_command, **params):
+    def __init__(self, on_command, on_motion: Callable[[bool], None] | None = None, **params):
         super().__init__(height=0, width=0, margin=0, **params)
-        self._on_command = on_command
+        self._on_command, self._on_motion = on_command, on_motion
 
     def _handle_msg(self, msg) -> None:
         if msg in ("back", "forward", "toggle", "first", "last"):
             self._on_command(msg)
+        elif msg in ("reduced-motion", "full-motion") and self._on_motion is not None:
+            self._on_motion(msg == "reduced-motion")
 
 
 class Player(pn.viewable.Viewer):
@@ -51,6 +65,8 @@ class Player(pn.viewable.Viewer):
 
     playing = param.Boolean(default=False, doc="Advance one step per tick until the last step.")
     speed = param.Selector(objects=list(SPEEDS), default=2.0, doc="Steps per second while playing.")
+    reduced_motion = param.Boolean(default=False, doc="The browser asks for reduced motion: Play is capped at "
+                                                      "REDUCED_SPEED steps per second.")
 
     def __init__(self, target: param.Parameterized, name: str = "t", label: str = "Time step t",
                  substep: Callable[[], bool] | None = None, server_clicks: bool = True, **params):
@@ -74,7 +90,12 @@ class Player(pn.viewable.Viewer):
                 widget.on_click(lambda event, c=command: self.command(c))
         self.slider = pn.widgets.IntSlider.from_param(target.param[name], label=label, width=320)
         self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Steps/s", width=80)
-        self.keys = KeyShortcuts(self.command)
+        self.keys = KeyShortcuts(self.command, on_motion=lambda reduced: setattr(self, "reduced_motion", reduced))
+
+    @property
+    def steps_per_second(self) -> float:
+        """The pace of Play: the chosen speed, at most ``REDUCED_SPEED`` with reduced motion."""
+        return min(float(self.speed), REDUCED_SPEED) if self.reduced_motion else float(self.speed)
 
     def command(self, command: str) -> None:
         """Run a player command: ``back``, ``forward``, ``toggle``, ``first`` or ``last``."""
@@ -97,6 +118,13 @@ class Player(pn.viewable.Viewer):
             return
         setattr(self.target, self.key, t + 1)
 
+    @param.depends("reduced_motion", watch=True)
+    def _say_pace(self) -> None:
+        doc = self.param.speed.doc
+        self.speed_select.description = (f"{doc} Your system asks for reduced motion, so Play moves at most "
+                                         f"{REDUCED_SPEED:g} step per second." if self.reduced_motion else doc)
+        self._schedule()
+
     @param.depends("playing", "speed", watch=True)
     def _schedule(self) -> None:
         if self._callback is not None:
@@ -107,7 +135,7 @@ class Player(pn.viewable.Viewer):
             lo, hi = self.target.param[self.key].bounds
             if getattr(self.target, self.key) >= hi:
                 setattr(self.target, self.key, lo)  # play from the start again
-            self._callback = pn.state.add_periodic_callback(self.tick, period=int(1000 / self.speed))
+            self._callback = pn.state.add_periodic_callback(self.tick, period=int(1000 / self.steps_per_second))
 
     def __panel__(self):
         return pn.Row(self.first, self.back, self.play, self.forward, self.last, self.slider, self.speed_select,

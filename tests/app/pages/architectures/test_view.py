@@ -108,3 +108,37 @@ def test_the_readout_counts_the_steps_the_drawing_shows(name):
         text = re.sub("<[^>]+>", "", page.readout.text)
         assert f"Step {s} (of 0–{len(steps) - 1})" in text, text
         assert steps[0] == 0 and steps[-1] == len(steps) - 1
+
+
+def test_play_honours_the_browsers_reduced_motion_setting(monkeypatch):
+    """The server-side player (Architectures, BPTT, CRNN) played at the chosen speed under "reduce motion":
+    once the browser says so, is Play capped at one step per second, re-paced mid-play, and the menu's help
+    saying why the speed chosen is not the speed seen?"""
+    import panel as pn
+
+    from simulator.app.components.player import REDUCED_SPEED
+
+    periods, stopped = [], []
+
+    class Callback:
+        def __init__(self, period):
+            periods.append(period)
+
+        def stop(self):
+            stopped.append(periods[-1])
+
+    monkeypatch.setattr(pn.state, "add_periodic_callback", lambda fn, period: Callback(period))
+    player = ArchitecturesPage(ArchitectureModel(trained=False), query={}).player
+    player.speed = 8.0
+    player.playing = True
+    assert periods == [125]
+    player.keys._handle_msg("reduced-motion")
+    assert player.reduced_motion and periods[-1] == int(1000 / REDUCED_SPEED) and stopped == [125]
+    assert "reduced motion" in player.speed_select.description
+    player.speed = 0.5  # slower than the cap: the chosen speed
+    assert periods[-1] == 2000
+    player.keys._handle_msg("full-motion")
+    player.speed = 4.0
+    assert periods[-1] == 250 and "reduced motion" not in player.speed_select.description
+    player.keys._handle_msg("some-other-message")
+    assert not player.reduced_motion
