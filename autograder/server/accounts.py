@@ -232,6 +232,20 @@ def new_setup_code(engine: Engine, name: str) -> str:
     return code
 
 
+def new_token(engine: Engine, name: str) -> str:
+    """A fresh API token for ``name``; the old one names nobody from now on (a leaked token is ended this way).
+
+    Only its digest is stored, as for every token; sessions and the password are untouched (``users invite``
+    resets those).
+    """
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        n = conn.execute(db.users.update().where(db.users.c.name == name).values(token_hash=_digest(token))).rowcount
+    if not n:
+        raise AccountError(f"no user {name!r}")
+    return token
+
+
 def read_roster_csv(path: Path | str) -> list[tuple[str, str]]:
     """``name,role`` rows (a header row ``name,role`` is allowed; role defaults to student)."""
     rows = []

@@ -1,4 +1,4 @@
-"""``python -m autograder users add|list|remove|import|invite``: manage the course server's accounts."""
+"""``python -m autograder users add|list|remove|import|invite|token``: manage the course server's accounts."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--gradebook", action="store_true", help="the gradebook's students")
     invite = sub.add_parser("invite", help="a new one-time set-up code (invitation or password reset)")
     invite.add_argument("name")
+    token = sub.add_parser("token", help="a new API token (the old one stops working at once: a leaked token)")
+    token.add_argument("name")
     return parser
 
 
@@ -61,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.action == "invite":
             code = accounts.new_setup_code(engine, args.name)
             print(f"set-up code for {args.name}: {code} (send this link: {setup_link(args.base_url, args.name, code)})")
+        elif args.action == "token":
+            print(f"new token for {args.name} (the old one no longer works): {accounts.new_token(engine, args.name)}")
         else:
             if bool(args.csv) == bool(args.gradebook):
                 raise accounts.AccountError("give a CSV file or --gradebook (one of them)")

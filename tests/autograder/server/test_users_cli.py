@@ -28,3 +28,22 @@ def test_a_base_url_that_is_not_an_address_is_refused_naming_it(tmp_path, capsys
         with pytest.raises(SystemExit) as exit_:
             users_cli.main(["--course", str(tmp_path), "--base-url", bad, "list"])
         assert exit_.value.code == 2 and "--base-url: got" in capsys.readouterr().err
+
+
+def test_a_leaked_token_is_ended_by_a_new_one(tmp_path, capsys):
+    """Does ``users token NAME`` make the old token name nobody, the new one the same account, and nothing else?"""
+    from autograder.server import accounts, db
+
+    (tmp_path / "source").mkdir()
+    assert users_cli.main(["--course", str(tmp_path), "add", "ada", "--role", "student"]) == 0
+    old = capsys.readouterr().out.split("token: ")[1].split()[0]
+    engine = db.connect(db.default_url(tmp_path))
+    ada = accounts.by_token(engine, old)
+    assert ada is not None and ada.name == "ada"
+    session = accounts.session_value(engine, "ada")
+    assert users_cli.main(["--course", str(tmp_path), "token", "ada"]) == 0
+    new = capsys.readouterr().out.rsplit(": ", 1)[1].strip()
+    assert new != old and accounts.by_token(engine, old) is None and accounts.by_token(engine, new) == ada
+    assert accounts.session_user(engine, session) == ada  # the browser session is not the token's business
+    assert users_cli.main(["--course", str(tmp_path), "token", "nobody"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err
