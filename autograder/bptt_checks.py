@@ -19,6 +19,8 @@ from autograder import bptt_grammar
 from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
+from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.sequence_probes import (
     Confirmation,
@@ -34,7 +36,7 @@ from autograder.sequence_probes import (
     steps_text,
     wrong_shape,
 )
-from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail
+from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail, type_name
 from exercises.answers import bptt as bptt_answers
 from simulator import cells, sequence
 
@@ -795,12 +797,58 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
     ok(f"rnn_backward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()}){note}")
 
 
+def zero_inputs(case: dict, keys: tuple[str, ...]) -> list[str]:
+    """The inputs among ``keys`` of ``case`` that are all zeros (a dict of arrays counts as one input)."""
+    out = []
+    for k in keys:
+        v = case.get(k)
+        arrays = list(v.values()) if isinstance(v, dict) else [v]
+        if arrays and all(type(a) is np.ndarray and a.size and not a.any() for a in arrays):
+            out.append(k)
+    return out
+
+
+def explained_call(fn: Callable, name: str, args: tuple, names: tuple[str, ...], head: str, case: dict,
+                   probe: dict | None = None):
+    """``call`` the student's function; if it raises, fail with the error, its line and what explains it.
+
+    The explanation (only after the case has failed; one more student call, on the grader's ``probe`` args) says
+    whether the function also raises on the probe case, and, when it runs there, what this case has that the probe
+    case has not: inputs that are all zero (a ZeroDivisionError there is a division by a quantity the zeros make 0).
+    """
+    try:
+        return call(fn, name, args, names=names)
+    except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
+        kind = getattr(exc, "kind", None) or type_name(exc)
+        text = f"{head}: {name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        zeros = zero_inputs(case, names)
+        runs = probe is not None and attempt(lambda: call(fn, name, probe, names=names)) is not None
+        if zeros and runs:
+            what = " and ".join(zeros)
+            divide = kind == "ZeroDivisionError" or "divide" in str(exc)
+            text += (f". Probably your {name} fails only when {what} {'is' if len(zeros) == 1 else 'are'} all zero "
+                     f"(it runs on the grader's probe case, whose inputs are not): "
+                     + ("a division by a quantity that is 0 here, such as the norm (likely bug: division by zero "
+                        "not guarded); test for it before dividing" if divide else
+                        "something computed from them is 0 here and your code cannot take it (likely bug: zero "
+                        "input not handled)"))
+        elif runs:
+            text += (f". Your {name} runs on the grader's probe case (other sizes and values), so this case's sizes or "
+                     "values trigger the error: look for code that depends on a size of 1, a length, or a value of 0")
+        fail(text)
+
+
 def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None:
     """Does ``clip_gradients(grads, max_norm)`` return the reference ``(clipped, norm)``?"""
     cases = case_sets.clip_cases(hidden)
     suspects = [*clip_suspects(), *bptt_grammar.grammar_suspects("clip_gradients")]
     for k, case in enumerate(cases):
-        out = call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]), names=("grads", "max_norm"))
+        head = header("clip_gradients", k, len(cases), case, hidden)
+        probe = _clip_confirmation(clip_gradients).case
+        out = explained_call(clip_gradients, "clip_gradients", (case["grads"], case["max_norm"]), ("grads", "max_norm"),
+                             head, case, (probe["grads"], probe["max_norm"]))
         clipped, norm = as_tuple(out, 2, "clip_gradients returned", "clipped grads, norm")
         shapes = {n: v.shape for n, v in case["grads"].items()}
         got = {**as_array_dict(clipped, "clip_gradients: clipped", shapes),
@@ -812,7 +860,7 @@ def check_clip_gradients(clip_gradients: Callable, hidden: bool = False) -> None
         if problems:
             probes = [Probe("no clipping needed", lambda c, g: _clip_unneeded(clip_gradients, c)),
                       Probe("parts", _clip_parts)]
-            fail(diagnose(header("clip_gradients", k, len(cases), case, hidden), problems, got, case, suspects,
+            fail(diagnose(head, problems, got, case, suspects,
                           probes, confirm=_clip_confirmation(clip_gradients), reference=_reference_clip))
     ok(f"clip_gradients matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
 

@@ -246,3 +246,27 @@ def test_a_wrong_shape_with_no_size_one_gets_no_squeeze_guess():
 
     text = _message(check_rnn_step_backward, cells.rnn_step, backward, wrt="inputs")
     assert "squeezed" not in text and "every axis" not in text, text
+
+
+def test_a_division_by_a_zero_norm_is_named_from_the_all_zero_case():
+    """Clipping that divides by the norm without a guard raises only on all-zero gradients: named as such?"""
+    from autograder.checks import check_clip_gradients
+
+    def clip_gradients(grads, max_norm):
+        norm = float(np.sqrt(sum(float((g * g).sum()) for g in grads.values())))
+        factor = max_norm / norm
+        return {k: g * (factor if factor < 1 else 1.0) for k, g in grads.items()}, norm
+
+    text = _message(check_clip_gradients, clip_gradients)
+    assert "fails only when grads is all zero" in text and "division by zero not guarded" in text, text
+
+
+def test_a_raise_on_every_case_gets_no_zero_guess():
+    """Clipping that always raises is not told it fails on zeros only."""
+    from autograder.checks import check_clip_gradients
+
+    def clip_gradients(grads, max_norm):
+        raise ZeroDivisionError("always")
+
+    text = _message(check_clip_gradients, clip_gradients)
+    assert "raised ZeroDivisionError" in text and "likely bug" not in text, text
