@@ -60,6 +60,17 @@ def simulator_link(grade_id: str, message: str) -> tuple[str, str] | None:
     return None
 
 
+def mine_link(assignment: str, submission_id: int) -> tuple[str, str] | None:
+    """(URL, label) of this submission's step function run beside the reference on the Cell page (``mine=ID``),
+    for the cell assignments the page's comparison reads (``rnn_cell``, ``lstm_cell``, ``gru_cell``); else None.
+    """
+    kind = assignment.removesuffix("_cell")
+    if assignment not in (f"{k}_cell" for k in ("rnn", "lstm", "gru")) or not isinstance(submission_id, int):
+        return None
+    return (f"/cell?{urlencode({'kind': kind, 'mine': submission_id})}",
+            f"Watch your {kind}_step beside the reference, step by step, on the Cell page")
+
+
 def tests_table(tests: list[dict]) -> str:
     rows = []
     for t in tests:
@@ -126,6 +137,8 @@ class FeedbackPage:
                          "submit again later.</p>")
         if row["tests"]:
             parts.append(tests_table(row["tests"]))
+        if row["status"] == "graded" and (mine := mine_link(row["assignment"], row["id"])):
+            parts.append(f"<p><a href='{html.escape(mine[0], quote=True)}'>{html.escape(mine[1])}</a></p>")
         if notes:
             parts.append(f"<p>Notes on your notebook:</p><ul>{notes}</ul>")
         self.body.object = "<div aria-live='polite'>" + "".join(parts) + "</div>"

@@ -41,3 +41,18 @@ def test_misconceptions_are_the_named_bug_else_the_probe_guess():
     assert bug_classes("... (likely bug: bias dropped), also on the probe case") == ["bias dropped"]
     assert bug_classes(VISIBLE) == ["probable: f differs only when c_{t-1} != 0"]
     assert bug_classes("h differs at batch 0") == []
+
+
+@pytest.mark.parametrize("assignment, sid, expect", [
+    ("rnn_cell", 7, "/cell?kind=rnn&mine=7"), ("gru_cell", 12, "/cell?kind=gru&mine=12"),
+    ("lstm_cell", 1, "/cell?kind=lstm&mine=1"), ("bptt", 3, None), ("architectures", 3, None),
+    ("x_cell", 3, None), ("rnn_cell&mine=1", 3, None), ("rnn_cell", "3&kind=gru", None), ("", 3, None),
+])
+def test_a_cell_assignments_feedback_links_to_its_own_code_beside_the_reference(assignment, sid, expect):
+    """Only the three cell assignments the Cell page compares, and only a submission id, make the link."""
+    from simulator.app.pages.course.feedback import mine_link
+
+    link = mine_link(assignment, sid)
+    assert (link[0] if link else None) == expect
+    if link:
+        assert "beside the reference" in link[1]
