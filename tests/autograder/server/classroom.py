@@ -1,5 +1,7 @@
 """A simulated classroom against a real ``serve.py``: many students behind one address sign in, open their pages,
-submit, reload, and try each other's ids, while the instructor opens the dashboard, exports and regrades.
+submit, reload, and try each other's ids, while the instructor opens the dashboard, exports and regrades. Two in
+ten students also open their own graded submission beside the reference (``/cell?kind=rnn&mine=ID``) and wait for the
+comparison; a guest opens the home page every 3 s throughout, the page baseline.
 
 Every student is a coroutine with its own cookie jar; all of them share one event loop, one client process and
 the address 127.0.0.1, as a class behind one university NAT does. Pages are opened as a browser opens them: the
@@ -131,7 +133,7 @@ class Page:
     async def connect(self, token: str) -> None:
         start = time.perf_counter()
         base = self.browser.base.replace("http", "ws", 1)
-        app = self.path.split("?")[0]
+        app = self.path.split("?")[0].rstrip("/")  # the home page "/" has its websocket at "/ws"
         head = {"Origin": self.browser.base}
         if self.browser.cookies:
             head["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.browser.cookies.items())
@@ -229,16 +231,25 @@ class Run:
     """What the classroom measured and what went wrong (each problem one sentence)."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {
-        "sign-in": [], "page": [], "submit-accepted": [], "feedback-visible": [], "trivial": []})
+        "sign-in": [], "page": [], "course page": [], "feedback page": [], "submit-accepted": [],
+        "feedback-visible": [], "cell compare page": [], "compare-visible": [], "home page": [], "trivial": []})
     problems: list[str] = field(default_factory=list)
     accepted: dict[int, str] = field(default_factory=dict)  # submission id -> student
     duplicates: list[tuple[str, list[int], list[int]]] = field(default_factory=list)  # (student, ids, answers' ids)
     regraded: list[int] = field(default_factory=list)
+    compares_refused: int = 0  # /cell?mine= answered "the server is running its share of comparisons already"
     deadline: float | None = None
     seconds: float = 0.0
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
+
+    def page(self, page: Page, kind: str | None = None) -> None:
+        """A page's latency (its GET, then its websocket's document): under "page", and under ``kind`` if given."""
+        seconds = page.answer.seconds + page.connect_seconds
+        self.latencies["page"].append(seconds)
+        if kind:
+            self.latencies[kind].append(seconds)
 
 
 ASSIGNMENT = "rnn_cell"
@@ -259,7 +270,7 @@ async def _student(run: Run, student: Student, port: int, start_at: float, other
         return
     run.latencies["sign-in"].append(signed.seconds)
     course = await browser.open("/course")
-    run.latencies["page"].append(course.answer.seconds + course.connect_seconds)
+    run.page(course, "course page")
     if f"Signed in as **{student.name}**" not in course.text and f"Signed in as &lt;strong&gt;{student.name}" \
             not in course.text and student.name not in course.text:
         run.problem(f"{student.name}: /course does not show who is signed in ({course.answer.status})")
@@ -302,7 +313,7 @@ async def _student(run: Run, student: Student, port: int, start_at: float, other
     sid = student.ids[0]
     sent = time.perf_counter()
     feedback = await browser.open(f"/course/feedback?id={sid}")
-    run.latencies["page"].append(feedback.answer.seconds + feedback.connect_seconds)
+    run.page(feedback, "feedback page")
     waited = await feedback.wait_for(GRADED, feedback_timeout)
     if waited is None:
         run.problem(f"{student.name}: the feedback page of #{sid} showed no score within {feedback_timeout:.0f} s "
@@ -344,12 +355,36 @@ async def _student(run: Run, student: Student, port: int, start_at: float, other
                 run.problem(f"{student.name}: {path} did not say it is for instructors")
             _check_isolation(run, student, page.text, others, path)
             page.close()
-    if student.kind == "twice":
+    if student.kind == "twice":  # their own code animated beside the reference (the feedback's link into /cell)
+        await _compare_own(run, student, browser, sid, others)
         await accepted(await submit(student.notebook + b"\n"))  # a changed notebook, a minute later
     reload = await browser.open("/course")  # reload
-    run.latencies["page"].append(reload.answer.seconds + reload.connect_seconds)
+    run.page(reload, "course page")
     _check_isolation(run, student, reload.text, others, "/course")
     reload.close()
+
+
+COMPARED = re.compile(r"matches the reference at every|first leaves the reference at step|ran \d+ of \d+ steps")
+COMPARE_BUSY = re.compile(r"comparisons already|comparisons a minute|still running")
+
+
+async def _compare_own(run: Run, student: Student, browser: Browser, sid: int, others: list[Student]) -> None:
+    """Open ``/cell?mine=ID`` (the student's own graded submission) and wait until the page shows where their cell
+    parts from the reference; a refusal because the server runs its share of comparisons already is counted,
+    not a problem (the page says it, and the student presses Compare again)."""
+    page = await browser.open(f"/cell?kind=rnn&mine={sid}")  # the feedback page's link (feedback.mine_link)
+    run.page(page, "cell compare page")
+    start = time.perf_counter()
+    found = await page.wait_for(re.compile(f"{COMPARED.pattern}|{COMPARE_BUSY.pattern}"), 120)
+    if found is None:
+        run.problem(f"{student.name}: /cell?mine={sid} showed no comparison within 120 s "
+                    f"({page.error or 'no error'}; last text {page.text[-200:]!r})")
+    elif COMPARED.search(page.text):
+        run.latencies["compare-visible"].append(time.perf_counter() - start)
+    else:
+        run.compares_refused += 1
+    _check_isolation(run, student, page.text, others, f"/cell?mine={sid}")
+    page.close()
 
 
 def _check_isolation(run: Run, student: Student, text: str, others: list[Student], where: str) -> None:
@@ -367,7 +402,7 @@ async def _instructor(run: Run, port: int, name: str, password: str, token: str,
         run.problem(f"instructor: sign-in answered {signed.status}")
         return
     dash = await browser.open(f"/course/dashboard?assignment={assignment}")
-    run.latencies["page"].append(dash.answer.seconds + dash.connect_seconds)
+    run.page(dash)
     if await dash.wait_for("Misconceptions", 30) is None:
         run.problem(f"instructor: the dashboard shows no misconceptions table: {dash.text[-300:]!r}")
     await asyncio.sleep(max(0.0, start_at + regrade_after - time.monotonic()))
@@ -405,6 +440,27 @@ async def _prober(run: Run, port: int, stop: asyncio.Event, period: float = 0.2)
             pass
 
 
+async def _home_prober(run: Run, port: int, stop: asyncio.Event, period: float = 3.0) -> None:
+    """The baseline page: the simulator's home page opened as a browser opens it (GET, then the websocket's
+    document) every ``period`` seconds by a guest, throughout the class."""
+    browser = Browser(port)
+    while not stop.is_set():
+        try:
+            home = await browser.open("/")
+        except Exception as exc:  # noqa: BLE001 - one sentence in the run's problems, the class goes on
+            run.problem(f"the home page could not be opened: {type(exc).__name__}: {exc}")
+        else:
+            if home.answer.status != 200 or not home.texts:
+                run.problem(f"the home page answered {home.answer.status} ({home.error or 'no document'})")
+            else:
+                run.latencies["home page"].append(home.answer.seconds + home.connect_seconds)
+            home.close()
+        try:
+            await asyncio.wait_for(stop.wait(), period)
+        except TimeoutError:
+            pass
+
+
 async def classroom(port: int, students: list[Student], instructor: tuple[str, str, str], window: float,
                     assignment: str = ASSIGNMENT, feedback_timeout: float = 300.0, regrade_share: float = 0.1,
                     seed: int = 0, run: Run | None = None) -> Run:
@@ -414,7 +470,7 @@ async def classroom(port: int, students: list[Student], instructor: tuple[str, s
     random.seed(seed)
     run = run or Run()
     stop = asyncio.Event()
-    prober = asyncio.ensure_future(_prober(run, port, stop))
+    probers = [asyncio.ensure_future(_prober(run, port, stop)), asyncio.ensure_future(_home_prober(run, port, stop))]
     t0 = time.monotonic()
     start = time.perf_counter()
     tasks = [_student(run, s, port, t0 + random.uniform(0, window), [o for o in students if o is not s],
@@ -426,7 +482,7 @@ async def classroom(port: int, students: list[Student], instructor: tuple[str, s
             run.problem(f"{s}: {type(outcome).__name__}: {outcome}")
     run.seconds = time.perf_counter() - start
     stop.set()
-    await prober
+    await asyncio.gather(*probers)
     return run
 
 
