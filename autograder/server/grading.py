@@ -9,6 +9,7 @@ server process, talks to the database.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -71,12 +72,44 @@ def _exit_without(server_pid: int) -> None:
             os._exit(0)
 
 
+def source_name(course: str | Path, assignment: str, filename: str) -> str:
+    """The file name of the source notebook an upload called ``filename`` is graded against.
+
+    An assignment with several notebooks is told which one by the upload's name; the name is compared with the
+    names the course has, as strings, and never opened as a path (a long, multibyte, wildcard or ``..`` name
+    used to reach the file system: ``File name too long``, a failed grading).
+    """
+    from autograder.pipeline import source_notebook_path
+
+    folder = Path(course) / "source" / assignment
+    have = {p.stem for p in folder.glob("*.ipynb")} if folder.is_dir() else set()
+    stem = filename.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".ipynb")
+    return source_notebook_path(course, assignment, stem if stem in have else None).name
+
+
+# an absolute path of two or more parts (/a/b, C:\\a\\b, also as repr() doubles the backslashes), not after <course>
+PATHS = re.compile(r"(?<![\w>.])(?:[A-Za-z]:)?(?:[\\/]+[^\s\\/'\"]+){2,}[\\/]*")
+
+
+def public_error(exc: BaseException, course: str | Path) -> str:
+    """``Type: message`` of a grading failure as a student may read it: the course directory written as
+    ``<course>`` and any other absolute path as ``<path>/<its last part>``; the reason stays.
+
+    The log keeps the whole text for the instructor. Not covered: a relative path, or one with spaces in it, is
+    left as it is.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    for base in sorted({str(Path(course)), str(Path(course).resolve())}, key=len, reverse=True):
+        text = text.replace(base, "<course>")
+    return PATHS.sub(lambda m: "<path>/" + re.split(r"[\\/]+", m.group(0).rstrip("/\\"))[-1], text)
+
+
 def grade_job(course: str, assignment: str, filename: str, notebook: bytes, limits: Limits | None = None,
               unsafe: bool = False) -> dict:
     """Grade one submitted notebook (its bytes) against the course's source; returns the ``--json`` report."""
-    from autograder.pipeline import grade_notebook, source_notebook_path
+    from autograder.pipeline import grade_notebook
 
-    name = source_notebook_path(course, assignment, Path(filename).stem).name
+    name = source_name(course, assignment, filename)
     with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
         path = Path(tmp) / name  # the source's file name: the pipeline finds the source notebook by it
         path.write_bytes(notebook)
@@ -156,7 +189,8 @@ class Dispatcher:
         try:
             report, error = future.result(), None
         except Exception as exc:  # noqa: BLE001 - grading could not run (course broken, worker lost): recorded
-            report, error = None, f"{type(exc).__name__}: {exc}"
+            log.warning("submission #%d could not be graded: %s: %s", job.id, type(exc).__name__, exc)
+            report, error = None, public_error(exc, self.course)
         try:
             if not queue.complete(self.engine, job, report, error):
                 log.info("submission #%d: lease lost while grading; another server records it", job.id)

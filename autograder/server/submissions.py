@@ -203,8 +203,14 @@ def store(engine: Engine, user: User, name: str, filename: str, data: bytes, lat
             if count >= cap.max_submissions:
                 raise RefusedError(403, f"you have used all {cap.max_submissions} submissions of {name!r}")
         return Accepted.of(conn.execute(s.insert().values(
-            user_id=user.id, assignment=name, filename=Path(filename).name[:255], notebook=data, created=when,
+            user_id=user.id, assignment=name, filename=_stored_name(filename), notebook=data, created=when,
             late=late, status="queued", attempts=0)).inserted_primary_key[0])
+
+
+def _stored_name(filename: str) -> str:
+    """The upload's name as recorded: its last part, at most 255 characters, the ``.ipynb`` suffix kept."""
+    name = Path(filename).name
+    return name if len(name) <= 255 else name[:249] + ".ipynb"
 
 
 def recent_count(engine: Engine, user: User, seconds: float) -> int:
