@@ -417,6 +417,8 @@ def _names_used(code) -> set[str]:
 def _failure_message(exc: BaseException) -> str:
     if isinstance(exc, SandboxFailure):
         return f"the sandbox stopped: {exc}"
+    if isinstance(exc, channel.TooLargeError):
+        return str(exc)
     if isinstance(exc, AssertionError):
         return str(exc) or "assertion failed"
     if isinstance(exc, channel.RemoteError):
@@ -568,7 +570,7 @@ class Runner:
         try:
             self._ensure_sandbox()
             self.sandbox.exec_cell(step.code, step.label)
-        except (channel.RemoteError, SandboxFailure) as exc:
+        except (channel.RemoteError, SandboxFailure, channel.TooLargeError) as exc:
             if isinstance(exc, channel.RemoteError):
                 self.history.append(step)
             self.failed[step.label] = self._message(exc)

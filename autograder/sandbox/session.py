@@ -77,6 +77,8 @@ class _GraderPeer(channel.Peer):
             self.session.kill(self.session.exit_reason(f"while running {self.what}"))
         except channel.ProtocolError as exc:
             self.session.kill(f"sent malformed data while running {self.what}: {exc}")
+        except channel.TooLargeError:
+            raise  # NB: nothing was written; the sandbox is still in step
         except (ValueError, RecursionError, TypeError) as exc:
             if isinstance(exc, channel.RemoteError):
                 raise
@@ -316,7 +318,12 @@ class Sandbox:
         Its top-level imports of ``drop`` (the grader's own packages) are left out by the worker, which
         parses the cell: student code is never parsed in the grader (a cell can exhaust the parser).
         """
-        self._request({"op": "exec", "code": code, "cell": cell, "drop": list(drop)}, f"cell {cell}")
+        try:
+            self._request({"op": "exec", "code": code, "cell": cell, "drop": list(drop)}, f"cell {cell}")
+        except channel.TooLargeError as exc:
+            size = len(code.encode()) / 2**20
+            raise channel.TooLargeError(f"cell {cell} was not run: it holds {size:.1f} MiB of code, more than the "
+                                        f"sandbox takes ({exc}); keep large data in files") from None
 
     def names(self) -> dict[str, str]:
         """The student's top-level names and their kind: ``"function"``, ``"data"`` or ``"object"``."""
