@@ -1,4 +1,4 @@
-"""Headers every answer of the web server carries: no framing by other sites, no type sniffing, no referrer leak.
+"""What every answer tells the browser: no framing by other sites, no type sniffing, no referrer leak; cookie flags.
 
 One place for every route (the simulator's and course pages, the sign-in forms, the JSON API, static files,
 error pages): a tornado output transform, given to the application with ``pn.serve(..., **server_options())``.
@@ -12,12 +12,18 @@ error pages): a tornado output transform, given to the application with ``pn.ser
 
 A header the handler set itself is kept (the sign-in forms' ``X-Frame-Options: DENY`` stays DENY).
 
+The session cookie (:func:`session_cookie_flags`) is ``HttpOnly``, ``SameSite=Lax``, and ``Secure`` when the
+server is reached over HTTPS: the request's own scheme, or ``RNN_COOKIE_SECURE=1`` behind a TLS proxy that
+speaks plain HTTP to the server (tornado's ``xheaders`` is off, so the scheme the proxy saw is not known).
+
 Not covered: no ``Content-Security-Policy`` for scripts (Bokeh and Panel pages run inline scripts, so a
 script policy would need their nonces); no ``Strict-Transport-Security`` (the server speaks plain HTTP; HSTS
 belongs to the TLS proxy in front of it).
 """
 
 from __future__ import annotations
+
+import os
 
 import tornado.web
 
@@ -46,3 +52,9 @@ def server_options() -> dict:
     ``tornado.web.GZipContentEncoding`` placed before this transform.
     """
     return {"transforms": [SecurityHeaders]}
+
+
+def session_cookie_flags(protocol: str, environ=os.environ) -> dict:
+    """``set_signed_cookie`` keywords for a session cookie answered on a request made with ``protocol``."""
+    secure = protocol == "https" or environ.get("RNN_COOKIE_SECURE", "").strip() == "1"
+    return {"httponly": True, "samesite": "Lax", **({"secure": True} if secure else {})}

@@ -156,3 +156,37 @@ def test_serve_py_itself_installs_the_headers(live, tmp_path):
         proc.terminate()
         proc.wait(20)
     assert headers.get("Content-Security-Policy") == SECURITY_HEADERS["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("protocol, environ, secure", [("http", {}, False), ("https", {}, True),
+                                                       ("http", {"RNN_COOKIE_SECURE": "1"}, True),
+                                                       ("http", {"RNN_COOKIE_SECURE": "yes"}, False)])
+def test_the_session_cookie_is_secure_over_https(protocol, environ, secure):
+    """Is the session cookie marked Secure when the browser reached the server over HTTPS (or a TLS proxy)?"""
+    from autograder.server.headers import session_cookie_flags
+
+    flags = session_cookie_flags(protocol, environ)
+    assert flags["httponly"] is True and flags["samesite"] == "Lax" and flags.get("secure", False) is secure
+
+
+def test_the_live_session_cookie_is_http_only_and_same_site(live):
+    """On the live server (plain HTTP): HttpOnly, SameSite=Lax, and no Secure a plain-HTTP browser would drop."""
+    base = f"http://127.0.0.1:{live['port']}"
+    form = urllib.request.urlopen(base + "/login", timeout=60)
+    cookie = form.headers["Set-Cookie"].split(";")[0]
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form.read().decode()).group(1)
+    request = urllib.request.Request(base + "/login", data=f"_xsrf={xsrf}&username=ada&password=ada-password".encode(),
+                                     headers={"Cookie": cookie})
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        urllib.request.build_opener(Stay).open(request, timeout=60)
+        raise AssertionError("sign-in did not redirect")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 302
+        session = next(c for c in exc.headers.get_all("Set-Cookie") if c.startswith("user="))
+    flags = {part.strip().lower() for part in session.split(";")[1:]}
+    assert "httponly" in flags and "samesite=lax" in flags and "secure" not in flags, session
