@@ -20,6 +20,7 @@ from tornado.ioloop import IOLoop
 
 from autograder.server import signin
 from autograder.server.accounts import AccountError, authenticate, session_value, set_password_with_code
+from autograder.server.headers import session_cookie_flags
 
 SESSION_HOURS = 12.0
 COOKIE = "user"  # the name Panel's pn.state.user reads
@@ -60,7 +61,8 @@ class _Form(tornado.web.RequestHandler):
     async def sign_in(self, name: str) -> None:
         """A fresh signed session cookie ``name:tag`` (the tag ends it when the password changes)."""
         value = await IOLoop.current().run_in_executor(None, session_value, self.engine, name)
-        self.set_signed_cookie(COOKIE, value, expires_days=SESSION_HOURS / 24, httponly=True, samesite="Lax")
+        self.set_signed_cookie(COOKIE, value, expires_days=SESSION_HOURS / 24,
+                               **session_cookie_flags(self.request.protocol))  # Secure over HTTPS
 
     def check_form(self) -> bool:
         try:
