@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import panel as pn
 
 from autograder.server.submissions import RefusedError, parse_id
-from simulator.app.pages.course import context
+from simulator.app.pages.course import context, poll
 from simulator.app.pages.course.view import TABLE_CSS, sign_in_prompt, status_text, when
 
 TITLE = "Feedback"
@@ -92,7 +92,6 @@ class FeedbackPage:
         self.layout = pn.Column(sizing_mode="stretch_width")
         self.body = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width")
         self.sid = submission_id
-        self._poll = None
         if self.server is None:
             self.layout.append(pn.pane.Markdown("This server has no course."))
         elif self.user is None:
@@ -143,11 +142,10 @@ class FeedbackPage:
             parts.append(f"<p>Notes on your notebook:</p><ul>{notes}</ul>")
         self.body.object = "<div aria-live='polite'>" + "".join(parts) + "</div>"
         waiting = row["status"] in ("queued", "running")
-        if waiting and self._poll is None:
-            self._poll = pn.state.add_periodic_callback(self._tick, period=1000)
-        elif not waiting and self._poll is not None:
-            self._poll.stop()
-            self._poll = None
+        if waiting:  # read again with every other waiting page of this process, once a second (poll.BOARD)
+            poll.BOARD.follow(self, row)
+        else:
+            poll.BOARD.forget(self)
 
 def create():
     args = pn.state.session_args or {}

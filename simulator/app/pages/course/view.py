@@ -1,8 +1,9 @@
 """Course page: sign in, submit a notebook for an open assignment, watch it queue and grade, open the feedback.
 
 The page never grades: ``CourseServer.submit`` checks and queues the upload, the server's grading workers
-run the sandboxed pipeline, and this page polls the queue once a second while something of yours is
-waiting. Everything shown comes from the student's own submissions (the server refuses any other).
+run the sandboxed pipeline, and this page is read again once a second while something of yours is waiting
+(with every other waiting page of the process: ``poll.BOARD``). Everything shown comes from the student's own
+submissions (the server refuses any other).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from urllib.parse import urlencode
 import panel as pn
 
 from autograder.server.submissions import RefusedError, released, settings
-from simulator.app.pages.course import context
+from simulator.app.pages.course import context, poll
 from simulator.app.pages.course.upload import NotebookUpload
 
 TITLE = "Course"
 SUMMARY = "Sign in, submit your notebook, watch it being graded and read where your code goes wrong."
-POLL_MS = 1000
 log = logging.getLogger(__name__)
 
 
@@ -132,7 +132,6 @@ class CoursePage:
         self.user = context.current_user()
         self.message = pn.pane.Alert("", alert_type="info", visible=False)
         self.status = pn.pane.HTML("", stylesheets=[TABLE_CSS], sizing_mode="stretch_width")
-        self._poll = None
         self.layout = pn.Column(sizing_mode="stretch_width")
         if self.server is None:
             self.layout.append(pn.pane.Markdown("This server has no course (started with `--no-course`)."))
@@ -261,11 +260,10 @@ class CoursePage:
             return
         self.status.object = f"<div aria-live='polite'>{submissions_table(rows)}</div>"
         waiting = any(r["status"] in ("queued", "running") for r in rows)
-        if waiting and self._poll is None:
-            self._poll = pn.state.add_periodic_callback(self._tick, period=POLL_MS)
-        elif not waiting and self._poll is not None:
-            self._poll.stop()
-            self._poll = None
+        if waiting:  # read again with every other waiting page of this process, once a second (poll.BOARD)
+            poll.BOARD.follow(self, rows)
+        else:
+            poll.BOARD.forget(self)
 
 
 def create():
