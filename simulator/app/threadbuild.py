@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bokeh.application.handlers.code import CodeHandler
 from bokeh.document import Document
+from bokeh.model import Model
 from bokeh.protocol.exceptions import ProtocolError
 from bokeh.protocol.messages.pull_doc_reply import PullDoc, pull_doc_reply
 from bokeh.server import contexts
@@ -108,9 +109,12 @@ _build.saved = sys.getswitchinterval()
 class Prebuilt:
     """A document's serialisation made where it was built, valid until the document changes.
 
-    Valid while: no change event has reached the document's ``on_change`` callbacks, it is not held (held events
-    are not yet announced), and its roots (identity), number of models and title are those it was serialised
-    with. ``take`` hands it out once.
+    Valid while: no change event has been triggered on the document (``trigger_on_change``, seen there, before a
+    hold collects it: Panel's ``hold`` drops the events it collected on a session not yet connected, announcing
+    none), it is not held, and its roots (identity), number of models, title, theme, document-level JS
+    callbacks (``js_on_event``, no event) and the number of model classes known (a DataModel class defined
+    since would be in Bokeh's ``defs``) are those it was serialised with. ``take`` hands it out once; then
+    nothing refers to it (no reference cycle left for the collector).
     """
 
     def __init__(self, doc: Document):
@@ -120,17 +124,20 @@ class Prebuilt:
 
     @staticmethod
     def _fingerprint(doc: Document) -> tuple:
-        return tuple(id(r) for r in doc.roots), len(doc.models), doc.title
+        js = tuple((name, tuple(map(id, cbs))) for name, cbs in doc.callbacks.js_event_callbacks.items())
+        classes = len(Model.model_class_reverse_map)  # NB: every DataModel class known is sent (``defs``)
+        return tuple(id(r) for r in doc.roots), len(doc.models), doc.title, id(doc.theme), js, classes
 
     @classmethod
     def attach(cls, doc: Document) -> None:
         prebuilt = cls(doc)
+        trigger = doc.callbacks.trigger_on_change
 
-        def changed(event) -> None:
+        def trigger_on_change(event) -> None:  # NB: on the instance, removed by take; every event, held or not
             prebuilt.dirty = True
+            trigger(event)
 
-        prebuilt.changed = changed
-        doc.on_change(changed)
+        doc.callbacks.trigger_on_change = trigger_on_change
         doc._rnn_prebuilt = prebuilt
 
     @staticmethod
@@ -140,7 +147,7 @@ class Prebuilt:
         if prebuilt is None:
             return None
         doc._rnn_prebuilt = None
-        doc.remove_on_change(prebuilt.changed)
+        vars(doc.callbacks).pop("trigger_on_change", None)
         held = getattr(doc.callbacks, "hold_value", None) is not None
         if prebuilt.dirty or held or prebuilt._fingerprint(doc) != prebuilt.fingerprint:
             return None
