@@ -17,10 +17,10 @@ from pathlib import Path
 import panel as pn
 from tornado.web import RequestHandler
 
-from autograder.server import api
+from autograder.server import api, headers
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
-from simulator.app import admission, docvalidation, threadbuild
+from simulator.app import admission, docvalidation, sessioncookies, threadbuild
 from simulator.app.components.errors import error_page
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
@@ -133,13 +133,15 @@ def main(argv: list[str] | None = None) -> None:
         install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
         threadbuild.install()  # a new session's page is built in a thread, not on the event loop (threadbuild.py)
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
+        sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
     except ValueError as exc:  # RNN_JOIN_SHARE, RNN_GC_THAW_EVERY, RNN_BUILD_IN_THREAD invalid: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
                       websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
                       extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,
-                      http_server_kwargs=http_limits(), **auth)
+                      http_server_kwargs=http_limits(), **sessioncookies.TOKEN_OPTIONS, **headers.server_options(),
+                      **auth)
     if handle is not None:
         # NB: after pn.serve, which forks --num-procs processes: each builds its own course server and dispatcher.
         server.io_loop.add_callback(handle)

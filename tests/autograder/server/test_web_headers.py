@@ -1,8 +1,7 @@
 """Framing, sniffing and referrers on a real server: every route's answers carry ``autograder.server.headers``.
 
 Principle: one output transform for the whole application (pages, forms, API, static files, errors), not a
-header per handler. The server here is ``serve.py`` with ``pn.serve`` given ``headers.server_options()`` (the
-one line serve.py needs); the last test checks serve.py itself and fails until it passes them.
+header per handler. The server here is ``serve.py`` itself (its ``pn.serve`` is given ``headers.server_options()``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 import re
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -28,20 +26,8 @@ from tests.autograder.server import http
 from tests.autograder.server.conftest import released_course
 
 A = fx.ASSIGNMENT
-WRAPPER = textwrap.dedent("""
-    import sys
-    import panel as pn
-    from autograder.server import headers
-    serve_ = pn.serve
-    pn.serve = lambda *args, **kw: serve_(*args, **kw, **headers.server_options())
-    sys.argv[0] = "serve.py"
-    import serve
-    serve.main(sys.argv[1:])
-""")
-
-
-def _start(course, port, log, wrapped: bool) -> subprocess.Popen:
-    script = ["-c", WRAPPER] if wrapped else [str(http.REPO / "serve.py")]
+def _start(course, port, log) -> subprocess.Popen:
+    script = [str(http.REPO / "serve.py")]
     out = open(log, "ab")  # noqa: SIM115 - owned by the process
     proc = subprocess.Popen([sys.executable, *script, "--course", str(course), "--port", str(port)], cwd=http.REPO,
                             env=http.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -67,7 +53,7 @@ def live(tmp_path_factory):
     accounts.set_password_with_code(engine, "ada", code, "ada-password")
     engine.dispose()
     port = http.free_port()
-    proc = _start(course, port, root / "serve.log", wrapped=True)
+    proc = _start(course, port, root / "serve.log")
     yield {"port": port, "token": token, "course": course, "root": root}
     proc.terminate()
     proc.wait(20)
@@ -126,9 +112,6 @@ def _token_payload(html: str) -> dict:
     return payload
 
 
-@pytest.mark.xfail(strict=True, reason="open: Bokeh copies the request's cookies into the session token in the page "
-                   "(unsigned, readable by any script in it), so the HttpOnly session cookie is readable by page "
-                   "scripts; the fix is serve.py's and the page handler's (docs/server.md, 'Not covered')")
 def test_the_session_cookie_is_not_readable_in_the_page(live):
     """Is the HttpOnly session cookie kept out of the page's HTML (where any script could read it)?"""
     import http.cookiejar
@@ -145,11 +128,9 @@ def test_the_session_cookie_is_not_readable_in_the_page(live):
     assert cookie.strip('"') not in json.dumps(_token_payload(html))
 
 
-@pytest.mark.xfail(strict=True, reason="serve.py does not pass headers.server_options() to pn.serve yet (the lead's "
-                   "file): add **headers.server_options() to its pn.serve(...) call, then remove this marker")
 def test_serve_py_itself_installs_the_headers(live, tmp_path):
     port = http.free_port()
-    proc = _start(live["course"], port, tmp_path / "plain.log", wrapped=False)
+    proc = _start(live["course"], port, tmp_path / "plain.log")
     try:
         _, headers, _ = _get(port, "/course")
     finally:
