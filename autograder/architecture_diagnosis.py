@@ -380,20 +380,47 @@ def _readout(run: Callable, case: dict) -> Finding | None:
 # ----------------------------------------------------------------------------- a raise: which sizes it confuses
 # (B, T, D, H, K) of the shape probes: the generic one (every size different, none 1), then one coincidence each,
 # with what a function that raises on the generic sizes and runs on these confuses.
-SIZE_VARIANTS = (
-    ((3, 4, 2, 5, 6), "B, T, D, H and K all different", ""),
-    ((3, 4, 2, 5, 3), "B = K", "the batch axis B and the output axis K are confused (an argmax, a one-hot or a "
-                               "softmax over axis 0, the batch, or y.T fed back)"),
-    ((5, 4, 2, 5, 6), "B = H", "the batch axis B and the state's unit axis H are confused (a state or output "
-                               "transposed, or a sum over the wrong axis)"),
-    ((4, 4, 2, 5, 6), "B = T", "the batch axis B and the time axis T are confused (X[t] read instead of X[:, t], "
-                               "or outputs stacked time-major)"),
-    ((1, 4, 2, 5, 6), "B = 1", "it works for one example only: a state or input built for a batch of 1 (zeros((1, "
-                               "H)), x[0], a squeeze)"),
-    ((3, 1, 2, 5, 6), "T = 1", "a loop or an index that is right only for one step"),
-    ((3, 4, 5, 5, 6), "D = H", "an array of the input's width D used where the state's width H belongs"),
-    ((3, 4, 2, 5, 5), "H = K", "h used where y belongs (the readout left out) or W_hy used transposed"),
-)
+_SIZES = ("B", "T", "D", "H", "K")
+_GENERIC = (3, 4, 2, 5, 6)
+# What a function that raises on the generic sizes and runs when two sizes agree (or one is 1) confuses.
+_PAIR_MEANING = {
+    "B = K": "the batch axis B and the output axis K are confused (an argmax, a one-hot or a softmax over axis 0, "
+             "the batch, or y.T fed back)",
+    "B = H": "the batch axis B and the state's unit axis H are confused (a state or output transposed, or a sum over "
+             "the wrong axis)",
+    "B = T": "the batch axis B and the time axis T are confused (X[t] read instead of X[:, t], or outputs stacked "
+             "time-major)",
+    "B = D": "the batch size is read from the input's feature axis D (x.shape[1] or X.shape[2] where x.shape[0] "
+             "belongs), or the two axes are exchanged",
+    "T = D": "the time axis T and the feature axis D are confused (a loop over X.shape[2], or X[:, :, t])",
+    "T = H": "the time axis T and the unit axis H are confused (a loop over a state's width)",
+    "T = K": "the time axis T and the output axis K are confused",
+    "D = H": "an array of the input's width D used where the state's width H belongs",
+    "D = K": "the input's width D and the output's width K are confused (an output fed where an input belongs, or "
+             "the reverse)",
+    "H = K": "h used where y belongs (the readout left out) or W_hy used transposed",
+    "B = 1": "it works for one example only: a state or input built for a batch of 1 (zeros((1, H)), x[0], a "
+             "squeeze)",
+    "T = 1": "a loop or an index that is right only for one step",
+}
+_PAIR_BUG = {"B = K": "batch and output axes confused", "B = H": "batch and unit axes confused",
+             "B = T": "batch and time axes confused", "B = D": "batch size read from the feature axis",
+             "T = D": "time and feature axes confused", "T = H": "time and unit axes confused",
+             "T = K": "time and output axes confused", "D = H": "input width used for the state's",
+             "D = K": "input and output widths confused", "H = K": "state used for the output",
+             "B = 1": "written for a batch of one", "T = 1": "written for one step"}
+
+
+def _variant(label: str) -> tuple[int, ...]:
+    """The generic sizes with the coincidence ``label`` ("B = K": B takes K's value; "T = 1": T is 1)."""
+    left, right = label.split(" = ")
+    sizes = dict(zip(_SIZES, _GENERIC, strict=True))
+    sizes[left] = 1 if right == "1" else sizes[right]
+    return tuple(sizes[n] for n in _SIZES)
+
+
+SIZE_VARIANTS = ((_GENERIC, "B, T, D, H and K all different", ""),
+                 *((_variant(label), label, meaning) for label, meaning in _PAIR_MEANING.items()))
 
 
 def raise_finding(name: str, kind: str, run: Callable[[dict], np.ndarray]) -> Finding | None:
@@ -422,7 +449,4 @@ def raise_finding(name: str, kind: str, run: Callable[[dict], np.ndarray]) -> Fi
                    f"{meaning[ran[0]]}", "the sizes of each array against (B, T, D), (B, H) and (B, K)")
 
 
-_SIZE_BUG = {"B = K": "batch and output axes confused", "B = H": "batch and unit axes confused",
-             "B = T": "batch and time axes confused", "B = 1": "written for a batch of one",
-             "T = 1": "written for one step", "D = H": "input width used for the state's",
-             "H = K": "state used for the output"}
+_SIZE_BUG = _PAIR_BUG

@@ -292,6 +292,7 @@ def _global(grads: dict, how: str) -> float:
     return float({"L2": np.sqrt(sum(p * p for p in per)), "squared": sum(p * p for p in per),
                   "L1": sum(np.abs(g).sum() for g in gs), "max": max(np.abs(g).max() for g in gs),
                   "rms": np.sqrt(sum(p * p for p in per) / sum(g.size for g in gs)), "tensor sum": sum(per),
+                  "tensor rms": np.sqrt(sum(float((g * g).mean()) for g in gs)),
                   "tensor mean": sum(per) / len(per), "tensor max": max(per),
                   "sum squared": np.sqrt(sum(float(g.sum()) ** 2 for g in gs)),
                   "spectral": np.sqrt(sum(float(np.linalg.norm(g, 2)) ** 2 if g.ndim == 2 else
@@ -327,6 +328,8 @@ def clip_grammar() -> Grammar:
             ("L1", "L1 norm instead of L2", "the norm is the sum of |g| over all entries"),
             ("max", "max-abs norm instead of L2", "the norm is the largest |g|"),
             ("rms", "mean instead of sum in the norm", "the norm is sqrt(mean of g^2) over all entries"),
+            ("tensor rms", "mean instead of sum in the norm", "the norm is sqrt(sum over tensors of the mean of "
+             "g^2): each tensor's squares averaged, not summed"),
             ("tensor sum", "norm summed over tensors", "the norm is the sum of the per-tensor norms"),
             ("tensor mean", "norm averaged over tensors", "the norm is the mean of the per-tensor norms"),
             ("tensor max", "largest tensor norm", "the norm is the largest per-tensor norm"),

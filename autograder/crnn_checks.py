@@ -154,7 +154,8 @@ def _conv_variants() -> list[tuple]:
 # ----------------------------------------------------------------------------- conv2d
 def _conv_cases(hidden: bool) -> list[dict]:
     shapes = ([(1, 1, 1, 1, 1, 1, 0), (3, 2, 5, 4, 3, 2, 1), (2, 3, 6, 6, 1, 2, 2), (1, 2, 7, 5, 2, 3, 0),
-               (2, 1, 4, 4, 3, 1, 2)] if hidden else [(2, 1, 5, 5, 2, 1, 1), (1, 2, 6, 5, 3, 2, 0)])
+               (2, 1, 4, 4, 3, 1, 2)] if hidden else [(2, 1, 5, 5, 2, 1, 1), (1, 2, 7, 5, 3, 2, 0)])
+    # NB: the second visible case has OH != OW (7x5 input), so a width computed from the height fails visibly
     out = []
     for k, (N, C, H, W, F, stride, padding) in enumerate(shapes):
         rng = _rng(hidden, k)

@@ -139,6 +139,8 @@ def _pool(case: dict, ch: dict) -> dict:
     if how == "over channels":  # the max over the channels too, broadcast back to every channel
         out = conv.maxpool_forward(x, size, stride)[0]
         return {"out": np.broadcast_to(out.max(axis=1, keepdims=True), out.shape).copy()}
+    if how == "abs":  # the largest |x| of each window
+        return {"out": conv.maxpool_forward(np.abs(x), size, stride)[0]}
     if how == "from zero":  # a running maximum started at 0 instead of the window's first entry
         return {"out": np.maximum(conv.maxpool_forward(x, size, stride)[0], 0.0)}
     sign = -1.0 if how == "min" else 1.0
@@ -155,7 +157,9 @@ def pool_grammar() -> Grammar:
             ("over channels", "max over the channels too", "the maximum is taken over the channels as well as the "
              "window (axis=(1, 2, 3))"),
             ("from zero", "maximum started at 0", "the running maximum starts at 0, so a window whose entries are "
-             "all negative gives 0"))),
+             "all negative gives 0"),
+            ("abs", "max of absolute values", "each window's largest |x| is taken (np.abs before the max), not its "
+             "largest x"))),
         Site("stride", POOL_LINE, options(
             ("size", "wrong stride", "the windows move by the window size instead of the stride"),
             ("1", "wrong stride", "the windows move by 1 instead of the stride"))),

@@ -219,6 +219,17 @@ def _lstm(case, params=None, c_prev=None, **hooks) -> dict:
     return {"h": h, "c": c, "cache": cache}
 
 
+def _if_exchanged(case) -> dict:
+    """The reference's gates with c = i * c_prev + f * g: its own step on c_prev and g handed to the other gate
+    (c_prev scaled by i / f and g by f / i give the same c), so no line of the cell is written twice.
+    """
+    ref = _lstm(case)["cache"]
+    i, f = ref["i"], ref["f"]
+    res = _lstm(case, c_prev=case["c_prev"] * i / f, tanh=at_use(0, lambda a: np.tanh(a) * f / i, np.tanh))
+    cache = {**res["cache"], "c_prev": case["c_prev"], "g": ref["g"]}
+    return {**res, "cache": cache}
+
+
 def lstm_step_hypotheses() -> list[Hypothesis]:
     sig, tanh = cells.sigmoid, np.tanh
 
@@ -248,6 +259,9 @@ def lstm_step_hypotheses() -> list[Hypothesis]:
                    lambda c: _lstm(c, c_prev=np.zeros_like(c["c_prev"]))),
         Hypothesis("previous cell state used", "h is built from the previous cell state (h = o * tanh(c_prev))",
                    state_from_c_prev, output_line=True),
+        Hypothesis("gates exchanged in the cell update", "i and f are exchanged in the cell update (c = i * c_prev + "
+                   "f * g instead of f * c_prev + i * g), with the gates themselves right", _if_exchanged,
+                   output_line=True),
         *returned_hypotheses(_lstm, ("h", "c"), ("h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c", "h")),
     ]
 
@@ -259,6 +273,28 @@ def _gru(case, params=None, reset_after=None, **hooks) -> dict:
 
 
 GRU_SIDES = ("W_x", "W_h", "b_x", "b_h")
+
+
+def _blend_with_r(case) -> dict:
+    """The reference GRU with the blend's z replaced by r: z's own weights and bias set to r's, the cache's z kept."""
+    ref = _gru(case)["cache"]
+    res = _gru(case, _copy_block(case["params"], GRU_SIDES, "gru", "r", "z"))
+    if not np.allclose(res["cache"]["r"], ref["r"]):
+        return None
+    return {**res, "cache": {**res["cache"], "z": ref["z"]}}
+
+
+def _copy_block(params: dict, keys: tuple[str, ...], kind: str, source: str, target: str) -> dict:
+    """``params`` with gate ``target``'s column blocks of ``keys`` replaced by gate ``source``'s."""
+    gates = cells.GATES[kind]
+    H = params[keys[0]].shape[-1] // len(gates)
+    s, t = gates.index(source), gates.index(target)
+    out = dict(params)
+    for k in keys:
+        v = params[k].copy()
+        v[..., t * H:(t + 1) * H] = params[k][..., s * H:(s + 1) * H]
+        out[k] = v
+    return out
 
 
 def gru_step_hypotheses() -> list[Hypothesis]:
@@ -290,6 +326,8 @@ def gru_step_hypotheses() -> list[Hypothesis]:
                    lambda c: _gru(c, _zeros_like(c["params"], "b_x", "b_h"))),
         Hypothesis("reset gate dropped", "the reset gate is left out of the candidate (n computed as if r = 1)",
                    no_reset),
+        Hypothesis("reset gate used as the update gate", "the blend uses the reset gate: h = r * h_prev + (1 - r) * n "
+                   "instead of z * h_prev + (1 - z) * n", _blend_with_r, output_line=True),
         *returned_hypotheses(_gru, ("h",), ("h_prev", "z", "r", "n")),
     ]
 
@@ -377,7 +415,22 @@ def rnn_step_backward_hypotheses() -> list[Hypothesis]:
         cache = Wx_T(case["cache"])
         return None if cache is None else _backward("rnn", _ups("rnn", case), cache)
 
+    def skipped_on(key):
+        # one output built from the upstream dh instead of da = dh * (1 - h^2): the derivative skipped on that path
+        def run(case):
+            out = _backward("rnn", _ups("rnn", case), case["cache"])
+            raw = _backward("rnn", _ups("rnn", case), case["cache"], dtanh=np.ones_like)
+            return {**out, key: raw[key]}
+        return run
+
+    skipped = [Hypothesis("missing derivative", f"{text} uses dh instead of da = dh * (1 - h^2) in the line {line}: "
+                          "the tanh derivative is skipped on that path only", skipped_on(key))
+               for key, text, line in (("dx", "dx", "dx = da W_xh^T"), ("dh_prev", "dh_prev", "dh_prev = da W_hh^T"),
+                                       ("W_xh", "grads['W_xh']", "dW_xh = x^T da"),
+                                       ("W_hh", "grads['W_hh']", "dW_hh = h_prev^T da"),
+                                       ("b_h", "grads['b_h']", "db_h = sum_B da"))]
     return [
+        *skipped,
         Hypothesis("transposed weights", "dh_prev is computed with W_hh instead of W_hh.T (da @ W_hh)",
                    _back("rnn", change_cache=W_T)),
         Hypothesis("transposed weights", "dx is computed with W_xh instead of W_xh.T (da @ W_xh, which has the right "

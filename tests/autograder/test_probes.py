@@ -296,7 +296,8 @@ def test_saturated_gates_are_exactly_open_or_shut():
 
 
 def test_if_swap_in_the_c_line_is_not_called_a_block_order():
-    """i and f exchanged only in c = f*c_prev + i*g: h and c equal the block-swap's, yet no block order is named."""
+    """i and f exchanged only in c = f*c_prev + i*g: h and c equal the block-swap's, yet no block order is named:
+    the line is (the gates the student cached are right)."""
     def forward(x, h_prev, c_prev, params):
         h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
         c = cache["i"] * c_prev + cache["f"] * cache["g"]
@@ -304,8 +305,8 @@ def test_if_swap_in_the_c_line_is_not_called_a_block_order():
 
     for hidden in (False, True):
         msg = _step_message("lstm", forward, hidden)
-        assert "you read the blocks" not in msg and "likely bug" not in msg
-        assert "which gate multiplies c_prev" in msg
+        assert "you read the blocks" not in msg and "gate order swapped" not in msg
+        assert "(likely bug: gates exchanged in the cell update)" in msg
 
 
 def test_gru_convention_mix_is_not_named_by_a_one_by_one_coincidence():
@@ -412,7 +413,7 @@ def test_probes_and_independent_credit_through_the_sandbox(tmp_path):
     assert forward and all(scores[t][0] == 0 for t in forward)
     assert all(s == m > 0 for t, (s, m) in scores.items() if t not in forward), scores
     message = next(t.message for t in report.tests if t.grade_id == "test_lstm_step_visible")
-    assert "which gate multiplies c_prev" in message and "you read the blocks" not in message
+    assert "(likely bug: gates exchanged in the cell update)" in message and "you read the blocks" not in message
 
 
 @pytest.mark.parametrize("kind,gate,make,expected", [

@@ -14,8 +14,9 @@ Same format and judgement as blind catalogue 3 (``tests/autograder/blind3/catalo
 the sandbox by ``tests/autograder/blind3/runner.grade_bugs``), plus *false*: a lost test of the bug's
 function states a cause (``likely bug``, ``Likely cause``, ``Probably``) and no pattern of the bug matches.
 
-``python -m tests.autograder.bugs.misconceptions [-v]`` grades every bug and prints caught / located /
-named / false per assignment.
+``python -m tests.autograder.bugs.misconceptions [-v] [--blind3-tuning]`` grades every bug (or, with
+``--blind3-tuning``, blind catalogue 3's tuning half, to count its false names too) and prints caught /
+located / named / false per assignment.
 """
 
 from __future__ import annotations
@@ -241,9 +242,15 @@ def main(argv=None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv
-    runner.check_edits(BUGS)
+    if "--blind3-tuning" in argv:
+        from tests.autograder.blind3 import catalogue
+
+        bugs = catalogue.load("tuning")
+    else:
+        bugs = BUGS
+    runner.check_edits(bugs)
     with tempfile.TemporaryDirectory() as tmp:
-        outcomes = runner.grade_bugs(BUGS, Path(tmp) / "course")
+        outcomes = runner.grade_bugs(bugs, Path(tmp) / "course")
     rows = defaultdict(lambda: [0, 0, 0, 0, 0])
     for o in outcomes:
         for key in (o.bug.assignment, "all"):
