@@ -76,6 +76,7 @@ MAX_BLOBS = 4096
 MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_CALLS = 100_000  # calls of guarded functions per request
+MAX_TEXT = 20_000  # characters of an error's message and of its traceback, sent and kept (H17)
 MAX_SAME_HASH = 8  # keys of one hash in a decoded dict (so building it costs O(keys), H15)
 ARRAY_KINDS = "biufc"
 KEY_TYPES = (str, int, float, bool, type(None))
@@ -721,8 +722,8 @@ class Peer:
         """Report an exception raised while serving the peer's request."""
         kind = getattr(exc, "kind", None) if isinstance(exc, RemoteError) else type(exc).__name__
         kind = "ValueError" if isinstance(exc, TooLargeError) else kind  # NB: a built-in kind, named on hidden tests
-        write_frame(self.wfd, {"op": "error", "kind": str(kind), "message": str(exc)[:20_000],
-                               "traceback": tb[-20_000:]}, [], self.deadline)
+        write_frame(self.wfd, {"op": "error", "kind": str(kind), "message": str(exc)[:MAX_TEXT],
+                               "traceback": tb[-MAX_TEXT:]}, [], self.deadline)
 
     def receive(self) -> tuple[dict, object]:
         """Read one message; returns (header, decoded value)."""
@@ -760,8 +761,11 @@ class Peer:
             if op == "result":
                 return value
             if op == "error":
-                raise remote_error(*_redacted_error(reply.get("kind", "Exception"), str(reply.get("message", "")),
-                                                    str(reply.get("traceback", ""))))
+                # NB: cut to the sender's own bounds on arrival (a forged frame carries up to MAX_HEADER): whatever
+                # reads the text afterwards (regular expressions in the pipeline and hidden_text) reads at most this
+                raise remote_error(*_redacted_error(str(reply.get("kind", "Exception"))[:200],
+                                                    str(reply.get("message", ""))[:MAX_TEXT],
+                                                    str(reply.get("traceback", ""))[-MAX_TEXT:]))
             if op == "call":
                 self.serve_call(value)
                 continue
