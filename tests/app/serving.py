@@ -25,6 +25,9 @@ def free_port() -> int:
 def serving(args: list[str], log_path: Path, env: dict[str, str] | None = None):
     """Yield the base URL of ``serve.py --port P *args`` once it answers; SIGTERM its whole group after.
 
+    A server that exits or does not answer within the start bound fails the fixture with its log's tail (it
+    used to be yielded anyway, and the first request failed without the reason).
+
     NB: its own process group: with ``--num-procs N``, terminating the parent alone would leave the forked
     servers running.
     """
@@ -35,13 +38,18 @@ def serving(args: list[str], log_path: Path, env: dict[str, str] | None = None):
                                 env=None if env is None else {**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
+        deadline = time.monotonic() + 240  # a liveness bound: a start on a busy 2-core machine
+        while True:
             try:
                 urllib.request.urlopen(base + "/", timeout=5).read()
                 break
             except OSError:
-                time.sleep(0.5)
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"serve.py {' '.join(args)} did not answer on {base} (exit code "
+                                       f"{proc.poll()}): {log_path.read_text()[-2000:]}") from None
+                time.sleep(0.2)
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

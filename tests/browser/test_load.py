@@ -7,6 +7,8 @@ The server is this module's own (``serve.py --no-course``, with Bokeh told to di
 closed sessions briefly. No wall-time constant is asserted: each "during" time is compared with its own
 baseline, generously (at most 20 times it, plus 5 s of slack for a busy 2-core machine), and memory kept
 after closing is compared with what the same sessions held while open, beside the trivial home page.
+Memory is read once the server has handed it back with no session open (it prints a probe line after each
+``return_memory``), never after a fixed wait.
 Closing the tabs while they train must leave no traceback in the server log (checked at the end).
 """
 
@@ -38,16 +40,24 @@ LARGEST = "/bptt?T=100&H=64&per_tick=50&kind=lstm"
 LIMIT = 40  # sessions per client address on this module's server (every test here comes from 127.0.0.1)
 SESSIONS = 4  # sessions open at once per page and round in the memory test
 ROUNDS = 4  # the first one sets the baseline
+RETURNED = "test probe: memory returned"  # printed by LAUNCH after each return_memory, with the sessions open
 LAUNCH = ("import sys, panel as pn, serve\n"
+          "from simulator.app import admission\n"
           "real = pn.serve\n"
           "pn.serve = lambda *a, **k: real(*a, check_unused_sessions_milliseconds=500, "
           "unused_session_lifetime_milliseconds=500, **k)\n"
+          "real_return = admission.Admission._return\n"
+          "def probed(self):\n"
+          "    real_return(self)\n"
+          f"    print('{RETURNED}, sessions open:', self.limit.count('127.0.0.1'), flush=True)\n"
+          "admission.Admission._return = probed\n"
           "serve.main(sys.argv[1:])\n")
 
 
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory):
-    """(base URL, pid) of a fresh ``serve.py --no-course``; after the module its log must hold no traceback."""
+    """(base URL, pid, log path) of a fresh ``serve.py --no-course``; after the module its log must hold no
+    traceback."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("load-server") / "server.log"
     log = open(log_path, "w")  # noqa: SIM115 - closed after the process ends
@@ -65,7 +75,7 @@ def own_server(tmp_path_factory):
                 proc.kill()
                 raise RuntimeError(f"serve.py did not start: {log_path.read_text()[-2000:]}") from None
             time.sleep(0.3)
-    yield base, proc.pid
+    yield base, proc.pid, log_path
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
@@ -182,14 +192,21 @@ async def _open_many(base: str, path: str, n: int) -> list[Session]:
     return list(await asyncio.gather(*(Session(base, path).open() for _ in range(n))))
 
 
-def _settle(pid: int, target: float, seconds: float = 30) -> float:
-    """Wait until the server's RSS is at most ``target`` MB (closed sessions discarded, memory returned)."""
+def _returned_with_none_open(log_path: Path, offset: int, seconds: float = 60) -> None:
+    """Wait until the server has handed memory back with no session open, after byte ``offset`` of its log.
+
+    The condition the memory test waits for, instead of a fixed time: Bokeh has discarded every closed session
+    (each one's destroy hooks ran, ``admission`` counted it out) and the ``return_memory`` scheduled after the
+    last of them (a full collection and ``malloc_trim``) has run. ``seconds`` is a liveness bound only.
+    """
     deadline = time.monotonic() + seconds
-    rss = _rss_mb(pid)
-    while rss > target and time.monotonic() < deadline:
-        time.sleep(0.5)
-        rss = _rss_mb(pid)
-    return rss
+    while True:
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            if f"{RETURNED}, sessions open: 0\n".encode() in log.read():
+                return
+        assert time.monotonic() < deadline, f"the server never handed memory back with no session open ({seconds} s)"
+        time.sleep(0.1)
 
 
 # ----------------------------------------------------------------------------- trainers flood the pool
@@ -200,7 +217,7 @@ def _cell_baselines(base: str, cell) -> tuple[float, float]:
 
 
 def test_bptt_trainers_at_the_largest_settings_do_not_stall_other_sessions(own_server, browser):
-    base, pid = own_server
+    base, pid, _ = own_server
     cell = browser.new_page(viewport={"width": 1400, "height": 1000})
     tabs = []
     try:
@@ -250,7 +267,7 @@ def test_bptt_trainers_at_the_largest_settings_do_not_stall_other_sessions(own_s
 def test_crnn_and_applications_trainers_take_turns_and_stop_answers(own_server, browser, path):
     """Do trainers of the CRNN and Applications pages queue in the same pool (one says its place), does Stop
     answer at once and end with evaluated weights, and do the home page and a Cell step stay unstalled?"""
-    base, pid = own_server
+    base, pid, _ = own_server
     cell = browser.new_page(viewport={"width": 1400, "height": 1000})
     tabs = []
     try:
@@ -303,7 +320,7 @@ def test_every_page_hands_its_memory_back_when_its_sessions_close(own_server, ai
     round holds at every round: two further rounds would add twice ``held``; the test allows half of one
     round in total, plus what the trivial home page's rounds move, plus 2 MB of noise.
     """
-    base, pid = own_server
+    base, pid, log_path = own_server
 
     async def rounds(path: str) -> tuple[float, list[float]]:
         held, after = 0.0, []
@@ -311,10 +328,11 @@ def test_every_page_hands_its_memory_back_when_its_sessions_close(own_server, ai
             before = _rss_mb(pid)
             sessions = await _open_many(base, path, SESSIONS)
             held = max(held, _rss_mb(pid) - before)
+            offset = log_path.stat().st_size
             for session in sessions:
                 session.close()
-            target = after[0] + held / 4 if after else 0.0
-            after.append(await asyncio.to_thread(_settle, pid, target, 20))  # discarded, memory returned
+            await asyncio.to_thread(_returned_with_none_open, log_path, offset)  # discarded, memory returned
+            after.append(_rss_mb(pid))
         return held, [a - after[0] for a in after[1:]]
 
     results = {path: aio.run(rounds(path)) for path in PAGES}
@@ -330,7 +348,7 @@ def test_every_page_hands_its_memory_back_when_its_sessions_close(own_server, ai
 def test_one_client_gets_at_most_its_sessions_and_a_readable_refusal(own_server, browser, aio):
     """Is the (LIMIT+1)-th session of one address a refusal page that says why and what to do, and does a
     closed session free a place again (sessions are counted, not requests)?"""
-    base, _ = own_server
+    base, _, _ = own_server
     sessions = aio.run(_open_many(base, "/", LIMIT))
     try:
         assert not any("rnn-refused" in s.doc for s in sessions)
