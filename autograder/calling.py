@@ -62,7 +62,8 @@ def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail:
     except NotImplementedError:
         fail(f"{name} raises NotImplementedError: replace the stub's `raise NotImplementedError()` "
              "with your code", name, "raises NotImplementedError: replace the stub with your code")
-    left = _as_left(reported, passed, len(args))
+    # NB: only a direct call's report lines up with args (a local wrapper may call the sandbox with other arguments)
+    left = _as_left(reported, passed, len(args)) if isinstance(fn, channel.RemoteRef) else passed
     for k, orig in enumerate(args):
         arg = names[k] if names else f"argument {k + 1}"
         msg = changed_input(orig, left[k], arg) if left is not None else f"{arg} came back as another structure"
@@ -76,7 +77,7 @@ def call(fn: Callable, name: str, args: tuple, kwargs: dict | None = None, tail:
 def _as_left(reported: list, passed: tuple, n: int) -> tuple | None:
     """The arguments as the function left them: its report through the channel, else (a local function) ``passed``."""
     if not reported:
-        return passed
+        return passed  # NB: no report (not a call through the channel): the copies passed are what it left
     after = reported[-1][0]
     return tuple(tuple.__iter__(after))[:n] if type(after) is tuple and len(after) >= n else None
 
