@@ -6,6 +6,7 @@ and what was expected; nothing is stored for a refused upload.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from autograder.server import db
 from autograder.server.accounts import User
 
 MAX_UPLOAD = 16 * 1024 * 1024
+MAX_CELLS = 2_000  # a course notebook has tens; its student may add many, not a hundred thousand
+MAX_PARTS = 10_000  # cells + outputs + attachments: each is validated against its own schema, 20-50 us each
+MAX_VALUES = 1_000_000  # JSON values in a whole notebook (a training log of 100,000 output lines is 100,000)
 LATE_POLICIES = ("refuse", "accept")
 MAX_ID = 2**31 - 1  # ids are the database's INTEGER (32 bits on PostgreSQL): anything larger names nothing
 DUPLICATE_SECONDS = 60.0  # the same bytes again within this long are the same submission (a double click)
@@ -104,6 +108,40 @@ def check_open(engine: Engine, course: Path | str, name: str, user: User, when: 
     return late
 
 
+def _within_shape(raw, filename: str) -> None:
+    """Raise :class:`RefusedError` (422) when the parsed JSON has more than :data:`MAX_CELLS` cells, more than
+    :data:`MAX_PARTS` parts nbformat validates one by one (cells, their outputs and attachments), or more than
+    :data:`MAX_VALUES` JSON values in all (dicts, lists, strings, numbers), counted without recursion.
+
+    The structure, not the size, is what costs: nbformat's schema validation takes 20-50 us per part, so
+    100,000 empty cells (13 MiB) or one cell with 200,000 outputs (11 MiB) were 4-6 s of the server process's
+    CPU. Counting stops at the first value over.
+    """
+    cells = raw.get("cells") if isinstance(raw, dict) else None
+    cells = cells if isinstance(cells, list) else []
+    if len(cells) > MAX_CELLS:
+        raise RefusedError(422, f"{filename} has {len(cells):,} cells; a notebook may have at most {MAX_CELLS:,} cells "
+                           "(remove the cells you added for trying things out)")
+    parts = len(cells) + sum(len(c.get(k) or ()) for c in cells if isinstance(c, dict)
+                             for k in ("outputs", "attachments") if isinstance(c.get(k), list | dict))
+    if parts > MAX_PARTS:
+        raise RefusedError(422, f"{filename} has {parts:,} cells, outputs and attachments; at most {MAX_PARTS:,} "
+                           f"values of these kinds are read: clear the outputs (Kernel > Restart & Clear Output) and "
+                           "send it again")
+    stack, count = [raw], 0
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise RefusedError(422, f"{filename} holds more than {MAX_VALUES:,} values (cells, lines, outputs, "
+                               "metadata entries); clear the outputs (Kernel > Restart & Clear Output) and send it "
+                               "again")
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
 def check_notebook(data: bytes, filename: str, course: Path | str, name: str) -> None:
     """Raise :class:`RefusedError` (413 or 422) unless ``data`` is a notebook of assignment ``name``."""
     if len(data) > MAX_UPLOAD:
@@ -111,7 +149,11 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
     if not filename.endswith(".ipynb"):
         raise RefusedError(422, f"{filename}: expected a Jupyter notebook (.ipynb)")
     try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        text = data.decode("utf-8")
+        _within_shape(json.loads(text), filename)  # NB: before nbformat, whose validation costs per cell
+        nb = nbformat.reads(text, as_version=4)
+    except RefusedError:
+        raise
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
         raise RefusedError(422, f"{filename} is not a valid notebook: {str(exc).splitlines()[0][:200]}") from None
     if not isinstance(nb.get("cells"), list):
