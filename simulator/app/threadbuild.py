@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bokeh.application.handlers.code import CodeHandler
 from bokeh.document import Document
+from bokeh.document.events import SessionCallbackAdded, SessionCallbackRemoved
 from bokeh.model import Model
 from bokeh.protocol.exceptions import ProtocolError
 from bokeh.protocol.messages.pull_doc_reply import PullDoc, pull_doc_reply
@@ -67,6 +68,7 @@ SWITCH_DURING_BUILD = 0.001  # s: the GIL switch interval while a build runs
 _POOL: ThreadPoolExecutor | None = None
 _ORIGINAL = contexts.ApplicationContext.create_session_if_needed
 _ORIGINAL_PULL = ServerSession._handle_pull
+SESSION_CALLBACK_EVENTS = (SessionCallbackAdded, SessionCallbackRemoved)  # change nothing a pull sends
 PULLS = {"prebuilt": 0, "fresh": 0}  # first pulls answered with the build thread's serialisation, or not
 _builds = 0
 _builds_lock = threading.Lock()
@@ -109,12 +111,13 @@ _build.saved = sys.getswitchinterval()
 class Prebuilt:
     """A document's serialisation made where it was built, valid until the document changes.
 
-    Valid while: no change event has been triggered on the document (``trigger_on_change``, seen there, before a
+    Valid while: no change event has been triggered on the document (seen in ``trigger_on_change`` before a
     hold collects it: Panel's ``hold`` drops the events it collected on a session not yet connected, announcing
-    none), it is not held, and its roots (identity), number of models, title, theme, document-level JS
-    callbacks (``js_on_event``, no event) and the number of model classes known (a DataModel class defined
-    since would be in Bokeh's ``defs``) are those it was serialised with. ``take`` hands it out once; then
-    nothing refers to it (no reference cycle left for the collector).
+    none; a session callback added or removed is not serialised and changes nothing), it is not held, and its
+    roots (identity), number of models, title, theme, document-level JS callbacks (``js_on_event``, no event)
+    and the number of model classes known (a DataModel class defined since would be in Bokeh's ``defs``) are
+    those it was serialised with. ``take`` hands it out once; then nothing refers to it (no reference cycle
+    left for the collector).
     """
 
     def __init__(self, doc: Document):
@@ -134,7 +137,8 @@ class Prebuilt:
         trigger = doc.callbacks.trigger_on_change
 
         def trigger_on_change(event) -> None:  # NB: on the instance, removed by take; every event, held or not
-            prebuilt.dirty = True
+            if not isinstance(event, SESSION_CALLBACK_EVENTS):  # not serialised (Panel's one-shot gc timeout)
+                prebuilt.dirty = True
             trigger(event)
 
         doc.callbacks.trigger_on_change = trigger_on_change

@@ -74,6 +74,20 @@ def test_a_change_under_panels_hold_before_the_session_connects_reaches_the_brow
     assert first == bokeh
 
 
+def test_a_session_callback_added_and_removed_before_the_pull_keeps_the_prebuilt_one(installed):
+    """Panel's one-shot gc timeout fires (and is removed) before many pulls in a real server: callbacks are not
+    part of what a pull sends, so the prebuilt serialisation is still the document's."""
+    counts = {}
+
+    def change(doc, state):
+        callback = doc.add_timeout_callback(lambda: None, 60_000)
+        doc.remove_timeout_callback(callback)
+        counts.update(threadbuild.PULLS)
+
+    first, bokeh, _ = _first_pull_after(_bokeh_page, change)
+    assert first == bokeh and threadbuild.PULLS["prebuilt"] == counts["prebuilt"] + 1
+
+
 def test_a_document_js_callback_added_after_the_build_is_sent(installed):
     def change(doc, state):
         doc.js_on_event("document_ready", CustomJS(code="window.redteam = 1"))
@@ -242,13 +256,38 @@ async def _pull_twice(base: str, path: str):
         ws.close()
 
 
+# NB: run by the server's interpreter at start-up (PYTHONPATH): logs each first pull answered with the prebuilt
+HOOK = """
+from simulator.app import threadbuild
+
+_take = threadbuild.Prebuilt.take
+
+
+def _logged(doc):
+    serialized = _take(doc)
+    if serialized is not None:
+        print("redteam: prebuilt sent", flush=True)
+    return serialized
+
+
+threadbuild.Prebuilt.take = staticmethod(_logged)
+"""
+
+
 @pytest.mark.slow
 def test_a_real_servers_first_pull_of_each_page_equals_bokehs_second(tmp_path):
+    """Each page three times: built at its GET (twice, pagehtml keeps the HTML then) and at its websocket."""
+    from tests.app.serving import ROOT
+
+    (tmp_path / "sitecustomize.py").write_text(HOOK)
     paths = ["/", "/cell", "/architectures", "/bptt", "/crnn", "/applications"]
-    with serving(["--no-course"], tmp_path / "server.log", env={"RNN_BUILD_IN_THREAD": "1"}) as base:
+    env = {"RNN_BUILD_IN_THREAD": "1", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    with serving(["--no-course"], tmp_path / "server.log", env=env) as base:
         for path in paths:
-            first, second = asyncio.run(_pull_twice(base, path))
-            assert first[0]["doc"]["roots"], path
-            assert first == second, path
+            for _ in range(3):
+                first, second = asyncio.run(_pull_twice(base, path))
+                assert first[0]["doc"]["roots"], path
+                assert first == second, path
     text = (tmp_path / "server.log").read_text()
     assert "Traceback" not in text and "could not serialise" not in text, text[-4000:]
+    assert text.count("redteam: prebuilt sent") == 3 * len(paths), text[-4000:]
