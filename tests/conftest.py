@@ -117,7 +117,8 @@ def groups(items) -> dict[int, str]:
 
 @pytest.hookimpl(tryfirst=True)  # NB: before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+    # NB: xdist's workers see --dist loadgroup as ``option.loadgroup`` (their own ``dist`` is "no")
+    if not getattr(config.option, "loadgroup", False) and getattr(config.option, "dist", "no") != "loadgroup":
         return
     for k, name in groups(items).items():
         items[k].add_marker(pytest.mark.xdist_group(name))

@@ -59,7 +59,7 @@ def server(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "serve.py", "--port", str(port)], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a liveness bound: 60 s was too short on a loaded 2-core machine
     while True:
         try:
             urllib.request.urlopen(base + "/", timeout=2).read()

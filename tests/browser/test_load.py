@@ -65,7 +65,7 @@ def own_server(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-c", LAUNCH, "--port", str(port), "--no-course"], cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # a liveness bound for a start on a loaded 2-core machine
     while True:
         try:
             urllib.request.urlopen(base + "/", timeout=5).read()
