@@ -7,7 +7,9 @@ render (in run 3 of docs/classroom_course.md the loop was busy most of the time,
 large share of it). ``Board`` does the same work as one task: every ``period`` seconds it reads every followed
 page in **one** thread job (``page._fetch()``, each in its own ``try``), and only the pages whose reading differs
 from what they last showed get a render, scheduled on their own document (``add_next_tick_callback``: under its
-lock, with Panel's ``curdoc`` set to it). A page leaves the board when it stops waiting or its session ends.
+lock, with Panel's ``curdoc`` set to it). A page leaves the board when it stops waiting or its session ends (its
+destroy callback; and a document torn down between the reading and the render, whose scheduling then raises:
+only that page is dropped, the others are rendered).
 
 A page follows the board only in a served session (a document with a session context): outside a server there is
 no browser to update, and the page reads once when built. Not covered: readings are still one database query (or
@@ -101,8 +103,12 @@ class Board:
                 if key not in self._pages or value is _FAILED or self._shown.get(key) == value:
                     continue
                 self._shown[key] = value
+            try:
+                doc.add_next_tick_callback(functools.partial(_render, page, value))
+            except Exception:  # noqa: BLE001 - its session ended while it was read (Bokeh tore the document down)
+                self.forget(page)
+                continue
             changed += 1
-            doc.add_next_tick_callback(functools.partial(_render, page, value))
         return changed
 
 

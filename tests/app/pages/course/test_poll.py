@@ -105,6 +105,24 @@ def test_a_failing_page_does_not_stop_the_others_and_is_read_again():
     assert bad.reads == 2 and not bad.shown
 
 
+class TornDownDoc(FakeDoc):
+    """A document Bokeh destroyed while the reading ran (its callback manager has lost its attributes)."""
+
+    def add_next_tick_callback(self, fn):
+        raise AttributeError("'DocumentCallbackManager' object has no attribute '_change_callbacks'")
+
+
+def test_a_session_torn_down_during_a_reading_drops_that_page_only():
+    board, _ = _board()
+    pages = [Page(k) for k in range(4)]
+    docs = [FakeDoc(), TornDownDoc(), FakeDoc(), TornDownDoc()]
+    for page, doc in zip(pages, docs, strict=True):
+        board.follow(page, shown="before", doc=doc)
+    assert asyncio.run(board.tick()) == 2  # no exception: the others are rendered
+    assert [board.following(p) for p in pages] == [True, False, True, False]
+    assert [len(d.next_tick) for d in docs] == [1, 0, 1, 0]
+
+
 def test_a_page_is_not_read_after_it_is_forgotten_or_its_session_ends():
     board, calls = _board()
     a, b = Page(0), Page(0)
