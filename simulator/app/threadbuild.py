@@ -114,10 +114,10 @@ class Prebuilt:
     Valid while: no change event has been triggered on the document (seen in ``trigger_on_change`` before a
     hold collects it: Panel's ``hold`` drops the events it collected on a session not yet connected, announcing
     none; a session callback added or removed is not serialised and changes nothing), it is not held, and its
-    roots (identity), number of models, title, theme, document-level JS callbacks (``js_on_event``, no event)
-    and the number of model classes known (a DataModel class defined since would be in Bokeh's ``defs``) are
-    those it was serialised with. ``take`` hands it out once; then nothing refers to it (no reference cycle
-    left for the collector).
+    roots (identity), number of models, title, theme, config (``doc.config``, a model of no document: no event),
+    document-level JS callbacks (``js_on_event``, no event) and the number of model classes known (a DataModel
+    class defined since would be in Bokeh's ``defs``) are those it was serialised with. ``take`` hands it out
+    once; then nothing refers to it (no reference cycle left for the collector).
     """
 
     def __init__(self, doc: Document):
@@ -129,7 +129,8 @@ class Prebuilt:
     def _fingerprint(doc: Document) -> tuple:
         js = tuple((name, tuple(map(id, cbs))) for name, cbs in doc.callbacks.js_event_callbacks.items())
         classes = len(Model.model_class_reverse_map)  # NB: every DataModel class known is sent (``defs``)
-        return tuple(id(r) for r in doc.roots), len(doc.models), doc.title, id(doc.theme), js, classes
+        config = tuple(doc.config.properties_with_values(include_defaults=False).items())  # in no doc: no event
+        return tuple(id(r) for r in doc.roots), len(doc.models), doc.title, id(doc.theme), js, classes, config
 
     @classmethod
     def attach(cls, doc: Document) -> None:

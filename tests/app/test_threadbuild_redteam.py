@@ -96,6 +96,14 @@ def test_a_document_js_callback_added_after_the_build_is_sent(installed):
     assert "window.redteam" in bokeh[0] and first == bokeh
 
 
+def test_a_document_config_changed_after_the_build_is_sent(installed):
+    def change(doc, state):
+        doc.config.update(reconnect_session=False, notify_connection_status=False)  # as Panel's script handler does
+
+    first, bokeh, _ = _first_pull_after(_bokeh_page, change)
+    assert '"notify_connection_status":false' in bokeh[0] and first == bokeh
+
+
 def test_a_theme_set_after_the_build_is_sent(installed):
     def change(doc, state):
         doc.theme = Theme(json={"attrs": {"Div": {"styles": {"color": "rgb(1, 2, 3)"}}}})
