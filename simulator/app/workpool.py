@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -342,7 +343,11 @@ def session_runner(doc=None) -> Runner:
     return runner
 
 
+@functools.cache
 def _libc():
+    """The C library, looked up once per process (``find_library`` runs ``ldconfig -p`` in a subprocess each time,
+    and ``return_memory`` calls this on the event loop after sessions close).
+    """
     name = ctypes.util.find_library("c")
     try:
         return ctypes.CDLL(name) if name else None

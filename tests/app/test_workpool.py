@@ -162,3 +162,21 @@ def test_a_full_pool_refuses_with_a_message_and_a_runner_without_server_runs_at_
 
     runner.request("c", chain(0))
     assert seen == list(range(5001))  # 5001 chained jobs: a recursion would have overflowed the stack
+
+
+def test_the_c_library_is_looked_up_once_per_process(monkeypatch):
+    """``find_library`` spawns ``ldconfig``: returning memory after each closed session must not repeat it."""
+    import ctypes.util
+
+    from simulator.app import workpool
+
+    calls = []
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: calls.append(name) or real(name))
+    workpool._libc.cache_clear()
+    try:
+        for _ in range(3):
+            workpool.return_memory()
+        assert calls == ["c"]
+    finally:
+        workpool._libc.cache_clear()
