@@ -294,6 +294,46 @@ def test_tab_from_the_navigation_bar_enters_the_page_without_the_skip_button(ser
     raise AssertionError(f"{path}: 12 Tab stops never entered the page: {stops}")
 
 
+# the boxes of each wrapping row's first two children (through shadow roots)
+REFLOW_BOXES = """() => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.classList.contains("rnn-reflow") && el.shadowRoot) {
+        const kids = [...el.shadowRoot.children].filter((c) => c.tagName !== "STYLE" && c.getClientRects().length);
+        if (kids.length >= 2) out.push(kids.slice(0, 2).map((k) => k.getBoundingClientRect().toJSON()));
+      }
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/cell", "/applications"])
+def test_on_a_phone_the_controls_sit_above_the_drawings(server, browser, path):
+    """At 390 px (a phone, or 200 % zoom of a small window) the 300 px column of controls stood beside 1000 px
+    of drawings, making the page three screens wide: does the page's first row now put them one above the
+    other, and at 1400 px still side by side?"""
+    for width, stacked in ((390, True), (1400, False)):
+        page = browser.new_page(viewport={"width": width, "height": 844})
+        try:
+            page.goto(server + path)
+            page.wait_for_function(f"() => ({DEEP_ALL})('[role=main]').length === 1", timeout=40000)
+            page.wait_for_timeout(1500)
+            rows = page.evaluate(REFLOW_BOXES)
+            assert rows, f"{path}: no wrapping row"
+            first, second = rows[0]
+            if stacked:
+                assert second["top"] >= first["bottom"] - 1 and first["right"] <= width, (width, first, second)
+            else:
+                assert second["left"] >= first["right"] - 1 and second["top"] < first["bottom"], (width, first,
+                                                                                                   second)
+        finally:
+            page.close()
+
+
 def _button(text: str):
     return lambda f: f["tag"] == "button" and f["text"] == text
 

@@ -17,6 +17,7 @@ from bokeh.plotting import figure
 
 from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
+from simulator.app.components.reflow import beside
 from simulator.app.components.tiles import Bars, DrawingGrid, ImageTiles
 from simulator.app.components.training_control import TrainingControl
 from simulator.app.components.upload import ImageUpload
@@ -370,7 +371,7 @@ class ApplicationsPage(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         return pn.Column(
             intro, self.messages.pane,
-            pn.Row(self.controls, pn.Column(pn.pane.Markdown("### Try it", margin=(0, 5)), self.untrained,
+            beside(self.controls, pn.Column(pn.pane.Markdown("### Try it", margin=(0, 5)), self.untrained,
                                             self.video_view, self.digits_view, self.digits_input,
                                             self.sentiment_view,
                                             self.forecast_view)),

@@ -21,6 +21,7 @@ from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid, TimeHeatmap
 from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
+from simulator.app.components.reflow import beside, wrapping
 from simulator.app.components.trajectory import Trajectory
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
@@ -79,7 +80,7 @@ class CellPage(pn.viewable.Viewer):
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
         self.compare_view = pn.Column(visible=False)
-        self.single_view = pn.Row(pn.pane.Bokeh(self.diagram.figure), pn.pane.Bokeh(self.trajectory.figure))
+        self.single_view = wrapping(pn.pane.Bokeh(self.diagram.figure), pn.pane.Bokeh(self.trajectory.figure))
         self.heat_section = pn.Column(
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
                              margin=(10, 5, 0, 5)),
@@ -329,7 +330,7 @@ class CellPage(pn.viewable.Viewer):
             "shows a vector's numbers at this step.", sizing_mode="stretch_width")
         return pn.Column(
             intro, self.messages.pane,
-            pn.Row(self.controls, pn.Column(self.player, pn.pane.Bokeh(self.readout), self.single_view,
+            beside(self.controls, pn.Column(self.player, pn.pane.Bokeh(self.readout), self.single_view,
                                             self.compare_view, self.equations.pane, self.heat_section,
                                             pn.pane.Markdown("#### Numbers as text", margin=(10, 5, 0, 5)),
                                             pn.pane.Bokeh(self.numbers_table))),

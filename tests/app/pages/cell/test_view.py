@@ -111,7 +111,8 @@ def test_bad_fields_show_messages_and_revert():
     h_field.value = "99"  # number fields are text fields: the server parses what was typed
     assert page.model.H == 4 and h_field.value == "4" and "H" in page.messages.pane.object
     h_field.value = ""
-    assert page.model.H == 4 and h_field.value == "4" and "not a number" in page.messages.pane.object
+    assert page.model.H == 4 and h_field.value == "4"
+    assert "H (hidden): the field is empty; expected a whole number" in page.messages.pane.object
     page.value_input.value = "twelve"
     page._set_weight()
     assert "not a number" in page.messages.pane.object and page.model.edits == ""
