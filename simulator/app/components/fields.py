@@ -2,7 +2,12 @@
 
 Number fields are text fields parsed by the server. A browser number field silently drops the characters it
 does not allow (typing "1e3" into Bokeh's integer field sends 13), so what reaches the model would not be
-what the student typed; here the typed text arrives as it is and is accepted whole or refused with a message.
+what the student typed; here the typed text arrives as it is and is accepted whole or refused with a message
+that starts with the label shown above the field.
+
+Not covered: a superscript minus (⁻) or other symbols are refused as "not a number" rather than read; a
+subnormal value (``1e-320``) is taken with the precision a float has there; Unicode digits of any script are
+read as Python reads them.
 """
 
 from __future__ import annotations
