@@ -167,6 +167,19 @@ def test_the_prebuilt_serialisation_is_released_by_the_first_pull_without_a_coll
     assert not alive and not callbacks_left and not patched
 
 
+def test_two_sockets_pulling_the_same_new_session_at_once_get_the_same_document(installed):
+    """Two tabs (or a reconnect racing the first socket) on one session id: one prebuilt reply, one Bokeh's."""
+    async def main():
+        app = BokehApplication(FunctionHandler(lambda doc: _panel_page(doc, {})))
+        session = await _context(app).create_session_if_needed("twice", request=_request("/twice"))
+        before = dict(threadbuild.PULLS)
+        replies = await asyncio.gather(_pull(session), _pull(session))
+        return replies, {k: threadbuild.PULLS[k] - before[k] for k in before}
+
+    (one, other), counts = asyncio.run(main())
+    assert one == other and counts == {"prebuilt": 1, "fresh": 1}
+
+
 def test_a_session_destroyed_before_its_pull_keeps_no_serialisation(installed):
     async def main():
         ctx = _context(BokehApplication(FunctionHandler(lambda doc: _bokeh_page(doc, {}))))
