@@ -124,7 +124,11 @@ def _read_all(pages: list) -> list:
 
 
 def _render(page, value) -> None:
-    page._render(value)
+    """Show a reading on its page (on its document's next tick): a page that fails to show it logs one line."""
+    try:
+        page._render(value)
+    except Exception as exc:  # noqa: BLE001 - one page's failure is not a traceback in everyone's log
+        log.warning("course pages' poll: %s could not show its reading: %r", type(page).__name__, exc)
 
 
 BOARD = Board()

@@ -123,6 +123,18 @@ def test_a_session_torn_down_during_a_reading_drops_that_page_only():
     assert [len(d.next_tick) for d in docs] == [1, 0, 1, 0]
 
 
+def test_a_page_that_fails_to_show_its_reading_logs_a_line_and_the_others_still_show(caplog):
+    board, _ = _board()
+    broken, fine = Page(0), Page(0)
+    broken._render = lambda value: 1 / 0
+    doc = FakeDoc()
+    for page in (broken, fine):
+        board.follow(page, shown="before", doc=doc)
+    assert asyncio.run(board.tick()) == 2
+    doc.run_next_ticks()
+    assert fine.shown == [0] and "could not show its reading" in caplog.text and "Traceback" not in caplog.text
+
+
 def test_a_page_is_not_read_after_it_is_forgotten_or_its_session_ends():
     board, calls = _board()
     a, b = Page(0), Page(0)
