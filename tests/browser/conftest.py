@@ -20,6 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 # Tests never rewrite tracked files: screenshots go to build/screenshots (ignored by git) unless
 # ``scripts/screenshots`` asks for the README's copies (RNN_SCREENSHOTS_DIR=docs/screenshots).
 SCREENSHOTS = ROOT / os.environ.get("RNN_SCREENSHOTS_DIR", "build/screenshots")
+NAVIGATION_MS = 120_000
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -97,6 +98,8 @@ def open_page(browser):
 
     def _open(url: str):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # A liveness bound, not a speed claim: Playwright's 30 s default failed a first build at load 15 on 2 cores.
+        page.set_default_navigation_timeout(NAVIGATION_MS)
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
         page.goto(url)
