@@ -137,7 +137,8 @@ class FeedbackPage:
         if row["tests"]:
             parts.append(tests_table(row["tests"]))
         if row["status"] == "graded" and (mine := mine_link(row["assignment"], row["id"])):
-            parts.append(f"<p><a href='{html.escape(mine[0], quote=True)}'>{html.escape(mine[1])}</a></p>")
+            parts.append(f"<p style='font-size:15px;margin-top:1em'><a style='color:#1f4f99' "
+                         f"href='{html.escape(mine[0], quote=True)}'>{html.escape(mine[1])}</a></p>")
         if notes:
             parts.append(f"<p>Notes on your notebook:</p><ul>{notes}</ul>")
         self.body.object = "<div aria-live='polite'>" + "".join(parts) + "</div>"
