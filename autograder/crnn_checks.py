@@ -226,7 +226,7 @@ def probe_pool_case(default_stride: bool = False) -> dict:
 
 def _pool_cases(hidden: bool) -> list[dict]:
     shapes = ([(1, 1, 1, 1, 1, 1), (2, 3, 5, 4, 2, 2), (1, 2, 6, 6, 3, 3), (2, 1, 5, 5, 3, 2), (3, 2, 4, 7, 2, 1)]
-              if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 1)])  # NB: one visible stride != window
+              if hidden else [(2, 2, 4, 4, 2, 2), (1, 1, 5, 6, 2, 2)])
     out = []
     for k, (N, C, H, W, size, stride) in enumerate(shapes):
         rng = _rng(hidden, 40 + k)

@@ -181,15 +181,17 @@ def test_a_state_built_for_one_example_is_named_in_an_architecture():
 
 
 def test_pooling_by_reshape_is_told_it_needs_stride_equal_to_the_window():
-    """A reshape-into-windows max-pool: a visible case with stride != window fails and names the stride?"""
+    """A reshape-into-windows max-pool fails where stride != window: is it told it needs them equal?"""
     def maxpool_forward(x, size=2, stride=None):
         stride = size if stride is None else stride
         N, C, H, W = x.shape
         OH, OW = (H - size) // stride + 1, (W - size) // stride + 1
         return x[:, :, :OH * size, :OW * size].reshape(N, C, OH, size, OW, size).max(axis=(3, 5)), None
 
-    text = _message(check_maxpool_forward, maxpool_forward)
-    assert "visible case" in text and "right only when the stride equals the window" in text, text
+    check_maxpool_forward(maxpool_forward)  # the visible cases move by the window: they pass
+    # In process a hidden case's message is the check's own (through the sandbox hidden_text replaces it).
+    text = _message(check_maxpool_forward, maxpool_forward, hidden=True)
+    assert "runs only with stride = window" in text and "right only when the stride equals the window" in text, text
 
 
 def test_a_conv_whose_output_size_forgets_the_stride_is_told_so():
