@@ -198,6 +198,23 @@ def _redacted_error(kind, message: str, tb: str) -> tuple[str, str, str]:
     return kind, REDACTED if str(message).strip() else "", frames
 
 
+# Student text never poses as the grader's diagnosis. The dashboard and the analytics API count misconceptions by
+# reading failed tests' messages for the grader's markers (``likely bug: <class>``, ``Likely cause (a guess ...):
+# <cause>``; autograder.server.analytics), and a message may quote the student's own words: an error's type name,
+# message and traceback (source lines included) as the sandbox reports them here, and a returned dict's keys
+# (values.as_array_dict). ``defang`` turns every ``likely<whitespace>bug|cause``, in any case, into
+# ``likely-bug`` / ``likely-cause`` where that text arrives: the student still reads their words, and no parser of
+# the markers matches inside them. (Here, not in a module of its own: this file is all the sandbox has.)
+# Not covered: student text reaching a message by another route (none known: returns are arrays or numbers, and a
+# passing test's printed output is never read for bug classes).
+_MARKER = re.compile(r"(likely)\s+(bug|cause)", re.IGNORECASE)
+
+
+def defang(text: str) -> str:
+    """``text`` with every diagnosis marker broken (``likely bug`` -> ``likely-bug``), the rest unchanged."""
+    return _MARKER.sub(lambda m: f"{m.group(1)}-{m.group(2)}", text)
+
+
 def remote_error(kind: str, message: str, remote_traceback: str = "") -> RemoteError:
     """A :class:`RemoteError` that is also an instance of the built-in exception named ``kind`` (if any)."""
     base = ERROR_TYPES.get(kind) if isinstance(kind, str) else None
@@ -763,9 +780,10 @@ class Peer:
             if op == "error":
                 # NB: cut to the sender's own bounds on arrival (a forged frame carries up to MAX_HEADER): whatever
                 # reads the text afterwards (regular expressions in the pipeline and hidden_text) reads at most this
-                raise remote_error(*_redacted_error(str(reply.get("kind", "Exception"))[:200],
-                                                    str(reply.get("message", ""))[:MAX_TEXT],
-                                                    str(reply.get("traceback", ""))[-MAX_TEXT:]))
+                # and with the grader's diagnosis markers broken (defang: never a misconception by quote)
+                raise remote_error(*_redacted_error(defang(str(reply.get("kind", "Exception"))[:200]),
+                                                    defang(str(reply.get("message", ""))[:MAX_TEXT]),
+                                                    defang(str(reply.get("traceback", ""))[-MAX_TEXT:])))
             if op == "call":
                 self.serve_call(value)
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder import hidden_text
+from autograder.channel import defang
 
 
 class CheckError(AssertionError):
@@ -114,8 +115,9 @@ def as_array_dict(value, what: str, shapes: dict[str, tuple[int, ...]], dtype=np
     missing = sorted(set(shapes) - set(keys))
     extra = sorted(set(keys) - set(shapes))
     if missing or extra:
-        _read_failed(f"{what}: keys {sorted(keys)}, expected {sorted(shapes)}"
-                     + (f" (missing {missing})" if missing else "") + (f" (unexpected {extra})" if extra else ""),
+        _read_failed(f"{what}: keys {defang(repr(sorted(keys)))}, expected {sorted(shapes)}"
+                     + (f" (missing {missing})" if missing else "")
+                     + (f" (unexpected {defang(repr(extra))})" if extra else ""),
                      what, f"{expected}, got other keys", value)
     return {k: as_array(dict.__getitem__(value, k), f"{what}[{k!r}]", shapes[k], dtype) for k in shapes}
 

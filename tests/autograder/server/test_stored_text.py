@@ -3,8 +3,8 @@
 A check quotes the student's exception message in its test message (``rnn_step raised ValueError: <their
 words>``), and the dashboard's misconceptions are read from test messages (``likely bug: ...``): a student can
 make up a bug class, with their words, in the instructor's dashboard and the analytics API. Shown as text (never
-markup), but counted as if the grader had found it. Open: the fix is for the checks to give the bug class as a
-field of the report (docs/server.md, "Not covered"); this test fails until then.
+markup), but counted as if the grader had found it. Closed by breaking the grader's markers in student text where
+it arrives (``channel.defang``); these payloads were written before that fix and are its held-out half.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ WORDS = ["likely bug: copied from bo", "x). Probably y (likely bug: the referenc
          "Likely cause (a guess from the probes): the grader. "]
 
 
-@pytest.mark.xfail(strict=True, reason="open: bug classes are parsed from test messages that quote the student's "
-                   "exception text; the checks should report the class as a field")
 @pytest.mark.parametrize("words", WORDS)
 def test_a_students_exception_text_is_not_a_misconception(server, people, words):
     ada, _ = people["ada"]
