@@ -668,13 +668,46 @@ def _forward_cache(rnn_forward: Callable, case: dict):
     return _student_forward(rnn_forward, case)[1]
 
 
+def _same_data(got, want) -> bool:
+    """Is ``got`` (a student's return, plain data) ``want`` (the reference's): same structure, arrays allclose?"""
+    if isinstance(want, dict):
+        return (type(got) is dict and set(dict.keys(got)) == set(want)
+                and all(_same_data(dict.__getitem__(got, k), v) for k, v in want.items()))
+    if isinstance(want, (list, tuple)):
+        return type(got) in (list, tuple) and len(got) == len(want) and all(map(_same_data, got, want))
+    if isinstance(want, str):
+        return type(got) is str and got == want
+    try:
+        got_array = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return got_array.shape == np.shape(want) and all_close(np.asarray(want, dtype=float), got_array)
+
+
+def _prescribed_form(got, want: list[dict]) -> bool:
+    """Has ``got`` the form of the prescribed cache ``want``: a list of T dicts with ``rnn_step``'s keys?"""
+    return (type(got) in (list, tuple) and len(got) == len(want)
+            and all(type(g) is dict and set(dict.keys(g)) == set(w) for g, w in zip(got, want, strict=True)))
+
+
 def _own_cache(rnn_forward: Callable, case: dict):
-    """The student's own cache if their rnn_forward matches the reference on ``case``, else None."""
+    """The student's own cache if their rnn_forward is right on ``case``, else None (the prescribed one is used).
+
+    Right: H matches the reference, and a cache in the prescribed form (a list of the T step caches) holds the
+    reference's step caches. A forward that returns the right states with wrong caches (every cache the last
+    step's; blind catalogue 4) must not cost the backward its points. A cache of another form (the student's own
+    design, e.g. ``sequence.forward``'s dict) cannot be compared and is used as it is when H matches.
+    """
     try:
         H, cache = _student_forward(rnn_forward, case)
     except Exception:  # noqa: BLE001 - a forward that fails in any way is graded by its own test
         return None
-    return cache if all_close(_ref_H(case), H) else None
+    if not all_close(_ref_H(case), H):
+        return None
+    want = step_caches(case)
+    if _prescribed_form(cache, want) and not _same_data(cache, want):
+        return None
+    return cache
 
 
 # ----------------------------------------------------------------------------- confirmations (one student call)
@@ -771,7 +804,8 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
             except AssertionError:
                 raise
             except Exception as exc:  # noqa: BLE001 - say which cache the student's code could not read
-                fail(f"{head}: your rnn_forward differs from the reference here, so rnn_backward was called with "
+                fail(f"{head}: your rnn_forward (its H or its cache) differs from the reference here, so "
+                     "rnn_backward was called with "
                      "the cache the notebook prescribes, built from the reference (a list of the T caches "
                      f"rnn_step returned, caches[t] for step t); on it your rnn_backward raised "
                      f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -792,7 +826,8 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
             fail(diagnose(head, problems, got, case, suspects, probes, confirm=confirm, reference=_reference_backward))
     note = ""
     if prescribed:
-        note = (f"; your rnn_forward differs from the reference on cases {prescribed}, so there rnn_backward was "
+        note = (f"; your rnn_forward (its H or its cache) differs from the reference on cases {prescribed}, so "
+                "there rnn_backward was "
                 "checked on the prescribed cache built from the reference")
     ok(f"rnn_backward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()}){note}")
 

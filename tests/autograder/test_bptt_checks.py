@@ -258,3 +258,32 @@ def test_visible_and_hidden_cases_get_the_same_cause(bug):
     found = messages(namespace(bug.assignment, bug.edits), bug.function)
     causes = [m.group(1) for text in found if (m := CAUSE.search(text))]
     assert len(set(causes)) <= 1, causes
+
+
+def _last_cache_only(forward):
+    """A forward right on H whose every cache is the last step's (blind catalogue 4's fwd_caches_last_only)."""
+    def rnn_forward(X, h0, params):
+        H, caches = forward(X, h0, params)
+        return H, [caches[-1]] * len(caches)
+    return rnn_forward
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+def test_a_forward_with_wrong_caches_does_not_cost_a_right_backward(hidden, capsys):
+    """The notebook's caches are a list of the T step caches: one of that form with the wrong values is a forward
+    bug, so the backward is graded on the prescribed cache from the reference and keeps its points."""
+    assert isinstance(SOLUTION["rnn_forward"](*_sequence_args())[1], list)  # the form the notebook prescribes
+    checks.check_rnn_backward(_last_cache_only(SOLUTION["rnn_forward"]), SOLUTION["rnn_backward"], hidden)
+    assert "differs from the reference on cases" in capsys.readouterr().out
+
+
+def test_a_right_forward_with_the_prescribed_caches_is_used_as_it_is(capsys):
+    """The control: the student's own right cache is used (no prescribed-cache note)."""
+    checks.check_rnn_backward(SOLUTION["rnn_forward"], SOLUTION["rnn_backward"], False)
+    assert "differs from the reference" not in capsys.readouterr().out
+
+
+def _sequence_args():
+    rng = np.random.default_rng(0)
+    params = {"W_xh": rng.normal(size=(3, 4)), "W_hh": rng.normal(size=(4, 4)), "b_h": rng.normal(size=4)}
+    return rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 4)), params
