@@ -245,12 +245,38 @@ def _reduced_hint(value, shape: tuple[int, ...]) -> str:
     return ""
 
 
-def _strict(value, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``as_array``, with ``_reduced_hint``'s guess when the shape is wrong."""
+def _through_hint(value, shape: tuple[int, ...], key: str, D: int, H: int) -> str:
+    """A guess when an input gradient has the other input's size: the chain went back through the wrong weight.
+
+    In every cell ``dx = da @ W_x^T`` has D columns and ``dh_prev = da @ W_h^T`` has H (``W_x`` multiplies x in the
+    forward, ``W_h`` multiplies h_prev): a dx of H columns went back through ``W_h``, a dh_prev of D through ``W_x``.
+    Only shapes are read, and only when D != H (otherwise the sizes say nothing).
+    """
+    got = value.shape if type(value) is np.ndarray else None
+    if got is None or D == H or len(shape) != 2 or got[:1] != shape[:1] or len(got) != 2:
+        return ""
+    if key == "dx" and got[1] == H:
+        return (f" ({H} columns, the hidden size, where the input size {D} belongs: dx went back through the recurrent "
+                "weight; likely bug: dx through the recurrent weight instead of the input weight; dx = da @ W_x^T, "
+                "with the weight that multiplies x in the forward)")
+    if key in ("dh_prev", "dh") and got[1] == D:
+        return (f" ({D} columns, the input size, where the hidden size {H} belongs: dh_prev went back through the "
+                "input weight; likely bug: dh_prev through the input weight instead of the recurrent weight; "
+                "dh_prev = da @ W_h^T, with the weight that multiplies h_prev in the forward)")
+    return ""
+
+
+def _strict(value, what: str, shape: tuple[int, ...], sizes: tuple[int, int] | None = None) -> np.ndarray:
+    """``as_array``, with ``_reduced_hint``'s (and, for input gradients with ``sizes`` (D, H), ``_through_hint``'s)
+    guess when the shape is wrong.
+    """
     try:
         return as_array(value, what, shape)
     except AssertionError as exc:
-        fail(f"{exc}{_reduced_hint(value, shape)}")
+        hint = _reduced_hint(value, shape)
+        if not hint and sizes is not None:
+            hint = _through_hint(value, shape, what.rsplit(": ", 1)[-1], *sizes)
+        fail(f"{exc}{hint}")
 
 
 def _column_hint(value, B: int, H: int) -> str:
@@ -303,23 +329,30 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
     items = as_tuple(out, len(names), f"{name} returned", ", ".join(names))
     B, H = case["h_prev"].shape
     got = {}
+    D = case["x"].shape[1]
     if wrt in ("all", "inputs"):
-        got["dx"] = _strict(items[0], f"{name}: dx", case["x"].shape)
+        got["dx"] = _strict(items[0], f"{name}: dx", case["x"].shape, (D, H))
         for n_, v in zip(spec.input_grads[1:], items[1:-1], strict=True):
-            got[n_] = _strict(v, f"{name}: {n_}", (B, H))
+            got[n_] = _strict(v, f"{name}: {n_}", (B, H), (D, H))
     if wrt in ("all", "params"):
         shapes = {k: v.shape for k, v in case["params"].items()}
-        got.update(_read_grads(items[-1], f"{name}: grads", shapes))
+        got.update(_read_grads(items[-1], f"{name}: grads", shapes, B))
     return got
 
 
-def _read_grads(value, what: str, shapes: dict) -> dict:
-    """``as_array_dict``, with a hint when a bias gradient comes back as a column or a row, or a weight gradient
-    with its two sizes exchanged (a transposed product).
+def _read_grads(value, what: str, shapes: dict, B: int | None = None) -> dict:
+    """``as_array_dict``, with a hint when a bias gradient comes back as a column or a row, or summed over the unit
+    axis (B numbers where the bias has its own size, B != that size), or a weight gradient with its two sizes
+    exchanged (a transposed product).
     """
     if type(value) is dict:
         for k, shape in shapes.items():
             v = dict.get(value, k)
+            if (len(shape) == 1 and B is not None and B != shape[0] and type(v) is np.ndarray
+                    and v.shape == (B,)):
+                fail(f"{what}[{k!r}]: shape {v.shape}, expected {shape}: one number per example, where the bias has "
+                     f"one per unit (likely bug: bias gradient summed over the wrong axis); sum da over the batch "
+                     "axis, axis=0, not over the units")
             if len(shape) == 1 and type(v) is np.ndarray and v.shape in ((shape[0], 1), (1, shape[0])):
                 # a (1, 1) gradient of a 1-unit bias cannot tell a row from a column
                 kind = "row or column" if shape[0] == 1 else "column" if v.shape == (shape[0], 1) else "row"
