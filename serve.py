@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     pages = admission.guard(routes(course=handle is not None))  # per-client session limit (simulator/app/admission.py)
     install_page_handler()  # each session is built once, by the process serving it (simulator/app/pagehtml.py)
     try:
-        threaded = threadbuild.install()  # a new session's page is built in a thread, not on the loop (threadbuild.py)
-        install_join_gate(threaded=threaded)  # new sessions admitted one at a time per process (joining.py)
+        install_join_gate()  # new sessions admitted at a bounded rate (simulator/app/joining.py)
         install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
+        threadbuild.install()  # a new session's page is built in a thread, not on the event loop (threadbuild.py)
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
     except ValueError as exc:  # RNN_JOIN_SHARE, RNN_GC_THAW_EVERY, RNN_BUILD_IN_THREAD invalid: one line

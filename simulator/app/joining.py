@@ -7,10 +7,6 @@ builds before anyone's next click is answered). ``GatedWSHandler`` makes each we
 (``JoinGate.turn``) before Bokeh builds its session: one build at a time per process, and after a build of
 ``b`` seconds the next starts no sooner than ``b * (1 / share - 1)`` later, so builds take at most ``share``
 of the loop's time (``RNN_JOIN_SHARE``, default 0.5) and any other message waits behind one build at most.
-When builds run in a thread (``threadbuild``, serve.py's default) the loop keeps answering during a build, and
-the gap only idled the build thread: there the default share is 1 (builds back to back, still one at a time per
-process). Measured on the course server (docs/classroom_course.md): 60 page opens on one process took 8.2 s at
-share 0.5 and 5.0 s at 1, the trivial request's p95 14 ms and 25 ms.
 
 A student whose build waits is never facing a blank or frozen tab: the page's HTML comes at once (it builds
 nothing) and says "Joining…", with the number of classmates whose pages this process is building first; the
@@ -33,16 +29,15 @@ import time
 from bokeh.server import urls
 from panel.io import server as pn_server
 
-SHARE = 0.5  # builds on the event loop
-THREADED_SHARE = 1.0  # builds in a thread: no gap needed for the loop's sake
+SHARE = 0.5
 MIN_GAP = 0.001  # s between two builds, whatever the share
 
 
-def share_from_env(environ: dict[str, str] | None = None, default: float = SHARE) -> float:
-    """``RNN_JOIN_SHARE`` as a number in (0, 1] (else ``default``); ValueError naming it otherwise."""
+def share_from_env(environ: dict[str, str] | None = None) -> float:
+    """``RNN_JOIN_SHARE`` as a number in (0, 1] (default ``SHARE``); ValueError naming it otherwise."""
     raw = (os.environ if environ is None else environ).get("RNN_JOIN_SHARE", "").strip()
     if not raw:
-        return default
+        return SHARE
     try:
         value = float(raw)
     except ValueError:
@@ -112,14 +107,9 @@ def with_notice(page: str, ahead: int | None = None) -> str:
     return page.replace("<body>", "<body>" + NOTICE.format(ahead=html.escape(more)), 1)
 
 
-def install_join_gate(share: float | None = None, threaded: bool = False) -> None:
-    """Open every app's websockets through ``GatedWSHandler`` (call before ``pn.serve``; again is harmless).
-
-    ``share`` defaults to ``RNN_JOIN_SHARE``, else ``THREADED_SHARE`` when builds run in a thread (``threaded``)
-    and ``SHARE`` when they run on the event loop.
-    """
-    default = THREADED_SHARE if threaded else SHARE
-    GATE.share = share_from_env(default=default) if share is None else JoinGate(share).share
+def install_join_gate(share: float | None = None) -> None:
+    """Open every app's websockets through ``GatedWSHandler`` (call before ``pn.serve``; again is harmless)."""
+    GATE.share = share_from_env() if share is None else JoinGate(share).share
     for k, (pattern, handler) in enumerate(urls.per_app_patterns):
         if pattern == r"/ws" and issubclass(handler, pn_server.WSHandler) and handler is not GatedWSHandler:
             urls.per_app_patterns[k] = (pattern, GatedWSHandler)

@@ -101,19 +101,3 @@ def test_the_joining_notice_says_how_many_are_built_first(ahead, words):
     assert out.count('id="rnn-joining"') == 1 and out.index('id="rnn-joining"') < out.index("id='root'")
     assert words in out and 'role="status"' in out and "B.documents.length" in out
     assert out.replace(out[out.index("<div id=\"rnn-joining\""):out.index("</script>") + 9], "") == page
-
-
-@pytest.mark.parametrize("threaded, environ, share", [(False, {}, 0.5), (True, {}, 1.0),
-                                                      (True, {"RNN_JOIN_SHARE": "0.5"}, 0.5),
-                                                      (False, {"RNN_JOIN_SHARE": "0.8"}, 0.8)])
-def test_the_default_share_follows_where_pages_are_built(monkeypatch, threaded, environ, share):
-    """Builds in a thread leave the loop free: no gap by default; on the loop, half; the environment decides first."""
-    monkeypatch.delenv("RNN_JOIN_SHARE", raising=False)
-    for key, value in environ.items():
-        monkeypatch.setenv(key, value)
-    before = joining.GATE.share
-    try:
-        joining.install_join_gate(threaded=threaded)
-        assert joining.GATE.share == share
-    finally:
-        joining.GATE.share = before
