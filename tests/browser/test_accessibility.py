@@ -14,6 +14,8 @@ import re
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import panel as pn
@@ -195,6 +197,16 @@ def defect_server():
     routes = {"/tuned": lambda: layout.framed("", _tuned()), "/held_out": lambda: layout.framed("", _held_out())}
     server = pn.serve(routes, port=port, address="127.0.0.1", show=False, threaded=True,
                       websocket_origin=[f"127.0.0.1:{port}"])
+    # NB: a threaded pn.serve returns before its thread listens (a CI run's first page got "connection refused")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/tuned", timeout=30).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
