@@ -16,12 +16,12 @@ from autograder import architecture_grammar
 from autograder import cases as case_sets
 from autograder.architecture_diagnosis import probes, raise_finding, suspects
 from autograder.calling import call, header, ok
-from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.cell_checks import raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
 from autograder.sequence_probes import Confirmation, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_tuple, fail, type_name
+from autograder.values import as_array, as_tuple, fail
 from simulator import architectures, cells
 
 OUTPUTS = Layout(("batch", "output"))
@@ -188,8 +188,7 @@ def _student_Y_or_raised(name: str, fn: Callable, case: dict, head: str):
     except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
-        kind = getattr(exc, "kind", None) or type_name(exc)
-        text = f"{head}: {name}_forward raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        text = f"{head}: {raised_text(name + '_forward', exc)}"
         finding = raise_finding(name, case["kind"], lambda c: _student_array(name, fn, c))
         if finding is not None:
             text += (f". Probably {finding.cause} (likely bug: {finding.bug}); check {finding.line}. "

@@ -19,7 +19,7 @@ from autograder import bptt_grammar
 from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
-from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.cell_checks import raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.sequence_probes import (
@@ -857,7 +857,7 @@ def explained_call(fn: Callable, name: str, args: tuple, names: tuple[str, ...],
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
         kind = getattr(exc, "kind", None) or type_name(exc)
-        text = f"{head}: {name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        text = f"{head}: {raised_text(name, exc)}"
         zeros = zero_inputs(case, names)
         runs = probe is not None and attempt(lambda: call(fn, name, probe, names=names)) is not None
         if zeros and runs:

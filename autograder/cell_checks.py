@@ -221,6 +221,14 @@ def _inner_sizes(message: str) -> tuple[int, int] | None:
     return int(m.group(4)), int(m.group(5))
 
 
+def raised_text(name: str, exc: BaseException) -> str:
+    """How a check quotes a student's exception: ``name raised Kind: message`` (cut to 500 characters), where it
+    was raised, and on hidden tests why no cause is guessed from it.
+    """
+    kind = getattr(exc, "kind", None) or type_name(exc)
+    return f"{name} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+
+
 def _redacted_hint(message: str) -> str:
     """Why a hidden test's crash names no cause: the error's text (which the guesses read) is not shown there."""
     if REDACTED not in message:

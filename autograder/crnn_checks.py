@@ -21,7 +21,7 @@ import numpy as np
 from autograder import cases as case_sets
 from autograder import crnn_grammar
 from autograder.calling import call, header, ok
-from autograder.cell_checks import _redacted_hint, _where_raised
+from autograder.cell_checks import raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.crnn_diagnosis import (
@@ -39,7 +39,7 @@ from autograder.crnn_diagnosis import (
 from autograder.hypotheses import Hypothesis
 from autograder.quiz_checks import check_choice
 from autograder.sequence_probes import Confirmation, Probe, attempt, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_float, as_tuple, fail, type_name
+from autograder.values import as_array, as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
 __all__ = ["check_choice", "check_conv2d_forward", "check_crnn_forward", "check_frame_features",
@@ -112,8 +112,7 @@ def _raised_call(fn: Callable, fname: str, args: tuple, head: str, variants: Cal
     except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of student code is reported, not propagated
-        kind = getattr(exc, "kind", None) or type_name(exc)
-        text = f"{head}: {fname} raised {kind}: {str(exc)[:500]}{_where_raised(exc)}{_redacted_hint(str(exc))}"
+        text = f"{head}: {raised_text(fname, exc)}"
         tried = variants()
         runs = [(label, bug, meaning) for label, a, bug, meaning in tried
                 if attempt(lambda a=a: call(fn, fname, a)) is not None]

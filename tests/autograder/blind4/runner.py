@@ -22,7 +22,6 @@ several functions (each bug edits one function).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import re
@@ -33,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from tests.autograder.blind3.runner import release_notebook, source_notebook  # one copy of nbgrader's release steps
 
 REPO = Path(__file__).resolve().parents[3]
 EXERCISES = REPO / "exercises"
@@ -79,20 +80,6 @@ def owner_of(assignment: str, test_id: str) -> str | None:
 def solution_code(source: str) -> str:
     """What a student who solved the cell would have in it: the solution without the fence lines."""
     return "\n".join(line for line in source.splitlines() if not SOLUTION_MARK.match(line))
-
-
-def source_notebook(assignment: str) -> nbformat.NotebookNode:
-    return nbformat.read(EXERCISES / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-
-
-def release_notebook(assignment: str) -> nbformat.NotebookNode:
-    """What students receive, made by nbgrader's own preprocessors (as ``generate_assignment`` does)."""
-    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, ComputeChecksums
-
-    nb = copy.deepcopy(source_notebook(assignment))
-    for pre in (ClearSolutions(), ClearHiddenTests(), ComputeChecksums()):
-        nb, _ = pre.preprocess(nb, {})
-    return nb
 
 
 def answers(assignment: str) -> dict[str, str]:
