@@ -74,6 +74,8 @@ def test_a_theme_still_decides_a_themed_models_defaults(cached):
     doc.add_root(themed)
     assert themed.background_fill_color == "#123456"
     assert figure().background_fill_color == "#ffffff"
+    doc.remove_root(themed)  # the theme leaves with the document
+    assert themed.background_fill_color == "#ffffff" and themed.themed_values() is None
 
 
 def test_values_set_on_a_model_are_still_validated(cached):
