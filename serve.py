@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
         threadbuild.install()  # a new session's page is built in a thread, not on the event loop (threadbuild.py)
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
-        bokehdefaults.install()  # Bokeh's stable defaults worked out once per class, not on every read
+        bokehdefaults.install_unless_off()  # Bokeh's stable defaults worked out once per class, not on every read
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
-    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_GC_THAW_EVERY, RNN_BUILD_IN_THREAD invalid: one line
+    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_GC_THAW_EVERY, RNN_BUILD_IN_THREAD, RNN_BOKEH_DEFAULTS: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,

@@ -17,7 +17,9 @@ built once), the longest GC pause the server logged, the load average when the r
 core the simulated students themselves used (near 100 %: the client, not the server, is what is measured),
 and the ratio to the trivial page.
 Usage: ``python benchmarks/classroom_load.py [--students 25 50 100 200] [--seconds 30] [--procs 2]
-[--late 0.1]``. It saturates both cores at N = 200: run it alone.
+[--late 0.1] [--variant LABEL:NAME=VALUE ...]`` (``--variant``: one more /cell row with its server's environment
+changed, e.g. ``nocache:RNN_BOKEH_DEFAULTS=0``, an A/B in the same run).
+It saturates both cores at N = 200: run it alone.
 
 Not measured: page drawing in a browser (the steps themselves cost the server nothing until the report; see
 tests/browser/test_cell_client.py) and training load (tests/browser/test_load.py).
@@ -97,9 +99,10 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _start(cmd: list[str], url: str, log) -> subprocess.Popen:
+def _start(cmd: list[str], url: str, log, env: dict[str, str] | None = None) -> subprocess.Popen:
     # NB: its own process group, so that _stop ends the forked server processes too, not only their parent
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     for _ in range(240):
         try:
             urllib.request.urlopen(url, timeout=5).read()
@@ -281,18 +284,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--late", type=float, default=0.1, help="share of the class arriving during the window")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
+                        help="one more /cell row per N, its server run with these environment variables "
+                             "(e.g. nocache:RNN_BOKEH_DEFAULTS=0), for an A/B in the same run")
     args = parser.parse_args(argv)
     if not 0 <= args.late < 1:
         parser.error(f"--late: got {args.late}; expected a share of the class, at least 0 and below 1")
+    variants = {"trivial": {}, "cell": {}}
+    for text in args.variant:
+        label, _, pairs = text.partition(":")
+        env = dict(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)
+        if not label or label in variants or not env or len(env) != len(pairs.split(",")):
+            parser.error(f"--variant: got {text!r}; expected a new label, a colon and NAME=VALUE pairs "
+                         "separated by commas, e.g. nocache:RNN_BOKEH_DEFAULTS=0")
+        variants[label] = env
     print(f"{args.procs} server process(es), {args.seconds:g} s window, {args.late:.0%} of each class arriving in it")
     print(f"{'page':8} {'N':>4} {'step p50/p95/p99 ms':>20} {'setting p50/p95/p99 ms':>23} "
           f"{'join late p50/p95 s':>19} {'join first p50/p95 s':>20} {'CPU ms/req':>10} {'MB/sess':>7} "
           f"{'builds/stud':>11} {'gc max ms':>9} {'load':>5} {'client':>6}")
     for n in args.students:
         rows = {}
-        for name in ("trivial", "cell"):
+        for name, env in variants.items():
             port = _free_port()
-            if name == "cell":
+            if name != "trivial":
                 cmd = [sys.executable, "serve.py", "--no-course", "--port", str(port), "--num-procs", str(args.procs)]
                 path = "/cell"
             else:
@@ -303,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 log_path = Path(tmp) / "server.log"
                 with open(log_path, "wb") as log:
-                    proc = _start(cmd, base + path, log)
+                    proc = _start(cmd, base + path, log, env)
                 try:
                     pids = _tree(proc.pid)
                     mark = log_path.stat().st_size  # the start-up check's own request is not a student's
@@ -314,15 +328,17 @@ def main(argv: list[str] | None = None) -> None:
             builds = len(BUILT.findall(text)) / n
             gc_max = max((int(ms) for ms in GC_PAUSE.findall(text)), default=0)
             step, setting, jl, jf = r["lat"]["step"], r["lat"]["setting"], r["join_late"], r["join_first"]
-            print(f"{name:8} {n:>4} {_pct(step, .5):6.0f}/{_pct(step, .95):6.0f}/{_pct(step, .99):6.0f} "
+            print(f"{name[:8]:8} {n:>4} {_pct(step, .5):6.0f}/{_pct(step, .95):6.0f}/{_pct(step, .99):6.0f} "
                   f"{_pct(setting, .5):9.0f}/{_pct(setting, .95):6.0f}/{_pct(setting, .99):6.0f} "
                   f"{_pct(jl, .5) / 1000:9.2f}/{_pct(jl, .95) / 1000:5.2f} {_pct(jf, .5) / 1000:11.2f}/"
                   f"{_pct(jf, .95) / 1000:5.2f} {r['cpu_ms']:10.1f} {r['mb']:7.2f} {builds:11.2f} "
                   f"{gc_max:9d} {load:5.1f} {r['client']:6.0%}", flush=True)
-        c, t = rows["cell"], rows["trivial"]
-        print(f"{'ratio':8} {n:>4} step p95 cell/trivial = "
-              f"{_pct(c['lat']['step'], .95) / max(_pct(t['lat']['step'], .95), 1e-9):.2f}, "
-              f"CPU per request cell/trivial = {c['cpu_ms'] / max(t['cpu_ms'], 1e-9):.2f}", flush=True)
+        t = rows["trivial"]
+        for name, c in rows.items():
+            if name != "trivial":
+                print(f"{'ratio':8} {n:>4} step p95 {name}/trivial = "
+                      f"{_pct(c['lat']['step'], .95) / max(_pct(t['lat']['step'], .95), 1e-9):.2f}, "
+                      f"CPU per request {name}/trivial = {c['cpu_ms'] / max(t['cpu_ms'], 1e-9):.2f}", flush=True)
     print("baseline: the trivial Panel page above, same server settings, same students, same run; "
           "gc max: the longest collection the server logged (0: none of 50 ms or more)")
 

@@ -27,6 +27,8 @@ Bokeh class's defaults at run time must call ``clear()`` (or not ``install``).
 
 from __future__ import annotations
 
+import os
+
 from bokeh.core.has_props import HasProps
 from bokeh.core.property.descriptors import PropertyDescriptor
 
@@ -89,6 +91,18 @@ def install() -> None:
     HasProps._overridden_defaults = classmethod(_overridden_defaults)
     PropertyDescriptor.has_unstable_default = _has_unstable_default
     PropertyDescriptor.instance_default = _instance_default
+
+
+def install_unless_off(environ: dict[str, str] | None = None) -> bool:
+    """``install`` unless ``RNN_BOKEH_DEFAULTS`` is ``0`` (to rule the cache out, or to measure without it);
+    returns whether it is installed. Any value but ``0`` or ``1`` raises ValueError naming it.
+    """
+    value = (os.environ if environ is None else environ).get("RNN_BOKEH_DEFAULTS", "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"RNN_BOKEH_DEFAULTS: got {value!r}; expected 1 (cache Bokeh's defaults) or 0 (do not)")
+    if value == "1":
+        install()
+    return value == "1"
 
 
 def uninstall() -> None:

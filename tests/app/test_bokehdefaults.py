@@ -111,3 +111,22 @@ def test_install_twice_and_uninstall_restore_bokehs_own_lookups():
     assert PropertyDescriptor.instance_default is not own
     bokehdefaults.uninstall()
     assert PropertyDescriptor.instance_default is own
+
+
+@pytest.mark.parametrize("value", ["2", "yes", "", " 1"])
+def test_a_bad_switch_value_is_named(value):
+    with pytest.raises(ValueError, match="RNN_BOKEH_DEFAULTS: got .*expected 1"):
+        bokehdefaults.install_unless_off({"RNN_BOKEH_DEFAULTS": value})
+
+
+def test_the_switch_turns_the_cache_off_and_on():
+    from bokeh.core.property.descriptors import PropertyDescriptor
+
+    own = PropertyDescriptor.instance_default
+    try:
+        assert bokehdefaults.install_unless_off({"RNN_BOKEH_DEFAULTS": "0"}) is False
+        assert PropertyDescriptor.instance_default is own
+        assert bokehdefaults.install_unless_off({}) is True
+        assert PropertyDescriptor.instance_default is not own
+    finally:
+        bokehdefaults.uninstall()
