@@ -209,6 +209,41 @@ def step_cases(kind: str, hidden: bool, T: int | None = None) -> list[dict]:
     return out
 
 
+LARGE_REACH = 900.0  # the smallest gate block's largest |pre-activation|: exp overflows above about 709
+
+
+def large_step_cases(kind: str, hidden: bool) -> list[dict]:
+    """One case of a step of ``kind`` whose pre-activations are large: in every gate block some ``|a|`` is at least
+    ``LARGE_REACH``, of both signs (each row of x comes with its negation, and x is scaled), and for the LSTM
+    ``|c_prev|`` is about as large. ``np.tanh`` and a stable sigmoid are finite there; a tanh or sigmoid written
+    with ``np.exp`` overflows (``exp(a)`` is inf above about 709, and inf / inf is nan).
+
+    Keys as :func:`step_cases`; ``"large"`` marks the case. Visible: B=2, D=3, H=4; hidden: B = 2 or 4, D and H
+    from 1 .. 5, from the secret (hidden stream ``"large cases"``).
+    """
+    rng = hidden_rng("large cases", 0) if hidden else np.random.default_rng(4_711)
+    pairs, D, H = (int(rng.integers(1, 3)), *(int(v) for v in rng.integers(1, 6, size=2))) if hidden else (1, 3, 4)
+    B = 2 * pairs
+    params = random_params(kind, D, H, rng)
+    u = rng.standard_normal((pairs, D))
+    x = np.concatenate([u, -u])  # (B, D): each row and its negation, so each pre-activation has both signs
+    W_x = params["W_xh" if kind == "rnn" else "W_x"]
+    k = W_x.shape[1] // H
+    reach = np.abs(x @ W_x).reshape(B, k, H).max(axis=(0, 2)).min()  # (B, kH) -> (B, k, H): per block
+    x = x * (LARGE_REACH / max(float(reach), 1e-12))
+    note = "" if hidden else f", large pre-activations: |a| >= {LARGE_REACH:g} in every gate"
+    case = {"label": f"B={B}, D={D}, H={H}{note}",
+            "x": x, "h_prev": 0.8 * rng.standard_normal((B, H)), "params": params,
+            "dh": rng.standard_normal((B, H)), "large": True}
+    if kind == "lstm":
+        signs = rng.choice([-1.0, 1.0], size=(B, H))
+        case["c_prev"] = LARGE_REACH * signs * rng.uniform(0.8, 1.0, size=(B, H))
+        case["dc"] = rng.standard_normal((B, H))
+    if not hidden:
+        case["recipe"] = f"large_step_cases({kind!r}, hidden=False)[0]"
+    return [case]
+
+
 def sequence_cases(hidden: bool) -> list[dict]:
     """Cases for an RNN over time: X (B, T, D), h0 (B, H), params, dH (B, T, H), dh_last (B, H)."""
     out = []

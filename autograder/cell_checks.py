@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,6 +296,29 @@ def _column_hint(value, B: int, H: int) -> str:
     return ""
 
 
+OVERFLOW = "overflow for large pre-activations"
+
+
+def _overflow(value, expected: np.ndarray, case: dict, what: str) -> None:
+    """Fail naming the overflow class when ``value`` (a float array of the expected shape, on a ``large`` case)
+    holds NaN or inf where the reference's ``expected`` is finite.
+
+    The large case runs after every ordinary case has passed, so a non-finite value only there comes from the
+    size of the pre-activations by construction: a tanh or sigmoid written with ``np.exp`` (``exp(a)`` is inf
+    above about 709 and inf / inf is nan). Only the value's dtype, shape and finiteness are read.
+    """
+    if (not case.get("large") or type(value) is not np.ndarray or value.dtype.kind != "f"
+            or value.shape != expected.shape or np.isfinite(value).all() or not np.isfinite(expected).all()):
+        return
+    bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
+    fail(f"{what}: holds {value[bad]} at index {bad} where the reference is finite ({expected[bad]:.6g}) (likely bug: "
+         f"{OVERFLOW}): your cell returns NaN/inf where the reference is finite; use np.tanh or a stable form "
+         "(np.exp(a) is inf for a above about 709, and inf / inf is nan: a sigmoid as 0.5 * (1 + np.tanh(a / 2)), "
+         "a tanh as np.tanh(a))", what,
+         f"holds a value that is not finite where the reference is finite (likely bug: {OVERFLOW}); use np.tanh or a "
+         "stable form, as 0.5 * (1 + np.tanh(a / 2)) for the sigmoid")
+
+
 def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None = None) -> tuple[dict, object]:
     """Run the student's step on ``case``; returns (outputs read strictly, the cache as returned)."""
     name = name or spec.step_name
@@ -303,7 +326,10 @@ def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None =
     items = as_tuple(out, len(spec.outputs) + 1, f"{name} returned", ", ".join((*spec.outputs, "cache")))
     B, H = case["h_prev"].shape
     got = {}
+    expected = reference_forward(spec, case)[0] if case.get("large") else {}
     for o, v in zip(spec.outputs, items, strict=False):
+        if o in expected:
+            _overflow(v, expected[o], case, f"{name}: {o}")
         try:
             got[o] = as_array(v, f"{name}: {o}", (B, H))
         except AssertionError as exc:
@@ -338,6 +364,14 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
     B, H = case["h_prev"].shape
     got = {}
     D = case["x"].shape[1]
+    if case.get("large"):
+        expected = reference_backward(spec, case, cache)
+        for n_, v in zip(spec.input_grads, items[:-1], strict=True):
+            if wrt in ("all", "inputs"):
+                _overflow(v, expected[n_], case, f"{name}: {n_}")
+        if wrt in ("all", "params") and type(items[-1]) is dict:
+            for p in case["params"]:
+                _overflow(dict.get(items[-1], p), expected[p], case, f"{name}: grads[{p!r}]")
     if wrt in ("all", "inputs"):
         got["dx"] = _strict(items[0], f"{name}: dx", case["x"].shape, (D, H))
         for n_, v in zip(spec.input_grads[1:], items[1:-1], strict=True):
@@ -599,10 +633,33 @@ def _with_head(head: str, run: Callable):
         fail(f"{head}: {exc}")
 
 
+def large_cases(spec: CellSpec, hidden: bool, reset_after: bool = True) -> list[dict]:
+    """The case with large pre-activations (``cases.large_step_cases``), graded after the ordinary ones."""
+    out = case_sets.large_step_cases(spec.kind, hidden)
+    for c in out:
+        c["reset_after"] = reset_after
+    return out
+
+
+LARGE = "on large pre-activations"
+
+
+def _graded(name: str, spec: CellSpec, hidden: bool, reset_after: bool) -> Iterator[tuple[str, dict]]:
+    """Every graded case with its header, composed when its turn comes (the header opens the case): the ordinary
+    cases, then the large one under its own header (``<name> on large pre-activations, visible case 1 of 1``),
+    so the ordinary cases keep their numbers.
+    """
+    cases = step_cases(spec, hidden, reset_after)
+    for k, c in enumerate(cases):
+        yield header(name, k, len(cases), c, hidden), c
+    large = large_cases(spec, hidden, reset_after)
+    for k, c in enumerate(large):
+        yield header(f"{name} {LARGE}", k, len(large), c, hidden), c
+
+
 def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = True, cache: bool = False) -> None:
     cases = step_cases(spec, hidden, reset_after)
-    for k, case in enumerate(cases):
-        head = header(spec.step_name, k, len(cases), case, hidden)
+    for head, case in _graded(spec.step_name, spec, hidden, reset_after):
         try:
             got, student_cache = student_forward(spec, fn, case)
         except StudentRaisedError as exc:
@@ -620,15 +677,14 @@ def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = 
     option = "" if reset_after else " with reset_after=False"
     what = "outputs and cache" if cache else "outputs"
     ok(f"{spec.step_name}{option} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} "
-       f"cases, {what} ({tolerance_text()})")
+       f"cases and 1 with large pre-activations, {what} ({tolerance_text()})")
 
 
 def _check_step_backward(spec: CellSpec, fn_b: Callable, hidden: bool, wrt: str, reset_after: bool = True) -> None:
     if wrt not in WRT:
         raise ValueError(f"wrt: got {wrt!r}; expected one of {WRT}")
     cases = step_cases(spec, hidden, reset_after)
-    for k, case in enumerate(cases):
-        head = header(spec.backward_name, k, len(cases), case, hidden)
+    for head, case in _graded(spec.backward_name, spec, hidden, reset_after):
         try:
             got = student_backward(spec, fn_b, case, backward_cache(spec.kind, case), wrt)
         except StudentRaisedError as exc:
@@ -642,8 +698,8 @@ def _check_step_backward(spec: CellSpec, fn_b: Callable, hidden: bool, wrt: str,
             fail(f"{head}: {why} Tolerance: {tolerance_text()}.")
     part = {"all": "all gradients", "inputs": "gradients with respect to the inputs and states",
             "params": "gradients with respect to the parameters"}[wrt]
-    ok(f"{spec.backward_name}: {part} match on {len(cases)} {'hidden' if hidden else 'visible'} cases, computed "
-       f"on the reference's cache ({tolerance_text()})")
+    ok(f"{spec.backward_name}: {part} match on {len(cases)} {'hidden' if hidden else 'visible'} cases and 1 with "
+       f"large pre-activations, computed on the reference's cache ({tolerance_text()})")
 
 
 # ----------------------------------------------------------------------------- public checks: cells
