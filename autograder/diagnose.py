@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder import probes
+from autograder import probes, sequence_probes
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import all_close
 from autograder.hypotheses import Hypothesis, hypothesis_text
@@ -152,9 +152,17 @@ def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: 
     """
     evidence = "; ".join(problems)
     hyp = certain_hypothesis(case, got, hypotheses, required, probe_cases, run_student, run_reference)
+    # The calls in a fresh order (sequence_probes.call_order_finding) run when no name is certain, and on a hidden
+    # case (no recipe), whose message shows no name but may show theirs.
+    order = (sequence_probes.call_order_finding(run_student, run_reference, probe_cases[0])
+             if probe_cases and (hyp is None or "recipe" not in case) else None)
+    if order is not None and (order.bug == sequence_probes.STATE_BUG or hyp is None):
+        sequence_probes.note_hidden(order.text, order)
+        return f"{order.text} Evidence: {evidence}.{_recipe(case)}"
     if hyp is not None:
-        return (f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug}), also on "
-                f"the grader's probe case. Evidence: {evidence}.{_recipe(case)}")
+        cause = f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})"
+        sequence_probes.note_hidden(cause, order)
+        return f"{cause}, also on the grader's probe case. Evidence: {evidence}.{_recipe(case)}"
     try:
         finding = find()
     except (ChannelClosedError, ChannelTimeoutError, ProtocolError):

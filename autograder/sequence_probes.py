@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autograder import hidden_text
 from autograder.compare import all_close, close, tolerance_text
 from autograder.hypotheses import Hypothesis, hypothesis_text
 
@@ -282,6 +283,110 @@ def separated(matches: list[Hypothesis], confirm: Confirmation) -> list[Hypothes
     return matches
 
 
+# ----------------------------------------------------------------------------- how the answer depends on the call
+STATE_BUG = "state kept between calls"
+STATE_KEYS = ("h0", "h_prev", "c_prev")  # initial states: a case key of these names is one the answer must read
+_FIX_STATE = ("compute each answer from this call's arguments only: no module-level or global variable, cache or "
+              "mutable default argument that one call fills and a later call reads")
+
+
+@dataclass(frozen=True)
+class CallFinding:
+    """What calling the student's function on grader-chosen inputs in a fresh order showed: ``text`` (the visible
+    cause), ``hidden`` (the same in fixed words, for a hidden test's message) and ``bug`` (its class).
+    """
+
+    text: str
+    hidden: str
+    bug: str
+
+
+def rescaled(value, factor: float):
+    """``value`` with every float array (in dicts, lists and tuples too) multiplied by ``factor``; the rest as is."""
+    if type(value) is np.ndarray and value.dtype.kind == "f":
+        return value * factor
+    if type(value) is dict:
+        return {k: rescaled(v, factor) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(rescaled(v, factor) for v in value)
+    return value
+
+
+def _agree(a: dict, b: dict, keys: Sequence[str]) -> bool:
+    return all(same(a[k], b[k]) for k in keys)
+
+
+def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], dict], case: dict,
+                       state_keys: Sequence[str] = STATE_KEYS) -> CallFinding | None:
+    """Does the student's answer depend on this call's arguments only, and on its initial state?
+
+    ``case`` is a grader-chosen probe case (never a hidden one, so the finding says nothing about hidden inputs).
+    The student runs on ``case`` (P1), on P1 with every float array scaled by 0.6 (P2: the same shapes, another
+    answer), on P1 again and, for each key of ``state_keys`` the case holds, on P1 with that state negated; the
+    reference on the same inputs says what each answer should be. By construction:
+
+    - the answer to P2 is the reference's answer to P1 (or the student's own answer to P1, which is not an answer
+      to P1's shapes): it returned an earlier call's answer;
+    - the two answers to P1 differ: the answer depends on the calls before it;
+    - the answer with the state negated equals the answer to P1, where the reference's differ, and the answer to
+      P2 differs from the answer to P1 (so the function does read its inputs): the result ignores that state.
+
+    Up to 3 + ``len(state_keys)`` student calls, which only explain (DESIGN invariant 7); None when nothing shows
+    or a call fails.
+    """
+    p2 = rescaled(case, 0.6)
+    r1, r2 = attempt(lambda: reference(case)), attempt(lambda: reference(p2))
+    if not isinstance(r1, dict) or not isinstance(r2, dict):
+        return None
+    a, b, c = (attempt(lambda p=p: run(p)) for p in (case, p2, case))
+    if not all(isinstance(v, dict) for v in (a, b, c)):
+        return None
+    keys = [k for k in r1 if k in r2 and all(type(v.get(k)) is np.ndarray for v in (a, b, c))]
+    if not keys or _agree(r1, r2, keys):
+        return None
+    shape_of_p1 = all(np.shape(a[k]) == np.shape(r1[k]) for k in keys)
+    if _agree(r1, b, keys) or (_agree(a, b, keys) and not shape_of_p1):
+        return CallFinding(
+            "Your function returned the answer of an earlier call: it keeps state between calls (likely bug: "
+            f"{STATE_BUG}). The grader called it on two inputs of its own, of one shape, one after the other, and the "
+            f"second answer is what the first input gives; {_FIX_STATE}.",
+            f"your function returned the answer of an earlier call: it keeps state between calls (likely bug: "
+            f"{STATE_BUG}); {_FIX_STATE}", STATE_BUG)
+    if not _agree(a, c, keys):
+        return CallFinding(
+            "Your function gave two different answers to the same input: it keeps state between calls (likely bug: "
+            f"{STATE_BUG}). The grader called it on an input of its own, then on another, then on the first again, "
+            f"and the first and third answers differ; {_FIX_STATE} (a random draw without a fixed seed does this "
+            "too).",
+            f"your function gave two different answers to the same input: it keeps state between calls (likely bug: "
+            f"{STATE_BUG}); {_FIX_STATE}", STATE_BUG)
+    if _agree(a, b, keys):
+        return None  # the answer ignores every input scaled: not a question of the initial state
+    for key in state_keys:
+        if type(case.get(key)) is not np.ndarray or not np.any(case[key]):
+            continue
+        p3 = {**case, key: -case[key]}
+        r3 = attempt(lambda p3=p3: reference(p3))
+        if not isinstance(r3, dict) or any(k not in r3 for k in keys) or _agree(r1, r3, keys):
+            continue
+        d = attempt(lambda p3=p3: run(p3))
+        if isinstance(d, dict) and all(type(d.get(k)) is np.ndarray for k in keys) and _agree(c, d, keys):
+            bug = "initial state ignored" if key == "h0" else f"{key} ignored"
+            return CallFinding(
+                f"The result does not depend on {key} (likely bug: {bug}): the grader called your function twice on "
+                f"inputs of its own that differ only in {key}, and both answers are the same where the reference's "
+                f"differ; start from the {key} passed in, not from zeros or a state of your own.",
+                f"the result does not depend on {key} (likely bug: {bug}); start from the {key} passed in, not from "
+                "zeros or a state of your own", bug)
+    return None
+
+
+def note_hidden(cause: str, finding: CallFinding | None) -> None:
+    """Let a hidden test's message say ``finding`` (its fixed words) when the check's message starts with ``cause``."""
+    if finding is not None:
+        hidden_text.note_problem(cause, finding.hidden)
+
+
 def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Sequence[Hypothesis],
              probes: Sequence[Probe] = (), zeros_match: bool = True, confirm: Confirmation | None = None,
              reference: Callable[[dict], dict] | None = None) -> str:
@@ -294,9 +399,18 @@ def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects: Se
     """
     matches, refuted = confirmed(suspects_matching(got, case, suspects, zeros_match), confirm, reference)
     matches = fewest_slips(matches)
-    findings = [] if matches else run_probes(probes, case, got)
+    # A hidden case (it has no recipe) shows no suspect's name, so the call-order finding is looked for there too.
+    order = (call_order_finding(confirm.run, reference, confirm.case)
+             if confirm is not None and reference is not None and (not matches or "recipe" not in case) else None)
+    if order is not None and (order.bug == STATE_BUG or not matches):
+        # NB: a function that keeps state makes every suspect's match a coincidence of the calls before it
+        matches, findings, cause = [], [], order.text
+    else:
+        findings = [] if matches else run_probes(probes, case, got)
+        cause = _cause(matches, findings, case)
+    note_hidden(cause, order)
     evidence = "; ".join([*problems, *([refuted] if refuted else []), *(f.evidence for f in findings)])
-    text = f"{head}: {_cause(matches, findings, case)} Evidence: {evidence}."
+    text = f"{head}: {cause} Evidence: {evidence}."
     if "recipe" in case and not matches:
         text += f" Inputs: `from autograder.cases import {case['recipe'].split('(')[0]}; case = {case['recipe']}`."
     return f"{text} Tolerance: {tolerance_text()}."
