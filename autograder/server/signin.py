@@ -13,6 +13,14 @@ protects an account is per *account name* (:data:`PER_NAME` failures in :data:`W
 The per-*address* counter only bounds password spraying (many names from one place) and is set so that a full
 lecture hall's typos stay under it (:data:`PER_ADDRESS`); only failures count, never successful sign-ins.
 
+**Sign-out.** The session cookie is stateless (signed ``name:tag``), so ending one needs a record: sign-out
+stores the SHA-256 of the exact signed cookie it ends (:class:`EndedSessions`, in the course's database, so
+every server process sees it) until that cookie would have expired anyway; the auth provider drops an ended
+cookie from each request before anything reads it. A sign-out must come from this server's own pages: its
+``Origin`` (or, without one, its ``Referer``) must be a host the server accepts websockets from
+(:func:`same_origin`), and it carries a token tied to the session cookie (:func:`signout_token`), which a
+page of another site cannot read.
+
 Not covered: someone who shares the class's address can spend the address allowance and block new sign-ins
 from that address for :data:`WINDOW` seconds (signed-in students keep their sessions); anyone can lock one
 named account for ``WINDOW`` by failing ``PER_NAME`` times. A distributed guesser with many addresses is for
@@ -22,9 +30,16 @@ the proxy in front to limit. The counters are per server process.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import os
 import threading
+import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
 
 from autograder.server.api import RateLimiter
 
@@ -98,5 +113,84 @@ def _lower_thread_priority() -> None:
         pass
 
 
+def signout_token(secret: str | bytes, cookie: str) -> str:
+    """The sign-out form's token for the session cookie ``cookie`` (as the browser sends it): HMAC-SHA256 under
+    the server's cookie secret, so it changes with every sign-in and cannot be computed without the secret.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, b"sign-out\0" + cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def same_origin(origin: str | None, referer: str | None, allowed: Iterable[str]) -> bool:
+    """Did a request come from a page of this server? ``origin`` (else ``referer``) names an ``allowed`` host.
+
+    ``allowed`` are ``host:port`` entries as Bokeh's websocket allowlist holds them (``*`` for any port).
+    Neither header (a privacy tool strips both) is not proof of another site, so it passes here: the session
+    token is then the defence. ``Origin: null`` (a sandboxed frame, a redirect from elsewhere) never passes.
+    """
+    from bokeh.server.util import check_allowlist  # Bokeh's own matching, as for the websockets
+
+    if origin is not None:
+        source = origin.strip()
+        if source.lower() == "null":
+            return False
+    elif referer:
+        source = referer.strip()
+    else:
+        return True
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return False
+    return check_allowlist(parts.netloc.lower(), set(allowed))
+
+
+class EndedSessions:
+    """Session cookies ended by sign-out, by their SHA-256, kept until the cookie would have expired.
+
+    NB: its own table, created on first use per database (``autograder.server.db`` owns the other tables).
+    """
+
+    _metadata = sa.MetaData()
+    table = sa.Table("ended_sessions", _metadata,
+                     sa.Column("digest", sa.String(64), primary_key=True),
+                     sa.Column("until", sa.Float, nullable=False, index=True))
+
+    def __init__(self):
+        self._ready: set[int] = set()
+        self._lock = threading.Lock()
+
+    def _table(self, engine) -> sa.Table:
+        with self._lock:
+            if id(engine) not in self._ready:
+                self._metadata.create_all(engine, checkfirst=True)
+                self._ready.add(id(engine))
+        return self.table
+
+    @staticmethod
+    def digest(cookie: str) -> str:
+        return hashlib.sha256(cookie.encode()).hexdigest()
+
+    def end(self, engine, cookie: str, seconds: float) -> None:
+        """``cookie`` names nobody from now on (for ``seconds``, its remaining lifetime at most); expired rows go."""
+        table, now = self._table(engine), time.time()
+        digest = self.digest(cookie)
+        with engine.begin() as conn:
+            conn.execute(table.delete().where((table.c.until < now) | (table.c.digest == digest)))
+            conn.execute(table.insert().values(digest=digest, until=now + seconds))
+
+    def forget(self, engine, cookie: str) -> None:
+        """``cookie`` is not ended (a new sign-in signed these same bytes: the same account in the same second)."""
+        table = self._table(engine)
+        with engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.digest == self.digest(cookie)))
+
+    def ended(self, engine, cookie: str) -> bool:
+        table = self._table(engine)
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(table.c.until).where(table.c.digest == self.digest(cookie))).first()
+        return row is not None and row.until >= time.time()
+
+
 FAILURES = Failures()
 HASHES = HashPool()
+ENDED = EndedSessions()

@@ -5,15 +5,20 @@ account); the course pages ask guests to sign in. ``/login`` and ``/course/setup
 sets the password) are plain HTML forms with a CSRF token (tornado's ``_xsrf`` double-submit cookie), failed
 sign-ins are limited per account name (strictly) and per address (generously: a class behind one NAT shares
 one; ``autograder.server.signin``), password hashing runs in a small bounded pool, and the session cookie is
-signed, ``HttpOnly``, ``SameSite=Lax`` and expires after ``SESSION_HOURS``. University single sign-on uses
+signed, ``HttpOnly``, ``SameSite=Lax`` and expires after ``SESSION_HOURS``. Sign-out is a POST to ``/logout``
+from this server's pages only (same origin, and a token tied to the session cookie); it clears the cookie and
+ends that cookie on the server (``signin.ENDED``), so a copy of it names nobody afterwards. ``GET /logout`` only
+shows a page with the *Sign out* button (a link or a prefetcher cannot sign anyone out). University single sign-on uses
 Panel's OAuth providers instead (``serve.py --oauth-provider ...``); the course's accounts then only give each
 user name its role.
 """
 
 from __future__ import annotations
 
+import hmac
 import html
 
+import tornado.httputil
 import tornado.web
 from bokeh.server.auth_provider import AuthProvider
 from tornado.ioloop import IOLoop
@@ -61,8 +66,11 @@ class _Form(tornado.web.RequestHandler):
     async def sign_in(self, name: str) -> None:
         """A fresh signed session cookie ``name:tag`` (the tag ends it when the password changes)."""
         value = await IOLoop.current().run_in_executor(None, session_value, self.engine, name)
-        self.set_signed_cookie(COOKIE, value, expires_days=SESSION_HOURS / 24,
-                               **session_cookie_flags(self.request.protocol))  # Secure over HTTPS
+        signed = self.create_signed_value(COOKIE, value).decode()
+        # NB: a sign-in in the same second as a sign-out of the same account signs the same bytes: not ended now
+        await IOLoop.current().run_in_executor(None, signin.ENDED.forget, self.engine, signed)
+        self.set_cookie(COOKIE, signed, expires_days=SESSION_HOURS / 24,
+                        **session_cookie_flags(self.request.protocol))  # Secure over HTTPS
 
     def check_form(self) -> bool:
         try:
@@ -154,11 +162,70 @@ class SetupHandler(_Form):
         self.redirect("/course")
 
 
+def sign_out_form(cookie: str | None, secret: str | bytes | None, label: str = "Sign out") -> str:
+    """The *Sign out* button: a form posting to ``/logout`` with the token of the session cookie ``cookie``."""
+    token = signin.signout_token(secret, cookie) if cookie and secret else ""
+    return (f'<form method="post" action="/logout" class="sign-out"><input type="hidden" name="token" '
+            f'value="{token}"><button type="submit">{html.escape(label)}</button></form>')
+
+
 class LogoutHandler(_Form):
-    def get(self) -> None:
-        self.clear_cookie(COOKIE)
+    """``GET /logout``: a page with the *Sign out* button. ``POST /logout``: sign out, from this server's pages only."""
+
+    async def _cookie(self) -> str | None:
+        """The session cookie as the browser sent it, when it is one of ours, unexpired and not ended."""
+        raw = self.get_cookie(COOKIE)
+        if not raw or not self.get_signed_cookie(COOKIE, raw, max_age_days=SESSION_HOURS / 24):
+            return None
+        ended = await IOLoop.current().run_in_executor(None, signin.ENDED.ended, self.engine, raw)
+        return None if ended else raw
+
+    def _ask(self, cookie: str | None, error: str = "", status: int = 200) -> None:
+        if cookie is None:
+            body = '<p>You are not signed in.</p><p><a href="/login?next=/course">Sign in</a></p>'
+        else:
+            name = self.get_signed_cookie(COOKIE, cookie, max_age_days=SESSION_HOURS / 24).decode("utf-8", "replace")
+            body = (f"<p>You are signed in as <strong>{html.escape(name.partition(':')[0])}</strong>.</p>"
+                    + sign_out_form(cookie, self.application.settings.get("cookie_secret"))
+                    + '<p><a href="/course">Back to the course</a></p>')
+        self.render_page("Sign out", body, error, status)
+
+    async def get(self) -> None:
+        self._ask(await self._cookie())
+
+    def _allowed_hosts(self) -> set[str]:
+        """The names of this server in a browser: the request's host and every websocket origin Bokeh accepts."""
+        return {self.request.host.lower(), *getattr(self.application, "websocket_origins", ())}
+
+    async def post(self) -> None:
+        cookie = await self._cookie()
+        origin, referer = self.request.headers.get("Origin"), self.request.headers.get("Referer")
+        secret = self.application.settings.get("cookie_secret")
+        token = self.get_body_argument("token", "")
+        if not signin.same_origin(origin, referer, self._allowed_hosts()):
+            return self._ask(cookie, "This sign-out came from another site: press Sign out here to sign out.", 403)
+        if cookie is not None and not (secret and hmac.compare_digest(
+                token.encode("utf-8", "replace"), signin.signout_token(secret, cookie).encode())):
+            return self._ask(cookie, "This sign-out form expired or came from another site: press Sign out here "
+                             "to sign out.", 403)
+        if cookie is not None:
+            await IOLoop.current().run_in_executor(None, signin.ENDED.end, self.engine, cookie, SESSION_HOURS * 3600)
+        flags = session_cookie_flags(self.request.protocol)  # as set at sign-in, so the browser replaces it
+        self.clear_cookie(COOKIE, **flags)
         self.clear_cookie("id_token")
-        self.redirect("/")
+        self.set_header("Cache-Control", "no-store")
+        self.redirect("/", status=303)  # NB: 303, so reloading the next page never posts again
+
+
+def drop_cookie(request: tornado.httputil.HTTPServerRequest, name: str) -> None:
+    """``request`` as if the browser had not sent cookie ``name``: gone from its parsed cookies and its header."""
+    request.cookies.pop(name, None)
+    header = request.headers.get("Cookie")
+    if header is not None:
+        kept = [part.strip() for part in header.split(";") if part.strip().partition("=")[0] != name]
+        del request.headers["Cookie"]
+        if kept:
+            request.headers["Cookie"] = "; ".join(kept)
 
 
 class CourseAuth(AuthProvider):
@@ -169,10 +236,20 @@ class CourseAuth(AuthProvider):
         super().__init__()
 
     @property
-    def get_user(self):
-        def get_user(handler):
-            raw = handler.get_signed_cookie(COOKIE, max_age_days=SESSION_HOURS / 24)
-            return raw.decode("utf-8", "replace").partition(":")[0] if raw else "guest"
+    def get_user_async(self):
+        async def get_user(handler):
+            """Bokeh asks this for every page and websocket request before it builds a session from it: an ended
+            session's cookie is dropped here, so no later reader (``pn.state.cookies``, ``context.current_user``)
+            sees it.
+            """
+            value = handler.get_signed_cookie(COOKIE, max_age_days=SESSION_HOURS / 24)
+            if not value:
+                return "guest"
+            raw = handler.get_cookie(COOKIE)
+            if await IOLoop.current().run_in_executor(None, signin.ENDED.ended, _Form.handle().engine, raw):
+                drop_cookie(handler.request, COOKIE)
+                return "guest"
+            return value.decode("utf-8", "replace").partition(":")[0]
         return get_user
 
     @property

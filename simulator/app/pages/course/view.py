@@ -18,8 +18,14 @@ import panel as pn
 
 from autograder.server.submissions import RefusedError, released, settings
 from simulator.app.pages.course import context, poll
+from simulator.app.pages.course.auth import COOKIE, sign_out_form
 from simulator.app.pages.course.upload import NotebookUpload
 
+# the sign-out button: keyboard reachable (a native button), a visible focus ring, well over 24 px tall
+SIGN_OUT_CSS = """form.sign-out{margin:0} form.sign-out button{font:inherit;font-size:1rem;min-height:32px;
+min-width:96px;padding:.3em 1em;border:1px solid #1f5fbf;border-radius:4px;background:#fff;color:#1f5fbf;cursor:pointer}
+form.sign-out button:hover{background:#eef3fb} form.sign-out button:focus-visible{outline:3px solid #1f5fbf;
+outline-offset:2px}"""
 TITLE = "Course"
 SUMMARY = "Sign in, submit your notebook, watch it being graded and read where your code goes wrong."
 log = logging.getLogger(__name__)
@@ -146,7 +152,7 @@ class CoursePage:
         self.picked = pn.pane.Markdown("No notebook chosen yet.")
         self.submit = pn.widgets.Button(name="Submit", button_type="primary", disabled=True, width=140, height=40)
         self.submit.on_click(self._submit)
-        links = "[Dashboard](/course/dashboard) · " if self.user.is_instructor else ""
+        links = " · [Dashboard](/course/dashboard)" if self.user.is_instructor else ""
         # said when no assignment is open (a note in the page's own colours: Panel's info alert is below 4.5:1)
         self.none_open = pn.pane.Markdown("", visible=False, stylesheets=[NOTICE_CSS], sizing_mode="stretch_width")
         self.form = pn.Column(
@@ -154,8 +160,10 @@ class CoursePage:
                              "within seconds; your feedback says where your code first leaves the reference and why."),
             pn.Row(self.assignment, pn.Column(self.upload, self.picked), self.submit), sizing_mode="stretch_width")
         self.layout.extend([
-            pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}) · "
-                             f"{links}[Sign out](/logout)"),
+            pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}){links}"),
+            # a form posting to /logout with the session's token: a link (a GET) must never sign anyone out
+            pn.pane.HTML(sign_out_form((pn.state.cookies or {}).get(COOKIE), pn.config.cookie_secret),
+                         stylesheets=[SIGN_OUT_CSS], margin=(0, 10)),
             pn.pane.Markdown("### Submit a notebook"),
             self.none_open,
             self.form,
