@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder import hidden_text
+from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import all_close, close, tolerance_text
 from autograder.hypotheses import Hypothesis, hypothesis_text
 
@@ -338,7 +339,15 @@ def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], 
     r1, r2 = attempt(lambda: reference(case)), attempt(lambda: reference(p2))
     if not isinstance(r1, dict) or not isinstance(r2, dict):
         return None
-    a, b, c = (attempt(lambda p=p: run(p)) for p in (case, p2, case))
+    def student(p: dict):
+        try:
+            return run(p)
+        except (ChannelClosedError, ChannelTimeoutError, ProtocolError):
+            raise  # NB: the sandbox stopped: the check reports that, not a guess
+        except Exception:  # noqa: BLE001 - a call that fails says nothing
+            return None
+
+    a, b, c = (student(p) for p in (case, p2, case))
     if not all(isinstance(v, dict) for v in (a, b, c)):
         return None
     keys = [k for k in r1 if k in r2 and all(type(v.get(k)) is np.ndarray for v in (a, b, c))]
@@ -369,7 +378,7 @@ def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], 
         r3 = attempt(lambda p3=p3: reference(p3))
         if not isinstance(r3, dict) or any(k not in r3 for k in keys) or _agree(r1, r3, keys):
             continue
-        d = attempt(lambda p3=p3: run(p3))
+        d = student(p3)
         if isinstance(d, dict) and all(type(d.get(k)) is np.ndarray for k in keys) and _agree(c, d, keys):
             bug = "initial state ignored" if key == "h0" else f"{key} ignored"
             return CallFinding(
