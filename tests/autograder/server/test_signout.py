@@ -203,3 +203,24 @@ def test_a_head_request_signs_nobody_out(live):
     assert answer.status in (200, 405)
     assert "user" in browser.cookies
     assert run(who(browser)) == "ada"
+
+
+def test_sign_out_closes_the_pages_left_open_in_other_tabs(live):
+    """A course page open in another tab was built for ada: after sign-out its websocket is closed (no *Submit*
+    as her); bo's page, open at the same time, stays connected."""
+    async def go():
+        ada, bo = await signed_in(live), await signed_in(live, "bo")
+        tab, other = await ada.open("/course"), await bo.open("/course")
+        try:
+            assert await tab.wait_for("Signed in as", 60) is not None
+            assert await other.wait_for("Signed in as", 60) is not None
+            token = await sign_out_token(ada)
+            assert (await post_logout(ada, {"token": token}, Origin=ada.base))[0] == 303
+            await asyncio.wait_for(asyncio.shield(tab._reader), 30)
+            await asyncio.sleep(0.5)
+            return tab._reader.done(), other._reader.done()
+        finally:
+            tab.close()
+            other.close()
+
+    assert run(go()) == (True, False)

@@ -210,11 +210,34 @@ class LogoutHandler(_Form):
                              "to sign out.", 403)
         if cookie is not None:
             await IOLoop.current().run_in_executor(None, signin.ENDED.end, self.engine, cookie, SESSION_HOURS * 3600)
+            close_pages(self.application, cookie)
         flags = session_cookie_flags(self.request.protocol)  # as set at sign-in, so the browser replaces it
         self.clear_cookie(COOKIE, **flags)
         self.clear_cookie("id_token")
         self.set_header("Cache-Control", "no-store")
         self.redirect("/", status=303)  # NB: 303, so reloading the next page never posts again
+
+
+def close_pages(application, cookie: str) -> int:
+    """Close the websockets of this process's open pages built with session cookie ``cookie``; how many pages.
+
+    A page left open in another tab was built for the signed-in user and would keep acting as them (*Submit*);
+    without its websocket it can do nothing, and reloading it makes a guest's page.
+    """
+    closed = 0
+    for context in list(getattr(application, "applications", {}).values()):
+        for session in list(context.sessions):
+            if session.destroyed or session.document.session_context is None:
+                continue
+            request = session.document.session_context.request
+            if (getattr(request, "cookies", None) or {}).get(COOKIE) != cookie:
+                continue
+            for connection in list(session._subscribed_connections):  # NB: Bokeh keeps no public list of them
+                socket = getattr(connection, "_socket", None)
+                if socket is not None:
+                    socket.close(1000, "signed out")
+            closed += 1
+    return closed
 
 
 def drop_cookie(request: tornado.httputil.HTTPServerRequest, name: str) -> None:
