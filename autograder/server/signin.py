@@ -35,6 +35,7 @@ import hmac
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -156,14 +157,14 @@ class EndedSessions:
                      sa.Column("until", sa.Float, nullable=False, index=True))
 
     def __init__(self):
-        self._ready: set[int] = set()
+        self._ready: weakref.WeakSet = weakref.WeakSet()  # engines whose database has the table
         self._lock = threading.Lock()
 
     def _table(self, engine) -> sa.Table:
         with self._lock:
-            if id(engine) not in self._ready:
+            if engine not in self._ready:
                 self._metadata.create_all(engine, checkfirst=True)
-                self._ready.add(id(engine))
+                self._ready.add(engine)
         return self.table
 
     @staticmethod
@@ -180,6 +181,8 @@ class EndedSessions:
 
     def forget(self, engine, cookie: str) -> None:
         """``cookie`` is not ended (a new sign-in signed these same bytes: the same account in the same second)."""
+        if not self.ended(engine, cookie):  # NB: read first: almost always nothing to delete, and a write locks SQLite
+            return
         table = self._table(engine)
         with engine.begin() as conn:
             conn.execute(table.delete().where(table.c.digest == self.digest(cookie)))
