@@ -141,3 +141,13 @@ def test_the_token_depends_on_the_secret_and_the_cookie():
     assert token != signout_token("other", "2|1:0|10:1|4:user|8:YWRhOnQ=|ab")
     assert token != signout_token("secret", "2|1:0|10:2|4:user|8:YWRhOnQ=|ab")
     assert len(token) == 64 and int(token, 16) >= 0
+
+
+def test_with_single_sign_on_the_button_gets_panels_logout():
+    """Panel's OAuth ``/logout`` answers GET only: the button must not POST to it (a 405 would sign nobody out)."""
+    from simulator.app.pages.course.auth import sign_out_form
+
+    assert sign_out_form(None, None, oauth=True).startswith('<form method="get" action="/logout"')
+    own = sign_out_form("2|1:0|10:1|4:user|8:YWRhOnQ=|ab", "secret")
+    assert own.startswith('<form method="post" action="/logout"')
+    assert signout_token("secret", "2|1:0|10:1|4:user|8:YWRhOnQ=|ab") in own

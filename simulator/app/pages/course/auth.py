@@ -162,8 +162,15 @@ class SetupHandler(_Form):
         self.redirect("/course")
 
 
-def sign_out_form(cookie: str | None, secret: str | bytes | None, label: str = "Sign out") -> str:
-    """The *Sign out* button: a form posting to ``/logout`` with the token of the session cookie ``cookie``."""
+def sign_out_form(cookie: str | None, secret: str | bytes | None, label: str = "Sign out",
+                  oauth: bool = False) -> str:
+    """The *Sign out* button: a form posting to ``/logout`` with the token of the session cookie ``cookie``.
+
+    With single sign-on (``oauth``) ``/logout`` is Panel's handler, which answers GET only: the button GETs it.
+    """
+    if oauth:
+        return (f'<form method="get" action="/logout" class="sign-out"><button type="submit">{html.escape(label)}'
+                "</button></form>")
     token = signin.signout_token(secret, cookie) if cookie and secret else ""
     return (f'<form method="post" action="/logout" class="sign-out"><input type="hidden" name="token" '
             f'value="{token}"><button type="submit">{html.escape(label)}</button></form>')

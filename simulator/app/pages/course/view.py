@@ -162,7 +162,8 @@ class CoursePage:
         self.layout.extend([
             pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}){links}"),
             # a form posting to /logout with the session's token: a link (a GET) must never sign anyone out
-            pn.pane.HTML(sign_out_form((pn.state.cookies or {}).get(COOKIE), pn.config.cookie_secret),
+            pn.pane.HTML(sign_out_form((pn.state.cookies or {}).get(COOKIE), pn.config.cookie_secret,
+                                       oauth=bool(pn.config.oauth_provider)),
                          stylesheets=[SIGN_OUT_CSS], margin=(0, 10)),
             pn.pane.Markdown("### Submit a notebook"),
             self.none_open,
