@@ -355,10 +355,12 @@ def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], 
         return None
     shape_of_p1 = all(np.shape(a[k]) == np.shape(r1[k]) for k in keys)
     if _agree(r1, b, keys) or (_agree(a, b, keys) and not shape_of_p1):
+        seen = ("the second answer is what the first input gives" if _agree(r1, b, keys) else
+                "both answers are one array, not even of the inputs' shape")
         return CallFinding(
             "Your function returned the answer of an earlier call: it keeps state between calls (likely bug: "
-            f"{STATE_BUG}). The grader called it on two inputs of its own, of one shape, one after the other, and the "
-            f"second answer is what the first input gives; {_FIX_STATE}.",
+            f"{STATE_BUG}). The grader called it on two inputs of its own, of one shape, one after the other, and "
+            f"{seen}; {_FIX_STATE}.",
             f"your function returned the answer of an earlier call: it keeps state between calls (likely bug: "
             f"{STATE_BUG}); {_FIX_STATE}", STATE_BUG)
     if not _agree(a, c, keys):

@@ -190,3 +190,18 @@ def test_a_bug_that_reads_h0_is_not_said_to_ignore_it(fn):
     """Is the h0 sentence kept for functions whose result does not depend on h0?"""
     visible, hidden = both(bptt_checks.check_rnn_forward, fn)
     assert "does not depend on h0" not in visible and "does not depend on h0" not in hidden
+
+
+def test_an_answer_kept_from_the_first_call_is_named_on_the_visible_test():
+    """Tuning: a forward that returns its first answer forever fails visible case 2 with case 1's shape; is the
+    visible message the state sentence (not only the shape)?
+    """
+    first = []
+
+    def rnn_forward(X, h0, params):
+        if not first:
+            first.append(answers.rnn_forward(X, h0, params))
+        return first[0]
+
+    visible = grade(bptt_checks.check_rnn_forward, rnn_forward, hidden=False)
+    assert visible is not None and "visible case 2 of 2" in visible and EARLIER in visible, visible
