@@ -18,6 +18,7 @@ from simulator.app.components.fields import checked_field
 from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
+from simulator.app.components.reflow import narrowing, scrolling, wrapped_buttons, wrapping, wraps
 from simulator.app.components.unrolled_diagram import UnrolledDiagram
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.architectures import examples
@@ -64,7 +65,7 @@ class ArchitecturesPage(pn.viewable.Viewer):
         self.cell = CellDiagram(on_select=self._select, width=520, height=380)
         self._cell_key = None
         self.lesson = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "15px"})
-        self.readout = Div(text="", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"})
+        self.readout = narrowing(Div(text="", css_classes=["rnn-readout"], width=480, styles={"font-size": "14px"}))
         self.item_select = pn.widgets.Select(label="Example input", options={}, width=250)
         self.item_select.param.watch(lambda e: setattr(m, "item", e.new) if e.new is not None else None, "value")
         self.length_field = checked_field(m, "length", self.messages.reporter("field"), label="Notes to generate",
@@ -155,12 +156,12 @@ class ArchitecturesPage(pn.viewable.Viewer):
         kind = pn.widgets.RadioButtonGroup.from_param(m.param.kind, options={"RNN": "rnn", "LSTM": "lstm",
                                                                              "GRU": "gru"},
                                                       color="primary", variant="outline", label="")
-        return pn.Column(architecture,
-                         pn.Row(kind, checked_field(m, "H", report, label="H (hidden)", width=90),
-                                checked_field(m, "seed", report, label="Seed", width=110),
-                                pn.widgets.Checkbox.from_param(m.param.trained, label="Trained weights",
-                                                               align="center"),
-                                self.item_select, self.length_field))
+        return pn.Column(wrapped_buttons(architecture),
+                         wrapping(kind, checked_field(m, "H", report, label="H (hidden)", width=90),
+                                  checked_field(m, "seed", report, label="Seed", width=110),
+                                  pn.widgets.Checkbox.from_param(m.param.trained, label="Trained weights",
+                                                                 align="center"),
+                                  self.item_select, self.length_field))
 
     def __panel__(self):
         intro = pn.pane.Markdown(
@@ -168,10 +169,11 @@ class ArchitecturesPage(pn.viewable.Viewer):
             "Pick an architecture and press **Step ▶**: yellow inputs are read, pink outputs are emitted, red "
             "diamonds are where the loss is taken; each cell box shows its hidden state hₜ as coloured cells.",
             sizing_mode="stretch_width")
-        return pn.Column(intro, self.messages.pane, self._controls(), self.lesson, self.player,
-                         pn.pane.Bokeh(self.unrolled.figure),
-                         pn.Row(pn.Column(pn.pane.Markdown("#### Inside the cell at this step (click a vector)"),
-                                          pn.pane.Bokeh(self.cell.figure)), pn.pane.Bokeh(self.readout)),
+        # the unrolled network and the cell keep their size on a phone (squeezed, their labels would overlap)
+        return pn.Column(intro, self.messages.pane, self._controls(), self.lesson, wraps(self.player.__panel__()),
+                         scrolling(self.unrolled.figure),
+                         wrapping(pn.Column(pn.pane.Markdown("#### Inside the cell at this step (click a vector)"),
+                                            scrolling(self.cell.figure)), pn.pane.Bokeh(self.readout)),
                          sizing_mode="stretch_width")
 
 

@@ -17,6 +17,7 @@ from bokeh.plotting import figure
 
 from autograder.server.cases_view import array_reader, reference_hidden_grad_norms
 from simulator.app.components.mycode import MyCode
+from simulator.app.components.reflow import shrinking
 from simulator.cells import init_params
 
 T, D = 30, 4
@@ -54,7 +55,7 @@ class BPTTMine:
         self.mine = MyCode(lambda: ("bptt",), self._start, self._show,
                            "def hidden_grad_norms(X, h0, params, dh_last):\n    ...", wanted)
         self.layout = pn.Card(pn.pane.Markdown(INTRO + self.mine.intro()), self.mine.controls, self.mine.status,
-                              pn.pane.Bokeh(self.figure), self.text, title="Compare with my implementation",
+                              shrinking(self.figure), self.text, title="Compare with my implementation",
                               collapsed=not wanted, sizing_mode="stretch_width")
         self._inputs = None
         if wanted and self.mine.source.value:

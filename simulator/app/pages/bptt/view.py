@@ -18,6 +18,7 @@ from simulator.app.components.errors import MessageBox
 from simulator.app.components.fields import checked_field
 from simulator.app.components.mycode import query_value
 from simulator.app.components.player import Player
+from simulator.app.components.reflow import narrowing, scrolling, wrapping, wraps
 from simulator.app.components.urlstate import UrlState, parse_value, session_query
 from simulator.app.pages.bptt.figures import KIND_COLORS, NAMES, Curves, NormMap, ValueGrid, subsample
 from simulator.app.pages.bptt.mine import BPTTMine
@@ -133,15 +134,16 @@ class BPTTPage(pn.viewable.Viewer):
                                       y_label="row")
         self.grid_running = ValueGrid("running sum", width=900, height=170, x_label="column", y_label="row")
         self.anim_view = pn.Column(
-            pn.Row(self.anim_kind,
-                   checked_field(lab, "anim_length", report, label="T (animation)", width=100),
-                   checked_field(lab, "anim_hidden", report, label="H (animation)", width=100),
-                   pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=170,
-                                                options={"recurrent weights": "recurrent",
-                                                         "input weights": "input", "bias": "bias"})),
-            self.player, self.anim_status,
-            pn.Row(pn.pane.Bokeh(self.grid_dh.figure), pn.pane.Bokeh(self.grid_dc.figure)),
-            pn.pane.Bokeh(self.grid_contrib.figure), pn.pane.Bokeh(self.grid_running.figure),
+            wrapping(self.anim_kind,
+                     checked_field(lab, "anim_length", report, label="T (animation)", width=100),
+                     checked_field(lab, "anim_hidden", report, label="H (animation)", width=100),
+                     pn.widgets.Select.from_param(lab.param.anim_weight, label="Gradient of", width=170,
+                                                  options={"recurrent weights": "recurrent",
+                                                           "input weights": "input", "bias": "bias"})),
+            wraps(self.player.__panel__()), self.anim_status,
+            # numbered cells keep their size on a phone (squeezed, their numbers would overlap)
+            wrapping(scrolling(self.grid_dh.figure), scrolling(self.grid_dc.figure)),
+            scrolling(self.grid_contrib.figure), scrolling(self.grid_running.figure),
         )
 
     def _refresh_animation(self) -> None:
@@ -207,7 +209,8 @@ class BPTTPage(pn.viewable.Viewer):
                                [KIND_COLORS[k] for k in KINDS], width=420, height=230, x_label="index",
                                y_min=0.0)
         self.spectrum.set_reference(1.0)
-        self.spectrum_text = pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420, styles={"font-size": "13px"})
+        self.spectrum_text = narrowing(pn.pane.HTML("", css_classes=["bptt-spectrum"], width=420,
+                                                    styles={"font-size": "13px"}))
         lo, hi = lab.param.recurrent_scale.bounds
         scale = pn.widgets.FloatSlider(label="Recurrent weight scale", start=lo, end=hi, step=0.05,
                                        value=lab.recurrent_scale, width=260, css_classes=["bptt-scale"])
@@ -215,7 +218,7 @@ class BPTTPage(pn.viewable.Viewer):
         scale.param.watch(lambda e: setattr(lab, "recurrent_scale", e.new), "value_throttled")
         lab.param.watch(lambda e: setattr(scale, "value", e.new), "recurrent_scale")
         self.scale_slider = scale
-        self.flow_controls = pn.Row(
+        self.flow_controls = wrapping(
             scale,
             pn.widgets.Select.from_param(lab.param.recurrent_init, label="Recurrent init", width=120),
             pn.widgets.Select.from_param(lab.param.activation, label="RNN activation", width=110),
@@ -226,9 +229,9 @@ class BPTTPage(pn.viewable.Viewer):
         )
         self.flow_view = pn.Column(
             self.flow_controls,
-            pn.Row(pn.Column(pn.pane.Bokeh(self.map_dh.figure), pn.pane.Bokeh(self.map_jac.figure)),
-                   pn.pane.Bokeh(self.lines_jac.figure)),
-            pn.Row(pn.pane.Bokeh(self.spectrum.figure), self.spectrum_text),
+            wrapping(pn.Column(pn.pane.Bokeh(self.map_dh.figure), pn.pane.Bokeh(self.map_jac.figure)),
+                     pn.pane.Bokeh(self.lines_jac.figure)),
+            wrapping(pn.pane.Bokeh(self.spectrum.figure), self.spectrum_text),
         )
 
     def _refresh_flow(self) -> None:
@@ -270,7 +273,7 @@ class BPTTPage(pn.viewable.Viewer):
         self.reset_button.on_click(lambda e: lab.reset())
         self.train_status = pn.pane.HTML("", css_classes=["bptt-status"], sizing_mode="stretch_width",
                                          styles={"font-size": "14px"})
-        self.train_controls = pn.Row(
+        self.train_controls = wrapping(
             pn.widgets.RadioButtonGroup.from_param(lab.param.kind, options=KIND_OPTIONS, color="primary",
                                                    variant="outline", label="", align="end"),
             pn.widgets.Select.from_param(lab.param.task, options=TASK_LABELS, label="Task", width=190),
@@ -291,10 +294,10 @@ class BPTTPage(pn.viewable.Viewer):
         self.train_jac = NormMap("||dh_T/dhₜ|| once per update (log10)", width=520, height=220, y_label="iteration")
         self.train_view = pn.Column(
             self.train_controls,
-            pn.Row(self.play, self.step_button, self.reset_button, self.train_status),
-            pn.Row(pn.pane.Bokeh(self.loss_curve.figure), pn.pane.Bokeh(self.acc_curve.figure),
-                   pn.pane.Bokeh(self.norm_curve.figure)),
-            pn.Row(pn.pane.Bokeh(self.train_dh.figure), pn.pane.Bokeh(self.train_jac.figure)),
+            wrapping(self.play, self.step_button, self.reset_button, self.train_status),
+            wrapping(pn.pane.Bokeh(self.loss_curve.figure), pn.pane.Bokeh(self.acc_curve.figure),
+                     pn.pane.Bokeh(self.norm_curve.figure)),
+            wrapping(pn.pane.Bokeh(self.train_dh.figure), pn.pane.Bokeh(self.train_jac.figure)),
         )
 
     def _refresh_training(self) -> None:

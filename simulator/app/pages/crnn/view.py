@@ -17,6 +17,7 @@ from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import TimeHeatmap
 from simulator.app.components.numbers import number_html
 from simulator.app.components.player import Player
+from simulator.app.components.reflow import beside, narrowing, scrolling, wrapping, wraps
 from simulator.app.components.tiles import Bars, ImageTiles, VectorRows
 from simulator.app.components.training_control import TrainingControl
 from simulator.app.components.urlstate import UrlState
@@ -56,7 +57,8 @@ class CrnnPage(pn.viewable.Viewer):
                                      cursor=self.feature_map.cursor)  # one shared cursor: one update per step
         self.bars = Bars("Prediction: softmax(y), read out after the last frame", width=360, height=230)
         self.pipeline = pn.pane.HTML("", sizing_mode="stretch_width", styles={"font-size": "14px"})
-        self.readout = pn.pane.HTML("", css_classes=["rnn-readout"], width=380, styles={"font-size": "14px"})
+        self.readout = narrowing(pn.pane.HTML("", css_classes=["rnn-readout"], width=380,
+                                              styles={"font-size": "14px"}))
         self.training = TrainingControl(self._make_job, self._trained, self.messages.reporter("training"),
                                         background=background, runner=runner, label="Train the CRNN")
         self.controls = self._controls()
@@ -185,12 +187,13 @@ class CrnnPage(pn.viewable.Viewer):
             sizing_mode="stretch_width")
         return pn.Column(
             intro, self.messages.pane,
-            pn.Row(self.controls, pn.Column(
-                self.player, self.pipeline,
-                pn.Row(pn.Column(pn.pane.Bokeh(self.frames.figure), pn.pane.Bokeh(self.maps.figure)),
-                       pn.Column(self.readout, pn.pane.Bokeh(self.bars.figure))),
-                pn.Column(pn.pane.Bokeh(self.vectors.figure), css_classes=["rnn-vectors"]),
-                pn.Row(pn.pane.Bokeh(self.feature_map.figure), pn.pane.Bokeh(self.state_map.figure)))),
+            beside(self.controls, pn.Column(
+                wraps(self.player.__panel__()), self.pipeline,
+                wrapping(pn.Column(pn.pane.Bokeh(self.frames.figure), pn.pane.Bokeh(self.maps.figure)),
+                         pn.Column(self.readout, pn.pane.Bokeh(self.bars.figure))),
+                # 16 numbered cells a row: squeezed, their numbers would overlap; on a phone the row scrolls
+                pn.Column(scrolling(self.vectors.figure), css_classes=["rnn-vectors"]),
+                wrapping(pn.pane.Bokeh(self.feature_map.figure), pn.pane.Bokeh(self.state_map.figure)))),
             sizing_mode="stretch_width",
         )
 
