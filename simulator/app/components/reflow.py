@@ -46,7 +46,8 @@ WRAP_CSS = _narrow(":host { flex-wrap: wrap !important; } "
 # the box scrolls, its drawing keeps its width (Bokeh's ``max-width: 100%`` would squeeze it to the box)
 SCROLL_CSS = _narrow(":host { max-width: 100% !important; overflow-x: auto !important; } "
                      ":host > * { max-width: none !important; flex-shrink: 0 !important; }")
-TEXT_CSS = _narrow(":host { min-width: 0 !important; max-width: 100% !important; } "
+# at most the width Panel gives a stretching pane (its margins are at most 10 px a side)
+TEXT_CSS = _narrow(":host { min-width: 0 !important; max-width: calc(100% - 20px) !important; } "
                    ":host > div { width: 100% !important; min-width: 0 !important; }")
 BUTTONS_CSS = _narrow(".bk-btn-group { flex-wrap: wrap; } .bk-btn-group > .bk-btn { flex: 0 0 auto; }")
 

@@ -17,7 +17,7 @@ from bokeh.plotting import figure
 
 from autograder.server.cases_view import pair_reader
 from simulator.app.components.mycode import MyCode
-from simulator.app.components.reflow import shrinking
+from simulator.app.components.reflow import shrinking, wraps
 from simulator.cells import STEP_FUNCTIONS
 
 INTRO = ("Your architecture function runs in the grader's sandbox on exactly this example, these weights and this "
@@ -40,7 +40,7 @@ class ArchitecturesMine:
         wanted = (query or {}).get("mine")
         self.mine = MyCode(lambda: ("architectures",), self._start, self._show,
                            "def many_to_one_forward(X, params, step):\n    ...", wanted)
-        self.layout = pn.Card(pn.pane.Markdown(INTRO + self.mine.intro()), self.mine.controls, self.mine.status,
+        self.layout = pn.Card(pn.pane.Markdown(INTRO + self.mine.intro()), wraps(self.mine.controls), self.mine.status,
                               shrinking(self.figure), self.text, title="Compare with my implementation",
                               collapsed=not wanted, sizing_mode="stretch_width")
         self._expected = None

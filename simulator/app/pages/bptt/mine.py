@@ -17,7 +17,7 @@ from bokeh.plotting import figure
 
 from autograder.server.cases_view import array_reader, reference_hidden_grad_norms
 from simulator.app.components.mycode import MyCode
-from simulator.app.components.reflow import shrinking
+from simulator.app.components.reflow import shrinking, wraps
 from simulator.cells import init_params
 
 T, D = 30, 4
@@ -54,7 +54,7 @@ class BPTTMine:
         wanted = (query or {}).get("mine")
         self.mine = MyCode(lambda: ("bptt",), self._start, self._show,
                            "def hidden_grad_norms(X, h0, params, dh_last):\n    ...", wanted)
-        self.layout = pn.Card(pn.pane.Markdown(INTRO + self.mine.intro()), self.mine.controls, self.mine.status,
+        self.layout = pn.Card(pn.pane.Markdown(INTRO + self.mine.intro()), wraps(self.mine.controls), self.mine.status,
                               shrinking(self.figure), self.text, title="Compare with my implementation",
                               collapsed=not wanted, sizing_mode="stretch_width")
         self._inputs = None
