@@ -329,8 +329,10 @@ def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], 
     - the answer to P2 is the reference's answer to P1 (or the student's own answer to P1, which is not an answer
       to P1's shapes): it returned an earlier call's answer;
     - the two answers to P1 differ: the answer depends on the calls before it;
-    - the answer with the state negated equals the answer to P1, where the reference's differ, and the answer to
-      P2 differs from the answer to P1 (so the function does read its inputs): the result ignores that state.
+    - the answer with the state negated equals the answer to P1, where the reference's differ, the answer to
+      P2 differs from the answer to P1 (so the function does read its inputs), and the answer to P1 is the
+      reference's with that state zero: the result ignores that state (a state of the student's own other than
+      zero is not named).
 
     Up to 3 + ``len(state_keys)`` student calls, which only explain (DESIGN invariant 7); None when nothing shows
     or a call fails.
@@ -381,7 +383,12 @@ def call_order_finding(run: Callable[[dict], dict], reference: Callable[[dict], 
         if not isinstance(r3, dict) or any(k not in r3 for k in keys) or _agree(r1, r3, keys):
             continue
         d = student(p3)
-        if isinstance(d, dict) and all(type(d.get(k)) is np.ndarray for k in keys) and _agree(c, d, keys):
+        # NB: and the answer is the reference's from a zero state: a bug whose result merely cannot depend on the
+        # state (hidden_grad_norms without tanh', whose Jacobians are W_hh^T alone) is not this one
+        p0 = {**case, key: np.zeros_like(case[key])}
+        r0 = attempt(lambda p0=p0: reference(p0))
+        if (isinstance(d, dict) and all(type(d.get(k)) is np.ndarray for k in keys) and _agree(c, d, keys)
+                and isinstance(r0, dict) and all(k in r0 for k in keys) and _agree(r0, c, keys)):
             bug = "initial state ignored" if key == "h0" else f"{key} ignored"
             return CallFinding(
                 f"The result does not depend on {key} (likely bug: {bug}): the grader called your function twice on "
