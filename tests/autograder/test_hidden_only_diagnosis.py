@@ -7,14 +7,13 @@ were written with the fix; HELD_OUT ones afterwards and run once, unchanged (doc
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from autograder import architecture_checks, bptt_checks, cases, cell_checks, hidden_text
+from autograder import architecture_checks, bptt_checks, cell_checks
 from exercises.answers import bptt as answers
 from simulator import architectures, cells
+from tests.autograder import graded_message
 
 SECRET = b"hidden-only-tests-secret-0123456"
 EARLIER = "returned the answer of an earlier call: it keeps state between calls"
@@ -23,15 +22,8 @@ STATE = "state kept between calls"
 
 
 def grade(check, *args, hidden: bool, **kwargs) -> str | None:
-    """None if the check passes, else its message (a hidden test's as the pipeline composes it)."""
-    with warnings.catch_warnings(), hidden_text.recording() as facts, cases.hidden_secret(SECRET):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            check(*args, hidden=hidden, **kwargs)
-        except AssertionError as exc:
-            raw = str(exc)
-            return hidden_text.compose_failure(exc, raw, facts, "", "<test>") if hidden else raw
-    return None
+    """None if the check passes, else its message (graded_message.grade with this file's secret)."""
+    return graded_message.grade(check, *args, secret=SECRET, hidden=hidden, **kwargs)
 
 
 def both(check, *args, **kwargs) -> tuple[str | None, str | None]:

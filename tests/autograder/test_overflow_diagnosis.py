@@ -7,14 +7,13 @@ unchanged (docs/diagnosis.md, "Overflow and state between calls").
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from autograder import cases, cell_checks, hidden_text
+from autograder import cases, cell_checks
 from autograder.hypotheses import at_use
 from simulator import cells
+from tests.autograder import graded_message
 
 SECRET = b"overflow-tests-secret-0123456789"
 NAME = "overflow for large pre-activations"
@@ -41,15 +40,8 @@ def naive_sigmoid(a):
 
 
 def grade(check, *args, hidden: bool = False, **kwargs) -> str | None:
-    """None if the check passes, else its message (a hidden test's as the pipeline composes it)."""
-    with warnings.catch_warnings(), hidden_text.recording() as facts, cases.hidden_secret(SECRET):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            check(*args, hidden=hidden, **kwargs)
-        except AssertionError as exc:
-            raw = str(exc)
-            return hidden_text.compose_failure(exc, raw, facts, "", "<test>") if hidden else raw
-    return None
+    """None if the check passes, else its message (graded_message.grade with this file's secret)."""
+    return graded_message.grade(check, *args, secret=SECRET, hidden=hidden, **kwargs)
 
 
 # ----------------------------------------------------------------------------- the variants

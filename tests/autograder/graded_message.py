@@ -1,0 +1,19 @@
+"""A check's failure message as a student reads it: visible as raised, hidden as the pipeline composes it."""
+
+from __future__ import annotations
+
+import warnings
+
+from autograder import cases, hidden_text
+
+
+def grade(check, *args, secret: bytes, hidden: bool = False, **kwargs) -> str | None:
+    """None if the check passes, else its message (a hidden test's as the pipeline composes it)."""
+    with warnings.catch_warnings(), hidden_text.recording() as facts, cases.hidden_secret(secret):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            check(*args, hidden=hidden, **kwargs)
+        except AssertionError as exc:
+            raw = str(exc)
+            return hidden_text.compose_failure(exc, raw, facts, "", "<test>") if hidden else raw
+    return None
