@@ -20,7 +20,7 @@ from tornado.web import RequestHandler
 from autograder.server import api, headers
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
-from simulator.app import admission, bokehdefaults, docvalidation, sessioncookies, threadbuild
+from simulator.app import admission, bokehdefaults, buildyield, docvalidation, sessioncookies, threadbuild
 from simulator.app.components.errors import error_page
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
@@ -132,10 +132,11 @@ def main(argv: list[str] | None = None) -> None:
         install_join_gate()  # new sessions admitted at a bounded rate (simulator/app/joining.py)
         install_gc_policy()  # built sessions are not walked by each collection (simulator/app/gcpolicy.py)
         threadbuild.install()  # a new session's page is built in a thread, not on the event loop (threadbuild.py)
+        buildyield.install()  # ... and that thread steps aside while the loop has work (buildyield.py)
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
         bokehdefaults.install_unless_off()  # Bokeh's stable defaults worked out once per class, not on every read
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
-    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_GC_THAW_EVERY, RNN_BUILD_IN_THREAD, RNN_BOKEH_DEFAULTS: one line
+    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_BOKEH_DEFAULTS, ...: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,

@@ -12,7 +12,8 @@ attach it to its session.
 
 The thread still shares the GIL with the loop: Python hands the GIL over every ``sys.getswitchinterval()``
 seconds (lowered to 1 ms while a build runs), so a message that arrives during a build is answered within a
-few switch intervals per step of its handling, not after the whole build.
+few switch intervals per step of its handling, not after the whole build; with ``buildyield`` installed the
+build also steps aside (sleeps) at its checkpoints while the loop has work.
 
 Panel's shared state: a build writes ``state._views`` (every root it makes, ``Viewable.get_root``/``server_doc``)
 while the loop may be destroying another session, whose ``panel.io.document._cleanup_doc`` walks
@@ -63,6 +64,8 @@ from bokeh.util.token import get_token_payload
 from panel.io.state import set_curdoc, state
 from tornado import gen
 
+from simulator.app import buildyield
+
 log = logging.getLogger(__name__)
 SWITCH_DURING_BUILD = 0.001  # s: the GIL switch interval while a build runs
 _POOL: ThreadPoolExecutor | None = None
@@ -82,8 +85,11 @@ def enabled(environ: dict[str, str] | None = None) -> bool:
     return raw == "1"
 
 
-def _build(application, doc: Document, loop_thread: int) -> None:
-    """``application.initialize_document(doc)`` in this thread, then the document handed back to the loop's."""
+def _build(application, doc: Document, loop_thread: int, loop_idle: buildyield.Idle | None = None) -> None:
+    """``application.initialize_document(doc)`` in this thread, then the document handed back to the loop's.
+
+    While it builds, the thread gives way to the loop whenever the loop has work (``buildyield``, if installed).
+    """
     global _builds
     with _builds_lock:
         if _builds == 0:
@@ -91,7 +97,8 @@ def _build(application, doc: Document, loop_thread: int) -> None:
             sys.setswitchinterval(min(_build.saved, SWITCH_DURING_BUILD))
         _builds += 1
     try:
-        with set_curdoc(doc):  # NB: never Bokeh's curdoc(), whose patch stack the loop's callbacks push and pop
+        # NB: never Bokeh's curdoc(), whose patch stack the loop's callbacks push and pop
+        with set_curdoc(doc), buildyield.building(loop_idle):
             application.initialize_document(doc)
         try:
             Prebuilt.attach(doc)
@@ -233,7 +240,8 @@ async def create_session_if_needed(self, session_id, request=None, token=None) -
                 log.error("Failed to run session creation hooks %r", e, exc_info=True)
             context = contextvars.copy_context()
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(_pool(), context.run, _build, self._application, doc, threading.get_ident())
+            await loop.run_in_executor(_pool(), context.run, _build, self._application, doc, threading.get_ident(),
+                                       buildyield.watch(loop))
             session = ServerSession(session_id, doc, io_loop=self._loop, token=token)
         except BaseException as exc:
             del self._pending_sessions[session_id]
