@@ -7,6 +7,7 @@ builds before anyone's next click is answered). ``GatedWSHandler`` makes each we
 (``JoinGate.turn``) before Bokeh builds its session: one build at a time per process, and after a build of
 ``b`` seconds the next starts no sooner than ``b * (1 / share - 1)`` later, so builds take at most ``share``
 of the loop's time (``RNN_JOIN_SHARE``, default 0.5) and any other message waits behind one build at most.
+The time a build spent asleep so that the loop could answer others (``buildyield``) is not counted in ``b``.
 
 A student whose build waits is never facing a blank or frozen tab: the page's HTML comes at once (it builds
 nothing) and says "Joining…", with the number of classmates whose pages this process is building first; the
@@ -28,6 +29,8 @@ import time
 
 from bokeh.server import urls
 from panel.io import server as pn_server
+
+from simulator.app import buildyield
 
 SHARE = 0.5
 MIN_GAP = 0.001  # s between two builds, whatever the share
@@ -51,10 +54,12 @@ def share_from_env(environ: dict[str, str] | None = None) -> float:
 class JoinGate:
     """One session build at a time, taking at most ``share`` of the time: ``async with gate.turn(): build()``."""
 
-    def __init__(self, share: float = SHARE, clock=time.monotonic, sleep=asyncio.sleep):
+    def __init__(self, share: float = SHARE, clock=time.monotonic, sleep=asyncio.sleep, waited=None):
         if not 0 < share <= 1:
             raise ValueError(f"share: got {share!r}; expected a number above 0 and at most 1")
         self.share, self.clock, self.sleep = share, clock, sleep
+        # seconds builds have spent stepping aside for the loop so far (buildyield): not the build's own time
+        self.waited = waited if waited is not None else (lambda: buildyield.STATS["waited_s"])
         self.waiting = 0  # builds admitted or waiting in this process, the current one included
         self.built = 0
         self._lock: asyncio.Lock | None = None
@@ -70,12 +75,13 @@ class JoinGate:
                 # NB: at least one poll of the sockets between two builds, so that the messages which arrived
                 # during the last build are answered before the next one starts (a zero sleep would not poll)
                 await self.sleep(max(self._next - self.clock(), MIN_GAP))
-                start = self.clock()
+                start, waited = self.clock(), self.waited()
                 try:
                     yield
                 finally:
                     end = self.clock()
-                    self._next = end + (end - start) * (1 / self.share - 1)
+                    own = max(0.0, (end - start) - (self.waited() - waited))  # NB: asleep for the loop: not its own
+                    self._next = end + own * (1 / self.share - 1)
                     self.built += 1
         finally:
             self.waiting -= 1

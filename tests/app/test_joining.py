@@ -57,6 +57,30 @@ def test_builds_run_one_at_a_time_in_arrival_order_and_take_at_most_their_share(
     assert busy / (log[-1][1] - log[0][1]) <= share + 1e-9
 
 
+def test_time_a_build_slept_for_the_loop_is_not_its_own():
+    """Two builds of 0.6 s wall, 0.4 s of it asleep while the loop answered others (buildyield): the next starts
+    after the build's own 0.2 s times (1/share - 1), not after its wall time."""
+    fake, asleep = FakeTime(), {"s": 0.0}
+    gate = joining.JoinGate(0.5, clock=fake.clock, sleep=fake.sleep, waited=lambda: asleep["s"])
+    log = []
+
+    async def student():
+        async with gate.turn():
+            start = fake.clock()
+            fake.work(0.2)
+            fake.now += 0.4
+            asleep["s"] += 0.4
+            log.append((start, fake.clock()))
+
+    async def main():
+        await asyncio.gather(student(), student())
+
+    asyncio.run(main())
+    (s0, e0), (s1, _) = log
+    assert e0 - s0 == pytest.approx(0.6)
+    assert s1 - e0 == pytest.approx(0.2)  # 0.2 * (1 / 0.5 - 1); 0.6 had it counted the sleep
+
+
 def test_a_build_that_fails_still_hands_the_turn_on():
     """A build that raises (a broken page) releases the gate for the next student."""
     gate = joining.JoinGate(1.0)
