@@ -205,8 +205,10 @@ def _redacted_error(kind, message: str, tb: str) -> tuple[str, str, str]:
 # (values.as_array_dict). ``defang`` turns every ``likely<whitespace>bug|cause``, in any case, into
 # ``likely-bug`` / ``likely-cause`` where that text arrives: the student still reads their words, and no parser of
 # the markers matches inside them. (Here, not in a module of its own: this file is all the sandbox has.)
-# Not covered: student text reaching a message by another route (none known: returns are arrays or numbers, and a
-# passing test's printed output is never read for bug classes).
+# Round 5 found returned strings quoted by the checks (``cache['activation']: ... got 'likely bug: x'``, a quiz
+# answer): so the grader's peer (``defang_text``) breaks the markers in every string, bytes and reference name it
+# decodes, not only in errors. Not covered: student text reaching a message by a route other than the channel (the
+# notebook's own text: cell ids, grade ids) is not defanged here; a passing test's printed output is never read.
 _MARKER = re.compile(r"(likely)\s+(bug|cause)", re.IGNORECASE)
 
 
@@ -584,9 +586,11 @@ class Peer:
     """
 
     def __init__(self, rfd: int, wfd: int, owner: str, remote_name: str, guard_seconds: float | None = None,
-                 write_back: bool = True):
+                 write_back: bool = True, defang_text: bool = False):
         self.rfd, self.wfd, self.owner, self.remote_name = rfd, wfd, owner, remote_name
         self.write_back = write_back
+        # NB: the grader's end breaks the diagnosis markers in every string it decodes (see defang), where it arrives
+        self.defang_text = defang_text
         self.objects: dict[int, object] = {}
         self._next_id = 0
         self.deadline: float | None = None
@@ -670,6 +674,8 @@ class Peer:
         t = type(node)
         if t is str and (see := _TEXT_SINK.get()) is not None:
             see(node)
+        if t is str and self.defang_text:
+            return defang(node)
         if node is None or t in (bool, int, float, str):
             return node
         if t is list:
@@ -710,6 +716,8 @@ class Peer:
                 raise ProtocolError("bytes must be a 1-d uint8 array")
             if (see := _TEXT_SINK.get()) is not None:
                 see(arr.tobytes().decode("latin-1"))
+            if self.defang_text:  # NB: a check may quote bytes by repr; latin-1 maps each byte to one character
+                return defang(arr.tobytes().decode("latin-1")).encode("latin-1")
             return arr.tobytes()
         if tag == "ref":
             return self._dec_ref(node)
@@ -726,6 +734,7 @@ class Peer:
         if owner != self.remote_name:
             raise ProtocolError(f"reference owned by unknown side {str(owner)[:40]!r}")
         name = node.get("n") if type(node.get("n")) is str and not _REDACT.get() else "object"
+        name = defang(name) if self.defang_text else name
         kind = None if _REDACT.get() else node.get("k")  # a class name the student chose is text too
         return _ref_class(kind)(self, ref_id, node.get("call") is True, name[:100])
 

@@ -57,7 +57,7 @@ class _GraderPeer(channel.Peer):
         # half the wall time, so that the refusal, not the timeout, names the cause.
         # NB: write_back=False: a reply never writes into the grader's objects (docs/redteam.md, H14)
         super().__init__(rfd, wfd, owner="grader", remote_name="sandbox", guard_seconds=session.limits.wall / 2,
-                         write_back=False)
+                         write_back=False, defang_text=True)
         self.session = session
         self.depth = 0
         self.what = "the student's code"
