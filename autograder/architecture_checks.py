@@ -15,8 +15,8 @@ import numpy as np
 from autograder import architecture_grammar
 from autograder import cases as case_sets
 from autograder.architecture_diagnosis import probes, raise_finding, suspects
-from autograder.calling import call, header, ok
-from autograder.cell_checks import raised_text
+from autograder.calling import call, ok
+from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
@@ -61,6 +61,45 @@ def _cases(name: str, hidden: bool) -> list[dict]:
         args = (x, params, T + 1 if name == "encoder_decoder" else T) if length else (x, params)
         out.append({"label": f"{kind} cell, B={B}, T={T}, D={D}, H={H}, K={K}", "kind": kind, "args": args})
     return out
+
+
+def large_cases(name: str, hidden: bool) -> list[dict]:
+    """One case of ``name`` per cell kind (RNN, LSTM, GRU) whose cell pre-activations are large
+    (``cases.LARGE_REACH``): a sequence input is scaled step by step (``cases.large_steps``, rows in pairs of
+    opposite sign); a cell fed its one-hot outputs (one_to_many, the decoder) has its input weight scaled so that
+    one-hot inputs reach it too. A tanh, sigmoid or exp written by hand (a student's own cell instead of ``step``)
+    overflows there; ``np.tanh`` and the reference steps do not. Visible: B=2, T=3, D=3, H=4, K=3; hidden: sizes
+    from the secret (hidden stream ``"large architecture cases"``).
+    """
+    return [_large_case(name, kind, hidden, k) for k, kind in enumerate(("rnn", "lstm", "gru"))]
+
+
+def _large_case(name: str, kind: str, hidden: bool, k: int) -> dict:
+    seq, length, _ = SIGNATURES[name]
+    rng = case_sets.hidden_rng("large architecture cases", k) if hidden else np.random.default_rng(4_713 + k)
+    pairs, T, D, H, K = case_sets.large_sizes(rng, hidden, (1, 3, 3, 4, 3), 4)
+    B = 2 * pairs
+    if name == "one_to_many":
+        D = K  # outputs are fed back as inputs
+    w = case_sets.input_weight(kind)
+    params = case_sets.random_params(kind, D, H, rng)
+    x = case_sets.paired(rng, pairs, T, D) if seq else case_sets.paired(rng, pairs, D)
+    if name == "one_to_many":  # x at step 0, one-hot feedback after: both must reach
+        seen = np.concatenate([x, np.eye(K)])
+        params[w] = params[w] * (case_sets.LARGE_REACH / max(case_sets.block_reach(seen, params[w], H), 1e-12))
+    else:
+        x = case_sets.large_steps(x if seq else x[:, None], params[w], H)  # (B, T, D), or (B, 1, D) for one x
+        x = x if seq else x[:, 0]
+    if name == "encoder_decoder":
+        dec = case_sets.random_params(kind, K, H, rng)
+        dec[w] = dec[w] * (case_sets.LARGE_REACH / max(case_sets.block_reach(np.eye(K), dec[w], H), 1e-12))
+        params.update({f"{architectures.DECODER_PREFIX}{n}": v for n, v in dec.items()})
+    params["W_hy"] = rng.standard_normal((H, K))
+    params["b_y"] = rng.standard_normal(K)
+    args = (x, params, T + 1 if name == "encoder_decoder" else T) if length else (x, params)
+    note = "" if hidden else f", large pre-activations: |a| >= {case_sets.LARGE_REACH:g}"
+    return {"label": f"{kind} cell, B={B}, T={T}, D={D}, H={H}, K={K}{note}", "kind": kind, "args": args,
+            "large": True}
 
 
 def _step(case: dict) -> Callable:
@@ -150,10 +189,11 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
     def reference(c):
         return {"Y": _reference(name, c)}
 
-    for k, case in enumerate(cases):
-        head = header(fname, k, len(cases), case, hidden)
+    for head, case in graded_with_large(fname, cases, large_cases(name, hidden), hidden):
         expected = _reference(name, case)
         Y = _student_Y_or_raised(name, fn, case, head)
+        if case.get("large"):
+            overflow(Y, expected, case, f"{fname}: Y", who=fname, head=head)
         confirm = Confirmation(architecture_grammar.probe_case(name, case["kind"]),
                                lambda c: {"Y": loose_array(_student_Y(name, fn, c))},
                                (architecture_grammar.probe_case(name, case["kind"], (2, 5, 3, 4, 2), 1, 3),))
@@ -171,7 +211,8 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
             fail(diagnose(head, [problem], got, case, hyps, probes(name, lambda c: _student_array(name, fn, c)),
                           confirm=confirm, reference=reference))
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
-       f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
+       f"(RNN, LSTM{', GRU' if hidden else ''} cells) and 3 with large pre-activations "
+       f"(RNN, LSTM, GRU cells; {tolerance_text()})")
 
 
 def _student_array(name: str, fn: Callable, case: dict) -> np.ndarray:

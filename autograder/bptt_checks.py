@@ -19,7 +19,7 @@ from autograder import bptt_grammar
 from autograder import cases as case_sets
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
-from autograder.cell_checks import raised_text
+from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.sequence_probes import (
@@ -626,6 +626,8 @@ def _student_forward(rnn_forward: Callable, case: dict, name: str = "rnn_forward
     H, cache = as_tuple(out, 2, f"{name} returned", "H, cache")
     B, T, _ = case["X"].shape
     shape = (B, T, case["h0"].shape[1])
+    if case.get("large"):
+        overflow(H, _ref_H(case), case, f"{name}: H", who=name, head=head)
     if suspects is not None and (odd := wrong_shape(H, shape)) is not None:
         message = diagnose(head, [f"H has shape {odd.shape}, expected {shape}"], {"H": odd}, case, suspects,
                            [layout_probe("H", _ref_H, ("batch", "t", "unit"))], confirm=confirm,
@@ -773,14 +775,15 @@ def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
     cases = case_sets.sequence_cases(hidden)
     suspects = [*rnn_forward_suspects(), *bptt_grammar.grammar_suspects("rnn_forward")]
     confirm = _forward_confirmation(rnn_forward)
-    for k, case in enumerate(cases):
-        head = header("rnn_forward", k, len(cases), case, hidden)
+    for head, case in graded_with_large("rnn_forward", cases, case_sets.large_sequence_cases(hidden), hidden):
         H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head, confirm=confirm)
         problems = _problems([("H", _ref_H(case), H, SEQUENCE)])
         if problems:
             fail(diagnose(head, problems, {"H": H}, case, suspects, _forward_probes(rnn_forward), confirm=confirm,
                           reference=lambda c: {"H": _ref_H(c)}))
-    ok(f"rnn_forward matches the reference on {len(cases)} {_kind(hidden)} cases ({tolerance_text()})")
+    ok(f"rnn_forward matches the reference on {len(cases)} {_kind(hidden)} cases and 1 with large pre-activations "
+       f"({tolerance_text()})")
+
 
 
 def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bool = False) -> None:

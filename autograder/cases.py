@@ -244,6 +244,63 @@ def large_step_cases(kind: str, hidden: bool) -> list[dict]:
     return [case]
 
 
+def input_weight(kind: str) -> str:
+    """The name of ``kind``'s input weight: ``W_xh`` for the RNN, ``W_x`` for the LSTM and GRU."""
+    return "W_xh" if kind == "rnn" else "W_x"
+
+
+def block_reach(inputs: np.ndarray, W_x: np.ndarray, H: int) -> float:
+    """The smallest gate block's largest ``|a|`` of ``inputs @ W_x`` (inputs (N, D), W_x (D, kH))."""
+    k = W_x.shape[1] // H
+    return float(np.abs(inputs @ W_x).reshape(len(inputs), k, H).max(axis=(0, 2)).min())  # (N, kH) -> (N, k, H)
+
+
+def paired(rng: np.random.Generator, pairs: int, *shape: int) -> np.ndarray:
+    """``2 pairs`` standard normal rows, each with its negation (``(2 pairs, *shape)``): every pre-activation
+    ``x W`` of them comes with both signs.
+    """
+    u = rng.standard_normal((pairs, *shape))
+    return np.concatenate([u, -u])
+
+
+def large_steps(X: np.ndarray, W_x: np.ndarray, H: int) -> np.ndarray:
+    """``X`` (B, T, D) with each step scaled so that in every gate block of ``X[:, t] @ W_x`` some ``|a|`` is at
+    least ``LARGE_REACH``: every step of a sequence has large pre-activations.
+    """
+    out = X.copy()
+    for t in range(X.shape[1]):
+        out[:, t] *= LARGE_REACH / max(block_reach(X[:, t], W_x, H), 1e-12)
+    return out
+
+
+def large_sizes(rng: np.random.Generator, hidden: bool, visible: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """``(pairs, *n sizes)`` of a large case: the visible ones, or from the secret's ``rng`` (pairs 1 or 2, sizes
+    1 .. 4).
+    """
+    if not hidden:
+        return visible
+    return (int(rng.integers(1, 3)), *(int(v) for v in rng.integers(1, 5, size=n)))
+
+
+def large_sequence_cases(hidden: bool) -> list[dict]:
+    """One case of an RNN over time whose pre-activations are large at every step (:func:`large_steps`, rows in
+    pairs of opposite sign), keys as :func:`sequence_cases`; ``"large"`` marks it. Visible: B=2, T=3, D=3, H=4;
+    hidden: from the secret (hidden stream ``"large sequence cases"``).
+    """
+    rng = hidden_rng("large sequence cases", 0) if hidden else np.random.default_rng(4_712)
+    pairs, T, D, H = large_sizes(rng, hidden, (1, 3, 3, 4), 3)
+    B = 2 * pairs
+    params = random_params("rnn", D, H, rng)
+    X = large_steps(paired(rng, pairs, T, D), params["W_xh"], H)  # (B, T, D)
+    note = "" if hidden else f", large pre-activations: |a| >= {LARGE_REACH:g} at every step"
+    case = {"label": f"B={B}, T={T}, D={D}, H={H}{note}", "X": X, "h0": 0.8 * rng.standard_normal((B, H)),
+            "params": params, "dH": rng.standard_normal((B, T, H)), "dh_last": rng.standard_normal((B, H)),
+            "large": True}
+    if not hidden:
+        case["recipe"] = "large_sequence_cases(hidden=False)[0]"
+    return [case]
+
+
 def sequence_cases(hidden: bool) -> list[dict]:
     """Cases for an RNN over time: X (B, T, D), h0 (B, H), params, dH (B, T, H), dh_last (B, H)."""
     out = []

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import cases as case_sets
-from autograder import diagnose, probes
+from autograder import diagnose, hidden_text, probes
 from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.channel import REDACTED, ChannelClosedError, ChannelTimeoutError, ProtocolError
@@ -299,24 +299,29 @@ def _column_hint(value, B: int, H: int) -> str:
 OVERFLOW = "overflow for large pre-activations"
 
 
-def _overflow(value, expected: np.ndarray, case: dict, what: str) -> None:
+def overflow(value, expected: np.ndarray, case: dict, what: str, who: str = "cell", head: str = "") -> None:
     """Fail naming the overflow class when ``value`` (a float array of the expected shape, on a ``large`` case)
-    holds NaN or inf where the reference's ``expected`` is finite.
+    holds NaN or inf where the reference's ``expected`` is finite; ``who`` says what returned it ("cell",
+    "rnn_forward", ...), ``head`` (if given) is the case's header, put before the message.
 
     The large case runs after every ordinary case has passed, so a non-finite value only there comes from the
     size of the pre-activations by construction: a tanh or sigmoid written with ``np.exp`` (``exp(a)`` is inf
-    above about 709 and inf / inf is nan). Only the value's dtype, shape and finiteness are read.
+    above about 709 and inf / inf is nan). Only the value's dtype, shape and finiteness are read. Used by the
+    cells' checks and by the sequence, architecture and CRNN checks on their large cases.
     """
     if (not case.get("large") or type(value) is not np.ndarray or value.dtype.kind != "f"
             or value.shape != expected.shape or np.isfinite(value).all() or not np.isfinite(expected).all()):
         return
     bad = tuple(int(i) for i in np.argwhere(~np.isfinite(value))[0])
-    fail(f"{what}: holds {value[bad]} at index {bad} where the reference is finite ({expected[bad]:.6g}) (likely bug: "
-         f"{OVERFLOW}): your cell returns NaN/inf where the reference is finite; use np.tanh or a stable form "
-         "(np.exp(a) is inf for a above about 709, and inf / inf is nan: a sigmoid as 0.5 * (1 + np.tanh(a / 2)), "
-         "a tanh as np.tanh(a))", what,
-         f"holds a value that is not finite where the reference is finite (likely bug: {OVERFLOW}); use np.tanh or a "
-         "stable form, as 0.5 * (1 + np.tanh(a / 2)) for the sigmoid")
+    message = (f"{what}: holds {value[bad]} at index {bad} where the reference is finite ({expected[bad]:.6g}) "
+               f"(likely bug: {OVERFLOW}): your {who} returns NaN/inf where the reference is finite; use np.tanh or a "
+               "stable form (np.exp(a) is inf for a above about 709, and inf / inf is nan: a sigmoid as "
+               "0.5 * (1 + np.tanh(a / 2)), a tanh as np.tanh(a))")
+    hidden = (f"holds a value that is not finite where the reference is finite (likely bug: {OVERFLOW}); use np.tanh "
+              "or a stable form, as 0.5 * (1 + np.tanh(a / 2)) for the sigmoid")
+    # A hidden test's message is the header, then the sentence noted for the message that follows it.
+    hidden_text.note_problem(message, f"{what}: {hidden}")
+    raise CheckError(f"{head}: {message}" if head else message)
 
 
 def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None = None) -> tuple[dict, object]:
@@ -329,7 +334,7 @@ def student_forward(spec: CellSpec, fn: Callable, case: dict, name: str | None =
     expected = reference_forward(spec, case)[0] if case.get("large") else {}
     for o, v in zip(spec.outputs, items, strict=False):
         if o in expected:
-            _overflow(v, expected[o], case, f"{name}: {o}")
+            overflow(v, expected[o], case, f"{name}: {o}")
         try:
             got[o] = as_array(v, f"{name}: {o}", (B, H))
         except AssertionError as exc:
@@ -368,10 +373,10 @@ def student_backward(spec: CellSpec, fn: Callable, case: dict, cache: dict, wrt:
         expected = reference_backward(spec, case, cache)
         for n_, v in zip(spec.input_grads, items[:-1], strict=True):
             if wrt in ("all", "inputs"):
-                _overflow(v, expected[n_], case, f"{name}: {n_}")
+                overflow(v, expected[n_], case, f"{name}: {n_}")
         if wrt in ("all", "params") and type(items[-1]) is dict:
             for p in case["params"]:
-                _overflow(dict.get(items[-1], p), expected[p], case, f"{name}: grads[{p!r}]")
+                overflow(dict.get(items[-1], p), expected[p], case, f"{name}: grads[{p!r}]")
     if wrt in ("all", "inputs"):
         got["dx"] = _strict(items[0], f"{name}: dx", case["x"].shape, (D, H))
         for n_, v in zip(spec.input_grads[1:], items[1:-1], strict=True):
@@ -644,17 +649,24 @@ def large_cases(spec: CellSpec, hidden: bool, reset_after: bool = True) -> list[
 LARGE = "on large pre-activations"
 
 
+def graded_with_large(name: str, cases: list[dict], large: list[dict], hidden: bool) -> Iterator[tuple[str, dict]]:
+    """Every graded case with its header, composed when its turn comes: the ordinary ``cases``, then the ``large``
+    ones under their own header (``<name> on large pre-activations, visible case 1 of 1``), so the ordinary cases
+    keep their numbers (the cells', sequences', architectures' and the CRNN's checks).
+    """
+    for k, c in enumerate(cases):
+        yield header(name, k, len(cases), c, hidden), c
+    for k, c in enumerate(large):
+        yield header(f"{name} {LARGE}", k, len(large), c, hidden), c
+
+
 def _graded(name: str, spec: CellSpec, hidden: bool, reset_after: bool) -> Iterator[tuple[str, dict]]:
     """Every graded case with its header, composed when its turn comes (the header opens the case): the ordinary
     cases, then the large one under its own header (``<name> on large pre-activations, visible case 1 of 1``),
     so the ordinary cases keep their numbers.
     """
-    cases = step_cases(spec, hidden, reset_after)
-    for k, c in enumerate(cases):
-        yield header(name, k, len(cases), c, hidden), c
-    large = large_cases(spec, hidden, reset_after)
-    for k, c in enumerate(large):
-        yield header(f"{name} {LARGE}", k, len(large), c, hidden), c
+    yield from graded_with_large(name, step_cases(spec, hidden, reset_after), large_cases(spec, hidden, reset_after),
+                                 hidden)
 
 
 def _check_step(spec: CellSpec, fn: Callable, hidden: bool, reset_after: bool = True, cache: bool = False) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from autograder import cases as case_sets
 from autograder import crnn_grammar
 from autograder.calling import call, header, ok
-from autograder.cell_checks import raised_text
+from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.crnn_diagnosis import (
@@ -400,6 +400,32 @@ def _crnn_cases(hidden: bool) -> list[dict]:
     return out
 
 
+def large_crnn_cases(hidden: bool) -> list[dict]:
+    """One CRNN case per cell kind (RNN, LSTM, GRU) whose cell pre-activations are large: the cell's input weight
+    is scaled so that, over the frames' features, every gate block reaches ``|a| >= cases.LARGE_REACH``. Visible:
+    B=2 videos of T=3 frames 1x4x4, H=3, K=2; hidden: sizes from the secret (hidden stream ``"large crnn cases"``).
+    """
+    return [_large_crnn_case(kind, hidden, k) for k, kind in enumerate(("rnn", "lstm", "gru"))]
+
+
+def _large_crnn_case(kind: str, hidden: bool, k: int) -> dict:
+    rng = case_sets.hidden_rng("large crnn cases", k) if hidden else np.random.default_rng(4_714 + k)
+    pairs, T, Hs, K = case_sets.large_sizes(rng, hidden, (1, 3, 3, 2), 3)
+    B, C, H, W, F, M = 2 * pairs, 1, 4, 4, 2, 3
+    params = _cnn_params(rng, C, H, W, F, 3, M)
+    params["dense1.b"] = 0.5 + np.abs(params["dense1.b"])  # features mostly positive, as in the cases
+    params.update({n: 0.6 * rng.standard_normal(s) for n, s in cells.param_shapes(kind, M, Hs).items()})
+    params["W_hy"] = rng.standard_normal((Hs, K))
+    params["b_y"] = rng.standard_normal(K)
+    X = rng.standard_normal((B, T, C, H, W))
+    features = crnn.frame_features(X.reshape(B * T, C, H, W), params)[0]  # (B*T, M)
+    w = case_sets.input_weight(kind)
+    params[w] = params[w] * (case_sets.LARGE_REACH / max(case_sets.block_reach(features, params[w], Hs), 1e-12))
+    note = "" if hidden else f", large pre-activations: |a| >= {case_sets.LARGE_REACH:g}"
+    return {"label": f"{kind} cell, B={B} videos of T={T} frames {C}x{H}x{W}, H={Hs}, K={K}{note}", "kind": kind,
+            "args": (X, params), "large": True}
+
+
 def probe_crnn_case(kind: str) -> dict:
     """A fixed grader-chosen CRNN case with generic sizes: B=3 videos of T=4 frames 2x6x6, 2 filters, M=3, H=5, K=2."""
     rng = np.random.default_rng(20261206)
@@ -451,17 +477,21 @@ def check_crnn_forward(crnn_forward: Callable, hidden: bool = False) -> None:
         return {"y": crnn.crnn_forward(*c["args"], _step(c))[0]}
 
     probes = crnn_probes(_reader(crnn_forward, fname, "y", lambda c: reference(c)["y"], tail=_step))
-    for k, case in enumerate(cases):
+    for head, case in graded_with_large(fname, cases, large_crnn_cases(hidden), hidden):
         out = call(crnn_forward, fname, case["args"], tail=(_step(case),))
         y, _ = as_tuple(out, 2, f"{fname} returned", "y, cache")
         expected = reference(case)["y"]
+        if case.get("large"):
+            overflow(y, expected, case, f"{fname}: y", who=fname, head=head)
         got = as_array(y, f"{fname}: y", expected.shape)
         confirm = Confirmation(probe_crnn_case(case["kind"]), lambda c: {"y": loose_array(as_tuple(
             call(crnn_forward, fname, c["args"], tail=(_step(c),)), 2, f"{fname} returned", "y, cache")[0])})
-        _fail_if_different(fname, "y", k, cases, case, hidden, expected, got, OUTPUTS, hyps, probes, confirm,
-                           reference)
+        problem = describe_mismatch("y", expected, got, OUTPUTS)
+        if problem:
+            fail(diagnose(head, [problem], {"y": got}, case, hyps, probes, confirm=confirm, reference=reference))
     ok(f"{fname} matches the reference on {len(cases)} {'hidden' if hidden else 'visible'} cases "
-       f"(RNN, LSTM{', GRU' if hidden else ''} cells; {tolerance_text()})")
+       f"(RNN, LSTM{', GRU' if hidden else ''} cells) and 3 with large pre-activations "
+       f"(RNN, LSTM, GRU cells; {tolerance_text()})")
 
 
 # ----------------------------------------------------------------------------- the training run
