@@ -19,6 +19,10 @@ Here the loop says when it is idle and the build waits for it:
   that is never idle a build still advances, by one checkpoint's work per ``max_wait``, and ``joining``'s
   notice tells the student the page is coming.
 
+A build waits at most ``BUILD_BUDGET`` seconds in all (5 s); after that it shares the GIL as before. So a loop
+kept busy on purpose (a client flooding it with messages) delays a new student's page by at most that much
+more, and never starves it.
+
 The loop then loses at most one switch interval to a build per busy stretch (the build holds the GIL when a
 socket wakes the loop) plus the work up to the build's next checkpoint.
 
@@ -44,7 +48,8 @@ log = logging.getLogger(__name__)
 MAX_WAIT_MS = 20.0  # the default of RNN_BUILD_YIELD_MS: the longest a build waits at one checkpoint
 STEP = 0.0005  # s: one sleep of a waiting build (releases the GIL; the loop's handling of one message is longer)
 STATS = {"checkpoints_waited": 0, "waited_s": 0.0}  # this process's build threads, for tests and the log
-_building: dict[int, Idle] = {}  # build thread ident -> the idleness of the loop it builds for
+BUILD_BUDGET = 5.0  # s: the most one build waits in all, after which it shares the GIL as before
+_building: dict[int, _Build] = {}  # build thread ident -> the build it runs
 _max_wait = MAX_WAIT_MS / 1000
 _ORIGINAL_INITS = {HasProps: HasProps.__init__, param.Parameterized: param.Parameterized.__init__}
 _warned_unwatchable = False
@@ -72,17 +77,31 @@ class Idle:
         self.idle = True
 
 
+class _Build:
+    """One build in progress: the loop it gives way to and how long it has waited for it so far."""
+
+    __slots__ = ("loop", "waited")
+
+    def __init__(self, loop: Idle):
+        self.loop, self.waited = loop, 0.0
+
+
 def checkpoint() -> None:
-    """In a build thread, while its loop has work: sleep (the GIL goes to the loop), at most ``max_wait``."""
-    loop = _building.get(threading.get_ident())
-    if loop is None or loop.idle:
+    """In a build thread, while its loop has work: sleep (the GIL goes to the loop).
+
+    At most ``max_wait`` at this checkpoint and ``BUILD_BUDGET`` in all for this build.
+    """
+    build = _building.get(threading.get_ident())
+    if build is None or build.loop.idle or build.waited >= BUILD_BUDGET:
         return
     start = time.perf_counter()
-    deadline = start + _max_wait
-    while not loop.idle and time.perf_counter() < deadline:
+    deadline = start + min(_max_wait, BUILD_BUDGET - build.waited)
+    while not build.loop.idle and time.perf_counter() < deadline:
         time.sleep(STEP)
+    waited = time.perf_counter() - start
+    build.waited += waited
     STATS["checkpoints_waited"] += 1
-    STATS["waited_s"] += time.perf_counter() - start
+    STATS["waited_s"] += waited
 
 
 @contextlib.contextmanager
@@ -90,7 +109,7 @@ def building(loop: Idle | None):
     """The calling thread builds a page for ``loop`` (``watch``'s answer; None: not watched, no waits)."""
     ident = threading.get_ident()
     if loop is not None:
-        _building[ident] = loop
+        _building[ident] = _Build(loop)
     try:
         yield
     finally:

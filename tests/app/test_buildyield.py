@@ -88,6 +88,22 @@ def test_a_build_still_advances_when_its_loop_is_never_idle(max_wait, monkeypatc
     assert buildyield.STATS["waited_s"] >= 6 * 0.005 * 0.5  # each waited (the cap, give or take the clock)
 
 
+def test_a_build_waits_at_most_its_budget_in_all_then_shares_the_gil(max_wait, monkeypatch):
+    """A loop kept busy on purpose (a flood of messages) delays a page by at most the budget, never forever."""
+    monkeypatch.setattr(buildyield, "_max_wait", 0.01)
+    monkeypatch.setattr(buildyield, "BUILD_BUDGET", 0.035)
+    never_idle = buildyield.Idle()
+    never_idle.idle = False
+    with buildyield.building(never_idle):
+        for _ in range(20):
+            buildyield.checkpoint()
+    assert buildyield.STATS["checkpoints_waited"] == 4  # 10 + 10 + 10 + the 5 ms left, then no more waits
+    assert buildyield.STATS["waited_s"] == pytest.approx(0.035, abs=0.02)
+    with buildyield.building(never_idle):  # the next build has its own budget
+        buildyield.checkpoint()
+    assert buildyield.STATS["checkpoints_waited"] == 5
+
+
 def test_only_build_threads_wait_and_only_while_they_build(max_wait):
     busy = buildyield.Idle()
     busy.idle = False
