@@ -105,8 +105,8 @@ BUGS: list[Bug] = [
         (r"last input", r"only the last", r"one step", r"single step", r"X\[:, -1\]")),
     Bug("m2m_reshape_not_transpose", "many_to_many_forward", "reshape puts the time axis second",
         "outputs stacked (T, B, K) and reshaped, not transposed, to (B, T, K)",
-        (("return np.stack(ys, axis=1), None",
-          "return np.stack(ys).reshape(X.shape[0], X.shape[1], -1), None"),),
+        (("        ys.append(readout(h, params))\n    return np.stack(ys, axis=1), None",
+          "        ys.append(readout(h, params))\n    return np.stack(ys).reshape(X.shape[0], X.shape[1], -1), None"),),
         (r"reshape", r"transpos", r"time[- ]major", r"\baxes\b", r"order")),
     Bug("o2m_feedback_from_h", "one_to_many_forward", "the next input is the most active unit",
         "one_hot(argmax h_{t-1}) of the state fed back instead of argmax y_{t-1}",
@@ -126,7 +126,9 @@ BUGS: list[Bug] = [
         (r"first (encoder )?(state|step)", r"after (the )?first step", r"step 0", r"only.{0,30}first")),
     # ---------------------------------------------------------------- crnn
     Bug("crnn_relu_readout", "crnn_forward", "a ReLU after every layer", "ReLU on the readout y",
-        (("    return readout(h, params), None\n", "    return np.maximum(readout(h, params), 0.0), None\n"),),
+        (("        state, h = run_step(step, F[:, t], state, cp)\n    return readout(h, params), None\n",
+          "        state, h = run_step(step, F[:, t], state, cp)\n"
+          "    return np.maximum(readout(h, params), 0.0), None\n"),),
         (r"relu", r"clamp", r"negative", r"max\(0")),
     Bug("conv_edge_padding", "conv2d_forward", "padding repeats the border so the edges are not dark",
         "padding with the edge values instead of zeros",
