@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import dis
 import functools
 import io
 import json
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import compute_checksum
 
@@ -406,12 +408,37 @@ def plan(cells: list[dict]) -> list[Step]:
 
 
 # ----------------------------------------------------------------------------- run
+# The instructions that read (or delete) a name of the cell's namespace. ``co_names`` also holds every attribute,
+# method and imported name (``np.random.default_rng`` lists ``random`` and ``default_rng``), and each was fetched
+# from the student if they defined it: five 240 MiB broadcast views named like the attributes a test cell used
+# made the grader hold 1.5 GiB at once (round 5).
+_NAME_READS = frozenset({"LOAD_NAME", "LOAD_GLOBAL", "LOAD_FROM_DICT_OR_GLOBALS", "DELETE_NAME", "DELETE_GLOBAL"})
+MAX_FETCHED = channel.MAX_BLOB  # bytes of arrays, strings and bytes fetched from the student for one cell
+
+
 def _names_used(code) -> set[str]:
-    names = set(code.co_names)
+    """The names ``code`` (and the functions, classes and comprehensions in it) reads as variables."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in _NAME_READS and type(ins.argval) is str}
     for const in code.co_consts:
-        if hasattr(const, "co_names"):
+        if hasattr(const, "co_code"):
             names |= _names_used(const)
     return names
+
+
+def _held_bytes(value, depth: int = 0) -> int:
+    """The bytes a decoded student value holds in the grader (arrays, strings, bytes; plain containers walked)."""
+    t = type(value)
+    if t is np.ndarray:
+        return int(value.nbytes)
+    if t in (str, bytes):
+        return len(value)
+    if depth > channel.MAX_DEPTH:
+        return 0
+    if t in (list, tuple):
+        return sum(_held_bytes(v, depth + 1) for v in value)
+    if t is dict:
+        return sum(_held_bytes(k, depth + 1) + _held_bytes(v, depth + 1) for k, v in value.items())
+    return 0
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -610,9 +637,17 @@ class Runner:
         if not wanted:
             return {}
         available = self.sandbox.names()
-        fetched = {}
+        fetched, held = {}, 0
         for name in sorted(wanted & set(available)):
-            namespace[name] = fetched[name] = self.sandbox.get(name)
+            fetched[name] = self.sandbox.get(name)
+            held += _held_bytes(fetched[name])
+            if held > MAX_FETCHED:  # NB: one message is bounded by the channel; the names of one cell are bounded here
+                names = ", ".join(fetched)
+                fetched.clear()
+                raise ValueError(f"the names of your code that this cell reads ({names}) hold more than "
+                                 f"{MAX_FETCHED / 2**20:.0f} MiB of data together; the grader copies what a test "
+                                 "reads, so keep large data out of the names the tests use")
+        namespace.update(fetched)  # NB: only once all are fetched, so a refusal leaves nothing behind
         return fetched
 
     def _run_locked_here(self, step: Step, namespace: dict) -> str:

@@ -157,7 +157,14 @@ def changed_input(original, passed, name: str) -> str | None:
                 return msg
         return None
     if isinstance(original, tuple | list):
-        for k, (o, p) in enumerate(zip(original, passed, strict=True)):
+        # NB: ``passed`` is the student's copy as it was left (any plain value): never let zip raise on it
+        kind = "a tuple" if isinstance(original, tuple) else "a list"
+        if type(passed) not in (tuple, list):
+            return f"{name} ({kind}) was replaced by an object of type {type_name(passed)}"
+        items = tuple(list.__iter__(passed)) if type(passed) is list else tuple(tuple.__iter__(passed))
+        if len(items) != len(original):
+            return f"{name} ({kind} of {len(original)} items) had its length changed in place (now {len(items)})"
+        for k, (o, p) in enumerate(zip(original, items, strict=True)):
             msg = changed_input(o, p, f"{name}[{k}]")
             if msg:
                 return msg
