@@ -1,10 +1,12 @@
-"""The CRNN, Architectures and BPTT pages on a phone (390 px) and on a wide window (1400 px), in real Chromium.
+"""The Cell, CRNN, Architectures and BPTT pages on a phone (390 px) and on a wide window (1400 px), in real Chromium.
 
 At 390 px the page must not scroll sideways (its rows wrap, its plots shrink, a drawing that keeps its size
 scrolls in its own box), every control stays at least 24 px (or as small as it already was at 1400 px) and the
-Tab key reaches the same controls in the same order, each within the window. At 1400 px every drawing keeps its
+Tab key reaches the same controls in the same order, each within the window (plus, on the phone, each text box
+that scrolls sideways: a keyboard must reach what it hides). At 1400 px every drawing keeps its
 own width and every wrapping row keeps its items side by side (the wide layout is the one before reflow).
-The Cell and Applications pages' row test is ``test_accessibility.test_on_a_phone_the_controls_sit_above_the_drawings``.
+The Applications page's row test (and the Cell page's first one) is
+``test_accessibility.test_on_a_phone_the_controls_sit_above_the_drawings``.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ LAYOUT = """() => {
                                                                && c.getBoundingClientRect().width > 1);
         if (items.length >= 2) rows.push(items.map(box));
       }
-      if (cls.contains("rnn-scroll") && el.getClientRects().length)
+      if ((cls.contains("rnn-scroll") || cls.contains("rnn-scroll-text")) && el.getClientRects().length)
         boxes.push({box: box(el), scrollWidth: el.scrollWidth, clientWidth: el.clientWidth});
-      if (el.matches("button, select, textarea, input:not([type=checkbox]):not([type=file]):not([type=hidden])")
+      if (el.matches("button, select, textarea, input:not([type=checkbox]):not([type=file]):not([type=hidden]), "
+                     + ".noUi-handle")
           && el.getClientRects().length && !cls.contains("rnn-skip"))
         controls.push({what: el.tagName + " " + (el.getAttribute("aria-label") || el.textContent || "").trim(),
                        box: box(el)});
@@ -105,9 +108,9 @@ def _side_by_side(a: dict, b: dict) -> bool:
                                                                            or a["left"] >= b["right"] - 1)
 
 
-@pytest.mark.parametrize("path", ["/crnn", "/architectures", "/bptt"])
+@pytest.mark.parametrize("path", ["/cell", "/crnn", "/architectures", "/bptt"])
 def test_on_a_phone_the_page_fits_the_window_and_at_1400_px_keeps_its_layout(server, open_page, path):
-    """At 390 px the CRNN page was 1078 px wide, Architectures 1080 and BPTT 1040: a student scrolled sideways
+    """At 390 px the Cell page was 825 px wide, CRNN 1078, Architectures 1080 and BPTT 1040: a student scrolled sideways
     through every row. Does the page now fit the phone, with its controls as large and as reachable as on a wide
     window, and does a 1400 px window still show the rows and drawings side by side, each at its own width?"""
     page = open_page(server + path)  # 1400 x 1000; any console error fails the test
@@ -150,13 +153,35 @@ def test_on_a_phone_the_page_fits_the_window_and_at_1400_px_keeps_its_layout(ser
         assert small["box"]["left"] >= -1 and small["box"]["right"] <= width + 1, (path, "control cut", small)
 
     phone_stops = _tab_stops(page)
-    assert [s["what"] for s in phone_stops] == [s["what"] for s in wide_stops]
+    # a text box that scrolls (the Cell page's equations) is a Tab stop of its own where it scrolls, i.e. on a phone
+    scrollers = [s for s in phone_stops if "rnn-scroll-text" in s["what"]]
+    assert [s["what"] for s in phone_stops if s not in scrollers] == [s["what"] for s in wide_stops]
     for stop in phone_stops:
         assert stop["left"] >= -1 and stop["right"] <= width + 1, (path, "a Tab stop outside the window", stop)
 
-    # the compare section (a card) opened on the phone fits too: its code box and figure were 1030 px wide
+    if path not in CARD_PENDING:
+        _assert_cards_fit(page, path)
+
+
+# The Cell page's compare card (``cell/mine.py``, not reflowed yet) is 1140 px wide open: three 380 px heatmaps in a
+# row. ``test_the_cell_pages_compare_card_fits_a_phone`` says so and will pass (and so fail, strict) once it wraps.
+CARD_PENDING = {"/cell"}
+
+
+def _assert_cards_fit(page, path: str) -> None:
+    """The compare section (a card) opened on the phone fits too: its code box and figure were 1030 px wide."""
     for header in page.locator("button.card-header").all():
         header.click()
     page.wait_for_timeout(1500)
     opened = page.evaluate(LAYOUT)
+    width = opened["innerWidth"]
     assert opened["scrollWidth"] <= width + 1, f"{path}: {opened['scrollWidth']} px wide with the compare section open"
+
+
+@pytest.mark.xfail(strict=True, reason="cell/mine.py's row of three 380 px heatmaps does not wrap (1140 px at 390)")
+def test_the_cell_pages_compare_card_fits_a_phone(server, open_page):
+    page = open_page(server + "/cell")
+    page.set_viewport_size(PHONE)
+    page.reload()
+    _settled(page)
+    _assert_cards_fit(page, "/cell")

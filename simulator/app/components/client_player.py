@@ -33,10 +33,14 @@ from panel.custom import JSComponent
 from simulator.app.components import palette
 from simulator.app.components.equations import MARK
 from simulator.app.components.player import REDUCED_SPEED, Player
+from simulator.app.components.reflow import NARROW
 
 # WCAG 2.2 target size: the slider's handle at least 24 x 24 px (Bokeh draws it 14 x 18)
 HANDLE_24PX = (".noUi-horizontal .noUi-handle { width: 24px !important; height: 24px !important; "
                "right: -12px !important; top: -10px !important; }")
+# at either end the handle passes its track by half its width: on a phone, where the slider starts a line at the
+# window's edge, the track leaves that room (at t = 0 the handle was 6 px outside a 390 px window)
+HANDLE_ROOM = f"@media (max-width: {NARROW}px) {{ :host {{ padding: 0 12px !important; }} }}"
 REPORT_MS = 400  # the browser reports its step this long after the last move (a held arrow key sends one report)
 
 # Formatting shared by every callback (the callbacks cannot share a module, so the text is prepended).
@@ -168,6 +172,9 @@ class BrowserKeys(JSComponent):
         if (["input", "textarea", "select"].includes(tag) || target.isContentEditable) return;
         if (e.key === " " && tag === "button") return;  // the focused button's own click handles Space
         if (target.classList && target.classList.contains("noUi-handle")) return;  // a focused slider moves itself
+        // a focused box that scrolls sideways (a wide equation or table on a phone) scrolls with ← →
+        if (e.key.startsWith("Arrow") && target.scrollWidth > target.clientWidth + 1
+            && ["auto", "scroll"].includes(getComputedStyle(target).overflowX)) return;
         if (!(e.key in keys) || e.ctrlKey || e.metaKey || e.altKey) return;
         for (const doc of Bokeh.documents) {
           const slider = doc.get_model_by_name(model.target);
@@ -185,7 +192,27 @@ class BrowserKeys(JSComponent):
         if (tries++ < 50) setTimeout(wake, 200);
       };
       setTimeout(wake, 0);
-      model.on("remove", () => document.removeEventListener("keydown", handler));
+      // a text box that scrolls sideways (reflow.narrowing(scroll=True), on a phone) is a named Tab stop while it
+      // scrolls (every browser, and axe's scrollable-region-focusable); never at a width where it does not
+      const reachable = () => {
+        const walk = (root) => {
+          for (const el of root.querySelectorAll(".rnn-scroll-text")) {
+            const wide = el.scrollWidth > el.clientWidth + 1, ours = el.hasAttribute("data-rnn-reachable");
+            if (wide && !ours && !el.hasAttribute("tabindex")) {
+              const label = getComputedStyle(el).getPropertyValue("--rnn-scroll-label").trim().replace(/^"|"$/g, "");
+              el.setAttribute("tabindex", "0"); el.setAttribute("role", "region");
+              el.setAttribute("data-rnn-reachable", "");
+              el.setAttribute("aria-label", (label || "Wide content") + " (scrolls sideways: ← →)");
+            } else if (!wide && ours) {
+              for (const a of ["tabindex", "role", "aria-label", "data-rnn-reachable"]) el.removeAttribute(a);
+            }
+          }
+          for (const host of root.querySelectorAll("*")) if (host.shadowRoot) walk(host.shadowRoot);
+        };
+        walk(document);
+      };
+      const timer = setInterval(reachable, 1000);
+      model.on("remove", () => { document.removeEventListener("keydown", handler); clearInterval(timer); });
       const el = document.createElement("span");
       el.setAttribute("aria-hidden", "true");
       return el;
@@ -217,7 +244,7 @@ class ClientPlayer(Player):
         lo, hi = target.param[name].bounds
         self.slider = Slider(start=lo, end=max(hi, lo + 1), value=getattr(target, name), step=1, title=label,
                              width=320, syncable=False, name=f"rnn-clock-{id(self)}",
-                             css_classes=["rnn-clock"], stylesheets=[HANDLE_24PX])
+                             css_classes=["rnn-clock"], stylesheets=[HANDLE_24PX, HANDLE_ROOM])
         self.timeline = ColumnDataSource({"json": [""]}, syncable=False)
         self.report = ColumnDataSource({"t": [], "gate": []})
         self.keys = BrowserKeys(target=self.slider.name)

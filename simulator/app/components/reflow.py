@@ -15,17 +15,21 @@ keeps its layout exactly):
   900 px drawing held the whole page 900 px wide; a box has no width of its own to pass up.
 - ``narrowing(pane)`` lets a text of a fixed width (an HTML pane, a Bokeh ``Div``) narrow to the window, its
   lines wrapping (Panel fixes an HTML pane's inner width too, so it would not shrink by itself).
+  ``narrowing(pane, scroll=True)`` also scrolls, inside the pane, what cannot wrap: a table of many columns, a
+  display equation (KaTeX's aligned rows are one block), started at the pane's left edge (a centred block wider
+  than its box would be cut on the left, out of reach of the scrollbar).
 - ``wrapped_buttons(group)`` lets a button group's buttons wrap onto more lines (five architectures' names do not
   fit on one line of a phone).
 
-At 390 px the Applications, CRNN, Architectures and BPTT pages do not scroll sideways as a whole.
+At 390 px the Applications, Cell, CRNN, Architectures and BPTT pages do not scroll sideways as a whole.
 
-Not covered: the Cell page is still 825 px wide at 390 (its widest drawing is not in a scrolling box); a
-scrolling box cannot be scrolled with the keyboard where a player's shortcuts take the arrow keys (touch, wheel
-and scrollbar work), and it does not follow the current step.
+Not covered: a scrolling box cannot be scrolled with the keyboard where a player's shortcuts take the arrow keys
+(touch, wheel and scrollbar work), and it does not follow the current step.
 """
 
 from __future__ import annotations
+
+import json
 
 import panel as pn
 
@@ -51,6 +55,10 @@ SCROLL_CSS = _narrow(":host { max-width: 100% !important; overflow-x: auto !impo
 # at most the width Panel gives a stretching pane (its margins are at most 10 px a side)
 TEXT_CSS = _narrow(":host { min-width: 0 !important; max-width: calc(100% - 20px) !important; } "
                    ":host > div { width: 100% !important; min-width: 0 !important; }")
+# the same, and what cannot wrap scrolls inside the pane from its left edge (``safe``-less centring would cut it)
+TEXT_SCROLL_CSS = _narrow(":host { overflow-x: auto !important; } "
+                          ".katex-display, .katex-display > .katex { text-align: left !important; } "
+                          "math[display=block] { margin-left: 0 !important; margin-right: auto !important; }")
 BUTTONS_CSS = _narrow(".bk-btn-group { flex-wrap: wrap; } .bk-btn-group > .bk-btn { flex: 0 0 auto; }")
 
 
@@ -81,9 +89,19 @@ def shrinking(drawing, **kwargs) -> pn.Column:
     return pn.Column(pn.panel(drawing), css_classes=["rnn-shrink"], **kwargs)
 
 
-def narrowing(pane):
-    """``pane`` (a fixed-width HTML pane or Bokeh ``Div``) itself, narrowing to a window narrower than ``NARROW``."""
-    pane.stylesheets = [*pane.stylesheets, TEXT_CSS]
+def narrowing(pane, scroll: bool = False, label: str = ""):
+    """``pane`` (a fixed-width HTML pane, Bokeh ``Div`` or KaTeX model) itself, narrowing to a window narrower than
+    ``NARROW``; with ``scroll`` what is still wider than the pane (a table, an equation) scrolls inside it.
+
+    While it scrolls, the page's script (``client_player.BrowserKeys``) makes such a pane a Tab stop, a region
+    named ``label`` (read from the CSS variable ``--rnn-scroll-label``), whose ← → scroll it.
+    """
+    if not scroll and label:
+        raise ValueError(f"narrowing: label={label!r} names a scrolling region; expected scroll=True with it")
+    extra = [TEXT_SCROLL_CSS, f":host {{ --rnn-scroll-label: {json.dumps(label)}; }}"] if scroll else []
+    pane.stylesheets = [*pane.stylesheets, TEXT_CSS, *extra]
+    if scroll:
+        pane.css_classes = [*pane.css_classes, "rnn-scroll-text"]
     return pane
 
 

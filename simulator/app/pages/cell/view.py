@@ -21,7 +21,7 @@ from simulator.app.components.fields import checked_field
 from simulator.app.components.heatmap import HeatmapGrid, TimeHeatmap
 from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
-from simulator.app.components.reflow import beside, wrapping
+from simulator.app.components.reflow import beside, narrowing, shrinking, wrapping, wraps
 from simulator.app.components.trajectory import Trajectory
 from simulator.app.components.urlstate import UrlState
 from simulator.app.pages.cell import presets
@@ -70,12 +70,15 @@ class CellPage(pn.viewable.Viewer):
         self._quiet = False  # True while applying the browser's report (it has drawn that step already)
         self.diagram = CellDiagram(on_select=self._select, width=640, height=470)
         self.equations = Equations(width=820, pane=client_latex(width=820, styles={"font-size": "15px"}))
-        self.readout = Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"},
-                           syncable=False)  # the browser rewrites it at each step
+        # on a phone the equations (one 620 px block of aligned rows) scroll inside their pane, the texts narrow
+        narrowing(self.equations.pane.model, scroll=True, label="Equations of this step")
+        self.readout = narrowing(Div(text="", css_classes=["rnn-readout"], width=900, styles={"font-size": "14px"},
+                                     syncable=False))  # the browser rewrites it at each step
         self.heatmaps = HeatmapGrid(capacity=6, width=990)
         # every number of the diagram as an HTML table (screen readers cannot read the canvas); the browser fills it
-        self.numbers_table = Div(text="", css_classes=["rnn-numbers"], width=900, syncable=False,
-                                 styles={"font-size": "13px"})
+        self.numbers_table = narrowing(Div(text="", css_classes=["rnn-numbers"], width=900, syncable=False,
+                                           styles={"font-size": "13px"}), scroll=True,
+                                       label="Numbers as text")  # H + 1 columns
         self.trajectory = Trajectory(width=330, height=300)
         self.compare_diagrams: dict[str, CellDiagram] = {}
         self.compare_heatmaps: dict[str, TimeHeatmap] = {}
@@ -84,7 +87,7 @@ class CellPage(pn.viewable.Viewer):
         self.heat_section = pn.Column(
             pn.pane.Markdown("#### States and gates over time (rows: units, columns: t; the box is the current step)",
                              margin=(10, 5, 0, 5)),
-            pn.pane.Bokeh(self.heatmaps.figure),
+            shrinking(self.heatmaps.figure),
         )
         self.controls = self._controls()
         self._layout_key = None
@@ -230,8 +233,8 @@ class CellPage(pn.viewable.Viewer):
                                                           height=180)
             # one row per cell, so each diagram is drawn as large as the single view and its numbers stay legible
             self.compare_view.objects = [
-                pn.Row(pn.pane.Bokeh(self.compare_diagrams[k].figure),
-                       pn.pane.Bokeh(self.compare_heatmaps[k].figure), align="center")
+                wrapping(pn.pane.Bokeh(self.compare_diagrams[k].figure),
+                         pn.pane.Bokeh(self.compare_heatmaps[k].figure), align="center")
                 for k in KINDS]
             self.player.bind(keys=list(KINDS), cells=[self.compare_diagrams[k].cells for k in KINDS],
                              highlights=[self.compare_diagrams[k].highlight for k in KINDS],
@@ -330,7 +333,8 @@ class CellPage(pn.viewable.Viewer):
             "shows a vector's numbers at this step.", sizing_mode="stretch_width")
         return pn.Column(
             intro, self.messages.pane,
-            beside(self.controls, pn.Column(self.player, pn.pane.Bokeh(self.readout), self.single_view,
+            beside(self.controls, pn.Column(wraps(self.player.__panel__()), pn.pane.Bokeh(self.readout),
+                                            self.single_view,
                                             self.compare_view, self.equations.pane, self.heat_section,
                                             pn.pane.Markdown("#### Numbers as text", margin=(10, 5, 0, 5)),
                                             pn.pane.Bokeh(self.numbers_table))),
