@@ -156,9 +156,24 @@ def hypotheses(name: str) -> list[Hypothesis]:
             Hypothesis("wrong parameters", "the decoder uses the encoder's parameters instead of the dec_ ones",
                        lambda c: {"Y": _reference(name, _with(c, **_encoder_as_decoder(c)))}
                        if _encoder_as_decoder(c) else None),
+            Hypothesis("wrong encoder state passed", "the decoder starts from the encoder's state after its first "
+                       "step (step 0) instead of its final state (after step T-1)", lambda c: _passed_after(c, 0)),
+            Hypothesis("wrong encoder state passed", "the decoder starts from the encoder's state one step before "
+                       "the end (after step T-2: the encoder loop stops one step early) instead of its final state",
+                       lambda c: _passed_after(c, c["args"][0].shape[1] - 2)),
         ],
     }
     return [zero_b, *extra.get(name, []), *suspects(name)]
+
+
+def _passed_after(case: dict, k: int) -> dict | None:
+    """The reference encoder-decoder whose encoder stops after step ``k`` (its state then is what is passed on);
+    None unless ``0 <= k < T-1``.
+    """
+    X = case["args"][0]
+    if not 0 <= k < X.shape[1] - 1:
+        return None
+    return {"Y": _reference("encoder_decoder", {**case, "args": (X[:, :k + 1].copy(), *case["args"][1:])})}
 
 
 def _decoder_alone(case: dict) -> np.ndarray:

@@ -463,12 +463,30 @@ def _cache_problem(spec: CellSpec, cache, reference: dict, name: str,
         else:
             arr = as_array(got, what, want.shape)
             if (m := describe_mismatch(what, want, arr, spec.layout(k))) is not None:
-                return f"{m} ({CACHE_MEANING[k]}){_holds_other(k, arr, reference, confirm)}"
+                return f"{m} ({CACHE_MEANING[k]}){_holds_other(k, arr, reference, confirm, spec.kind)}"
     return None
 
 
-def _holds_other(key: str, got: np.ndarray, reference: dict, confirm: Callable[[str, str], bool] | None) -> str:
-    """A guess when a wrong cache entry equals another prescribed entry of the reference's cache (and ``confirm``)."""
+def _with_pre_activations(kind: str, reference: dict) -> dict:
+    """The reference's cache with each gate's pre-activation added as ``"pre:<gate>"`` (``probes.pre_activations``)."""
+    try:
+        return {**reference, **probes.pre_activations(kind, reference)}
+    except KeyError:
+        return reference
+
+
+def _holds_other(key: str, got: np.ndarray, reference: dict, confirm: Callable[[str, str], bool] | None,
+                 kind: str | None = None) -> str:
+    """A guess when a wrong cache entry equals another prescribed entry of the reference's cache, or the entry's own
+    pre-activation (the value before its sigmoid or tanh), and ``confirm`` agrees on the probe case.
+    """
+    if kind is not None and key in hyp.GATE_NAMES:
+        pre = _with_pre_activations(kind, reference).get(f"pre:{key}")
+        if (type(pre) is np.ndarray and pre.shape == got.shape and all_close(pre, got)
+                and (confirm is None or confirm(key, f"pre:{key}"))):
+            act = "tanh" if key in ("g", "n") else "sigmoid"
+            return (f"; it holds {key}'s pre-activation, the value before its {act}: {key} stored before the "
+                    "activation is applied (likely bug: cache entry holds the pre-activation)")
     for other, want in reference.items():
         if (other != key and other in CACHE_MEANING and type(want) is np.ndarray and want.shape == got.shape
                 and all_close(want, got) and (confirm is None or confirm(key, other))):
@@ -495,7 +513,7 @@ def probe_confirmation(spec: CellSpec, fn: Callable, reset_after: bool = True) -
                 raise
             except Exception:  # noqa: BLE001 - a student that fails on the probe case gets no guess
                 seen["cache"] = None
-        student, reference = seen["cache"] or {}, backward_cache(spec.kind, probe)
+        student, reference = seen["cache"] or {}, _with_pre_activations(spec.kind, backward_cache(spec.kind, probe))
         got, want, own = dict.get(student, key), reference.get(other), reference.get(key)
         return (type(got) is np.ndarray and type(want) is np.ndarray and got.shape == want.shape
                 and got.dtype.kind == "f" and all_close(want, got) and not all_close(own, want))

@@ -77,8 +77,11 @@ def _output(value, what: str, key: str, expected: np.ndarray, case: dict, hyps: 
     return as_array(value, what, expected.shape)
 
 
-def _confirmation(fn: Callable, fname: str, key: str, case: dict, args=None, tail=None) -> Confirmation:
-    """The student's ``key`` output on the grader's probe ``case``, read loosely (any shape; one call)."""
+def _confirmation(fn: Callable, fname: str, key: str, case: dict, args=None, tail=None,
+                  more: tuple[dict, ...] = ()) -> Confirmation:
+    """The student's ``key`` output on the grader's probe ``case``, read loosely (any shape; one call); ``more``:
+    further grader-chosen cases (``Confirmation.more``).
+    """
 
     def run(c: dict) -> dict:
         extra = () if tail is None else (tail(c),)
@@ -86,7 +89,7 @@ def _confirmation(fn: Callable, fname: str, key: str, case: dict, args=None, tai
                           f"{fname} returned", f"{key}, cache")
         return {key: loose_array(out)}
 
-    return Confirmation(case, run)
+    return Confirmation(case, run, more)
 
 
 def _reader(fn: Callable, fname: str, key: str, reference: Callable[[dict], np.ndarray], tail=None):
@@ -179,7 +182,31 @@ def conv_hypotheses() -> list[Hypothesis]:
         Hypothesis("bias dropped", "the bias b is left out",
                    lambda c: {"out": _conv(c, b=np.zeros_like(c["args"][2]))}),
         Hypothesis("wrong stride", "the stride is ignored (always 1)", lambda c: {"out": _conv(c, stride=1)}),
+        *[Hypothesis("padding not zeros", f"the border is padded with np.pad's mode={mode!r} ({what}) instead of "
+                     "zeros", lambda c, mode=mode: _padded_by(c, mode)) for mode, what in _PAD_MODES],
+        Hypothesis("rows and columns exchanged", "out[i, j] is computed from the window at row j, column i (the "
+                   "loop indices exchanged): the output of the transposed image",
+                   lambda c: {"out": _conv(c, x=c["args"][0].swapaxes(2, 3), K=c["args"][1].swapaxes(2, 3))}
+                   if _square_out(_conv(c)) else None),
     ]
+
+
+_PAD_MODES = (("edge", "the border values repeated"), ("reflect", "a mirror image without the border"),
+              ("symmetric", "a mirror image with the border"), ("wrap", "the opposite side"))
+
+
+def _padded_by(case: dict, mode: str) -> dict | None:
+    """conv2d of ``x`` padded by ``np.pad(..., mode=mode)`` instead of zeros (None without padding)."""
+    x, _, _, _, padding = case["args"]
+    if not padding:
+        return None
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode=mode)
+    return {"out": _conv(case, x=xp, padding=0)}
+
+
+def _square_out(out: np.ndarray) -> bool:
+    """Is the output square (rows and columns exchanged keep its shape)?"""
+    return out.shape[2] == out.shape[3]
 
 
 def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None:
@@ -187,7 +214,7 @@ def check_conv2d_forward(conv2d_forward: Callable, hidden: bool = False) -> None
     fname = "conv2d_forward"
     cases, hyps = _conv_cases(hidden), [*conv_hypotheses(), *conv_suspects(), *crnn_grammar.stage_suspects(fname)]
     probes = conv_probes(_reader(conv2d_forward, fname, "out", _conv))
-    confirm = _confirmation(conv2d_forward, fname, "out", probe_conv_case())
+    confirm = _confirmation(conv2d_forward, fname, "out", probe_conv_case(), more=(square_conv_case(),))
 
     def reference(c):
         return {"out": _conv(c)}
@@ -212,7 +239,23 @@ def probe_conv_case() -> dict:
                                        rng.standard_normal(2), 2, 1)}
 
 
+def square_conv_case() -> dict:
+    """A fixed grader-chosen conv case with a square output (2 images 3x6x6, 2 filters 3x3, stride 2, padding 1:
+    3x3 outputs), where a bug that exchanges rows and columns can be expressed.
+    """
+    rng = np.random.default_rng(20261209)
+    return {"label": "probe", "args": (rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 3, 3)),
+                                       rng.standard_normal(2), 2, 1)}
+
+
 # ----------------------------------------------------------------------------- max-pool
+def square_pool_case(default_stride: bool = False) -> dict:
+    """:func:`probe_pool_case` on 7x7 images (3x3 outputs with stride 2): rows and columns exchanged expressible."""
+    rng = np.random.default_rng(20261210)
+    return {"label": "probe", "args": (rng.standard_normal((2, 3, 7, 7)), 3, 3 if default_stride else 2),
+            "default_stride": default_stride}
+
+
 def probe_pool_case(default_stride: bool = False) -> dict:
     """A fixed grader-chosen pooling case: 2 images 3x7x6, a 3x3 window moved by 2 (windows overlap), or, to
     confirm a case that leaves the stride out, moved by its default (the window) with the stride left out too:
@@ -255,7 +298,16 @@ def pool_hypotheses() -> list[Hypothesis]:
     return [Hypothesis("average instead of max", "each window is averaged instead of taking its maximum", average),
             Hypothesis("wrong stride", lambda c: "the windows move by 1 instead of the stride" + (
                 " (left out here: its default is the window size, stride = size)" if c.get("default_stride") else ""),
-                       lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], 1)[0]})]
+                       lambda c: {"out": conv.maxpool_forward(c["args"][0], c["args"][1], 1)[0]}),
+            Hypothesis("rows and columns exchanged", "out[i, j] is the maximum of the window at row j, column i (the "
+                       "loop indices exchanged): the output of the transposed image", _pool_transposed)]
+
+
+def _pool_transposed(case: dict) -> dict | None:
+    """Max-pooling of the image with rows and columns exchanged (None when the output is not square)."""
+    x, size, stride = case["args"]
+    out = conv.maxpool_forward(x.swapaxes(2, 3), size, stride)[0]
+    return {"out": out} if _square_out(out) else None
 
 
 def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> None:
@@ -267,7 +319,8 @@ def check_maxpool_forward(maxpool_forward: Callable, hidden: bool = False) -> No
         return {"out": conv.maxpool_forward(*c["args"])[0]}
 
     for k, case in enumerate(cases):
-        confirm = _confirmation(maxpool_forward, fname, "out", probe_pool_case(case["default_stride"]), _pool_args)
+        confirm = _confirmation(maxpool_forward, fname, "out", probe_pool_case(case["default_stride"]), _pool_args,
+                                more=(square_pool_case(case["default_stride"]),))
         head = header(fname, k, len(cases), case, hidden)
         out, _ = as_tuple(_raised_call(maxpool_forward, fname, _pool_args(case), head, _pool_variants), 2,
                           f"{fname} returned", "out, cache")

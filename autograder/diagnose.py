@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from autograder import probes, sequence_probes
+from autograder import hidden_text, probes, sequence_probes
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import all_close
 from autograder.hypotheses import Hypothesis, hypothesis_text
@@ -138,6 +138,39 @@ def certain_hypothesis(case: dict, got: dict, hypotheses: list[Hypothesis], requ
     return None
 
 
+# Options a check passes to the student's step, with the value a function that does not read them computes.
+OPTION_DEFAULTS = {"reset_after": True}
+
+
+def ignored_option(hyp: Hypothesis, case: dict, required: tuple[str, ...],
+                   run_reference: Callable[[dict], dict]) -> tuple[str, str] | None:
+    """``(visible, hidden)`` sentences when the named ``hyp`` is "the option passed is not used": the case passes
+    an option of :data:`OPTION_DEFAULTS` at another value than its default and ``hyp`` gives, on this case, what
+    the reference gives with the default. Two causes give this one answer and no call can tell them apart: the
+    option is not passed on, or the value of an earlier call (the first test's default) is kept in a mutable
+    default argument or a global. Both are said. No student call: ``hyp`` was already confirmed on a probe case.
+    """
+    for key, default in OPTION_DEFAULTS.items():
+        value = case.get(key, default)
+        if value == default:
+            continue
+        try:
+            under, ref = hyp.outputs(case), run_reference({**case, key: default})
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if under is None or not all(k in under and k in ref and all_close(np.asarray(ref[k], dtype=np.float64),
+                                                                            np.asarray(under[k], dtype=np.float64))
+                                    for k in required):
+            continue
+        why = (f"{key} is not passed on where it is used, or the value of an earlier call is kept ("
+               f"{sequence_probes.STATE_BUG}: a mutable default argument or a global that the first call fills, "
+               f"here with {key}={default})")
+        return (f"; with {key}={value} passed, your function computes what {key}={default} (the default) gives: {why}",
+                f"with {key}={value} passed, your function computes what {key}={default} (the default) gives "
+                f"(likely bug: {hyp.bug}): {why}; compute each answer from this call's arguments only")
+    return None
+
+
 def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: tuple[str, ...],
                  probe_cases: list[dict], run_student: Callable[[dict], dict], run_reference: Callable[[dict], dict],
                  find: Callable[[], probes.Finding | None], problems: list[str]) -> str:
@@ -162,6 +195,10 @@ def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: 
     if hyp is not None:
         cause = f"Your result matches the reference if {hypothesis_text(hyp, case)} (likely bug: {hyp.bug})"
         sequence_probes.note_hidden(cause, order)
+        option = ignored_option(hyp, case, required, run_reference)
+        if option is not None:
+            hidden_text.note_problem(cause, option[1])
+            return f"{cause}, also on the grader's probe case{option[0]}. Evidence: {evidence}.{_recipe(case)}"
         return f"{cause}, also on the grader's probe case. Evidence: {evidence}.{_recipe(case)}"
     try:
         finding = find()

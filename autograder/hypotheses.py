@@ -352,6 +352,23 @@ def generic_forward_hypotheses(kind: str) -> list[Hypothesis]:
         out.append(Hypothesis("sign flipped", f"{_TERM[p]} is subtracted instead of added",
                               lambda c, p=p: run(c, _with(c["params"], **{p: -c["params"][p]}))))
 
+    # One gate's input or recurrent term left out (only that gate's column block zeroed): the GRU's recurrent side
+    # with or without its bias b_h (h_prev W_h + b_h is the product the code keeps, hw).
+    sides = {"lstm": (("input", ("W_x",)), ("recurrent", ("W_h",))),
+             "gru": (("input", ("W_x", "b_x")), ("recurrent", ("W_h", "b_h")), ("recurrent", ("W_h",)))}.get(kind, ())
+    def dropped(c, gate, keys):
+        res = run(c, _block(c["params"], keys, kind, gate, np.zeros_like))
+        if kind == "gru":  # the product hw = h_prev W_h + b_h is computed (and cached) whole; only its use differs
+            res["cache"] = {**res["cache"], "hw": run(c)["cache"]["hw"]}
+        return res
+
+    for gate in cells.GATES[kind] if kind != "rnn" else ():
+        for side, keys in sides:
+            what = " + ".join(f"{'x' if k == 'W_x' else 'h_prev'} {k}" if k.startswith("W") else k for k in keys)
+            out.append(Hypothesis("gate term dropped", f"the {side} term of the {GATE_NAMES[gate]} gate {gate} is left "
+                                  f"out ({what} missing from {gate}'s pre-activation, its block {gate} only)",
+                                  lambda c, gate=gate, keys=keys: dropped(c, gate, keys)))
+
     def exchanged(c):
         P = c["params"]
         return run(c, _with(P, **{w_x: P[w_h], w_h: P[w_x]})) if P[w_x].shape == P[w_h].shape else None
@@ -557,6 +574,9 @@ def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
                               f"instead of sigmoid's {g}*(1-{g})",
                               _back(kind, hooks=lambda c, g=g: {"dsigmoid": on(c[g], lambda s: 1.0 - s * s,
                                                                                cells.dsigmoid)})))
+        out.append(Hypothesis("missing derivative", f"the {GATE_NAMES[g]} gate's gradient misses the sigmoid "
+                              f"derivative {g}*(1-{g}) (da_{g} is the gradient of {g} itself)",
+                              _back(kind, hooks=lambda c, g=g: {"dsigmoid": on(c[g], np.ones_like, cells.dsigmoid)})))
     return out
 
 

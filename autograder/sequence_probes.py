@@ -237,13 +237,18 @@ def confirmed(matches: list[Hypothesis], confirm: Confirmation | None, reference
         return matches, ""
     ref = attempt(lambda: reference(confirm.case)) if reference is not None else None
     kept, sure = [], []
+    extra_runs: dict[int, dict | None] = {}
     for m in matches:
         try:
             on_probe = m.outputs(confirm.case)
         except (ValueError, IndexError, np.linalg.LinAlgError):
             on_probe = None
-        if on_probe is None:  # the bug cannot be expressed on the probe case's shapes: untested, kept
-            kept.append(m)
+        if on_probe is None:
+            # The bug cannot be expressed on the probe case's shapes: the first further case where it can decides
+            # (one student call per such case); with none, it is untested and kept.
+            verdict = _confirm_elsewhere(m, confirm, reference, extra_runs)
+            if verdict is not False:
+                (sure if verdict else kept).append(m)
             continue
         if not suspects_matching(student, confirm.case, [m]):
             continue
@@ -253,6 +258,28 @@ def confirmed(matches: list[Hypothesis], confirm: Confirmation | None, reference
         return [], ("what matches this case (" + "; ".join(dict.fromkeys(m.bug for m in matches)) +
                     ") does not reproduce your result on the grader's probe case, so it is not named")
     return separated([*sure, *kept], confirm), ""
+
+
+def _confirm_elsewhere(m: Hypothesis, confirm: Confirmation, reference: Callable[[dict], dict] | None,
+                       runs: dict[int, dict | None]) -> bool | None:
+    """On the first of ``confirm.more`` where ``m`` can be expressed: True if the student's return there is ``m``'s
+    and differs from the reference, False if it is not ``m``'s, None if no such case (or the student's call fails).
+    ``runs`` keeps the student's returns, one call per case.
+    """
+    for k, extra in enumerate(confirm.more):
+        under = _outputs(m, extra)
+        if under is None:
+            continue
+        if k not in runs:
+            runs[k] = attempt(lambda extra=extra: confirm.run(extra))
+        student = runs[k]
+        if not isinstance(student, dict) or not student:
+            return None
+        if not all(k_ in under and same(under[k_], student[k_]) for k_ in student):
+            return False
+        ref = attempt(lambda extra=extra: reference(extra)) if reference is not None else None
+        return isinstance(ref, dict) and any(k_ in ref and not same(ref[k_], under.get(k_)) for k_ in student)
+    return None
 
 
 def _outputs(h: Hypothesis, case: dict) -> dict | None:

@@ -541,3 +541,114 @@ def test_a_wrong_output_line_with_a_right_cache_is_named():
     for hidden in (False, True):
         with pytest.raises(AssertionError, match=r"\(likely bug: previous cell state used\)"):
             checks.check_lstm_step(forward, hidden=hidden)
+
+
+# ----------------------------------------------------------------------------- classes added with blind catalogue 5
+def _graded(check, *args, hidden: bool = False, **kwargs) -> str | None:
+    from tests.autograder import graded_message
+
+    return graded_message.grade(check, *args, secret=b"blind5-classes-secret-0123456789", hidden=hidden, **kwargs)
+
+
+def _zero_block(params, keys, kind, gate):
+    k, n = cells.GATES[kind].index(gate), len(cells.GATES[kind])
+    out = dict(params)
+    for key in keys:
+        W = params[key].copy()
+        H = W.shape[-1] // n
+        W[..., k * H:(k + 1) * H] = 0.0
+        out[key] = W
+    return out
+
+
+def lstm_forget_without_recurrence(x, h_prev, c_prev, params):
+    # f = sigmoid(x W_xf + b_f): the student computed the recurrent product but left it out of f
+    h, c, cache = cells.lstm_step(x, h_prev, c_prev, _zero_block(params, ("W_h",), "lstm", "f"))
+    return h, c, {**cache, "params": params}
+
+
+def gru_z_without_input(x, h_prev, params, reset_after=True):
+    h, cache = cells.gru_step(x, h_prev, _zero_block(params, ("W_x", "b_x"), "gru", "z"), reset_after=reset_after)
+    return h, {**cache, "params": params}
+
+
+def lstm_backward_f_without_sigmoid_prime(dh, dc, cache):
+    f = cache["f"]
+    return cells.lstm_step_backward(dh, dc, cache, dsigmoid=lambda s: np.ones_like(s) if s is f else s * (1 - s))
+
+
+def gru_backward_r_without_sigmoid_prime(dh, cache):
+    r = cache["r"]
+    return cells.gru_step_backward(dh, cache, dsigmoid=lambda s: np.ones_like(s) if s is r else s * (1 - s))
+
+
+def lstm_caches_i_before_sigmoid(x, h_prev, c_prev, params):
+    h, c, cache = cells.lstm_step(x, h_prev, c_prev, params)
+    H = h.shape[1]
+    a = x @ params["W_x"] + h_prev @ params["W_h"] + params["b"]
+    return h, c, {k: v for k, v in cache.items() if k in cell_checks.CACHE_KEYS["lstm"]} | {"i": a[:, :H]}
+
+
+NEW_CLASSES = [
+    ("lstm f without h_prev W_hf", cell_checks.check_lstm_step, (lstm_forget_without_recurrence,), {},
+     r"recurrent term of the forget gate f.*gate term dropped"),
+    ("gru z without x W_xz + b_xz", cell_checks.check_gru_step, (gru_z_without_input,), {},
+     r"input term of the update gate z.*gate term dropped"),
+    ("lstm backward f without f(1-f)", cell_checks.check_lstm_step_backward,
+     (None, lstm_backward_f_without_sigmoid_prime), {},
+     r"forget gate's gradient misses the sigmoid derivative.*missing derivative"),
+    ("gru backward r without r(1-r)", cell_checks.check_gru_step_backward,
+     (None, gru_backward_r_without_sigmoid_prime), {},
+     r"reset gate's gradient misses the sigmoid derivative.*missing derivative"),
+    ("lstm cache i before its sigmoid", cell_checks.check_lstm_step, (lstm_caches_i_before_sigmoid,), {"cache": True},
+     r"i's pre-activation.*cache entry holds the pre-activation"),
+]
+
+
+@pytest.mark.parametrize(("label", "check", "args", "kwargs", "pattern"), NEW_CLASSES, ids=[v[0] for v in NEW_CLASSES])
+def test_a_dropped_gate_term_a_missing_gate_derivative_and_a_cached_pre_activation_are_named(label, check, args,
+                                                                                             kwargs, pattern):
+    """Variants of the classes added for blind catalogue 5 (not its bugs: other gates, other cells) are named."""
+    message = _graded(check, *args, **kwargs)
+    assert message is not None and re.search(pattern, message), message
+    assert "also on the grader's probe case" in message or "pre-activation" in message, message
+
+
+def test_the_new_classes_are_not_given_to_correct_cells_or_to_other_bugs():
+    """Correct cells pass; a bug of another class (the whole recurrence dropped) is not called a gate term dropped."""
+    for check, fn, kw in ((cell_checks.check_lstm_step, cells.lstm_step, {"cache": True}),
+                          (cell_checks.check_gru_step, cells.gru_step, {"cache": True})):
+        assert _graded(check, fn, **kw) is None
+
+    def lstm_no_recurrence(x, h_prev, c_prev, params):
+        h, c, cache = cells.lstm_step(x, h_prev, c_prev, {**params, "W_h": np.zeros_like(params["W_h"])})
+        return h, c, {**cache, "params": params}
+
+    message = _graded(cell_checks.check_lstm_step, lstm_no_recurrence)
+    assert message is not None and "recurrence dropped" in message and "gate term dropped" not in message, message
+
+
+def test_a_name_inexpressible_on_the_probe_case_is_confirmed_on_a_further_case():
+    """Rows and columns exchanged cannot be expressed on the non-square probe case; it is named only after the square
+    further case reproduces it, and refuted when the student's return there is something else."""
+    from autograder import crnn_checks, sequence_probes
+    from autograder.hypotheses import Hypothesis
+    from simulator import conv
+
+    def transposed(x, size=2, stride=None):
+        out, cache = conv.maxpool_forward(x.swapaxes(2, 3), size, stride)
+        return out, cache
+
+    def transposed_only_when_square(x, size=2, stride=None):
+        return transposed(x, size, stride) if x.shape[2] != 7 or x.shape[3] != 7 else conv.maxpool_forward(x, size,
+                                                                                                          stride)
+
+    message = _graded(crnn_checks.check_maxpool_forward, transposed)
+    assert message is not None and "rows and columns exchanged" in message, message
+    hyp = next(h for h in crnn_checks.pool_hypotheses() if h.bug == "rows and columns exchanged")
+    confirm = crnn_checks._confirmation(transposed_only_when_square, "maxpool_forward", "out",
+                                        crnn_checks.probe_pool_case(), crnn_checks._pool_args,
+                                        more=(crnn_checks.square_pool_case(),))
+    kept, _ = sequence_probes.confirmed([hyp], confirm, lambda c: {"out": conv.maxpool_forward(*c["args"])[0]})
+    assert kept == []  # on the square further case this student is right, so the name is refuted
+    assert isinstance(hyp, Hypothesis)

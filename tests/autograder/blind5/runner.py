@@ -27,7 +27,8 @@ from tests.autograder.blind5.catalogue import BUGS, Bug, half
 
 SECRET = b"blind5-catalogue-secret-01234567"
 SOURCE = Path(__file__).with_name("solution.py")
-WHERE = re.compile(r"differs at|at index|first bad entry|shape|dtype|raised|holds|in place|modif|changed", re.I)
+WHERE = re.compile(r"differs at|differs from step|at index|first bad|shape|dtype|raised|holds|in place|modif|changed",
+                   re.I)
 ARCHITECTURES = tuple(f"{n}_forward" for n in architecture_checks.SIGNATURES)
 
 
