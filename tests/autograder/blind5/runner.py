@@ -10,6 +10,10 @@ visible then hidden (a fixed secret), and score caught / located / named / false
   patterns occurs in that cause. Every such class is confirmed on a grader-chosen probe case, or read from the
   single graded return compared with the grader's values (DESIGN invariant 7);
 - *false name*: a class is given and none of the bug's patterns occurs in the cause.
+
+In-process, a check called on a student function that raises may let the exception through (through the sandbox it
+arrives as the student's error, with the check's text); the runner then records ``<function> raised <Error>: ...``,
+which counts as caught and located, never named.
 """
 
 from __future__ import annotations
@@ -74,7 +78,11 @@ def grade(function: str, m: types.ModuleType, options: dict, hidden: bool) -> st
     check, args = check_of(function, m)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return graded_message.grade(check, *args, secret=SECRET, hidden=hidden, **options)
+        try:
+            return graded_message.grade(check, *args, secret=SECRET, hidden=hidden, **options)
+        except Exception as exc:  # noqa: BLE001 - in-process, a check lets the student's own raise through
+            # NB: through the sandbox this arrives as the student's error; the check's own text for it is not made here
+            return f"{function} raised {type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)
