@@ -266,3 +266,23 @@ def test_no_message_in_the_grader_spells_a_hidden_recipe():
             if re.search(r"hidden\s*=\s*(True|\{)", text):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text[:80]}")
     assert found == []
+
+
+def test_hidden_large_cases_come_from_the_secret_and_show_shapes_only():
+    """The sequence-level large cases: visible ones carry a recipe that rebuilds them, hidden ones change with the
+    secret and their labels give shapes only (no reach, no recipe)."""
+    from autograder import architecture_checks, crnn_checks
+
+    visible = cases.large_sequence_cases(hidden=False)[0]
+    rebuilt = eval(visible["recipe"], {"large_sequence_cases": cases.large_sequence_cases})  # noqa: S307 - our recipe
+    assert np.array_equal(rebuilt["X"], visible["X"]) and "large pre-activations" in visible["label"]
+    draws = []
+    for secret in (b"large-case-secret-one-0123456789", b"large-case-secret-two-0123456789"):
+        with cases.hidden_secret(secret):
+            seq = cases.large_sequence_cases(hidden=True)[0]
+            arch = architecture_checks.large_cases("many_to_one", hidden=True)
+            video = crnn_checks.large_crnn_cases(hidden=True)
+        for c in (seq, *arch, *video):
+            assert "recipe" not in c and "large" in c and "|a|" not in c["label"], c["label"]
+        draws.append(seq["h0"])
+    assert draws[0].shape != draws[1].shape or not np.array_equal(*draws)
