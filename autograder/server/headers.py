@@ -46,12 +46,15 @@ class SecurityHeaders(tornado.web.OutputTransform):
 
 
 def server_options() -> dict:
-    """Keyword arguments for ``pn.serve`` (passed on to tornado's ``Application``) that install the transform.
+    """Keyword arguments for ``pn.serve`` (passed on to tornado's ``Application``) that install the transforms:
+    these headers, and :class:`~autograder.server.sessionids.ServerChosenSessions` (no request names its session).
 
     NB: tornado's default transforms are none unless ``compress_response`` is set; compression, if wanted, is
     ``tornado.web.GZipContentEncoding`` placed before this transform.
     """
-    return {"transforms": [SecurityHeaders]}
+    from autograder.server.sessionids import ServerChosenSessions  # NB: not a header; every request's one hook
+
+    return {"transforms": [ServerChosenSessions, SecurityHeaders]}
 
 
 def session_cookie_flags(protocol: str, environ=os.environ) -> dict:
