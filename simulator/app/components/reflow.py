@@ -24,7 +24,10 @@ keeps its layout exactly):
 At 390 px the Applications, Cell, CRNN, Architectures and BPTT pages do not scroll sideways as a whole.
 
 Not covered: a scrolling box cannot be scrolled with the keyboard where a player's shortcuts take the arrow keys
-(touch, wheel and scrollbar work), and it does not follow the current step.
+(touch, wheel and scrollbar work), and it does not follow the current step. A ``narrowing(scroll=True)`` pane is
+made a Tab stop (and takes ← →) only on a page with a ``ClientPlayer`` (the Cell page), whose key handler does it;
+elsewhere only Chromium's own focusable scrollers reach it. The Cell page's compare card (``cell/mine.py``) does
+not wrap yet (1140 px open at 390).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ TEXT_CSS = _narrow(":host { min-width: 0 !important; max-width: calc(100% - 20px
                    ":host > div { width: 100% !important; min-width: 0 !important; }")
 # the same, and what cannot wrap scrolls inside the pane from its left edge (``safe``-less centring would cut it)
 TEXT_SCROLL_CSS = _narrow(":host { overflow-x: auto !important; } "
-                          ".katex-display, .katex-display > .katex { text-align: left !important; } "
+                          ".katex-display, .katex-display > .katex, caption { text-align: left !important; } "
                           "math[display=block] { margin-left: 0 !important; margin-right: auto !important; }")
 BUTTONS_CSS = _narrow(".bk-btn-group { flex-wrap: wrap; } .bk-btn-group > .bk-btn { flex: 0 0 auto; }")
 
