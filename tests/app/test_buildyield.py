@@ -77,13 +77,18 @@ def test_control_an_unwatched_loop_shares_the_gil_and_the_shorter_build_ends_fir
     assert buildyield.STATS["checkpoints_waited"] == 0
 
 
-def test_a_build_still_advances_when_its_loop_is_never_idle(max_wait, monkeypatch):
-    monkeypatch.setattr(buildyield, "_max_wait", 0.005)
+def _build_on_a_loop_never_idle(checkpoints: int) -> buildyield.Idle:
     never_idle = buildyield.Idle()
     never_idle.idle = False
     with buildyield.building(never_idle):
-        for _ in range(6):
+        for _ in range(checkpoints):
             buildyield.checkpoint()
+    return never_idle
+
+
+def test_a_build_still_advances_when_its_loop_is_never_idle(max_wait, monkeypatch):
+    monkeypatch.setattr(buildyield, "_max_wait", 0.005)
+    _build_on_a_loop_never_idle(6)
     assert buildyield.STATS["checkpoints_waited"] == 6
     assert buildyield.STATS["waited_s"] >= 6 * 0.005 * 0.5  # each waited (the cap, give or take the clock)
 
@@ -92,11 +97,7 @@ def test_a_build_waits_at_most_its_budget_in_all_then_shares_the_gil(max_wait, m
     """A loop kept busy on purpose (a flood of messages) delays a page by at most the budget, never forever."""
     monkeypatch.setattr(buildyield, "_max_wait", 0.01)
     monkeypatch.setattr(buildyield, "BUILD_BUDGET", 0.035)
-    never_idle = buildyield.Idle()
-    never_idle.idle = False
-    with buildyield.building(never_idle):
-        for _ in range(20):
-            buildyield.checkpoint()
+    never_idle = _build_on_a_loop_never_idle(20)
     assert buildyield.STATS["checkpoints_waited"] == 4  # 10 + 10 + 10 + the 5 ms left, then no more waits
     assert buildyield.STATS["waited_s"] == pytest.approx(0.035, abs=0.02)
     with buildyield.building(never_idle):  # the next build has its own budget
