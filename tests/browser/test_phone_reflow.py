@@ -159,13 +159,7 @@ def test_on_a_phone_the_page_fits_the_window_and_at_1400_px_keeps_its_layout(ser
     for stop in phone_stops:
         assert stop["left"] >= -1 and stop["right"] <= width + 1, (path, "a Tab stop outside the window", stop)
 
-    if path not in CARD_PENDING:
-        _assert_cards_fit(page, path)
-
-
-# The Cell page's compare card (``cell/mine.py``, not reflowed yet) is 1140 px wide open: three 380 px heatmaps in a
-# row. ``test_the_cell_pages_compare_card_fits_a_phone`` says so and will pass (and so fail, strict) once it wraps.
-CARD_PENDING = {"/cell"}
+    _assert_cards_fit(page, path)
 
 
 def _assert_cards_fit(page, path: str) -> None:
@@ -176,12 +170,3 @@ def _assert_cards_fit(page, path: str) -> None:
     opened = page.evaluate(LAYOUT)
     width = opened["innerWidth"]
     assert opened["scrollWidth"] <= width + 1, f"{path}: {opened['scrollWidth']} px wide with the compare section open"
-
-
-@pytest.mark.xfail(strict=True, reason="cell/mine.py's row of three 380 px heatmaps does not wrap (1140 px at 390)")
-def test_the_cell_pages_compare_card_fits_a_phone(server, open_page):
-    page = open_page(server + "/cell")
-    page.set_viewport_size(PHONE)
-    page.reload()
-    _settled(page)
-    _assert_cards_fit(page, "/cell")

@@ -18,6 +18,7 @@ from autograder.server.trace import SHOWN, STATES, first_divergence
 from simulator.app.components.equations import step_latex
 from simulator.app.components.heatmap import TimeHeatmap
 from simulator.app.components.mycode import MyCode
+from simulator.app.components.reflow import wrapping, wraps
 from simulator.app.pages.cell.model import CellModel
 
 INTRO = ("Your own step function runs in the grader's sandbox on exactly these inputs and weights, step after step "
@@ -68,8 +69,9 @@ class MineSection:
         self.text_view = pn.pane.HTML("", sizing_mode="stretch_width")
         self._mine = MyCode(lambda: (f"{self.model.kind}_cell",), self._start, self._show,
                             "def lstm_step(x, h_prev, c_prev, params):\n    ...", self._wanted)
-        figures = pn.Row(*(pn.pane.Bokeh(m.figure) for m in self.maps.values()))
-        self.layout.objects = [pn.pane.Markdown(INTRO + self._mine.intro()), self._mine.controls, self._mine.status,
+        figures = wrapping(*(pn.pane.Bokeh(m.figure) for m in self.maps.values()))  # one per line on a phone
+        self.layout.objects = [pn.pane.Markdown(INTRO + self._mine.intro()), wraps(self._mine.controls),
+                               self._mine.status,
                                figures, self.equation, self.text_view]
 
     # the MyCode picker's names, kept for the tests and the page
