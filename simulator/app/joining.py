@@ -30,7 +30,7 @@ import time
 from bokeh.server import urls
 from panel.io import server as pn_server
 
-from simulator.app import buildyield
+from simulator.app import buildyield, sessionbinding
 
 SHARE = 0.5
 MIN_GAP = 0.001  # s between two builds, whatever the share
@@ -94,6 +94,8 @@ class GatedWSHandler(pn_server.WSHandler):
     """Panel's websocket handler whose session is built only when the process's ``GATE`` admits it."""
 
     async def _async_open(self, token: str) -> None:
+        if sessionbinding.refused(self, token):  # another sign-in's page: never joined (sessionbinding.py)
+            return
         async with GATE.turn():
             await super()._async_open(token)
 
