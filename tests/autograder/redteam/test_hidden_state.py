@@ -137,7 +137,8 @@ def test_control_every_forward_passed_its_hidden_test_under_both_secrets(reports
     """Control: each forward ran on the hidden cases (and kept what it saw) in both gradings."""
     for report in reports:
         tests = {t.grade_id: t for t in report.tests}
-        assert all(tests[f"hidden_{n}"].score == 1 for n in PAYLOADS), [t.message for t in report.tests]
+        failed = {n: tests[f"hidden_{n}"].message for n in PAYLOADS if tests[f"hidden_{n}"].score != 1}
+        assert not failed, failed  # NB: only the failing ones (a CI run cut the whole list before them)
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS), ids=lambda n: f"{'held-out' if n in HELD_OUT else 'tuned'}:{n}")
