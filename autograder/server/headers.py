@@ -47,14 +47,17 @@ class SecurityHeaders(tornado.web.OutputTransform):
 
 def server_options() -> dict:
     """Keyword arguments for ``pn.serve`` (passed on to tornado's ``Application``) that install the transforms:
-    these headers, and :class:`~autograder.server.sessionids.ServerChosenSessions` (no request names its session).
+    these headers, :class:`~autograder.server.sessionids.ServerChosenSessions` (no request names its session) and
+    :class:`~autograder.server.errorpages.ReadableErrors` (tornado's bare error pages become the app's; no
+    ``Server`` header).
 
     NB: tornado's default transforms are none unless ``compress_response`` is set; compression, if wanted, is
     ``tornado.web.GZipContentEncoding`` placed before this transform.
     """
+    from autograder.server.errorpages import ReadableErrors
     from autograder.server.sessionids import ServerChosenSessions  # NB: not a header; every request's one hook
 
-    return {"transforms": [ServerChosenSessions, SecurityHeaders]}
+    return {"transforms": [ServerChosenSessions, ReadableErrors, SecurityHeaders]}
 
 
 def session_cookie_flags(protocol: str, environ=os.environ) -> dict:
