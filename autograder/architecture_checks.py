@@ -20,6 +20,7 @@ from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
+from autograder.layout_diagnosis import layout_suspects
 from autograder.sequence_probes import Confirmation, diagnose, layout_probe, loose_array, wrong_shape
 from autograder.values import as_array, as_tuple, fail
 from simulator import architectures, cells
@@ -199,10 +200,11 @@ def check_architecture(name: str, fn: Callable, hidden: bool = False) -> None:
         raise ValueError(f"name: got {name!r}; expected one of {tuple(SIGNATURES)}")
     fname = f"{name}_forward"
     cases = _cases(name, hidden)
-    hyps = [*hypotheses(name), *architecture_grammar.grammar_suspects(name)]
-
     def reference(c):
         return {"Y": _reference(name, c)}
+
+    axes = ("batch", "t", "output") if SIGNATURES[name][2] else ("batch", "output")
+    hyps = [*hypotheses(name), *architecture_grammar.grammar_suspects(name), *layout_suspects("Y", reference, axes)]
 
     for head, case in graded_with_large(fname, cases, large_cases(name, hidden), hidden):
         expected = _reference(name, case)

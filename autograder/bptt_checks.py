@@ -22,6 +22,7 @@ from autograder.calling import call, header, ok
 from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
+from autograder.layout_diagnosis import layout_suspects
 from autograder.sequence_probes import (
     Confirmation,
     Finding,
@@ -769,14 +770,91 @@ def _radius_confirmation(fn: Callable) -> Confirmation:
     return Confirmation(bptt_grammar.probe_matrix_case(), run, bptt_grammar.separating_matrix_cases())
 
 
+# ----------------------------------------------------------------------------- a raise: which sizes it confuses
+_FORWARD_SIZES = ("B", "T", "D", "H")
+_FORWARD_GENERIC = (3, 4, 2, 5)
+# What an rnn_forward that raises on the generic sizes and runs when two sizes agree (or one is 1) confuses.
+_FORWARD_MEANING = {
+    "D = H": ("hidden states sized like the input", "an array or a size of the input's width D is used where the "
+              "state's width H belongs (H = np.zeros_like(X) or np.empty_like(X) for the states, or X.shape[2] for "
+              "the number of units)"),
+    "B = T": ("batch and time axes confused", "the batch axis B and the time axis T are confused (X[t] read instead "
+              "of X[:, t], or H allocated as (T, B, H))"),
+    "T = H": ("time and unit axes confused", "the time axis T and the state's width H are confused (H allocated "
+              "(B, H, T), or a loop over h0.shape[1])"),
+    "T = D": ("time and feature axes confused", "the time axis T and the input's width D are confused (a loop over "
+              "X.shape[2], or X[:, :, t])"),
+    "B = H": ("batch and unit axes confused", "the batch axis B and the state's width H are confused (a state "
+              "transposed, or h0.shape[0] used for the units)"),
+    "B = D": ("batch size read from the feature axis", "the batch size is read from the input's width D, or the "
+              "two axes are exchanged"),
+    "B = 1": ("written for a batch of one", "it works for one example only (x[0], zeros((1, H)), a squeeze)"),
+    "T = 1": ("written for one step", "a loop or an index that is right only for one step"),
+}
+
+
+def _forward_size_case(label: str) -> dict:
+    """The generic (B, T, D, H) with the coincidence ``label`` (``"D = H"``: D takes H's value), seeded."""
+    from autograder.cases import random_params
+
+    sizes = dict(zip(_FORWARD_SIZES, _FORWARD_GENERIC, strict=True))
+    if label:
+        left, right = label.split(" = ")
+        sizes[left] = 1 if right == "1" else sizes[right]
+    B, T, D, H = (sizes[n] for n in _FORWARD_SIZES)
+    rng = np.random.default_rng(20261215)
+    return {"label": "probe", "X": rng.standard_normal((B, T, D)), "h0": 0.5 * rng.standard_normal((B, H)),
+            "params": random_params("rnn", D, H, rng)}
+
+
+def forward_raise_finding(fn: Callable) -> str | None:
+    """Why ``rnn_forward`` raised, from the sizes under which it runs (one student call per size variant, only
+    after the check has failed; explaining only). None when it raises on every variant, or runs on the generic one
+    (the sizes do not explain it). Named (``likely bug``) only when it then also matches the reference there.
+    """
+    def run(case):
+        out = call(fn, "rnn_forward", (case["X"], case["h0"], case["params"]), names=("X", "h0", "params"))
+        return loose_array(as_tuple(out, 2, "rnn_forward returned", "H, cache")[0])
+
+    if attempt(lambda: run(_forward_size_case(""))) is not None:
+        return None
+    ran, right = [], []
+    for label in _FORWARD_MEANING:
+        case = _forward_size_case(label)
+        got = attempt(lambda c=case: run(c))
+        if got is not None:
+            ran.append(label)
+            if same(_ref_H(case), got):
+                right.append(label)
+    if not ran:
+        return None
+    bug, meaning = _FORWARD_MEANING[ran[0]]
+    tried = ", ".join(_FORWARD_MEANING)
+    evidence = (f"on the grader's size probes (B, T, D, H all different, then {tried}) your function ran only with "
+                f"{' or '.join(ran)}" + (f" and matched the reference with {' or '.join(right)}" if right else ""))
+    if ran[0] in right:
+        return (f"It raises unless {ran[0]}: {meaning} (likely bug: {bug}); check the shape of each array against "
+                f"X (B, T, D), h0 (B, H) and H (B, T, H). Evidence: {evidence}.")
+    return f"It raises unless {' or '.join(ran)}: probably {meaning}. Evidence: {evidence}."
+
+
 # ----------------------------------------------------------------------------- public checks
 def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
     """Does ``rnn_forward(X, h0, params)`` return the reference ``(H, cache)``?"""
     cases = case_sets.sequence_cases(hidden)
-    suspects = [*rnn_forward_suspects(), *bptt_grammar.grammar_suspects("rnn_forward")]
+    suspects = [*rnn_forward_suspects(), *bptt_grammar.grammar_suspects("rnn_forward"),
+                *layout_suspects("H", lambda c: {"H": _ref_H(c)}, ("batch", "t", "unit"))]
     confirm = _forward_confirmation(rnn_forward)
     for head, case in graded_with_large("rnn_forward", cases, case_sets.large_sequence_cases(hidden), hidden):
-        H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head, confirm=confirm)
+        try:
+            H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head, confirm=confirm)
+        except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
+            raise
+        except Exception as exc:  # the student's own raise: explained by the sizes it runs under, else passed on
+            finding = forward_raise_finding(rnn_forward)
+            if finding is None:
+                raise
+            fail(f"{head}: {raised_text('rnn_forward', exc)}. {finding}")
         problems = _problems([("H", _ref_H(case), H, SEQUENCE)])
         if problems:
             fail(diagnose(head, problems, {"H": H}, case, suspects, _forward_probes(rnn_forward), confirm=confirm,
@@ -793,7 +871,8 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
     the prescribed list of step caches built from the reference, so a wrong forward costs only its own test.
     """
     cases = case_sets.sequence_cases(hidden)
-    suspects = [*rnn_backward_suspects(), *bptt_grammar.grammar_suspects("rnn_backward")]
+    suspects = [*rnn_backward_suspects(), *bptt_grammar.grammar_suspects("rnn_backward"),
+                *layout_suspects("dX", _reference_backward, ("batch", "t", "input"))]
     prescribed = []
     for k, case in enumerate(cases):
         head = header("rnn_backward", k, len(cases), case, hidden)

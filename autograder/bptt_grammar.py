@@ -364,7 +364,11 @@ def _radius(case: dict, ch: dict) -> dict:
             "real": np.linalg.eigvals(M).real, "entries": M.ravel()}[ch.get("spectrum", "eig")]
     value = {"max abs": np.abs(spec).max(), "max": spec.real.max(), "min abs": np.abs(spec).min(),
              "sum abs": np.abs(spec).sum(), "squared": np.abs(spec).max() ** 2, "sum": abs(spec.sum().real),
-             "product": abs(np.prod(spec).real)}[ch.get("reduce", "max abs")]
+             "product": abs(np.prod(spec).real),
+             # a "typical size" of the eigenvalues instead of the largest one: |det W|^(1/n) is their geometric mean
+             "geometric mean": float(np.exp(np.log(np.abs(spec)).mean())) if np.all(spec != 0) else 0.0,
+             "mean abs": np.abs(spec).mean(), "rms": float(np.sqrt((np.abs(spec) ** 2).mean())),
+             "median abs": float(np.median(np.abs(spec)))}[ch.get("reduce", "max abs")]
     return {"rho": np.array(float(value))}
 
 
@@ -387,7 +391,16 @@ def radius_grammar() -> Grammar:
             ("squared", "squared radius", "the radius is squared"),
             ("sum", "trace instead of the radius", "|the sum of the eigenvalues| (the trace) is returned"),
             ("product", "determinant instead of the radius", "|the product of the eigenvalues| (the determinant) "
-             "is returned"))),
+             "is returned"),
+            ("geometric mean", "typical eigenvalue size instead of the largest",
+             "the geometric mean of |lambda| is returned, |det W|^(1/n) (the product of the moduli, to the 1/n), "
+             "not the largest |lambda|"),
+            ("mean abs", "typical eigenvalue size instead of the largest", "the mean of |lambda| is returned, not "
+             "the largest"),
+            ("rms", "typical eigenvalue size instead of the largest", "the root mean square of |lambda| is returned "
+             "(sqrt(trace(W W^*)/n) for a normal W), not the largest |lambda|"),
+            ("median abs", "typical eigenvalue size instead of the largest", "the median |lambda| is returned, not "
+             "the largest"))),
     ), _radius)
 
 

@@ -580,7 +580,53 @@ def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
     return out
 
 
-BACKWARD = {kind: (lambda f=f, kind=kind: [*f(), *generic_backward_hypotheses(kind)])
+# The sites whose derivative turns a gradient w.r.t. an activation's output into one w.r.t. its pre-activation: the
+# hook and the cache entry it is called on (``tanh_c`` is not one: it is inside dc_total, not a gate block of da).
+_ACTIVATED = {"rnn": (("dtanh", "h"),),
+              "lstm": (("dsigmoid", "i"), ("dsigmoid", "f"), ("dtanh", "g"), ("dsigmoid", "o")),
+              "gru": (("dsigmoid", "z"), ("dsigmoid", "r"), ("dtanh", "n"))}
+_DA = {"rnn": "da = dh * (1 - h^2)", "lstm": "da = [da_i | da_f | da_g | da_o], each gate's gradient times its "
+       "activation's derivative", "gru": "da = [da_z | da_r | da_n], each gate's gradient times its activation's "
+       "derivative"}
+
+
+def _post_activation(cache: dict, kind: str) -> dict:
+    """Hooks under which the reference backward uses the gradients w.r.t. the activations' outputs (h, or the gates
+    and the candidate) where the pre-activations' ``da`` belongs: every listed site's derivative is 1.
+    """
+    hooks: dict = {}
+    for hook, key in _ACTIVATED[kind]:
+        default = hooks.get(hook, cells.dsigmoid if hook == "dsigmoid" else cells.dtanh)
+        hooks[hook] = on(cache[key], np.ones_like, default)
+    return hooks
+
+
+def post_activation_hypotheses(kind: str) -> list[Hypothesis]:
+    """Gradients taken w.r.t. the post-activation instead of the pre-activation, for every cell: the parameter
+    gradients only (``dW = x^T dh``: the inputs' gradients right), or every gradient (the derivative never applied).
+    The reference backward with the activations' derivative hooks set to 1 at each site of :data:`_ACTIVATED`.
+    """
+    params = _PARAMS[kind]
+
+    def params_only(case):
+        right = _backward(kind, _ups(kind, case), case["cache"])
+        raw = _backward(kind, _ups(kind, case), case["cache"], **_post_activation(case["cache"], kind))
+        return {**right, **{k: raw[k] for k in params}}
+
+    def everywhere(case):
+        return _backward(kind, _ups(kind, case), case["cache"], **_post_activation(case["cache"], kind))
+
+    post = "gradient taken w.r.t. the post-activation"
+    out = [Hypothesis(post, f"the parameter gradients use the gradient of the activation's output (dh, or the gates' "
+                      f"own gradients) instead of the pre-activation's {_DA[kind]}: dW = x^T dh instead of x^T da, "
+                      "while dx and dh_prev are right", params_only)]
+    if kind != "rnn":  # the RNN's "tanh derivative left out" is this same computation
+        out.append(Hypothesis(post, "every gate's activation derivative is left out: the gradients of the gates' "
+                              f"outputs are used where {_DA[kind]} belongs (for parameters and inputs)", everywhere))
+    return out
+
+
+BACKWARD = {kind: (lambda f=f, kind=kind: [*f(), *generic_backward_hypotheses(kind), *post_activation_hypotheses(kind)])
             for kind, f in (("rnn", rnn_step_backward_hypotheses), ("lstm", lstm_step_backward_hypotheses),
                             ("gru", gru_step_backward_hypotheses))}
 
