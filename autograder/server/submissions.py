@@ -22,6 +22,7 @@ MAX_UPLOAD = 16 * 1024 * 1024
 MAX_CELLS = 2_000  # a course notebook has tens; its student may add many, not a hundred thousand
 MAX_PARTS = 10_000  # cells + outputs + attachments: each is validated against its own schema, 20-50 us each
 MAX_VALUES = 1_000_000  # JSON values in a whole notebook (a training log of 100,000 output lines is 100,000)
+MAX_DEPTH = 64  # lists and objects inside each other: a notebook's own structure is 6 deep, a widget's state ~20
 LATE_POLICIES = ("refuse", "accept")
 MAX_ID = 2**31 - 1  # ids are the database's INTEGER (32 bits on PostgreSQL): anything larger names nothing
 DUPLICATE_SECONDS = 60.0  # the same bytes again within this long are the same submission (a double click)
@@ -110,8 +111,11 @@ def check_open(engine: Engine, course: Path | str, name: str, user: User, when: 
 
 def _within_shape(raw, filename: str) -> None:
     """Raise :class:`RefusedError` (422) when the parsed JSON has more than :data:`MAX_CELLS` cells, more than
-    :data:`MAX_PARTS` parts nbformat validates one by one (cells, their outputs and attachments), or more than
-    :data:`MAX_VALUES` JSON values in all (dicts, lists, strings, numbers), counted without recursion.
+    :data:`MAX_PARTS` parts nbformat validates one by one (cells, their outputs and attachments), more than
+    :data:`MAX_VALUES` JSON values in all (dicts, lists, strings, numbers), counted without recursion, or lists
+    and objects nested more than :data:`MAX_DEPTH` deep (nbformat's validation, the grader and the Compare
+    button's reader recurse: 500 levels were Python's "maximum recursion depth exceeded", 100-499 were accepted
+    and left to fail there).
 
     The structure, not the size, is what costs: nbformat's schema validation takes 20-50 us per part, so
     100,000 empty cells (13 MiB) or one cell with 200,000 outputs (11 MiB) were 4-6 s of the server process's
@@ -128,18 +132,25 @@ def _within_shape(raw, filename: str) -> None:
         raise RefusedError(422, f"{filename} has {parts:,} cells, outputs and attachments; at most {MAX_PARTS:,} "
                            f"values of these kinds are read: clear the outputs (Kernel > Restart & Clear Output) and "
                            "send it again")
-    stack, count = [raw], 0
+    stack, count = [(raw, 1)], 0
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
         count += 1
+        if depth > MAX_DEPTH:
+            raise RefusedError(422, too_deep(filename))
         if count > MAX_VALUES:
             raise RefusedError(422, f"{filename} holds more than {MAX_VALUES:,} values (cells, lines, outputs, "
                                "metadata entries); clear the outputs (Kernel > Restart & Clear Output) and send it "
                                "again")
         if isinstance(value, dict):
-            stack.extend(value.values())
+            stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
-            stack.extend(value)
+            stack.extend((v, depth + 1) for v in value)
+
+
+def too_deep(filename: str) -> str:
+    return (f"{filename} has lists or objects nested more than {MAX_DEPTH} levels deep; a notebook is read only up "
+            f"to {MAX_DEPTH} levels: clear the outputs (Kernel > Restart & Clear Output) and send it again")
 
 
 def check_notebook(data: bytes, filename: str, course: Path | str, name: str) -> None:
@@ -150,7 +161,11 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
         raise RefusedError(422, f"{filename}: expected a Jupyter notebook (.ipynb)")
     try:
         text = data.decode("utf-8")
-        _within_shape(json.loads(text), filename)  # NB: before nbformat, whose validation costs per cell
+        try:
+            raw = json.loads(text)
+        except RecursionError:  # nested about 1,000 deep: json's own limit, named as ours
+            raise RefusedError(422, too_deep(filename)) from None
+        _within_shape(raw, filename)  # NB: before nbformat, whose validation costs per cell
         nb = nbformat.reads(text, as_version=4)
     except RefusedError:
         raise
