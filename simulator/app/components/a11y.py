@@ -37,16 +37,38 @@ import json
 import param
 from panel.custom import JSComponent
 
+from simulator.app.components.reflow import NARROW
+
 TEXT_CONTRAST = 4.5  # WCAG 1.4.3 AA for normal text; the script aims a little above it (rounding)
 CODE_COLOR = "#24529b"  # inline code: 7.5:1 on white
 FOCUS_COLOR = "#1a5fb4"  # 6.4:1 on white (WCAG 2.4.11/1.4.11 ask 3:1 for a focus indicator)
+# WCAG 2.5.8 (24 x 24 px targets). A slider's handle: 24 x 24 (Bokeh draws it 14 x 18), centred on its 8 px
+# track (the handle's box sits on the track's inner edge: top -8 = 4 - 12); its grip lines stay in its middle.
+# ``.noUi-handle`` alone (not ``.noUi-horizontal .noUi-handle``): a page's own handle rule (the Cell page's
+# ``client_player.HANDLE_24PX``) outranks this one. A checkbox (Bokeh's: an input and a text ``div`` that did not
+# take clicks): 18 px, and its whole view, text included, one target at least 24 px high (the script passes a click
+# on it to the box). A file field: 24 px high (Chromium draws it 21). At either end of its track a handle passes
+# the track by half its width: on a narrow window, where a slider may start a line at the window's edge, the slider
+# keeps that room inside itself (the handle at t = 0 was 1 px outside a 390 px window).
+TARGET_SIZE = 24
+TARGET_CSS = f"""
+.noUi-handle {{ width: {TARGET_SIZE}px !important; height: {TARGET_SIZE}px !important;
+  right: -{TARGET_SIZE // 2}px !important; top: -{TARGET_SIZE // 2 - 4}px !important; border-radius: 4px !important; }}
+.noUi-handle::before {{ left: 9px !important; top: 6px !important; height: 10px !important; }}
+.noUi-handle::after {{ left: 13px !important; top: 6px !important; height: 10px !important; }}
+:host(.bk-Checkbox) {{ min-height: {TARGET_SIZE}px !important; display: flex !important; align-items: center;
+  cursor: pointer; }}
+input[type=checkbox] {{ width: 18px !important; height: 18px !important; margin: 0 6px 0 0 !important; flex: none; }}
+input[type=file] {{ min-height: {TARGET_SIZE}px !important; }}
+@media (max-width: {NARROW}px) {{ :host(.bk-Slider) {{ padding: 0 {TARGET_SIZE // 2}px !important; }} }}
+"""
 FOCUS_CSS = f"""
 :focus-visible {{ outline: 3px solid {FOCUS_COLOR} !important; outline-offset: 2px !important; }}
 .noUi-handle:focus-visible {{ box-shadow: 0 0 0 3px {FOCUS_COLOR} !important; }}
 [role="main"]:focus {{ outline: none !important; }}
 :not(pre) > code {{ color: {CODE_COLOR} !important; }}
 .bk-spin-btn {{ display: none !important; }}
-@media (prefers-reduced-motion: reduce) {{
+{TARGET_CSS}@media (prefers-reduced-motion: reduce) {{
   *, *::before, *::after {{ animation-duration: 0s !important; animation-iteration-count: 1 !important;
     transition-duration: 0s !important; transition-delay: 0s !important; scroll-behavior: auto !important; }}
 }}
@@ -194,6 +216,14 @@ class AccessibilityFixes(JSComponent):
           if (name) box.setAttribute("aria-label", name);
         }
         for (const b of root.querySelectorAll(".bk-btn")) readable(b);
+        // a click on a checkbox's text (or anywhere in its view) ticks the box, as a <label> would
+        const host = root.host;
+        const box = host && host.classList.contains("bk-Checkbox")
+          && [...root.children].find((c) => c.matches("input[type=checkbox]"));
+        if (box && !host.dataset.rnnLabelled) {
+          host.dataset.rnnLabelled = "1";
+          host.addEventListener("click", (e) => { if (e.composedPath()[0] !== box && !box.disabled) box.click(); });
+        }
       }
       outline(main, model.page_title);
       return main;
