@@ -6,7 +6,12 @@ counts every page and every task of every process in it, children and tmpfs file
 * **cgroup v2** (unified hierarchy): ``memory.max``, ``memory.swap.max = 0``, ``pids.max`` in one
   directory ``<parent>/autograder-<grader pid>-<n>``;
 * **cgroup v1**: the same child directory in the ``memory`` hierarchy (``memory.limit_in_bytes``,
-  ``memory.memsw.limit_in_bytes`` when swap is accounted) and in the ``pids`` hierarchy (``pids.max``).
+  ``memory.memsw.limit_in_bytes`` when swap is accounted) and in the ``pids`` hierarchy (``pids.max``);
+* on both, where the ``cpu`` controller can be used, a CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``):
+  all the sandbox's processes together get at most ``Limits.cpus`` cores at any moment. RLIMIT_CPU bounds
+  each process's CPU seconds, not how many processes spin at once: 32 busy children took every core of the
+  host, and with it the wall-clock deadlines of every other grading there (stop 22). The quota is optional:
+  without the controller the sandbox still runs and :attr:`Cgroup.describe` says "no CPU quota".
 
 The parent is the grader's own cgroup (so the sandbox also stays inside whatever limits the grader has)
 or, on v2 when the grader's cgroup cannot delegate controllers, the root of the hierarchy. Which one is
@@ -47,7 +52,7 @@ class Hierarchy:
     """Where sandbox cgroups go: ``version`` 1 or 2 and one parent directory per controller."""
 
     version: int
-    parents: dict[str, Path]  # controller name -> parent directory ("memory", "pids"); v2: both the same
+    parents: dict[str, Path]  # controller name -> parent directory ("memory", "pids", maybe "cpu"); v2: all the same
 
 
 @dataclass
@@ -58,13 +63,38 @@ class Cgroup:
     dirs: dict[str, Path]
     memory: int
     tasks: int
+    cpus: float | None = None  # the CPU quota in cores, or None where no cpu controller could be used
     removed: bool = field(default=False)
 
     @property
     def describe(self) -> str:
         """What is enforced, for ``grade``'s output: e.g. ``cgroup v1: memory 512 MiB, 18 tasks, whole sandbox``."""
-        return (f"cgroup v{self.version}: memory {self.memory / 2**20:g} MiB and {self.tasks} tasks "
+        cpu = f", {self.cpus:g} CPU cores" if self.cpus is not None else " (no CPU quota: no usable cpu controller)"
+        return (f"cgroup v{self.version}: memory {self.memory / 2**20:g} MiB and {self.tasks} tasks{cpu} "
                 "for the whole sandbox")
+
+    def limit_cpu(self, cpus: float) -> None:
+        """Cap the whole cgroup at ``cpus`` cores (before any process joins), where the cpu controller is usable."""
+        if "cpu" not in self.dirs:
+            return
+        quota, period = _cpu_quota(cpus)
+        if self.version == 2:
+            (self.dirs["cpu"] / "cpu.max").write_text(f"{quota} {period}")
+        else:
+            (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(period))
+            (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+        self.cpus = float(cpus)
+
+    def throttled(self) -> int:
+        """How many scheduling periods the kernel held the sandbox back at its CPU quota (``cpu.stat``)."""
+        if "cpu" not in self.dirs:
+            return 0
+        with contextlib.suppress(OSError, ValueError):
+            for line in (self.dirs["cpu"] / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "nr_throttled":
+                    return int(value)
+        return 0
 
     def _procs_files(self) -> list[Path]:
         return sorted({d / "cgroup.procs" for d in self.dirs.values()})
@@ -198,24 +228,49 @@ def detect() -> Hierarchy | None:
     for point, fstype, _ in mounts:
         if fstype == "cgroup2" and "" in own:
             parent = _v2_parent(Path(point), own[""])
-            if parent is not None and _probe(2, {"memory": parent, "pids": parent}):
-                return Hierarchy(2, {"memory": parent, "pids": parent})
+            if parent is not None:
+                parents = {"memory": parent, "pids": parent}
+                if _v2_enable_cpu(parent):
+                    parents["cpu"] = parent
+                found = _with_optional_cpu(2, parents)
+                if found is not None:
+                    return found
     parents = {}
     for point, fstype, options in mounts:
-        for controller in ("memory", "pids"):
+        for controller in ("memory", "pids", "cpu"):
             if fstype == "cgroup" and controller in options and controller in own and controller not in parents:
                 parent = Path(point) / own[controller].lstrip("/")
                 if _writable_dir(parent):
                     parents[controller] = parent
-    if len(parents) == 2 and _probe(1, parents):
-        return Hierarchy(1, parents)
+    if {"memory", "pids"} <= set(parents):
+        return _with_optional_cpu(1, parents)
     return None
+
+
+def _v2_enable_cpu(parent: Path) -> bool:
+    """Hand the cpu controller to ``parent``'s children if it can (optional: without it, no CPU quota)."""
+    try:
+        if "cpu" not in (parent / "cgroup.controllers").read_text().split():
+            return False
+        if "cpu" not in (parent / "cgroup.subtree_control").read_text().split():
+            (parent / "cgroup.subtree_control").write_text("+cpu")
+        return "cpu" in (parent / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return False
+
+
+def _with_optional_cpu(version: int, parents: dict[str, Path]) -> Hierarchy | None:
+    """The hierarchy with its cpu controller if a cgroup with a quota can be made there, else without it."""
+    if "cpu" in parents and _probe(version, parents):
+        return Hierarchy(version, parents)
+    plain = {c: p for c, p in parents.items() if c != "cpu"}
+    return Hierarchy(version, plain) if _probe(version, plain) else None
 
 
 def _probe(version: int, parents: dict[str, Path]) -> bool:
     # Writable directories are not enough (a read-only bind, a seccomp filter): create and remove one.
     try:
-        group = _make(Hierarchy(version, parents), memory=2**30, tasks=64)
+        group = _make(Hierarchy(version, parents), memory=2**30, tasks=64, cpus=1.0)
     except OSError:
         return False
     group.remove()
@@ -223,7 +278,13 @@ def _probe(version: int, parents: dict[str, Path]) -> bool:
 
 
 # ----------------------------------------------------------------------------- making one
-def _make(hierarchy: Hierarchy, memory: int, tasks: int) -> Cgroup:
+def _cpu_quota(cpus: float) -> tuple[int, int]:
+    """``(quota, period)`` in microseconds for ``cpus`` cores (the kernel takes a quota of at least 1 ms)."""
+    period = 100_000
+    return max(1_000, int(cpus * period)), period
+
+
+def _make(hierarchy: Hierarchy, memory: int, tasks: int, cpus: float | None = None) -> Cgroup:
     name = f"{PREFIX}{os.getpid()}-{next(_counter)}"
     dirs = {c: p / name for c, p in hierarchy.parents.items()}
     group = Cgroup(hierarchy.version, dirs, int(memory), int(tasks))
@@ -240,20 +301,25 @@ def _make(hierarchy: Hierarchy, memory: int, tasks: int) -> Cgroup:
             with contextlib.suppress(OSError):  # only where swap is accounted
                 (dirs["memory"] / "memory.memsw.limit_in_bytes").write_text(str(int(memory)))
             (dirs["pids"] / "pids.max").write_text(str(int(tasks)))
+        if cpus is not None:
+            group.limit_cpu(cpus)
     except OSError:
         group.remove()
         raise
     return group
 
 
-def create(memory: int, tasks: int) -> Cgroup | None:
-    """A new cgroup capping ``memory`` bytes and ``tasks`` tasks, or ``None`` where no hierarchy is usable."""
+def create(memory: int, tasks: int, cpus: float | None = None) -> Cgroup | None:
+    """A new cgroup capping ``memory`` bytes, ``tasks`` tasks and ``cpus`` cores, or ``None`` if none can be made.
+
+    The CPU quota applies where a cpu controller is usable (``Cgroup.cpus`` is None otherwise).
+    """
     hierarchy = detect()
     if hierarchy is None:
         return None
     sweep(hierarchy)
     try:
-        return _make(hierarchy, memory, tasks)
+        return _make(hierarchy, memory, tasks, cpus)
     except OSError as exc:
         warnings.warn(f"could not create a sandbox cgroup ({exc}); per-process limits only", LimitWarning,
                       stacklevel=2)

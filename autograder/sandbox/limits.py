@@ -20,7 +20,11 @@ class Limits:
     ``file_size`` the largest file it may write (RLIMIT_FSIZE, bytes); ``open_files`` RLIMIT_NOFILE;
     ``output`` how much of its stdout and stderr the grader keeps (the rest is read and dropped);
     ``disk`` the size of each of its two writable tmpfs (home and ``/tmp``) under bubblewrap;
-    ``notebook`` the wall-clock budget of one whole notebook (cells left when it runs out are not run).
+    ``notebook`` the wall-clock budget of one whole notebook (cells left when it runs out are not run);
+    ``cpus`` how many CPU cores all the sandbox's processes together may keep busy at once (a cgroup's CPU
+    quota, ``cpu.max`` / ``cpu.cfs_quota_us``): RLIMIT_CPU bounds each process's seconds, not how many
+    processes spin at once, so without it one sandbox's busy children took every core of the host, and the
+    wall-clock deadlines of other gradings on it (stop 22).
     """
 
     wall: float = 30.0
@@ -33,10 +37,11 @@ class Limits:
     disk: int = 64 * 2**20
     notebook: float = 600.0
     startup: float = 20.0
+    cpus: float = 1.0
 
     def __post_init__(self):
         for name in ("wall", "cpu", "memory", "processes", "file_size", "open_files", "output", "disk", "notebook",
-                     "startup"):
+                     "startup", "cpus"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Limits.{name}: expected a positive number, got {value!r}")

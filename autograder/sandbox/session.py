@@ -191,6 +191,11 @@ class Sandbox:
             return None
         group = cgroups.create(self.limits.memory, self.limits.processes + LAUNCHER_TASKS[self.level])
         if group is not None:
+            try:
+                group.limit_cpu(self.limits.cpus)  # NB: before any process of the sandbox joins the cgroup
+            except OSError as exc:
+                warnings.warn(f"sandbox CPU quota could not be set ({exc}); the sandbox may use every core",
+                              cgroups.LimitWarning, stacklevel=3)
             self.limits_used = group.describe
             return group
         self.limits_used = (f"rlimits per process only: memory {self.limits.memory / 2**20:g} MiB per process, "
