@@ -21,8 +21,9 @@ from autograder.channel import ChannelClosedError, ChannelTimeoutError, Protocol
 from autograder.compare import Layout, describe_mismatch, tolerance_text
 from autograder.hypotheses import Hypothesis
 from autograder.layout_diagnosis import layout_suspects
-from autograder.sequence_probes import Confirmation, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_tuple, fail
+from autograder.precision_diagnosis import as_array, diagnose
+from autograder.sequence_probes import Confirmation, layout_probe, loose_array, wrong_shape
+from autograder.values import as_tuple, fail
 from simulator import architectures, cells
 
 OUTPUTS = Layout(("batch", "output"))

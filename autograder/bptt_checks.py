@@ -23,13 +23,13 @@ from autograder.cell_checks import graded_with_large, overflow, raised_text
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import SEQUENCE, SEQUENCE_GRAD, STATE, Layout, all_close, describe_mismatch, tolerance_text
 from autograder.layout_diagnosis import layout_suspects
+from autograder.precision_diagnosis import as_array, as_array_dict, diagnose
 from autograder.sequence_probes import (
     Confirmation,
     Finding,
     Probe,
     Suspect,
     attempt,
-    diagnose,
     differs,
     layout_probe,
     loose_array,
@@ -37,7 +37,7 @@ from autograder.sequence_probes import (
     steps_text,
     wrong_shape,
 )
-from autograder.values import as_array, as_array_dict, as_float, as_tuple, fail, type_name
+from autograder.values import as_float, as_tuple, fail, type_name
 from exercises.answers import bptt as bptt_answers
 from simulator import cells, sequence
 

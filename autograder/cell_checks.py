@@ -35,7 +35,8 @@ from autograder import hypotheses as hyp
 from autograder.calling import call, header, ok
 from autograder.channel import REDACTED, ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import STATE, Layout, all_close, describe_mismatch, tolerance_text
-from autograder.values import CheckError, as_array, as_array_dict, as_tuple, fail, type_name
+from autograder.precision_diagnosis import as_array, as_array_dict
+from autograder.values import CheckError, as_tuple, fail, type_name
 from simulator import cells
 
 # Keys every forward's cache must hold (the notebooks prescribe them), and so the keys a backward may

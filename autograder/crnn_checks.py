@@ -37,9 +37,10 @@ from autograder.crnn_diagnosis import (
     pool_suspects,
 )
 from autograder.hypotheses import Hypothesis
+from autograder.precision_diagnosis import as_array, diagnose
 from autograder.quiz_checks import check_choice
-from autograder.sequence_probes import Confirmation, Probe, attempt, diagnose, layout_probe, loose_array, wrong_shape
-from autograder.values import as_array, as_float, as_tuple, fail
+from autograder.sequence_probes import Confirmation, Probe, attempt, layout_probe, loose_array, wrong_shape
+from autograder.values import as_float, as_tuple, fail
 from simulator import architectures, cells, conv, crnn
 
 __all__ = ["check_choice", "check_conv2d_forward", "check_crnn_forward", "check_frame_features",

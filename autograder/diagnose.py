@@ -22,6 +22,7 @@ from autograder import hidden_text, probes, sequence_probes
 from autograder.channel import ChannelClosedError, ChannelTimeoutError, ProtocolError
 from autograder.compare import all_close
 from autograder.hypotheses import Hypothesis, hypothesis_text
+from autograder.precision_diagnosis import precision_cause
 
 # Looser than the check's own tolerance: a student's buggy code is compared with our rendition of the bug.
 MATCH_RTOL = 1e-5
@@ -184,6 +185,12 @@ def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: 
     the probes; ``problems`` are the check's mismatch sentences for this case.
     """
     evidence = "; ".join(problems)
+    if probe_cases:
+        precision = precision_cause({k: got[k] for k in required if k in got}, case, run_reference,
+                                    (probe_cases[0], run_student))
+        if precision is not None:
+            hidden_text.note_problem(precision, precision)  # grader words only: the type's name, no value
+            return f"{precision}. Evidence: {evidence}.{_recipe(case)}"
     hyp = certain_hypothesis(case, got, hypotheses, required, probe_cases, run_student, run_reference)
     # The calls in a fresh order (sequence_probes.call_order_finding) run when no name is certain, and on a hidden
     # case (no recipe), whose message shows no name but may show theirs.
