@@ -37,6 +37,7 @@ from autograder.sequence_probes import (
     steps_text,
     wrong_shape,
 )
+from autograder.state_diagnosis import rerun_finding
 from autograder.values import as_float, as_tuple, fail, type_name
 from exercises.answers import bptt as bptt_answers
 from simulator import cells, sequence
@@ -850,8 +851,10 @@ def check_rnn_forward(rnn_forward: Callable, hidden: bool = False) -> None:
             H, _ = _student_forward(rnn_forward, case, suspects=suspects, head=head, confirm=confirm)
         except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
             raise
-        except Exception as exc:  # the student's own raise: explained by the sizes it runs under, else passed on
-            finding = forward_raise_finding(rnn_forward)
+        except Exception as exc:  # the student's own raise: state from an earlier call, or the sizes, else passed on
+            finding = (rerun_finding(confirm.run, lambda c: {"H": _ref_H(c)}, cases[0])
+                       if case is not cases[0] else None)
+            finding = f"{finding}." if finding else forward_raise_finding(rnn_forward)
             if finding is None:
                 raise
             fail(f"{head}: {raised_text('rnn_forward', exc)}. {finding}")
@@ -894,7 +897,15 @@ def check_rnn_backward(rnn_forward: Callable, rnn_backward: Callable, hidden: bo
         else:
             cache_for = functools.partial(_forward_cache, rnn_forward)
             confirm = _backward_confirmation(rnn_backward, cache_for)
-            got = _student_backward(rnn_backward, case, own, suspects, head, confirm)
+            try:
+                got = _student_backward(rnn_backward, case, own, suspects, head, confirm)
+            except (AssertionError, ChannelClosedError, ChannelTimeoutError, ProtocolError):
+                raise
+            except Exception as exc:  # the student's own raise: state from an earlier call?, else passed on
+                state = rerun_finding(confirm.run, _reference_backward, cases[0]) if k > 0 else None
+                if state is None:
+                    raise
+                fail(f"{head}: {raised_text('rnn_backward', exc)}. {state}.")
         expected = _reference_backward(case)
         layouts = {"dX": SEQUENCE_GRAD, "dh0": STATE}
         by_key = {key: describe_mismatch(_label(key), expected[key], got[key], layouts.get(key, PARAM_LAYOUT))

@@ -306,6 +306,11 @@ def gru_step_hypotheses() -> list[Hypothesis]:
         # sigmoid(-a) = 1 - sigmoid(a): negated z blocks make the reference's z the student's 1 - z
         return _gru(case, _block(case["params"], GRU_SIDES, "gru", "z", lambda w: -w))
 
+    def flipped_in_blend(case):
+        # only the blend line flipped: the run with z's complement, its cache holding the reference's own z
+        res, ref = flipped(case), _gru(case)["cache"]
+        return {**res, "cache": {**res["cache"], "z": ref["z"]}}
+
     def no_reset(case):
         # r = 1 exactly: zero r weights, and an r bias far in sigmoid's saturation
         p = _block(case["params"], ("W_x", "W_h", "b_h"), "gru", "r", np.zeros_like)
@@ -315,6 +320,8 @@ def gru_step_hypotheses() -> list[Hypothesis]:
         Hypothesis("other GRU convention", other, lambda c: _gru(c, reset_after=not c["reset_after"])),
         Hypothesis("update convention flipped", "h = (1 - z) * h_prev + z * n instead of z * h_prev + (1 - z) * n",
                    flipped),
+        Hypothesis("update convention flipped", "the blend is written h = (1 - z) * h_prev + z * n (z computed and "
+                   "cached right) instead of z * h_prev + (1 - z) * n", flipped_in_blend, output_line=True),
         *_order_hypotheses("gru", GRU_SIDES, _gru),
         Hypothesis("sigmoid/tanh confused", "the candidate n uses sigmoid instead of tanh",
                    lambda c: _gru(c, tanh=cells.sigmoid)),
@@ -557,6 +564,39 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
     ]
 
 
+# The (B, H) arrays of each cell's cache that its backward reads, with what they hold (for the sentence).
+_STATE_ENTRIES = {"rnn": ("h_prev", "h"), "lstm": ("h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c"),
+                  "gru": ("h_prev", "z", "r", "n")}
+_NEW_STATE = {("h_prev", "h"), ("c_prev", "c")}
+
+
+def _wrong_entry_hypotheses(kind: str) -> list[Hypothesis]:
+    """One cache entry read where another belongs, for every ordered pair of the cell's (B, H) entries: the
+    reference backward on the cache with ``cache[k]`` replaced by ``cache[k2]`` (``c`` for ``c_prev`` in the forget
+    gate's gradient, ``f`` for ``i``, ...). ``h`` for ``h_prev`` is the catalogue's "new state used" already.
+    """
+    def run(k, k2):
+        inner = _back(kind, change_cache=lambda c: {**c, k: c[k2]})
+
+        def outputs(case):
+            cache = case["cache"]
+            if k not in cache or k2 not in cache or np.shape(cache[k]) != np.shape(cache[k2]):
+                return None
+            return inner(case)
+        return outputs
+
+    out = []
+    names = _STATE_ENTRIES[kind]
+    for k, k2 in itertools.permutations(names, 2):
+        if (k, k2) == ("h_prev", "h"):
+            continue
+        new = (k, k2) in _NEW_STATE
+        out.append(Hypothesis("new state used" if new else "wrong cache entry read",
+                              f"the backward reads cache[{k2!r}] where cache[{k!r}] belongs"
+                              + (f" (the new {k2} instead of {k})" if new else ""), run(k, k2)))
+    return out
+
+
 def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
     """Slips any step backward can make, one site at a time: a parameter gradient divided by the batch size (a mean
     over the batch instead of the sum), and one gate's sigmoid derivative written as tanh's (``on`` the cache's own
@@ -567,7 +607,8 @@ def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
     def batch_mean(k):
         return lambda out, case: {**out, k: out[k] / out["dx"].shape[0]}
 
-    out = [Hypothesis("averaged over the batch", f"grads[{k!r}] is divided by B (a mean over the batch instead of "
+    out = [*_wrong_entry_hypotheses(kind)]
+    out += [Hypothesis("averaged over the batch", f"grads[{k!r}] is divided by B (a mean over the batch instead of "
                       "the sum)", _back(kind, after=batch_mean(k))) for k in params]
     for g in {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}[kind]:
         out.append(Hypothesis("wrong derivative", f"the {GATE_NAMES[g]} gate's derivative is tanh's (1 - {g}^2) "
