@@ -32,7 +32,8 @@ SIGNALS = {
 
 # Tasks of the sandbox's cgroup that are not the student's: bubblewrap and the init of its PID namespace,
 # or unshare and its forked child.
-LAUNCHER_TASKS = {"bwrap": 2, "rlimits": 1, "none": 0}
+# bubblewrap and its init, the launcher of the rlimits level; and the worker's output relay (worker._start_relay)
+LAUNCHER_TASKS = {"bwrap": 3, "rlimits": 2, "none": 1}
 GRADER_PACKAGES = ("autograder",)  # a cell's imports of these are dropped in the sandbox, which lacks them
 _warned: list[bool] = []
 
@@ -154,6 +155,7 @@ class Sandbox:
         switch = uid if self.level == "rlimits" else None
         # Without a user of its own (grader not root) the sandbox shares RLIMIT_NPROC with the grader's user.
         already = user_tasks(os.geteuid()) if uid is None else 0
+        already += 1  # NB: the worker's output relay is the sandbox user's task too, not one of the student's
         self.cgroup = self._make_cgroup()
         join = self.cgroup.joiner() if self.cgroup is not None else None
         preexec = make_preexec(self.limits, switch, already, join) if self.level != "none" else os.setsid
@@ -223,18 +225,22 @@ class Sandbox:
         return pid if type(pid) is int and pid > 1 else None
 
     def _drain(self, fd: int, kept: bytearray, dropped: list[int]) -> None:
-        # Read everything (so the student never blocks on a full pipe), keep the first ``limits.output`` bytes.
+        # Keep the first ``limits.output`` bytes, then stop reading and close the pipe: reading and dropping a flood
+        # for the sandbox's lifetime cost the grader half a core (stop 22). The worker's relay then drops the rest
+        # inside the sandbox (worker._start_relay), so the student's prints neither block nor fail.
         with os.fdopen(fd, "rb", buffering=0) as stream:
-            while chunk := stream.read(65536):
+            while chunk := stream.read(min(65536, self.limits.output - len(kept) + 1)):
                 room = max(self.limits.output - len(kept), 0)
                 kept += chunk[:room]
-                dropped[0] += len(chunk) - min(room, len(chunk))
+                if len(chunk) > room:
+                    dropped[0] = 1  # NB: a flag; what came after is not read, so not counted
+                    break
 
     def output_text(self) -> str:
         """What the student's code printed (capped at ``limits.output`` bytes)."""
         text = self.output.decode("utf-8", "replace")
         if self._dropped[0]:
-            text += f"\n[... {self._dropped[0]} more bytes of output dropped]"
+            text += f"\n[... more output dropped: only the first {self.limits.output} bytes are kept]"
         return text
 
     def exit_reason(self, when: str) -> str:
