@@ -29,3 +29,18 @@ def test_the_unedited_solution_passes_every_check_visible_and_hidden():
             assert runner.grade(function, m, {}, hidden) is None, function
     for function in ("gru_step", "gru_step_backward"):
         assert runner.grade(function, m, {"reset_after": False}, False) is None, function
+
+
+def test_the_tune_half_keeps_its_measured_rates():
+    """The tune half after tuning (docs/blind6.md): all caught and located, at least 11 of 12 named, no false name."""
+    results = runner.run("tune")
+    assert all(r.caught for r in results) and all(r.located for r in results)
+    assert sum(r.named for r in results) >= 11 and not any(r.false_name for r in results)
+
+
+def test_the_held_out_half_keeps_its_floor():
+    """Regression floor of the held-out half at what its one run after all tuning gave (docs/blind6.md): all 13
+    caught and located, 7 named, no false name."""
+    results = runner.run("held-out")
+    assert all(r.caught for r in results) and all(r.located for r in results)
+    assert sum(r.named for r in results) >= 7 and not any(r.false_name for r in results)
