@@ -20,7 +20,7 @@ from tornado.web import RequestHandler
 from autograder.server import api, headers
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
-from simulator.app import admission, bokehdefaults, buildyield, docvalidation, sessioncookies, threadbuild
+from simulator.app import admission, bokehdefaults, buildyield, docvalidation, patchbatch, sessioncookies, threadbuild
 from simulator.app.components.errors import error_page
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
         bokehdefaults.install_unless_off()  # Bokeh's stable defaults worked out once per class, not on every read
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
-    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_BOKEH_DEFAULTS, ...: one line
+        patchbatch.install()  # what one callback changes reaches the browser as one message (patchbatch.py)
+    except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_PATCH_BATCH, ...: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
     server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,

@@ -1,0 +1,320 @@
+"""Does what one locked callback changes reach each browser as one PATCH-DOC, ending where the server ends?"""
+
+import asyncio
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+from bokeh.document import Document
+from bokeh.models import Column, ColumnDataSource, Div, Slider
+from bokeh.protocol import Protocol
+from bokeh.server.session import ServerSession
+from tornado.websocket import websocket_connect
+
+from simulator.app import patchbatch
+from tests.app.serving import serving
+
+
+class FakeSocket:
+    def __init__(self):
+        self.sent = []
+
+    async def send_message(self, message):
+        self.sent.append(message)
+
+
+class FakeConnection:
+    """What the session asks of a connection: its protocol (to build messages) and its socket (to write them)."""
+
+    def __init__(self):
+        self.protocol = Protocol()
+        self._socket = FakeSocket()
+
+    def send_patch_document(self, event):  # Bokeh's own, for the control
+        return self._socket.send_message(self.protocol.create("PATCH-DOC", [event]))
+
+    @property
+    def patches(self) -> list[list[dict]]:
+        """The events of each PATCH-DOC written, as the browser reads them."""
+        out = []
+        for message in self._socket.sent:
+            assert message.msgtype == "PATCH-DOC"
+            out.append(json.loads(message.content_json)["events"])
+        return out
+
+
+@pytest.fixture
+def installed():
+    before = ServerSession._document_patched  # NB: serve.main, run in-process by test_serve, installs it too
+    patchbatch.install({})
+    yield
+    ServerSession._document_patched = before
+
+
+@pytest.fixture
+def bokehs_own():
+    before = ServerSession._document_patched
+    patchbatch.uninstall()
+    yield
+    ServerSession._document_patched = before
+
+
+def _session(*connections):
+    doc = Document()
+    divs = [Div(text=f"d{i}") for i in range(4)]
+    slider = Slider(start=0, end=10, value=1, title="s")
+    source = ColumnDataSource(data={"x": [1, 2]})
+    layout = Column(*divs, slider)
+    doc.add_root(layout)
+    doc.add_root(source)
+    session = ServerSession("sid", doc)
+    for connection in connections:
+        session.subscribe(connection)
+    return session, divs, slider, source, layout
+
+
+def _locked(session, func):
+    return asyncio.run(session.with_document_locked(func))
+
+
+def _changes(events) -> list[tuple]:
+    return [(e["model"]["id"], e["attr"], e["new"]) for e in events if e["kind"] == "ModelChanged"]
+
+
+def test_a_locked_sections_changes_are_one_message_in_order(installed):
+    a = FakeConnection()
+    session, divs, slider, _, _ = _session(a)
+
+    def change():
+        for i, div in enumerate(divs):
+            div.text = f"new {i}"
+        slider.value = 7
+
+    _locked(session, change)
+    assert len(a.patches) == 1
+    assert _changes(a.patches[0]) == [(d.id, "text", f"new {i}") for i, d in enumerate(divs)] + \
+        [(slider.id, "value", 7)]
+
+
+def test_control_without_it_bokeh_sends_one_message_per_change(bokehs_own):
+    a = FakeConnection()
+    session, divs, slider, _, _ = _session(a)
+
+    def change():
+        for div in divs:
+            div.text = "x"
+        slider.value = 7
+
+    _locked(session, change)
+    assert len(a.patches) == 5  # what the test above would see without the grouping
+
+
+def test_each_section_has_its_own_message(installed):
+    a = FakeConnection()
+    session, divs, _, _, _ = _session(a)
+    _locked(session, lambda: setattr(divs[0], "text", "one"))
+    _locked(session, lambda: setattr(divs[1], "text", "two"))
+    assert [_changes(p) for p in a.patches] == [[(divs[0].id, "text", "one")], [(divs[1].id, "text", "two")]]
+
+
+def test_a_property_set_twice_is_sent_once_with_its_last_value_at_its_last_place(installed):
+    a = FakeConnection()
+    session, divs, slider, _, _ = _session(a)
+
+    def change():
+        divs[0].text = "first"
+        slider.value = 3
+        divs[0].text = "last"
+
+    _locked(session, change)
+    [events] = a.patches
+    assert _changes(events) == [(slider.id, "value", 3), (divs[0].id, "text", "last")]
+
+
+def test_a_browsers_own_change_is_not_sent_back_to_it_but_reaches_the_others(installed):
+    own, other = FakeConnection(), FakeConnection()
+    session, divs, slider, _, _ = _session(own, other)
+
+    def change():  # as Bokeh applies a browser's PATCH-DOC: the setter is the session, the connection is known
+        session._current_patch_connection = own
+        try:
+            slider.set_from_json("value", 9, setter=session)
+        finally:
+            session._current_patch_connection = None
+        divs[2].text = "a callback's answer"
+
+    _locked(session, change)
+    assert [_changes(p) for p in own.patches] == [[(divs[2].id, "text", "a callback's answer")]]
+    assert [_changes(p) for p in other.patches] == [[(slider.id, "value", 9),
+                                                     (divs[2].id, "text", "a callback's answer")]]
+
+
+def test_a_new_model_is_sent_in_full_once(installed):
+    a = FakeConnection()
+    session, divs, _, _, layout = _session(a)
+    new = Div(text="I am new")
+
+    def add():
+        layout.children = [*layout.children, new]
+        new.text = "I am new, changed"
+
+    _locked(session, add)
+    _locked(session, lambda: setattr(new, "text", "again"))
+    first, second = (json.dumps(p) for p in a.patches)
+    assert first.count(f'"id": "{new.id}"') >= 1 and '"type": "object"' in first and "I am new" in first
+    assert '"name": "Div"' not in second and "again" in second  # a reference only, the second time
+
+
+def test_other_events_keep_their_place(installed):
+    a = FakeConnection()
+    session, divs, _, source, _ = _session(a)
+
+    def change():
+        source.data = {"x": [0]}
+        source.stream({"x": [5]})
+        divs[0].text = "after"
+
+    _locked(session, change)
+    [events] = a.patches
+    assert [e["kind"] for e in events] == ["ColumnDataChanged", "ColumnsStreamed", "ModelChanged"]
+
+
+def test_a_message_that_cannot_be_built_falls_back_to_one_per_change(installed, caplog):
+    a = FakeConnection()
+    session, divs, slider, _, _ = _session(a)
+    create = a.protocol.create
+
+    def picky(msgtype, events, **kw):
+        if any(getattr(e, "attr", "") == "value" for e in events):
+            raise TypeError("cannot serialise this")
+        return create(msgtype, events, **kw)
+
+    a.protocol.create = picky
+
+    def change():
+        divs[0].text = "kept"
+        slider.value = 4
+        divs[1].text = "kept too"
+
+    _locked(session, change)
+    assert [_changes(p) for p in a.patches] == [[(divs[0].id, "text", "kept")], [(divs[1].id, "text", "kept too")]]
+    assert "could not be sent to the browser and was dropped" in caplog.text
+
+
+def test_a_change_without_the_lock_is_refused_as_bokeh_refuses_it(installed):
+    session, divs, _, _, _ = _session(FakeConnection())
+    with pytest.raises(RuntimeError, match="_pending_writes should be non-None"):
+        divs[0].text = "no lock"
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("0", False), (" 1 ", True)])
+def test_the_switch(value, on):
+    assert patchbatch.enabled({patchbatch.ENV: value}) is on
+
+
+@pytest.mark.parametrize("value", ["yes", "2", "", "true"])
+def test_a_bad_switch_is_refused_in_one_line(value):
+    with pytest.raises(ValueError, match=r"RNN_PATCH_BATCH: got .*; expected 1 .* or 0"):
+        patchbatch.enabled({patchbatch.ENV: value})
+
+
+def test_the_private_parts_of_bokeh_it_relies_on_are_there(bokehs_own):
+    assert ServerSession._document_patched.__name__ == "_document_patched"
+    session, *_ = _session()
+    for name in ("_pending_writes", "_current_patch_connection", "_subscribed_connections"):
+        assert hasattr(session, name), name
+
+
+# ------------------------------------------------------------------ a real server: the Cell page's H field
+async def _set_h_and_count(base: str, seconds: float = 2.0) -> tuple[list[dict], dict]:
+    """Change H on a fresh /cell page; the PATCH-DOCs that follow (until ``seconds`` of quiet), then the pulled doc."""
+    html = urllib.request.urlopen(base + "/cell", timeout=120).read()
+    token = re.search(rb'"token":"([^"]+)"', html).group(1).decode()
+    ws = await websocket_connect(base.replace("http", "ws") + "/cell/ws", subprotocols=["bokeh", token],
+                                 max_message_size=1 << 30)
+
+    async def read():
+        header = json.loads(await ws.read_message())
+        await ws.read_message()
+        content = await ws.read_message()
+        for _ in range(header.get("num_buffers", 0)):
+            await ws.read_message()
+            await ws.read_message()
+        return header, json.loads(content)
+
+    async def send(msgtype, content):
+        await ws.write_message(json.dumps({"msgid": str(time.monotonic_ns()), "msgtype": msgtype}))
+        await ws.write_message("{}")
+        await ws.write_message(json.dumps(content))
+
+    try:
+        await read()  # ACK
+        await send("PULL-DOC-REQ", {})
+        while (message := await read())[0]["msgtype"] != "PULL-DOC-REPLY":
+            pass
+        doc = message[1]["doc"]
+        h_id = next(m["id"] for m in _objects(doc) if str(m.get("name", "")).endswith("TextInput")
+                    and m.get("attributes", {}).get("title") == "H (hidden)")
+        await send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": h_id}, "attr": "value",
+                                             "new": "6"}]})
+        patches = []
+        while True:
+            try:
+                header, content = await asyncio.wait_for(read(), seconds)
+            except TimeoutError:
+                break
+            if header["msgtype"] == "PATCH-DOC":
+                patches.append(content)
+        await send("PULL-DOC-REQ", {})
+        while (message := await read())[0]["msgtype"] != "PULL-DOC-REPLY":
+            pass
+        return patches, message[1]["doc"]
+    finally:
+        ws.close()
+
+
+def _objects(tree):
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "object" and "id" in item:
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+@pytest.mark.parametrize("batch", ["1", "0"])
+def test_a_cell_setting_change_is_one_message_that_ends_where_the_server_ends(tmp_path, batch):
+    with serving(["--no-course"], tmp_path / "server.log", env={patchbatch.ENV: batch}) as base:
+        patches, doc = asyncio.run(_set_h_and_count(base))
+    readout = [p for p in patches if "rnn-t" in json.dumps(p)]
+    assert readout, "the new readout never arrived"
+    if batch == "0":  # control: Bokeh's one message per change
+        assert len(patches) > 5
+        return
+    # the page's redraw is one message; the URL follows in its own (Panel writes the location on the next tick)
+    redraw = [p for p in patches if any(e.get("attr") != "search" for e in p["events"])]
+    assert len(redraw) == 1, [[e.get("attr") for e in p["events"]] for p in patches]
+    assert len(patches) <= 2
+    pulled = {m["id"]: m.get("attributes", {}) for m in _objects(doc)}
+    changed = [e for e in redraw[0]["events"] if e["model"]["id"] in pulled
+               and (e["kind"] == "ModelChanged" or (e["kind"] == "ColumnDataChanged" and e.get("cols") is None))]
+    assert len(changed) >= 10 and any(e["kind"] == "ColumnDataChanged" for e in changed)
+    for event in changed:  # each property the message set has, in the server's document now, the value it sent
+        sent = event["new"] if event["kind"] == "ModelChanged" else event["data"]
+        assert _plain(pulled[event["model"]["id"]].get(event["attr"])) == _plain(sent), (event["attr"], event["model"])
+
+
+def _plain(value):
+    """``value`` with each binary array as its dtype and shape (a buffer's id differs between two messages)."""
+    if isinstance(value, dict):
+        if value.get("type") == "ndarray":
+            return ("ndarray", value.get("dtype"), value.get("shape"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
