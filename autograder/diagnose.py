@@ -188,8 +188,7 @@ def explain_step(case: dict, got: dict, hypotheses: list[Hypothesis], required: 
     if probe_cases:
         precision = precision_cause({k: got[k] for k in required if k in got}, case, run_reference,
                                     (probe_cases[0], run_student))
-        if precision is not None:
-            hidden_text.note_problem(precision, precision)  # grader words only: the type's name, no value
+        if precision is not None:  # NB: not noted for hidden_text: a hidden test shows the mismatch, as for any bug
             return f"{precision}. Evidence: {evidence}.{_recipe(case)}"
     hyp = certain_hypothesis(case, got, hypotheses, required, probe_cases, run_student, run_reference)
     # The calls in a fresh order (sequence_probes.call_order_finding) run when no name is certain, and on a hidden

@@ -9,8 +9,16 @@ Two signs, each read from a graded return compared with the grader's values (DES
 - *the values*: a float64 return that differs from the reference only by a relative error (of the largest entry)
   above the check's tolerance and within what float32 (``<= 64 eps32``) or float16 (``<= 8 eps16``) arithmetic leaves,
   on the failing case *and* on the grader's probe case (:func:`precision_cause`): a result cast back to float64
-  after an intermediate in lower precision. A bug whose effect is that small on both cases is named this way too;
-  the sentence says it is a precision-level difference, which it is.
+  after an intermediate in lower precision. On the probe case the error must be of that type's size too (at least
+  ``PROBE_FLOOR`` of its level): a return that is exact there (float64 rounding only) shows no lower precision, it
+  is a bug that does nothing on the probe case's sizes (exchanged weights when D == H, ...), and it is left to the
+  other explanations. A bug whose effect is that small on both cases is named this way too; the sentence says it
+  is a precision-level difference, which it is.
+
+Hidden cases (DESIGN invariant 8, :mod:`autograder.hidden_text`): both signs are diagnoses, shown on visible
+cases only. A hidden test says a float32/float16 return exactly as :mod:`autograder.values` says an int64 or object
+one ("wrong dtype, expected float64"), and a precision-level difference as any other mismatch (the first bad entry
+and its expected value): which lower precision the student returns selects nothing in a hidden test's message.
 
 Not covered: float32 intermediates whose error stays inside the check's tolerance (``rtol = 1e-6``) are not failures
 and are not reported; float16 results whose error is above 8 eps16 (a long loop) get the other explanations.
@@ -29,16 +37,21 @@ _LOW = (np.float32, np.float16)
 # The largest relative error (of the largest |entry|) each type's arithmetic leaves in these short computations.
 LEVELS = (("float32", 64 * float(np.finfo(np.float32).eps)), ("float16", 8 * float(np.finfo(np.float16).eps)))
 _FLOOR = 2e-6  # below this relative error a return passes the check (rtol = 1e-6) or is too close to tell
+# On the probe case the error must be at least this fraction of the type's level: far above float64 rounding
+# (~1e-16), so a return exact there is not read as lower precision.
+PROBE_FLOOR = 1e-3
 
 
 def _dtype_problem(value, what: str, shape: tuple[int, ...], dtype) -> None:
     if (np.dtype(dtype) == np.float64 and type(value) is np.ndarray and value.dtype.type in _LOW
             and value.shape == tuple(shape)):
         name = value.dtype.name
-        values.fail(f"{what}: dtype {name}, expected float64 (the dtype of the inputs): it was computed or cast in "
-                    f"{name} (likely bug: {PRECISION_BUG}); look for dtype=np.{name}, .astype(np.{name}) or "
-                    f"np.{name}(...) and keep float64 throughout", what,
-                    f"wrong dtype, expected float64: lower-precision floats (likely bug: {PRECISION_BUG})")
+        # NB: the hidden form is values' own sentence for any wrong dtype (int64, object, ...): no diagnosis in it,
+        # and the read names its call or case as values' reads do
+        values._read_failed(f"{what}: dtype {name}, expected float64 (the dtype of the inputs): it was computed or "
+                            f"cast in {name} (likely bug: {PRECISION_BUG}); look for dtype=np.{name}, "
+                            f".astype(np.{name}) or np.{name}(...) and keep float64 throughout", what,
+                            f"wrong dtype, expected {np.dtype(dtype).name}", value)
 
 
 def as_array(value, what: str, shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
@@ -84,8 +97,8 @@ def precision_level(got: dict, reference: dict) -> str | None:
 def precision_cause(got: dict, case: dict, reference: Callable[[dict], dict],
                     probe: tuple[dict, Callable[[dict], dict]] | None) -> str | None:
     """The cause sentence when ``got`` differs from the reference on ``case`` only at float32/float16 level and the
-    student's return on the probe case (``(probe case, run_student)``, one student call) is within that level too
-    (it may be exact there); else None.
+    student's return on the probe case (``(probe case, run_student)``, one student call) differs at that level too
+    (between ``PROBE_FLOOR`` of it and it: not exact there); else None. Visible cases only show the sentence.
     """
     level = precision_level(got, reference(case))
     if level is None or probe is None:
@@ -96,8 +109,9 @@ def precision_cause(got: dict, case: dict, reference: Callable[[dict], dict],
     except Exception:  # noqa: BLE001 - a probe that cannot run names nothing
         return None
     worst = _worst(on_probe, reference(probe_case)) if isinstance(on_probe, dict) else None
-    if worst is None or worst > dict(LEVELS)[level]:
-        return None
+    bound = dict(LEVELS)[level]
+    if worst is None or not PROBE_FLOOR * bound <= worst <= bound:
+        return None  # another error, or none: exact on the probe case is no sign of lower precision
     return (f"Your result equals the reference only to about {level}'s precision (a relative error above the "
             f"tolerance and within {level} rounding, also within it on the grader's probe case) (likely bug: "
             f"{PRECISION_BUG}): some intermediate is computed in {level} and cast back; keep every array float64")
@@ -108,12 +122,11 @@ def diagnose(head: str, problems: list[str], got: dict, case: dict, suspects, pr
     """:func:`autograder.sequence_probes.diagnose`, first asking whether the difference is only one of precision
     (:func:`precision_cause`, on the failing case and the confirmation's probe case).
     """
-    from autograder import hidden_text, sequence_probes
+    from autograder import sequence_probes
     from autograder.compare import tolerance_text
 
     if confirm is not None and reference is not None:
         cause = precision_cause(got, case, reference, (confirm.case, confirm.run))
-        if cause is not None:
-            hidden_text.note_problem(cause, cause)  # grader words only: the type's name, no value
+        if cause is not None:  # NB: not noted for hidden_text: a hidden test shows the mismatch, as for any bug
             return f"{head}: {cause}. Evidence: {'; '.join(problems)}. Tolerance: {tolerance_text()}."
     return sequence_probes.diagnose(head, problems, got, case, suspects, probes, zeros_match, confirm, reference)
