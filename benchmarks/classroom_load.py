@@ -3,13 +3,17 @@
 A class arrives as a class does: ``(1 - late) * N`` students join first (8 at a time), then the measurement
 window starts and the other ``late * N`` students arrive during it, at uniformly random times (the default
 ``--late 0.1``: 20 of 200 students within the 30 s window, one every 1.5 s), so the window holds joins as well
-as work. Each student GETs the page, opens the websocket, pulls the document (join latency: from the GET to the
-document, what a student waits for before the page can be drawn), then every 1-2 s sends what the browser
-now sends for a burst of steps (the throttled step report, ``ClientPlayer``); one action in ten is a setting
-change (the H field). Step latency: to the server's ``OK`` for the report (its callback has run: the same
-queue any click waits in); setting latency: to the server's patch carrying the new readout. The same students,
-doing the same, run against a trivial Panel page (one text field) served the same way (same handlers, join
-gate and GC policy, same process count) in the same run: that is the named baseline.
+as work. Each student GETs the page, opens the websocket (Nagle's algorithm off on it, as Chromium and Firefox
+have it on theirs; ``--client-nagle`` keeps it on, as this script did before stop 22, which added a TCP delayed
+acknowledgement of up to about 40-90 ms to a message on an idle server), pulls the document (join latency: from
+the GET to the document, what a student waits for before the page can be drawn), then every 1-2 s sends what
+the browser now sends for a burst of steps (the throttled step report, ``ClientPlayer``, with the URL the
+browser wrote for the step); one action in ten is a setting change (the H field). As Panel's location view in
+a browser does, a student answers each URL the server writes with the page's new ``href`` (one more message).
+Step latency: to the server's ``OK`` for the report (its callback has run: the same queue any click waits in);
+setting latency: to the server's patch carrying the new readout. The same students, doing the same, run against
+a trivial Panel page (one text field) served the same way (same handlers, join gate and GC policy, same process
+count) in the same run: that is the named baseline.
 
 Prints, per N and page: p50/p95/p99 step and setting latency (ms), join p50/p95 of the late arrivals and of
 the first wave, server CPU ms per request, MB per session, session builds per student (1.0: each session
@@ -57,6 +61,7 @@ pn.serve({"/trivial": lambda: pn.Column(pn.widgets.TextInput(name="H (hidden)", 
          port=int(sys.argv[1]), address="127.0.0.1", show=False, websocket_origin=[f"127.0.0.1:{sys.argv[1]}"],
          num_procs=int(sys.argv[2]))
 """
+CLIENT_NAGLE = False  # --client-nagle: the students' sockets keep Nagle's algorithm on (this script before stop 22)
 BUILT = re.compile(r"session built by process")
 GC_PAUSE = re.compile(r"gc pause (\d+) ms")
 
@@ -129,6 +134,8 @@ class Student:
         self.ids: dict[str, str] = {}
         self.readout = path != "/trivial"
         self.H = 4  # the page's default hidden size
+        self.search = ""  # the URL the page shows (its Location model's search), as the browser keeps it
+        self.href_id = None  # the Location model: the browser answers each URL the server writes with its href
         self.join_s = float("nan")
 
     async def join(self) -> None:
@@ -137,6 +144,8 @@ class Student:
         token = re.search(rb'"token":"([^"]+)"', html).group(1).decode()
         ws_url = self.base.replace("http", "ws") + self.path.split("?")[0] + "/ws"
         self.ws = await websocket_connect(ws_url, subprotocols=["bokeh", token], max_message_size=1 << 30)
+        if not CLIENT_NAGLE:  # as a browser's socket: Chromium and Firefox switch Nagle's algorithm off
+            self.ws.protocol.set_nodelay(True)
         await self._read()  # ACK
         await self._send("PULL-DOC-REQ", {})
         doc = await self._read_until("PULL-DOC-REPLY")
@@ -158,6 +167,8 @@ class Student:
                             self.ids["report"] = m["id"]
                     if str(m.get("name", "")).endswith("TextInput") and attrs.get("title") == "H (hidden)":
                         self.ids["H"] = m["id"]
+                    if str(m.get("name", "")).endswith(".Location") and isinstance(attrs.get("search"), str):
+                        self.search, self.href_id = attrs["search"], m["id"]
                 stack.extend(m.values())
             elif isinstance(m, list):
                 stack.extend(m)
@@ -205,8 +216,30 @@ class Student:
                             del self.pending[msgid]
                             self.latencies[what].append(time.perf_counter() - start)
                             break
+                if kind == "PATCH-DOC" and '"search"' in content and self.href_id:
+                    await self._new_url(json.loads(content))
         except Exception:  # the socket closed: the run is over
             return
+
+    async def _new_url(self, content: dict) -> None:
+        """A URL the server wrote: the browser shows it and, as Panel's location view does, sends its href back."""
+        for event in content.get("events", []):
+            if event.get("attr") == "search" and event.get("model", {}).get("id") == self.href_id:
+                self.search = event["new"]
+                href = {"kind": "ModelChanged", "model": {"id": self.href_id}, "attr": "href",
+                        "new": self.base + self.path + self.search}
+                await self._send("PATCH-DOC", {"events": [href]})
+
+    def _step_url(self, t: int, gate: str) -> str:
+        """The URL the browser writes for a step (``client_player.RENDER_JS``): t and gate rewritten in place."""
+        search = self.search
+        for key, value in (("t", str(t)), ("gate", gate)):
+            text = f"{key}={value}"
+            pattern = re.compile(rf"([?&]){key}=[^&]*")
+            search = (pattern.sub(lambda m, text=text: m.group(1) + text, search, count=1) if pattern.search(search)
+                      else f"{search}&{text}" if search else f"?{text}")
+        self.search = search
+        return search
 
     async def act(self, step_t: int, setting: bool) -> None:
         if setting and "H" in self.ids:
@@ -215,7 +248,8 @@ class Student:
             kind = "setting"
         elif "report" in self.ids:
             event = {"kind": "ModelChanged", "model": {"id": self.ids["report"]}, "attr": "data",
-                     "new": {"type": "map", "entries": [["t", [step_t]], ["gate", ["h"]]]}}
+                     "new": {"type": "map", "entries": [["t", [step_t]], ["gate", ["h"]],
+                                                        ["search", [self._step_url(step_t, "h")]]]}}
             kind = "step"
         elif "H" in self.ids:  # the trivial page: every action is a value change
             event = {"kind": "ModelChanged", "model": {"id": self.ids["H"]}, "attr": "value",
@@ -287,7 +321,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE[,NAME=VALUE]",
                         help="one more /cell row per N, its server run with these environment variables "
                              "(e.g. nocache:RNN_BOKEH_DEFAULTS=0), for an A/B in the same run")
+    parser.add_argument("--client-nagle", action="store_true",
+                        help="keep Nagle's algorithm on the students' sockets, as this script did before stop 22: "
+                             "each message then waits for the server's delayed acknowledgement (tens of ms, idle "
+                             "or not), which a browser, with Nagle off, does not")
     args = parser.parse_args(argv)
+    global CLIENT_NAGLE
+    CLIENT_NAGLE = args.client_nagle
     if not 0 <= args.late < 1:
         parser.error(f"--late: got {args.late}; expected a share of the class, at least 0 and below 1")
     variants = {"trivial": {}, "cell": {}}
@@ -298,7 +338,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--variant: got {text!r}; expected a new label, a colon and NAME=VALUE pairs "
                          "separated by commas, e.g. nocache:RNN_BOKEH_DEFAULTS=0")
         variants[label] = env
-    print(f"{args.procs} server process(es), {args.seconds:g} s window, {args.late:.0%} of each class arriving in it")
+    print(f"{args.procs} server process(es), {args.seconds:g} s window, {args.late:.0%} of each class arriving in it, "
+          f"Nagle's algorithm {'on' if CLIENT_NAGLE else 'off (as in a browser)'} on the students' sockets")
     print(f"{'page':8} {'N':>4} {'step p50/p95/p99 ms':>20} {'setting p50/p95/p99 ms':>23} "
           f"{'join late p50/p95 s':>19} {'join first p50/p95 s':>20} {'CPU ms/req':>10} {'MB/sess':>7} "
           f"{'builds/stud':>11} {'gc max ms':>9} {'load':>5} {'client':>6}")

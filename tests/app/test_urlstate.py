@@ -75,3 +75,94 @@ def test_a_url_the_page_writes_is_never_refused_when_reopened(monkeypatch, text)
     assert b.n == 9
     if len(text) <= MAX_VALUE_CHARS and text.isprintable():
         assert b.text == text  # kept whole when it can be read back
+
+
+# ------------------------------------------------------------------ the order of keys, and a URL the browser shows
+class _Writes(_Location):
+    def __init__(self, search=""):
+        self.search, self.writes = search, []
+
+    def __setattr__(self, name, value):
+        if name == "search" and hasattr(self, "writes"):
+            self.writes.append(value)
+        object.__setattr__(self, name, value)
+
+
+def _bound(monkeypatch, search):
+    import panel as pn
+
+    location = _Writes(search)
+    monkeypatch.setattr(type(pn.state), "location", property(lambda self: location))
+    s = Settings()
+    UrlState(s, {"n": "n", "kind": "kind"}, query={})
+    return s, location
+
+
+@pytest.mark.parametrize("before, after", [
+    ("?z=1&n=3&q=&kind=lstm", "?z=1&n=7&q=&kind=lstm"),  # in place; a blank value keeps its place too
+    ("?kind=lstm&n=3", "?kind=lstm&n=7"),  # the order the URL has, not the keys'
+    ("?a=x%20y&n=3&kind=lstm", "?a=x%20y&n=7&kind=lstm"),
+    ("?z=1", "?z=1&n=7&kind=lstm"),  # keys the URL lacks go at its end
+])
+def test_a_write_keeps_each_key_where_the_url_has_it(monkeypatch, before, after):
+    s, location = _bound(monkeypatch, before)
+    s.n = 7
+    assert location.search == after
+
+
+def test_no_write_when_the_url_is_already_the_one_written(monkeypatch):
+    s, location = _bound(monkeypatch, "?n=3&kind=lstm")
+    s.n = 4
+    s.n = 3
+    count = len(location.writes)
+    s.param.trigger("n")  # the same value again
+    assert len(location.writes) == count
+
+
+def test_a_url_the_browser_shows_is_adopted_only_when_it_is_the_one_written(monkeypatch):
+    from simulator.app.components import urlstate
+
+    adopted = []
+    monkeypatch.setattr(urlstate, "_adopt", lambda location, search: adopted.append(search) or True)
+    s, location = _bound(monkeypatch, "?n=3&kind=lstm")
+    with urlstate.shown_by_browser("?n=5&kind=lstm"):
+        s.n = 5  # the browser shows it: taken without a write
+    assert adopted == ["?n=5&kind=lstm"] and location.search == "?n=3&kind=lstm"
+    with urlstate.shown_by_browser("?n=6&kind=lstm&extra=1"):
+        s.n = 6  # the browser shows another URL: written as usual (the browser gets the server's)
+    assert adopted == ["?n=5&kind=lstm"] and location.search == "?n=6&kind=lstm"
+    for hostile in (None, "", "n=7&kind=lstm", 7, ["?n=7&kind=lstm"]):  # not a query text: never adopted
+        with urlstate.shown_by_browser(hostile):
+            s.n = 7 if s.n != 7 else 8
+    assert adopted == ["?n=5&kind=lstm"]
+    s.n = 9  # outside: written
+    assert location.search == "?n=9&kind=lstm"
+
+
+def test_adopting_sets_the_location_as_a_browser_change_never_sent_back(monkeypatch):
+    """Outside a browser's message (no connection to spare the echo) nothing is adopted; inside one, the
+    session's Location model gets the URL with the session as its setter, which Bokeh does not send back."""
+    import types
+
+    import panel as pn
+    from bokeh.document import Document
+    from panel.models.location import Location as BkLocation
+
+    from simulator.app.components import urlstate
+
+    doc, model = Document(), BkLocation(search="?n=3")
+    doc.add_root(model)
+    session = types.SimpleNamespace(_current_patch_connection=None)
+    context = types.SimpleNamespace(session=session)
+    doc._session_context = lambda: context  # NB: a weak reference to it, as Bokeh's server gives a document
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: doc))
+    location = types.SimpleNamespace(_models={"root": (model, None)})
+    events = []
+    doc.on_change(lambda event: events.append(event))
+    assert urlstate._adopt(location, "?n=4") is False and model.search == "?n=3"  # no browser message handled
+    session._current_patch_connection = object()
+    assert urlstate._adopt(location, "?n=4") is True and model.search == "?n=4"
+    assert [e.setter for e in events] == [session]
+    other = Document()
+    other.add_root(BkLocation())
+    assert urlstate._adopt(types.SimpleNamespace(_models={"x": (other.roots[0], None)}), "?n=5") is False

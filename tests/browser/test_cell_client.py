@@ -8,7 +8,7 @@ import pytest
 from simulator import sequence
 from simulator.app.pages.cell import presets
 
-from .test_pages import exact_of, wait_query, wait_text
+from .test_pages import exact_of, query, wait_query, wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -64,3 +64,38 @@ def test_compare_mode_and_slow_play_run_in_the_browser(server, open_page):
         slow.wait_for_timeout(100)
     assert len(seen) >= 3, seen
     wait_text(slow, ".rnn-t", "t = 2")
+
+
+def test_a_step_report_is_one_message_each_way_and_the_url_is_the_servers(server, open_page):
+    """The browser writes the step into the URL itself and the server does not send it back (it was one more
+    message to the page, and Panel's location answered it with one more message to the server); a later change
+    made on the server writes a URL that still holds the step shown."""
+    page = open_page(server + "/cell?kind=gru&H=3&T=9&inputs=random&seed=3")
+    sent, received = [], []
+    page.on("websocket", lambda ws: (ws.on("framesent", lambda p: sent.append(str(p))),
+                                     ws.on("framereceived", lambda p: received.append(str(p)))))
+    page.reload()
+    wait_text(page, ".rnn-t", "t = 0")
+    page.get_by_role("button", name="Step ▶").click()  # the first report after a load: the server writes the
+    wait_query(page, "unit", "0")  # keys the typed URL lacked (its URL differs from the browser's and is sent)
+    page.wait_for_timeout(1500)
+    mark_sent, mark_received = len(sent), len(received)
+    for t in (2, 3):
+        page.get_by_role("button", name="Step ▶").click()
+        wait_text(page, ".rnn-t", f"t = {t}")
+    wait_query(page, "t", "3")
+    page.wait_for_timeout(1500)  # the report and any answer to it
+    headers_sent = [f for f in sent[mark_sent:] if '"msgtype"' in f]
+    headers_received = [f for f in received[mark_received:] if '"msgtype"' in f]
+    assert len(headers_sent) == 1 and '"PATCH-DOC"' in headers_sent[0], sent[mark_sent:]  # the report only
+    assert [('"OK"' in h) for h in headers_received] == [True], headers_received  # its OK, no patch
+    assert not any('"search"' in f for f in received[mark_received:])
+    # a change the server makes (H) writes the URL: it keeps the step the page shows, and reopens there
+    field = page.get_by_label("H (hidden)")
+    field.fill("4")
+    field.press("Enter")
+    wait_query(page, "H", "4")
+    shown = page.locator(".rnn-t").first.text_content().strip()
+    assert shown == f"t = {query(page)['t']}", (shown, page.url)
+    again = open_page(page.url)
+    wait_text(again, ".rnn-t", shown)

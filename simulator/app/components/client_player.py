@@ -5,7 +5,9 @@ every step's vector values, the equations' rows and the numbers the readout need
 ``ColumnDataSource``. The browser's code (``RENDER_JS``) then draws step ``t`` itself: it rewrites the
 diagrams' cells, moves the heatmap cursors and the trajectory ring, fills the readout and the equations.
 The server learns the step only through a throttled report (``REPORT_MS`` after the last move), which moves
-the model's ``t`` quietly (the page does not redraw what the browser already drew) and so the URL follows.
+the model's ``t`` quietly (the page does not redraw what the browser already drew). The browser writes the
+step into the URL itself and says in the report which URL it shows; when that is the URL the server writes,
+the server takes it without sending it back (``urlstate.shown_by_browser``): a step costs one message each way.
 
 Every number the browser shows comes from the timeline, i.e. from the reference cache; the JavaScript only
 selects and formats (``short`` mirrors ``numbers.short``; the exact value is JavaScript's shortest
@@ -126,7 +128,25 @@ if (table) {
 clearTimeout(slider._rnn_report);
 slider._rnn_report = setTimeout(() => {
   if (report.data.t && report.data.t[0] === t && report.data.gate[0] === sel) return;
-  report.data = {t: [t], gate: [sel]};
+  // the URL: this step's keys rewritten in place, as the server writes them (urlstate.py); the page's Location
+  // model learns it silently (no message), and the report carries it so that the server need not send it back
+  // (a key the URL lacks goes at its end; the server's first write after a load may still differ and is sent)
+  let search = window.location.search;
+  for (const [key, value] of [[url_keys[0], String(t)], [url_keys[1], sel]]) {  // NB: a list (a dict arrives as a Map)
+    if (!key) { search = ""; break; }
+    const re = new RegExp(`([?&])${key}=[^&]*`), text = `${key}=${encodeURIComponent(value)}`;
+    search = re.test(search) ? search.replace(re, (_, sep) => `${sep}${text}`)
+      : `${search ? search + "&" : "?"}${text}`;
+  }
+  if (search && search !== window.location.search) {
+    window.history.pushState({}, "", window.location.pathname + search + window.location.hash);
+    for (const m of slider.document ? slider.document.all_models : []) {
+      if (m.constructor.__name__ === "Location" && "search" in m.properties) {
+        m.setv({search: search, href: window.location.href}, {silent: true});
+      }
+    }
+  }
+  report.data = {t: [t], gate: [sel], search: [search]};
 }, REPORT_MS);
 """
 
@@ -246,24 +266,29 @@ class ClientPlayer(Player):
                              width=320, syncable=False, name=f"rnn-clock-{id(self)}",
                              css_classes=["rnn-clock"], stylesheets=[HANDLE_24PX, HANDLE_ROOM])
         self.timeline = ColumnDataSource({"json": [""]}, syncable=False)
-        self.report = ColumnDataSource({"t": [], "gate": []})
+        self.report = ColumnDataSource({"t": [], "gate": [], "search": []})
         self.keys = BrowserKeys(target=self.slider.name)
         self._bound = False
 
     def bind(self, *, keys: Sequence[str], cells: Sequence, highlights: Sequence, cursors: Sequence = (),
              marker=None, readout=None, equations=None, table=None,
-             on_report: Callable[[int, str], None] | None = None) -> None:
+             on_report: Callable[[int, str, str], None] | None = None,
+             url_keys: dict[str, str] | None = None) -> None:
         """Attach the browser code to the models a step changes; may be called again for more diagrams.
 
         ``keys[k]`` names the timeline's diagram whose values ``cells[k]`` shows. The first call carries the
         readout (a Bokeh ``Div``), the equations (``client_latex(...).model``), the "numbers as text" table (a
-        ``Div``, for screen readers: a canvas cannot be read) and ``on_report``; later calls add diagrams and
-        cursors only.
+        ``Div``, for screen readers: a canvas cannot be read), ``on_report(t, gate, search)`` and ``url_keys``
+        (the URL keys of ``t`` and the selection, ``{"t": ..., "gate": ...}``: the browser rewrites them in the
+        URL itself and reports the URL it shows as ``search``, "" when it could not); later calls add diagrams
+        and cursors only.
         """
         js_mark = MARK.replace("\\", "\\\\")  # inside a JavaScript template literal
+        url = url_keys or {}
         args = {"slider": self.slider, "timeline": self.timeline, "report": self.report, "keys": list(keys),
                 "cells": list(cells), "highlights": list(highlights), "cursors": list(cursors), "marker": marker,
-                "readout": readout, "equations": equations, "table": table}
+                "readout": readout, "equations": equations, "table": table,
+                "url_keys": [url.get("t", ""), url.get("gate", "")]}
         if not self._bound:
             args.update(play=self.play, controls=self.controls)
         render = CustomJS(args=args, code=RENDER_JS.replace("REPORT_MS", str(REPORT_MS)).replace("MARK", js_mark)
@@ -289,9 +314,11 @@ class ClientPlayer(Player):
             self.report.on_change("data", lambda attr, old, new: self._reported(new, on_report))
         self._bound = True
 
-    def _reported(self, data: dict, on_report: Callable[[int, str], None]) -> None:
+    def _reported(self, data: dict, on_report: Callable[[int, str, str], None]) -> None:
+        """A browser's report (untrusted: the page checks ``t`` and ``gate``; ``search`` is compared, never used)."""
         if data.get("t") and data.get("gate"):
-            on_report(int(data["t"][0]), str(data["gate"][0]))
+            search = data.get("search") or [""]
+            on_report(int(data["t"][0]), str(data["gate"][0]), search[0] if isinstance(search[0], str) else "")
 
     def set_slow(self, slow: bool) -> None:
         """Slow play (one vector after another within each step) on or off, for the browser's play loop."""

@@ -2,12 +2,20 @@
 
 A malformed or hostile query value is never applied: it becomes a message naming the key, what was
 received and what was expected, and the parameter keeps its default.
+
+A write keeps the keys where they are in the URL (a key new to it goes at the end), so that a browser that
+rewrites a key's value in place (the Cell page's step report, ``ClientPlayer``) ends with the text the server
+writes. Inside ``shown_by_browser(search)``, a write whose URL is exactly ``search`` (what the reporting browser
+already shows) updates the server's copy as Bokeh applies a change the browser made itself: it is not sent back
+to that browser (one message per step saved). Any other URL is written as usual.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
 import panel as pn
@@ -101,6 +109,42 @@ def session_query() -> dict[str, str]:
     return out
 
 
+_SHOWN = threading.local()  # the URL a reporting browser shows already (``shown_by_browser``); per thread
+
+
+@contextlib.contextmanager
+def shown_by_browser(search: str | None) -> Iterator[None]:
+    """While inside, a write of exactly ``search`` is not sent back to the browser whose message is handled."""
+    previous = getattr(_SHOWN, "search", None)
+    _SHOWN.search = search if isinstance(search, str) and search.startswith("?") else None
+    try:
+        yield
+    finally:
+        _SHOWN.search = previous
+
+
+def _adopt(location, search: str) -> bool:
+    """Set the session's location to ``search`` as if its browser had sent it (not echoed); False if it cannot.
+
+    Only while Bokeh applies a browser's message (the session knows which connection sent it): the change gets
+    the session as its setter, which Bokeh (and ``patchbatch``) never send back to that connection; Panel's
+    ``Location`` takes it as it takes a browser's change (on the next tick, without an echo).
+    """
+    doc = pn.state.curdoc
+    session = getattr(getattr(doc, "session_context", None), "session", None)
+    if session is None or getattr(session, "_current_patch_connection", None) is None:
+        return False
+    models = [model for model, _ in getattr(location, "_models", {}).values() if model.document is doc]
+    if len(models) != 1:
+        return False
+    models[0].set_from_json("search", search, setter=session)
+    return True
+
+
+def _query_text(pairs: Mapping[str, str]) -> str:
+    return "?" + urlencode(pairs, quote_via=quote)
+
+
 class UrlState:
     """Bind ``obj``'s parameters ``keys`` (param -> URL key) to the page URL of the current session.
 
@@ -124,12 +168,18 @@ class UrlState:
         location = pn.state.location
         if location is None:
             return
-        query = {k: v for k, v in parse_qsl(location.search.lstrip("?")) if k not in self.keys.values()}
+        query = dict(parse_qsl(location.search.lstrip("?"), keep_blank_values=True))  # in order: ours keep their place
         names = {key: name for name, key in self.keys.items()}
         for key, text in query_of(self.obj, self.keys).items():
             try:
                 parse_value(self.obj.param[names[key]], key, text)
             except ValueError:
+                query.pop(key, None)
                 continue
             query[key] = text
-        location.search = "?" + urlencode(query, quote_via=quote)
+        search = _query_text(query)
+        if search == location.search:
+            return
+        if search == getattr(_SHOWN, "search", None) and _adopt(location, search):
+            return
+        location.search = search

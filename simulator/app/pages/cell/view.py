@@ -23,7 +23,7 @@ from simulator.app.components.mycode import query_value
 from simulator.app.components.numbers import number_html
 from simulator.app.components.reflow import beside, narrowing, shrinking, wrapping, wraps
 from simulator.app.components.trajectory import Trajectory
-from simulator.app.components.urlstate import UrlState
+from simulator.app.components.urlstate import UrlState, shown_by_browser
 from simulator.app.pages.cell import presets
 from simulator.app.pages.cell.case import CaseCellModel
 from simulator.app.pages.cell.mine import MineSection
@@ -94,7 +94,8 @@ class CellPage(pn.viewable.Viewer):
         self._compare_bound = False
         self.player.bind(keys=["single"], cells=[self.diagram.cells], highlights=[self.diagram.highlight],
                          cursors=[self.heatmaps.cursor], marker=self.trajectory.marker, readout=self.readout,
-                         equations=self.equations.pane.model, table=self.numbers_table, on_report=self._reported)
+                         equations=self.equations.pane.model, table=self.numbers_table, on_report=self._reported,
+                         url_keys={"t": URL_KEYS["t"], "gate": URL_KEYS["gate"]})
         self._refresh_runs()
         m.param.watch(self._on_runs, ["runs"])
         m.param.watch(self._on_step, ["t", "unit", "gate"])
@@ -301,12 +302,15 @@ class CellPage(pn.viewable.Viewer):
     def _send_timeline(self) -> None:
         self.player.set_timeline(self.timeline())
 
-    def _reported(self, t: int, gate: str) -> None:
-        """The browser's throttled report of the step it shows: move the model quietly (the URL follows)."""
+    def _reported(self, t: int, gate: str, search: str = "") -> None:
+        """The browser's throttled report of the step it shows: move the model quietly; the URL follows, and is
+        not sent back when the browser shows it already (``search``).
+        """
         m = self.model
         self._quiet = True
         try:
-            m.param.update(t=int(np.clip(t, 0, m.run.T - 1)), gate=gate if gate in VECTORS[m.kind] else m.gate)
+            with shown_by_browser(search):
+                m.param.update(t=int(np.clip(t, 0, m.run.T - 1)), gate=gate if gate in VECTORS[m.kind] else m.gate)
         finally:
             self._quiet = False
 
