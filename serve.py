@@ -20,7 +20,16 @@ from tornado.web import RequestHandler
 from autograder.server import api, headers
 from autograder.server.db import DatabaseError, connect, default_url
 from autograder.server.handle import CourseHandle
-from simulator.app import admission, bokehdefaults, buildyield, docvalidation, patchbatch, sessioncookies, threadbuild
+from simulator.app import (
+    admission,
+    bokehdefaults,
+    buildyield,
+    docvalidation,
+    patchbatch,
+    sessioncookies,
+    threadbuild,
+    wscork,
+)
 from simulator.app.components.errors import error_page
 from simulator.app.gcpolicy import freeze_startup
 from simulator.app.gcpolicy import install as install_gc_policy
@@ -137,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         bokehdefaults.install_unless_off()  # Bokeh's stable defaults worked out once per class, not on every read
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
         patchbatch.install()  # what one callback changes reaches the browser as one message (patchbatch.py)
+        wscork.install()  # ... and leaves in as few packets as its size needs, not one per frame (wscork.py)
     except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_PATCH_BATCH, ...: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again

@@ -91,7 +91,8 @@ def test_serve_without_a_course_serves_the_pages_only():
 
 @pytest.mark.parametrize("variable, raw", [("RNN_JOIN_SHARE", "1.5"), ("RNN_GC_THAW_EVERY", "0"),
                                            ("RNN_BOKEH_DEFAULTS", "yes"), ("RNN_BUILD_YIELD_MS", "-1"),
-                                           ("RNN_BUILD_YIELD_MS", "fast"), ("RNN_PATCH_BATCH", "on")])
+                                           ("RNN_BUILD_YIELD_MS", "fast"), ("RNN_PATCH_BATCH", "on"),
+                                           ("RNN_WS_CORK", "2")])
 def test_bad_serving_settings_in_the_environment_are_refused_in_one_line(monkeypatch, capsys, variable, raw):
     monkeypatch.setenv(variable, raw)
     with pytest.raises(SystemExit):
