@@ -566,18 +566,19 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
 
 
 # The (B, H) arrays of each cell's cache, with what they hold (for the sentence): what a backward may read by
-# mistake. Where one belongs is only where the reference's backward reads its values (:func:`_values_read`).
+# mistake. Where one belongs is only where the reference's backward reads its values (:func:`_read_where`).
 _STATE_ENTRIES = {"rnn": ("h_prev", "h"), "lstm": ("h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c"),
                   "gru": ("h_prev", "z", "r", "n")}
 _NEW_STATE = {("h_prev", "h"), ("c_prev", "c")}
 
 
 @functools.cache
-def _values_read(kind: str) -> frozenset[str]:
-    """The entries of :data:`_STATE_ENTRIES` whose *values* the reference backward uses: on one small case, an
-    entry filled with NaN (same shape) makes some returned gradient NaN. LSTM's ``c`` is read only for ``dc``'s
-    shape (``tanh_c`` holds what the gradient needs): reading another array there changes nothing, so "reads X
-    where c belongs" is no bug and is not catalogued.
+def _read_where(kind: str) -> dict[str, str]:
+    """The entries of :data:`_STATE_ENTRIES` whose *values* the reference backward uses, each with where (" in
+    da_f", " in da_i, da_g", "" when no gate's gradient or no gate): on one small case, an entry filled with NaN
+    (same shape) makes some returned gradient NaN, and the bias gradient's blocks say which gates'. LSTM's ``c``
+    is read only for ``dc``'s shape (``tanh_c`` holds what the gradient needs): reading another array there changes
+    nothing, so "reads X where c belongs" is no bug and is not catalogued.
     """
     B, D, H = 2, 3, 4
     rng = np.random.default_rng(0)
@@ -586,12 +587,30 @@ def _values_read(kind: str) -> frozenset[str]:
     states = (h_prev, rng.standard_normal((B, H))) if kind == "lstm" else (h_prev,)
     cache = cells.STEP_FUNCTIONS[kind][0](x, *states, params)[-1]
     ups = (rng.standard_normal((B, H)),) * (2 if kind == "lstm" else 1)
-    read = set()
+    where = {}
     for k in _STATE_ENTRIES[kind]:
-        out = _backward(kind, ups, {**cache, k: np.full_like(cache[k], np.nan)})
-        if not all(np.isfinite(v).all() for v in out.values()):
-            read.add(k)
-    return frozenset(read)
+        sites = _sites(kind, k, cache, ups)
+        if sites is not None:
+            where[k] = f" in {', '.join(f'da_{g}' for g in sites)}" if sites else ""
+    return where
+
+
+# The gate blocks of the bias gradient (the gate order of the reference's pre-activation a).
+_GATE_BLOCKS = {"lstm": ("b", "ifgo"), "gru": ("b_x", "zrn")}
+
+
+def _sites(kind: str, k: str, cache: dict, ups: tuple) -> tuple[str, ...] | None:
+    """Where the reference backward reads ``cache[k]``'s values: the gates whose gradient ``da_<gate>`` turns NaN
+    when the entry is NaN (``()`` for the RNN, or when only other gradients do); None if nothing does.
+    """
+    out = _backward(kind, ups, {**cache, k: np.full_like(cache[k], np.nan)})
+    if all(np.isfinite(v).all() for v in out.values()):
+        return None
+    if kind not in _GATE_BLOCKS:
+        return ()
+    name, gates = _GATE_BLOCKS[kind]
+    blocks = np.split(out[name], len(gates))
+    return tuple(g for g, block in zip(gates, blocks, strict=True) if not np.isfinite(block).all())
 
 
 def _wrong_entry_hypotheses(kind: str) -> list[Hypothesis]:
@@ -612,11 +631,11 @@ def _wrong_entry_hypotheses(kind: str) -> list[Hypothesis]:
     out = []
     names = _STATE_ENTRIES[kind]
     for k, k2 in itertools.permutations(names, 2):
-        if (k, k2) == ("h_prev", "h") or k not in _values_read(kind):
+        if (k, k2) == ("h_prev", "h") or k not in _read_where(kind):
             continue
         new = (k, k2) in _NEW_STATE
         out.append(Hypothesis("new state used" if new else "wrong cache entry read",
-                              f"the backward reads cache[{k2!r}] where cache[{k!r}] belongs"
+                              f"the backward reads cache[{k2!r}] where cache[{k!r}] belongs{_read_where(kind)[k]}"
                               + (f" (the new {k2} instead of {k})" if new else ""), run(k, k2)))
     return out
 
