@@ -141,10 +141,6 @@ def _adopt(location, search: str) -> bool:
     return True
 
 
-def _query_text(pairs: Mapping[str, str]) -> str:
-    return "?" + urlencode(pairs, quote_via=quote)
-
-
 class UrlState:
     """Bind ``obj``'s parameters ``keys`` (param -> URL key) to the page URL of the current session.
 
@@ -177,7 +173,7 @@ class UrlState:
                 query.pop(key, None)
                 continue
             query[key] = text
-        search = _query_text(query)
+        search = "?" + urlencode(query, quote_via=quote)
         if search == location.search:
             return
         if search == getattr(_SHOWN, "search", None) and _adopt(location, search):
