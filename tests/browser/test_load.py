@@ -356,7 +356,9 @@ def test_one_client_gets_at_most_its_sessions_and_a_readable_refusal(own_server,
         try:
             page.goto(base + "/cell")
             wait_text(page, ".rnn-refused h1", "Too many open pages from your network address")
-            text = page.locator(".rnn-refused").first.inner_text()
+            # textContent, as wait_text reads it: innerText is '' while the page's styles still hide the pane
+            wait_text(page, ".rnn-refused", "Close some tabs", contains=True)
+            text = page.locator(".rnn-refused").first.text_content()
             assert f"already has {LIMIT} simulator pages open" in text and f"at most {LIMIT}" in text
             assert "Close some tabs" in text and "RNN_APP_SESSIONS_PER_CLIENT" in text
             assert page.locator(".rnn-t").count() == 0  # the page itself was never built
