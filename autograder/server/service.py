@@ -167,13 +167,29 @@ class CourseServer:
         if not user.is_instructor:
             raise RefusedError(403, "only instructors may do this")
 
+    def _known(self, assignment: str) -> None:
+        """Raise 404 unless ``assignment`` is released in the course or has submissions or settings stored (an
+        assignment taken out of the release keeps its grades).
+        """
+        if assignment in submissions.released(self.course):
+            return
+        with self.engine.connect() as conn:
+            for table in (db.submissions, db.assignments):
+                column = table.c.assignment if table is db.submissions else table.c.name
+                if conn.execute(sa.select(column).where(column == assignment).limit(1)).first():
+                    return
+        raise RefusedError(404, f"no assignment {assignment!r} in this course; released: "
+                           f"{', '.join(submissions.released(self.course)) or 'none yet'}")
+
     def analytics(self, user: User, assignment: str) -> dict:
         self._instructor(user)
+        self._known(assignment)
         return analytics(self.engine, assignment)
 
     def regrade(self, user: User, assignment: str, submission_ids: list[int] | None = None) -> int:
         """Queue again one, several or (None) every graded submission of ``assignment``."""
         self._instructor(user)
+        self._known(assignment)
         if submission_ids is not None:
             submission_ids = [i for i in submission_ids if submissions.parse_id(i) is not None]
         n = queue.requeue(self.engine, assignment, submission_ids)
@@ -189,6 +205,7 @@ class CourseServer:
     def export_csv(self, user: User, assignment: str) -> str:
         """student, submission id, time, late, score, max_score: the latest graded submission of each student."""
         self._instructor(user)
+        self._known(assignment)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["student", "submission", "timestamp", "late", "score", "max_score"])

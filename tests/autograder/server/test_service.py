@@ -130,3 +130,34 @@ def test_a_flood_from_one_account_is_rate_limited(course, people, server):
         server.submit(bo, fx.ASSIGNMENT, NAME, distinct(data, 3))
     assert err.value.status == 429 and "at most 3 a minute" in err.value.message
     assert len(server.submissions_of(bo)) == 3
+
+
+@needs_sandbox
+def test_an_instructor_asking_about_an_unknown_assignment_is_told_so(server, people, tmp_path):
+    """Analytics, grades.csv and regrade of a name the course never had answer 404 naming the released ones (an
+    empty dashboard would say 'no students yet'); a released assignment nobody submitted answers its empty numbers,
+    and one taken out of the release keeps its stored submissions' numbers."""
+    ada, prof = people["ada"][0], people["prof"][0]
+    for ask in (server.analytics, server.export_csv, server.regrade):
+        for name in ("rnn-cel", "RNN_CELL", "no_such"):
+            with pytest.raises(RefusedError) as err:
+                ask(prof, name)
+            assert err.value.status == 404 and repr(name) in err.value.message
+            assert fx.ASSIGNMENT in err.value.message
+        with pytest.raises(RefusedError) as err:
+            ask(ada, "no_such")
+        assert err.value.status == 403  # a student learns nothing of which names exist
+    assert server.analytics(prof, fx.ASSIGNMENT)["students"] == 0
+    assert server.export_csv(prof, fx.ASSIGNMENT).splitlines() == ["student,submission,timestamp,late,score,max_score"]
+    sid = server.submit(ada, fx.ASSIGNMENT, NAME, notebook_bytes(fx.solved_notebook()))
+    wait_graded(server, prof, [sid])
+    release, aside = server.course / "release" / fx.ASSIGNMENT, tmp_path / "withdrawn"
+    release.rename(aside)
+    try:
+        assert server.analytics(prof, fx.ASSIGNMENT)["students"] == 1
+        assert server.export_csv(prof, fx.ASSIGNMENT).splitlines()[1].startswith(f"ada,{sid},")
+        with pytest.raises(RefusedError) as err:
+            server.analytics(prof, "no_such")
+        assert "none yet" in err.value.message
+    finally:
+        aside.rename(release)
