@@ -1,39 +1,39 @@
-"""What one callback changes in a page reaches the browser as one PATCH-DOC message, not one message per change.
+"""What one callback changes is serialised without a reference table per change and written as one group.
 
 Bokeh's server session sends a PATCH-DOC for every single change of the document (``ServerSession.
-_document_patched``), each one serialised on its own (a reference table of every model in the document is built
-for each) and written as three or more websocket frames. A Cell page setting change (H, say) changes about
-twenty properties, so it cost twenty messages: measured under load, 0.5-0.9 ms each to build, as much again to
-write.
+_document_patched``), each serialised on its own with a reference table of every model in the document built
+for it, and written as three or more websocket frames. A Cell page setting change (H, say) changes about twenty
+properties: measured under load, 0.5-0.9 ms each to build, as much again to write.
 
 Every change Bokeh sends happens while the session holds its document lock, and Bokeh writes the messages only
-once the locked callback has returned (its "pending writes"). ``install()`` keeps that order and that moment,
-and groups the messages: the first change of a locked section puts one pending write in Bokeh's list; each
-change of the section is serialised at once, when it is made, as Bokeh serialises it (a column's data is read
-at the change: a ``data`` replaced and then streamed or patched in the same callback is sent as it was at each
-step), with one serialiser for the section that asks the document which models the browser has
-(``LiveSerializer``) instead of building a table of them. When Bokeh awaits the pending write, after the
-callback, one PATCH-DOC holding every change of the section, in order, is written to each connection. As in
-Bokeh:
+once the locked callback has returned (its "pending writes"). ``install()`` keeps that order and that moment:
+the first change of a locked section puts one pending write in Bokeh's list; each change of the section is
+serialised at once, when it is made, as Bokeh serialises it (a column's data is read at the change: a ``data``
+replaced and then streamed or patched in the same callback is sent as it was at each step), with one
+serialiser for the section that asks the document which models the browser has (``LiveSerializer``) instead of
+building a table of them. When Bokeh awaits the pending write, after the callback, each change is written to
+each connection as its own PATCH-DOC, in order, the frames of all of them corked together (``wscork.
+send_together``: one group of packets, not three per change). As in Bokeh:
 
+- **one message per change**: BokehJS applies each message in its own task, so what a change starts in the
+  browser (a glyph's data is set asynchronously: ``GlyphRendererView.set_data`` awaits the glyph's lazily built
+  text labels) finishes before the next change arrives. A first version put a section's changes in one
+  PATCH-DOC; BokehJS then applied them all in one task, and on the Cell page's switch to GRU a text glyph drew
+  its new colours against its old labels ("Offset is outside the bounds of the DataView", ``TextView.
+  after_visuals``, from a ``CDSView.masked`` change during another source's pending ``set_data``). Bokeh's
+  protocol has no way to say "apply these as separate changes" inside one message;
 - a change that a browser's own message made (its ``setter`` is the session) is not sent back to that
   browser, but it still reaches the session's other connections;
 - a model new to the browser is sent in full the first time a change refers to it (and counts as the
   browser's from then on, for other messages too);
 - a change that cannot be serialised raises where it is made.
 
-**Off by default** (``RNN_PATCH_BATCH=1`` turns it on; any value other than 0 or 1 is refused in one line). With
-it on, the Cell page's switch to GRU made BokehJS throw while drawing ("Offset is outside the bounds of the
-DataView", in a text glyph's colours, ``TextView.after_visuals``): BokehJS decodes a whole message before it
-applies any of its changes, and some change of that redraw depends on one applied before it. Splitting the
-message where a model is changed a second time did not cure it; the cause is not found, so it stays off until it
-is (tests/browser/test_accessibility.py's keyboard walk shows the error). Not
-covered: changes made outside the document lock (Panel's ``unlocked()``, which groups its own), and the
+On by default; ``RNN_PATCH_BATCH=0`` gives Bokeh's own (any value other than 0 or 1 is refused in one line).
+Not covered: changes made outside the document lock (Panel's ``unlocked()``, which groups its own), and the
 messages Bokeh itself sends (a document pulled, an ``OK``). It replaces a private method of Bokeh's
 ``ServerSession`` and reads ``_pending_writes``, ``_current_patch_connection``, ``_subscribed_connections``, a
 connection's ``_socket`` and the document's ``_new_models``; tests/app/test_patchbatch.py checks them against
-the installed Bokeh. (A first version serialised the changes after the callback: a column's data then went out
-as it was at the end, and a stream or patch after it was applied twice in the browser.)
+the installed Bokeh.
 """
 
 from __future__ import annotations
@@ -45,18 +45,20 @@ from bokeh.model import Model
 from bokeh.protocol.messages.patch_doc import PatchJson, patch_doc
 from bokeh.server.session import ServerSession
 
+from simulator.app import wscork
+
 ENV = "RNN_PATCH_BATCH"
-DEFAULT = "0"  # off: see the module's note on BokehJS
+DEFAULT = "1"
 _BATCH = "_rnn_patch_batch"  # the session's batch of its current locked section
 _ORIGINAL = ServerSession._document_patched
 
 
 def enabled(environ: dict[str, str] | None = None) -> bool:
-    """Whether ``RNN_PATCH_BATCH`` asks for grouped patches (default 0: off); ValueError naming it otherwise."""
+    """Whether ``RNN_PATCH_BATCH`` asks for grouped patches (default 1: on); ValueError naming it otherwise."""
     text = (os.environ if environ is None else environ).get(ENV, DEFAULT).strip()
     if text not in ("0", "1"):
-        raise ValueError(f"{ENV}: got {text!r}; expected 1 (one PATCH-DOC per locked callback) or 0 (off, the "
-                         "default)")
+        raise ValueError(f"{ENV}: got {text!r}; expected 1 (a locked callback's changes serialised without "
+                         "reference tables and written together, the default) or 0 (Bokeh's own)")
     return text == "1"
 
 
@@ -87,10 +89,11 @@ class LiveSerializer(Serializer):
 
 
 class Batch:
-    """The changes of one locked section of ``session``, serialised as they are made, sent as one message.
+    """The changes of one locked section of ``session``, serialised as they are made, written as one group.
 
-    ``events`` holds ``(rep, skipped)`` in the order the changes were made: the change as the browser reads it,
-    and the connection that made it itself (it is not sent back there), or None.
+    ``events`` holds ``(rep, buffers, skipped)`` in the order the changes were made: the change as the browser
+    reads it, the binary buffers it refers to, and the connection that made it itself (it is not sent back
+    there), or None.
     """
 
     def __init__(self, session, writes: list):
@@ -102,27 +105,29 @@ class Batch:
     def add(self, event, skipped) -> None:
         """Serialise ``event`` now (as Bokeh does), and count the models it sent in full as the browser's."""
         serializer = self.serializer
+        before = len(serializer.buffers)
         rep = serializer.encode(event)
         self.document.models.flush_synced(lambda model: not serializer.has_ref(model))
-        self.events.append((rep, skipped))
+        self.events.append((rep, serializer.buffers[before:], skipped))
 
-    def message(self, connection):
-        """The PATCH-DOC of the section's changes for ``connection``; None when it has none."""
-        reps = [rep for rep, skipped in self.events if skipped is not connection]
-        if not reps:
-            return None
-        message = patch_doc(patch_doc.create_header(), {}, PatchJson(events=reps))
-        message.add_buffers(*self.serializer.buffers)
-        return message
+    def messages(self, connection) -> list:
+        """One PATCH-DOC per change of the section that ``connection`` did not make itself, in order."""
+        out = []
+        for rep, buffers, skipped in self.events:
+            if skipped is not connection:
+                message = patch_doc(patch_doc.create_header(), {}, PatchJson(events=[rep]))
+                message.add_buffers(*buffers)
+                out.append(message)
+        return out
 
     async def flush(self) -> None:
-        """Write the message to each connection: awaited by Bokeh among its pending writes, after the callback."""
+        """Write the messages to each connection: awaited by Bokeh among its pending writes, after the callback."""
         if getattr(self.session, _BATCH, None) is self:
             setattr(self.session, _BATCH, None)
         for connection in list(self.session._subscribed_connections):
-            message = self.message(connection)
-            if message is not None:
-                await connection._socket.send_message(message)
+            messages = self.messages(connection)
+            if messages:
+                await wscork.send_together(connection._socket, messages)
 
 
 def _document_patched(self, event) -> None:

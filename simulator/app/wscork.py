@@ -49,10 +49,16 @@ def _cork(sock, on: bool) -> bool:
         return False
 
 
+_HELD = "_rnn_cork_held"  # set on a handler while send_together() holds its socket corked
+
+
 def corked(send):
     """``send(handler, message)`` with the handler's socket corked while the message is written."""
+
     @functools.wraps(send)
     async def send_message(self, message):
+        if getattr(self, _HELD, False):  # inside send_together(): the group uncorks once, at its end
+            return await send(self, message)
         sock = _socket_of(self) if CORK is not None else None
         if sock is None or not _cork(sock, True):
             return await send(self, message)
@@ -63,6 +69,26 @@ def corked(send):
 
     send_message._rnn_corked = True
     return send_message
+
+
+async def send_together(handler, messages) -> None:
+    """Write ``messages`` in order, each with ``handler.send_message``, their frames corked as one group.
+
+    The socket is uncorked once, after the last message (or a failed one), so a group of small messages leaves
+    in as few packets as its size needs. Where messages are not corked (``RNN_WS_CORK=0``, not Linux) or the
+    socket cannot be, each is written as before.
+    """
+    sock = _socket_of(handler) if CORK is not None and getattr(handler.send_message, "_rnn_corked", False) else None
+    held = sock is not None and not getattr(handler, _HELD, False) and _cork(sock, True)
+    if held:
+        setattr(handler, _HELD, True)
+    try:
+        for message in messages:
+            await handler.send_message(message)
+    finally:
+        if held:
+            setattr(handler, _HELD, False)
+            _cork(sock, False)
 
 
 def install(environ: dict[str, str] | None = None) -> bool:
