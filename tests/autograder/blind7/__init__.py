@@ -1,0 +1,1 @@
+"""The seventh blind catalogue: realistic student bugs written before their diagnosis was seen (docs/blind7.md)."""
