@@ -5,7 +5,9 @@ Written before any of them was graded and before any diagnosis message for them 
 blind6's: a transposed weight, stacked gates sliced in another order, a forget bias of one written into the forward,
 bias gradients summed over the wrong axis, an upstream gradient not accumulated, a derivative taken at the wrong
 value, clipping by value or per array, singular values for eigenvalues, a softmax where logits are asked for,
-time-major stacking, a decoder off by one step, a flipped convolution kernel, an output size without its ``+ 1``.
+time-major stacking, a decoder off by one step, a flipped convolution kernel, an output size without its ``+ 1``,
+``z`` for ``1 - z`` in the GRU backward, a copy-pasted gate block, a ReLU inside the convolution, a rounded-up pooled
+size, a mean over the frames.
 Each :class:`Bug` replaces, in ``tests/autograder/blind6/solution.py`` (reused, not copied), each ``old`` (exactly
 once) with ``new``; ``function`` is the one whose check grades it; ``patterns`` (case-insensitive regular expressions)
 count as *named* when one occurs in the failure's cause. ``half`` is a fixed rank of the key's BLAKE2b hash (salted
@@ -103,6 +105,24 @@ BUGS: list[Bug] = [
         "reset gate's derivative as tanh's: 1 - r^2 instead of r (1 - r)",
         (("da_r = dr * r * (1.0 - r)", "da_r = dr * (1.0 - r ** 2)"),),
         (r"\br\b.{0,60}(sigmoid|tanh)", r"reset.{0,60}(sigmoid|derivative|tanh)", r"1 - r\^2")),
+    Bug("grub_da_n_with_z", "gru_step_backward", "n is weighted by z, so its gradient is dh * z",
+        "da_n from dh * z instead of dh * (1 - z)",
+        (("da_n = dh * (1.0 - z) * (1.0 - n ** 2)", "da_n = dh * z * (1.0 - n ** 2)"),),
+        (r"1 - z", r"update convention", r"\bz\b.{0,40}instead of.{0,10}1 - z")),
+    Bug("grub_dW_hr_from_da_z", "gru_step_backward", "the gate blocks are alike (a copied line)",
+        "dW_hr's block built from da_z (a copy-paste of the z block)",
+        (("h_prev.T @ da_z, h_prev.T @ da_r, h_n.T @ dhw_n", "h_prev.T @ da_z, h_prev.T @ da_z, h_n.T @ dhw_n"),),
+        (r"da_z.{0,80}(W_hr|reset|\br\b)", r"(W_hr|reset).{0,80}da_z", r"cop(y|ied)")),
+    Bug("grub_before_mixed_convention", "gru_step", "the reset multiplies the recurrent product",
+        "reset-before candidate written r * (h_prev W_hn) + b_hn (a mix of the two conventions)",
+        (("(r * h_prev) @ params[\"W_h\"][:, 2 * H:] + params[\"b_h\"][2 * H:])",
+          "r * (h_prev @ params[\"W_h\"][:, 2 * H:]) + params[\"b_h\"][2 * H:])"),),
+        (r"convention", r"b_hn", r"reset.{0,80}(after|product|outside)", r"mix"),
+        (("reset_after", False),)),
+    Bug("lstmb_do_from_c", "lstm_step_backward", "o multiplies the cell",
+        "da_o from c instead of tanh(c)",
+        (("da_o = dh * tanh_c * o * (1 - o)", "da_o = dh * cache[\"c\"] * o * (1 - o)"),),
+        (r"tanh_c", r"tanh\(c\)", r"\bc\b.{0,40}instead of.{0,20}tanh", r"output gate")),
     # ---------------------------------------------------------------- bptt
     Bug("fwd_h0_ignored", "rnn_forward", "the state always starts from zeros",
         "h0 ignored: the recurrence starts from zeros",
@@ -140,6 +160,15 @@ BUGS: list[Bug] = [
         "largest real part instead of the largest modulus",
         (("return float(np.abs(np.linalg.eigvals(W)).max())", "return float(np.linalg.eigvals(W).real.max())"),),
         (r"real part", r"modul", r"abs", r"complex", r"magnitude")),
+    Bug("bwd_dh_next_starts_at_dH_last", "rnn_backward", "the recursion starts from the last step's gradient",
+        "dh_next initialised to dH[:, -1]: the last step's upstream gradient counted twice",
+        (("dh_next = np.zeros_like(dH[:, 0])", "dh_next = dH[:, -1].copy()"),),
+        (r"twice", r"dH\[:, ?-1\]", r"double", r"dh_next.{0,60}(start|init)")),
+    Bug("clip_scale_inverted", "clip_gradients", "scale by how far the norm is past the limit",
+        "scale written norm / max_norm instead of max_norm / norm",
+        (("scale = min(1.0, max_norm / norm) if norm > 0 else 1.0",
+          "scale = min(1.0, norm / max_norm) if norm > 0 else 1.0"),),
+        (r"invert", r"norm / max_norm", r"reciprocal", r"upside", r"the other way")),
     # ---------------------------------------------------------------- architectures
     Bug("m2o_softmax_output", "many_to_one_forward", "a classifier outputs probabilities",
         "softmax applied to the output (logits expected)",
@@ -169,6 +198,24 @@ BUGS: list[Bug] = [
           "    x, ys = np.zeros((X.shape[0], params[\"W_hy\"].shape[1])), []"),),
         (r"encoder'?s (final |last )?state", r"zero", r"context", r"not (passed|carried)", r"encoder.{0,40}ignored")),
     # ---------------------------------------------------------------- crnn
+    Bug("conv_relu_inside", "conv2d_forward", "a conv layer includes its ReLU",
+        "ReLU applied inside conv2d_forward (the ReLU is a separate stage)",
+        (("np.tensordot(patch, K, axes=([1, 2, 3], [1, 2, 3])) + b\n    return out, None",
+          "np.tensordot(patch, K, axes=([1, 2, 3], [1, 2, 3])) + b\n    return np.maximum(out, 0.0), None"),),
+        (r"relu", r"negative", r"activation")),
+    Bug("pool_ceil_output_size", "maxpool_forward", "keep the last partial window so no pixel is lost",
+        "output size rounded up: a partial window at the edge is pooled too",
+        (("OH, OW = (H - size) // stride + 1, (W - size) // stride + 1",
+          "OH, OW = -(-(H - size) // stride) + 1, -(-(W - size) // stride) + 1"),),
+        (r"ceil", r"partial", r"output size", r"extra (row|column)", r"one (row|column)", r"round")),
+    Bug("crnn_mean_of_states", "crnn_forward", "average the frames' states for a clip-level label",
+        "y read from the mean of the states over the frames instead of the last state",
+        (("    for t in range(T):\n        state, h = run_step(step, F[:, t], state, cp)\n"
+          "    return readout(h, params), None",
+          "    hs = []\n    for t in range(T):\n        state, h = run_step(step, F[:, t], state, cp)\n"
+          "        hs.append(h)\n"
+          "    return readout(np.mean(hs, axis=0), params), None"),),
+        (r"mean", r"average")),
     Bug("conv_kernel_flipped", "conv2d_forward", "a convolution flips the kernel",
         "true convolution (kernel flipped) instead of the cross-correlation deep learning calls convolution",
         (("np.tensordot(patch, K, axes=", "np.tensordot(patch, K[:, :, ::-1, ::-1], axes="),),
