@@ -77,6 +77,9 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 MAX_CALLS = 100_000  # calls of guarded functions per request
 MAX_TEXT = 20_000  # characters of an error's message and of its traceback, sent and kept (H17)
+# JSON values of a header the grader parses, counted before parsing: an encoder's MAX_NODES nodes take at most
+# eight commas and brackets each (a reference, {"t":"ref","o":..,"id":..,"call":..,"n":..,"k":..}, and its separator)
+MAX_HEADER_VALUES = 8 * MAX_NODES + MAX_TEXT
 MAX_SAME_HASH = 8  # keys of one hash in a decoded dict (so building it costs O(keys), H15)
 ARRAY_KINDS = "biufc"
 KEY_TYPES = (str, int, float, bool, type(None))
@@ -445,6 +448,8 @@ class RemoteRef:
 
 
 _REF_CLASSES: dict[str, type] = {}
+MAX_KIND = 100  # characters of a remote type's name used as a label (and as the cache's key)
+MAX_REF_CLASSES = 1000  # labels cached per grader process
 
 
 def _ref_class(kind) -> type:
@@ -453,11 +458,16 @@ def _ref_class(kind) -> type:
     Messages such as "got an object of type Fake" then name what the student returned; the name is
     only a label, nothing else of the remote type is taken.
     """
-    if type(kind) is not str or not kind.isidentifier() or len(_REF_CLASSES) > 1000:
+    if type(kind) is not str:
         return RemoteRef
+    # NB: the cache outlives the grading (the course server's process): it keys on the first MAX_KIND characters
+    # only, never on the whole text the peer sent (stop 23: 1000 names of 16 MiB each were kept for good)
+    kind = kind[:MAX_KIND]
+    if not kind.isidentifier() or len(_REF_CLASSES) >= MAX_REF_CLASSES:
+        return _REF_CLASSES.get(kind, RemoteRef) if kind.isidentifier() else RemoteRef
     cls = _REF_CLASSES.get(kind)
     if cls is None:
-        cls = _REF_CLASSES[kind] = type(kind[:100], (RemoteRef,), {"__slots__": ()})
+        cls = _REF_CLASSES[kind] = type(kind, (RemoteRef,), {"__slots__": ()})
     return cls
 
 
@@ -509,14 +519,21 @@ def write_frame(fd: int, header: dict, blobs: list[bytes], deadline: float | Non
     _write_all(fd, b"".join(parts), deadline)
 
 
-def read_frame(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
-    """Receive one frame; ``ProtocolError`` on anything malformed or over the size limits."""
+def read_frame(fd: int, deadline: float | None = None, max_values: int | None = None) -> tuple[dict, list[bytes]]:
+    """Receive one frame; ``ProtocolError`` on anything malformed or over the size limits.
+
+    ``max_values`` bounds the JSON values the header may hold, counted on its raw bytes (commas, ``[`` and
+    ``{``, inside strings too) before it is parsed: ``{}`` is 3 bytes sent and a 64-byte dict parsed, so a
+    16 MiB header of them was 350 MB in the reader before ``MAX_NODES`` could refuse it (stop 23).
+    """
     if _read_exact(fd, 4, deadline) != MAGIC:
         raise ProtocolError("bad frame marker")
     (n_head,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
     if n_head > MAX_HEADER:
         raise ProtocolError(f"header of {n_head} bytes exceeds {MAX_HEADER}")
     raw = _read_exact(fd, n_head, deadline)
+    if max_values is not None and (n := raw.count(b",") + raw.count(b"[") + raw.count(b"{")) > max_values:
+        raise ProtocolError(f"header holds about {n} JSON values (commas and brackets), more than {max_values}")
     try:
         header = json.loads(raw)
         if b"\\ud" in raw or b"\\uD" in raw:  # NB: JSON escapes can spell lone surrogates, which no file can hold
@@ -595,6 +612,8 @@ class Peer:
         self._next_id = 0
         self.deadline: float | None = None
         self.guard_seconds = guard_seconds
+        # NB: the grader's end (defang_text) parses what student code sent: bounded before the parse
+        self.max_values = MAX_HEADER_VALUES if defang_text else None
         self._guards: list[Guard] = []
 
     # -- encoding
@@ -753,7 +772,7 @@ class Peer:
 
     def receive(self) -> tuple[dict, object]:
         """Read one message; returns (header, decoded value)."""
-        header, blobs = read_frame(self.rfd, self.deadline)
+        header, blobs = read_frame(self.rfd, self.deadline, self.max_values)
         return header, self.decode(header.get("value"), blobs)
 
     def request(self, header: dict, payload=None):

@@ -256,6 +256,10 @@ def lstm_step_hypotheses() -> list[Hypothesis]:
         Hypothesis("forget bias offset", "1 is added to the forget gate's bias (f = sigmoid(a_f + 1)), as TensorFlow's "
                    "forget_bias does; here the initial forget bias is already in b",
                    lambda c: _lstm(c, _block(c["params"], ("b",), "lstm", "f", lambda b: b + 1.0))),
+        *[Hypothesis(f"{GATE_NAMES[g]} gate dropped", f"the {GATE_NAMES[g]} gate is left out of the cell update "
+                     f"({line} instead of c = f * c_prev + i * g), with the gates themselves computed right",
+                     lambda c, k=k: _lstm(c, sigmoid=at_use(k, np.ones_like, sig)), output_line=True)
+          for g, k, line in (("i", 0, "c = f * c_prev + g"), ("f", 1, "c = c_prev + i * g"))],
         Hypothesis("cell state dropped", "c_prev is left out of the cell update (c = i * g)",
                    lambda c: _lstm(c, c_prev=np.zeros_like(c["c_prev"]))),
         Hypothesis("previous cell state used", "h is built from the previous cell state (h = o * tanh(c_prev))",
@@ -547,8 +551,31 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
                 "the reset factor r is missing from the n block's share of dh_prev (da_n W_hn^T instead of "
                 "(da_n W_hn^T) * r)")
 
+    def hw_n_without_bias(cache):
+        # reset after: dr = da_n * hw_n read from a recomputed h_prev W_hn, without b_hn
+        if not cache["reset_after"]:
+            return None
+        hw = cache["hw"].copy()
+        H = hw.shape[1] // 3
+        hw[:, 2 * H:] -= cache["params"]["b_h"][2 * H:]
+        return {**cache, "hw": hw}
+
+    def before_h_n(cache):
+        # reset before: W_hn's gradient from h_prev (what W_hn multiplies is r * h_prev); rh is read only there
+        return None if cache["reset_after"] else {**cache, "rh": cache["h_prev"]}
+
+    def when(change):
+        inner = _back("gru", change_cache=change)
+        return lambda case: None if change(case["cache"]) is None else inner(case)
+
     sig, tanh = cells.dsigmoid, cells.dtanh
     return [
+        Hypothesis("recurrent bias missing in dr", "dr is computed from h_prev W_hn without b_hn (dr = da_n * "
+                   "(h_prev W_hn) instead of da_n * hw_n, hw_n = h_prev W_hn + b_hn as cached)",
+                   when(hw_n_without_bias)),
+        Hypothesis("wrong input of W_hn's gradient", "grads['W_h']'s n block is h_prev^T da_n instead of (r * "
+                   "h_prev)^T da_n: with the reset before the product, W_hn multiplies r * h_prev",
+                   when(before_h_n)),
         Hypothesis("reset factor missing", r_site, without_r),
         Hypothesis("missing term", "dh_prev misses the direct path z * dh (from h = z * h_prev + ...)",
                    _back("gru", after=no_direct)),
@@ -637,7 +664,121 @@ def _wrong_entry_hypotheses(kind: str) -> list[Hypothesis]:
         out.append(Hypothesis("new state used" if new else "wrong cache entry read",
                               f"the backward reads cache[{k2!r}] where cache[{k!r}] belongs{_read_where(kind)[k]}"
                               + (f" (the new {k2} instead of {k})" if new else ""), run(k, k2)))
+    return out + _one_site_entry_hypotheses(kind)
+
+
+def _derivative_of(kind: str, k: str) -> str | None:
+    """The derivative hook the reference backward calls on ``cache[k]`` (``"dtanh"``, ``"dsigmoid"``), or None."""
+    return next((hook for hook, key in _DERIVED[kind] if key == k), None)
+
+
+@functools.cache
+def _read_directly(kind: str) -> frozenset[str]:
+    """The entries whose values the reference backward reads outside their derivative too (``o`` in ``dc_total =
+    dh * o * tanh'(c)``, ``tanh_c`` in ``do = dh * tanh_c``): with the entry NaN and its derivative hook answering
+    the true derivative, some gradient is still NaN.
+    """
+    B, D, H = 2, 3, 4
+    rng = np.random.default_rng(1)
+    params = cells.init_params(kind, D, H, seed=1)
+    x, h_prev = rng.standard_normal((B, D)), rng.standard_normal((B, H))
+    states = (h_prev, rng.standard_normal((B, H))) if kind == "lstm" else (h_prev,)
+    cache = cells.STEP_FUNCTIONS[kind][0](x, *states, params)[-1]
+    ups = (rng.standard_normal((B, H)),) * (2 if kind == "lstm" else 1)
+    out = set()
+    for k in _STATE_ENTRIES[kind]:
+        hook = _derivative_of(kind, k)
+        if hook is None:
+            continue
+        nan = np.full_like(cache[k], np.nan)
+        d = getattr(cells, hook)
+        got = _backward(kind, ups, {**cache, k: nan}, **{hook: on(nan, lambda _y, k=k, d=d: d(cache[k]), d)})
+        if not all(np.isfinite(v).all() for v in got.values()):
+            out.add(k)
+    return frozenset(out)
+
+
+def _one_site_entry_hypotheses(kind: str) -> list[Hypothesis]:
+    """A cache entry read where another belongs at one kind of site only, for an entry the reference reads both
+    directly and inside its activation's derivative: in the products only (``da_o = dh * c * o(1-o)`` where
+    ``tanh_c`` belongs, ``tanh'(c)`` right), or in the derivative only (``1 - c^2`` where ``1 - tanh_c^2`` belongs,
+    the products right: the derivative taken at the wrong value). The reference backward on the cache with the entry
+    replaced by a copy of the other and the derivative hook on that copy answering the true derivative, or on the true
+    cache with the hook on the entry answering the other's derivative.
+    """
+    out = []
+    for k, k2 in itertools.permutations(_STATE_ENTRIES[kind], 2):
+        hook = _derivative_of(kind, k)
+        if hook is None or k not in _read_directly(kind):
+            continue
+        d = getattr(cells, hook)
+        formula = _FORWARD_OF[hook][2]
+
+        def products(case, k=k, k2=k2, d=d, hook=hook):
+            cache = case["cache"]
+            if k2 not in cache or np.shape(cache[k2]) != np.shape(cache[k]):
+                return None
+            other = np.array(cache[k2], dtype=np.float64, copy=True)
+            return _backward(kind, _ups(kind, case), {**cache, k: other},
+                             **{hook: on(other, lambda _y: d(cache[k]), d)})
+
+        def derivative(case, k=k, k2=k2, d=d, hook=hook):
+            cache = case["cache"]
+            if k2 not in cache or np.shape(cache[k2]) != np.shape(cache[k]):
+                return None
+            return _backward(kind, _ups(kind, case), cache, **{hook: on(cache[k], lambda _y: d(cache[k2]), d)})
+
+        out.append(Hypothesis("wrong cache entry read", f"the backward reads cache[{k2!r}] where cache[{k!r}] belongs "
+                              f"in the products (its derivative {formula.format(k=k)} right)", products))
+        out.append(Hypothesis("derivative taken at the wrong value", f"the derivative at {k} is taken of {k2}: "
+                              f"{formula.format(k=k2)} instead of {formula.format(k=k)}", derivative))
     return out
+
+
+# Where each cell's backward calls a derivative hook on a cached activation output (``tanh_c`` included: it is
+# dc_total's tanh'(c)), with the activation itself.
+_DERIVED = {"rnn": (("dtanh", "h"),),
+            "lstm": (("dsigmoid", "i"), ("dsigmoid", "f"), ("dtanh", "g"), ("dsigmoid", "o"), ("dtanh", "tanh_c")),
+            "gru": (("dsigmoid", "z"), ("dsigmoid", "r"), ("dtanh", "n"))}
+_FORWARD_OF = {"dtanh": (np.tanh, "tanh", "1 - {k}^2", "1 - tanh({k})^2"),
+               "dsigmoid": (cells.sigmoid, "sigmoid", "{k}*(1-{k})", "sigmoid({k})*(1-sigmoid({k}))")}
+
+
+def activation_again_hypotheses(kind: str) -> list[Hypothesis]:
+    """A derivative taken of the activation of a cached *output*: ``1 - tanh(h)^2`` where ``1 - h^2`` belongs (``h``
+    already is ``tanh(a)``; the formula for the pre-activation applied to the post-activation), at one site, at every
+    site of that activation, or at every site (a helper ``dtanh(x) = 1 - np.tanh(x)**2`` called on cached outputs).
+    The reference backward with the hook at those sites fed ``activation(cache[k])``.
+    """
+    sites = _DERIVED[kind]
+
+    def hooks_for(chosen):
+        def hooks(c):
+            out = {}
+            for hook in ("dtanh", "dsigmoid"):
+                mine = [c[k] for h, k in chosen if h == hook]
+                if mine:
+                    f, default = _FORWARD_OF[hook][0], getattr(cells, hook)
+                    out[hook] = (lambda y, mine=mine, f=f, default=default:
+                                 default(f(y)) if any(y is m for m in mine) else default(y))
+            return out
+        return hooks
+
+    def text(chosen):
+        parts = [_FORWARD_OF[h][3].format(k=k) + " instead of " + _FORWARD_OF[h][2].format(k=k) for h, k in chosen]
+        return ("the activation is applied again inside its derivative (" + "; ".join(parts) + f"): "
+                f"{', '.join(k for _, k in chosen)} already {'is' if len(chosen) == 1 else 'are'} the activation's "
+                "output, whose derivative is written in terms of it")
+
+    choices = [(s,) for s in sites]
+    for hook in ("dtanh", "dsigmoid"):
+        same = tuple(s for s in sites if s[0] == hook)
+        if len(same) > 1:
+            choices.append(same)
+    if len({h for h, _ in sites}) > 1:
+        choices.append(sites)
+    return [Hypothesis("activation applied twice in the derivative", text(ch), _back(kind, hooks=hooks_for(ch)))
+            for ch in choices]
 
 
 def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
@@ -650,7 +791,14 @@ def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
     def batch_mean(k):
         return lambda out, case: {**out, k: out[k] / out["dx"].shape[0]}
 
-    out = [*_wrong_entry_hypotheses(kind)]
+    def copied(k, k2):
+        return lambda out, case: {**out, k: out[k2]} if np.shape(out[k]) == np.shape(out[k2]) else None
+
+    out = [*_wrong_entry_hypotheses(kind), *activation_again_hypotheses(kind)]
+    # One parameter's gradient returned as another's of the same shape (a copied line: b_h from dxw like b_x)
+    out += [Hypothesis("gradient copied from another parameter", f"grads[{k!r}] is grads[{k2!r}] (computed like "
+                       f"{k2}'s gradient, as if the line for {k2} were copied)", _back(kind, after=copied(k, k2)))
+            for k, k2 in itertools.permutations(params, 2)]
     out += [Hypothesis("averaged over the batch", f"grads[{k!r}] is divided by B (a mean over the batch instead of "
                       "the sum)", _back(kind, after=batch_mean(k))) for k in params]
     for g in {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}[kind]:

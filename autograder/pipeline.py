@@ -21,7 +21,9 @@ import dis
 import functools
 import io
 import json
+import os
 import re
+import stat
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -40,6 +42,10 @@ GRADER_ONLY_MODULES = GRADER_PACKAGES
 HIDDEN_TESTS = re.compile(r"^\s*#+\s*BEGIN HIDDEN TESTS", re.MULTILINE)
 MAX_MESSAGE = 4000
 MAX_LISTED = 12  # cells named in one note
+# What the grader reads of a notebook before any sandbox exists (stop 23): the file is student data too, and JSON
+# amplifies (``{}`` is 3 bytes on disk, a dict of 64 bytes parsed, then a NotebookNode copy and a validation pass).
+MAX_NOTEBOOK = 64 * 2**20  # bytes, as submission_files.MAX_KEPT
+MAX_JSON_VALUES = 1_000_000  # an upper bound counted on the raw bytes: commas, '[' and '{' (inside strings too)
 
 
 class NotebookError(ValueError):
@@ -128,10 +134,17 @@ class Step:
 def load_notebook(path: Path | str) -> nbformat.NotebookNode:
     """Read a notebook; :class:`NotebookError` with the reason if it is not valid notebook JSON."""
     path = Path(path)
+    data = _read_bounded(path)
+    values = data.count(b",") + data.count(b"[") + data.count(b"{")
+    if values > MAX_JSON_VALUES:
+        raise NotebookError(f"{path.name} was not read: it holds about {values} JSON values (commas and brackets), "
+                            f"more than the {MAX_JSON_VALUES} the grader parses; clear the cells' outputs "
+                            "(Kernel > Restart & Clear Output) and remove large metadata, then submit again")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise NotebookError(f"cannot read {path.name}: {exc}") from None
+    del data
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
@@ -146,6 +159,37 @@ def load_notebook(path: Path | str) -> nbformat.NotebookNode:
         cell.setdefault("metadata", nbformat.NotebookNode())
         cell.setdefault("cell_type", "code")
     return nb
+
+
+def _read_bounded(path: Path) -> bytes:
+    """At most :data:`MAX_NOTEBOOK` bytes of the regular file ``path`` (a FIFO or a device is refused unread)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotebookError(f"cannot read {path.name}: it is not a regular file (a FIFO, a device or a folder); "
+                                "submit the notebook file itself")
+        if info.st_size > MAX_NOTEBOOK:
+            raise NotebookError(_too_large(path, info.st_size))
+        chunks, size = [], 0
+        while size <= MAX_NOTEBOOK and (chunk := os.read(fd, min(1 << 20, MAX_NOTEBOOK + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_NOTEBOOK:  # NB: a file that grew while it was read
+        raise NotebookError(_too_large(path, size))
+    return b"".join(chunks)
+
+
+def _too_large(path: Path, size: int) -> str:
+    return (f"{path.name} was not read: it is {size / 2**20:.1f} MiB, more than the {MAX_NOTEBOOK // 2**20} MiB the "
+            "grader reads; clear the cells' outputs (Kernel > Restart & Clear Output) and submit again")
 
 
 def source_notebook_path(course: Path | str, assignment: str, notebook: str | None = None) -> Path:

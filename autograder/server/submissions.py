@@ -70,6 +70,17 @@ def released(course: Path | str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))) if base.is_dir() else []
 
 
+def release_notebook(course: Path | str, name: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the notebook students start ``name`` from: ``release/<name>/`` as nbgrader generated
+    it (solutions and hidden tests taken out). ``name`` must be one of :func:`released`: never opened as a path.
+    """
+    if name not in released(course):
+        raise RefusedError(404, f"no assignment {str(name)[:64]!r} is released; released: "
+                           f"{', '.join(released(course)) or 'none yet'}")
+    path = sorted((Path(course) / "release" / name).glob("*.ipynb"))[0]
+    return path.name, path.read_bytes()
+
+
 def settings(engine: Engine, name: str) -> Settings:
     with engine.connect() as conn:
         row = conn.execute(sa.select(db.assignments).where(db.assignments.c.name == name)).first()

@@ -70,10 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise accounts.AccountError("give a CSV file or --gradebook (one of them)")
             rows = accounts.read_roster_csv(args.csv) if args.csv else accounts.roster_from_gradebook(args.course)
             created, kept = accounts.add_users(engine, rows)
+            source = f"{args.csv}" if args.csv else f"the gradebook of {args.course}"
+            if not rows:
+                raise accounts.AccountError(
+                    f"{source} names no one: expected " + ("one name,role per line (role: student or instructor)"
+                    if args.csv else "students added with `nbgrader db student add NAME` (or give a roster CSV)"))
             for name in kept:
                 print(f"{name}: exists, kept")
             for user, token, code in created:
-                print(f"{user.name}\t{user.role}\ttoken: {token}\tset-up code: {code}")
+                print(f"{user.name}\t{user.role}\ttoken: {token}\tset-up link: "
+                      f"{setup_link(args.base_url, user.name, code)}")
+            print(f"{len(created)} account(s) created, {len(kept)} kept from {source}"
+                  + ("; send each new user their set-up link" if created else ""))
     except (accounts.AccountError, db.DatabaseError, OSError) as exc:
         print(f"autograder users: {exc}", file=sys.stderr)
         return 2

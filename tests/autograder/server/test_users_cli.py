@@ -47,3 +47,23 @@ def test_a_leaked_token_is_ended_by_a_new_one(tmp_path, capsys):
     assert accounts.session_user(engine, session) == ada  # the browser session is not the token's business
     assert users_cli.main(["--course", str(tmp_path), "token", "nobody"]) == 2
     assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def test_import_prints_each_new_users_link_and_says_when_the_roster_names_no_one(tmp_path, capsys):
+    """A roster import gives the instructor links to send (not bare codes); an empty roster is refused, naming the
+    file and what it should hold, instead of printing nothing."""
+    (tmp_path / "source").mkdir()
+    roster = tmp_path / "roster.csv"
+    roster.write_text("name,role\nada,student\nprof,instructor\n")
+    assert users_cli.main(["--course", str(tmp_path), "--base-url", "https://rnn.example.edu", "import",
+                           str(roster)]) == 0
+    out = capsys.readouterr().out
+    links = [line.split("set-up link: ")[1] for line in out.splitlines() if "set-up link: " in line]
+    assert [parse_qs(urlsplit(link).query)["user"] for link in links] == [["ada"], ["prof"]]
+    assert all(link.startswith("https://rnn.example.edu/course/setup?") for link in links)
+    assert "2 account(s) created, 0 kept" in out
+    empty = tmp_path / "empty.csv"
+    empty.write_text("name,role\n")
+    assert users_cli.main(["--course", str(tmp_path), "import", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "empty.csv names no one" in err and "name,role per line" in err

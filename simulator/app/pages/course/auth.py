@@ -120,10 +120,20 @@ class LoginHandler(_Form):
         self.redirect(safe_next(self.get_argument("next", None)))
 
 
+MISSING_SETUP = ("This address lacks your user name or your one-time code. Open the whole set-up link your instructor "
+                 "sent you: it looks like /course/setup?user=NAME&code=CODE (a mail program may cut a long link in "
+                 "two; copy all of it). Already have a password? Sign in:")
+
+
 class SetupHandler(_Form):
     """``/course/setup?user=NAME&code=CODE``: choose a password with a one-time code (invitation or reset)."""
 
     def get(self) -> None:
+        if not self.get_argument("user", "").strip() or not self.get_argument("code", "").strip():
+            # typed by hand, or a link cut short by a mail program: a form for nobody would fail only after
+            # the password was typed twice
+            return self.render_page("Set your password", '<p><a href="/login?next=/course">Sign in</a></p>',
+                                    MISSING_SETUP, status=400)
         self._form()
 
     def _form(self, error: str = "", status: int = 200) -> None:

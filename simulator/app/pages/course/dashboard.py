@@ -70,6 +70,9 @@ class Dashboard:
         self.max_subs = pn.widgets.IntInput(name="Maximum submissions (0 = no limit)", start=0, value=0, width=220)
         save = pn.widgets.Button(name="Save settings", height=40)
         save.on_click(self._save)
+        # nothing to act on before a release: the buttons would only fail; the summary says how to release one
+        for widget in (regrade, export, self.csv, save):
+            widget.disabled = not names
         self.assignment.param.watch(lambda _e: self.refresh(load_settings=True), "value")
         self.layout.extend([
             pn.pane.Markdown("## Dashboard · [Course](/course)"),
@@ -104,10 +107,17 @@ class Dashboard:
         self.timeline.add_layout(self.deadline_span)
 
     def _fetch(self, name: str | None, load_settings: bool):
-        """The dashboard's numbers (and settings) for ``name``: database work, called in a thread by the poll."""
+        """The dashboard's numbers (and settings) for ``name``: database work, called in a thread by the poll.
+
+        A refusal (the assignment's release was withdrawn while the page was open) is returned as its sentence.
+        """
         if not name:
             return None, None
-        return self.server.analytics(self.user, name), (settings(self.server.engine, name) if load_settings else None)
+        try:
+            return (self.server.analytics(self.user, name),
+                    settings(self.server.engine, name) if load_settings else None)
+        except RefusedError as exc:
+            return exc.message, None
 
     def refresh(self, load_settings: bool = False) -> None:
         """Read and show the numbers now (the first drawing, a change of assignment, after saving settings)."""
@@ -129,6 +139,9 @@ class Dashboard:
             self.summary.object = "No assignment has been released yet (`nbgrader generate_assignment NAME`)."
             return
         if name != self.assignment.value:  # the instructor picked another one while this was read
+            return
+        if isinstance(n, str):  # refused: say why in the page (never a traceback, never stale numbers unmarked)
+            self.summary.object = f"**{html.escape(name)}**: {html.escape(n)}. Reload the page."
             return
         edges, counts = n["histogram"]["edges"], n["histogram"]["counts"]
         self.hist_src.data = {"x": [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
@@ -157,11 +170,30 @@ class Dashboard:
     def _say(self, text: str, kind: str) -> None:
         self.message.object, self.message.alert_type, self.message.visible = text, kind, True
 
+    def _chosen(self) -> str | None:
+        """The assignment the buttons act on, or None after saying in the page that there is none."""
+        if not self.assignment.value:
+            self._say("No assignment is released yet: release one with `nbgrader generate_assignment NAME` in the "
+                      "course directory, then reload this page.", "warning")
+            return None
+        return self.assignment.value
+
     async def _regrade(self, _event=None) -> None:
-        n = await context.off_loop(self.server.regrade, self.user, self.assignment.value)
-        self._say(f"{n} submissions queued for regrading.", "info")
+        if (name := self._chosen()) is None:
+            return
+        try:
+            n = await context.off_loop(self.server.regrade, self.user, name)
+        except (RefusedError, ValueError) as exc:
+            self._say(f"Regrade failed: {html.escape(str(exc))}", "danger")
+            return
+        what = (f"{n} submission{'s' if n != 1 else ''} of **{html.escape(name)}** queued for regrading; the numbers "
+                "below follow as they are graded." if n else
+                f"No graded submission of **{html.escape(name)}** to regrade yet.")
+        self._say(what, "info")
 
     async def _export(self, _event=None) -> None:
+        if self._chosen() is None:
+            return
         try:
             n = await context.off_loop(self.server.export_gradebook, self.user, self.assignment.value)
         except (RefusedError, ValueError, OSError) as exc:
@@ -171,10 +203,22 @@ class Dashboard:
                   "read them).", "success")
 
     async def _csv(self) -> io.StringIO:
-        """grades.csv, built in a thread (a class's latest reports are read and written; the loop serves everyone)."""
-        return io.StringIO(await context.off_loop(self.server.export_csv, self.user, self.assignment.value))
+        """grades.csv, built in a thread (a class's latest reports are read and written; the loop serves everyone).
+
+        A refusal is said in the page; the file downloaded then holds only that sentence (the widget always sends
+        a file once clicked).
+        """
+        if (name := self._chosen()) is None:
+            return io.StringIO("no assignment released yet\n")
+        try:
+            return io.StringIO(await context.off_loop(self.server.export_csv, self.user, name))
+        except (RefusedError, ValueError) as exc:
+            self._say(f"grades.csv could not be built: {html.escape(str(exc))}", "danger")
+            return io.StringIO(f"grades.csv could not be built: {exc}\n")
 
     async def _save(self, _event=None) -> None:
+        if self._chosen() is None:
+            return
         deadline = self.deadline.value.replace(tzinfo=UTC).timestamp() if self.deadline.value else None
         try:
             await context.off_loop(self.server.configure, self.user, self.assignment.value,

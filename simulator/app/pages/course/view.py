@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import panel as pn
 
-from autograder.server.submissions import RefusedError, released, settings
+from autograder.server.submissions import RefusedError, release_notebook, released, settings
 from simulator.app.pages.course import context, poll
 from simulator.app.pages.course.auth import COOKIE, sign_out_form
 from simulator.app.pages.course.upload import NotebookUpload
@@ -152,13 +152,20 @@ class CoursePage:
         self.picked = pn.pane.Markdown("No notebook chosen yet.")
         self.submit = pn.widgets.Button(name="Submit", button_type="primary", disabled=True, width=140, height=40)
         self.submit.on_click(self._submit)
+        # the notebook to fill in, from the server itself (no shared folder or exchange needed)
+        self.download = pn.widgets.FileDownload(callback=self._release, filename="notebook.ipynb", height=40,
+                                                label="Download this assignment's notebook", button_type="light")
+        self.assignment.param.watch(lambda e: setattr(self.download, "filename", f"{e.new}.ipynb"), "value")
         links = " · [Dashboard](/course/dashboard)" if self.user.is_instructor else ""
         # said when no assignment is open (a note in the page's own colours: Panel's info alert is below 4.5:1)
         self.none_open = pn.pane.Markdown("", visible=False, stylesheets=[NOTICE_CSS], sizing_mode="stretch_width")
         self.form = pn.Column(
-            pn.pane.Markdown("Choose the assignment and your `.ipynb` (at most 16 MiB). It is graded in a sandbox "
-                             "within seconds; your feedback says where your code first leaves the reference and why."),
-            pn.Row(self.assignment, pn.Column(self.upload, self.picked), self.submit), sizing_mode="stretch_width")
+            pn.pane.Markdown("Choose the assignment; no notebook yet? Download it, fill in every function where it "
+                             "says `raise NotImplementedError()`, and run its test cells. Then choose your `.ipynb` "
+                             "(at most 16 MiB) and press Submit. It is graded in a sandbox within seconds; your "
+                             "feedback says where your code first leaves the reference and why."),
+            pn.Row(self.assignment, self.download, pn.Column(self.upload, self.picked), self.submit),
+            sizing_mode="stretch_width")
         self.layout.extend([
             pn.pane.Markdown(f"## Course\nSigned in as **{html.escape(self.user.name)}** ({self.user.role}){links}"),
             # a form posting to /logout with the session's token: a link (a GET) must never sign anyone out
@@ -188,6 +195,19 @@ class CoursePage:
             return
         self.submit.disabled = True
         self.none_open.object = none_open_text(names, self.user.is_instructor)
+
+    async def _release(self):
+        """The chosen assignment's released notebook (read in a thread), named as nbgrader named it."""
+        import io
+
+        try:
+            filename, data = await context.off_loop(release_notebook, self.server.course, self.assignment.value)
+        except (RefusedError, OSError, IndexError) as exc:
+            log.warning("course page: release of %r not readable: %r", self.assignment.value, exc)
+            self._say("This assignment's notebook cannot be read right now; ask your instructor for it.", "danger")
+            return io.BytesIO(b"")
+        self.download.filename = filename
+        return io.BytesIO(data)
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.message.object, self.message.alert_type, self.message.visible = text, kind, True
