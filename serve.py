@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         docvalidation.skip_in_server()  # each page's document is validated by the tests, not per student
         bokehdefaults.install_unless_off()  # Bokeh's stable defaults worked out once per class, not on every read
         sessioncookies.install()  # sessions read cookies from their own request, never from the page's token
-        patchbatch.install()  # what one callback changes reaches the browser as one message (patchbatch.py)
+        patchbatch.install()  # what one callback changes is serialised cheaply and written as one group (patchbatch.py)
         wscork.install()  # ... and leaves in as few packets as its size needs, not one per frame (wscork.py)
     except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_PATCH_BATCH, ...: one line
         parser.error(str(exc))
