@@ -164,12 +164,16 @@ def too_deep(filename: str) -> str:
             f"to {MAX_DEPTH} levels: clear the outputs (Kernel > Restart & Clear Output) and send it again")
 
 
+NOTEBOOK_FILE = ("the .ipynb file Jupyter saves (File > Save Notebook, then choose that file); a file cut short, "
+                 "edited by hand or exported as .py or .html is not one")
+
+
 def check_notebook(data: bytes, filename: str, course: Path | str, name: str) -> None:
     """Raise :class:`RefusedError` (413 or 422) unless ``data`` is a notebook of assignment ``name``."""
     if len(data) > MAX_UPLOAD:
         raise RefusedError(413, f"{filename}: {len(data) / 2**20:.1f} MiB is over the {MAX_UPLOAD // 2**20} MiB limit")
     if not filename.endswith(".ipynb"):
-        raise RefusedError(422, f"{filename}: expected a Jupyter notebook (.ipynb)")
+        raise RefusedError(422, f"{filename}: expected a Jupyter notebook (.ipynb): {NOTEBOOK_FILE}")
     try:
         text = data.decode("utf-8")
         try:
@@ -181,13 +185,14 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
     except RefusedError:
         raise
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for malformed JSON
-        raise RefusedError(422, f"{filename} is not a valid notebook: {str(exc).splitlines()[0][:200]}") from None
+        raise RefusedError(422, f"{filename} is not a valid notebook ({str(exc).splitlines()[0][:200]}); expected "
+                           f"{NOTEBOOK_FILE}") from None
     if not isinstance(nb.get("cells"), list):
-        raise RefusedError(422, f"{filename} is not a valid notebook: no list of cells")
+        raise RefusedError(422, f"{filename} is not a valid notebook (no list of cells); expected {NOTEBOOK_FILE}")
     from autograder.pipeline import CourseError, load_source
 
     try:
-        source_ids = {c.grade_id for c in load_source(course, name) if c.grade_id}
+        source_ids = own_cells(load_source(course, name))
     except CourseError as exc:
         raise RefusedError(404, str(exc)) from None
     ids = set()
@@ -202,8 +207,36 @@ def check_notebook(data: bytes, filename: str, course: Path | str, name: str) ->
                                "{\"grade_id\": \"...\", ...}); download the assignment's notebook again")
         ids.add(grade_id)
     if not ids & source_ids:
-        raise RefusedError(422, f"{filename} has none of the cells of assignment {name!r}: is it the notebook of "
-                           "another assignment?")
+        raise RefusedError(422, none_of_its_cells(filename, ids, course, name, source_ids))
+
+
+def own_cells(source) -> set[str]:
+    """The grade ids of an assignment's own cells: its answers and tests (the locked ``setup`` and
+    ``worked_example`` cells are in every notebook of the course, so holding them says nothing about which one
+    a file is).
+    """
+    return {c.grade_id for c in source if c.grade_id and c.kind in ("answer", "solution", "test")}
+
+
+def none_of_its_cells(filename: str, ids: set, course: Path | str, name: str, own: set[str]) -> str:
+    """What to say about a notebook holding none of ``name``'s own cells: the assignment it looks like (the
+    released one whose answers and tests it holds), else which cells were expected.
+    """
+    from autograder.pipeline import CourseError, load_source
+
+    for other in released(course):
+        if other == name:
+            continue
+        try:
+            if ids & own_cells(load_source(course, other)):
+                return (f"{filename} is the notebook of assignment {other!r}, not {name!r}: choose {other!r} in the "
+                        f"menu to submit it, or send your {name} notebook")
+        except CourseError:
+            continue
+    expected = ", ".join(sorted(own)[:4]) + (", ..." if len(own) > 4 else "")
+    return (f"{filename} has none of the cells of assignment {name!r} (expected its answer and test cells: "
+            f"{expected}): is it the notebook of another assignment? Send the notebook of {name!r} you filled in, or "
+            "download it again from the course page")
 
 
 class Accepted(int):

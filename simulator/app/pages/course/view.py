@@ -154,7 +154,7 @@ class CoursePage:
         self.submit.on_click(self._submit)
         # the notebook to fill in, from the server itself (no shared folder or exchange needed)
         self.download = pn.widgets.FileDownload(callback=self._release, filename="notebook.ipynb", height=40,
-                                                label="Download this assignment's notebook", button_type="light")
+                                                label="Download this assignment's notebook", color="light")
         self.assignment.param.watch(lambda e: setattr(self.download, "filename", f"{e.new}.ipynb"), "value")
         links = " · [Dashboard](/course/dashboard)" if self.user.is_instructor else ""
         # said when no assignment is open (a note in the page's own colours: Panel's info alert is below 4.5:1)
@@ -189,6 +189,8 @@ class CoursePage:
     def _show_assignments(self, names: list[str], open_: list[str]) -> None:
         """The menu of open assignments, or, when none is open, why and what to do instead of an empty form."""
         self.assignment.options = open_
+        if open_ and self.assignment.value not in open_:  # chosen here, not left to the browser's menu
+            self.assignment.value = open_[0]
         self.form.visible = bool(open_)
         self.none_open.visible = not open_
         if open_:
