@@ -560,10 +560,6 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
         hw[:, 2 * H:] -= cache["params"]["b_h"][2 * H:]
         return {**cache, "hw": hw}
 
-    def before_h_n(cache):
-        # reset before: W_hn's gradient from h_prev (what W_hn multiplies is r * h_prev); rh is read only there
-        return None if cache["reset_after"] else {**cache, "rh": cache["h_prev"]}
-
     def when(change):
         inner = _back("gru", change_cache=change)
         return lambda case: None if change(case["cache"]) is None else inner(case)
@@ -573,9 +569,6 @@ def gru_step_backward_hypotheses() -> list[Hypothesis]:
         Hypothesis("recurrent bias missing in dr", "dr is computed from h_prev W_hn without b_hn (dr = da_n * "
                    "(h_prev W_hn) instead of da_n * hw_n, hw_n = h_prev W_hn + b_hn as cached)",
                    when(hw_n_without_bias)),
-        Hypothesis("wrong input of W_hn's gradient", "grads['W_h']'s n block is h_prev^T da_n instead of (r * "
-                   "h_prev)^T da_n: with the reset before the product, W_hn multiplies r * h_prev",
-                   when(before_h_n)),
         Hypothesis("reset factor missing", r_site, without_r),
         Hypothesis("missing term", "dh_prev misses the direct path z * dh (from h = z * h_prev + ...)",
                    _back("gru", after=no_direct)),
@@ -770,7 +763,9 @@ def activation_again_hypotheses(kind: str) -> list[Hypothesis]:
                 f"{', '.join(k for _, k in chosen)} already {'is' if len(chosen) == 1 else 'are'} the activation's "
                 "output, whose derivative is written in terms of it")
 
-    choices = [(s,) for s in sites]
+    # tanh_c alone is left out: its error is fourth order in tanh_c (tanh(t) ~ t - t^3/3 inside 1 - t^2), at the float32
+    # level on small cells' states, where a hidden case cannot tell it from lost precision.
+    choices = [(s,) for s in sites if s != ("dtanh", "tanh_c")]
     for hook in ("dtanh", "dsigmoid"):
         same = tuple(s for s in sites if s[0] == hook)
         if len(same) > 1:
@@ -795,10 +790,11 @@ def generic_backward_hypotheses(kind: str) -> list[Hypothesis]:
         return lambda out, case: {**out, k: out[k2]} if np.shape(out[k]) == np.shape(out[k2]) else None
 
     out = [*_wrong_entry_hypotheses(kind), *activation_again_hypotheses(kind)]
-    # One parameter's gradient returned as another's of the same shape (a copied line: b_h from dxw like b_x)
+    # One bias's gradient returned as the other's (a copied line: GRU's b_h from dxw like b_x); the biases are the
+    # only gradients whose shapes always agree (W_x and W_h only when D = H: not catalogued).
     out += [Hypothesis("gradient copied from another parameter", f"grads[{k!r}] is grads[{k2!r}] (computed like "
                        f"{k2}'s gradient, as if the line for {k2} were copied)", _back(kind, after=copied(k, k2)))
-            for k, k2 in itertools.permutations(params, 2)]
+            for k, k2 in itertools.permutations(params, 2) if k.startswith("b") and k2.startswith("b")]
     out += [Hypothesis("averaged over the batch", f"grads[{k!r}] is divided by B (a mean over the batch instead of "
                       "the sum)", _back(kind, after=batch_mean(k))) for k in params]
     for g in {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}[kind]:
