@@ -32,8 +32,26 @@ def bug_table(bugs: list[dict]) -> str:
     rows = "".join(f"<tr><td>{html.escape(b['bug_class'])}</td><td>{b['count']}</td>"
                    f"<td>{html.escape(', '.join(b['students']))}</td></tr>" for b in bugs)
     return ("<h3>Misconceptions</h3><p>The bug classes the feedback named, with the students who hit them (latest "
-            "submission each).</p><table class='rnn-table'><thead><tr><th scope='col'>Bug class</th>"
+            "submission each). <em>not named</em>: failing tests whose feedback fitted no known bug, and every failing "
+            "hidden test (their feedback never names one).</p><table class='rnn-table'><thead><tr>"
+            "<th scope='col'>Bug class</th>"
             f"<th scope='col'>Students</th><th scope='col'>Who</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def test_order(course, name: str) -> list[str]:
+    """The assignment's test cells in notebook order (empty when its source cannot be read)."""
+    from autograder.pipeline import CourseError, load_source
+
+    try:
+        return [c.grade_id for c in load_source(course, name) if c.kind == "test" and c.grade_id]
+    except (CourseError, OSError):
+        return []
+
+
+def in_notebook_order(tests: list[dict], order: list[str]) -> list[dict]:
+    """``tests`` as the notebook has them (tests the source no longer has last, by name)."""
+    rank = {g: k for k, g in enumerate(order)}
+    return sorted(tests, key=lambda t: (rank.get(t["grade_id"], len(rank)), t["grade_id"]))
 
 
 class Dashboard:
@@ -114,8 +132,9 @@ class Dashboard:
         if not name:
             return None, None
         try:
-            return (self.server.analytics(self.user, name),
-                    settings(self.server.engine, name) if load_settings else None)
+            numbers = self.server.analytics(self.user, name)
+            numbers["test_order"] = test_order(self.server.course, name)
+            return numbers, settings(self.server.engine, name) if load_settings else None
         except RefusedError as exc:
             return exc.message, None
 
@@ -147,8 +166,8 @@ class Dashboard:
         self.hist_src.data = {"x": [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
                               "width": [(b - a) * 0.9 for a, b in zip(edges[:-1], edges[1:], strict=True)],
                               "count": counts}
-        tests = n["tests"]
-        self.rates.y_range.factors = [t["grade_id"] for t in tests]
+        tests = in_notebook_order(n["tests"], n.get("test_order", []))
+        self.rates.y_range.factors = [t["grade_id"] for t in tests][::-1]  # Bokeh puts the first factor at the bottom
         self.rate_src.data = {"test": [t["grade_id"] for t in tests], "rate": [t["pass_rate"] for t in tests],
                               "label": [f"{t['passed']}/{t['students']}" for t in tests]}
         times = n["submissions_over_time"]

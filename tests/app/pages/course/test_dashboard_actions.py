@@ -72,3 +72,21 @@ def test_regrade_counts_in_words(prof):
     board = dashboard.Dashboard(A)
     asyncio.run(board._regrade())
     assert board.message.visible and "No graded submission" in board.message.object, board.message.object
+
+
+def test_pass_rates_read_top_down_in_notebook_order_and_not_named_is_explained():
+    tests = [{"grade_id": g} for g in ("test_b_visible", "test_a_hidden", "test_a_visible", "test_gone")]
+    order = ["test_a_visible", "test_a_hidden", "test_b_visible"]
+    assert [t["grade_id"] for t in dashboard.in_notebook_order(tests, order)] == [*order, "test_gone"]
+    assert "not named</em>: failing tests" in dashboard.bug_table([{"bug_class": "not named", "count": 1,
+                                                                      "students": ["ada"]}])
+
+
+def test_the_rate_plot_lists_the_first_test_at_the_top(prof):
+    board = dashboard.Dashboard(A)
+    order = dashboard.test_order(prof.course, A)
+    assert len(order) >= 2
+    numbers = prof.analytics(prof.user("prof"), A) | {"test_order": order}
+    numbers["tests"] = [{"grade_id": g, "passed": 1, "students": 1, "pass_rate": 1.0} for g in sorted(order)]
+    board._render(A, numbers)
+    assert board.rates.y_range.factors[::-1] == order  # the top (the last factor) is the notebook's first test
