@@ -9,11 +9,11 @@ Every change Bokeh sends happens while the session holds its document lock, and 
 once the locked callback has returned (its "pending writes"). ``install()`` keeps that order and that moment:
 the first change of a locked section puts one pending write in Bokeh's list; each change of the section is
 serialised at once, when it is made, as Bokeh serialises it (a column's data is read at the change: a ``data``
-replaced and then streamed or patched in the same callback is sent as it was at each step), with one
-serialiser for the section that asks the document which models the browser has (``LiveSerializer``) instead of
-building a table of them. When Bokeh awaits the pending write, after the callback, each change is written to
-each connection as its own PATCH-DOC, in order, the frames of all of them corked together (``wscork.
-send_together``: one group of packets, not three per change). As in Bokeh:
+replaced and then streamed or patched in the same callback is sent as it was at each step), with a serialiser
+that asks the document which models the browser has (``LiveSerializer``) instead of building a table of them.
+When Bokeh awaits the pending write, after the callback, each change is written to each connection as its own
+PATCH-DOC, in order, the frames of all of them corked together (``wscork.send_together``: one group of
+packets, not three per change). As in Bokeh:
 
 - **one message per change**: BokehJS applies each message in its own task, so what a change starts in the
   browser (a glyph's data is set asynchronously: ``GlyphRendererView.set_data`` awaits the glyph's lazily built
@@ -99,16 +99,21 @@ class Batch:
     def __init__(self, session, writes: list):
         self.session, self.writes = session, writes
         self.document = session.document
-        self.serializer = LiveSerializer(self.document)
         self.events: list[tuple] = []
 
     def add(self, event, skipped) -> None:
-        """Serialise ``event`` now (as Bokeh does), and count the models it sent in full as the browser's."""
-        serializer = self.serializer
-        before = len(serializer.buffers)
+        """Serialise ``event`` now (as Bokeh does), and count the models it sent in full as the browser's.
+
+        NB: a serialiser per change, as Bokeh has one per message: a serialiser keys what it has encoded by
+        ``id(obj)`` without keeping the object alive, so one kept for a whole section sent a later change as
+        a reference to a model encoded earlier and since freed, whose id the change's event object had taken
+        (BokehJS: "unknown patch event type 'undefined'"). A model sent in full by one change is the browser's
+        for the next one through the document's records (``flush_synced``), not through the serialiser.
+        """
+        serializer = LiveSerializer(self.document)
         rep = serializer.encode(event)
         self.document.models.flush_synced(lambda model: not serializer.has_ref(model))
-        self.events.append((rep, serializer.buffers[before:], skipped))
+        self.events.append((rep, serializer.buffers, skipped))
 
     def messages(self, connection) -> list:
         """One PATCH-DOC per change of the section that ``connection`` did not make itself, in order."""

@@ -214,6 +214,31 @@ def test_a_browsers_own_change_is_not_sent_back_to_it_but_reaches_the_others(ins
     assert _changes(other.events) == [(slider.id, "value", 9), (divs[2].id, "text", "a callback's answer")]
 
 
+def test_a_change_is_never_sent_as_a_model_freed_earlier_in_the_section(installed):
+    """Models added, sent in full, removed and freed within one section, each followed by a change: every
+    message is that change (a serialiser kept for the section keyed models by ``id()``, and a later event
+    object that took a freed model's id went out as that model's reference: 32 of 900 here)."""
+    import gc
+
+    a = FakeConnection()
+    session, divs, _, _, layout = _session(a)
+
+    def change():
+        for k in range(300):
+            temporary = Div(text=f"temporary {k}")
+            layout.children = [*layout.children, temporary]  # sent in full
+            layout.children = layout.children[:-1]
+            del temporary
+            gc.collect()
+            divs[0].text = f"after {k}"
+
+    _locked(session, change)
+    events = a.events
+    assert [e for e in events if "kind" not in e] == []
+    assert _changes(events)[-1] == (divs[0].id, "text", "after 299")
+    assert sum(1 for e in events if e.get("attr") == "text") == 300
+
+
 def test_a_new_model_is_sent_in_full_once(installed):
     a = FakeConnection()
     session, divs, _, _, layout = _session(a)

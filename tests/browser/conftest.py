@@ -101,7 +101,9 @@ def open_page(browser):
         # A liveness bound, not a speed claim: Playwright's 30 s default failed a first build at load 15 on 2 cores.
         page.set_default_navigation_timeout(NAVIGATION_MS)
         page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        # with where it was thrown (BokehJS's stack; minified unless BOKEH_MINIFIED=no): a CI log alone can then say
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}\n  " + "\n  ".join(
+            (e.stack or "").splitlines()[1:9])))
         page.goto(url)
         pages.append(page)
         return page
