@@ -32,7 +32,7 @@ def bug_table(bugs: list[dict]) -> str:
     rows = "".join(f"<tr><td>{html.escape(b['bug_class'])}</td><td>{b['count']}</td>"
                    f"<td>{html.escape(', '.join(b['students']))}</td></tr>" for b in bugs)
     return ("<h3>Misconceptions</h3><p>The bug classes the feedback named, with the students who hit them (latest "
-            "submission each). <em>not named</em>: failing tests whose feedback fitted no known bug, and every failing "
+            "submission each). \"not named\": failing tests whose feedback fitted no known bug, and every failing "
             "hidden test (their feedback never names one).</p><table class='rnn-table'><thead><tr>"
             "<th scope='col'>Bug class</th>"
             f"<th scope='col'>Students</th><th scope='col'>Who</th></tr></thead><tbody>{rows}</tbody></table>")

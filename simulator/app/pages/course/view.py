@@ -262,6 +262,7 @@ class CoursePage:
         else:
             self._say(f"Submission #{sid} is queued. This page shows its status as it is graded; "
                       f"[its feedback](/course/feedback?id={sid}) opens when it is done.", "success")
+            self._announced = int(sid)
         await self._tick()
 
     def _fetch(self) -> list[dict] | None:
@@ -290,6 +291,13 @@ class CoursePage:
             self.status.object = "<p>Your submissions cannot be read right now; this page tries again.</p>"
             return
         self.status.object = f"<div aria-live='polite'>{submissions_table(rows)}</div>"
+        done = next((r for r in rows if r["id"] == getattr(self, "_announced", None)
+                     and r["status"] not in ("queued", "running")), None)
+        if done is not None:  # the "is queued" notice would stay up beside a graded row
+            self._announced = None
+            self._say(f"Submission #{done['id']} is {html.escape(status_text(done))}: "
+                      f"[its feedback](/course/feedback?id={done['id']}).",
+                      "success" if done["status"] == "graded" else "warning")
         waiting = any(r["status"] in ("queued", "running") for r in rows)
         if waiting:  # read again with every other waiting page of this process, once a second (poll.BOARD)
             poll.BOARD.follow(self, rows)

@@ -78,7 +78,7 @@ def test_pass_rates_read_top_down_in_notebook_order_and_not_named_is_explained()
     tests = [{"grade_id": g} for g in ("test_b_visible", "test_a_hidden", "test_a_visible", "test_gone")]
     order = ["test_a_visible", "test_a_hidden", "test_b_visible"]
     assert [t["grade_id"] for t in dashboard.in_notebook_order(tests, order)] == [*order, "test_gone"]
-    assert "not named</em>: failing tests" in dashboard.bug_table([{"bug_class": "not named", "count": 1,
+    assert '"not named": failing tests' in dashboard.bug_table([{"bug_class": "not named", "count": 1,
                                                                       "students": ["ada"]}])
 
 

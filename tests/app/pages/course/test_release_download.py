@@ -57,3 +57,23 @@ def test_a_release_gone_under_the_open_page_is_said_in_the_page(ada):
     shutil.rmtree(ada.course / "release")
     assert asyncio.run(page._release()).getvalue() == b""
     assert page.message.visible and "ask your instructor" in page.message.object
+
+
+def test_the_queued_notice_becomes_the_result_once_graded(ada):
+    """After Submit the page said "Submission #N is queued" and kept saying it beside the graded row."""
+    import sqlalchemy as sa
+
+    from autograder.server import db
+    from tests.autograder.server.conftest import notebook_bytes
+
+    page = view.CoursePage()
+    page.pending = ("mine.ipynb", notebook_bytes(fx.solved_notebook()))
+    asyncio.run(page._submit())
+    assert "is queued" in page.message.object
+    sid = int(page.message.object.split("#")[1].split()[0])
+    with ada.engine.begin() as conn:  # as the grader records it
+        conn.execute(db.submissions.update().where(db.submissions.c.id == sid).values(status="graded"))
+        conn.execute(sa.insert(db.results).values(submission_id=sid, score=7.0, max_score=7.0, report={},
+                                               graded_by="test", recorded=db.now()))
+    page.refresh()
+    assert f"Submission #{sid} is graded: 7 / 7" in page.message.object and "is queued" not in page.message.object
