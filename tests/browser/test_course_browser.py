@@ -276,3 +276,32 @@ def test_with_nothing_released_the_course_page_says_what_to_expect(browser, unre
     assert not (violations := _axe(page, axe_js)), "\n".join(violations)
     screenshot(page, f"course-nothing-released-{name}")
     context.close()
+
+
+def test_a_new_student_downloads_the_notebook_and_a_broken_one_is_refused_saying_what_is_expected(browser, site):
+    """The notebook to fill in comes from the course page itself; a truncated upload is refused in the page with
+    what file is expected, and nothing is listed as submitted."""
+    password = _password(browser, site, "cy")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{site['base']}/login")
+    page.fill("#username", "cy")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site['base']}/course")
+    page.wait_for_selector("text=Signed in as")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download this assignment's notebook").click()
+    assert download.value.suggested_filename == f"{fx.ASSIGNMENT}.ipynb"
+    nb = json.loads(open(download.value.path(), encoding="utf-8").read())
+    sources = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "NotImplementedError" in sources and "BEGIN SOLUTION" not in sources
+    broken = site["root"] / "broken.ipynb"
+    broken.write_text(json.dumps(nb)[:2000])
+    page.set_input_files("input.rnn-upload-input", str(broken))
+    page.wait_for_selector("text=Chosen:")
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_selector("text=/broken.ipynb is not a valid notebook/")
+    assert "the .ipynb file Jupyter saves" in page_text(page) and "No submissions yet" in page_text(page)
+    screenshot(page, "course-broken-upload")
+    context.close()
