@@ -150,11 +150,16 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:  # RNN_JOIN_SHARE, RNN_BUILD_YIELD_MS, RNN_PATCH_BATCH, ...: one line
         parser.error(str(exc))
     freeze_startup()  # NB: last before the fork: the start-up heap is shared and never walked again
-    server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
-                      websocket_origin=origins, show=args.show, title="RNN simulator", default_handler_class=NotFound,
-                      extra_patterns=extra, start=False, websocket_max_message_size=WEBSOCKET_BYTES,
-                      http_server_kwargs=http_limits(), **sessioncookies.TOKEN_OPTIONS, **headers.server_options(),
-                      **auth)
+    try:
+        server = pn.serve(pages, port=args.port, address=args.address, num_procs=args.num_procs,
+                          websocket_origin=origins, show=args.show, title="RNN simulator",
+                          default_handler_class=NotFound, extra_patterns=extra, start=False,
+                          websocket_max_message_size=WEBSOCKET_BYTES, http_server_kwargs=http_limits(),
+                          **sessioncookies.TOKEN_OPTIONS, **headers.server_options(), **auth)
+    except OSError as exc:  # the port taken, a privileged port, an address not on this machine: one line
+        parser.exit(2, f"serve.py: cannot listen on {args.address}:{args.port}: {exc.strerror or exc}; "
+                       f"expected a free port (pass --port N, e.g. --port {args.port + 1}) on an address of this "
+                       "machine (--address)\n")
     if handle is not None:
         # NB: after pn.serve, which forks --num-procs processes: each builds its own course server and dispatcher.
         server.io_loop.add_callback(handle)

@@ -113,6 +113,28 @@ def test_bad_course_options_are_refused_in_one_line(argv, words, capsys):
     assert words in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("taken", ["port in use", "address not here"])
+def test_a_port_it_cannot_listen_on_is_refused_in_one_line(taken, capsys):
+    """The real pn.serve, on a port this test holds or an address no interface has: exit 2 and one line naming
+    the address and port and what to pass instead, not an OSError traceback."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        address = "127.0.0.1" if taken == "port in use" else "192.0.2.1"  # TEST-NET-1: on no interface here
+        try:
+            with pytest.raises(SystemExit) as exit_:
+                serve.main(["--no-course", "--port", str(port), "--address", address])
+        finally:
+            serve.context.HANDLE = None
+            gc.unfreeze()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert f"cannot listen on {address}:{port}" in err and "--port" in err
+
+
 def test_locked_updates_run_now_outside_a_server_session():
     from simulator.app.components.doclock import holds_lock, locked
 
