@@ -80,6 +80,7 @@ MAX_TEXT = 20_000  # characters of an error's message and of its traceback, sent
 # JSON values of a header the grader parses, counted before parsing: an encoder's MAX_NODES nodes take at most
 # eight commas and brackets each (a reference, {"t":"ref","o":..,"id":..,"call":..,"n":..,"k":..}, and its separator)
 MAX_HEADER_VALUES = 8 * MAX_NODES + MAX_TEXT
+_HEADER_VALUES: ContextVar[int | None] = ContextVar("autograder_header_values", default=None)  # set by Peer.receive
 MAX_SAME_HASH = 8  # keys of one hash in a decoded dict (so building it costs O(keys), H15)
 ARRAY_KINDS = "biufc"
 KEY_TYPES = (str, int, float, bool, type(None))
@@ -532,6 +533,7 @@ def read_frame(fd: int, deadline: float | None = None, max_values: int | None = 
     if n_head > MAX_HEADER:
         raise ProtocolError(f"header of {n_head} bytes exceeds {MAX_HEADER}")
     raw = _read_exact(fd, n_head, deadline)
+    max_values = _HEADER_VALUES.get() if max_values is None else max_values
     if max_values is not None and (n := raw.count(b",") + raw.count(b"[") + raw.count(b"{")) > max_values:
         raise ProtocolError(f"header holds about {n} JSON values (commas and brackets), more than {max_values}")
     try:
@@ -772,7 +774,12 @@ class Peer:
 
     def receive(self) -> tuple[dict, object]:
         """Read one message; returns (header, decoded value)."""
-        header, blobs = read_frame(self.rfd, self.deadline, self.max_values)
+        # NB: the bound travels in a context variable, so read_frame keeps its (fd, deadline) call for wrappers
+        token = _HEADER_VALUES.set(self.max_values)
+        try:
+            header, blobs = read_frame(self.rfd, self.deadline)
+        finally:
+            _HEADER_VALUES.reset(token)
         return header, self.decode(header.get("value"), blobs)
 
     def request(self, header: dict, payload=None):
