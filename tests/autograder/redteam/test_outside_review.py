@@ -16,14 +16,18 @@ import os
 import pytest
 
 from autograder.pipeline import grade_notebook
-from autograder.sandbox import Limits, isolation
+from autograder.sandbox import isolation
 from tests.autograder.fixtures import course as fx
+from tests.autograder.redteam.tricky import (
+    LIMITS,
+    WRONG,
+    assert_earns_nothing_and_the_rest_is_graded,
+    graded,
+    graded_rnn_step,
+)
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
 
-LIMITS = Limits(wall=5, notebook=120)
-WRONG = "np.tanh(x @ params['W_xh'] + h_prev @ params['W_hh'])"  # the bias dropped
-OTHERS = {"test_q1": 1.0, "test_apply_twice": 1.0}
 
 PAYLOADS = {
     "ndarray_subclass_that_lies": f'''
@@ -151,11 +155,6 @@ def rnn_step(x, h_prev, params):
 '''
 
 
-def _graded(course, tmp_path, nb):
-    path = fx.write_notebook(tmp_path / f"{fx.ASSIGNMENT}.ipynb", nb)
-    return {t.grade_id: t for t in grade_notebook(path, course, fx.ASSIGNMENT, LIMITS).tests}
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     return fx.write_course(tmp_path_factory.mktemp("outside") / "course")
@@ -163,16 +162,13 @@ def course(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_a_lying_or_hostile_rnn_step_earns_nothing_and_the_rest_is_graded(course, tmp_path, name):
-    tests = _graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
-                                                    "import numpy as np\n" + PAYLOADS[name]))
-    assert {g: tests[g].score for g in fx.RNN_TESTS} == dict.fromkeys(fx.RNN_TESTS, 0.0), \
-        {g: tests[g].message for g in fx.RNN_TESTS}
-    assert {g: tests[g].score for g in OTHERS} == OTHERS, {g: tests[g].message for g in OTHERS}
+    tests = graded_rnn_step(course, tmp_path, PAYLOADS[name])
+    assert_earns_nothing_and_the_rest_is_graded(tests)
     assert "ok: rnn_step" not in tests["test_rnn_step_visible"].message
 
 
 def test_a_function_that_tells_visible_cases_apart_earns_the_visible_points_only(course, tmp_path):
-    tests = _graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
+    tests = graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
                                                     "import numpy as np\n" + SHAPE_DETECTOR))
     assert tests["test_rnn_step_visible"].score == fx.TESTS["test_rnn_step_visible"]
     assert tests["test_rnn_step_hidden"].score == 0
@@ -225,7 +221,7 @@ def test_notebook_json_edge_cases_are_graded_or_refused_with_a_reason(course, tm
 
 def test_nothing_the_payloads_started_is_left_on_the_host(course, tmp_path):
     """After a forking payload is graded, does no process of the sandbox's user remain?"""
-    _graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
+    graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
                                            "import numpy as np\n" + PAYLOADS["fork_and_the_parent_returns_early"]))
     uid = isolation.sandbox_uid()
     left = []

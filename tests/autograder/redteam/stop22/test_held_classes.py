@@ -16,16 +16,18 @@ import socket
 
 import pytest
 
-from autograder.pipeline import grade_notebook
 from autograder.sandbox import Limits, Sandbox, isolation
 from tests.autograder.fixtures import course as fx
+from tests.autograder.redteam.tricky import (
+    RIGHT,
+    WRONG,
+    assert_earns_nothing_and_the_rest_is_graded,
+    graded,
+    graded_rnn_step,
+)
 
 pytestmark = pytest.mark.skipif(isolation.detect() is None, reason="no sandbox isolation on this machine")
 
-LIMITS = Limits(wall=5, notebook=120)
-WRONG = "np.tanh(x @ params['W_xh'] + h_prev @ params['W_hh'])"  # the bias dropped
-RIGHT = "np.tanh(x @ params['W_xh'] + h_prev @ params['W_hh'] + params['b_h'])"
-OTHERS = {"test_q1": 1.0, "test_apply_twice": 1.0}
 
 PAYLOADS = {
     "held-out: an object with __array__, __array_function__, __float__, __index__, __len__, __eq__": f'''
@@ -132,11 +134,6 @@ def rnn_step(x, h_prev, params):
 }
 
 
-def _graded(course, tmp_path, nb):
-    path = fx.write_notebook(tmp_path / f"{fx.ASSIGNMENT}.ipynb", nb)
-    return {t.grade_id: t for t in grade_notebook(path, course, fx.ASSIGNMENT, LIMITS).tests}
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     return fx.write_course(tmp_path_factory.mktemp("stop22") / "course")
@@ -144,18 +141,14 @@ def course(tmp_path_factory):
 
 @pytest.mark.parametrize("name", list(PAYLOADS))
 def test_a_tricky_rnn_step_earns_nothing_and_the_rest_is_graded(course, tmp_path, name):
-    tests = _graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step",
-                                                    "import numpy as np\n" + PAYLOADS[name]))
-    assert {g: tests[g].score for g in fx.RNN_TESTS} == dict.fromkeys(fx.RNN_TESTS, 0.0), \
-        {g: tests[g].message for g in fx.RNN_TESTS}
-    assert {g: tests[g].score for g in OTHERS} == OTHERS, {g: tests[g].message for g in OTHERS}
-    assert not any(tests[g].message.startswith("ok: rnn_step") for g in fx.RNN_TESTS)
+    tests = graded_rnn_step(course, tmp_path, PAYLOADS[name])
+    assert_earns_nothing_and_the_rest_is_graded(tests)
 
 
 def test_control_the_right_rnn_step_earns_its_points(course, tmp_path):
     code = f"import numpy as np\ndef rnn_step(x, h_prev, params):\n    h = {RIGHT}\n" \
            "    return h, {'x': x, 'h_prev': h_prev, 'h': h, 'W_hh': params['W_hh'], 'W_xh': params['W_xh']}\n"
-    tests = _graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step", code))
+    tests = graded(course, tmp_path, fx.with_code(fx.solved_notebook(), "rnn_step", code))
     assert {g: tests[g].score for g in fx.RNN_TESTS} == {g: fx.TESTS[g] for g in fx.RNN_TESTS}, \
         {g: tests[g].message for g in fx.RNN_TESTS}
 
