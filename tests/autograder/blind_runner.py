@@ -152,4 +152,6 @@ def main(catalogue: Catalogue, argv: list[str] | None = None) -> list[Result]:
     """``python -m tests.autograder.blindN.runner tune|held-out|all [-v]``."""
     argv = sys.argv[1:] if argv is None else argv
     args = [a for a in argv if a != "-v"]
+    if len(args) > 1 or (args and args[0] not in ("tune", "held-out", "all")):
+        sys.exit(f"usage: python -m tests.autograder.blindN.runner [tune|held-out|all] [-v]; got {' '.join(argv)!r}")
     return run(catalogue, args[0] if args else "tune", "-v" in argv)
